@@ -1,0 +1,322 @@
+//! The engine: one data directory holding tables and topics, one handle for both.
+//!
+//! Layout of a data directory:
+//!
+//! ```text
+//! <dir>/
+//!   kabase.lock        exclusive lock; holds the pid of the process that owns the directory
+//!   kabase.meta        format version of the directory (JSON, `{"format": 1}`)
+//!   tables/            the LSM (fjall): table cells, table and namespace metadata, outboxes
+//!   log/<topic>-<p>/   Kafka segment files for each topic partition
+//! ```
+//!
+//! An [`Engine`] is a cheap, thread-safe, cloneable handle. Opening a directory that this process
+//! already has open returns a handle to the same engine; another process gets
+//! [`ErrorCode::EngineLocked`] naming the holder's pid.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// The on-disk format version of a data directory as a whole.
+pub const DIR_FORMAT_VERSION: u32 = 1;
+
+/// Options for [`Engine::open_with`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Keep everything in memory (a private temporary directory on tmpfs where the OS has one,
+    /// removed on close). Nothing survives the process.
+    pub in_memory: bool,
+    /// Partitions of a topic created on first use (Kafka's `num.partitions`). Default 1.
+    pub num_partitions: u32,
+    /// Block cache size of the LSM in bytes. Default 64 MiB.
+    pub cache_size_bytes: u64,
+    /// Number of LSM background worker threads; `None` lets the LSM choose.
+    pub worker_threads: Option<usize>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { in_memory: false, num_partitions: 1, cache_size_bytes: 64 << 20, worker_threads: None }
+    }
+}
+
+/// A handle to an open engine. Clone it freely; all clones share one engine.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let engine = kabase::Engine::open(dir.path()).unwrap();
+/// let again = kabase::Engine::open(dir.path()).unwrap(); // same process: same engine
+/// assert!(engine.same_as(&again));
+/// engine.close().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("dir", &self.inner.dir).field("in_memory", &self.inner.options.in_memory).finish()
+    }
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) dir: PathBuf,
+    pub(crate) options: EngineOptions,
+    pub(crate) db: fjall::Database,
+    pub(crate) closed: AtomicBool,
+    lock: Mutex<Option<DirLock>>,
+    /// Directory to remove on close (in-memory engines).
+    temp_dir: Option<PathBuf>,
+}
+
+fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<EngineInner>>> {
+    static REG: OnceLock<Mutex<HashMap<PathBuf, Weak<EngineInner>>>> = OnceLock::new();
+    REG.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+impl Engine {
+    /// Open (or create) a durable engine in `dir` with default options.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Engine> {
+        Self::open_with(dir, EngineOptions::default())
+    }
+
+    /// Open an engine that keeps nothing once closed.
+    pub fn open_in_memory() -> Result<Engine> {
+        let dir = memory_dir()?;
+        Self::open_with(dir, EngineOptions { in_memory: true, ..EngineOptions::default() })
+    }
+
+    /// Open (or create) an engine in `dir` with `options`.
+    pub fn open_with(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Engine> {
+        let dir = dir.as_ref();
+        if options.num_partitions == 0 {
+            return Err(Error::new(ErrorCode::InvalidConfig, "num_partitions must be at least 1"));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format_args!("create data directory {}", dir.display()), e))?;
+        let canon = dir.canonicalize().map_err(|e| Error::io(format_args!("resolve {}", dir.display()), e))?;
+
+        let mut reg = registry().lock().map_err(|_| Error::internal("engine registry poisoned"))?;
+        if let Some(existing) = reg.get(&canon).and_then(Weak::upgrade) {
+            if !existing.closed.load(Ordering::Acquire) {
+                return Ok(Engine { inner: existing });
+            }
+        }
+        let lock = DirLock::acquire(&canon)?;
+        check_dir_format(&canon)?;
+
+        let tables_dir = canon.join("tables");
+        let mut builder = fjall::Database::builder(&tables_dir).cache_size(options.cache_size_bytes);
+        if let Some(n) = options.worker_threads {
+            builder = builder.worker_threads(n);
+        }
+        let db = builder.open()?;
+
+        let inner = Arc::new(EngineInner {
+            dir: canon.clone(),
+            temp_dir: if options.in_memory { Some(canon.clone()) } else { None },
+            options,
+            db,
+            closed: AtomicBool::new(false),
+            lock: Mutex::new(Some(lock)),
+        });
+        reg.insert(canon, Arc::downgrade(&inner));
+        Ok(Engine { inner })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options the engine was opened with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.options
+    }
+
+    /// Whether both handles refer to the same open engine.
+    pub fn same_as(&self, other: &Engine) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Whether [`Engine::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Fail with [`ErrorCode::Closed`] once the engine is closed.
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::closed("engine"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Make everything written so far durable (fsync the LSM journal and every topic's active
+    /// segment).
+    pub fn sync(&self) -> Result<()> {
+        self.check_open()?;
+        self.inner.db.persist(fjall::PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    /// Stop background work, persist everything and release the directory. Every handle to this
+    /// engine fails with [`ErrorCode::Closed`] afterwards. Closing twice is a no-op.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let persisted = self.inner.db.persist(fjall::PersistMode::SyncAll);
+        if let Ok(mut reg) = registry().lock() {
+            if let Some(w) = reg.get(&self.inner.dir) {
+                if std::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.inner)) {
+                    reg.remove(&self.inner.dir);
+                }
+            }
+        }
+        if let Ok(mut lock) = self.inner.lock.lock() {
+            lock.take();
+        }
+        persisted?;
+        Ok(())
+    }
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        let _ = self.db.persist(fjall::PersistMode::SyncAll);
+        if let Some(dir) = &self.temp_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn memory_dir() -> Result<PathBuf> {
+    use std::sync::atomic::AtomicU64;
+    static N: AtomicU64 = AtomicU64::new(0);
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let dir = base.join(format!("kabase-mem-{}-{}-{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed)));
+    Ok(dir)
+}
+
+fn check_dir_format(dir: &Path) -> Result<()> {
+    let meta = dir.join("kabase.meta");
+    match std::fs::read_to_string(&meta) {
+        Ok(text) => {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::corrupt(format!("{} is not valid JSON: {e}", meta.display())))?;
+            let format = v.get("format").and_then(|f| f.as_u64()).ok_or_else(|| {
+                Error::corrupt(format!("{} has no \"format\" field", meta.display()))
+            })?;
+            if format != u64::from(DIR_FORMAT_VERSION) {
+                return Err(Error::new(
+                    ErrorCode::IncompatibleFormat,
+                    format!("data directory {} has format {format}; this build reads format {DIR_FORMAT_VERSION}", dir.display()),
+                ));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::util::write_atomic(&meta, format!("{{\"format\": {DIR_FORMAT_VERSION}}}\n").as_bytes())
+        }
+        Err(e) => Err(Error::io(format_args!("read {}", meta.display()), e)),
+    }
+}
+
+/// An exclusive advisory lock on `<dir>/kabase.lock`, holding the owner's pid.
+struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join("kabase.lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(format_args!("open {}", path.display()), e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() { "another process".to_string() } else { format!("process {holder}") };
+                return Err(Error::new(
+                    ErrorCode::EngineLocked,
+                    format!("data directory {} is locked by {who}", dir.display()),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format_args!("lock {}", path.display()), e));
+            }
+        }
+        file.set_len(0).map_err(|e| Error::io("truncate lock file", e))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek lock file", e))?;
+        file.write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(|e| Error::io("write lock file", e))?;
+        file.sync_all().map_err(|e| Error::io("sync lock file", e))?;
+        Ok(DirLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_dir_same_engine() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Engine::open(d.path()).unwrap();
+        let b = Engine::open(d.path()).unwrap();
+        assert!(a.same_as(&b));
+        a.close().unwrap();
+        assert!(b.is_closed());
+        assert_eq!(b.sync().unwrap_err().code(), ErrorCode::Closed);
+        // After close, and once the old handles are gone, the directory can be opened again.
+        let old = Arc::downgrade(&a.inner);
+        drop(a);
+        drop(b);
+        assert!(old.upgrade().is_none());
+        let c = Engine::open(d.path()).unwrap();
+                c.close().unwrap();
+    }
+
+    #[test]
+    fn lock_file_names_pid() {
+        let d = tempfile::tempdir().unwrap();
+        let e = Engine::open(d.path()).unwrap();
+        let pid = std::fs::read_to_string(d.path().join("kabase.lock")).unwrap();
+        assert_eq!(pid.trim(), std::process::id().to_string());
+        e.close().unwrap();
+    }
+
+    #[test]
+    fn newer_format_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("kabase.meta"), "{\"format\": 99}").unwrap();
+        let err = Engine::open(d.path()).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::IncompatibleFormat);
+    }
+
+    #[test]
+    fn in_memory_leaves_nothing() {
+        let e = Engine::open_in_memory().unwrap();
+        let dir = e.dir().to_path_buf();
+        assert!(dir.exists());
+        e.close().unwrap();
+        drop(e);
+        assert!(!dir.exists());
+    }
+}

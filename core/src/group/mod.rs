@@ -1,0 +1,1 @@
+//! Consumer groups: membership, generations, rebalances and Kafka's assignors.

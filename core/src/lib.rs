@@ -1,0 +1,27 @@
+//! kabase: one embedded engine that holds HBase-style tables and Kafka-style topics side by side
+//! in one process and one data directory, and streams between them exactly once.
+//!
+//! - [`Engine`] opens a data directory (or memory) and owns all background work.
+//! - Tables ([`table`]): namespaces, column families, versions, TTL, compression, the four delete
+//!   markers, filters ([`filter`]), check-and-mutate, counters, row atomicity.
+//! - Topics ([`log`], [`group`]): partitions in Kafka's own on-disk segment format, retention and
+//!   compaction, idempotent and transactional producers, consumer groups with Kafka's assignors.
+//!
+//! The core knows no host language: bindings (C, Python, Node, UniFFI) sit on top of it.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cell;
+pub mod engine;
+pub mod error;
+pub mod filter;
+pub mod group;
+pub mod log;
+pub mod table;
+pub(crate) mod util;
+
+pub use cell::{Cell, CellKind};
+pub use engine::{Engine, EngineOptions};
+pub use error::{Error, ErrorCode, Result};
+pub use util::now_ms;

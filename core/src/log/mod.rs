@@ -1,0 +1,1 @@
+//! Topics: Kafka's partition log in Kafka's own on-disk format.

@@ -1,0 +1,1 @@
+//! Tables: HBase's data model on an LSM (fjall).
