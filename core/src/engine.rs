@@ -71,6 +71,12 @@ pub(crate) struct EngineInner {
     pub(crate) options: EngineOptions,
     pub(crate) db: fjall::Database,
     pub(crate) closed: AtomicBool,
+    /// Table state (owned by [`crate::table`]).
+    pub(crate) tables: crate::table::TablesState,
+    /// Topic state (owned by [`crate::log`]).
+    pub(crate) topics: crate::log::TopicsState,
+    /// Consumer-group state (owned by [`crate::group`]).
+    pub(crate) groups: crate::group::GroupsState,
     lock: Mutex<Option<DirLock>>,
     /// Directory to remove on close (in-memory engines).
     temp_dir: Option<PathBuf>,
@@ -117,12 +123,18 @@ impl Engine {
             builder = builder.worker_threads(n);
         }
         let db = builder.open()?;
+        let tables = crate::table::TablesState::open(&canon, &db, &options)?;
+        let topics = crate::log::TopicsState::open(&canon, &options)?;
+        let groups = crate::group::GroupsState::open(&canon, &options)?;
 
         let inner = Arc::new(EngineInner {
             dir: canon.clone(),
             temp_dir: if options.in_memory { Some(canon.clone()) } else { None },
             options,
             db,
+            tables,
+            topics,
+            groups,
             closed: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
         });
@@ -173,6 +185,10 @@ impl Engine {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        // Stop background work in dependency order: groups use topics; streams use both.
+        let groups = self.inner.groups.close();
+        let topics = self.inner.topics.close();
+        let tables = self.inner.tables.close();
         let persisted = self.inner.db.persist(fjall::PersistMode::SyncAll);
         if let Ok(mut reg) = registry().lock() {
             if let Some(w) = reg.get(&self.inner.dir) {
@@ -184,6 +200,9 @@ impl Engine {
         if let Ok(mut lock) = self.inner.lock.lock() {
             lock.take();
         }
+        groups?;
+        topics?;
+        tables?;
         persisted?;
         Ok(())
     }
