@@ -497,8 +497,9 @@ mod tests {
 
     #[test]
     fn or_does_not_show_a_member_a_column_it_skipped() {
-        // ColumnRange answers NEXT_ROW at "c"; the OR with FirstKeyOnly must not let it see g's
-        // cells as part of f's family, but it does see the new family.
+        // ColumnRange answers NEXT_ROW at f:b and is not asked again within family f (f:c is
+        // kept by ColumnPrefix alone), but it is asked again for family g. ColumnPrefix's seek
+        // hint (f:c) answers for f:a@1 and f:b without asking it.
         let mut f = FilterList::or(vec![
             b(ColumnRangeFilter::new(None, true, Some(b"a".to_vec()), true)),
             b(ColumnPrefixFilter::new("c")),

@@ -142,3 +142,32 @@ pub trait Filter: Send + std::fmt::Debug {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_the_filter_language() {
+        assert_eq!(PrefixFilter::new("a'b").to_string(), "PrefixFilter('a''b')");
+        assert_eq!(
+            ValueFilter::new(CompareOperator::GreaterOrEqual, BinaryComparator::new("5")).to_string(),
+            "ValueFilter(>=, 'binary:5')"
+        );
+        let list = FilterList::or(vec![Box::new(KeyOnlyFilter::new(true)), Box::new(SkipFilter::new(Box::new(PageFilter::new(3).unwrap())))]);
+        assert_eq!(list.to_string(), "(KeyOnlyFilter(true) OR SKIP PageFilter(3))");
+        // Not expressible in the language: Debug form instead.
+        let long = ValueFilter::new(CompareOperator::Equal, LongComparator::new(7));
+        assert!(long.filter_string().is_none());
+        assert!(long.to_string().starts_with("ValueFilter {"));
+        let noop = RowFilter::new(CompareOperator::NoOp, BinaryComparator::new("x"));
+        assert!(noop.filter_string().is_none());
+    }
+
+    #[test]
+    fn boxed_filters_are_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let f = parse("PrefixFilter('a') AND WHILE ValueFilter(=, 'regexstring:x')").unwrap();
+        assert_send(&f);
+    }
+}

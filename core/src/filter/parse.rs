@@ -247,6 +247,9 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let name = String::from_utf8_lossy(&self.s[name_pos..self.pos]).into_owned();
+        if !FILTER_NAMES.contains(&name.as_str()) {
+            return Err(self.error(name_pos, &format!("unknown filter name {name:?} (known: {})", FILTER_NAMES.join(", "))));
+        }
         self.skip_ws();
         if self.peek() != Some(b'(') {
             return Err(self.error(self.pos, &format!("expected '(' after filter name {name}")));
@@ -539,7 +542,7 @@ fn format_error(input: &[u8], pos: usize, msg: &str) -> String {
 mod tests {
     use super::*;
     use crate::cell::Cell;
-    use crate::filter::{scan_rows, BinaryComparator};
+    use crate::filter::scan_rows;
     use proptest::prelude::*;
 
     fn ok(s: &str) -> Box<dyn Filter> {
@@ -660,8 +663,11 @@ mod tests {
         assert_eq!(text(f.as_ref()), "PrefixFilter('')");
         let f = ok("PrefixFilter('a, b) AND OR')");
         assert_eq!(text(f.as_ref()), "PrefixFilter('a, b) AND OR')");
-        let f = ok("PrefixFilter(''''), PrefixFilter('x')".split(", PrefixFilter").next().unwrap());
-        assert_eq!(text(f.as_ref()), "PrefixFilter('''')");
+        let f = ok("PrefixFilter('''')");
+        assert_eq!(f.filter_string().unwrap(), b"PrefixFilter('''')");
+        let mut f = ok("PrefixFilter('''')");
+        assert!(crate::filter::apply_row(f.as_mut(), b"'x", vec![Cell::put("'x", "f", "q", 1, "v")]).is_some());
+        assert!(crate::filter::apply_row(f.as_mut(), b"x", vec![Cell::put("x", "f", "q", 1, "v")]).is_none());
     }
 
     #[test]
@@ -680,6 +686,7 @@ mod tests {
             ("PrefixFilter('a'", 16, "expected ',' or ')'"),
             ("PrefixFilter('abc)", 13, "unterminated quoted string"),
             ("NoSuchFilter('a')", 0, "unknown filter name"),
+            ("  Pr\u{e9}fixFilter('a')", 2, "unknown filter name"),
             ("PrefixFilter('a') AND", 21, "unexpected end"),
             ("PrefixFilter('a') XOR PrefixFilter('b')", 18, "expected AND, OR"),
             ("(PrefixFilter('a')", 18, "expected ')'"),
@@ -763,7 +770,6 @@ mod tests {
         assert!(crate::filter::apply_row(f.as_mut(), b"r", row("7")).is_some());
         assert!(crate::filter::apply_row(f.as_mut(), b"r", row("3")).is_none());
         assert!(crate::filter::apply_row(f.as_mut(), b"r", vec![Cell::put("r", "cf", "other", 1, "9")]).is_none(), "filterIfMissing");
-        let _ = BinaryComparator::new("x");
     }
 
     // ---- property tests ----
