@@ -6,8 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::driver::first_on_row_col;
-use super::parse::call;
-use super::row::{compare_call, quoted};
+use super::parse::{call, compare_call, quote as quoted};
 use super::{Comparator, CompareOperator, Filter, ReturnCode};
 use crate::cell::Cell;
 use crate::error::{Error, Result};

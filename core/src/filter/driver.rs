@@ -63,6 +63,10 @@ pub struct RowOutcome {
 /// markers are ignored); `max_versions` caps the kept versions per column after the filter
 /// (`usize::MAX`: no cap). This is the loop a table scanner runs per row.
 pub fn filter_one_row(filter: &mut dyn Filter, row: &[u8], cells: Vec<Cell>, max_versions: usize) -> RowOutcome {
+    if cells.iter().all(|c| c.kind.is_delete()) {
+        // A row with no visible cell does not exist for the scan: the filter never sees it.
+        return RowOutcome { cells: None, stop_scan: filter.filter_all_remaining() };
+    }
     filter.reset();
     if filter.filter_all_remaining() {
         return RowOutcome { cells: None, stop_scan: true };
@@ -314,6 +318,22 @@ mod tests {
         assert_eq!(got, [b"2".to_vec(), b"3".to_vec(), b"4".to_vec(), b"5".to_vec()]);
         let mut none = FirstKeyOnlyFilter::new();
         assert_eq!(apply_row_with_versions(&mut none, b"r", row(), 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn rows_without_visible_cells_are_not_shown_to_filters() {
+        // WHILE RowFilter(< "m"): the empty row "z" must not end the scan, as HBase never sees it.
+        let mut f = crate::filter::parse("WHILE RowFilter(<, 'binary:m')").unwrap();
+        let marker = Cell { kind: CellKind::DeleteFamily, ..Cell::put("z", "f", "", 5, "") };
+        let rows = vec![
+            (b"a".to_vec(), vec![Cell::put("a", "f", "q", 1, "v")]),
+            (b"z".to_vec(), vec![marker]),
+            (b"b".to_vec(), vec![Cell::put("b", "f", "q", 1, "v")]),
+            (b"n".to_vec(), vec![Cell::put("n", "f", "q", 1, "v")]),
+            (b"c".to_vec(), vec![Cell::put("c", "f", "q", 1, "v")]),
+        ];
+        let keys: Vec<_> = scan_rows(f.as_mut(), rows).map(|(k, _)| k).collect();
+        assert_eq!(keys, [b"a".to_vec(), b"b".to_vec()]);
     }
 
     #[test]

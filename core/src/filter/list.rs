@@ -561,6 +561,23 @@ mod tests {
     }
 
     #[test]
+    fn reversed_reaches_members() {
+        let rows = ["c", "b2", "b1", "a"].map(|k| (k.as_bytes().to_vec(), vec![Cell::put(k, "f", "q", 1, "v")]));
+        let mut f = FilterList::and(vec![b(PrefixFilter::new("b"))]);
+        f.set_reversed(true);
+        let mut pulled = 0;
+        let got: Vec<_> = scan_rows(&mut f, rows.into_iter().inspect(|_| pulled += 1)).map(|(k, _)| k).collect();
+        assert_eq!(got, [b"b2".to_vec(), b"b1".to_vec()]);
+        assert_eq!(pulled, 4, "the reversed scan ends at \"a\", below the prefix");
+        assert!(f.filter_all_remaining());
+        let mut late = FilterList::or(vec![]);
+        late.set_reversed(true);
+        late.add(b(PrefixFilter::new("b")));
+        assert!(late.filter_row_key(b"a"));
+        assert!(late.filter_all_remaining(), "a member added later is reversed too");
+    }
+
+    #[test]
     fn empty_list_passes_everything() {
         let mut f = FilterList::and(vec![]);
         assert_eq!(apply_row(&mut f, b"r", row()).unwrap().len(), 5);

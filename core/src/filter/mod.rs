@@ -23,6 +23,12 @@
 //! assert!(filter::apply_row(f.as_mut(), b"other", vec![Cell::put("other", "cf", "a", 1, "yes")]).is_none());
 //! ```
 //!
+//! For a table scanner: call [`Filter::set_reversed`] for reversed scans; run each row through
+//! [`filter_one_row`] (or the same call order, documented in `driver`) and stop when it says
+//! so; count versions *after* the filter (HBase 2's rule, `max_versions` there); do not split a
+//! row into partial results (batch) when [`Filter::has_filter_row`] is true. A check-and-mutate
+//! guarded by a filter passes when [`apply_row`] keeps any cell of the row.
+//!
 //! Modules: [`compare_op`] (the operators), [`comparator`] (binary, binaryprefix, regexstring,
 //! substring, long, bit), `row` (row-key and paging filters), `column` (family and qualifier
 //! filters), `value` (value filters), `cells` (key-only, first-key, timestamps), `wrap`

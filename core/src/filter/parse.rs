@@ -123,6 +123,11 @@ pub(crate) fn call(name: &str, args: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+/// `Name(op, 'comparator')`, when both have a language form.
+pub(crate) fn compare_call(name: &str, op: CompareOperator, comparator: &Comparator) -> Option<Vec<u8>> {
+    Some(call(name, &[op.symbol()?.as_bytes().to_vec(), quote(&comparator.language_form()?)]))
+}
+
 /// One argument of a filter call.
 #[derive(Debug)]
 struct Arg {

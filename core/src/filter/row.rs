@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::parse::call;
+use super::parse::{call, compare_call, quote as quoted};
 use super::{Comparator, CompareOperator, Filter, ReturnCode};
 use crate::cell::Cell;
 use crate::error::{Error, Result};
@@ -258,16 +258,6 @@ impl Filter for PageFilter {
     fn filter_string(&self) -> Option<Vec<u8>> {
         Some(call("PageFilter", &[self.page_size.to_string().into_bytes()]))
     }
-}
-
-/// A quoted filter-language string argument.
-pub(crate) fn quoted(bytes: &[u8]) -> Vec<u8> {
-    super::parse::quote(bytes)
-}
-
-/// `Name(op, 'comparator')`, when both have a language form.
-pub(crate) fn compare_call(name: &str, op: CompareOperator, comparator: &Comparator) -> Option<Vec<u8>> {
-    Some(call(name, &[op.symbol()?.as_bytes().to_vec(), quoted(&comparator.language_form()?)]))
 }
 
 display_as_filter_string!(PrefixFilter, RowFilter, InclusiveStopFilter, RandomRowFilter, PageFilter);

@@ -2,8 +2,7 @@
 //! variant), which keeps or drops whole rows by one column's value. Semantics follow the HBase
 //! classes of the same names (apache/hbase `hbase-client/.../filter/`).
 
-use super::parse::call;
-use super::row::{compare_call, quoted};
+use super::parse::{call, compare_call, quote as quoted};
 use super::{Comparator, CompareOperator, Filter, ReturnCode};
 use crate::cell::Cell;
 
