@@ -384,7 +384,7 @@ display_as_filter_string!(FilterList);
 mod tests {
     use super::*;
     use crate::filter::{
-        apply_row, scan_rows, BinaryComparator, ColumnPrefixFilter, ColumnRangeFilter, CompareOperator as Op,
+        apply_row, scan_rows, BinaryComparator, ColumnPaginationFilter, ColumnPrefixFilter, ColumnRangeFilter, CompareOperator as Op,
         FirstKeyOnlyFilter, KeyOnlyFilter, PageFilter, PrefixFilter, QualifierFilter, SingleColumnValueFilter, ValueFilter,
     };
     use ReturnCode::*;
@@ -558,6 +558,28 @@ mod tests {
         let mut f = FilterList::and(vec![b(PrefixFilter::new("r")), b(PageFilter::new(2).unwrap())]);
         assert_eq!(scan_rows(&mut f, rows).count(), 2);
         assert!(f.filter_all_remaining());
+    }
+
+    #[test]
+    fn or_remembers_answers_of_stateful_members() {
+        // HBASE-17678: ColumnPagination(1, 1) said NEXT_COL for f:a@2; it must not be asked about
+        // f:a@1 (it would count it as the second column and include it).
+        let mut f = FilterList::or(vec![
+            b(ColumnPaginationFilter::new(1, 1)),
+            b(ValueFilter::new(Op::Equal, BinaryComparator::new("2"))),
+        ]);
+        assert_eq!(names(apply_row(&mut f, b"r", row())), ["f:b@1", "f:c@1"]);
+    }
+
+    #[test]
+    fn and_stops_asking_after_a_rejection() {
+        // HBASE-20565: a cell rejected by the first member must not advance the second's count.
+        let cells = vec![Cell::put("r", "f", "x", 1, "0"), Cell::put("r", "f", "y", 1, "1")];
+        let mut f = FilterList::and(vec![
+            b(ValueFilter::new(Op::Equal, BinaryComparator::new("1"))),
+            b(ColumnPaginationFilter::new(1, 0)),
+        ]);
+        assert_eq!(names(apply_row(&mut f, b"r", cells)), ["f:y@1"]);
     }
 
     #[test]
