@@ -607,3 +607,61 @@ mod tests {
         assert_eq!(apply_row(&mut f, b"r", row()).unwrap().len(), 5);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::filter::{apply_row, BinaryComparator, CompareOperator, FamilyFilter, QualifierFilter, ValueFilter};
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn op() -> impl Strategy<Value = CompareOperator> {
+        prop::sample::select(CompareOperator::ALL.to_vec())
+    }
+
+    /// A sorted row of cells over small alphabets so comparisons hit every branch.
+    fn row() -> impl Strategy<Value = Vec<Cell>> {
+        prop::collection::btree_set((0u8..2, 0u8..4, 0i64..3, 0u8..4), 0..16).prop_map(|set| {
+            let mut cells: Vec<Cell> = set
+                .into_iter()
+                .map(|(f, q, ts, v)| Cell::put("r", vec![b'f' + f], vec![b'a' + q], ts, vec![b'0' + v]))
+                .collect();
+            cells.sort_by(crate::filter::compare_cells);
+            cells.dedup_by(|a, b| a.family == b.family && a.qualifier == b.qualifier && a.timestamp == b.timestamp);
+            cells
+        })
+    }
+
+    type Key = (Vec<u8>, Vec<u8>, i64);
+
+    fn kept(f: &mut dyn Filter, cells: &[Cell]) -> BTreeSet<Key> {
+        apply_row(f, b"r", cells.to_vec())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.family, c.qualifier, c.timestamp))
+            .collect()
+    }
+
+    fn members(o1: CompareOperator, v: u8, o2: CompareOperator, q: u8, o3: CompareOperator, fam: u8) -> Vec<Box<dyn Filter>> {
+        vec![
+            Box::new(ValueFilter::new(o1, BinaryComparator::new(vec![b'0' + v]))),
+            Box::new(QualifierFilter::new(o2, BinaryComparator::new(vec![b'a' + q]))),
+            Box::new(FamilyFilter::new(o3, BinaryComparator::new(vec![b'f' + fam]))),
+        ]
+    }
+
+    proptest! {
+        /// For cell-local members (Value, Qualifier, Family), AND keeps the intersection and OR
+        /// the union of what each member keeps alone.
+        #[test]
+        fn and_is_intersection_or_is_union(cells in row(), o1 in op(), v in 0u8..4, o2 in op(), q in 0u8..4, o3 in op(), fam in 0u8..2) {
+            let alone: Vec<BTreeSet<Key>> = members(o1, v, o2, q, o3, fam).into_iter().map(|mut f| kept(f.as_mut(), &cells)).collect();
+            let inter: BTreeSet<Key> = alone[0].iter().filter(|k| alone[1].contains(*k) && alone[2].contains(*k)).cloned().collect();
+            let union: BTreeSet<Key> = alone.iter().flatten().cloned().collect();
+            let mut and = FilterList::and(members(o1, v, o2, q, o3, fam));
+            let mut or = FilterList::or(members(o1, v, o2, q, o3, fam));
+            prop_assert_eq!(kept(&mut and, &cells), inter);
+            prop_assert_eq!(kept(&mut or, &cells), union);
+        }
+    }
+}
