@@ -7,7 +7,6 @@
 //! delete checks (before version counting), `transform_cell` on included cells, then
 //! `filter_row_cells` on the row's kept cells, then `filter_row` (true drops the row). Before each
 //! row and after each, `filter_all_remaining` (true ends the scan).
-
 //!
 //! Build filters from the structs here, or from HBase's filter language with [`parse`]:
 //!
@@ -25,7 +24,9 @@
 //!
 //! For a table scanner: call [`Filter::set_reversed`] for reversed scans; run each row through
 //! [`filter_one_row`] (or the same call order, documented in `driver`) and stop when it says
-//! so; count versions *after* the filter (HBase 2's rule, `max_versions` there); do not split a
+//! so; apply `NextCol`, `NextRow`, `IncludeAndSeekNextRow` and seek hints within the cell's
+//! *family* (HBase's per-family store scanners: `NextRow` ends the family, not the row, and the
+//! row's other families are still filtered); count versions *after* the filter (HBase 2's rule, `max_versions` there); do not split a
 //! row into partial results (batch) when [`Filter::has_filter_row`] is true. A check-and-mutate
 //! guarded by a filter passes when [`apply_row`] keeps any cell of the row.
 //!
