@@ -323,17 +323,17 @@ impl Group {
             if let Some(i) = static_idx {
                 // Static member rejoining with a new member id: replace the old member id; the old
                 // one is fenced from now on.
-                let unchanged = self.members[i].same_metadata(&req);
                 let old_id = std::mem::replace(&mut self.members[i].id, new_id.clone());
                 if self.leader.as_deref() == Some(old_id.as_str()) {
                     self.leader = Some(new_id.clone());
                 }
                 self.update_member(i, &req, now);
-                if self.state == GroupState::Stable && unchanged {
-                    let m = &self.members[i];
+                // Kafka (`updateStaticMemberAndRebalance`): in Stable, no rebalance unless the
+                // protocol the group would select changes; the member gets the current assignment.
+                if self.state == GroupState::Stable && self.protocol.is_some() && self.select_protocol() == self.protocol {
                     let p = self.protocol.unwrap_or(Assignor::Range);
                     let leader = self.leader.clone().unwrap_or_default();
-                    let _ = m;
+                    self.members[i].synced = false;
                     return Ok((new_id.clone(), Some(JoinResult { generation: self.generation, protocol: p, leader, member_id: new_id })));
                 }
                 idx = i;

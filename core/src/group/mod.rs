@@ -26,7 +26,7 @@ use parking_lot::{Condvar, Mutex};
 pub use admin::{GroupDescription, GroupListing, GroupOffsetDescription, MemberDescription, OffsetResetSpec, OffsetResolver};
 pub use assignor::{Assignment, Assignor, RebalanceProtocol, Subscription, TopicPartition};
 pub use coordinator::GroupState;
-pub use membership::{ConsumerGroupMetadata, GroupMembership, MembershipConfig, RebalanceEvent, RebalanceListener};
+pub use membership::{ConsumerGroupMetadata, GroupMembership, MembershipConfig, RebalanceContext, RebalanceEvent, RebalanceListener};
 pub use offsets::{FileOffsetLog, GroupRecord, OffsetAndMetadata, OffsetLog, OffsetLogRecord};
 
 use crate::error::{Error, Result};
