@@ -425,3 +425,83 @@ proptest! {
         }
     }
 }
+
+// StickyAssignorTest (apache/kafka clients/src/test/java/.../consumer/StickyAssignorTest.java).
+
+#[test]
+fn sticky_partition_claimed_twice_in_one_generation_is_invalidated() {
+    let a = Assignor::Sticky;
+    // ...WithEqualPartitionsPerConsumer
+    let m = members(vec![
+        ("consumer1", sub(a, &["topic"], &[tp("topic", 0), tp("topic", 1)], 1)),
+        ("consumer2", sub(a, &["topic"], &[tp("topic", 0), tp("topic", 2)], 1)),
+        ("consumer3", sub(a, &["topic"], &[], 1)),
+    ]);
+    let out = a.assign(&topics(&[("topic", 3)]), &m).unwrap();
+    check(&out, "consumer1", &[tp("topic", 1)]);
+    check(&out, "consumer2", &[tp("topic", 2)]);
+    check(&out, "consumer3", &[tp("topic", 0)]);
+    // ...WithUnequalPartitionsPerConsumer
+    let out = a.assign(&topics(&[("topic", 4)]), &m).unwrap();
+    check(&out, "consumer1", &[tp("topic", 1), tp("topic", 3)]);
+    check(&out, "consumer2", &[tp("topic", 2)]);
+    check(&out, "consumer3", &[tp("topic", 0)]);
+}
+
+#[test]
+fn sticky_conflicting_previous_generations() {
+    let a = Assignor::Sticky;
+    let t = topics(&[("topic", 4), ("topic2", 4), ("topic3", 4)]);
+    for equal in [true, false] {
+        let all = ["topic", "topic2", "topic3"];
+        let c1_topics: &[&str] = if equal { &all } else { &["topic"] };
+        let c2_topics: &[&str] = if equal { &all } else { &["topic", "topic2"] };
+        let c1p0 = if equal {
+            vec![tp("topic", 0), tp("topic", 1), tp("topic", 2), tp("topic2", 2), tp("topic2", 3), tp("topic3", 0)]
+        } else {
+            vec![tp("topic", 0), tp("topic", 1), tp("topic", 2), tp("topic", 3)]
+        };
+        let c2p0 = vec![tp("topic", 0), tp("topic", 1), tp("topic2", 0), tp("topic2", 1), tp("topic2", 2), tp("topic2", 3)];
+        let c3p0 = vec![tp("topic", 2), tp("topic", 3), tp("topic3", 0), tp("topic3", 1), tp("topic3", 2), tp("topic3", 3)];
+        let m = members(vec![
+            ("consumer1", sub(a, c1_topics, &c1p0, 1)),
+            ("consumer2", sub(a, c2_topics, &c2p0, 2)),
+            ("consumer3", sub(a, &all, &c3p0, 2)),
+        ]);
+        let out = a.assign(&t, &m).unwrap();
+        for c in ["consumer1", "consumer2", "consumer3"] {
+            assert_eq!(out[c].len(), 4, "equal={equal}: {out:?}");
+        }
+        assert!(set(&out["consumer2"]).is_subset(&set(&c2p0)), "equal={equal}: {out:?}");
+        assert!(set(&out["consumer3"]).is_subset(&set(&c3p0)), "equal={equal}: {out:?}");
+        verify(&t, &m, &out, true);
+    }
+}
+
+#[test]
+fn sticky_multiple_generations() {
+    // testAssignmentWithMultipleGenerations1
+    let a = Assignor::Sticky;
+    for equal in [true, false] {
+        let all = ["topic", "topic2"];
+        let c2_topics: &[&str] = if equal { &all } else { &["topic"] };
+        let t = topics(&[("topic", 6), ("topic2", 6)]);
+        let m = members(vec![("consumer1", sub(a, &all, &[], -1)), ("consumer2", sub(a, c2_topics, &[], -1)), ("consumer3", sub(a, &all, &[], -1))]);
+        let r1 = a.assign(&t, &m).unwrap();
+        assert!(r1.values().all(|l| l.len() == 4), "{r1:?}");
+        let m = members(vec![("consumer1", sub(a, &all, &r1["consumer1"], 1)), ("consumer2", sub(a, c2_topics, &r1["consumer2"], 1))]);
+        let r2 = a.assign(&t, &m).unwrap();
+        assert!(r2.values().all(|l| l.len() == 6), "{r2:?}");
+        if equal {
+            assert!(set(&r2["consumer1"]).is_superset(&set(&r1["consumer1"])));
+        }
+        assert!(set(&r2["consumer2"]).is_superset(&set(&r1["consumer2"])));
+        assert!(!set(&r2["consumer2"]).is_disjoint(&set(&r1["consumer3"])));
+        // consumer3 comes back with its generation-1 partitions, consumer2 holds generation 2.
+        let m = members(vec![("consumer2", sub(a, c2_topics, &r2["consumer2"], 2)), ("consumer3", sub(a, &all, &r1["consumer3"], 1))]);
+        let r3 = a.assign(&t, &m).unwrap();
+        assert!(r3.values().all(|l| l.len() == 6), "{r3:?}");
+        assert!(set(&r3["consumer2"]).is_disjoint(&set(&r3["consumer3"])));
+        verify(&t, &m, &r3, true);
+    }
+}

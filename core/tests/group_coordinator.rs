@@ -271,6 +271,25 @@ fn generations_gate_commits() {
 }
 
 #[test]
+fn unsubscribing_revokes_and_leaves() {
+    let engine = Engine::open_in_memory().unwrap();
+    let mut a = GroupMembership::new(&engine, "g", config("a", &[Assignor::Range])).unwrap();
+    let mut b = GroupMembership::new(&engine, "g", config("b", &[Assignor::Range])).unwrap();
+    a.subscribe(topic(2));
+    b.subscribe(topic(2));
+    let mut ev = vec![Vec::new(), Vec::new()];
+    settle(&mut [&mut a, &mut b], &mut ev);
+    b.subscribe(BTreeMap::new());
+    assert!(!b.poll(Duration::from_millis(10), &mut ev[1]).unwrap());
+    assert!(b.assignment().is_empty());
+    assert!(matches!(ev[1].last(), Some(RebalanceEvent::Revoked(p)) if p.len() == 1));
+    assert_eq!(engine.describe_group("g").unwrap().members.len(), 1);
+    settle(&mut [&mut a], &mut ev[..1]);
+    assert_eq!(a.assignment().len(), 2);
+    engine.close().unwrap();
+}
+
+#[test]
 fn incompatible_assignors_are_rejected() {
     let engine = Engine::open_in_memory().unwrap();
     let mut a = GroupMembership::new(&engine, "g", config("a", &[Assignor::Range])).unwrap();

@@ -384,7 +384,16 @@ impl GroupMembership {
                 Phase::Unjoined => {
                     self.rejoin_needed = false;
                     if self.topics.is_empty() {
-                        self.lose_silently();
+                        // Unsubscribed: give everything up and leave the group (Kafka's
+                        // unsubscribe()).
+                        if !self.owned.is_empty() {
+                            let all: Vec<TopicPartition> = self.owned.iter().cloned().collect();
+                            listener.on_partitions_revoked(&self.ctx(), &all);
+                            self.owned.clear();
+                        }
+                        self.send_leave();
+                        self.member_id.clear();
+                        self.generation = -1;
                         return Ok(false);
                     }
                     match self.send_join() {
@@ -567,11 +576,6 @@ impl GroupMembership {
         if forget_member_id {
             self.member_id.clear();
         }
-        self.phase = Phase::Unjoined;
-    }
-
-    fn lose_silently(&mut self) {
-        self.owned.clear();
         self.phase = Phase::Unjoined;
     }
 
