@@ -63,7 +63,7 @@ fn three_members_join_one_after_another_then_one_leaves() {
     for m in [&mut a, &mut b, &mut c] {
         m.subscribe(topic(7));
     }
-    let mut ev = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new(), Vec::new()];
     settle(&mut [&mut a], &mut ev[..1]);
     assert_eq!(a.generation(), 1);
     assert_eq!(a.assignment().len(), 7);
@@ -114,7 +114,7 @@ fn a_member_that_stops_heartbeating_is_removed() {
     let mut b = GroupMembership::new(&engine, "g", MembershipConfig { client_id: "b".into(), ..cfg }).unwrap();
     a.subscribe(topic(4));
     b.subscribe(topic(4));
-    let mut ev = vec![Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new()];
     settle(&mut [&mut a, &mut b], &mut ev);
     assert_eq!(a.assignment().len(), 2);
     let generation = a.generation();
@@ -145,7 +145,7 @@ fn a_member_that_does_not_poll_in_time_leaves() {
     let mut b = GroupMembership::new(&engine, "g", MembershipConfig { client_id: "b".into(), ..cfg }).unwrap();
     a.subscribe(topic(2));
     b.subscribe(topic(2));
-    let mut ev = vec![Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new()];
     settle(&mut [&mut a, &mut b], &mut ev);
     let start = Instant::now();
     while a.assignment().len() != 2 {
@@ -168,7 +168,7 @@ fn static_member_rejoins_without_rebalance_and_fences_a_twin() {
     let mut b = GroupMembership::new(&engine, "g", sb).unwrap();
     a.subscribe(topic(4));
     b.subscribe(topic(4));
-    let mut ev = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new(), Vec::new()];
     settle(&mut [&mut a, &mut b], &mut ev[..2]);
     let generation = a.generation();
     let mine = a.assignment().clone();
@@ -207,7 +207,7 @@ fn cooperative_rebalance_revokes_only_what_moves() {
     let mut b = GroupMembership::new(&engine, "g", config("b", &coop)).unwrap();
     a.subscribe(topic(6));
     b.subscribe(topic(6));
-    let mut ev = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new(), Vec::new()];
     settle(&mut [&mut a], &mut ev[..1]);
     assert_eq!(a.assignment().len(), 6);
     settle(&mut [&mut a, &mut b], &mut ev[..2]);
@@ -277,7 +277,7 @@ fn unsubscribing_revokes_and_leaves() {
     let mut b = GroupMembership::new(&engine, "g", config("b", &[Assignor::Range])).unwrap();
     a.subscribe(topic(2));
     b.subscribe(topic(2));
-    let mut ev = vec![Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new()];
     settle(&mut [&mut a, &mut b], &mut ev);
     b.subscribe(BTreeMap::new());
     assert!(!b.poll(Duration::from_millis(10), &mut ev[1]).unwrap());
@@ -380,7 +380,7 @@ fn stress(assignors: &[Assignor]) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 // Alternate graceful leaves and plain drops (which also leave).
-                if round % 2 == 0 {
+                if round.is_multiple_of(2) {
                     m.leave(&mut checker).unwrap();
                 } else {
                     m.close(&mut checker).unwrap();

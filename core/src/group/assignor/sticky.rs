@@ -190,18 +190,26 @@ pub(super) fn assign(topics: &BTreeMap<String, i32>, members: &[(String, Subscri
             }
             match prev_owner.get(tp).copied() {
                 None => {
-                    owned.get_mut(c).map(|v| v.push(tp.clone()));
+                    if let Some(v) = owned.get_mut(c) {
+                        v.push(tp.clone());
+                    }
                     prev_owner.insert(tp.clone(), c);
                 }
                 Some(other) => {
                     let other_gen = subs[other].generation_id.unwrap_or(DEFAULT_GENERATION);
                     if gen == other_gen {
                         multiply_claimed.insert(tp.clone());
-                        owned.get_mut(other).map(|v| v.retain(|x| x != tp));
+                        if let Some(v) = owned.get_mut(other) {
+                            v.retain(|x| x != tp);
+                        }
                         prev_owner.insert(tp.clone(), c);
                     } else if gen > other_gen {
-                        owned.get_mut(c).map(|v| v.push(tp.clone()));
-                        owned.get_mut(other).map(|v| v.retain(|x| x != tp));
+                        if let Some(v) = owned.get_mut(c) {
+                        v.push(tp.clone());
+                    }
+                        if let Some(v) = owned.get_mut(other) {
+                            v.retain(|x| x != tp);
+                        }
                         prev_owner.insert(tp.clone(), c);
                     }
                 }
