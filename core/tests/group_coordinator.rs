@@ -270,6 +270,39 @@ fn generations_gate_commits() {
     engine.close().unwrap();
 }
 
+/// Commits the offset `100 + partition` for every partition it gives up.
+struct CommitOnRevoke {
+    results: Vec<kabase::Result<()>>,
+}
+
+impl RebalanceListener for CommitOnRevoke {
+    fn on_partitions_revoked(&mut self, ctx: &RebalanceContext<'_>, p: &[TopicPartition]) {
+        let offsets: Vec<(TopicPartition, OffsetAndMetadata)> =
+            p.iter().map(|tp| (tp.clone(), OffsetAndMetadata::new(100 + tp.partition as i64))).collect();
+        self.results.push(ctx.commit(&offsets));
+    }
+    fn on_partitions_assigned(&mut self, _: &RebalanceContext<'_>, _: &[TopicPartition]) {}
+}
+
+#[test]
+fn eager_members_can_commit_while_revoking() {
+    let engine = Engine::open_in_memory().unwrap();
+    let mut a = GroupMembership::new(&engine, "g", config("a", &[Assignor::Range])).unwrap();
+    a.subscribe(topic(3));
+    let mut la = CommitOnRevoke { results: Vec::new() };
+    assert!(a.poll(Duration::from_secs(5), &mut la).unwrap());
+    let mut b = GroupMembership::new(&engine, "g", config("b", &[Assignor::Range])).unwrap();
+    b.subscribe(topic(3));
+    assert!(!b.poll(Duration::ZERO, &mut Vec::new()).unwrap());
+    // a sees the rebalance, commits its three partitions in the revocation callback, rejoins.
+    a.poll(Duration::ZERO, &mut la).unwrap();
+    assert_eq!(la.results.len(), 1);
+    assert!(la.results[0].is_ok(), "{:?}", la.results[0]);
+    let committed = engine.fetch_group_offsets("g", &[]).unwrap();
+    assert_eq!(committed.values().map(|o| o.offset).collect::<Vec<_>>(), vec![100, 101, 102]);
+    engine.close().unwrap();
+}
+
 #[test]
 fn unsubscribing_revokes_and_leaves() {
     let engine = Engine::open_in_memory().unwrap();

@@ -14,6 +14,11 @@
 //! The cooperative assignor then removes every partition that changes owner from its new
 //! owner's list (it is assigned in the follow-up rebalance, once its old owner revoked it).
 //!
+//! One difference by design: Kafka's assignor object keeps the highest generation it has seen
+//! across calls (`maxGeneration` is a field that is never reset); kabase computes it from the
+//! members of each call. They differ only if every member reports a generation older than one
+//! a previous call saw, which generations increasing in a group rule out.
+//!
 //! Source: apache/kafka `clients/.../consumer/internals/AbstractStickyAssignor.java`,
 //! `.../consumer/StickyAssignor.java`, `.../consumer/CooperativeStickyAssignor.java`.
 
