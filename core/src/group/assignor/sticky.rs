@@ -132,7 +132,7 @@ pub fn encode_cooperative_user_data(generation: i32) -> Vec<u8> {
 }
 
 /// Decode the `CooperativeStickyAssignor` user data; Kafka reads a malformed one as
-/// [`DEFAULT_GENERATION`].
+/// `DEFAULT_GENERATION` (-1).
 pub fn decode_cooperative_user_data(buf: &[u8]) -> i32 {
     match buf {
         [a, b, c, d, ..] => i32::from_be_bytes([*a, *b, *c, *d]),
