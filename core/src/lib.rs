@@ -24,4 +24,8 @@ pub(crate) mod util;
 pub use cell::{Cell, CellKind};
 pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorCode, Result};
+pub use group::{
+    Assignor, ConsumerGroupMetadata, GroupMembership, GroupState, MembershipConfig, OffsetAndMetadata, RebalanceEvent,
+    RebalanceListener, TopicPartition,
+};
 pub use util::now_ms;
