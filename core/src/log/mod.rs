@@ -2,7 +2,11 @@
 
 pub mod batch;
 pub mod compression;
+pub mod config;
+pub mod index;
 pub mod partitioner;
+pub mod producer_state;
+pub mod segment;
 
 /// The engine's topics state; one per open engine.
 pub(crate) struct TopicsState {}
