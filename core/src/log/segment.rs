@@ -327,7 +327,15 @@ impl Segment {
         let mut buf = vec![0u8; limit];
         self.log.read_exact_at(&mut buf, pos).map_err(|e| Error::io("read segment", e))?;
         let mut end = 0usize;
+        let mut expected = first.base_offset;
         for b in batch::batches(&buf) {
+            let b = b.and_then(|(h, x)| {
+                if h.base_offset < expected {
+                    return Err(Error::new(ErrorCode::CorruptRecord, format!("batch at offset {} follows offset {}: offsets go backwards", h.base_offset, expected - 1)));
+                }
+                expected = h.next_offset();
+                Ok((h, x))
+            });
             match b {
                 Ok((h, _)) => end += h.size(),
                 Err(e) => {
