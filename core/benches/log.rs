@@ -36,7 +36,7 @@ impl Run {
     }
 }
 
-fn produce(dir: &std::path::Path, size: usize, acks: &str, threads: usize, per_thread: u64) -> Run {
+fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usize, per_thread: u64) -> Run {
     let e = Engine::open(dir).unwrap();
     let topic = format!("b{size}-{acks}-{threads}");
     e.create_topic(NewTopic::new(topic.clone(), threads as u32)).unwrap();
