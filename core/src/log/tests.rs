@@ -1,6 +1,8 @@
 //! Engine-level tests of the topic side: admin, produce/consume, recovery, idempotence,
 //! transactions, retention, and a model-based test.
 
+#![allow(clippy::cloned_ref_to_slice_refs, clippy::type_complexity, clippy::needless_range_loop)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
