@@ -85,6 +85,7 @@ fn admin_create_describe_alter_delete_persist() {
     let cfg = e.describe_configs("t").unwrap();
     assert_eq!(get(&cfg, "cleanup.policy").value, "compact");
     assert!(get(&cfg, "segment.bytes").is_default);
+    e.sync().unwrap();
     e.delete_topic("gone").unwrap();
     assert!(!d.path().join("log/gone-0").exists());
     assert_eq!(e.describe_topic("gone").unwrap_err().code(), ErrorCode::TopicNotFound);
@@ -430,6 +431,7 @@ fn consumer_positions_pause_reset_and_long_poll() {
     assert_eq!(c.poll(Duration::from_millis(10)).unwrap()[0].offset, 4);
     c.seek(&tp0, 9).unwrap();
     assert_eq!(values(&c.poll(Duration::from_millis(10)).unwrap()), ["a9"]);
+    assert!(c.positions().contains(&(tp0.clone(), 10)));
     // re-assigning keeps the kept partition's position
     c.assign(&[tp0.clone()]).unwrap();
     assert_eq!(c.position(&tp0).unwrap(), 10);
