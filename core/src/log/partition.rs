@@ -140,7 +140,7 @@ pub(crate) struct PartitionLog {
     pub(super) clean_lock: Mutex<()>,
     flush_lock: Mutex<()>,
     /// Offsets below this are fsynced.
-    durable: AtomicI64,
+    pub(super) durable: AtomicI64,
     signal: Arc<DataSignal>,
 }
 

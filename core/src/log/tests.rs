@@ -702,3 +702,18 @@ mod model {
         }
     }
 }
+
+#[test]
+fn segment_ms_rolls_by_record_time_and_flush_messages_syncs() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("t", 1).config("segment.ms", "60000").config("flush.messages", "1")).unwrap();
+    let p = e.producer(fast()).unwrap();
+    let now = crate::util::now_ms();
+    for (i, ts) in [now - 300_000, now - 290_000, now - 200_000, now - 100_000, now].iter().enumerate() {
+        p.send(ProducerRecord::new("t", format!("{i}")).timestamp(*ts)).unwrap().get().unwrap();
+    }
+    let segs = e.describe_topic("t").unwrap().partitions[0].segments.clone();
+    assert_eq!(segs.iter().map(|s| s.base_offset).collect::<Vec<_>>(), [0, 2, 3, 4], "a new segment once a batch is 60 s past the segment's first");
+    let part = e.topics().unwrap().partition(&TopicPartition::new("t", 0)).unwrap();
+    assert_eq!(part.durable.load(std::sync::atomic::Ordering::Acquire), 5, "flush.messages=1 fsyncs every append");
+}
