@@ -26,6 +26,11 @@ pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorCode, Result};
 pub use group::{
     Assignor, ConsumerGroupMetadata, GroupMembership, GroupState, MembershipConfig, OffsetAndMetadata, RebalanceEvent,
-    RebalanceListener, TopicPartition,
+    RebalanceListener,
+};
+pub use log::{
+    Acks, CommittedOffsets, ConfigEntry, Consumer, ConsumerConfig, ConsumerRecord, Header, IsolationLevel, NewTopic,
+    OffsetAndTimestamp, OffsetReset, PartitionDescription, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendFuture,
+    TimestampType, TopicDescription, TopicPartition, TxnOffset, TxnOffsetCommitter,
 };
 pub use util::now_ms;
