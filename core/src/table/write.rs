@@ -42,9 +42,9 @@ pub(crate) struct PendingCell {
 }
 
 /// What a commit hook sees of a row change.
+#[allow(dead_code)]
 pub(crate) struct CommitContext<'a> {
     /// The table.
-    #[allow(dead_code)]
     pub table: &'a TableName,
     /// The row.
     pub row: &'a [u8],
@@ -81,6 +81,7 @@ pub(crate) struct HookBatch<'a> {
 
 impl HookBatch<'_> {
     /// Insert a key into `ks` in the same atomic batch.
+    #[allow(dead_code)]
     pub fn insert(&mut self, ks: &fjall::Keyspace, key: impl Into<fjall::UserKey>, value: impl Into<fjall::UserValue>) {
         self.batch.insert(ks, key, value);
     }
