@@ -162,8 +162,34 @@ impl Scanner {
             cursors.push(c);
         }
         let now = crate::now_ms();
-        let mut examined = 0usize;
         let has_filter_row = self.filter.as_ref().is_some_and(|f| f.has_filter_row());
+        self.buffer.reserve(self.caching.min(4096));
+        let mut entries: Vec<Entries> = (0..cursors.len()).map(|_| Vec::new()).collect();
+        let mut last: Option<(Slice, usize)> = None;
+        let r = self.read_rows(&mut cursors, &mut entries, &mut last, now, has_filter_row);
+        // Move the bounds past the last row read so the next chunk resumes after it.
+        if let Some((key, n)) = last {
+            let row_enc = &key[..n];
+            if self.reversed {
+                self.upper = Bound::Excluded(row_enc.to_vec());
+            } else {
+                let mut after = row_enc[..n - 2].to_vec();
+                after.extend_from_slice(&[0x00, 0x02]);
+                self.lower = Bound::Included(after);
+            }
+        }
+        r
+    }
+
+    fn read_rows(
+        &mut self,
+        cursors: &mut [Cursor],
+        entries: &mut [Entries],
+        last: &mut Option<(Slice, usize)>,
+        now: i64,
+        has_filter_row: bool,
+    ) -> Result<()> {
+        let mut examined = 0usize;
         loop {
             if examined >= self.caching {
                 return Ok(());
@@ -173,26 +199,34 @@ impl Scanner {
                 return Ok(());
             }
             // The next row: smallest (forward) or largest (reversed) head row.
-            let mut cur: Option<Vec<u8>> = None;
-            for c in &cursors {
-                if let Some(r) = c.row() {
-                    let better = match &cur {
+            let mut best: Option<(Slice, usize)> = None;
+            for c in cursors.iter() {
+                if let Some((k, _, n)) = &c.head {
+                    let r = &k[..*n];
+                    let better = match &best {
                         None => true,
-                        Some(x) => if self.reversed { r > x.as_slice() } else { r < x.as_slice() },
+                        Some((bk, bn)) => {
+                            let x = &bk[..*bn];
+                            if self.reversed {
+                                r > x
+                            } else {
+                                r < x
+                            }
+                        }
                     };
                     if better {
-                        cur = Some(r.to_vec());
+                        best = Some((k.clone(), *n));
                     }
                 }
             }
-            let Some(row_enc) = cur else {
+            let Some((bkey, bn)) = best else {
                 self.done = true;
                 return Ok(());
             };
-            let mut entries: Vec<Entries> = Vec::with_capacity(cursors.len());
-            for c in cursors.iter_mut() {
-                let mut e = Vec::new();
-                while c.row() == Some(row_enc.as_slice()) {
+            let row_enc = &bkey[..bn];
+            for (c, e) in cursors.iter_mut().zip(entries.iter_mut()) {
+                e.clear();
+                while c.row() == Some(row_enc) {
                     if let Some((k, v, _)) = c.head.take() {
                         e.push((k, v));
                     }
@@ -201,19 +235,11 @@ impl Scanner {
                 if self.reversed {
                     e.reverse();
                 }
-                entries.push(e);
             }
             examined += 1;
-            // Move the bounds past this row so the next chunk resumes after it.
-            if self.reversed {
-                self.upper = Bound::Excluded(row_enc.clone());
-            } else {
-                let mut after = row_enc[..row_enc.len() - 2].to_vec();
-                after.extend_from_slice(&[0x00, 0x02]);
-                self.lower = Bound::Included(after);
-            }
-            let row = codec::decode_row(&row_enc);
-            let (cells, end) = process_row(&self.shape, &self.plan, &row, &entries, now, self.filter.as_deref_mut())?;
+            let row = codec::decode_row(row_enc);
+            *last = Some((bkey.clone(), bn));
+            let (cells, end) = process_row(&self.shape, &self.plan, &row, entries, now, self.filter.as_deref_mut())?;
             if let Some(cells) = cells {
                 self.rows_returned += 1;
                 if self.batch > 0 && !has_filter_row && cells.len() > self.batch {
