@@ -206,11 +206,21 @@ impl Table {
     // ---------------------------------------------------------------- reads
 
     fn read_row_locked_or_not(&self, shape: &Shape, row: &[u8], plan: &ReadPlan, filter: Option<&mut (dyn Filter + '_)>) -> Result<Option<Vec<Cell>>> {
-        let snap = self.state().db_snapshot();
         let prefix = codec::row_prefix(row);
         let mut entries = Vec::with_capacity(plan.fams.len());
-        for (fi, _) in &plan.fams {
-            entries.push(read_entries(&snap, &shape.families[*fi].ks, &prefix)?);
+        if let [(fi, _)] = plan.fams.as_slice() {
+            // One family: one LSM iterator is consistent on its own.
+            let mut v = Vec::new();
+            for kv in shape.families[*fi].ks.prefix(&prefix) {
+                v.push(kv.into_inner()?);
+            }
+            entries.push(v);
+        } else {
+            // Several families: one snapshot across their keyspaces keeps the row atomic.
+            let snap = self.state().db_snapshot();
+            for (fi, _) in &plan.fams {
+                entries.push(read_entries(&snap, &shape.families[*fi].ks, &prefix)?);
+            }
         }
         let (cells, _) = process_row(shape, plan, row, &entries, crate::now_ms(), filter)?;
         Ok(cells)
