@@ -340,23 +340,25 @@ impl Table {
 
     fn change<'a>(&'a self, shape: &'a Shape, row: &'a [u8], cells: Vec<PendingCell>) -> Result<RowChange<'a>> {
         let mut writes = Vec::with_capacity(cells.len());
+        let mut kbuf = Vec::with_capacity(row.len() + 32);
         for c in &cells {
-            let key = codec::cell_key(row, &c.qualifier, c.ts, c.kind);
-            if key.len() > codec::MAX_KEY_LEN {
+            kbuf.clear();
+            codec::push_cell_key(&mut kbuf, row, &c.qualifier, c.ts, c.kind);
+            if kbuf.len() > codec::MAX_KEY_LEN {
                 return Err(Error::invalid(format!(
                     "cell key is {} bytes once encoded (row {} bytes, qualifier {} bytes); the storage limit is {}",
-                    key.len(),
+                    kbuf.len(),
                     row.len(),
                     c.qualifier.len(),
                     codec::MAX_KEY_LEN
                 )));
             }
             let value = if c.kind == CellKind::Put {
-                codec::encode_value(&c.value, shape.families[c.fam].desc.compression)
+                codec::encode_value_slice(&c.value, shape.families[c.fam].desc.compression)
             } else {
-                Vec::new()
+                fjall::Slice::from(&b""[..])
             };
-            writes.push((c.fam, key, value));
+            writes.push((c.fam, fjall::Slice::from(kbuf.as_slice()), value));
         }
         Ok(RowChange {
             table: &self.rt.name,
