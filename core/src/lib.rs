@@ -26,7 +26,8 @@ pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorCode, Result};
 pub use util::now_ms;
 pub use table::{
-    Append, BloomType, CheckAndMutate, CheckAndMutateResult, CompareOperator, Compression, Condition, Delete, Durability,
+    Append, BloomType, CheckAndMutate, CheckAndMutateResult, ColumnSelection, CompareOperator, Compression, Condition, Delete,
+    DeleteSpec, Durability,
     FamilyDescriptor, Get, Increment, KeepDeletedCells, Mutation, NamespaceDescriptor, Put, RegionInfo, RowMutation,
-    RowMutations, RowResult, Scan, Scanner, Table, TableDescriptor, TableName, TimeRange,
+    PutCell, RowMutations, RowResult, Scan, Scanner, Table, TableDescriptor, TableName, TimeRange,
 };

@@ -195,6 +195,11 @@ impl Table {
         self.engine.describe_table(&self.rt.name.full())
     }
 
+    /// The table's regions, from its split keys (HBase `RegionLocator.getAllRegionLocations`).
+    pub fn regions(&self) -> Result<Vec<crate::table::RegionInfo>> {
+        self.engine.table_regions(&self.rt.name.full())
+    }
+
     fn durability(shape: &Shape, d: Durability) -> Durability {
         match (d, shape.durability()) {
             (Durability::UseDefault, Durability::UseDefault) => Durability::SyncWal,
