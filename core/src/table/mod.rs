@@ -198,6 +198,14 @@ impl TablesState {
                     format!("table {} has record version {} / key format {}; this build reads {META_VERSION} / {}", m.descriptor.name, m.v, m.key_format, codec::KEY_FORMAT),
                 ));
             }
+            if m.family_ids.len() != m.descriptor.families.len() {
+                return Err(Error::corrupt(format!(
+                    "table {} lists {} families but {} family keyspaces",
+                    m.descriptor.name,
+                    m.descriptor.families.len(),
+                    m.family_ids.len()
+                )));
+            }
             for fid in &m.family_ids {
                 live_ks.insert(ks_name(m.id, *fid));
             }

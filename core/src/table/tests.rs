@@ -950,3 +950,17 @@ fn async_wal_is_flushed_in_the_background() {
     }
     e.close().unwrap();
 }
+
+#[test]
+fn corrupt_table_record_is_an_error_not_a_panic() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let e = Engine::open(d.path()).unwrap();
+        table_with(&e, "t", vec![FamilyDescriptor::new("cf")]);
+        e.inner.tables.meta.insert("tb/default:t", "{not json").unwrap();
+        e.close().unwrap();
+    }
+    let err = Engine::open(d.path()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Corrupt);
+    assert!(err.message().contains("table metadata"), "{}", err.message());
+}
