@@ -34,3 +34,9 @@ pub use log::{
     TimestampType, TopicDescription, TopicPartition, TxnOffset, TxnOffsetCommitter,
 };
 pub use util::now_ms;
+pub use table::{
+    Append, BloomType, CheckAndMutate, CheckAndMutateResult, ColumnSelection, CompareOperator, Compression, Condition, Delete,
+    DeleteSpec, Durability,
+    FamilyDescriptor, Get, Increment, KeepDeletedCells, Mutation, NamespaceDescriptor, Put, RegionInfo, RowMutation,
+    PutCell, RowMutations, RowResult, Scan, Scanner, Table, TableDescriptor, TableName, TimeRange,
+};

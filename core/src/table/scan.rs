@@ -1,0 +1,304 @@
+//! The streaming scanner: reads `caching` rows at a time, each chunk through one fjall snapshot
+//! (so every row returned is a complete row that existed at some point; the scan as a whole is
+//! "read committed", like HBase's), merging the family keyspaces row by row.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use fjall::{Readable, Slice};
+
+use crate::error::Result;
+use crate::filter::Filter;
+use crate::table::codec;
+use crate::table::handle::{plan, process_row, ReadPlan, Table};
+use crate::table::ops::{RowResult, Scan};
+use crate::table::read::Entries;
+use crate::table::Shape;
+
+/// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
+/// one snapshot for up to [`Scan::caching`] rows, then they are dropped and the next chunk
+/// resumes after the last row. With [`Scan::batch`] a row may come as several results.
+pub struct Scanner {
+    table: Table,
+    shape: Arc<Shape>,
+    plan: ReadPlan,
+    reversed: bool,
+    /// Current key bounds (encoded); they move as chunks are read.
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    limit: Option<u64>,
+    batch: usize,
+    caching: usize,
+    filter: Option<Box<dyn Filter>>,
+    has_filter_row: bool,
+    /// Open chunk: one cursor per family read.
+    cursors: Option<Vec<Cursor>>,
+    pub(crate) chunk_rows: usize,
+    chunk_now: i64,
+    entries: Vec<Entries>,
+    /// Encoded row part of the last row read in the open chunk.
+    last: Option<Vec<u8>>,
+    /// Parts of a row split by `batch`, not yet returned.
+    pending: VecDeque<RowResult>,
+    rows_returned: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner").field("table", &self.table.name()).field("rows_returned", &self.rows_returned).finish()
+    }
+}
+
+/// The smallest byte string greater than every string starting with `p` (None = no bound).
+fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
+    let mut v = p.to_vec();
+    while let Some(last) = v.pop() {
+        if last < 0xFF {
+            v.push(last + 1);
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn max_lower(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
+    match a {
+        Bound::Included(x) if x >= b => Bound::Included(x),
+        _ => Bound::Included(b),
+    }
+}
+
+fn min_upper(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
+    match a {
+        Bound::Excluded(x) if x <= b => Bound::Excluded(x),
+        _ => Bound::Excluded(b),
+    }
+}
+
+struct Cursor {
+    iter: Box<dyn Iterator<Item = fjall::Guard> + Send>,
+    head: Option<(Slice, Slice, usize)>,
+}
+
+impl Cursor {
+    fn advance(&mut self) -> Result<()> {
+        self.head = match self.iter.next() {
+            Some(g) => {
+                let (k, v) = g.into_inner()?;
+                let n = codec::row_part_len(&k)?;
+                Some((k, v, n))
+            }
+            None => None,
+        };
+        Ok(())
+    }
+    fn row(&self) -> Option<&[u8]> {
+        self.head.as_ref().map(|(k, _, n)| &k[..*n])
+    }
+}
+
+impl Scanner {
+    pub(crate) fn new(table: Table, shape: Arc<Shape>, scan: Scan) -> Result<Scanner> {
+        let plan = plan(&shape, &scan.columns, scan.time_range, scan.max_versions)?;
+        let mut lower: Bound<Vec<u8>> = Bound::Unbounded;
+        let mut upper: Bound<Vec<u8>> = Bound::Unbounded;
+        if scan.reversed {
+            if !scan.start.is_empty() {
+                upper = min_upper(upper, codec::after_row(&scan.start));
+            }
+            if !scan.stop.is_empty() {
+                lower = max_lower(lower, codec::after_row(&scan.stop));
+            }
+        } else {
+            if !scan.start.is_empty() {
+                lower = max_lower(lower, codec::row_prefix(&scan.start));
+            }
+            if !scan.stop.is_empty() {
+                upper = min_upper(upper, codec::row_prefix(&scan.stop));
+            }
+        }
+        if let Some(p) = &scan.prefix {
+            if !p.is_empty() {
+                let mut enc = Vec::new();
+                codec::push_escaped_prefix(&mut enc, p);
+                if let Some(succ) = prefix_successor(&enc) {
+                    upper = min_upper(upper, succ);
+                }
+                lower = max_lower(lower, enc);
+            }
+        }
+        Ok(Scanner {
+            table,
+            shape,
+            plan,
+            reversed: scan.reversed,
+            lower,
+            upper,
+            limit: scan.limit,
+            batch: scan.batch as usize,
+            caching: scan.caching.max(1) as usize,
+            has_filter_row: scan.filter.as_ref().is_some_and(|f| f.has_filter_row()),
+            filter: scan.filter,
+            cursors: None,
+            chunk_rows: 0,
+            chunk_now: 0,
+            entries: Vec::new(),
+            last: None,
+            pending: VecDeque::new(),
+            rows_returned: 0,
+            done: false,
+        })
+    }
+
+    fn empty_range(&self) -> bool {
+        match (&self.lower, &self.upper) {
+            (Bound::Included(l), Bound::Excluded(u)) => l >= u,
+            _ => false,
+        }
+    }
+
+    /// Drop the open chunk and move the bounds past the last row read.
+    fn close_chunk(&mut self) {
+        self.cursors = None;
+        if let Some(row_enc) = self.last.take() {
+            let n = row_enc.len();
+            if self.reversed {
+                self.upper = Bound::Excluded(row_enc);
+            } else {
+                let mut after = row_enc;
+                after.truncate(n.saturating_sub(2));
+                after.extend_from_slice(&[0x00, 0x02]);
+                self.lower = Bound::Included(after);
+            }
+        }
+    }
+
+    /// Open a chunk: a snapshot and one iterator per family from the current bounds.
+    fn open_chunk(&mut self) -> Result<()> {
+        // Fail once the engine closes or the table is disabled or deleted.
+        let _ = self.table.shape()?;
+        if self.empty_range() {
+            self.done = true;
+            return Ok(());
+        }
+        let snap = self.table.engine().inner.tables.db_snapshot();
+        let range = (self.lower.clone(), self.upper.clone());
+        let mut cursors = Vec::with_capacity(self.plan.fams.len());
+        for (fi, _) in &self.plan.fams {
+            let it = snap.range(&self.shape.families[*fi].ks, range.clone());
+            let iter: Box<dyn Iterator<Item = fjall::Guard> + Send> = if self.reversed { Box::new(it.rev()) } else { Box::new(it) };
+            let mut c = Cursor { iter, head: None };
+            c.advance()?;
+            cursors.push(c);
+        }
+        self.entries = (0..cursors.len()).map(|_| Vec::new()).collect();
+        self.cursors = Some(cursors);
+        self.chunk_rows = 0;
+        self.chunk_now = crate::now_ms();
+        Ok(())
+    }
+
+    /// Read one row of the open chunk; `None` when it was filtered out or the scan ended.
+    fn step(&mut self) -> Result<Option<RowResult>> {
+        if self.limit.is_some_and(|l| self.rows_returned >= l) {
+            self.done = true;
+            return Ok(None);
+        }
+        let Some(cursors) = self.cursors.as_mut() else {
+            return Ok(None);
+        };
+        // The next row: smallest (forward) or largest (reversed) head row.
+        let mut best: Option<usize> = None;
+        for (i, c) in cursors.iter().enumerate() {
+            if let Some(r) = c.row() {
+                let better = match best.and_then(|b| cursors[b].row()) {
+                    None => true,
+                    Some(x) => {
+                        if self.reversed {
+                            r > x
+                        } else {
+                            r < x
+                        }
+                    }
+                };
+                if better {
+                    best = Some(i);
+                }
+            }
+        }
+        let Some(row_enc) = best.and_then(|b| cursors[b].row()) else {
+            self.done = true;
+            return Ok(None);
+        };
+        // Copy the row key (the cursor moves on); the buffer is reused across rows.
+        let last = self.last.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(row_enc);
+        let row_enc = last.as_slice();
+        for (c, e) in cursors.iter_mut().zip(self.entries.iter_mut()) {
+            e.clear();
+            while c.row() == Some(row_enc) {
+                if let Some((k, v, _)) = c.head.take() {
+                    e.push((k, v));
+                }
+                c.advance()?;
+            }
+            if self.reversed {
+                e.reverse();
+            }
+        }
+        self.chunk_rows += 1;
+        let row = codec::decode_row(row_enc);
+        let (cells, end) = process_row(&self.shape, &self.plan, &row, &self.entries, self.chunk_now, self.filter.as_deref_mut())?;
+        if end {
+            self.done = true;
+        }
+        let Some(cells) = cells else {
+            return Ok(None);
+        };
+        self.rows_returned += 1;
+        if self.batch > 0 && !self.has_filter_row && cells.len() > self.batch {
+            let mut it = cells.into_iter().peekable();
+            while it.peek().is_some() {
+                let part: Vec<_> = it.by_ref().take(self.batch).collect();
+                self.pending.push_back(RowResult { row: row.clone(), cells: part });
+            }
+            return Ok(self.pending.pop_front());
+        }
+        Ok(Some(RowResult { row, cells }))
+    }
+}
+
+impl Iterator for Scanner {
+    type Item = Result<RowResult>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Some(Ok(r));
+            }
+            if self.done {
+                self.close_chunk();
+                return None;
+            }
+            if self.cursors.is_none() || self.chunk_rows >= self.caching {
+                self.close_chunk();
+                if let Err(e) = self.open_chunk() {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                continue;
+            }
+            match self.step() {
+                Ok(Some(r)) => return Some(Ok(r)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
