@@ -1,0 +1,20 @@
+//! `kabase._native`: the thin PyO3 layer between the pure-Python package `kabase` and the core
+//! crate `kabase`. It converts types and maps errors (see [`error`]); every semantic lives in the
+//! core. Every call that may block (I/O, fsync, waiting) releases the GIL, and data crosses the
+//! boundary in batches (a scan returns many rows per call, a poll many records).
+
+#![deny(unsafe_code)]
+
+mod engine;
+mod error;
+
+use pyo3::prelude::*;
+
+/// The native module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    error::register(m)?;
+    m.add_class::<engine::PyEngine>()?;
+    Ok(())
+}
