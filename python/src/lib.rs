@@ -7,6 +7,11 @@
 
 mod engine;
 mod error;
+mod consumer;
+mod filters;
+mod group;
+mod producer;
+mod table;
 
 use pyo3::prelude::*;
 
@@ -16,5 +21,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     error::register(m)?;
     m.add_class::<engine::PyEngine>()?;
+    m.add_class::<table::PyTable>()?;
+    m.add_class::<table::PyScanner>()?;
+    m.add_class::<producer::PyProducer>()?;
+    m.add_class::<producer::PySendFuture>()?;
+    m.add_class::<consumer::PyConsumer>()?;
+    m.add("HAS_TABLES", true)?;
+    m.add("HAS_TOPICS", true)?;
+    m.add("HAS_GROUPS", group::HAS_GROUPS)?;
+    m.add("HAS_FILTERS", filters::HAS_FILTERS)?;
     Ok(())
 }
