@@ -2,9 +2,6 @@
 
 use pyo3::prelude::*;
 
-/// Whether this build parses HBase filter strings.
-pub const HAS_FILTERS: bool = false;
-
 /// Parse an HBase filter-language string into a core filter.
 pub fn parse(_text: &[u8]) -> PyResult<Option<Box<dyn kabase::filter::Filter>>> {
     Err(crate::error::new_err(

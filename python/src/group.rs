@@ -9,7 +9,6 @@ use kabase::log::Consumer;
 use kabase::{Engine, Error, ErrorCode};
 
 /// Whether this build has consumer groups.
-pub const HAS_GROUPS: bool = false;
 
 /// Kind of rebalance event.
 pub enum EventKind {
