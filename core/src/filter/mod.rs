@@ -7,8 +7,79 @@
 //! delete checks (before version counting), `transform_cell` on included cells, then
 //! `filter_row_cells` on the row's kept cells, then `filter_row` (true drops the row). Before each
 //! row and after each, `filter_all_remaining` (true ends the scan).
+//!
+//! Build filters from the structs here, or from HBase's filter language with [`parse`]:
+//!
+//! ```
+//! use kabase::filter::{self, Filter};
+//! use kabase::Cell;
+//!
+//! let mut f = filter::parse("PrefixFilter('row') AND ValueFilter(=, 'binary:yes')").unwrap();
+//! let cells = vec![Cell::put("row1", "cf", "a", 1, "yes"), Cell::put("row1", "cf", "b", 1, "no")];
+//! let kept = filter::apply_row(f.as_mut(), b"row1", cells).unwrap();
+//! assert_eq!(kept.len(), 1);
+//! assert_eq!(kept[0].qualifier, b"a");
+//! assert!(filter::apply_row(f.as_mut(), b"other", vec![Cell::put("other", "cf", "a", 1, "yes")]).is_none());
+//! ```
+//!
+//! For a table scanner: call [`Filter::set_reversed`] for reversed scans; run each row through
+//! [`filter_one_row`] (or the same call order, documented in `driver`) and stop when it says
+//! so; apply `NextCol`, `NextRow`, `IncludeAndSeekNextRow` and seek hints within the cell's
+//! *family* (HBase's per-family store scanners: `NextRow` ends the family, not the row, and the
+//! row's other families are still filtered); count versions *after* the filter (HBase 2's rule, `max_versions` there); do not split a
+//! row into partial results (batch) when [`Filter::has_filter_row`] is true. A check-and-mutate
+//! guarded by a filter passes when [`apply_row`] keeps any cell of the row.
+//!
+//! Modules: [`compare_op`] (the operators), [`comparator`] (binary, binaryprefix, regexstring,
+//! substring, long, bit), `row` (row-key and paging filters), `column` (family and qualifier
+//! filters), `value` (value filters), `cells` (key-only, first-key, timestamps), `wrap`
+//! (WhileMatch and Skip), `list` (FilterList), [`mod@parse`] (the language), `driver` (the
+//! reference scan loop: [`apply_row`], [`scan_rows`]).
 
 use crate::cell::Cell;
+
+/// `Display` for filters: their filter-language text, or their `Debug` form when the language
+/// cannot express them.
+macro_rules! display_as_filter_string {
+    ($($t:ty),* $(,)?) => {
+        $(impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match $crate::filter::Filter::filter_string(self) {
+                    Some(b) => f.write_str(&String::from_utf8_lossy(&b)),
+                    None => write!(f, "{:?}", self),
+                }
+            }
+        })*
+    };
+}
+
+pub mod comparator;
+pub mod compare_op;
+mod cells;
+mod column;
+mod driver;
+mod list;
+pub mod parse;
+mod row;
+mod value;
+mod wrap;
+
+pub use cells::{FirstKeyOnlyFilter, KeyOnlyFilter, TimestampsFilter};
+pub use column::{
+    ColumnCountGetFilter, ColumnPaginationFilter, ColumnPrefixFilter, ColumnRangeFilter, FamilyFilter,
+    MultipleColumnPrefixFilter, QualifierFilter,
+};
+pub use comparator::{
+    BinaryComparator, BinaryPrefixComparator, BitComparator, BitOperator, Comparator, LongComparator,
+    RegexStringComparator, SubstringComparator,
+};
+pub use compare_op::CompareOperator;
+pub use driver::{apply_row, apply_row_with_versions, compare_cells, filter_one_row, scan_rows, RowOutcome, ScanRows};
+pub use list::{FilterList, FilterListOperator};
+pub use parse::{parse, parse_bytes};
+pub use row::{InclusiveStopFilter, PageFilter, PrefixFilter, RandomRowFilter, RowFilter};
+pub use value::{SingleColumnValueExcludeFilter, SingleColumnValueFilter, ValueFilter};
+pub use wrap::{SkipFilter, WhileMatchFilter};
 
 /// What to do with a cell, HBase's `Filter.ReturnCode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,5 +139,42 @@ pub trait Filter: Send + std::fmt::Debug {
     /// `isFamilyEssential`). Default true.
     fn is_family_essential(&self, _family: &[u8]) -> bool {
         true
+    }
+    /// Tell the filter the scan runs in reverse row order (HBase's `setReversed`); row-order
+    /// filters (Prefix, InclusiveStop) then end the scan on the other side. Lists pass it on.
+    fn set_reversed(&mut self, _reversed: bool) {}
+    /// The filter in HBase's filter language (bytes, since arguments are bytes), when the language
+    /// can express it; [`parse_bytes`] of it builds an equal filter.
+    fn filter_string(&self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_the_filter_language() {
+        assert_eq!(PrefixFilter::new("a'b").to_string(), "PrefixFilter('a''b')");
+        assert_eq!(
+            ValueFilter::new(CompareOperator::GreaterOrEqual, BinaryComparator::new("5")).to_string(),
+            "ValueFilter(>=, 'binary:5')"
+        );
+        let list = FilterList::or(vec![Box::new(KeyOnlyFilter::new(true)), Box::new(SkipFilter::new(Box::new(PageFilter::new(3).unwrap())))]);
+        assert_eq!(list.to_string(), "(KeyOnlyFilter(true) OR SKIP PageFilter(3))");
+        // Not expressible in the language: Debug form instead.
+        let long = ValueFilter::new(CompareOperator::Equal, LongComparator::new(7));
+        assert!(long.filter_string().is_none());
+        assert!(long.to_string().starts_with("ValueFilter {"));
+        let noop = RowFilter::new(CompareOperator::NoOp, BinaryComparator::new("x"));
+        assert!(noop.filter_string().is_none());
+    }
+
+    #[test]
+    fn boxed_filters_are_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let f = parse("PrefixFilter('a') AND WHILE ValueFilter(=, 'regexstring:x')").unwrap();
+        assert_send(&f);
     }
 }
