@@ -25,9 +25,13 @@ pub use cell::{Cell, CellKind};
 pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorCode, Result};
 pub use log::{
-    Acks, CommittedOffsets, Compression, ConfigEntry, Consumer, ConsumerConfig, ConsumerRecord, Header, IsolationLevel, NewTopic,
+    Acks, CommittedOffsets, ConfigEntry, Consumer, ConsumerConfig, ConsumerRecord, Header, IsolationLevel, NewTopic,
     OffsetAndTimestamp, OffsetReset, PartitionDescription, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendFuture,
     TimestampType, TopicDescription, TopicPartition, TxnOffset, TxnOffsetCommitter,
+};
+pub use group::{
+    Assignor, ConsumerGroupMetadata, GroupMembership, GroupState, MembershipConfig, OffsetAndMetadata, RebalanceEvent,
+    RebalanceListener,
 };
 pub use util::now_ms;
 pub use table::{
