@@ -1,14 +1,25 @@
-//! Consumer-group membership of a `kabase._native.Consumer`.
+//! Consumer-group membership of a `kabase._native.Consumer`, and the engine's group admin calls.
 //!
-//! This build's core has no consumer-group coordinator yet, so a consumer with a `group_id`
-//! fails with `Unsupported` (and `HAS_GROUPS` is false).
+//! The core's [`GroupMembership`] runs the group protocol; this file connects it to the fetch
+//! side: after each group poll the consumer's assignment follows the member's, partitions
+//! without a position start from the group's committed offsets, and (with auto-commit) changed
+//! positions are committed before each group poll, so a rebalance hands partitions over at the
+//! consumed position. Rebalance events go back to Python's listener after the group poll.
+//! (Committing inside the revocation callback, as Kafka's clients do, needs the core to export
+//! `group::RebalanceContext`.)
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use kabase::log::Consumer;
-use kabase::{Engine, Error, ErrorCode};
+use kabase::group::{GroupMembership, MembershipConfig, OffsetAndMetadata, RebalanceEvent, TopicPartition as GroupTp};
+use kabase::log::{CommittedOffsets, Consumer, TopicPartition};
+use kabase::{Engine, Error};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
 
-/// Whether this build has consumer groups.
+use crate::engine::PyEngine;
+use crate::error::IntoPyResult;
 
 /// Kind of rebalance event.
 pub enum EventKind {
@@ -23,38 +34,189 @@ pub enum EventKind {
 /// A rebalance event and its partitions.
 pub type Event = (EventKind, Vec<(String, u32)>);
 
-/// A consumer's membership in its group.
-pub struct Member {
-    _never: std::convert::Infallible,
+fn to_group(tp: &TopicPartition) -> GroupTp {
+    GroupTp::new(tp.topic.clone(), tp.partition as i32)
 }
 
-fn unsupported() -> Error {
-    Error::new(ErrorCode::Unsupported, "consumer groups need the core's group coordinator, which this build does not have yet")
+fn to_log(tp: &GroupTp) -> Option<TopicPartition> {
+    u32::try_from(tp.partition).ok().map(|p| TopicPartition::new(tp.topic.clone(), p))
+}
+
+fn tuples(parts: &[GroupTp]) -> Vec<(String, u32)> {
+    parts.iter().filter_map(to_log).map(|tp| (tp.topic, tp.partition)).collect()
+}
+
+/// The group's committed offsets, for partitions the consumer has no position in.
+struct GroupOffsets {
+    engine: Engine,
+    group: String,
+}
+
+impl CommittedOffsets for GroupOffsets {
+    fn committed(&self, tp: &TopicPartition) -> kabase::Result<Option<i64>> {
+        let g = to_group(tp);
+        Ok(self.engine.fetch_group_offsets(&self.group, std::slice::from_ref(&g))?.get(&g).map(|o| o.offset))
+    }
+}
+
+fn events(evs: Vec<RebalanceEvent>) -> Vec<Event> {
+    evs.into_iter()
+        .map(|e| match e {
+            RebalanceEvent::Revoked(p) => (EventKind::Revoked, tuples(&p)),
+            RebalanceEvent::Assigned(p) => (EventKind::Assigned, tuples(&p)),
+            RebalanceEvent::Lost(p) => (EventKind::Lost, tuples(&p)),
+        })
+        .collect()
+}
+
+/// A consumer's membership in its group.
+pub struct Member {
+    membership: GroupMembership,
+    auto_commit: bool,
+    last_commit: BTreeMap<TopicPartition, i64>,
 }
 
 impl Member {
-    pub fn new(_engine: &Engine, _group_id: &str, _configs: &[(String, String)], _consumer: &mut Consumer) -> Result<Member, Error> {
-        Err(unsupported())
+    /// Join `group_id` (on the first poll) with Kafka-named group configs; `enable.auto.commit`
+    /// is read here too.
+    pub fn new(engine: &Engine, group_id: &str, configs: &[(String, String)], consumer: &mut Consumer) -> Result<Member, Error> {
+        let cfg = MembershipConfig::from_properties(configs)?;
+        let auto_commit = configs.iter().any(|(k, v)| k == "enable.auto.commit" && v == "true");
+        let membership = GroupMembership::new(engine, group_id, cfg)?;
+        consumer.set_committed_offsets(Arc::new(GroupOffsets { engine: engine.clone(), group: group_id.to_string() }));
+        Ok(Member { membership, auto_commit, last_commit: BTreeMap::new() })
     }
-    pub fn poll(&mut self, _consumer: &mut Consumer, _topics: Vec<(String, u32)>, _timeout: Duration) -> Result<Vec<Event>, Error> {
-        Err(unsupported())
+
+    fn sync_assignment(&self, consumer: &mut Consumer) -> Result<(), Error> {
+        let want: Vec<TopicPartition> = self.membership.assignment().iter().filter_map(to_log).collect();
+        if want != consumer.assignment() {
+            consumer.assign(&want)?;
+        }
+        Ok(())
     }
-    pub fn unsubscribe(&mut self, _consumer: &mut Consumer) -> Result<Vec<Event>, Error> {
-        Err(unsupported())
+
+    /// Commit the consumer's changed positions (auto-commit).
+    fn auto_commit(&mut self, consumer: &mut Consumer) {
+        if !self.auto_commit {
+            return;
+        }
+        let mut offs = Vec::new();
+        let mut seen = BTreeMap::new();
+        for tp in consumer.assignment() {
+            if let Ok(pos) = consumer.position(&tp) {
+                if self.last_commit.get(&tp) != Some(&pos) {
+                    offs.push((to_group(&tp), OffsetAndMetadata::new(pos)));
+                }
+                seen.insert(tp, pos);
+            }
+        }
+        // As in Kafka's clients, a failed auto-commit is not fatal: the next owner of a partition
+        // starts from the last successful commit.
+        if offs.is_empty() || self.membership.commit(&offs).is_ok() {
+            self.last_commit = seen;
+        }
     }
-    pub fn commit(&self, _offsets: Vec<(String, u32, i64, String)>) -> Result<(), Error> {
-        Err(unsupported())
+
+    /// Drive the group protocol for up to `timeout` with the current topics.
+    pub fn poll(&mut self, consumer: &mut Consumer, topics: Vec<(String, u32)>, timeout: Duration) -> Result<Vec<Event>, Error> {
+        let want: BTreeMap<String, u32> = topics.into_iter().collect();
+        if &want != self.membership.subscription() {
+            self.membership.subscribe(want);
+        }
+        self.auto_commit(consumer);
+        let mut evs: Vec<RebalanceEvent> = Vec::new();
+        self.membership.poll(timeout, &mut evs)?;
+        self.sync_assignment(consumer)?;
+        Ok(events(evs))
     }
-    pub fn committed(&self, _topic: String, _partition: u32) -> Result<Option<(i64, String)>, Error> {
-        Err(unsupported())
+
+    /// Leave the group's assignment (revoking everything).
+    pub fn unsubscribe(&mut self, consumer: &mut Consumer) -> Result<Vec<Event>, Error> {
+        self.auto_commit(consumer);
+        let mut evs: Vec<RebalanceEvent> = Vec::new();
+        self.membership.leave(&mut evs)?;
+        self.membership.subscribe(BTreeMap::new());
+        Ok(events(evs))
     }
+
+    /// Commit `[(topic, partition, offset, metadata)]` as this member.
+    pub fn commit(&self, offsets: Vec<(String, u32, i64, String)>) -> Result<(), Error> {
+        let offs: Vec<(GroupTp, OffsetAndMetadata)> = offsets
+            .into_iter()
+            .map(|(t, p, o, m)| {
+                let mut om = OffsetAndMetadata::new(o);
+                om.metadata = m;
+                (GroupTp::new(t, p as i32), om)
+            })
+            .collect();
+        self.membership.commit(&offs)
+    }
+
+    /// The committed `(offset, metadata)` of one partition.
+    pub fn committed(&self, topic: String, partition: u32) -> Result<Option<(i64, String)>, Error> {
+        let g = GroupTp::new(topic, partition as i32);
+        Ok(self.membership.committed(std::slice::from_ref(&g))?.get(&g).map(|o| (o.offset, o.metadata.clone())))
+    }
+
     pub fn generation(&self) -> i32 {
-        -1
+        self.membership.generation()
     }
+
     pub fn member_id(&self) -> String {
-        String::new()
+        self.membership.member_id().to_string()
     }
-    pub fn close(self, _consumer: &mut Consumer) -> Result<Vec<Event>, Error> {
-        Ok(Vec::new())
+
+    /// Leave the group (the other members take over) and close.
+    pub fn close(mut self, consumer: &mut Consumer) -> Result<Vec<Event>, Error> {
+        self.auto_commit(consumer);
+        let mut evs: Vec<RebalanceEvent> = Vec::new();
+        self.membership.close(&mut evs)?;
+        Ok(events(evs))
+    }
+}
+
+#[pymethods]
+impl PyEngine {
+    /// Group ids.
+    fn list_groups(&self) -> PyResult<Vec<String>> {
+        Ok(self.core().list_groups().py()?.into_iter().map(|g| g.group_id).collect())
+    }
+
+    /// `{'group_id', 'state', 'protocol', 'members': [{'member_id', 'client_id', 'client_host',
+    /// 'group_instance_id', 'assignment': [(topic, partition)]}]}`.
+    fn describe_group<'py>(&self, py: Python<'py>, group_id: &str) -> PyResult<Bound<'py, PyDict>> {
+        let d = self.core().describe_group(group_id).py()?;
+        let out = PyDict::new(py);
+        out.set_item("group_id", &d.group_id)?;
+        out.set_item("state", d.state.name())?;
+        out.set_item("protocol", d.protocol.clone())?;
+        let members = PyList::empty(py);
+        for m in &d.members {
+            let md = PyDict::new(py);
+            md.set_item("member_id", &m.member_id)?;
+            md.set_item("client_id", &m.client_id)?;
+            md.set_item("client_host", &m.host)?;
+            md.set_item("group_instance_id", m.group_instance_id.clone())?;
+            md.set_item("assignment", tuples(&m.assignment))?;
+            members.append(md)?;
+        }
+        out.set_item("members", members)?;
+        Ok(out)
+    }
+
+    /// `[(topic, partition, offset, metadata)]` committed by a group.
+    fn group_offsets(&self, group_id: &str) -> PyResult<Vec<(String, u32, i64, String)>> {
+        Ok(self
+            .core()
+            .list_group_offsets(group_id)
+            .py()?
+            .into_iter()
+            .filter_map(|(tp, o)| to_log(&tp).map(|t| (t.topic, t.partition, o.offset, o.metadata)))
+            .collect())
+    }
+
+    /// Delete an empty group and its offsets.
+    fn delete_group(&self, group_id: &str) -> PyResult<()> {
+        self.core().delete_group(group_id).py()
     }
 }

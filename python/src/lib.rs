@@ -11,7 +11,10 @@ mod error;
 mod consumer;
 #[cfg(feature = "tables")]
 mod filters;
-#[cfg(feature = "topics")]
+#[cfg(feature = "groups")]
+mod group;
+#[cfg(all(feature = "topics", not(feature = "groups")))]
+#[path = "group_none.rs"]
 mod group;
 #[cfg(feature = "topics")]
 mod producer;

@@ -99,7 +99,6 @@ class _ListenerAdapter(object):
         self._listener = listener
 
     def on_partitions_revoked(self, tps: List[Tuple[str, int]]) -> None:
-        self._consumer._before_revoke([TopicPartition(t, p) for t, p in tps])
         if self._listener is not None:
             self._listener.on_partitions_revoked(set(TopicPartition(t, p) for t, p in tps))
 
@@ -175,14 +174,15 @@ class KafkaConsumer(object):
                     group.append((_GROUP_KEYS[k], _cfg(v)))
         if "partition_assignment_strategy" not in configs:
             group.append(("partition.assignment.strategy", "range,roundrobin"))
+        # The engine commits changed positions before each group poll and on close (so a
+        # rebalance hands partitions over at the consumed position).
+        group.append(("enable.auto.commit", _cfg(bool(c["enable_auto_commit"]))))
         try:
             self._native = _native.Consumer(self._engine, fetch, group_id, group)
         except Exception as e:
             raise Errors.translate(e) from e
         self._group_id = group_id
         self._auto_commit = bool(c["enable_auto_commit"]) and group_id is not None
-        self._auto_commit_interval = float(c["auto_commit_interval_ms"]) / 1000.0
-        self._next_auto_commit = time.monotonic() + self._auto_commit_interval
         self._listener = _ListenerAdapter(self, None)
         self._closed = False
         self._iter_buffer: List[ConsumerRecord] = []
@@ -216,25 +216,6 @@ class KafkaConsumer(object):
                 value = vd(value)
             out.append(CR(topic, partition, offset, ts, tstype, key, value, headers, None, ksize, vsize, hsize))
         return out
-
-    def _before_revoke(self, tps: List[TopicPartition]) -> None:
-        # Auto-commit commits the revoked partitions' positions before they move, as the Java
-        # and kafka-python clients do.
-        if self._auto_commit and tps:
-            try:
-                self._native.commit(None)
-            except Exception:  # noqa: BLE001 - a failed commit here is retried by the new owner
-                pass
-
-    def _maybe_auto_commit(self) -> None:
-        if self._auto_commit and time.monotonic() >= self._next_auto_commit:
-            self._next_auto_commit = time.monotonic() + self._auto_commit_interval
-            try:
-                self._native.commit(None)
-            except Exception:  # noqa: BLE001 - kafka-python logs auto-commit failures
-                import logging
-
-                logging.getLogger("kafka.coordinator.consumer").warning("Auto offset commit failed", exc_info=True)
 
     # -- subscription and assignment
     def subscribe(self, topics: Sequence[str] = (), pattern: Optional[str] = None, listener: Optional[ConsumerRebalanceListener] = None) -> None:
@@ -291,7 +272,6 @@ class KafkaConsumer(object):
         elif isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
             raise ValueError("max_records must be a positive integer")
         raw = self._call("poll", int(max_records), int(timeout_ms), self._listener)
-        self._maybe_auto_commit()
         out: Dict[TopicPartition, List[ConsumerRecord]] = {}
         for r in self._records(raw):
             tp = TopicPartition(r.topic, r.partition)
@@ -317,8 +297,7 @@ class KafkaConsumer(object):
                 raise StopIteration
             wait_ms = int(min(remaining * 1000.0, 1000.0)) if remaining != float("inf") else 1000
             raw = self._call("poll", self._max_poll_records, max(wait_ms, 0), self._listener)
-            self._maybe_auto_commit()
-            if raw:
+                if raw:
                 self._iter_buffer = self._records(raw)
                 self._iter_pos = 1
                 return self._iter_buffer[0]
@@ -450,11 +429,6 @@ class KafkaConsumer(object):
         if self._closed:
             return
         try:
-            if autocommit and self._auto_commit:
-                try:
-                    self._native.commit(None)
-                except Exception:  # noqa: BLE001 - as kafka-python: best effort on close
-                    pass
             self._native.close(self._listener)
         except Exception as e:
             raise Errors.translate(e) from e
