@@ -76,6 +76,10 @@ fn opt_get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) ->
     match d.get_item(key)? {
         Some(v) if !v.is_none() => match v.extract::<T>() {
             Ok(x) => Ok(Some(x)),
+            Err(_) if v.is_instance_of::<pyo3::types::PyInt>() => Err(crate::error::new_err(
+                ErrorCode::InvalidArgument,
+                format!("family option {key} is out of range: {v}"),
+            )),
             Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
                 "family option {key} has the wrong type: {}",
                 v.get_type().name()?

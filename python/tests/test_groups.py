@@ -39,9 +39,6 @@ def test_three_consumers_rebalance_as_members_join_and_leave(eng):
     admin = KafkaAdminClient(engine=eng)
     admin.create_topics([NewTopic("g6", num_partitions=6, replication_factor=1)])
     p = KafkaProducer(engine=eng)
-    for i in range(60):
-        p.send("g6", b"%d" % i, partition=i % 6)
-    p.flush()
 
     def member(name, listener=None):
         c = KafkaConsumer(engine=eng, group_id="grp", group_instance_id=name, auto_offset_reset="earliest",
@@ -72,7 +69,10 @@ def test_three_consumers_rebalance_as_members_join_and_leave(eng):
     got = settle([a, c], [3, 3])
     assert got == [[TopicPartition("g6", p) for p in range(3)], [TopicPartition("g6", p) for p in range(3, 6)]]
 
-    # Consume everything across the remaining two members, then commit.
+    # Produce now (settling polls consume), then consume across the remaining two members.
+    for i in range(60):
+        p.send("g6", b"%d" % i, partition=i % 6)
+    p.flush()
     seen = []
     deadline = time.time() + 10
     while len(seen) < 60 and time.time() < deadline:

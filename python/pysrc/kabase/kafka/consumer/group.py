@@ -297,7 +297,7 @@ class KafkaConsumer(object):
                 raise StopIteration
             wait_ms = int(min(remaining * 1000.0, 1000.0)) if remaining != float("inf") else 1000
             raw = self._call("poll", self._max_poll_records, max(wait_ms, 0), self._listener)
-                if raw:
+            if raw:
                 self._iter_buffer = self._records(raw)
                 self._iter_pos = 1
                 return self._iter_buffer[0]

@@ -117,7 +117,9 @@ class KafkaProducer(object):
             if k in _ENGINE_KEYS and v is not None:
                 engine_cfg.append((_ENGINE_KEYS[k], _config_value(k, v)))
         if "acks" not in configs:
-            engine_cfg.append(("acks", "1"))  # kafka-python's default
+            # kafka-python's default is 1; idempotence (implied by transactional_id) needs all.
+            idem = configs.get("enable_idempotence") or configs.get("transactional_id") is not None
+            engine_cfg.append(("acks", "all" if idem else "1"))
         if "linger_ms" not in configs:
             engine_cfg.append(("linger.ms", "0"))  # kafka-python's default
         try:
