@@ -86,7 +86,6 @@ def test_use_after_close_topics(tmp_path):
         p.send("t", b"y").get(5)
     with pytest.raises(errors.Closed):
         c.poll(timeout_ms=10)
-    p.close() if False else None
     with pytest.raises(kerrors.KafkaError):
         KafkaProducer(engine=e)
 
