@@ -216,7 +216,8 @@ impl PyEngine {
     }
 
     /// Delete an empty group and its offsets.
-    fn delete_group(&self, group_id: &str) -> PyResult<()> {
-        self.core().delete_group(group_id).py()
+    fn delete_group(&self, py: Python<'_>, group_id: &str) -> PyResult<()> {
+        let e = self.core().clone();
+        py.detach(move || e.delete_group(group_id)).py()
     }
 }

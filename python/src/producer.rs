@@ -267,9 +267,10 @@ impl PyEngine {
     }
 
     /// Set (`(key, value)`) or reset (`(key, None)`) topic configs.
-    fn alter_topic_configs(&self, name: &str, changes: Vec<(String, Option<String>)>) -> PyResult<()> {
+    fn alter_topic_configs(&self, py: Python<'_>, name: &str, changes: Vec<(String, Option<String>)>) -> PyResult<()> {
         let ch: Vec<(&str, Option<&str>)> = changes.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
-        self.core().alter_configs(name, &ch).py()
+        let e = self.core().clone();
+        py.detach(move || e.alter_configs(name, &ch)).py()
     }
 
     /// Delete records before `offset`; returns the new log start offset.

@@ -47,6 +47,19 @@ def default_engine() -> Engine:
         return _default
 
 
+def _close_default_at_exit() -> None:
+    eng = _default
+    if eng is not None and not eng.closed:
+        try:
+            eng.close()
+        except Exception:  # noqa: BLE001 - nothing useful to do at interpreter exit
+            pass
+
+
+import atexit as _atexit  # noqa: E402
+
+_atexit.register(_close_default_at_exit)
+
 _ALIASES = {"kafka": "kabase.kafka", "hbase": "kabase.hbase", "happybase": "kabase.happybase"}
 
 

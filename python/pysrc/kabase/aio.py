@@ -1,14 +1,18 @@
 """asyncio wrappers: awaitable producer sends, an async-iterable consumer and awaitable table
 calls. Every blocking engine call runs in a thread executor (the engine releases the GIL there),
-so the event loop never blocks.
+so the event loop never blocks::
 
->>> import asyncio, kabase.aio as aio
->>> async def main():
-...     async with aio.AIOKafkaProducer(engine=eng) as p:
-...         md = await p.send_and_wait("t", b"v")
-...     async with aio.AIOKafkaConsumer("t", engine=eng, auto_offset_reset="earliest") as c:
-...         async for rec in c:
-...             break
+    import asyncio, kabase.aio as aio
+
+    async def main():
+        async with aio.AIOKafkaProducer() as p:
+            md = await p.send_and_wait("t", b"v")
+        async with aio.AIOKafkaConsumer("t", auto_offset_reset="earliest") as c:
+            async for rec in c:
+                print(rec.value)
+                break
+
+    asyncio.run(main())
 """
 
 from __future__ import annotations
