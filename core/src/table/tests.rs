@@ -508,7 +508,7 @@ fn scan_streams_in_chunks() {
     assert_eq!(first.row, b"row000");
     // Only the first chunk was read; rows written past it show up (read committed).
     t.put(Put::new("row049x").add("cf", "q", "late")).unwrap();
-    assert_eq!(s.buffer.len(), 9);
+    assert_eq!(s.chunk_rows, 1);
     let rest: Vec<_> = s.collect::<Result<Vec<_>>>().unwrap();
     assert_eq!(rest.len(), 50);
     // Disabling mid-scan stops it with an error at the next chunk.
@@ -890,4 +890,14 @@ fn commit_seam_writes_atomically_with_the_mutation() {
     t.put(Put::new("x").add("cf", "a", "1")).unwrap();
     assert!(e.inner.tables.committer.last_seq() > last_seq);
     e.close().unwrap();
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<Scanner>();
+    send::<Table>();
+    sync::<Table>();
+    send::<Engine>();
 }
