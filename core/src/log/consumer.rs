@@ -442,7 +442,7 @@ fn decode_fetch(topic: &Arc<str>, partition: u32, fetch_offset: i64, data: &Fetc
             }
             continue;
         }
-        let (_, recs) = batch::decode_records(bytes)?;
+        let (_, recs) = batch::decode_validated(h, bytes)?;
         let tt = h.timestamp_type();
         for r in recs {
             if r.offset < fetch_offset {
