@@ -399,8 +399,8 @@ proptest! {
                 (format!("member-{i}"), ts)
             }).collect();
             let mut owned: BTreeMap<String, Vec<TopicPartition>> = BTreeMap::new();
-            let mut generation = -1;
             for round in 0..rounds + 2 {
+                let generation = round as i32 - 1;
                 if round == 2 && drop_first && member_topics.len() > 1 {
                     member_topics.remove(0);
                 }
@@ -412,11 +412,10 @@ proptest! {
                 // Cooperative results may withhold partitions; the next round completes them.
                 verify(&t, &m, &out, a == Assignor::Sticky);
                 owned = out.clone();
-                generation += 1;
                 if a == Assignor::CooperativeSticky && round == rounds + 1 {
                     let m: Vec<(String, Subscription)> = member_topics.iter().map(|(id, ts)| {
                         let refs: Vec<&str> = ts.iter().map(String::as_str).collect();
-                        (id.clone(), sub(a, &refs, &owned[id], generation))
+                        (id.clone(), sub(a, &refs, &owned[id], generation + 1))
                     }).collect();
                     let out = a.assign(&t, &m).unwrap();
                     verify(&t, &m, &out, true);

@@ -63,7 +63,7 @@ fn three_members_join_one_after_another_then_one_leaves() {
     for m in [&mut a, &mut b, &mut c] {
         m.subscribe(topic(7));
     }
-    let mut ev = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new(), Vec::new()];
     settle(&mut [&mut a], &mut ev[..1]);
     assert_eq!(a.generation(), 1);
     assert_eq!(a.assignment().len(), 7);
@@ -114,7 +114,7 @@ fn a_member_that_stops_heartbeating_is_removed() {
     let mut b = GroupMembership::new(&engine, "g", MembershipConfig { client_id: "b".into(), ..cfg }).unwrap();
     a.subscribe(topic(4));
     b.subscribe(topic(4));
-    let mut ev = vec![Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new()];
     settle(&mut [&mut a, &mut b], &mut ev);
     assert_eq!(a.assignment().len(), 2);
     let generation = a.generation();
@@ -145,7 +145,7 @@ fn a_member_that_does_not_poll_in_time_leaves() {
     let mut b = GroupMembership::new(&engine, "g", MembershipConfig { client_id: "b".into(), ..cfg }).unwrap();
     a.subscribe(topic(2));
     b.subscribe(topic(2));
-    let mut ev = vec![Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new()];
     settle(&mut [&mut a, &mut b], &mut ev);
     let start = Instant::now();
     while a.assignment().len() != 2 {
@@ -168,7 +168,7 @@ fn static_member_rejoins_without_rebalance_and_fences_a_twin() {
     let mut b = GroupMembership::new(&engine, "g", sb).unwrap();
     a.subscribe(topic(4));
     b.subscribe(topic(4));
-    let mut ev = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new(), Vec::new()];
     settle(&mut [&mut a, &mut b], &mut ev[..2]);
     let generation = a.generation();
     let mine = a.assignment().clone();
@@ -207,7 +207,7 @@ fn cooperative_rebalance_revokes_only_what_moves() {
     let mut b = GroupMembership::new(&engine, "g", config("b", &coop)).unwrap();
     a.subscribe(topic(6));
     b.subscribe(topic(6));
-    let mut ev = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new(), Vec::new()];
     settle(&mut [&mut a], &mut ev[..1]);
     assert_eq!(a.assignment().len(), 6);
     settle(&mut [&mut a, &mut b], &mut ev[..2]);
@@ -270,6 +270,39 @@ fn generations_gate_commits() {
     engine.close().unwrap();
 }
 
+/// Commits the offset `100 + partition` for every partition it gives up.
+struct CommitOnRevoke {
+    results: Vec<kabase::Result<()>>,
+}
+
+impl RebalanceListener for CommitOnRevoke {
+    fn on_partitions_revoked(&mut self, ctx: &RebalanceContext<'_>, p: &[TopicPartition]) {
+        let offsets: Vec<(TopicPartition, OffsetAndMetadata)> =
+            p.iter().map(|tp| (tp.clone(), OffsetAndMetadata::new(100 + tp.partition as i64))).collect();
+        self.results.push(ctx.commit(&offsets));
+    }
+    fn on_partitions_assigned(&mut self, _: &RebalanceContext<'_>, _: &[TopicPartition]) {}
+}
+
+#[test]
+fn eager_members_can_commit_while_revoking() {
+    let engine = Engine::open_in_memory().unwrap();
+    let mut a = GroupMembership::new(&engine, "g", config("a", &[Assignor::Range])).unwrap();
+    a.subscribe(topic(3));
+    let mut la = CommitOnRevoke { results: Vec::new() };
+    assert!(a.poll(Duration::from_secs(5), &mut la).unwrap());
+    let mut b = GroupMembership::new(&engine, "g", config("b", &[Assignor::Range])).unwrap();
+    b.subscribe(topic(3));
+    assert!(!b.poll(Duration::ZERO, &mut Vec::new()).unwrap());
+    // a sees the rebalance, commits its three partitions in the revocation callback, rejoins.
+    a.poll(Duration::ZERO, &mut la).unwrap();
+    assert_eq!(la.results.len(), 1);
+    assert!(la.results[0].is_ok(), "{:?}", la.results[0]);
+    let committed = engine.fetch_group_offsets("g", &[]).unwrap();
+    assert_eq!(committed.values().map(|o| o.offset).collect::<Vec<_>>(), vec![100, 101, 102]);
+    engine.close().unwrap();
+}
+
 #[test]
 fn unsubscribing_revokes_and_leaves() {
     let engine = Engine::open_in_memory().unwrap();
@@ -277,7 +310,7 @@ fn unsubscribing_revokes_and_leaves() {
     let mut b = GroupMembership::new(&engine, "g", config("b", &[Assignor::Range])).unwrap();
     a.subscribe(topic(2));
     b.subscribe(topic(2));
-    let mut ev = vec![Vec::new(), Vec::new()];
+    let mut ev = [Vec::new(), Vec::new()];
     settle(&mut [&mut a, &mut b], &mut ev);
     b.subscribe(BTreeMap::new());
     assert!(!b.poll(Duration::from_millis(10), &mut ev[1]).unwrap());
@@ -380,7 +413,7 @@ fn stress(assignors: &[Assignor]) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 // Alternate graceful leaves and plain drops (which also leave).
-                if round % 2 == 0 {
+                if round.is_multiple_of(2) {
                     m.leave(&mut checker).unwrap();
                 } else {
                     m.close(&mut checker).unwrap();

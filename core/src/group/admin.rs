@@ -122,6 +122,26 @@ impl crate::Engine {
 
     /// State, protocol, generation and members of a group; [`ErrorCode::GroupNotFound`] when
     /// the engine has no such group.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use std::time::Duration;
+    /// use kabase::group::{GroupMembership, GroupState, MembershipConfig, OffsetAndMetadata, TopicPartition};
+    ///
+    /// let engine = kabase::Engine::open_in_memory().unwrap();
+    /// let mut m = GroupMembership::new(&engine, "g", MembershipConfig::default()).unwrap();
+    /// m.subscribe(BTreeMap::from([("t".to_string(), 2u32)]));
+    /// m.poll(Duration::from_secs(5), &mut Vec::new()).unwrap();
+    /// m.commit(&[(TopicPartition::new("t", 0), OffsetAndMetadata::new(42))]).unwrap();
+    ///
+    /// let d = engine.describe_group("g").unwrap();
+    /// assert_eq!((d.state, d.protocol.as_str(), d.members.len()), (GroupState::Stable, "range", 1));
+    /// assert_eq!(engine.list_group_offsets("g").unwrap()[&TopicPartition::new("t", 0)].offset, 42);
+    /// assert!(engine.delete_group("g").is_err()); // still has a member
+    /// m.leave(&mut Vec::new()).unwrap();
+    /// engine.delete_group("g").unwrap();
+    /// engine.close().unwrap();
+    /// ```
     pub fn describe_group(&self, group_id: &str) -> Result<GroupDescription> {
         let c = self.groups_shared()?.coord.lock();
         let g = c.groups.get(group_id).ok_or_else(|| not_found(group_id))?;

@@ -688,6 +688,32 @@ mod tests {
     }
 
     #[test]
+    fn recovery_compacts_a_log_of_mostly_stale_commits() {
+        use crate::group::offsets::FileOffsetLog;
+        let d = tempfile::tempdir().unwrap();
+        {
+            let mut c = Coordinator::recover(Box::new(FileOffsetLog::open(d.path()).unwrap())).unwrap();
+            for i in 0..1500 {
+                let v = OffsetAndMetadata::new(i);
+                c.apply(vec![GroupRecord::OffsetCommit { group: "g".into(), tp: TopicPartition::new("t", (i % 2) as i32), value: v }]).unwrap();
+            }
+            c.apply(vec![GroupRecord::OffsetCommit { group: "gone".into(), tp: TopicPartition::new("t", 0), value: OffsetAndMetadata::new(1) }]).unwrap();
+            c.apply(vec![GroupRecord::GroupTombstone { group: "gone".into() }]).unwrap();
+        }
+        let path = d.path().join("offsets.log");
+        let before = std::fs::metadata(&path).unwrap().len();
+        let c = Coordinator::recover(Box::new(FileOffsetLog::open(d.path()).unwrap())).unwrap();
+        let after = std::fs::metadata(&path).unwrap().len();
+        assert!(after * 100 < before, "compacted from {before} to {after} bytes");
+        assert_eq!(c.groups.len(), 1);
+        assert_eq!(c.groups["g"].offsets[&TopicPartition::new("t", 0)].offset, 1498);
+        assert_eq!(c.groups["g"].offsets[&TopicPartition::new("t", 1)].offset, 1499);
+        drop(c);
+        let c = Coordinator::recover(Box::new(FileOffsetLog::open(d.path()).unwrap())).unwrap();
+        assert_eq!(c.groups["g"].offsets[&TopicPartition::new("t", 1)].offset, 1499);
+    }
+
+    #[test]
     fn member_ids_look_like_javas() {
         let id = new_member_id("consumer-1");
         assert!(id.starts_with("consumer-1-"));

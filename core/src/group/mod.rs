@@ -10,6 +10,16 @@
 //! - Admin on [`crate::Engine`]: list, describe, offsets and lag, reset offsets, delete groups.
 //!
 //! On disk: `<data dir>/groups/offsets.log` (see [`FileOffsetLog`]).
+//!
+//! How a consumer uses this module: it owns one [`GroupMembership`] per `subscribe()`d
+//! consumer, calls [`GroupMembership::subscribe`] with the topics it resolved (name ->
+//! partition count), calls [`GroupMembership::poll`] at the start of every consumer poll with
+//! its own [`RebalanceListener`] (which stops fetching revoked partitions and seeks assigned
+//! ones to their committed offsets from [`GroupMembership::committed`]), fetches only from
+//! [`GroupMembership::assignment`], commits with [`GroupMembership::commit`], and calls
+//! [`GroupMembership::close`] when closed. A transactional producer commits a consumer's
+//! offsets with [`crate::Engine::commit_group_offsets`] and the consumer's
+//! [`GroupMembership::group_metadata`].
 
 mod admin;
 pub mod assignor;

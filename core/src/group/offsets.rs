@@ -205,7 +205,9 @@ pub trait OffsetLog: Send {
     fn append(&mut self, records: &[OffsetLogRecord]) -> Result<()>;
     /// Every record in append order (called once, when the engine opens).
     fn replay(&mut self) -> Result<Vec<OffsetLogRecord>>;
-    /// Replace the whole log by `records` (compaction); used when most records are stale.
+    /// Replace the whole log by `records` (compaction); used when most records are stale. A
+    /// log that compacts itself (the `__consumer_offsets` topic with `cleanup.policy=compact`)
+    /// may do nothing here.
     fn rewrite(&mut self, records: &[OffsetLogRecord]) -> Result<()>;
 }
 

@@ -15,7 +15,7 @@
 //! Where Kafka's result depends on the iteration order of a `java.util.HashMap` or `HashSet`
 //! (which member keeps surplus partitions in the sticky assignor's equal-subscription path, which
 //! partition the sticky assignor moves back, which claim wins when two members of one
-//! generation claim a partition), kabase reproduces that order: [`java_hash_order`] sorts keys by
+//! generation claim a partition), kabase reproduces that order: it sorts keys by
 //! their bucket in a Java hash table of the same size, ties by insertion order. The insertion
 //! order is the order members joined the group.
 //!

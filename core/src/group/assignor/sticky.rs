@@ -14,6 +14,11 @@
 //! The cooperative assignor then removes every partition that changes owner from its new
 //! owner's list (it is assigned in the follow-up rebalance, once its old owner revoked it).
 //!
+//! One difference by design: Kafka's assignor object keeps the highest generation it has seen
+//! across calls (`maxGeneration` is a field that is never reset); kabase computes it from the
+//! members of each call. They differ only if every member reports a generation older than one
+//! a previous call saw, which generations increasing in a group rule out.
+//!
 //! Source: apache/kafka `clients/.../consumer/internals/AbstractStickyAssignor.java`,
 //! `.../consumer/StickyAssignor.java`, `.../consumer/CooperativeStickyAssignor.java`.
 
@@ -127,7 +132,7 @@ pub fn encode_cooperative_user_data(generation: i32) -> Vec<u8> {
 }
 
 /// Decode the `CooperativeStickyAssignor` user data; Kafka reads a malformed one as
-/// [`DEFAULT_GENERATION`].
+/// `DEFAULT_GENERATION` (-1).
 pub fn decode_cooperative_user_data(buf: &[u8]) -> i32 {
     match buf {
         [a, b, c, d, ..] => i32::from_be_bytes([*a, *b, *c, *d]),
@@ -190,18 +195,26 @@ pub(super) fn assign(topics: &BTreeMap<String, i32>, members: &[(String, Subscri
             }
             match prev_owner.get(tp).copied() {
                 None => {
-                    owned.get_mut(c).map(|v| v.push(tp.clone()));
+                    if let Some(v) = owned.get_mut(c) {
+                        v.push(tp.clone());
+                    }
                     prev_owner.insert(tp.clone(), c);
                 }
                 Some(other) => {
                     let other_gen = subs[other].generation_id.unwrap_or(DEFAULT_GENERATION);
                     if gen == other_gen {
                         multiply_claimed.insert(tp.clone());
-                        owned.get_mut(other).map(|v| v.retain(|x| x != tp));
+                        if let Some(v) = owned.get_mut(other) {
+                            v.retain(|x| x != tp);
+                        }
                         prev_owner.insert(tp.clone(), c);
                     } else if gen > other_gen {
-                        owned.get_mut(c).map(|v| v.push(tp.clone()));
-                        owned.get_mut(other).map(|v| v.retain(|x| x != tp));
+                        if let Some(v) = owned.get_mut(c) {
+                        v.push(tp.clone());
+                    }
+                        if let Some(v) = owned.get_mut(other) {
+                            v.retain(|x| x != tp);
+                        }
                         prev_owner.insert(tp.clone(), c);
                     }
                 }
