@@ -2,17 +2,16 @@
 //!
 //! The core's [`GroupMembership`] runs the group protocol; this file connects it to the fetch
 //! side: after each group poll the consumer's assignment follows the member's, partitions
-//! without a position start from the group's committed offsets, and (with auto-commit) changed
-//! positions are committed before each group poll, so a rebalance hands partitions over at the
-//! consumed position. Rebalance events go back to Python's listener after the group poll.
-//! (Committing inside the revocation callback, as Kafka's clients do, needs the core to export
-//! `group::RebalanceContext`.)
+//! without a position start from the group's committed offsets, and with auto-commit the
+//! positions are committed every `auto.commit.interval.ms`, inside each revocation (while the
+//! generation is still current) and on close, as Kafka's clients do. Rebalance events go back to
+//! Python's listener after the group poll.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kabase::group::{GroupMembership, MembershipConfig, OffsetAndMetadata, RebalanceEvent, TopicPartition as GroupTp};
+use kabase::group::{GroupMembership, MembershipConfig, OffsetAndMetadata, RebalanceContext, RebalanceListener, TopicPartition as GroupTp};
 use kabase::log::{CommittedOffsets, Consumer, TopicPartition};
 use kabase::{Engine, Error};
 use pyo3::prelude::*;
@@ -59,21 +58,49 @@ impl CommittedOffsets for GroupOffsets {
     }
 }
 
-fn events(evs: Vec<RebalanceEvent>) -> Vec<Event> {
-    evs.into_iter()
-        .map(|e| match e {
-            RebalanceEvent::Revoked(p) => (EventKind::Revoked, tuples(&p)),
-            RebalanceEvent::Assigned(p) => (EventKind::Assigned, tuples(&p)),
-            RebalanceEvent::Lost(p) => (EventKind::Lost, tuples(&p)),
-        })
-        .collect()
+/// Positions of `parts` as offsets to commit.
+fn positions(consumer: &mut Consumer, parts: &[TopicPartition]) -> Vec<(GroupTp, OffsetAndMetadata)> {
+    let mut offs = Vec::new();
+    for tp in parts {
+        if let Ok(pos) = consumer.position(tp) {
+            offs.push((to_group(tp), OffsetAndMetadata::new(pos)));
+        }
+    }
+    offs
+}
+
+/// Collects events; with auto-commit, commits the revoked partitions' positions first.
+struct Collect<'a> {
+    consumer: &'a mut Consumer,
+    auto_commit: bool,
+    events: Vec<Event>,
+}
+
+impl RebalanceListener for Collect<'_> {
+    fn on_partitions_revoked(&mut self, ctx: &RebalanceContext<'_>, partitions: &[GroupTp]) {
+        if self.auto_commit {
+            let parts: Vec<TopicPartition> = partitions.iter().filter_map(to_log).collect();
+            let offs = positions(self.consumer, &parts);
+            // As in Kafka's clients, a failed commit here is not fatal: the next owner starts
+            // from the last successful commit.
+            let _ = ctx.commit(&offs);
+        }
+        self.events.push((EventKind::Revoked, tuples(partitions)));
+    }
+    fn on_partitions_assigned(&mut self, _ctx: &RebalanceContext<'_>, partitions: &[GroupTp]) {
+        self.events.push((EventKind::Assigned, tuples(partitions)));
+    }
+    fn on_partitions_lost(&mut self, _ctx: &RebalanceContext<'_>, partitions: &[GroupTp]) {
+        self.events.push((EventKind::Lost, tuples(partitions)));
+    }
 }
 
 /// A consumer's membership in its group.
 pub struct Member {
     membership: GroupMembership,
     auto_commit: bool,
-    last_commit: BTreeMap<TopicPartition, i64>,
+    interval: Duration,
+    next_commit: std::time::Instant,
 }
 
 impl Member {
@@ -82,9 +109,18 @@ impl Member {
     pub fn new(engine: &Engine, group_id: &str, configs: &[(String, String)], consumer: &mut Consumer) -> Result<Member, Error> {
         let cfg = MembershipConfig::from_properties(configs)?;
         let auto_commit = configs.iter().any(|(k, v)| k == "enable.auto.commit" && v == "true");
+        let mut interval = Duration::from_millis(5000);
+        for (k, v) in configs {
+            if k == "auto.commit.interval.ms" {
+                let ms: u64 = v.trim().parse().map_err(|_| {
+                    Error::new(kabase::ErrorCode::InvalidConfig, format!("auto.commit.interval.ms must be a non-negative integer, not {v:?}"))
+                })?;
+                interval = Duration::from_millis(ms);
+            }
+        }
         let membership = GroupMembership::new(engine, group_id, cfg)?;
         consumer.set_committed_offsets(Arc::new(GroupOffsets { engine: engine.clone(), group: group_id.to_string() }));
-        Ok(Member { membership, auto_commit, last_commit: BTreeMap::new() })
+        Ok(Member { membership, auto_commit, interval, next_commit: std::time::Instant::now() + interval })
     }
 
     fn sync_assignment(&self, consumer: &mut Consumer) -> Result<(), Error> {
@@ -95,25 +131,16 @@ impl Member {
         Ok(())
     }
 
-    /// Commit the consumer's changed positions (auto-commit).
-    fn auto_commit(&mut self, consumer: &mut Consumer) {
-        if !self.auto_commit {
+    /// Auto-commit: commit every assigned partition's position once the interval has passed.
+    fn auto_commit(&mut self, consumer: &mut Consumer, now: bool) {
+        if !self.auto_commit || (!now && std::time::Instant::now() < self.next_commit) {
             return;
         }
-        let mut offs = Vec::new();
-        let mut seen = BTreeMap::new();
-        for tp in consumer.assignment() {
-            if let Ok(pos) = consumer.position(&tp) {
-                if self.last_commit.get(&tp) != Some(&pos) {
-                    offs.push((to_group(&tp), OffsetAndMetadata::new(pos)));
-                }
-                seen.insert(tp, pos);
-            }
-        }
-        // As in Kafka's clients, a failed auto-commit is not fatal: the next owner of a partition
-        // starts from the last successful commit.
-        if offs.is_empty() || self.membership.commit(&offs).is_ok() {
-            self.last_commit = seen;
+        self.next_commit = std::time::Instant::now() + self.interval;
+        let offs = positions(consumer, &consumer.assignment());
+        if !offs.is_empty() {
+            // A failed auto-commit is not fatal (Kafka's clients log it and go on).
+            let _ = self.membership.commit(&offs);
         }
     }
 
@@ -123,20 +150,21 @@ impl Member {
         if &want != self.membership.subscription() {
             self.membership.subscribe(want);
         }
-        self.auto_commit(consumer);
-        let mut evs: Vec<RebalanceEvent> = Vec::new();
-        self.membership.poll(timeout, &mut evs)?;
+        self.auto_commit(consumer, false);
+        let mut l = Collect { consumer: &mut *consumer, auto_commit: self.auto_commit, events: Vec::new() };
+        self.membership.poll(timeout, &mut l)?;
+        let events = l.events;
         self.sync_assignment(consumer)?;
-        Ok(events(evs))
+        Ok(events)
     }
 
     /// Leave the group's assignment (revoking everything).
     pub fn unsubscribe(&mut self, consumer: &mut Consumer) -> Result<Vec<Event>, Error> {
-        self.auto_commit(consumer);
-        let mut evs: Vec<RebalanceEvent> = Vec::new();
-        self.membership.leave(&mut evs)?;
+        let mut l = Collect { consumer: &mut *consumer, auto_commit: self.auto_commit, events: Vec::new() };
+        self.membership.leave(&mut l)?;
+        let events = l.events;
         self.membership.subscribe(BTreeMap::new());
-        Ok(events(evs))
+        Ok(events)
     }
 
     /// Commit `[(topic, partition, offset, metadata)]` as this member.
@@ -166,12 +194,14 @@ impl Member {
         self.membership.member_id().to_string()
     }
 
-    /// Leave the group (the other members take over) and close.
+    /// Leave the group (the other members take over) and close; with auto-commit, the
+    /// positions are committed first.
     pub fn close(mut self, consumer: &mut Consumer) -> Result<Vec<Event>, Error> {
-        self.auto_commit(consumer);
-        let mut evs: Vec<RebalanceEvent> = Vec::new();
-        self.membership.close(&mut evs)?;
-        Ok(events(evs))
+        self.auto_commit(consumer, true);
+        let auto = self.auto_commit;
+        let mut l = Collect { consumer, auto_commit: auto, events: Vec::new() };
+        self.membership.close(&mut l)?;
+        Ok(l.events)
     }
 }
 

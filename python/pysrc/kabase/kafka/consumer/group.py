@@ -174,9 +174,10 @@ class KafkaConsumer(object):
                     group.append((_GROUP_KEYS[k], _cfg(v)))
         if "partition_assignment_strategy" not in configs:
             group.append(("partition.assignment.strategy", "range,roundrobin"))
-        # The engine commits changed positions before each group poll and on close (so a
-        # rebalance hands partitions over at the consumed position).
+        # With auto-commit the engine commits positions every auto_commit_interval_ms, inside
+        # each revocation and on close, as kafka-python's coordinator does.
         group.append(("enable.auto.commit", _cfg(bool(c["enable_auto_commit"]))))
+        group.append(("auto.commit.interval.ms", _cfg(int(c["auto_commit_interval_ms"]))))
         try:
             self._native = _native.Consumer(self._engine, fetch, group_id, group)
         except Exception as e:
