@@ -9,10 +9,16 @@ from .. import errors as Errors
 from ..structs import RecordMetadata, TopicPartition
 
 
+# One lock for every future's completion and callback lists: completions are rare compared with
+# sends, and a lock per future would cost more than the send itself.
+_LOCK = threading.RLock()
+
+
 class Future(object):
     """kafka-python's ``kafka.future.Future``: a value or an exception, plus callbacks."""
 
     error_on_callbacks = False
+    _lock = _LOCK
 
     def __init__(self) -> None:
         self.is_done = False
@@ -20,7 +26,6 @@ class Future(object):
         self.exception: Optional[BaseException] = None
         self._callbacks: List[Any] = []
         self._errbacks: List[Any] = []
-        self._lock = threading.Lock()
 
     def succeeded(self) -> bool:
         return self.is_done and not bool(self.exception)
@@ -113,7 +118,12 @@ class FutureRecordMetadata(Future):
     """
 
     def __init__(self, native: Any, producer: Any) -> None:
-        super().__init__()
+        # Cheap construction (one per send): no lock, shared empty callback lists until needed.
+        self._done = False
+        self.value = None
+        self.exception = None
+        self._callbacks = []
+        self._errbacks = []
         self._native = native
         self._producer = producer
 

@@ -127,6 +127,7 @@ class KafkaProducer(object):
         except Exception as e:
             raise Errors.translate(e) from e
         self._closed = False
+        self._plain = self._key_serializer is None and self._value_serializer is None
         self._pending: "weakref.WeakSet[FutureRecordMetadata]" = weakref.WeakSet()
         self._pending_lock = threading.Lock()
         self._transactional = configs.get("transactional_id") is not None
@@ -155,7 +156,10 @@ class KafkaProducer(object):
             raise TypeError(f"topic must be str, not {type(topic).__name__}")
         if value is None and key is None:
             raise Errors.IllegalArgumentError("Need at least one: key or value")
-        k, v = self._serialize(key, value)
+        if self._plain and type(value) is bytes and (key is None or type(key) is bytes):
+            k, v = key, value  # fast path: nothing to convert
+        else:
+            k, v = self._serialize(key, value)
         if headers is not None:
             headers = [(h, encode_payload(b, "header value")) for h, b in headers]
         try:
