@@ -36,3 +36,17 @@ def test_seed_snippet_twice(tmp_path):
             {"value": {"row": "2", "cf:name": "Bob", "cf:age": "28"}}]
     assert values == want + want  # two JSON records per run
     assert json.loads(lines[1]) is None  # the snippet deletes its rows
+
+
+def test_cat_shows_the_records(tmp_path):
+    env = {"KABASE_DATA_DIR": str(tmp_path / "data")}
+    r = run_py(["-m", "kabase", "run", str(SEED)], env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run_py(["-m", "kabase", "cat", "test_topic"], env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        'test_topic[0]@0 key=None value={"value":{"row":"1","cf:age":"30","cf:name":"Alice"}}',
+        'test_topic[0]@1 key=None value={"value":{"row":"2","cf:age":"28","cf:name":"Bob"}}',
+    ]
+    r = run_py(["-m", "kabase", "cat", "nope"], env=env, cwd=tmp_path)
+    assert r.returncode == 1 and "no topic" in r.stderr

@@ -11,7 +11,29 @@ import runpy
 import sys
 from typing import List, Optional
 
-USAGE = "usage: python -m kabase run SCRIPT [ARGS...]\n       python -m kabase version"
+USAGE = (
+    "usage: python -m kabase run SCRIPT [ARGS...]   run a kafka-python / happybase / hbase script\n"
+    "       python -m kabase cat TOPIC              print a topic's records (default data directory)\n"
+    "       python -m kabase version"
+)
+
+
+def _cat(topic: str) -> int:
+    import kabase
+    from kabase.kafka import KafkaConsumer, TopicPartition
+
+    eng = kabase.default_engine()
+    if topic not in eng.list_topics():
+        print(f"kabase cat: no topic {topic!r} in {eng.dir}", file=sys.stderr)
+        return 1
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", consumer_timeout_ms=200)
+    c.assign([TopicPartition(topic, p) for p in range(eng.topic_partitions(topic))])
+    for m in c:
+        key = None if m.key is None else m.key.decode("utf-8", "replace")
+        value = None if m.value is None else m.value.decode("utf-8", "replace")
+        print(f"{m.topic}[{m.partition}]@{m.offset} key={key} value={value}")
+    c.close()
+    return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -25,6 +47,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         print(kabase.__version__)
         return 0
+    if cmd == "cat" and len(args) == 1:
+        return _cat(args[0])
     if cmd != "run" or not args:
         print(USAGE, file=sys.stderr)
         return 2
