@@ -96,10 +96,22 @@ pub fn family_marker_key(row: &[u8], ts: i64, kind: CellKind) -> Vec<u8> {
 
 /// The key of `kind` for a cell, whichever layout it needs.
 pub fn cell_key(row: &[u8], qualifier: &[u8], ts: i64, kind: CellKind) -> Vec<u8> {
+    let mut k = Vec::with_capacity(row.len() + qualifier.len() + 14);
+    push_cell_key(&mut k, row, qualifier, ts, kind);
+    k
+}
+
+/// Append the key of a cell to `out` (see [`cell_key`]).
+pub fn push_cell_key(out: &mut Vec<u8>, row: &[u8], qualifier: &[u8], ts: i64, kind: CellKind) {
+    push_escaped(out, row);
     match kind {
-        CellKind::DeleteFamily | CellKind::DeleteFamilyVersion => family_marker_key(row, ts, kind),
-        _ => column_key(row, qualifier, ts, kind),
+        CellKind::DeleteFamily | CellKind::DeleteFamilyVersion => out.push(TAG_FAMILY),
+        _ => {
+            out.push(TAG_COLUMN);
+            push_escaped(out, qualifier);
+        }
     }
+    push_ts_type(out, ts, kind);
 }
 
 /// Length of the encoded row part (including the 0x00 0x01 terminator) at the start of `key`.
@@ -265,6 +277,18 @@ pub fn encode_value(value: &[u8], compression: Compression) -> Vec<u8> {
     }
 }
 
+/// [`encode_value`] straight into the LSM's slice type (one allocation for raw values).
+pub fn encode_value_slice(value: &[u8], compression: Compression) -> fjall::Slice {
+    if matches!(compression, Compression::None | Compression::Lz4) {
+        use std::io::Read;
+        let mut src = (&[CODEC_RAW][..]).chain(value);
+        if let Ok(s) = fjall::Slice::from_reader(&mut src, value.len() + 1) {
+            return s;
+        }
+    }
+    fjall::Slice::from(encode_value(value, compression))
+}
+
 /// Decode a stored put value.
 pub fn decode_value(stored: &[u8]) -> Result<Vec<u8>> {
     let Some((&codec, payload)) = stored.split_first() else {
@@ -380,6 +404,11 @@ mod tests {
                 assert_ne!(stored_codec(&e), Some(0));
             }
         }
+        for c in [Compression::None, Compression::Gz, Compression::Lz4] {
+            assert_eq!(&*encode_value_slice(&v, c), encode_value(&v, c).as_slice());
+        }
+        assert_eq!(cell_key(b"r", b"q", 3, CellKind::DeleteFamily), family_marker_key(b"r", 3, CellKind::DeleteFamily));
+        assert_eq!(cell_key(b"r", b"q", 3, CellKind::Delete), column_key(b"r", b"q", 3, CellKind::Delete));
         // incompressible short values stay raw
         assert_eq!(stored_codec(&encode_value(b"x", Compression::Gz)), Some(0));
         assert!(decode_value(&[9, 1, 2]).is_err());

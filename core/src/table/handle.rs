@@ -206,11 +206,21 @@ impl Table {
     // ---------------------------------------------------------------- reads
 
     fn read_row_locked_or_not(&self, shape: &Shape, row: &[u8], plan: &ReadPlan, filter: Option<&mut (dyn Filter + '_)>) -> Result<Option<Vec<Cell>>> {
-        let snap = self.state().db_snapshot();
         let prefix = codec::row_prefix(row);
         let mut entries = Vec::with_capacity(plan.fams.len());
-        for (fi, _) in &plan.fams {
-            entries.push(read_entries(&snap, &shape.families[*fi].ks, &prefix)?);
+        if let [(fi, _)] = plan.fams.as_slice() {
+            // One family: one LSM iterator is consistent on its own.
+            let mut v = Vec::new();
+            for kv in shape.families[*fi].ks.prefix(&prefix) {
+                v.push(kv.into_inner()?);
+            }
+            entries.push(v);
+        } else {
+            // Several families: one snapshot across their keyspaces keeps the row atomic.
+            let snap = self.state().db_snapshot();
+            for (fi, _) in &plan.fams {
+                entries.push(read_entries(&snap, &shape.families[*fi].ks, &prefix)?);
+            }
         }
         let (cells, _) = process_row(shape, plan, row, &entries, crate::now_ms(), filter)?;
         Ok(cells)
@@ -330,23 +340,25 @@ impl Table {
 
     fn change<'a>(&'a self, shape: &'a Shape, row: &'a [u8], cells: Vec<PendingCell>) -> Result<RowChange<'a>> {
         let mut writes = Vec::with_capacity(cells.len());
+        let mut kbuf = Vec::with_capacity(row.len() + 32);
         for c in &cells {
-            let key = codec::cell_key(row, &c.qualifier, c.ts, c.kind);
-            if key.len() > codec::MAX_KEY_LEN {
+            kbuf.clear();
+            codec::push_cell_key(&mut kbuf, row, &c.qualifier, c.ts, c.kind);
+            if kbuf.len() > codec::MAX_KEY_LEN {
                 return Err(Error::invalid(format!(
                     "cell key is {} bytes once encoded (row {} bytes, qualifier {} bytes); the storage limit is {}",
-                    key.len(),
+                    kbuf.len(),
                     row.len(),
                     c.qualifier.len(),
                     codec::MAX_KEY_LEN
                 )));
             }
             let value = if c.kind == CellKind::Put {
-                codec::encode_value(&c.value, shape.families[c.fam].desc.compression)
+                codec::encode_value_slice(&c.value, shape.families[c.fam].desc.compression)
             } else {
-                Vec::new()
+                fjall::Slice::from(&b""[..])
             };
-            writes.push((c.fam, key, value));
+            writes.push((c.fam, fjall::Slice::from(kbuf.as_slice()), value));
         }
         Ok(RowChange {
             table: &self.rt.name,

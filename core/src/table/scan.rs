@@ -37,7 +37,8 @@ pub struct Scanner {
     pub(crate) chunk_rows: usize,
     chunk_now: i64,
     entries: Vec<Entries>,
-    last: Option<(Slice, usize)>,
+    /// Encoded row part of the last row read in the open chunk.
+    last: Option<Vec<u8>>,
     /// Parts of a row split by `batch`, not yet returned.
     pending: VecDeque<RowResult>,
     rows_returned: u64,
@@ -161,12 +162,13 @@ impl Scanner {
     /// Drop the open chunk and move the bounds past the last row read.
     fn close_chunk(&mut self) {
         self.cursors = None;
-        if let Some((key, n)) = self.last.take() {
-            let row_enc = &key[..n];
+        if let Some(row_enc) = self.last.take() {
+            let n = row_enc.len();
             if self.reversed {
-                self.upper = Bound::Excluded(row_enc.to_vec());
+                self.upper = Bound::Excluded(row_enc);
             } else {
-                let mut after = row_enc[..n.saturating_sub(2)].to_vec();
+                let mut after = row_enc;
+                after.truncate(n.saturating_sub(2));
                 after.extend_from_slice(&[0x00, 0x02]);
                 self.lower = Bound::Included(after);
             }
@@ -208,14 +210,12 @@ impl Scanner {
             return Ok(None);
         };
         // The next row: smallest (forward) or largest (reversed) head row.
-        let mut best: Option<(Slice, usize)> = None;
-        for c in cursors.iter() {
-            if let Some((k, _, n)) = &c.head {
-                let r = &k[..*n];
-                let better = match &best {
+        let mut best: Option<usize> = None;
+        for (i, c) in cursors.iter().enumerate() {
+            if let Some(r) = c.row() {
+                let better = match best.and_then(|b| cursors[b].row()) {
                     None => true,
-                    Some((bk, bn)) => {
-                        let x = &bk[..*bn];
+                    Some(x) => {
                         if self.reversed {
                             r > x
                         } else {
@@ -224,15 +224,19 @@ impl Scanner {
                     }
                 };
                 if better {
-                    best = Some((k.clone(), *n));
+                    best = Some(i);
                 }
             }
         }
-        let Some((bkey, bn)) = best else {
+        let Some(row_enc) = best.and_then(|b| cursors[b].row()) else {
             self.done = true;
             return Ok(None);
         };
-        let row_enc = &bkey[..bn];
+        // Copy the row key (the cursor moves on); the buffer is reused across rows.
+        let last = self.last.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(row_enc);
+        let row_enc = last.as_slice();
         for (c, e) in cursors.iter_mut().zip(self.entries.iter_mut()) {
             e.clear();
             while c.row() == Some(row_enc) {
@@ -247,7 +251,6 @@ impl Scanner {
         }
         self.chunk_rows += 1;
         let row = codec::decode_row(row_enc);
-        self.last = Some((bkey.clone(), bn));
         let (cells, end) = process_row(&self.shape, &self.plan, &row, &self.entries, self.chunk_now, self.filter.as_deref_mut())?;
         if end {
             self.done = true;

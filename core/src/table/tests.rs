@@ -901,3 +901,32 @@ fn handles_are_send_and_sync() {
     sync::<Table>();
     send::<Engine>();
 }
+
+#[test]
+fn lsm_compaction_filter_drops_expired_cells() {
+    let e = engine();
+    let t = table_with(
+        &e,
+        "t",
+        vec![FamilyDescriptor::new("cf").versions(5).ttl(60), FamilyDescriptor::new("mv").versions(5).min_versions(1).ttl(60)],
+    );
+    let now = crate::now_ms();
+    let old = now - 3_600_000;
+    for i in 0..50 {
+        t.put(Put::new(format!("r{i:02}")).add_at("cf", "q", old, "x").add_at("cf", "k", now, "y").add_at("mv", "q", old, "m")).unwrap();
+    }
+    t.delete(Delete::new("r00").columns_at("cf", "q", old + 1)).unwrap();
+    let shape = t.shape().unwrap();
+    let (cf, mv) = (&shape.families[0].ks, &shape.families[1].ks);
+    assert_eq!(cf.iter().count(), 101);
+    // The LSM's own compaction (not kabase's major compaction pass) applies the TTL filter.
+    cf.rotate_memtable_and_wait().unwrap();
+    cf.major_compact().unwrap();
+    mv.rotate_memtable_and_wait().unwrap();
+    mv.major_compact().unwrap();
+    assert_eq!(cf.iter().count(), 50, "expired puts and markers are gone");
+    assert_eq!(mv.iter().count(), 50, "MIN_VERSIONS families are left to kabase's compaction");
+    let r = t.get(Get::new("r07")).unwrap();
+    assert_eq!((r.value("cf", "k"), r.value("mv", "q")), (Some(&b"y"[..]), Some(&b"m"[..])));
+    assert!(r.value("cf", "q").is_none());
+}

@@ -130,7 +130,7 @@ pub(crate) struct RowChange<'a> {
     pub family_names: &'a [Vec<u8>],
     pub keyspaces: &'a [fjall::Keyspace],
     /// Encoded `(family index, key, value)`; later entries win over earlier ones with the same key.
-    pub writes: Vec<(usize, Vec<u8>, Vec<u8>)>,
+    pub writes: Vec<(usize, fjall::Slice, fjall::Slice)>,
     pub cells: Vec<PendingCell>,
 }
 
