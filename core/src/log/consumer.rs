@@ -293,6 +293,11 @@ impl Consumer {
         self.resolve_position(tp)
     }
 
+    /// Positions of every assigned partition that has one (what a group commits).
+    pub fn positions(&self) -> Vec<(TopicPartition, i64)> {
+        self.parts.iter().filter_map(|(tp, s)| s.position.map(|p| (tp.clone(), p))).collect()
+    }
+
     /// Stop fetching from these partitions until [`Consumer::resume`].
     pub fn pause(&mut self, tps: &[TopicPartition]) -> Result<()> {
         for tp in tps {

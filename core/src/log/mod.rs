@@ -301,6 +301,15 @@ impl TopicsState {
         Ok(TopicsState { shared, bg: Mutex::new(Some((tx, handle))) })
     }
 
+    /// fsync every partition (log and indexes) and write the checkpoints.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.shared.check_open()?;
+        for p in self.shared.all_partitions() {
+            p.flush_all()?;
+        }
+        self.shared.write_checkpoints()
+    }
+
     /// Stop background work and persist.
     pub(crate) fn close(&self) -> Result<()> {
         if let Some((tx, h)) = self.bg.lock().take() {

@@ -140,7 +140,7 @@ pub(crate) struct PartitionLog {
     pub(super) clean_lock: Mutex<()>,
     flush_lock: Mutex<()>,
     /// Offsets below this are fsynced.
-    durable: AtomicI64,
+    pub(super) durable: AtomicI64,
     signal: Arc<DataSignal>,
 }
 
@@ -624,10 +624,8 @@ impl PartitionLog {
                     break;
                 }
                 let mut last_next = at;
-                for r in batch::batches(&b) {
-                    if let Ok((h, _)) = r {
-                        last_next = h.next_offset();
-                    }
+                for (h, _) in batch::batches(&b).flatten() {
+                    last_next = h.next_offset();
                 }
                 out.bytes.extend_from_slice(&b);
                 if last_next < seg.next_offset() {
