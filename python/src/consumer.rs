@@ -14,6 +14,9 @@ use crate::engine::PyEngine;
 use crate::error::IntoPyResult;
 use crate::producer::opt_bytes;
 
+/// `(topic, partition, (offset, timestamp) | None)`.
+type OffsetForTime = (String, u32, Option<(i64, i64)>);
+
 /// What the consumer reads.
 pub(crate) enum Subscription {
     None,
@@ -363,7 +366,7 @@ impl PyConsumer {
     }
 
     /// `[(topic, partition, ts)]` -> `[(topic, partition, (offset, timestamp) | None)]`.
-    fn offsets_for_times(&self, py: Python<'_>, query: Vec<(String, u32, i64)>) -> PyResult<Vec<(String, u32, Option<(i64, i64)>)>> {
+    fn offsets_for_times(&self, py: Python<'_>, query: Vec<(String, u32, i64)>) -> PyResult<Vec<OffsetForTime>> {
         let q: Vec<(TopicPartition, i64)> = query.into_iter().map(|(t, p, ts)| (TopicPartition::new(t, p), ts)).collect();
         self.with(py, move |g| {
             Ok(g.consumer.offsets_for_times(&q)?.into_iter().map(|(tp, o)| (tp.topic, tp.partition, o.map(|x| (x.offset, x.timestamp)))).collect())

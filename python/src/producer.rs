@@ -11,6 +11,7 @@ use crate::engine::PyEngine;
 use crate::error::IntoPyResult;
 
 type Headers = Option<Vec<(String, Option<Vec<u8>>)>>;
+type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 fn timeout(t: Option<f64>) -> PyResult<Option<Duration>> {
     match t {
@@ -62,6 +63,7 @@ impl PyProducer {
 
     /// Send one record; returns its future.
     #[pyo3(signature = (topic, value=None, key=None, headers=None, partition=None, timestamp_ms=None))]
+    #[allow(clippy::too_many_arguments)] // kafka-python's send signature
     fn send(
         &self,
         py: Python<'_>,
@@ -80,7 +82,7 @@ impl PyProducer {
 
     /// Send many `(key, value)` records to one topic in one call; returns their futures.
     #[pyo3(signature = (topic, records, partition=None))]
-    fn send_many(&self, py: Python<'_>, topic: &str, records: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>, partition: Option<i64>) -> PyResult<Vec<PySendFuture>> {
+    fn send_many(&self, py: Python<'_>, topic: &str, records: Vec<KeyValue>, partition: Option<i64>) -> PyResult<Vec<PySendFuture>> {
         let mut recs = Vec::with_capacity(records.len());
         for (k, v) in records {
             recs.push(record(topic, v, k, None, partition, None)?);

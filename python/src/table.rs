@@ -261,6 +261,7 @@ impl PyTable {
     /// when the row has nothing visible). `columns` are `family` or `family:qualifier`;
     /// versions newer than or equal to `time_max` are skipped (HBase Thrift's exclusive bound).
     #[pyo3(signature = (rows, columns=None, max_versions=1, time_max=None, filter=None, time_min=None))]
+    #[allow(clippy::too_many_arguments)]
     fn get<'py>(
         &self,
         py: Python<'py>,
