@@ -1,0 +1,119 @@
+"""kabase Python binding benchmark (not a test).
+
+    python python/bench/bench.py [--records N] [--value-size B]
+
+Measures, on an in-memory engine: produce through the send loop (one `send` per record) and
+through the batch path (`send_batch`), consume by iteration, happybase-style `put` (batched)
+and `get`. Prints records/s per workload. The core exposes no benchmark entry yet, so there is no
+Rust-side figure beside these; when `kabase._native` gains one (e.g. `bench_core(...)`), this
+script prints it alongside and the Python/Rust ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import kabase
+import kabase.happybase as happybase
+from kabase import _native
+from kabase.kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+
+def rate(n: int, secs: float) -> str:
+    return "%12.0f rec/s  (%d in %.3f s)" % (n / secs if secs > 0 else float("inf"), n, secs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--value-size", type=int, default=100)
+    ap.add_argument("--linger-ms", type=int, default=5)
+    args = ap.parse_args()
+    n, size = args.records, args.value_size
+    value = b"x" * size
+    print("kabase %s, %d records, %d-byte values, in-memory engine" % (kabase.__version__, n, size))
+    eng = kabase.open(memory=True)
+    results = {}
+
+    if _native.HAS_TOPICS:
+        p = KafkaProducer(engine=eng, acks=1, linger_ms=args.linger_ms, batch_size=1 << 20)
+        p.send("bench-loop", value).get()
+        t0 = time.perf_counter()
+        send = p.send
+        for _ in range(n):
+            send("bench-loop", value)
+        p.flush()
+        results["produce (send loop)"] = (n, time.perf_counter() - t0)
+
+        chunk = 10_000
+        vals = [value] * chunk
+        t0 = time.perf_counter()
+        for _ in range(n // chunk):
+            p.send_batch("bench-batch", vals)
+        p.flush()
+        results["produce (send_batch)"] = ((n // chunk) * chunk, time.perf_counter() - t0)
+        p.close()
+
+        c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", max_poll_records=5000, consumer_timeout_ms=200)
+        c.assign([TopicPartition("bench-loop", 0)])
+        t0 = time.perf_counter()
+        got = 0
+        for _ in c:
+            got += 1
+            if got == n + 1:
+                break
+        results["consume (iteration)"] = (got, time.perf_counter() - t0)
+
+        c.seek_to_beginning()
+        t0 = time.perf_counter()
+        got = 0
+        while got < n + 1:
+            batch = c.poll(timeout_ms=100, max_records=5000)
+            if not batch:
+                break
+            for recs in batch.values():
+                got += len(recs)
+        results["consume (poll batches)"] = (got, time.perf_counter() - t0)
+        c.close()
+    else:
+        print("topics: not in this build's core (HAS_TOPICS is false)")
+
+    if _native.HAS_TABLES:
+        conn = happybase.Connection(engine=eng)
+        conn.create_table("bench", {"cf": {"max_versions": 1}})
+        t = conn.table("bench")
+        keys = [b"row%09d" % i for i in range(n)]
+        t0 = time.perf_counter()
+        with t.batch(batch_size=5000, wal=False) as b:
+            for k in keys:
+                b.put(k, {b"cf:v": value})
+        results["put (batch, 5000/send)"] = (n, time.perf_counter() - t0)
+        m = min(n, 50_000)
+        t0 = time.perf_counter()
+        for k in keys[:m]:
+            t.put(k, {b"cf:v": value})
+        results["put (one per call)"] = (m, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for k in keys[:m]:
+            t.row(k)
+        results["get (one row per call)"] = (m, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for i in range(0, m, 1000):
+            t.rows(keys[i:i + 1000])
+        results["get (rows, 1000 per call)"] = (m, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        cnt = sum(1 for _ in t.scan(batch_size=5000))
+        results["scan"] = (cnt, time.perf_counter() - t0)
+    else:
+        print("tables: not in this build's core (HAS_TABLES is false)")
+
+    for name, (cnt, secs) in results.items():
+        print("%-28s %s" % (name, rate(cnt, secs)))
+    if not hasattr(_native, "bench_core"):
+        print("(the core exposes no benchmark entry: Python figures only)")
+    eng.close()
+
+
+if __name__ == "__main__":
+    main()

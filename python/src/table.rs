@@ -1,0 +1,449 @@
+//! `kabase._native.Table` and `Scanner`: table admin on the engine and data calls on a table.
+//!
+//! Cells cross the boundary as `(column, value, timestamp)` tuples with `column` =
+//! `family:qualifier`, grouped per row as `(row, [cells])`; a scan returns many rows per call.
+
+use kabase::table::{
+    BloomType, Compression, Delete, FamilyDescriptor, Get, Increment, KeepDeletedCells, Mutation, Put, RowResult,
+    Scan, Scanner, Table, TableDescriptor,
+};
+use kabase::{Error, ErrorCode};
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+use crate::engine::PyEngine;
+use crate::error::IntoPyResult;
+
+/// A column spec `family` / `family:` (whole family) or `family:qualifier`.
+pub(crate) enum ColumnSpec {
+    Family(Vec<u8>),
+    Column(Vec<u8>, Vec<u8>),
+}
+
+pub(crate) fn parse_column(col: &[u8]) -> ColumnSpec {
+    match col.iter().position(|&b| b == b':') {
+        None => ColumnSpec::Family(col.to_vec()),
+        Some(i) if i + 1 == col.len() => ColumnSpec::Family(col[..i].to_vec()),
+        Some(i) => ColumnSpec::Column(col[..i].to_vec(), col[i + 1..].to_vec()),
+    }
+}
+
+fn column_for_write(col: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    match col.iter().position(|&b| b == b':') {
+        Some(i) => Ok((col[..i].to_vec(), col[i + 1..].to_vec())),
+        None => Err(Error::invalid(format!(
+            "column {:?} must be 'family:qualifier' (a put needs a qualifier, which may be empty: 'family:')",
+            String::from_utf8_lossy(col)
+        ))),
+    }
+}
+
+fn parse_filter(filter: Option<Vec<u8>>) -> PyResult<Option<Box<dyn kabase::filter::Filter>>> {
+    match filter {
+        None => Ok(None),
+        Some(f) => crate::filters::parse(&f),
+    }
+}
+
+/// Rows as `[(row, [(column, value, ts)])]`.
+pub(crate) fn rows_to_py<'py>(py: Python<'py>, rows: &[RowResult]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    let mut colbuf: Vec<u8> = Vec::with_capacity(64);
+    for r in rows {
+        let cells = PyList::empty(py);
+        for c in &r.cells {
+            colbuf.clear();
+            colbuf.extend_from_slice(&c.family);
+            colbuf.push(b':');
+            colbuf.extend_from_slice(&c.qualifier);
+            let t = PyTuple::new(
+                py,
+                [
+                    PyBytes::new(py, &colbuf).into_any(),
+                    PyBytes::new(py, &c.value).into_any(),
+                    c.timestamp.into_pyobject(py)?.into_any(),
+                ],
+            )?;
+            cells.append(t)?;
+        }
+        out.append(PyTuple::new(py, [PyBytes::new(py, &r.row).into_any(), cells.into_any()])?)?;
+    }
+    Ok(out)
+}
+
+fn opt_get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
+    match d.get_item(key)? {
+        Some(v) if !v.is_none() => match v.extract::<T>() {
+            Ok(x) => Ok(Some(x)),
+            Err(_) if v.is_instance_of::<pyo3::types::PyInt>() => Err(crate::error::new_err(
+                ErrorCode::InvalidArgument,
+                format!("family option {key} is out of range: {v}"),
+            )),
+            Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "family option {key} has the wrong type: {}",
+                v.get_type().name()?
+            ))),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// A family descriptor from `{'name': b'cf', 'max_versions': 3, 'compression': 'GZ', ...}`.
+fn family_from_dict(d: &Bound<'_, PyDict>) -> PyResult<FamilyDescriptor> {
+    let name: Vec<u8> = opt_get(d, "name")?
+        .ok_or_else(|| crate::error::new_err(ErrorCode::InvalidArgument, "a column family needs a name"))?;
+    let mut f = FamilyDescriptor::new(name);
+    if let Some(v) = opt_get::<u32>(d, "max_versions")? {
+        f = f.versions(v);
+    }
+    if let Some(v) = opt_get::<u32>(d, "min_versions")? {
+        f = f.min_versions(v);
+    }
+    if let Some(v) = opt_get::<u64>(d, "ttl")? {
+        f = f.ttl(v);
+    }
+    if let Some(v) = opt_get::<String>(d, "compression")? {
+        f = f.compression(Compression::parse(&v).py()?);
+    }
+    if let Some(v) = opt_get::<String>(d, "bloom_filter")? {
+        f = f.bloom_filter(BloomType::parse(&v).py()?);
+    }
+    if let Some(v) = opt_get::<bool>(d, "in_memory")? {
+        f = f.in_memory(v);
+    }
+    if let Some(v) = opt_get::<u32>(d, "block_size")? {
+        f = f.block_size(v);
+    }
+    if let Some(v) = opt_get::<String>(d, "keep_deleted_cells")? {
+        let k = match v.to_ascii_uppercase().as_str() {
+            "FALSE" => KeepDeletedCells::False,
+            "TRUE" => KeepDeletedCells::True,
+            "TTL" => KeepDeletedCells::Ttl,
+            other => {
+                return Err(crate::error::new_err(
+                    ErrorCode::InvalidConfig,
+                    format!("KEEP_DELETED_CELLS must be FALSE, TRUE or TTL, not {other:?}"),
+                ))
+            }
+        };
+        f = f.keep_deleted_cells(k);
+    }
+    Ok(f)
+}
+
+fn family_to_dict<'py>(py: Python<'py>, f: &FamilyDescriptor) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", PyBytes::new(py, &f.name))?;
+    d.set_item("max_versions", f.max_versions)?;
+    d.set_item("min_versions", f.min_versions)?;
+    d.set_item("ttl", f.ttl_seconds)?;
+    d.set_item("compression", f.compression.name())?;
+    d.set_item(
+        "bloom_filter",
+        match f.bloom_filter {
+            BloomType::None => "NONE",
+            BloomType::Row => "ROW",
+            BloomType::RowCol => "ROWCOL",
+        },
+    )?;
+    d.set_item("in_memory", f.in_memory)?;
+    d.set_item("block_size", f.block_size)?;
+    d.set_item(
+        "keep_deleted_cells",
+        match f.keep_deleted_cells {
+            KeepDeletedCells::False => "FALSE",
+            KeepDeletedCells::True => "TRUE",
+            KeepDeletedCells::Ttl => "TTL",
+        },
+    )?;
+    Ok(d)
+}
+
+#[pymethods]
+impl PyEngine {
+    /// Create a table from family dicts (`name`, `max_versions`, `min_versions`, `ttl`,
+    /// `compression`, `bloom_filter`, `in_memory`, `block_size`, `keep_deleted_cells`).
+    fn create_table(&self, py: Python<'_>, name: &str, families: Vec<Bound<'_, PyDict>>) -> PyResult<()> {
+        let mut desc = TableDescriptor::new(name);
+        for f in &families {
+            desc = desc.family(family_from_dict(f)?);
+        }
+        let e = self.engine.clone();
+        py.detach(move || e.create_table(desc)).py()
+    }
+
+    /// Delete a (disabled) table.
+    fn delete_table(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let e = self.engine.clone();
+        let n = name.to_string();
+        py.detach(move || e.delete_table(&n)).py()
+    }
+
+    fn enable_table(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let e = self.engine.clone();
+        let n = name.to_string();
+        py.detach(move || e.enable_table(&n)).py()
+    }
+
+    fn disable_table(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let e = self.engine.clone();
+        let n = name.to_string();
+        py.detach(move || e.disable_table(&n)).py()
+    }
+
+    fn is_table_enabled(&self, name: &str) -> PyResult<bool> {
+        self.engine.is_table_enabled(name).py()
+    }
+
+    /// Table names (`table` or `ns:table`).
+    fn list_tables(&self) -> PyResult<Vec<String>> {
+        self.engine.list_tables().py()
+    }
+
+    fn table_exists(&self, name: &str) -> PyResult<bool> {
+        self.engine.table_exists(name).py()
+    }
+
+    /// The table's families as dicts (the keys `create_table` takes).
+    fn describe_table<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let d = self.engine.describe_table(name).py()?;
+        d.families.iter().map(|f| family_to_dict(py, f)).collect()
+    }
+
+    /// The table's regions as dicts (`id`, `name`, `start_key`, `end_key`).
+    fn table_regions<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let regions = self.engine.table_regions(name).py()?;
+        regions
+            .iter()
+            .map(|r| {
+                let d = PyDict::new(py);
+                d.set_item("id", r.id)?;
+                d.set_item("name", r.name.as_str())?;
+                d.set_item("start_key", PyBytes::new(py, &r.start_key))?;
+                d.set_item("end_key", PyBytes::new(py, &r.end_key))?;
+                Ok(d)
+            })
+            .collect()
+    }
+
+    /// Flush (`major=False`) or major-compact (`major=True`) a table.
+    #[pyo3(signature = (name, major=false))]
+    fn compact_table(&self, py: Python<'_>, name: &str, major: bool) -> PyResult<()> {
+        let e = self.engine.clone();
+        let n = name.to_string();
+        py.detach(move || if major { e.major_compact_table(&n) } else { e.flush_table(&n) }).py()
+    }
+
+    /// A handle to a table.
+    fn table(&self, name: &str) -> PyResult<PyTable> {
+        Ok(PyTable { table: self.engine.table(name).py()? })
+    }
+}
+
+/// A handle to one table (thread-safe).
+#[pyclass(module = "kabase._native", name = "Table", frozen)]
+pub struct PyTable {
+    table: Table,
+}
+
+type MutationTuple = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<Vec<u8>>>, bool, Option<i64>, bool);
+
+#[pymethods]
+impl PyTable {
+    /// The table's name.
+    #[getter]
+    fn name(&self) -> String {
+        self.table.name()
+    }
+
+    /// Read rows: `[(row, [(column, value, ts)])]`, one entry per requested row (empty cell list
+    /// when the row has nothing visible). `columns` are `family` or `family:qualifier`;
+    /// versions newer than or equal to `time_max` are skipped (HBase Thrift's exclusive bound).
+    #[pyo3(signature = (rows, columns=None, max_versions=1, time_max=None, filter=None, time_min=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        rows: Vec<Vec<u8>>,
+        columns: Option<Vec<Vec<u8>>>,
+        max_versions: u32,
+        time_max: Option<i64>,
+        filter: Option<Vec<u8>>,
+        time_min: Option<i64>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut gets = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut g = Get::new(r).max_versions(max_versions);
+            if let Some(cols) = &columns {
+                for c in cols {
+                    g = match parse_column(c) {
+                        ColumnSpec::Family(f) => g.family(f),
+                        ColumnSpec::Column(f, q) => g.column(f, q),
+                    };
+                }
+            }
+            if time_max.is_some() || time_min.is_some() {
+                g = g.time_range(time_min.unwrap_or(0), time_max.unwrap_or(i64::MAX));
+            }
+            if let Some(f) = parse_filter(filter.clone())? {
+                g = g.filter(f);
+            }
+            gets.push(g);
+        }
+        let t = self.table.clone();
+        let results = py.detach(move || if gets.len() == 1 { t.get(gets.into_iter().next().unwrap_or_else(|| Get::new(Vec::new()))).map(|r| vec![r]) } else { t.get_many(gets) }).py()?;
+        rows_to_py(py, &results)
+    }
+
+    /// Apply mutations: `[(row, puts [(column, value)], deletes [column] | None, delete_row,
+    /// timestamp | None, wal)]`. Per row, puts are applied, then deletes (`family` deletes the
+    /// family, `family:qualifier` every version of that column); `delete_row` deletes the whole
+    /// row. Raises the first row's error after applying the others (HBase batch semantics).
+    fn mutate(&self, py: Python<'_>, ops: Vec<MutationTuple>) -> PyResult<()> {
+        let mut muts: Vec<Mutation> = Vec::with_capacity(ops.len());
+        for (row, puts, deletes, delete_row, ts, wal) in ops {
+            let durability = if wal { kabase::table::Durability::UseDefault } else { kabase::table::Durability::SkipWal };
+            if !puts.is_empty() {
+                let mut p = match ts {
+                    Some(t) => Put::new_at(row.clone(), t),
+                    None => Put::new(row.clone()),
+                };
+                for (col, value) in puts {
+                    let (f, q) = column_for_write(&col).py()?;
+                    p = p.add(f, q, value);
+                }
+                muts.push(Mutation::Put(p.durability(durability)));
+            }
+            if delete_row || deletes.as_ref().is_some_and(|d| !d.is_empty()) {
+                let mut d = match ts {
+                    Some(t) => Delete::new_at(row.clone(), t),
+                    None => Delete::new(row.clone()),
+                };
+                if !delete_row {
+                    for col in deletes.unwrap_or_default() {
+                        d = match parse_column(&col) {
+                            ColumnSpec::Family(f) if !col.ends_with(b":") => d.family(f),
+                            ColumnSpec::Family(f) => d.columns(f, Vec::new()),
+                            ColumnSpec::Column(f, q) => d.columns(f, q),
+                        };
+                    }
+                }
+                muts.push(Mutation::Delete(d.durability(durability)));
+            }
+        }
+        if muts.is_empty() {
+            return Ok(());
+        }
+        let t = self.table.clone();
+        py.detach(move || -> Result<(), Error> {
+            let results = t.batch(muts)?;
+            for r in results {
+                r?;
+            }
+            Ok(())
+        })
+        .py()
+    }
+
+    /// Open a scanner. Rows come in batches from [`PyScanner::next_batch`].
+    #[pyo3(signature = (start=None, stop=None, prefix=None, columns=None, filter=None, time_max=None, max_versions=1, reversed=false, limit=None, batch=0, caching=1000))]
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &self,
+        py: Python<'_>,
+        start: Option<Vec<u8>>,
+        stop: Option<Vec<u8>>,
+        prefix: Option<Vec<u8>>,
+        columns: Option<Vec<Vec<u8>>>,
+        filter: Option<Vec<u8>>,
+        time_max: Option<i64>,
+        max_versions: u32,
+        reversed: bool,
+        limit: Option<u64>,
+        batch: u32,
+        caching: u32,
+    ) -> PyResult<PyScanner> {
+        let mut s = Scan::new().max_versions(max_versions).reversed(reversed).batch(batch).caching(caching.max(1));
+        if let Some(v) = start {
+            s = s.start(v);
+        }
+        if let Some(v) = stop {
+            s = s.stop(v);
+        }
+        if let Some(v) = prefix {
+            s = s.prefix(v);
+        }
+        if let Some(cols) = columns {
+            for c in cols {
+                s = match parse_column(&c) {
+                    ColumnSpec::Family(f) => s.family(f),
+                    ColumnSpec::Column(f, q) => s.column(f, q),
+                };
+            }
+        }
+        if let Some(ts) = time_max {
+            s = s.time_range(0, ts);
+        }
+        if let Some(n) = limit {
+            s = s.limit(n);
+        }
+        if let Some(f) = parse_filter(filter)? {
+            s = s.filter(f);
+        }
+        let t = self.table.clone();
+        let scanner = py.detach(move || t.scan(s)).py()?;
+        Ok(PyScanner { inner: Mutex::new(Some(scanner)) })
+    }
+
+    /// Add `amount` to an 8-byte big-endian counter; returns the new value.
+    fn increment(&self, py: Python<'_>, row: Vec<u8>, column: Vec<u8>, amount: i64) -> PyResult<i64> {
+        let (f, q) = column_for_write(&column).py()?;
+        let t = self.table.clone();
+        let (ff, qq) = (f.clone(), q.clone());
+        let r = py.detach(move || t.increment(Increment::new(row).add(ff, qq, amount))).py()?;
+        r.long(&f, &q).ok_or_else(|| crate::error::new_err(ErrorCode::Internal, "increment returned no counter value"))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<kabase.Table {:?}>", self.table.name())
+    }
+}
+
+/// A scan in progress; `next_batch(n)` returns up to `n` rows (an empty list at the end).
+#[pyclass(module = "kabase._native", name = "Scanner", frozen)]
+pub struct PyScanner {
+    inner: Mutex<Option<Scanner>>,
+}
+
+#[pymethods]
+impl PyScanner {
+    /// Up to `n` rows as `[(row, [(column, value, ts)])]`; `[]` once the scan is done.
+    #[pyo3(signature = (n=1000))]
+    fn next_batch<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
+        let n = n.max(1);
+        let rows = py.detach(|| -> Result<Vec<RowResult>, Error> {
+            let mut guard = self.inner.lock();
+            let Some(sc) = guard.as_mut() else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::with_capacity(n.min(4096));
+            while out.len() < n {
+                match sc.next() {
+                    Some(r) => out.push(r?),
+                    None => {
+                        *guard = None;
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        });
+        rows_to_py(py, &rows.py()?)
+    }
+
+    /// Release the scanner early.
+    fn close(&self) {
+        self.inner.lock().take();
+    }
+}
