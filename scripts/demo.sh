@@ -11,4 +11,4 @@ for i in 1 2; do
   "$VENV/bin/python" -m kabase run examples/python/seed_snippet.py
 done
 echo "== records in test_topic"
-"$VENV/bin/python" examples/python/show_topic.py test_topic
+"$VENV/bin/python" -m kabase cat test_topic
