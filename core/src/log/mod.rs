@@ -1,5 +1,9 @@
 //! Topics: Kafka's partition log in Kafka's own on-disk format.
 
+pub mod batch;
+pub mod compression;
+pub mod partitioner;
+
 /// The engine's topics state; one per open engine.
 pub(crate) struct TopicsState {}
 
