@@ -18,6 +18,7 @@ pub mod error;
 pub mod filter;
 pub mod group;
 pub mod log;
+pub mod stream;
 pub mod table;
 pub(crate) mod util;
 
