@@ -33,6 +33,9 @@ pub struct Scanner {
     pub(crate) buffer: VecDeque<RowResult>,
     rows_returned: u64,
     done: bool,
+    /// Read every chunk through this snapshot instead of a fresh one per chunk (a consistent
+    /// scan of the whole table; change streams' snapshot-then-stream uses it).
+    pinned: Option<fjall::Snapshot>,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -133,6 +136,7 @@ impl Scanner {
             buffer: VecDeque::new(),
             rows_returned: 0,
             done: false,
+            pinned: None,
         })
     }
 
@@ -143,6 +147,12 @@ impl Scanner {
         }
     }
 
+    /// Read all chunks through one snapshot (see the `pinned` field).
+    pub(crate) fn pin_snapshot(mut self, snap: fjall::Snapshot) -> Scanner {
+        self.pinned = Some(snap);
+        self
+    }
+
     /// Read the next chunk of rows into the buffer.
     fn fill(&mut self) -> Result<()> {
         // Fail once the engine closes or the table is disabled or deleted.
@@ -151,7 +161,10 @@ impl Scanner {
             self.done = true;
             return Ok(());
         }
-        let snap = self.table.engine().inner.tables.db_snapshot();
+        let snap = match &self.pinned {
+            Some(s) => s.clone(),
+            None => self.table.engine().inner.tables.db_snapshot(),
+        };
         let range = (self.lower.clone(), self.upper.clone());
         let mut cursors = Vec::with_capacity(self.plan.fams.len());
         for (fi, _) in &self.plan.fams {
