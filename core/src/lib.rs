@@ -25,8 +25,10 @@ pub(crate) mod util;
 pub use cell::{Cell, CellKind};
 pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorCode, Result};
+// `Compression` at the crate root is the table family's (HBase names); the topic codec is
+// `kabase::log::Compression`.
 pub use log::{
-    Acks, CommittedOffsets, Compression, ConfigEntry, Consumer, ConsumerConfig, ConsumerRecord, Header, IsolationLevel, NewTopic,
+    Acks, CommittedOffsets, ConfigEntry, Consumer, ConsumerConfig, ConsumerRecord, Header, IsolationLevel, NewTopic,
     OffsetAndTimestamp, OffsetReset, PartitionDescription, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendFuture,
     TimestampType, TopicDescription, TopicPartition, TxnOffset, TxnOffsetCommitter,
 };
