@@ -448,7 +448,7 @@ mod tests {
         let back = StoredStream::from_json(&s.to_json().unwrap()).unwrap();
         let r2 = ResolvedStream::load(back.stream.as_ref().unwrap()).unwrap();
         assert_eq!(r2.routes.rules(), r.routes.rules());
-        assert_eq!((r2.partitioning, r2.shape, r2.format, r2.bytes), (Partitioning::Family, RecordShape::PerCell, RecordFormat::Binary, BytesEncoding::Base64));
+        assert_eq!((r2.partitioning.clone(), r2.shape, r2.format, r2.bytes), (Partitioning::Family, RecordShape::PerCell, RecordFormat::Binary, BytesEncoding::Base64));
         assert_eq!(r2.topics(), vec!["default.t", "a", "b"]);
         assert!(back.paused);
         let mut future = s.clone();
