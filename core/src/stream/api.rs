@@ -273,6 +273,7 @@ impl Engine {
         let mut b = shared.db.batch();
         b.remove(&shared.meta, format!("s/{name}").into_bytes());
         b.remove(&shared.meta, relay_key(rt.id));
+        b.remove(&shared.meta, crate::stream::state::sink_ts_key(rt.id));
         for kv in shared.meta.prefix(sink_prefix(rt.id)) {
             let k = kv.key()?;
             b.remove(&shared.meta, k);

@@ -189,7 +189,11 @@ pub(crate) fn relay_step_locked(shared: &Shared, rt: &StreamRt, engine: &Engine,
     let parts = core.partitions.clone();
     let partitions_of = |t: &str| -> Result<u32> { parts.get(t).copied().ok_or_else(|| Error::new(ErrorCode::TopicNotFound, format!("stream {} has no topic {t}", rt.name))) };
 
-    let mut pending: Vec<SendFuture> = Vec::new();
+    // Plan the whole chunk; it goes as ONE transaction if any unit needs atomicity (an atomic
+    // multi-row group, or a change spread over several partitions), else through the
+    // idempotent producer. A transaction holding several units keeps each one atomic.
+    let mut records: Vec<ProducerRecord> = Vec::new();
+    let mut needs_txn = false;
     let mut i = 0;
     while i < entries.len() {
         let unit_len = match entries[i].group {
@@ -198,8 +202,8 @@ pub(crate) fn relay_step_locked(shared: &Shared, rt: &StreamRt, engine: &Engine,
         };
         let unit = &entries[i..i + unit_len];
         i += unit_len;
-        let mut records: Vec<ProducerRecord> = Vec::new();
         let mut tps: Vec<(String, u32)> = Vec::new();
+        let mut n = 0;
         for e in unit {
             for p in planner.plan(&e.change, &partitions_of)? {
                 let tp = (p.topic.clone(), p.partition);
@@ -210,35 +214,34 @@ pub(crate) fn relay_step_locked(shared: &Shared, rt: &StreamRt, engine: &Engine,
                     tps.push(tp);
                 }
                 records.push(core.record(rt, r, &p, e.time_ms));
+                n += 1;
             }
         }
-        if records.is_empty() {
-            continue;
-        }
-        if unit_len > 1 || tps.len() > 1 {
-            // Keep partition order: everything sent before must be in the log first.
-            let before = std::mem::take(&mut pending);
-            core.note(before)?;
-            core.txn.begin_transaction()?;
-            let mut futures = Vec::with_capacity(records.len());
-            let sent: Result<()> = (|| {
-                for rec in records {
-                    futures.push(core.txn.send(rec)?);
-                }
-                core.txn.commit_transaction()
-            })();
-            if let Err(e) = sent {
-                let _ = core.txn.abort_transaction();
-                return Err(e);
-            }
-            core.note(futures)?;
-        } else {
-            for rec in records {
-                pending.push(core.idem.send(rec)?);
-            }
+        if n > 0 && (unit_len > 1 || tps.len() > 1) {
+            needs_txn = true;
         }
     }
-    core.note(pending)?;
+    if needs_txn {
+        core.txn.begin_transaction()?;
+        let mut futures = Vec::with_capacity(records.len());
+        let sent: Result<()> = (|| {
+            for rec in records {
+                futures.push(core.txn.send(rec)?);
+            }
+            core.txn.commit_transaction()
+        })();
+        if let Err(e) = sent {
+            let _ = core.txn.abort_transaction();
+            return Err(e);
+        }
+        core.note(futures)?;
+    } else {
+        let mut futures = Vec::with_capacity(records.len());
+        for rec in records {
+            futures.push(core.idem.send(rec)?);
+        }
+        core.note(futures)?;
+    }
 
     // Every append of the chunk is durable: drop the entries and move the checkpoint.
     let last = entries.last().map(|e| e.seq).unwrap_or(core.last_seq);

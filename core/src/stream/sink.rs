@@ -6,7 +6,8 @@
 //! JSON object value's `"family:qualifier"` fields become cells (strings as their UTF-8 bytes,
 //! other JSON values as their JSON text); a `null` field deletes that column (every version); a
 //! null value (tombstone) deletes the row. Cells get strictly increasing timestamps per sink
-//! (`max(now, previous + 1)`), so a delete followed by a put of the same row keeps the put.
+//! (`max(now, previous + 1)`, the previous one stored with the offsets), so a delete followed by
+//! a put of the same row keeps the put and versions follow the topic's order across restarts.
 //! A record that cannot be mapped stops the sink (state `Failed`, offset not advanced).
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,7 +18,7 @@ use std::time::Duration;
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::{Consumer, ConsumerConfig, ConsumerRecord, TopicPartition};
 use crate::stream::spec::{SinkMapping, StoredSinkSpec};
-use crate::stream::state::{parse_sink_value, set_sink_extra, sink_key, sink_value, take_sink_extra, Shared, StreamRt};
+use crate::stream::state::{parse_sink_value, set_sink_extra, sink_key, sink_ts_key, sink_value, take_sink_extra, Shared, StreamRt};
 use crate::table::{Delete, Mutation, Put};
 use crate::Engine;
 
@@ -100,12 +101,17 @@ fn open_core(shared: &Shared, rt: &StreamRt, spec: &StoredSinkSpec, engine: &Eng
         offsets.insert(tp.partition, pos);
     }
     *rt.sink_offsets.lock() = offsets;
-    Ok(SinkCore { consumer, last_ts: 0 })
+    let last_ts = match shared.meta.get(sink_ts_key(rt.id))? {
+        Some(v) => parse_sink_value(&v)?,
+        None => 0,
+    };
+    Ok(SinkCore { consumer, last_ts })
 }
 
 /// Apply one poll's records. Returns how many were applied.
 fn apply(shared: &Shared, rt: &StreamRt, spec: &StoredSinkSpec, engine: &Engine, core: &mut SinkCore, recs: Vec<ConsumerRecord>) -> Result<usize> {
     let table = engine.table(spec.table())?;
+    let ts_before = core.last_ts;
     let families: Vec<Vec<u8>> = table.descriptor()?.families.iter().map(|f| f.name.clone()).collect();
     let mut mutations = Vec::new();
     let mut next: BTreeMap<u32, i64> = BTreeMap::new();
@@ -116,11 +122,18 @@ fn apply(shared: &Shared, rt: &StreamRt, spec: &StoredSinkSpec, engine: &Engine,
         let e = next.entry(rec.partition).or_insert(0);
         *e = (*e).max(rec.offset + 1);
     }
-    let writes: Vec<(Vec<u8>, Vec<u8>)> = next.iter().map(|(p, o)| (sink_key(rt.id, *p), sink_value(*o))).collect();
+    let mut writes: Vec<(Vec<u8>, Vec<u8>)> = next.iter().map(|(p, o)| (sink_key(rt.id, *p), sink_value(*o))).collect();
+    writes.push((sink_ts_key(rt.id), sink_value(core.last_ts)));
     set_sink_extra(writes);
     let results = if mutations.is_empty() { Ok(Vec::new()) } else { table.batch(mutations) };
     let leftover = take_sink_extra();
-    let results = results?;
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => {
+            core.last_ts = ts_before;
+            return Err(e);
+        }
+    };
     if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
         return Err(e);
     }

@@ -8,7 +8,8 @@
 //!   - `s/<name>` -> stream record ([`crate::stream::spec`], versioned JSON);
 //!   - `ctr/stream_id` -> next stream id (u64 BE);
 //!   - `relay/<id u64 BE>` -> relay checkpoint ([`crate::stream::relay`], versioned JSON);
-//!   - `sink/<id u64 BE><partition u32 BE>` -> next offset to consume: `u8 version (1) | i64 BE`.
+//!   - `sink/<id u64 BE><partition u32 BE>` -> next offset to consume: `u8 version (1) | i64 BE`;
+//!   - `sinkts/<id u64 BE>` -> last cell timestamp the sink wrote (same value format).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +41,14 @@ pub(crate) fn relay_key(id: u64) -> Vec<u8> {
 pub(crate) fn sink_key(id: u64, partition: u32) -> Vec<u8> {
     let mut k = sink_prefix(id);
     k.extend_from_slice(&partition.to_be_bytes());
+    k
+}
+
+/// `sinkts/<id>`: the last cell timestamp a sink used (same value format as an offset), kept in
+/// the same batch as its cells so timestamps keep increasing across restarts.
+pub(crate) fn sink_ts_key(id: u64) -> Vec<u8> {
+    let mut k = b"sinkts/".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
     k
 }
 
