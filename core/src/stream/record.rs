@@ -422,7 +422,7 @@ pub fn base64_encode(data: &[u8]) -> String {
 /// Decode standard padded base64; any other input is [`ErrorCode::InvalidArgument`].
 pub fn base64_decode(s: &str) -> Result<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(Error::invalid(format!("base64 length {} is not a multiple of 4", b.len())));
     }
     let val = |c: u8| -> Option<u32> {

@@ -230,10 +230,8 @@ impl RouteRules {
         }
         let mut out: Vec<String> = Vec::new();
         for r in self.compiled.iter().filter(|r| r.action == RouteAction::Route && r.matches(table, family, qualifier)) {
-            if r.topics.is_empty() {
-                if !out.iter().any(|t| t == default_topic) {
-                    out.push(default_topic.to_string());
-                }
+            if r.topics.is_empty() && !out.iter().any(|t| t == default_topic) {
+                out.push(default_topic.to_string());
             }
             for t in &r.topics {
                 if !out.iter().any(|o| o == t) {
