@@ -124,8 +124,11 @@ impl Engine {
         if let Some(n) = options.worker_threads {
             builder = builder.worker_threads(n);
         }
+        // Table families with a TTL drop expired cells in the LSM's own compactions.
+        let ttl = crate::table::TtlRegistry::default();
+        builder = builder.with_compaction_filter_factories(ttl.assigner());
         let db = builder.open()?;
-        let tables = crate::table::TablesState::open(&canon, &db, &options)?;
+        let tables = crate::table::TablesState::open(&canon, &db, &options, ttl)?;
         let topics = crate::log::TopicsState::open(&canon, &options)?;
         let groups = crate::group::GroupsState::open(&canon, &options)?;
         let streams = crate::stream::StreamsState::open(&db)?;

@@ -34,7 +34,8 @@ pub use log::{
 };
 pub use util::now_ms;
 pub use table::{
-    Append, BloomType, CheckAndMutate, CheckAndMutateResult, CompareOperator, Compression, Condition, Delete, Durability,
+    Append, BloomType, CheckAndMutate, CheckAndMutateResult, ColumnSelection, CompareOperator, Compression, Condition, Delete,
+    DeleteSpec, Durability,
     FamilyDescriptor, Get, Increment, KeepDeletedCells, Mutation, NamespaceDescriptor, Put, RegionInfo, RowMutation,
-    RowMutations, RowResult, Scan, Scanner, Table, TableDescriptor, TableName, TimeRange,
+    PutCell, RowMutations, RowResult, Scan, Scanner, Table, TableDescriptor, TableName, TimeRange,
 };

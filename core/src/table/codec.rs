@@ -96,10 +96,22 @@ pub fn family_marker_key(row: &[u8], ts: i64, kind: CellKind) -> Vec<u8> {
 
 /// The key of `kind` for a cell, whichever layout it needs.
 pub fn cell_key(row: &[u8], qualifier: &[u8], ts: i64, kind: CellKind) -> Vec<u8> {
+    let mut k = Vec::with_capacity(row.len() + qualifier.len() + 14);
+    push_cell_key(&mut k, row, qualifier, ts, kind);
+    k
+}
+
+/// Append the key of a cell to `out` (see [`cell_key`]).
+pub fn push_cell_key(out: &mut Vec<u8>, row: &[u8], qualifier: &[u8], ts: i64, kind: CellKind) {
+    push_escaped(out, row);
     match kind {
-        CellKind::DeleteFamily | CellKind::DeleteFamilyVersion => family_marker_key(row, ts, kind),
-        _ => column_key(row, qualifier, ts, kind),
+        CellKind::DeleteFamily | CellKind::DeleteFamilyVersion => out.push(TAG_FAMILY),
+        _ => {
+            out.push(TAG_COLUMN);
+            push_escaped(out, qualifier);
+        }
     }
+    push_ts_type(out, ts, kind);
 }
 
 /// Length of the encoded row part (including the 0x00 0x01 terminator) at the start of `key`.
@@ -173,6 +185,64 @@ pub fn decode_tail(key: &[u8], row_len: usize) -> Result<KeyTail> {
     Ok(KeyTail { qualifier, family_level, ts, kind })
 }
 
+/// A decoded key, borrowing the still-escaped qualifier (no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyTailRef<'k> {
+    /// Escaped qualifier with its 0x00 0x01 terminator; empty for family-level markers.
+    pub qualifier_enc: &'k [u8],
+    /// Whether this is a family-level marker.
+    pub family_level: bool,
+    /// Timestamp.
+    pub ts: i64,
+    /// Kind.
+    pub kind: CellKind,
+}
+
+/// Like [`decode_tail`] without allocating: the qualifier stays escaped.
+pub fn decode_tail_ref(key: &[u8], row_len: usize) -> Result<KeyTailRef<'_>> {
+    let rest = key.get(row_len..).ok_or_else(|| Error::corrupt("cell key shorter than its row"))?;
+    let (&tag, rest) = rest.split_first().ok_or_else(|| Error::corrupt("cell key has no tag"))?;
+    let (qualifier_enc, rest, family_level) = match tag {
+        TAG_FAMILY => (&rest[..0], rest, true),
+        TAG_COLUMN => {
+            let ql = row_part_len(rest)?;
+            (&rest[..ql], &rest[ql..], false)
+        }
+        t => return Err(Error::corrupt(format!("cell key has unknown tag 0x{t:02x}"))),
+    };
+    if rest.len() != 9 {
+        return Err(Error::corrupt(format!("cell key suffix is {} bytes, expected 9", rest.len())));
+    }
+    let mut ts_bytes = [0u8; 8];
+    ts_bytes.copy_from_slice(&rest[..8]);
+    let ts = (u64::MAX - u64::from_be_bytes(ts_bytes)) as i64;
+    let code = 0xFF - rest[8];
+    let kind = CellKind::from_code(code).ok_or_else(|| Error::corrupt(format!("cell key has unknown type code {code}")))?;
+    if family_level != matches!(kind, CellKind::DeleteFamily | CellKind::DeleteFamilyVersion) {
+        return Err(Error::corrupt("cell key tag does not match its type"));
+    }
+    Ok(KeyTailRef { qualifier_enc, family_level, ts, kind })
+}
+
+/// Whether an escaped, terminated string encodes `raw`.
+pub fn escaped_eq(enc: &[u8], raw: &[u8]) -> bool {
+    let mut i = 0;
+    for &b in raw {
+        if b == 0 {
+            if enc.get(i..i + 2) != Some(&[0x00, 0xFF][..]) {
+                return false;
+            }
+            i += 2;
+        } else {
+            if enc.get(i) != Some(&b) {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    enc.get(i..) == Some(&[0x00, 0x01][..])
+}
+
 const CODEC_RAW: u8 = 0;
 const CODEC_GZ: u8 = 1;
 const CODEC_SNAPPY: u8 = 2;
@@ -205,6 +275,18 @@ pub fn encode_value(value: &[u8], compression: Compression) -> Vec<u8> {
             out
         }
     }
+}
+
+/// [`encode_value`] straight into the LSM's slice type (one allocation for raw values).
+pub fn encode_value_slice(value: &[u8], compression: Compression) -> fjall::Slice {
+    if matches!(compression, Compression::None | Compression::Lz4) {
+        use std::io::Read;
+        let mut src = (&[CODEC_RAW][..]).chain(value);
+        if let Ok(s) = fjall::Slice::from_reader(&mut src, value.len() + 1) {
+            return s;
+        }
+    }
+    fjall::Slice::from(encode_value(value, compression))
 }
 
 /// Decode a stored put value.
@@ -288,6 +370,18 @@ mod tests {
     }
 
     #[test]
+    fn borrowed_tail_and_escaped_eq() {
+        let k = column_key(b"r", b"a\x00b", 7, CellKind::Delete);
+        let t = decode_tail_ref(&k, row_part_len(&k).unwrap()).unwrap();
+        assert_eq!((t.ts, t.kind, t.family_level), (7, CellKind::Delete, false));
+        assert!(escaped_eq(t.qualifier_enc, b"a\x00b"));
+        assert!(!escaped_eq(t.qualifier_enc, b"a\x00"));
+        assert!(!escaped_eq(t.qualifier_enc, b"a\x00bc"));
+        assert_eq!(decode_row(t.qualifier_enc), b"a\x00b");
+        assert!(escaped_eq(&row_prefix(b""), b""));
+    }
+
+    #[test]
     fn corrupt_keys_are_errors() {
         assert!(row_part_len(b"abc").is_err());
         assert!(row_part_len(b"a\x00\x05").is_err());
@@ -310,6 +404,11 @@ mod tests {
                 assert_ne!(stored_codec(&e), Some(0));
             }
         }
+        for c in [Compression::None, Compression::Gz, Compression::Lz4] {
+            assert_eq!(&*encode_value_slice(&v, c), encode_value(&v, c).as_slice());
+        }
+        assert_eq!(cell_key(b"r", b"q", 3, CellKind::DeleteFamily), family_marker_key(b"r", 3, CellKind::DeleteFamily));
+        assert_eq!(cell_key(b"r", b"q", 3, CellKind::Delete), column_key(b"r", b"q", 3, CellKind::Delete));
         // incompressible short values stay raw
         assert_eq!(stored_codec(&encode_value(b"x", Compression::Gz)), Some(0));
         assert!(decode_value(&[9, 1, 2]).is_err());

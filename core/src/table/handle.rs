@@ -10,7 +10,7 @@ use crate::filter::Filter;
 use crate::table::codec;
 use crate::table::ops::{
     Append, CheckAndMutate, CheckAndMutateResult, ColumnSelection, Condition, Delete, DeleteSpec, Get, Increment, Mutation,
-    Put, RowMutation, RowMutations, RowResult, Scan, TimeRange,
+    Put, PutCell, RowMutation, RowMutations, RowResult, Scan, TimeRange,
 };
 use crate::table::read::{self, Entries, FamilyOutcome, FamilyRead};
 use crate::table::scan::Scanner;
@@ -195,6 +195,11 @@ impl Table {
         self.engine.describe_table(&self.rt.name.full())
     }
 
+    /// The table's regions, from its split keys (HBase `RegionLocator.getAllRegionLocations`).
+    pub fn regions(&self) -> Result<Vec<crate::table::RegionInfo>> {
+        self.engine.table_regions(&self.rt.name.full())
+    }
+
     fn durability(shape: &Shape, d: Durability) -> Durability {
         match (d, shape.durability()) {
             (Durability::UseDefault, Durability::UseDefault) => Durability::SyncWal,
@@ -206,11 +211,21 @@ impl Table {
     // ---------------------------------------------------------------- reads
 
     fn read_row_locked_or_not(&self, shape: &Shape, row: &[u8], plan: &ReadPlan, filter: Option<&mut (dyn Filter + '_)>) -> Result<Option<Vec<Cell>>> {
-        let snap = self.state().db_snapshot();
         let prefix = codec::row_prefix(row);
         let mut entries = Vec::with_capacity(plan.fams.len());
-        for (fi, _) in &plan.fams {
-            entries.push(read_entries(&snap, &shape.families[*fi].ks, &prefix)?);
+        if let [(fi, _)] = plan.fams.as_slice() {
+            // One family: one LSM iterator is consistent on its own.
+            let mut v = Vec::new();
+            for kv in shape.families[*fi].ks.prefix(&prefix) {
+                v.push(kv.into_inner()?);
+            }
+            entries.push(v);
+        } else {
+            // Several families: one snapshot across their keyspaces keeps the row atomic.
+            let snap = self.state().db_snapshot();
+            for (fi, _) in &plan.fams {
+                entries.push(read_entries(&snap, &shape.families[*fi].ks, &prefix)?);
+            }
         }
         let (cells, _) = process_row(shape, plan, row, &entries, crate::now_ms(), filter)?;
         Ok(cells)
@@ -254,13 +269,13 @@ impl Table {
 
     // ---------------------------------------------------------------- writes
 
-    fn put_cells(shape: &Shape, put: &Put, now: i64) -> Result<Vec<PendingCell>> {
-        if put.cells.is_empty() {
+    fn put_cells(shape: &Shape, timestamp: Option<i64>, cells: Vec<PutCell>, now: i64) -> Result<Vec<PendingCell>> {
+        if cells.is_empty() {
             return Err(Error::invalid("a put needs at least one cell"));
         }
-        let default_ts = resolve_ts(put.timestamp, now)?;
-        let mut out = Vec::with_capacity(put.cells.len());
-        for c in &put.cells {
+        let default_ts = resolve_ts(timestamp, now)?;
+        let mut out = Vec::with_capacity(cells.len());
+        for c in cells {
             let fam = family_index(shape, &c.family)?;
             let ts = match c.timestamp {
                 None => default_ts,
@@ -269,7 +284,7 @@ impl Table {
             if c.value.len() >= u32::MAX as usize - 16 {
                 return Err(Error::invalid(format!("value is {} bytes; the limit is 4 GiB", c.value.len())));
             }
-            out.push(PendingCell { fam, qualifier: c.qualifier.clone(), ts, kind: CellKind::Put, value: c.value.clone() });
+            out.push(PendingCell { fam, qualifier: c.qualifier, ts, kind: CellKind::Put, value: c.value });
         }
         Ok(out)
     }
@@ -330,23 +345,25 @@ impl Table {
 
     fn change<'a>(&'a self, shape: &'a Shape, row: &'a [u8], cells: Vec<PendingCell>) -> Result<RowChange<'a>> {
         let mut writes = Vec::with_capacity(cells.len());
+        let mut kbuf = Vec::with_capacity(row.len() + 32);
         for c in &cells {
-            let key = codec::cell_key(row, &c.qualifier, c.ts, c.kind);
-            if key.len() > codec::MAX_KEY_LEN {
+            kbuf.clear();
+            codec::push_cell_key(&mut kbuf, row, &c.qualifier, c.ts, c.kind);
+            if kbuf.len() > codec::MAX_KEY_LEN {
                 return Err(Error::invalid(format!(
                     "cell key is {} bytes once encoded (row {} bytes, qualifier {} bytes); the storage limit is {}",
-                    key.len(),
+                    kbuf.len(),
                     row.len(),
                     c.qualifier.len(),
                     codec::MAX_KEY_LEN
                 )));
             }
             let value = if c.kind == CellKind::Put {
-                codec::encode_value(&c.value, shape.families[c.fam].desc.compression)
+                codec::encode_value_slice(&c.value, shape.families[c.fam].desc.compression)
             } else {
-                Vec::new()
+                fjall::Slice::from(&b""[..])
             };
-            writes.push((c.fam, key, value));
+            writes.push((c.fam, fjall::Slice::from(kbuf.as_slice()), value));
         }
         Ok(RowChange {
             table: &self.rt.name,
@@ -369,9 +386,10 @@ impl Table {
         check_row(&put.row)?;
         let shape = self.shape()?;
         let now = crate::now_ms();
-        let cells = Self::put_cells(&shape, &put, now)?;
-        let _lock = self.state().committer.lock_row(shape.id(), &put.row);
-        self.commit_one(&shape, &put.row, cells, put.durability)?;
+        let Put { row, timestamp, cells, durability } = put;
+        let cells = Self::put_cells(&shape, timestamp, cells, now)?;
+        let _lock = self.state().committer.lock_row(shape.id(), &row);
+        self.commit_one(&shape, &row, cells, durability)?;
         Ok(())
     }
 
@@ -510,7 +528,7 @@ impl Table {
             }
             durability = durability.max(d);
             match m {
-                RowMutation::Put(p) => cells.extend(Self::put_cells(shape, p, now)?),
+                RowMutation::Put(p) => cells.extend(Self::put_cells(shape, p.timestamp, p.cells.clone(), now)?),
                 RowMutation::Delete(d) => cells.extend(self.delete_cells(shape, d, now)?),
             }
         }
@@ -521,7 +539,7 @@ impl Table {
     fn apply_locked(&self, shape: &Shape, m: &Mutation) -> Result<RowResult> {
         match m {
             Mutation::Put(p) => {
-                let cells = Self::put_cells(shape, p, crate::now_ms())?;
+                let cells = Self::put_cells(shape, p.timestamp, p.cells.clone(), crate::now_ms())?;
                 self.commit_one(shape, &p.row, cells, p.durability)?;
                 Ok(RowResult { row: p.row.clone(), cells: Vec::new() })
             }
@@ -594,52 +612,62 @@ impl Table {
     /// one. The batch as a whole is not atomic: a failed mutation does not stop the others.
     pub fn batch(&self, mutations: Vec<Mutation>) -> Result<Vec<Result<RowResult>>> {
         let shape = self.shape()?;
-        let mut results: Vec<Option<Result<RowResult>>> = (0..mutations.len()).map(|_| None).collect();
-        let grouped: Vec<usize> = mutations
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| matches!(m, Mutation::Put(_) | Mutation::Delete(_)))
-            .map(|(i, _)| i)
-            .collect();
-        if !grouped.is_empty() {
-            let rows: Vec<&[u8]> = grouped.iter().map(|i| mutations[*i].row()).collect();
+        let n = mutations.len();
+        let mut results: Vec<Option<Result<RowResult>>> = (0..n).map(|_| None).collect();
+        let mut group: Vec<(usize, Mutation)> = Vec::new();
+        let mut rest: Vec<(usize, Mutation)> = Vec::new();
+        for (i, m) in mutations.into_iter().enumerate() {
+            if matches!(m, Mutation::Put(_) | Mutation::Delete(_)) {
+                group.push((i, m));
+            } else {
+                rest.push((i, m));
+            }
+        }
+        if !group.is_empty() {
+            let rows: Vec<&[u8]> = group.iter().map(|(_, m)| m.row()).collect();
             let committer = &self.state().committer;
             let _locks = committer.lock_rows(shape.id(), &rows);
+            drop(rows);
             let now = crate::now_ms();
-            let mut changes = Vec::new();
-            let mut members = Vec::new();
-            let mut durability = Durability::UseDefault;
-            for &i in &grouped {
-                let m = &mutations[i];
-                let built = check_row(m.row()).and_then(|_| match m {
-                    Mutation::Put(p) => Self::put_cells(&shape, p, now).map(|c| (c, p.durability)),
+            // Pass 1: build each member's cells (moving the values out of puts).
+            let mut built: Vec<Result<(Vec<PendingCell>, Durability)>> = Vec::with_capacity(group.len());
+            for (_, m) in group.iter_mut() {
+                let row_ok = check_row(m.row());
+                built.push(row_ok.and_then(|_| match m {
+                    Mutation::Put(p) => {
+                        let cells = std::mem::take(&mut p.cells);
+                        Self::put_cells(&shape, p.timestamp, cells, now).map(|c| (c, p.durability))
+                    }
                     Mutation::Delete(d) => self.delete_cells(&shape, d, now).map(|c| (c, d.durability)),
                     _ => Err(Error::internal("not a put or delete")),
-                });
-                match built.and_then(|(cells, d)| self.change(&shape, m.row(), cells).map(|c| (c, d))) {
+                }));
+            }
+            // Pass 2: encode and commit together.
+            let mut changes = Vec::with_capacity(group.len());
+            let mut members = Vec::with_capacity(group.len());
+            let mut durability = Durability::UseDefault;
+            for ((i, m), b) in group.iter().zip(built) {
+                match b.and_then(|(cells, d)| self.change(&shape, m.row(), cells).map(|c| (c, d))) {
                     Ok((ch, d)) => {
                         durability = durability.max(Self::durability(&shape, d));
                         changes.push(ch);
-                        members.push(i);
+                        members.push((*i, m.row()));
                     }
-                    Err(e) => results[i] = Some(Err(e)),
+                    Err(e) => results[*i] = Some(Err(e)),
                 }
             }
             let outcome = committer.commit(changes, Self::durability(&shape, durability));
-            for i in members {
+            for (i, row) in members {
                 results[i] = Some(match &outcome {
-                    Ok(_) => Ok(RowResult { row: mutations[i].row().to_vec(), cells: Vec::new() }),
+                    Ok(_) => Ok(RowResult { row: row.to_vec(), cells: Vec::new() }),
                     Err(e) => Err(same_error(e)),
                 });
             }
         }
-        for (i, m) in mutations.iter().enumerate() {
-            if results[i].is_some() {
-                continue;
-            }
+        for (i, m) in rest {
             let r = check_row(m.row()).and_then(|_| {
                 let _lock = self.state().committer.lock_row(shape.id(), m.row());
-                self.apply_locked(&shape, m)
+                self.apply_locked(&shape, &m)
             });
             results[i] = Some(r);
         }

@@ -32,6 +32,9 @@ pub(crate) mod read;
 mod scan;
 pub mod schema;
 pub(crate) mod write;
+mod ttl;
+
+pub(crate) use ttl::TtlRegistry;
 
 #[cfg(test)]
 mod tests;
@@ -129,12 +132,20 @@ pub(crate) struct TablesState {
     catalog: RwLock<Catalog>,
     admin: Mutex<()>,
     pub(crate) committer: write::Committer,
+    ttl: TtlRegistry,
     flusher: Mutex<Option<(crossbeam_channel::Sender<()>, std::thread::JoinHandle<()>)>>,
     closed: AtomicBool,
 }
 
 fn ks_name(table_id: u64, family_id: u32) -> String {
     format!("t{table_id}f{family_id}")
+}
+
+/// Whether a keyspace name is a family keyspace (`t<digits>f<digits>`).
+pub(crate) fn is_family_keyspace(n: &str) -> bool {
+    n.strip_prefix('t').and_then(|r| r.split_once('f')).is_some_and(|(a, b)| {
+        !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+    })
 }
 
 fn ks_options(desc: &FamilyDescriptor) -> fjall::KeyspaceCreateOptions {
@@ -162,7 +173,7 @@ fn io_json(e: serde_json::Error) -> Error {
 
 impl TablesState {
     /// Open or recover the tables of a data directory.
-    pub(crate) fn open(_dir: &std::path::Path, db: &fjall::Database, _options: &crate::EngineOptions) -> Result<Self> {
+    pub(crate) fn open(_dir: &std::path::Path, db: &fjall::Database, _options: &crate::EngineOptions, ttl: TtlRegistry) -> Result<Self> {
         let meta = db.keyspace(META_KEYSPACE, fjall::KeyspaceCreateOptions::default)?;
         let mut namespaces = BTreeMap::new();
         let mut tables = BTreeMap::new();
@@ -187,21 +198,26 @@ impl TablesState {
                     format!("table {} has record version {} / key format {}; this build reads {META_VERSION} / {}", m.descriptor.name, m.v, m.key_format, codec::KEY_FORMAT),
                 ));
             }
+            if m.family_ids.len() != m.descriptor.families.len() {
+                return Err(Error::corrupt(format!(
+                    "table {} lists {} families but {} family keyspaces",
+                    m.descriptor.name,
+                    m.descriptor.families.len(),
+                    m.family_ids.len()
+                )));
+            }
             for fid in &m.family_ids {
                 live_ks.insert(ks_name(m.id, *fid));
             }
             let name = TableName::parse(&m.descriptor.name)?;
-            let shape = Self::build_shape(db, m)?;
+            let shape = Self::build_shape(db, &ttl, m)?;
             tables.insert(name.full(), Arc::new(TableRt { name, shape: RwLock::new(Arc::new(shape)) }));
         }
         // Drop keyspaces left behind by a crash between keyspace creation and metadata write
         // (or metadata removal and keyspace deletion).
         for name in db.list_keyspace_names() {
             let n: &str = &name;
-            let is_family = n.starts_with('t') && n[1..].split_once('f').is_some_and(|(a, b)| {
-                !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
-            });
-            if is_family && !live_ks.contains(n) {
+            if is_family_keyspace(n) && !live_ks.contains(n) {
                 let ks = db.keyspace(n, fjall::KeyspaceCreateOptions::default)?;
                 db.delete_keyspace(ks)?;
             }
@@ -216,16 +232,19 @@ impl TablesState {
             catalog: RwLock::new(Catalog { namespaces, tables }),
             admin: Mutex::new(()),
             committer,
+            ttl,
             flusher: Mutex::new(Some((tx, handle))),
             closed: AtomicBool::new(false),
         })
     }
 
-    fn build_shape(db: &fjall::Database, meta: TableMeta) -> Result<Shape> {
+    fn build_shape(db: &fjall::Database, ttl: &TtlRegistry, meta: TableMeta) -> Result<Shape> {
         let mut fams: Vec<FamilyRt> = Vec::with_capacity(meta.descriptor.families.len());
         for (desc, fid) in meta.descriptor.families.iter().zip(meta.family_ids.iter()) {
             let opts = ks_options(desc);
-            let ks = db.keyspace(&ks_name(meta.id, *fid), move || opts)?;
+            let name = ks_name(meta.id, *fid);
+            ttl.set(&name, if desc.min_versions == 0 { desc.ttl_ms() } else { None });
+            let ks = db.keyspace(&name, move || opts)?;
             fams.push(FamilyRt { desc: desc.clone(), ks });
         }
         fams.sort_by(|a, b| a.desc.name.cmp(&b.desc.name));
@@ -421,7 +440,7 @@ impl Engine {
             enabled: true,
         };
         // Keyspaces first, then the record: a crash in between leaves orphans that open() drops.
-        let shape = TablesState::build_shape(&ts.db, meta.clone())?;
+        let shape = TablesState::build_shape(&ts.db, &ts.ttl, meta.clone())?;
         ts.save_table(&meta, &tn.full())?;
         ts.catalog.write().tables.insert(tn.full(), Arc::new(TableRt { name: tn, shape: RwLock::new(Arc::new(shape)) }));
         Ok(())
@@ -493,7 +512,7 @@ impl Engine {
         let old = rt.shape.read().clone();
         let mut meta = old.meta.clone();
         f(&mut meta, &old)?;
-        let shape = TablesState::build_shape(&ts.db, meta.clone())?;
+        let shape = TablesState::build_shape(&ts.db, &ts.ttl, meta.clone())?;
         ts.save_table(&meta, &rt.name.full())?;
         *rt.shape.write() = Arc::new(shape);
         // Drop keyspaces of removed families.

@@ -63,17 +63,8 @@ fn read_counts_marker(kdc: KeepDeletedCells, tr: &TimeRange, ts: i64) -> bool {
     }
 }
 
-/// One parsed entry.
-struct Parsed {
-    qualifier: Vec<u8>,
-    family_level: bool,
-    ts: i64,
-    kind: CellKind,
-}
-
-fn parse(key: &[u8], row_len: usize) -> Result<Parsed> {
-    let t = codec::decode_tail(key, row_len)?;
-    Ok(Parsed { qualifier: t.qualifier, family_level: t.family_level, ts: t.ts, kind: t.kind })
+fn parse(key: &[u8], row_len: usize) -> Result<codec::KeyTailRef<'_>> {
+    codec::decode_tail_ref(key, row_len)
 }
 
 /// Result of reading one family of a row.
@@ -129,7 +120,7 @@ pub(crate) fn read_family(
     }
 
     // Column walk state.
-    let mut cur_q: Option<Vec<u8>> = None;
+    let mut cur_q: Option<&[u8]> = None;
     let mut col_all_del: Option<i64> = None;
     let mut col_read_del: Option<i64> = None;
     let mut col_all_ver: Vec<i64> = Vec::new();
@@ -145,7 +136,7 @@ pub(crate) fn read_family(
         if p.family_level {
             return Err(crate::error::Error::corrupt("family marker after column cells"));
         }
-        if cur_q.as_deref() != Some(p.qualifier.as_slice()) {
+        if cur_q != Some(p.qualifier_enc) {
             col_all_del = None;
             col_read_del = None;
             col_all_ver.clear();
@@ -153,10 +144,10 @@ pub(crate) fn read_family(
             rank = 0;
             returned = 0;
             skip_col = match read.qualifiers {
-                Some(qs) => !qs.iter().any(|q| *q == p.qualifier),
+                Some(qs) => !qs.iter().any(|q| codec::escaped_eq(p.qualifier_enc, q)),
                 None => false,
             };
-            cur_q = Some(p.qualifier.clone());
+            cur_q = Some(p.qualifier_enc);
         }
         if skip_col {
             continue;
@@ -208,7 +199,7 @@ pub(crate) fn read_family(
         let cell = Cell {
             row: row.to_vec(),
             family: family.to_vec(),
-            qualifier: p.qualifier,
+            qualifier: codec::decode_row(p.qualifier_enc),
             timestamp: ts,
             kind: CellKind::Put,
             value: codec::decode_value(value)?,
@@ -260,7 +251,7 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
     };
     let mut fam_del: Option<i64> = None;
     let mut fam_ver: Vec<i64> = Vec::new();
-    let mut cur_q: Option<Vec<u8>> = None;
+    let mut cur_q: Option<&[u8]> = None;
     let mut col_del: Option<i64> = None;
     let mut col_ver: Vec<i64> = Vec::new();
     let mut rank = 0u32;
@@ -275,11 +266,11 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
             keep[i] = keep_marker(p.ts);
             continue;
         }
-        if cur_q.as_deref() != Some(p.qualifier.as_slice()) {
+        if cur_q != Some(p.qualifier_enc) {
             col_del = None;
             col_ver.clear();
             rank = 0;
-            cur_q = Some(p.qualifier.clone());
+            cur_q = Some(p.qualifier_enc);
         }
         match p.kind {
             CellKind::DeleteColumn => {

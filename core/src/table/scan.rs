@@ -16,8 +16,9 @@ use crate::table::ops::{RowResult, Scan};
 use crate::table::read::Entries;
 use crate::table::Shape;
 
-/// An iterator over the rows of a scan. Rows are fetched lazily in chunks of
-/// [`Scan::caching`] rows; with [`Scan::batch`] a row may come as several results.
+/// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
+/// one snapshot for up to [`Scan::caching`] rows, then they are dropped and the next chunk
+/// resumes after the last row. With [`Scan::batch`] a row may come as several results.
 pub struct Scanner {
     table: Table,
     shape: Arc<Shape>,
@@ -30,7 +31,16 @@ pub struct Scanner {
     batch: usize,
     caching: usize,
     filter: Option<Box<dyn Filter>>,
-    pub(crate) buffer: VecDeque<RowResult>,
+    has_filter_row: bool,
+    /// Open chunk: one cursor per family read.
+    cursors: Option<Vec<Cursor>>,
+    pub(crate) chunk_rows: usize,
+    chunk_now: i64,
+    entries: Vec<Entries>,
+    /// Encoded row part of the last row read in the open chunk.
+    last: Option<Vec<u8>>,
+    /// Parts of a row split by `batch`, not yet returned.
+    pending: VecDeque<RowResult>,
     rows_returned: u64,
     done: bool,
     /// Read every chunk through this snapshot instead of a fresh one per chunk (a consistent
@@ -71,7 +81,7 @@ fn min_upper(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
 }
 
 struct Cursor {
-    iter: Box<dyn Iterator<Item = fjall::Guard>>,
+    iter: Box<dyn Iterator<Item = fjall::Guard> + Send>,
     head: Option<(Slice, Slice, usize)>,
 }
 
@@ -132,8 +142,14 @@ impl Scanner {
             limit: scan.limit,
             batch: scan.batch as usize,
             caching: scan.caching.max(1) as usize,
+            has_filter_row: scan.filter.as_ref().is_some_and(|f| f.has_filter_row()),
             filter: scan.filter,
-            buffer: VecDeque::new(),
+            cursors: None,
+            chunk_rows: 0,
+            chunk_now: 0,
+            entries: Vec::new(),
+            last: None,
+            pending: VecDeque::new(),
             rows_returned: 0,
             done: false,
             pinned: None,
@@ -153,8 +169,24 @@ impl Scanner {
         self
     }
 
-    /// Read the next chunk of rows into the buffer.
-    fn fill(&mut self) -> Result<()> {
+    /// Drop the open chunk and move the bounds past the last row read.
+    fn close_chunk(&mut self) {
+        self.cursors = None;
+        if let Some(row_enc) = self.last.take() {
+            let n = row_enc.len();
+            if self.reversed {
+                self.upper = Bound::Excluded(row_enc);
+            } else {
+                let mut after = row_enc;
+                after.truncate(n.saturating_sub(2));
+                after.extend_from_slice(&[0x00, 0x02]);
+                self.lower = Bound::Included(after);
+            }
+        }
+    }
+
+    /// Open a chunk: a snapshot and one iterator per family from the current bounds.
+    fn open_chunk(&mut self) -> Result<()> {
         // Fail once the engine closes or the table is disabled or deleted.
         let _ = self.table.shape()?;
         if self.empty_range() {
@@ -169,81 +201,86 @@ impl Scanner {
         let mut cursors = Vec::with_capacity(self.plan.fams.len());
         for (fi, _) in &self.plan.fams {
             let it = snap.range(&self.shape.families[*fi].ks, range.clone());
-            let iter: Box<dyn Iterator<Item = fjall::Guard>> = if self.reversed { Box::new(it.rev()) } else { Box::new(it) };
+            let iter: Box<dyn Iterator<Item = fjall::Guard> + Send> = if self.reversed { Box::new(it.rev()) } else { Box::new(it) };
             let mut c = Cursor { iter, head: None };
             c.advance()?;
             cursors.push(c);
         }
-        let now = crate::now_ms();
-        let mut examined = 0usize;
-        let has_filter_row = self.filter.as_ref().is_some_and(|f| f.has_filter_row());
-        loop {
-            if examined >= self.caching {
-                return Ok(());
-            }
-            if self.limit.is_some_and(|l| self.rows_returned >= l) {
-                self.done = true;
-                return Ok(());
-            }
-            // The next row: smallest (forward) or largest (reversed) head row.
-            let mut cur: Option<Vec<u8>> = None;
-            for c in &cursors {
-                if let Some(r) = c.row() {
-                    let better = match &cur {
-                        None => true,
-                        Some(x) => if self.reversed { r > x.as_slice() } else { r < x.as_slice() },
-                    };
-                    if better {
-                        cur = Some(r.to_vec());
+        self.entries = (0..cursors.len()).map(|_| Vec::new()).collect();
+        self.cursors = Some(cursors);
+        self.chunk_rows = 0;
+        self.chunk_now = crate::now_ms();
+        Ok(())
+    }
+
+    /// Read one row of the open chunk; `None` when it was filtered out or the scan ended.
+    fn step(&mut self) -> Result<Option<RowResult>> {
+        if self.limit.is_some_and(|l| self.rows_returned >= l) {
+            self.done = true;
+            return Ok(None);
+        }
+        let Some(cursors) = self.cursors.as_mut() else {
+            return Ok(None);
+        };
+        // The next row: smallest (forward) or largest (reversed) head row.
+        let mut best: Option<usize> = None;
+        for (i, c) in cursors.iter().enumerate() {
+            if let Some(r) = c.row() {
+                let better = match best.and_then(|b| cursors[b].row()) {
+                    None => true,
+                    Some(x) => {
+                        if self.reversed {
+                            r > x
+                        } else {
+                            r < x
+                        }
                     }
+                };
+                if better {
+                    best = Some(i);
                 }
-            }
-            let Some(row_enc) = cur else {
-                self.done = true;
-                return Ok(());
-            };
-            let mut entries: Vec<Entries> = Vec::with_capacity(cursors.len());
-            for c in cursors.iter_mut() {
-                let mut e = Vec::new();
-                while c.row() == Some(row_enc.as_slice()) {
-                    if let Some((k, v, _)) = c.head.take() {
-                        e.push((k, v));
-                    }
-                    c.advance()?;
-                }
-                if self.reversed {
-                    e.reverse();
-                }
-                entries.push(e);
-            }
-            examined += 1;
-            // Move the bounds past this row so the next chunk resumes after it.
-            if self.reversed {
-                self.upper = Bound::Excluded(row_enc.clone());
-            } else {
-                let mut after = row_enc[..row_enc.len() - 2].to_vec();
-                after.extend_from_slice(&[0x00, 0x02]);
-                self.lower = Bound::Included(after);
-            }
-            let row = codec::decode_row(&row_enc);
-            let (cells, end) = process_row(&self.shape, &self.plan, &row, &entries, now, self.filter.as_deref_mut())?;
-            if let Some(cells) = cells {
-                self.rows_returned += 1;
-                if self.batch > 0 && !has_filter_row && cells.len() > self.batch {
-                    let mut it = cells.into_iter().peekable();
-                    while it.peek().is_some() {
-                        let part: Vec<_> = it.by_ref().take(self.batch).collect();
-                        self.buffer.push_back(RowResult { row: row.clone(), cells: part });
-                    }
-                } else {
-                    self.buffer.push_back(RowResult { row, cells });
-                }
-            }
-            if end {
-                self.done = true;
-                return Ok(());
             }
         }
+        let Some(row_enc) = best.and_then(|b| cursors[b].row()) else {
+            self.done = true;
+            return Ok(None);
+        };
+        // Copy the row key (the cursor moves on); the buffer is reused across rows.
+        let last = self.last.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(row_enc);
+        let row_enc = last.as_slice();
+        for (c, e) in cursors.iter_mut().zip(self.entries.iter_mut()) {
+            e.clear();
+            while c.row() == Some(row_enc) {
+                if let Some((k, v, _)) = c.head.take() {
+                    e.push((k, v));
+                }
+                c.advance()?;
+            }
+            if self.reversed {
+                e.reverse();
+            }
+        }
+        self.chunk_rows += 1;
+        let row = codec::decode_row(row_enc);
+        let (cells, end) = process_row(&self.shape, &self.plan, &row, &self.entries, self.chunk_now, self.filter.as_deref_mut())?;
+        if end {
+            self.done = true;
+        }
+        let Some(cells) = cells else {
+            return Ok(None);
+        };
+        self.rows_returned += 1;
+        if self.batch > 0 && !self.has_filter_row && cells.len() > self.batch {
+            let mut it = cells.into_iter().peekable();
+            while it.peek().is_some() {
+                let part: Vec<_> = it.by_ref().take(self.batch).collect();
+                self.pending.push_back(RowResult { row: row.clone(), cells: part });
+            }
+            return Ok(self.pending.pop_front());
+        }
+        Ok(Some(RowResult { row, cells }))
     }
 }
 
@@ -252,15 +289,28 @@ impl Iterator for Scanner {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(r) = self.buffer.pop_front() {
+            if let Some(r) = self.pending.pop_front() {
                 return Some(Ok(r));
             }
             if self.done {
+                self.close_chunk();
                 return None;
             }
-            if let Err(e) = self.fill() {
-                self.done = true;
-                return Some(Err(e));
+            if self.cursors.is_none() || self.chunk_rows >= self.caching {
+                self.close_chunk();
+                if let Err(e) = self.open_chunk() {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                continue;
+            }
+            match self.step() {
+                Ok(Some(r)) => return Some(Ok(r)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
             }
         }
     }

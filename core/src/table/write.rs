@@ -42,9 +42,9 @@ pub(crate) struct PendingCell {
 }
 
 /// What a commit hook sees of a row change.
+#[allow(dead_code)]
 pub(crate) struct CommitContext<'a> {
     /// The table.
-    #[allow(dead_code)]
     pub table: &'a TableName,
     /// The row.
     pub row: &'a [u8],
@@ -85,6 +85,7 @@ pub(crate) struct HookBatch<'a> {
 
 impl HookBatch<'_> {
     /// Insert a key into `ks` in the same atomic batch.
+    #[allow(dead_code)]
     pub fn insert(&mut self, ks: &fjall::Keyspace, key: impl Into<fjall::UserKey>, value: impl Into<fjall::UserValue>) {
         self.batch.insert(ks, key, value);
     }
@@ -133,7 +134,7 @@ pub(crate) struct RowChange<'a> {
     pub family_names: &'a [Vec<u8>],
     pub keyspaces: &'a [fjall::Keyspace],
     /// Encoded `(family index, key, value)`; later entries win over earlier ones with the same key.
-    pub writes: Vec<(usize, Vec<u8>, Vec<u8>)>,
+    pub writes: Vec<(usize, fjall::Slice, fjall::Slice)>,
     pub cells: Vec<PendingCell>,
 }
 

@@ -1,0 +1,208 @@
+//! Tables benchmark: kabase tables against raw fjall, same keys, values and durability, side by
+//! side in one process.
+//!
+//! Workloads: single put, batched put (100 rows per batch), point get (hit and miss), scan of
+//! 1,000 rows. Each prints ops/s, p50 and p99 latency, and the kabase/raw throughput ratio.
+//!
+//! ```text
+//! cargo bench -p kabase --bench tables                 # 1M cells
+//! KABASE_BENCH_CELLS=10000000 cargo bench -p kabase --bench tables
+//! ```
+//!
+//! Keys: kabase stores row `r%010d`, family `cf`, qualifier `q`, timestamp 1; raw fjall stores the
+//! same encoded cell key (`kabase::table::codec::column_key`) and the same 100-byte values, so
+//! both LSMs hold identical data. Durability: both flush the journal to the OS per write
+//! (kabase `SYNC_WAL`, fjall's default `PersistMode::Buffer`).
+
+use std::time::{Duration, Instant};
+
+use kabase::table::codec::column_key;
+use kabase::{CellKind, Engine, FamilyDescriptor, Get, Mutation, Put, Scan, TableDescriptor};
+
+struct Stats {
+    name: &'static str,
+    ops: u64,
+    total: Duration,
+    lat: Vec<Duration>,
+}
+
+impl Stats {
+    fn new(name: &'static str) -> Stats {
+        Stats { name, ops: 0, total: Duration::ZERO, lat: Vec::new() }
+    }
+    fn record(&mut self, ops: u64, d: Duration) {
+        self.ops += ops;
+        self.total += d;
+        self.lat.push(d);
+    }
+    fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.total.as_secs_f64().max(1e-9)
+    }
+    fn pct(&mut self, p: f64) -> Duration {
+        self.lat.sort_unstable();
+        let i = ((self.lat.len() as f64 - 1.0) * p).round() as usize;
+        self.lat.get(i).copied().unwrap_or_default()
+    }
+}
+
+fn row(i: u64) -> Vec<u8> {
+    format!("r{i:010}").into_bytes()
+}
+
+fn value(i: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(100);
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while v.len() < 100 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes()[..4]);
+        v.extend_from_slice(b"abcd");
+    }
+    v.truncate(100);
+    v
+}
+
+fn rng_next(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+fn report(k: &mut Stats, r: &mut Stats) {
+    let (kp50, kp99, rp50, rp99) = (k.pct(0.5), k.pct(0.99), r.pct(0.5), r.pct(0.99));
+    println!(
+        "{:<18} kabase {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | raw {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | ratio {:.2}",
+        k.name,
+        k.ops_per_sec(),
+        kp50,
+        kp99,
+        r.ops_per_sec(),
+        rp50,
+        rp99,
+        k.ops_per_sec() / r.ops_per_sec()
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let cells: u64 = std::env::var("KABASE_BENCH_CELLS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let base = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(base.path().join("kabase")).expect("open kabase");
+    engine.create_table(TableDescriptor::new("bench").family(FamilyDescriptor::new("cf"))).expect("create table");
+    let t = engine.table("bench").expect("table");
+    let raw_db = fjall::Database::builder(base.path().join("raw")).cache_size(64 << 20).open().expect("open fjall");
+    let raw = raw_db.keyspace("bench", fjall::KeyspaceCreateOptions::default).expect("keyspace");
+    let key = |i: u64| column_key(&row(i), b"q", 1, CellKind::Put);
+
+    println!("tables benchmark: {cells} cells of 100 bytes, kabase vs raw fjall (same keys, values, durability)");
+
+    // Batched put: loads the data set (100 rows per batch).
+    let batch = 100u64;
+    let mut kb = Stats::new("batched put (row)");
+    let mut rb = Stats::new("batched put (row)");
+    let mut i = 0;
+    while i < cells {
+        let n = batch.min(cells - i);
+        let ms: Vec<Mutation> = (i..i + n).map(|j| Put::new(row(j)).add_at("cf", "q", 1, value(j)).into()).collect();
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (i..i + n).map(|j| (key(j), value(j))).collect();
+        // Alternate which store goes first so background flushes hit both alike.
+        let kabase_first = (i / batch) % 2 == 0;
+        let run_kabase = |kb: &mut Stats, ms: Vec<Mutation>| {
+            let s = Instant::now();
+            for r in t.batch(ms).expect("batch") {
+                r.expect("put");
+            }
+            kb.record(n, s.elapsed());
+        };
+        let run_raw = |rb: &mut Stats, pairs: Vec<(Vec<u8>, Vec<u8>)>| {
+            let s = Instant::now();
+            let mut b = raw_db.batch();
+            for (k, v) in pairs {
+                b.insert(&raw, k, v);
+            }
+            b.commit().expect("raw batch");
+            rb.record(n, s.elapsed());
+        };
+        if kabase_first {
+            run_kabase(&mut kb, ms);
+            run_raw(&mut rb, pairs);
+        } else {
+            run_raw(&mut rb, pairs);
+            run_kabase(&mut kb, ms);
+        }
+        i += n;
+    }
+    report(&mut kb, &mut rb);
+
+    // Single put of new rows.
+    let singles = (cells / 10).clamp(10_000, 200_000);
+    let mut ks = Stats::new("single put");
+    let mut rs = Stats::new("single put");
+    for j in cells..cells + singles {
+        let p = Put::new(row(j)).add_at("cf", "q", 1, value(j));
+        let s = Instant::now();
+        t.put(p).expect("put");
+        ks.record(1, s.elapsed());
+        let (k, v) = (key(j), value(j));
+        let s = Instant::now();
+        raw.insert(k, v).expect("raw put");
+        rs.record(1, s.elapsed());
+    }
+    report(&mut ks, &mut rs);
+    let total = cells + singles;
+
+    // Point gets, hit and miss.
+    let gets = 200_000u64.min(total);
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    let mut kh = Stats::new("point get hit");
+    let mut rh = Stats::new("point get hit");
+    for _ in 0..gets {
+        let j = rng_next(&mut seed) % total;
+        let r = row(j);
+        let s = Instant::now();
+        let got = t.get(Get::new(r)).expect("get");
+        kh.record(1, s.elapsed());
+        assert!(!got.is_empty());
+        let k = key(j);
+        let s = Instant::now();
+        let got = raw.get(k).expect("raw get");
+        rh.record(1, s.elapsed());
+        assert!(got.is_some());
+    }
+    report(&mut kh, &mut rh);
+    let mut km = Stats::new("point get miss");
+    let mut rm = Stats::new("point get miss");
+    for _ in 0..gets {
+        let j = total + rng_next(&mut seed) % total;
+        let r = row(j);
+        let s = Instant::now();
+        let got = t.get(Get::new(r)).expect("get");
+        km.record(1, s.elapsed());
+        assert!(got.is_empty());
+        let k = key(j);
+        let s = Instant::now();
+        let got = raw.get(k).expect("raw get");
+        rm.record(1, s.elapsed());
+        assert!(got.is_none());
+    }
+    report(&mut km, &mut rm);
+
+    // Scans of 1,000 rows from random starts (ops = rows).
+    let scans = 1_000u64;
+    let mut ksc = Stats::new("scan 1000 rows");
+    let mut rsc = Stats::new("scan 1000 rows");
+    for _ in 0..scans {
+        let j = rng_next(&mut seed) % total.saturating_sub(1_000).max(1);
+        let s = Instant::now();
+        let n = t.scan(Scan::new().start(row(j)).limit(1_000).caching(1_000)).expect("scan").map(|r| r.expect("row")).count();
+        ksc.record(n as u64, s.elapsed());
+        let from = key(j);
+        let s = Instant::now();
+        let n = raw.range(from..).take(1_000).map(|g| g.into_inner().expect("raw row")).count();
+        rsc.record(n as u64, s.elapsed());
+    }
+    report(&mut ksc, &mut rsc);
+    engine.close().expect("close");
+}
