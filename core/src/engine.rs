@@ -185,6 +185,7 @@ impl Engine {
     pub fn sync(&self) -> Result<()> {
         self.check_open()?;
         self.inner.db.persist(fjall::PersistMode::SyncAll)?;
+        self.inner.topics.sync()?;
         Ok(())
     }
 

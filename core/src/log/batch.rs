@@ -596,9 +596,22 @@ pub fn validate(buf: &[u8]) -> Result<BatchHeader> {
     Ok(h)
 }
 
-/// Decode every record of a complete, validated batch.
+/// Decode every record of a complete batch, checking its size and CRC first.
 pub fn decode_records(buf: &[u8]) -> Result<(BatchHeader, Vec<Record>)> {
     let h = validate(buf)?;
+    decode_body(h, buf)
+}
+
+/// Decode the records of a batch whose size and CRC were already checked (by [`validate`] or
+/// [`batches`]); `buf` must hold the whole batch.
+pub fn decode_validated(h: BatchHeader, buf: &[u8]) -> Result<(BatchHeader, Vec<Record>)> {
+    if buf.len() < h.size() {
+        return Err(bad(format!("batch at offset {} needs {} bytes, only {} given", h.base_offset, h.size(), buf.len())));
+    }
+    decode_body(h, buf)
+}
+
+fn decode_body(h: BatchHeader, buf: &[u8]) -> Result<(BatchHeader, Vec<Record>)> {
     let body = &buf[HEADER_SIZE..h.size()];
     let decompressed;
     let body = match h.compression()? {

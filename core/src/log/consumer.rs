@@ -293,6 +293,11 @@ impl Consumer {
         self.resolve_position(tp)
     }
 
+    /// Positions of every assigned partition that has one (what a group commits).
+    pub fn positions(&self) -> Vec<(TopicPartition, i64)> {
+        self.parts.iter().filter_map(|(tp, s)| s.position.map(|p| (tp.clone(), p))).collect()
+    }
+
     /// Stop fetching from these partitions until [`Consumer::resume`].
     pub fn pause(&mut self, tps: &[TopicPartition]) -> Result<()> {
         for tp in tps {
@@ -442,7 +447,7 @@ fn decode_fetch(topic: &Arc<str>, partition: u32, fetch_offset: i64, data: &Fetc
             }
             continue;
         }
-        let (_, recs) = batch::decode_records(bytes)?;
+        let (_, recs) = batch::decode_validated(h, bytes)?;
         let tt = h.timestamp_type();
         for r in recs {
             if r.offset < fetch_offset {

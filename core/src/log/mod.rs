@@ -34,6 +34,7 @@
 
 pub mod admin;
 pub mod batch;
+pub mod cleaner;
 pub mod compression;
 pub mod config;
 pub mod consumer;
@@ -53,6 +54,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 pub use admin::{ConfigEntry, NewTopic, PartitionDescription, TopicDescription};
+pub use cleaner::CleanStats;
 pub use batch::{Compression, Header, Record, TimestampType};
 pub use config::TopicConfig;
 pub use consumer::{CommittedOffsets, Consumer, ConsumerConfig, ConsumerRecord, OffsetAndTimestamp, OffsetReset};
@@ -299,6 +301,15 @@ impl TopicsState {
         Ok(TopicsState { shared, bg: Mutex::new(Some((tx, handle))) })
     }
 
+    /// fsync every partition (log and indexes) and write the checkpoints.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.shared.check_open()?;
+        for p in self.shared.all_partitions() {
+            p.flush_all()?;
+        }
+        self.shared.write_checkpoints()
+    }
+
     /// Stop background work and persist.
     pub(crate) fn close(&self) -> Result<()> {
         if let Some((tx, h)) = self.bg.lock().take() {
@@ -348,6 +359,10 @@ fn background(shared: std::sync::Weak<TopicsShared>, stop: crossbeam_channel::Re
         if last_retention.elapsed().as_millis() as u64 >= interval {
             last_retention = std::time::Instant::now();
             let _ = s.run_retention();
+            let now = crate::util::now_ms();
+            for p in s.all_partitions() {
+                let _ = p.compact(now);
+            }
         }
         let _ = s.txn.abort_timed_out(&s);
     }

@@ -117,7 +117,7 @@ pub struct SegmentInfo {
 }
 
 pub(crate) struct LogState {
-    segments: BTreeMap<i64, Segment>,
+    pub(super) segments: BTreeMap<i64, Segment>,
     log_start: i64,
     leo: i64,
     /// Everything below is flushed with its indexes (checkpointed).
@@ -134,11 +134,13 @@ pub(crate) struct PartitionLog {
     pub(crate) topic: String,
     pub(crate) partition: u32,
     pub(crate) dir: PathBuf,
-    state: Mutex<LogState>,
+    pub(super) state: Mutex<LogState>,
     config: RwLock<Arc<TopicConfig>>,
+    /// One compaction at a time per partition.
+    pub(super) clean_lock: Mutex<()>,
     flush_lock: Mutex<()>,
     /// Offsets below this are fsynced.
-    durable: AtomicI64,
+    pub(super) durable: AtomicI64,
     signal: Arc<DataSignal>,
 }
 
@@ -328,6 +330,7 @@ impl PartitionLog {
                 epoch_written: nonempty,
             }),
             config: RwLock::new(config),
+            clean_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
             durable: AtomicI64::new(durable),
             signal,
@@ -381,6 +384,12 @@ impl PartitionLog {
             if !h.is_control() && h.compression()? != c {
                 bytes = recompress(&bytes, &h, c)?;
                 h = batch::parse_header(&bytes)?;
+            }
+        }
+        if config.cleanup_compact && !h.is_control() {
+            let (_, recs) = batch::decode_records(&bytes)?;
+            if recs.iter().any(|r| r.key.is_none()) {
+                return Err(Error::invalid(format!("compacted topic {} cannot accept a record without a key", self.topic)));
             }
         }
         let control = if h.is_control() {
@@ -615,10 +624,8 @@ impl PartitionLog {
                     break;
                 }
                 let mut last_next = at;
-                for r in batch::batches(&b) {
-                    if let Ok((h, _)) = r {
-                        last_next = h.next_offset();
-                    }
+                for (h, _) in batch::batches(&b).flatten() {
+                    last_next = h.next_offset();
                 }
                 out.bytes.extend_from_slice(&b);
                 if last_next < seg.next_offset() {

@@ -215,9 +215,12 @@ pub struct RecordMetadata {
     pub serialized_value_size: i32,
 }
 
+/// `(base offset, log append time)` or `(code, message)` of a finished batch.
+type BatchResult = std::result::Result<(i64, i64), (ErrorCode, String)>;
+
 /// Completion of one batch, shared by the futures of its records.
 struct BatchDone {
-    result: Mutex<Option<std::result::Result<(i64, i64), (ErrorCode, String)>>>,
+    result: Mutex<Option<BatchResult>>,
     cond: Condvar,
 }
 
@@ -225,7 +228,7 @@ impl BatchDone {
     fn new() -> Arc<BatchDone> {
         Arc::new(BatchDone { result: Mutex::new(None), cond: Condvar::new() })
     }
-    fn complete(&self, r: std::result::Result<(i64, i64), (ErrorCode, String)>) {
+    fn complete(&self, r: BatchResult) {
         *self.result.lock() = Some(r);
         self.cond.notify_all();
     }
@@ -275,7 +278,7 @@ impl SendFuture {
         self.done.result.lock().is_some()
     }
 
-    fn meta(&self, r: Option<&std::result::Result<(i64, i64), (ErrorCode, String)>>) -> Result<RecordMetadata> {
+    fn meta(&self, r: Option<&BatchResult>) -> Result<RecordMetadata> {
         match r {
             Some(Ok((base, append_time))) => Ok(RecordMetadata {
                 topic: self.topic.to_string(),
@@ -756,7 +759,7 @@ fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32
     let (pid, epoch) = ident;
     let idempotent = inner.config.enable_idempotence && pid >= 0;
     let mut to_sync: HashMap<TpKey, (Arc<super::partition::PartitionLog>, i64)> = HashMap::new();
-    let mut results: Vec<(Arc<BatchDone>, std::result::Result<(i64, i64), (ErrorCode, String)>, Option<TpKey>)> = Vec::with_capacity(batch.len());
+    let mut results: Vec<(Arc<BatchDone>, BatchResult, Option<TpKey>)> = Vec::with_capacity(batch.len());
     for s in batch {
         let seq = if idempotent { *sequences.get(&s.key).unwrap_or(&0) } else { -1 };
         let spec = BatchSpec {

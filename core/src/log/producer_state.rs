@@ -373,12 +373,10 @@ mod tests {
         s.update(&b2, None);
         assert_eq!(s.check(&hdr(6, 1, 7, 0, 5, false)).unwrap_err().code(), ErrorCode::InvalidProducerEpoch);
         // the window keeps only 5 batches
-        let mut off = 6;
         for i in 0..6 {
-            let b = hdr(off, 1, 7, 1, 1 + i, false);
+            let b = hdr(6 + i64::from(i), 1, 7, 1, 1 + i, false);
             s.check(&b).unwrap();
             s.update(&b, None);
-            off += 1;
         }
         assert_eq!(s.entry(7).unwrap().batches.len(), NUM_BATCHES_TO_RETAIN);
         assert_eq!(s.check(&hdr(99, 1, 7, 1, 1, false)).unwrap_err().code(), ErrorCode::OutOfOrderSequence);

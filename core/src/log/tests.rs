@@ -1,6 +1,8 @@
 //! Engine-level tests of the topic side: admin, produce/consume, recovery, idempotence,
 //! transactions, retention, and a model-based test.
 
+#![allow(clippy::cloned_ref_to_slice_refs, clippy::type_complexity, clippy::needless_range_loop)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +85,7 @@ fn admin_create_describe_alter_delete_persist() {
     let cfg = e.describe_configs("t").unwrap();
     assert_eq!(get(&cfg, "cleanup.policy").value, "compact");
     assert!(get(&cfg, "segment.bytes").is_default);
+    e.sync().unwrap();
     e.delete_topic("gone").unwrap();
     assert!(!d.path().join("log/gone-0").exists());
     assert_eq!(e.describe_topic("gone").unwrap_err().code(), ErrorCode::TopicNotFound);
@@ -428,6 +431,7 @@ fn consumer_positions_pause_reset_and_long_poll() {
     assert_eq!(c.poll(Duration::from_millis(10)).unwrap()[0].offset, 4);
     c.seek(&tp0, 9).unwrap();
     assert_eq!(values(&c.poll(Duration::from_millis(10)).unwrap()), ["a9"]);
+    assert!(c.positions().contains(&(tp0.clone(), 10)));
     // re-assigning keeps the kept partition's position
     c.assign(&[tp0.clone()]).unwrap();
     assert_eq!(c.position(&tp0).unwrap(), 10);
@@ -697,4 +701,19 @@ mod model {
             e.close().unwrap();
         }
     }
+}
+
+#[test]
+fn segment_ms_rolls_by_record_time_and_flush_messages_syncs() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("t", 1).config("segment.ms", "60000").config("flush.messages", "1")).unwrap();
+    let p = e.producer(fast()).unwrap();
+    let now = crate::util::now_ms();
+    for (i, ts) in [now - 300_000, now - 290_000, now - 200_000, now - 100_000, now].iter().enumerate() {
+        p.send(ProducerRecord::new("t", format!("{i}")).timestamp(*ts)).unwrap().get().unwrap();
+    }
+    let segs = e.describe_topic("t").unwrap().partitions[0].segments.clone();
+    assert_eq!(segs.iter().map(|s| s.base_offset).collect::<Vec<_>>(), [0, 2, 3, 4], "a new segment once a batch is 60 s past the segment's first");
+    let part = e.topics().unwrap().partition(&TopicPartition::new("t", 0)).unwrap();
+    assert_eq!(part.durable.load(std::sync::atomic::Ordering::Acquire), 5, "flush.messages=1 fsyncs every append");
 }

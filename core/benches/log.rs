@@ -1,0 +1,152 @@
+//! Topic benchmark (not a test): produce 100-byte and 1 KiB records with acks=1 and acks=all
+//! from one and four producer threads, consume from the page cache, and compare with plain
+//! sequential `write` calls of the same bytes to one file (this machine's limit).
+//!
+//! Run: `cargo bench -p kabase --bench log` (set `KABASE_BENCH_SCALE=0.2` for a quick run).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use kabase::{ConsumerConfig, Engine, NewTopic, ProducerConfig, ProducerRecord, TopicPartition};
+
+struct Run {
+    name: String,
+    records: u64,
+    bytes: u64,
+    secs: f64,
+    lat_us: Vec<f64>,
+}
+
+impl Run {
+    fn print(&self, plain_mbs: f64) {
+        let mut l = self.lat_us.clone();
+        l.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        let pct = |p: f64| if l.is_empty() { f64::NAN } else { l[((l.len() as f64 - 1.0) * p) as usize] };
+        let mbs = self.bytes as f64 / self.secs / 1e6;
+        println!(
+            "{:<34} {:>12.0} rec/s {:>9.1} MB/s  p50 {:>9.1} us  p99 {:>9.1} us  ratio-to-plain-write {:.2}",
+            self.name,
+            self.records as f64 / self.secs,
+            mbs,
+            pct(0.50),
+            pct(0.99),
+            mbs / plain_mbs
+        );
+    }
+}
+
+fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usize, per_thread: u64) -> Run {
+    let e = Engine::open(dir).unwrap();
+    let topic = format!("b{size}-{acks}-{threads}");
+    e.create_topic(NewTopic::new(topic.clone(), threads as u32)).unwrap();
+    let start = Instant::now();
+    let hs: Vec<_> = (0..threads)
+        .map(|t| {
+            let e = e.clone();
+            let topic = topic.clone();
+            std::thread::spawn(move || {
+                let p = e.producer(ProducerConfig::default().set("acks", acks).unwrap().set("batch.size", "65536").unwrap().set("linger.ms", "1").unwrap()).unwrap();
+                let value = vec![b'x'; size];
+                let mut lat = Vec::new();
+                let mut pending: std::collections::VecDeque<(Instant, kabase::SendFuture)> = std::collections::VecDeque::new();
+                for i in 0..per_thread {
+                    let f = p.send(ProducerRecord::new(topic.clone(), value.clone()).partition(t as u32)).unwrap();
+                    if i % 64 == 0 {
+                        pending.push_back((Instant::now(), f));
+                    }
+                    while pending.front().is_some_and(|(_, f)| f.is_done()) {
+                        let (t0, f) = pending.pop_front().unwrap();
+                        f.get().unwrap();
+                        lat.push(t0.elapsed().as_secs_f64() * 1e6);
+                    }
+                }
+                for (t0, f) in pending {
+                    f.get().unwrap();
+                    lat.push(t0.elapsed().as_secs_f64() * 1e6);
+                }
+                p.close().unwrap();
+                lat
+            })
+        })
+        .collect();
+    let mut lat_us = Vec::new();
+    for h in hs {
+        lat_us.extend(h.join().unwrap());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    e.close().unwrap();
+    let records = per_thread * threads as u64;
+    Run { name: format!("produce {size}B acks={acks} threads={threads}"), records, bytes: records * size as u64, secs, lat_us }
+}
+
+fn consume(dir: &std::path::Path, topic: &str, size: usize) -> Run {
+    let e = Engine::open(dir).unwrap();
+    let mut c = e.consumer(ConsumerConfig::default().set("auto.offset.reset", "earliest").unwrap().set("max.poll.records", "10000").unwrap()).unwrap();
+    c.assign(&[TopicPartition::new(topic, 0)]).unwrap();
+    // warm the page cache
+    while !c.poll(Duration::from_millis(0)).unwrap().is_empty() {}
+    c.seek_to_beginning(&[TopicPartition::new(topic, 0)]).unwrap();
+    let start = Instant::now();
+    let mut n = 0u64;
+    loop {
+        let r = c.poll(Duration::from_millis(0)).unwrap();
+        if r.is_empty() {
+            break;
+        }
+        n += r.len() as u64;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    e.close().unwrap();
+    Run { name: format!("consume {size}B from cache"), records: n, bytes: n * size as u64, secs, lat_us: Vec::new() }
+}
+
+/// Sequential 64 KiB writes of `bytes` bytes; `sync_every` bytes → fdatasync.
+fn plain_write(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>) -> f64 {
+    let path = dir.join("plain.bin");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![b'x'; 65536];
+    let start = Instant::now();
+    let mut written = 0u64;
+    let mut since_sync = 0u64;
+    while written < bytes {
+        f.write_all(&chunk).unwrap();
+        written += chunk.len() as u64;
+        since_sync += chunk.len() as u64;
+        if let Some(s) = sync_every {
+            if since_sync >= s {
+                f.sync_data().unwrap();
+                since_sync = 0;
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    drop(f);
+    let _ = std::fs::remove_file(&path);
+    written as f64 / secs / 1e6
+}
+
+fn main() {
+    let scale: f64 = std::env::var("KABASE_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let base = std::env::var("KABASE_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
+    println!("kabase topic benchmark (scale {scale}, dir {})", base.display());
+    let mut results = Vec::new();
+    for size in [100usize, 1024] {
+        let total_records = ((if size == 100 { 2_000_000.0 } else { 400_000.0 }) * scale) as u64;
+        for acks in ["1", "all"] {
+            for threads in [1usize, 4] {
+                let d = tempfile::tempdir_in(&base).unwrap();
+                let run = produce(d.path(), size, acks, threads, total_records / threads as u64);
+                let plain = plain_write(d.path(), run.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
+                run.print(plain);
+                if threads == 1 && acks == "1" {
+                    let c = consume(d.path(), &format!("b{size}-1-1"), size);
+                    c.print(plain);
+                    results.push(c);
+                }
+                println!("{:<34} {:>32.1} MB/s", format!("  plain write {}", if acks == "all" { "+fdatasync/MiB" } else { "" }), plain);
+                results.push(run);
+            }
+        }
+    }
+    println!("{} cases", results.len());
+}
