@@ -77,6 +77,8 @@ pub(crate) struct EngineInner {
     pub(crate) topics: crate::log::TopicsState,
     /// Consumer-group state (owned by [`crate::group`]).
     pub(crate) groups: crate::group::GroupsState,
+    /// Change-stream state (owned by [`crate::stream`]).
+    pub(crate) streams: crate::stream::StreamsState,
     lock: Mutex<Option<DirLock>>,
     /// Directory to remove on close (in-memory engines).
     temp_dir: Option<PathBuf>,
@@ -129,6 +131,7 @@ impl Engine {
         let tables = crate::table::TablesState::open(&canon, &db, &options, ttl)?;
         let topics = crate::log::TopicsState::open(&canon, &options)?;
         let groups = crate::group::GroupsState::open(&canon, &options)?;
+        let streams = crate::stream::StreamsState::open(&db)?;
 
         let inner = Arc::new(EngineInner {
             dir: canon.clone(),
@@ -138,9 +141,12 @@ impl Engine {
             tables,
             topics,
             groups,
+            streams,
             closed: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
         });
+        // Streams start once the engine exists (their threads hold weak handles to it).
+        inner.streams.start(Arc::downgrade(&inner), &inner.tables)?;
         reg.insert(canon, Arc::downgrade(&inner));
         Ok(Engine { inner })
     }
@@ -189,7 +195,9 @@ impl Engine {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        // Stop background work in dependency order: groups use topics; streams use both.
+        // Stop background work in dependency order: streams use tables and topics; groups use
+        // topics.
+        let streams = self.inner.streams.close();
         let groups = self.inner.groups.close();
         let topics = self.inner.topics.close();
         let tables = self.inner.tables.close();
@@ -204,6 +212,7 @@ impl Engine {
         if let Ok(mut lock) = self.inner.lock.lock() {
             lock.take();
         }
+        streams?;
         groups?;
         topics?;
         tables?;

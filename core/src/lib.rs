@@ -18,6 +18,7 @@ pub mod error;
 pub mod filter;
 pub mod group;
 pub mod log;
+pub mod stream;
 pub mod table;
 pub(crate) mod util;
 
@@ -28,6 +29,8 @@ pub use group::{
     Assignor, ConsumerGroupMetadata, GroupMembership, GroupState, MembershipConfig, OffsetAndMetadata, RebalanceEvent,
     RebalanceListener,
 };
+// `Compression` at the crate root is the table family's (HBase names); the topic codec is
+// `kabase::log::Compression`.
 pub use log::{
     Acks, CommittedOffsets, ConfigEntry, Consumer, ConsumerConfig, ConsumerRecord, Header, IsolationLevel, NewTopic,
     OffsetAndTimestamp, OffsetReset, PartitionDescription, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendFuture,

@@ -43,6 +43,9 @@ pub struct Scanner {
     pending: VecDeque<RowResult>,
     rows_returned: u64,
     done: bool,
+    /// Read every chunk through this snapshot instead of a fresh one per chunk (a consistent
+    /// scan of the whole table; change streams' snapshot-then-stream uses it).
+    pinned: Option<fjall::Snapshot>,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -149,6 +152,7 @@ impl Scanner {
             pending: VecDeque::new(),
             rows_returned: 0,
             done: false,
+            pinned: None,
         })
     }
 
@@ -157,6 +161,12 @@ impl Scanner {
             (Bound::Included(l), Bound::Excluded(u)) => l >= u,
             _ => false,
         }
+    }
+
+    /// Read all chunks through one snapshot (see the `pinned` field).
+    pub(crate) fn pin_snapshot(mut self, snap: fjall::Snapshot) -> Scanner {
+        self.pinned = Some(snap);
+        self
     }
 
     /// Drop the open chunk and move the bounds past the last row read.
@@ -183,7 +193,10 @@ impl Scanner {
             self.done = true;
             return Ok(());
         }
-        let snap = self.table.engine().inner.tables.db_snapshot();
+        let snap = match &self.pinned {
+            Some(s) => s.clone(),
+            None => self.table.engine().inner.tables.db_snapshot(),
+        };
         let range = (self.lower.clone(), self.upper.clone());
         let mut cursors = Vec::with_capacity(self.plan.fams.len());
         for (fi, _) in &self.plan.fams {

@@ -54,6 +54,10 @@ pub(crate) struct CommitContext<'a> {
     pub cells: &'a [PendingCell],
     /// This change's sequence number.
     pub seq: u64,
+    /// The sequence numbers of every change committed in the same atomic batch as this one
+    /// (`first..=last`; a single change has `first == last == seq`). Change streams send a
+    /// multi-row batch to a topic as one transaction.
+    pub batch_seqs: (u64, u64),
 }
 
 impl CommitContext<'_> {
@@ -189,6 +193,14 @@ impl Committer {
         self.fsyncs.load(Ordering::Relaxed)
     }
 
+    /// A snapshot of the LSM together with the change sequence number it contains everything up
+    /// to (and nothing after): taken under the commit mutex, so no commit is half-visible. Change
+    /// streams pair a table snapshot with the topic offset that continues it.
+    pub(crate) fn snapshot_with_seq(&self) -> (fjall::Snapshot, u64) {
+        let _st = self.seq.lock();
+        (self.db.snapshot(), self.last_committed.load(Ordering::Acquire))
+    }
+
     /// The highest change sequence number committed so far.
     #[allow(dead_code)]
     pub(crate) fn last_seq(&self) -> u64 {
@@ -249,7 +261,7 @@ impl Committer {
                 if hooks.is_empty() {
                     break;
                 }
-                let ctx = CommitContext { table: ch.table, row: ch.row, families: ch.family_names, cells: &ch.cells, seq: *seq };
+                let ctx = CommitContext { table: ch.table, row: ch.row, families: ch.family_names, cells: &ch.cells, seq: *seq, batch_seqs: (first, last) };
                 let mut hb = HookBatch { batch: &mut batch };
                 for h in hooks.iter() {
                     h.extend(&ctx, &mut hb)?;

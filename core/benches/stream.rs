@@ -1,0 +1,119 @@
+//! Change-stream benchmark: change throughput (table mutation to durable topic record) and
+//! change-to-consumer latency (put acknowledged to record polled by a read_committed consumer)
+//! under a steady load. Run: `cargo bench -p kabase --bench stream` (`-- --quick` for a short run).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kabase::stream::{ChangeRecord, StreamSpec};
+use kabase::{ConsumerConfig, Engine, FamilyDescriptor, Put, TableDescriptor, TopicPartition};
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn throughput(writers: usize, per_writer: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.create_table(TableDescriptor::new("tp").family(FamilyDescriptor::new("cf"))).unwrap();
+    engine.stream_table_to_topic(StreamSpec::new("tp-s", "tp")).unwrap();
+    let start = Instant::now();
+    let hs: Vec<_> = (0..writers)
+        .map(|w| {
+            let t = engine.table("tp").unwrap();
+            std::thread::spawn(move || {
+                for i in 0..per_writer {
+                    t.put(Put::new(format!("w{w}-r{}", i % 1000)).add("cf", "v", format!("value-{i:08}"))).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let written = start.elapsed();
+    engine.await_stream("tp-s", Duration::from_secs(600)).unwrap();
+    let total = start.elapsed();
+    let n = (writers * per_writer) as f64;
+    println!(
+        "throughput: {} changes by {writers} writer(s): puts {:.0}/s; durable in the topic {:.0}/s end to end ({:.2} s)",
+        n as u64,
+        n / written.as_secs_f64(),
+        n / total.as_secs_f64(),
+        total.as_secs_f64()
+    );
+    engine.close().unwrap();
+}
+
+fn latency(rate_per_s: u64, count: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.create_table(TableDescriptor::new("lat").family(FamilyDescriptor::new("cf"))).unwrap();
+    engine.stream_table_to_topic(StreamSpec::new("lat-s", "lat").topic("lat")).unwrap();
+    let epoch = Instant::now();
+    let done = Arc::new(AtomicBool::new(false));
+    let consumer = {
+        let engine = engine.clone();
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut c = engine.consumer(ConsumerConfig::default().set("isolation.level", "read_committed").unwrap()).unwrap();
+            let tp = TopicPartition::new("lat", 0);
+            c.assign(std::slice::from_ref(&tp)).unwrap();
+            c.seek_to_beginning(std::slice::from_ref(&tp)).unwrap();
+            let mut lat = Vec::with_capacity(count);
+            while lat.len() < count && !done.load(Ordering::Acquire) {
+                for r in c.poll(Duration::from_millis(50)).unwrap() {
+                    let now = epoch.elapsed().as_nanos() as f64;
+                    let ch = ChangeRecord::from_json(r.value.as_deref().unwrap()).unwrap();
+                    let sent: f64 = String::from_utf8(ch.cells[0].value.clone()).unwrap().parse().unwrap();
+                    lat.push((now - sent) / 1e6);
+                }
+            }
+            lat
+        })
+    };
+    let t = engine.table("lat").unwrap();
+    let gap = Duration::from_nanos(1_000_000_000 / rate_per_s);
+    let mut next = Instant::now();
+    for i in 0..count {
+        while Instant::now() < next {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        next += gap;
+        // The moment the put is issued; the latency includes the put itself.
+        let sent = epoch.elapsed().as_nanos();
+        t.put(Put::new(format!("r{}", i % 500)).add("cf", "v", sent.to_string())).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !consumer.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done.store(true, Ordering::Release);
+    let mut lat = consumer.join().unwrap();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    println!(
+        "latency at {rate_per_s} changes/s ({} changes, put issued to record polled by a read_committed consumer): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        lat.len(),
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN)
+    );
+    engine.close().unwrap();
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--quick") {
+        throughput(2, 2_000);
+        latency(500, 1_000);
+    } else {
+        throughput(1, 20_000);
+        throughput(4, 10_000);
+        latency(1_000, 5_000);
+        latency(5_000, 10_000);
+    }
+}
