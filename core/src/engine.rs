@@ -139,7 +139,10 @@ impl Engine {
             lock: Mutex::new(Some(lock)),
         });
         reg.insert(canon, Arc::downgrade(&inner));
-        Ok(Engine { inner })
+        let engine = Engine { inner };
+        // Transactional offsets go to the consumer-group offset store.
+        crate::group::register_txn_offsets(&engine)?;
+        Ok(engine)
     }
 
     /// The data directory.
