@@ -40,6 +40,7 @@ pub use coordinator::GroupState;
 pub use membership::{ConsumerGroupMetadata, GroupMembership, MembershipConfig, RebalanceContext, RebalanceEvent, RebalanceListener};
 pub use offsets::{FileOffsetLog, GroupRecord, OffsetAndMetadata, OffsetLog, OffsetLogRecord};
 pub use wiring::EngineOffsets;
+pub(crate) use membership::{commit_offsets, fetch_offsets};
 pub(crate) use wiring::{register as register_txn_offsets, to_group_tp, to_log_tp};
 
 use crate::error::{Error, Result};
