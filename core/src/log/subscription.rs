@@ -141,6 +141,26 @@ impl Consumer {
     /// Subscribe to topics by name (Kafka's `subscribe(Collection, ConsumerRebalanceListener)`);
     /// replaces any earlier subscription. Needs `group.id`; fails while partitions are
     /// assigned manually. The group is joined on the next poll.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kabase::log::{ConsumerConfig, NewTopic, ProducerConfig, ProducerRecord};
+    /// let engine = kabase::Engine::open_in_memory().unwrap();
+    /// engine.create_topic(NewTopic::new("orders", 2)).unwrap();
+    /// let p = engine.producer(ProducerConfig::default()).unwrap();
+    /// p.send(ProducerRecord::new("orders", "o1")).unwrap();
+    /// p.flush().unwrap();
+    /// let cfg = ConsumerConfig::default().set("group.id", "billing").unwrap().set("auto.offset.reset", "earliest").unwrap();
+    /// let mut c = engine.consumer(cfg).unwrap();
+    /// c.subscribe(&["orders"], None).unwrap();
+    /// let mut got = Vec::new();
+    /// while got.is_empty() {
+    ///     got = c.poll(Duration::from_millis(200)).unwrap();
+    /// }
+    /// c.commit_sync(None).unwrap();
+    /// assert_eq!(c.assignment().len(), 2);
+    /// c.close().unwrap(); // commits (auto-commit) and leaves the group
+    /// ```
     pub fn subscribe(&mut self, topics: &[&str], listener: Option<Box<dyn ConsumerRebalanceListener>>) -> Result<()> {
         self.check()?;
         for t in topics {
@@ -469,7 +489,7 @@ mod tests {
         assert_eq!(drain(&mut c, 4).len(), 4);
         let tp = TopicPartition::new("a", 0);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while c.committed(&[tp.clone()]).unwrap().get(&tp).map(|o| o.offset) != Some(4) {
+        while c.committed(std::slice::from_ref(&tp)).unwrap().get(&tp).map(|o| o.offset) != Some(4) {
             assert!(Instant::now() < deadline, "auto-commit never happened");
             c.poll(Duration::from_millis(20)).unwrap();
         }
@@ -480,7 +500,7 @@ mod tests {
         for _ in 0..5 {
             d.poll(Duration::from_millis(10)).unwrap();
         }
-        assert!(d.committed(&[tp.clone()]).unwrap().is_empty());
+        assert!(d.committed(std::slice::from_ref(&tp)).unwrap().is_empty());
         c.close().unwrap();
         d.close().unwrap();
     }
