@@ -148,7 +148,10 @@ impl Engine {
         // Streams start once the engine exists (their threads hold weak handles to it).
         inner.streams.start(Arc::downgrade(&inner), &inner.tables)?;
         reg.insert(canon, Arc::downgrade(&inner));
-        Ok(Engine { inner })
+        let engine = Engine { inner };
+        // Transactional offsets go to the consumer-group offset store.
+        crate::group::register_txn_offsets(&engine)?;
+        Ok(engine)
     }
 
     /// The data directory.

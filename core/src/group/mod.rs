@@ -26,6 +26,7 @@ pub mod assignor;
 mod coordinator;
 mod membership;
 pub mod offsets;
+mod wiring;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,6 +39,9 @@ pub use assignor::{Assignment, Assignor, RebalanceProtocol, Subscription, TopicP
 pub use coordinator::GroupState;
 pub use membership::{ConsumerGroupMetadata, GroupMembership, MembershipConfig, RebalanceContext, RebalanceEvent, RebalanceListener};
 pub use offsets::{FileOffsetLog, GroupRecord, OffsetAndMetadata, OffsetLog, OffsetLogRecord};
+pub use wiring::EngineOffsets;
+pub(crate) use membership::{commit_offsets, fetch_offsets};
+pub(crate) use wiring::{register as register_txn_offsets, to_group_tp, to_log_tp};
 
 use crate::error::{Error, Result};
 use coordinator::Coordinator;

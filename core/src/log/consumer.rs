@@ -49,6 +49,14 @@ pub struct ConsumerConfig {
     pub group_id: Option<String>,
     /// `client.id`.
     pub client_id: String,
+    /// `enable.auto.commit` (default true when `group.id` is set).
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms` (default 5000).
+    pub auto_commit_interval: Duration,
+    /// Group membership keys passed to [`crate::group::MembershipConfig::from_properties`]:
+    /// `group.instance.id`, `partition.assignment.strategy`, `session.timeout.ms`,
+    /// `max.poll.interval.ms`, `heartbeat.interval.ms`.
+    pub group_properties: Vec<(String, String)>,
 }
 
 impl Default for ConsumerConfig {
@@ -61,6 +69,9 @@ impl Default for ConsumerConfig {
             fetch_max_bytes: 50 << 20,
             group_id: None,
             client_id: String::new(),
+            enable_auto_commit: true,
+            auto_commit_interval: Duration::from_millis(5000),
+            group_properties: Vec::new(),
         }
     }
 }
@@ -68,7 +79,9 @@ impl Default for ConsumerConfig {
 impl ConsumerConfig {
     /// Set one config by Kafka's name (`auto.offset.reset`, `isolation.level`,
     /// `max.poll.records`, `max.partition.fetch.bytes`, `fetch.max.bytes`, `group.id`,
-    /// `client.id`).
+    /// `client.id`, `enable.auto.commit`, `auto.commit.interval.ms`, and the group keys
+    /// `group.instance.id`, `partition.assignment.strategy`, `session.timeout.ms`,
+    /// `max.poll.interval.ms`, `heartbeat.interval.ms`).
     pub fn set(mut self, key: &str, value: &str) -> Result<ConsumerConfig> {
         let bad = |rule: &str| Error::new(ErrorCode::InvalidConfig, format!("invalid value {value:?} for consumer config {key}: {rule}"));
         let num = || -> Result<usize> {
@@ -93,6 +106,18 @@ impl ConsumerConfig {
             "fetch.max.bytes" => self.fetch_max_bytes = num()?,
             "group.id" => self.group_id = Some(value.to_string()),
             "client.id" => self.client_id = value.to_string(),
+            "enable.auto.commit" => {
+                self.enable_auto_commit = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad("expected true or false")),
+                }
+            }
+            "auto.commit.interval.ms" => self.auto_commit_interval = Duration::from_millis(num()? as u64),
+            "group.instance.id" | "partition.assignment.strategy" | "session.timeout.ms" | "max.poll.interval.ms" | "heartbeat.interval.ms" => {
+                self.group_properties.retain(|(k, _)| k != key);
+                self.group_properties.push((key.to_string(), value.to_string()));
+            }
             _ => return Err(Error::new(ErrorCode::InvalidConfig, format!("unknown consumer config {key:?}"))),
         }
         Ok(self)
@@ -137,7 +162,7 @@ pub trait CommittedOffsets: Send + Sync {
 }
 
 #[derive(Default)]
-struct PartState {
+pub(crate) struct PartState {
     position: Option<i64>,
     paused: bool,
     buffered: VecDeque<ConsumerRecord>,
@@ -160,12 +185,17 @@ struct PartState {
 /// assert_eq!(c.position(&tp).unwrap(), 3);
 /// ```
 pub struct Consumer {
-    shared: Arc<TopicsShared>,
-    config: ConsumerConfig,
-    parts: BTreeMap<TopicPartition, PartState>,
+    pub(crate) shared: Arc<TopicsShared>,
+    pub(crate) config: ConsumerConfig,
+    pub(crate) parts: BTreeMap<TopicPartition, PartState>,
     committed: Option<Arc<dyn CommittedOffsets>>,
     next_start: usize,
     closed: bool,
+    /// Present when `group.id` is set (see [`super::subscription`]).
+    pub(crate) group: Option<Box<super::subscription::GroupCtx>>,
+    pub(crate) groups: Option<Arc<crate::group::Shared>>,
+    /// The member's metadata while a rebalance callback runs.
+    pub(crate) rebalance_meta: Option<crate::group::ConsumerGroupMetadata>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -176,13 +206,45 @@ impl std::fmt::Debug for Consumer {
 
 impl crate::Engine {
     /// Create a consumer (fetch side; see [`Consumer`]).
+    /// With `group.id` set the consumer can [`Consumer::subscribe`] and commit (see
+    /// [`super::subscription`]).
     pub fn consumer(&self, config: ConsumerConfig) -> Result<Consumer> {
-        Ok(Consumer { shared: Arc::clone(self.topics()?), config, parts: BTreeMap::new(), committed: None, next_start: 0, closed: false })
+        let mut c = Consumer {
+            shared: Arc::clone(self.topics()?),
+            config,
+            parts: BTreeMap::new(),
+            committed: None,
+            next_start: 0,
+            closed: false,
+            group: None,
+            groups: None,
+            rebalance_meta: None,
+        };
+        if let Some(gid) = c.config.group_id.clone() {
+            let mut props = c.config.group_properties.clone();
+            if !c.config.client_id.is_empty() {
+                props.push(("client.id".into(), c.config.client_id.clone()));
+            }
+            let mcfg = crate::group::MembershipConfig::from_properties(&props)?;
+            let membership = crate::group::GroupMembership::new(self, &gid, mcfg)?;
+            let shared = Arc::clone(&self.inner.groups.shared);
+            c.committed = Some(Arc::new(super::subscription::GroupCommitted { shared: Arc::clone(&shared), group: gid }));
+            c.groups = Some(shared);
+            c.group = Some(Box::new(super::subscription::GroupCtx {
+                membership,
+                sub: super::subscription::Sub::None,
+                listener: None,
+                auto_commit: c.config.enable_auto_commit,
+                interval: c.config.auto_commit_interval,
+                last_commit: Instant::now(),
+            }));
+        }
+        Ok(c)
     }
 }
 
 impl Consumer {
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if self.closed {
             return Err(Error::closed("consumer"));
         }
@@ -198,6 +260,9 @@ impl Consumer {
     /// without one (committed offset, then `auto.offset.reset`).
     pub fn assign(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         self.check()?;
+        if self.is_subscribed() {
+            return Err(Error::invalid("assign is not allowed while subscribed; call unsubscribe first"));
+        }
         for tp in partitions {
             self.shared.partition(tp)?;
         }
@@ -357,7 +422,14 @@ impl Consumer {
     /// wakes as soon as any partition gets an append).
     pub fn poll_records(&mut self, max_records: usize, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         self.check()?;
-        let deadline = Instant::now() + timeout;
+        if self.is_subscribed() {
+            return self.poll_group(max_records, timeout);
+        }
+        self.fetch_until(max_records, Instant::now() + timeout)
+    }
+
+    /// Fetch, waiting until `deadline` for the first records.
+    pub(crate) fn fetch_until(&mut self, max_records: usize, deadline: Instant) -> Result<Vec<ConsumerRecord>> {
         loop {
             let seen = self.shared.signal.current();
             let out = self.fetch_once(max_records.max(1))?;
@@ -408,10 +480,17 @@ impl Consumer {
         Ok(out)
     }
 
-    /// Close the consumer.
-    pub fn close(&mut self) {
+    /// Close the consumer. With a group: commit positions (when auto-commit is on), revoke
+    /// through the listener and leave the group. Closing twice is a no-op.
+    pub fn close(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = if self.shared.check_open().is_ok() { self.close_group() } else { Ok(()) };
+        self.group = None;
         self.closed = true;
         self.parts.clear();
+        r
     }
 }
 

@@ -44,6 +44,7 @@ pub mod partitioner;
 pub mod producer;
 pub mod producer_state;
 pub mod segment;
+pub mod subscription;
 pub mod txn;
 
 use std::collections::BTreeMap;
@@ -59,6 +60,7 @@ pub use batch::{Compression, Header, Record, TimestampType};
 pub use config::TopicConfig;
 pub use consumer::{CommittedOffsets, Consumer, ConsumerConfig, ConsumerRecord, OffsetAndTimestamp, OffsetReset};
 pub use partition::{IsolationLevel, SegmentInfo};
+pub use subscription::ConsumerRebalanceListener;
 pub use producer::{Acks, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendFuture};
 pub use txn::{TxnOffset, TxnOffsetCommitter};
 

@@ -594,7 +594,9 @@ fn zombie_is_fenced_and_restart_aborts_open_transactions() {
 }
 
 #[test]
-fn txn_offsets_wait_for_a_committer() {
+fn txn_offsets_go_to_the_registered_committer() {
+    // The engine registers the consumer-group offset store at open (see group::wiring); a
+    // committer registered later replaces it.
     let e = Engine::open_in_memory().unwrap();
     let p = e.producer(fast().set("transactional.id", "w").unwrap()).unwrap();
     p.init_transactions().unwrap();
@@ -602,9 +604,14 @@ fn txn_offsets_wait_for_a_committer() {
     p.send(ProducerRecord::new("w", "v")).unwrap();
     p.send_offsets_to_transaction(&[(TopicPartition::new("src", 1), 5)], "g").unwrap();
     p.commit_transaction().unwrap();
+    assert_eq!(e.fetch_group_offsets("g", &[]).unwrap().len(), 1, "default committer is the group store");
     let rec = Arc::new(Recorder(parking_lot::Mutex::new(Vec::new())));
     e.set_txn_offset_committer(rec.clone()).unwrap();
-    assert_eq!(rec.0.lock().len(), 1, "applied once a committer is registered");
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new("w", "v")).unwrap();
+    p.send_offsets_to_transaction(&[(TopicPartition::new("src", 1), 6)], "g").unwrap();
+    p.commit_transaction().unwrap();
+    assert_eq!(rec.0.lock().len(), 1, "applied to the committer registered last");
 }
 
 #[test]
