@@ -133,7 +133,7 @@ impl RelayCore {
                     *o = (*o).max(rec.offset + 1);
                 }
             }
-            consumer.close();
+            consumer.close()?;
         }
         Ok(RelayCore { idem, txn, floors, offsets, partitions, last_seq: checkpoint.last_seq })
     }

@@ -194,7 +194,8 @@ pub(crate) fn sink_thread(shared: &Arc<Shared>, rt: &Arc<StreamRt>) {
         }
     }
     if let Some(mut c) = core {
-        c.consumer.close();
+        // An assign-only consumer has no group to leave or offsets to commit: closing cannot lose anything.
+        let _ = c.consumer.close();
     }
 }
 
