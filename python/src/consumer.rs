@@ -414,8 +414,10 @@ impl PyConsumer {
                     Some(m) => m.close(&mut inner.consumer),
                     None => Ok(Vec::new()),
                 };
-                inner.consumer.close();
-                res
+                let closed = inner.consumer.close();
+                let events = res?;
+                closed?;
+                Ok(events)
             })
             .py()?;
         run_listener(py, listener.as_ref(), events)
