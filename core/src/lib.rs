@@ -25,3 +25,8 @@ pub use cell::{Cell, CellKind};
 pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorCode, Result};
 pub use util::now_ms;
+pub use table::{
+    Append, BloomType, CheckAndMutate, CheckAndMutateResult, CompareOperator, Compression, Condition, Delete, Durability,
+    FamilyDescriptor, Get, Increment, KeepDeletedCells, Mutation, NamespaceDescriptor, Put, RegionInfo, RowMutation,
+    RowMutations, RowResult, Scan, Scanner, Table, TableDescriptor, TableName, TimeRange,
+};

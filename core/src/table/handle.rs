@@ -1,0 +1,702 @@
+//! The [`Table`] handle: data operations of one table (HBase `Table`).
+
+use std::sync::Arc;
+
+use fjall::Readable;
+
+use crate::cell::{Cell, CellKind};
+use crate::error::{Error, ErrorCode, Result};
+use crate::filter::Filter;
+use crate::table::codec;
+use crate::table::ops::{
+    Append, CheckAndMutate, CheckAndMutateResult, ColumnSelection, Condition, Delete, DeleteSpec, Get, Increment, Mutation,
+    Put, RowMutation, RowMutations, RowResult, Scan, TimeRange,
+};
+use crate::table::read::{self, Entries, FamilyOutcome, FamilyRead};
+use crate::table::scan::Scanner;
+use crate::table::schema::{Durability, TableDescriptor, MAX_ROW_LEN};
+use crate::table::write::{PendingCell, RowChange};
+use crate::table::{Shape, TableRt, TablesState};
+use crate::Engine;
+
+/// A handle to one table: cheap to clone, safe to share between threads. Every call re-checks
+/// that the engine is open and the table exists and is enabled.
+///
+/// ```
+/// use kabase::{Engine, TableDescriptor, FamilyDescriptor, Put, Get, Delete, Increment};
+/// let e = Engine::open_in_memory()?;
+/// e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf").versions(2)))?;
+/// let t = e.table("t")?;
+/// t.put(Put::new("r").add_at("cf", "q", 1, "old").add_at("cf", "q", 2, "new"))?;
+/// let r = t.get(Get::new("r").max_versions(2))?;
+/// assert_eq!(r.versions("cf", "q").len(), 2);
+/// t.delete(Delete::new("r").column("cf", "q"))?;          // newest version only
+/// assert_eq!(t.get(Get::new("r"))?.value("cf", "q"), Some(&b"old"[..]));
+/// assert_eq!(t.increment(Increment::new("c").add("cf", "n", 5))?.long("cf", "n"), Some(5));
+/// # Ok::<(), kabase::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Table {
+    engine: Engine,
+    rt: Arc<TableRt>,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").field("name", &self.rt.name.as_string()).finish()
+    }
+}
+
+/// Families a read touches: `(family index, qualifiers or all)`, in family order.
+pub(crate) struct ReadPlan {
+    pub fams: Vec<(usize, Option<Vec<Vec<u8>>>)>,
+    pub time_range: TimeRange,
+    pub max_versions: u32,
+}
+
+pub(crate) fn plan(shape: &Shape, sel: &ColumnSelection, time_range: TimeRange, max_versions: u32) -> Result<ReadPlan> {
+    if max_versions == 0 {
+        return Err(Error::invalid("max versions must be at least 1"));
+    }
+    if time_range.min < 0 || time_range.max < time_range.min {
+        return Err(Error::invalid(format!("time range [{}, {}) is not valid", time_range.min, time_range.max)));
+    }
+    let fams = if sel.is_all() {
+        (0..shape.families.len()).map(|i| (i, None)).collect()
+    } else {
+        let mut v = Vec::new();
+        for (f, qs) in &sel.families {
+            let i = family_index(shape, f)?;
+            v.push((i, qs.clone().map(|mut q| {
+                q.sort();
+                q
+            })));
+        }
+        v.sort_by_key(|(i, _)| *i);
+        v
+    };
+    Ok(ReadPlan { fams, time_range, max_versions })
+}
+
+pub(crate) fn family_index(shape: &Shape, family: &[u8]) -> Result<usize> {
+    shape.family_index(family).ok_or_else(|| {
+        Error::new(ErrorCode::NoSuchColumnFamily, format!("column family {} does not exist", String::from_utf8_lossy(family)))
+    })
+}
+
+/// Read one row's cells from per-family raw entries (same order as `plan.fams`), applying the
+/// filter as HBase's RegionScanner does. Returns the cells (None = row dropped or empty) and
+/// whether the scan must end.
+pub(crate) fn process_row(
+    shape: &Shape,
+    plan: &ReadPlan,
+    row: &[u8],
+    entries: &[Entries],
+    now: i64,
+    mut filter: Option<&mut (dyn Filter + '_)>,
+) -> Result<(Option<Vec<Cell>>, bool)> {
+    if let Some(f) = filter.as_deref_mut() {
+        if f.filter_all_remaining() {
+            return Ok((None, true));
+        }
+        f.reset();
+        if f.filter_row_key(row) {
+            return Ok((None, f.filter_all_remaining()));
+        }
+    }
+    let mut cells = Vec::new();
+    for ((fi, quals), ents) in plan.fams.iter().zip(entries.iter()) {
+        let fam = &shape.families[*fi];
+        let fr = FamilyRead {
+            desc: &fam.desc,
+            qualifiers: quals.as_deref(),
+            time_range: plan.time_range,
+            max_versions: plan.max_versions,
+            now,
+        };
+        if read::read_family(&fr, row, &fam.desc.name, ents, filter.as_deref_mut(), &mut cells)? == FamilyOutcome::NextRow {
+            break;
+        }
+    }
+    if let Some(f) = filter {
+        f.filter_row_cells(&mut cells);
+        if cells.is_empty() || f.filter_row() {
+            return Ok((None, f.filter_all_remaining()));
+        }
+        return Ok((Some(cells), f.filter_all_remaining()));
+    }
+    Ok((if cells.is_empty() { None } else { Some(cells) }, false))
+}
+
+fn read_entries<R: Readable>(snap: &R, ks: &fjall::Keyspace, prefix: &[u8]) -> Result<Entries> {
+    let mut v = Vec::new();
+    for kv in snap.prefix(ks, prefix) {
+        v.push(kv.into_inner()?);
+    }
+    Ok(v)
+}
+
+fn check_row(row: &[u8]) -> Result<()> {
+    if row.is_empty() {
+        return Err(Error::invalid("row key must not be empty"));
+    }
+    if row.len() > MAX_ROW_LEN {
+        return Err(Error::invalid(format!("row key is {} bytes long; the limit is {MAX_ROW_LEN}", row.len())));
+    }
+    Ok(())
+}
+
+/// Resolve a client timestamp: `i64::MAX` (HBase's LATEST_TIMESTAMP) means server time.
+fn resolve_ts(ts: Option<i64>, now: i64) -> Result<i64> {
+    match ts {
+        None | Some(i64::MAX) => Ok(now),
+        Some(t) if t < 0 => Err(Error::invalid(format!("timestamp {t} is negative"))),
+        Some(t) => Ok(t),
+    }
+}
+
+fn same_error(e: &Error) -> Error {
+    Error::new(e.code(), e.message().to_string())
+}
+
+impl Table {
+    pub(crate) fn new(engine: Engine, rt: Arc<TableRt>) -> Table {
+        Table { engine, rt }
+    }
+
+    /// The table's name (`table` or `ns:table`).
+    pub fn name(&self) -> String {
+        self.rt.name.as_string()
+    }
+
+    fn state(&self) -> &TablesState {
+        &self.engine.inner.tables
+    }
+
+    /// The current shape, checking engine open, table existing, and (for data calls) enabled.
+    pub(crate) fn shape(&self) -> Result<Arc<Shape>> {
+        self.engine.check_open()?;
+        let s = self.rt.shape.read().clone();
+        if s.dropped {
+            return Err(Error::new(ErrorCode::TableNotFound, format!("table {} was deleted", self.rt.name)));
+        }
+        if !s.enabled() {
+            return Err(Error::new(ErrorCode::TableDisabled, format!("table {} is disabled", self.rt.name)));
+        }
+        Ok(s)
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The table's descriptor.
+    pub fn descriptor(&self) -> Result<TableDescriptor> {
+        self.engine.describe_table(&self.rt.name.full())
+    }
+
+    fn durability(shape: &Shape, d: Durability) -> Durability {
+        match (d, shape.durability()) {
+            (Durability::UseDefault, Durability::UseDefault) => Durability::SyncWal,
+            (Durability::UseDefault, t) => t,
+            (m, _) => m,
+        }
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    fn read_row_locked_or_not(&self, shape: &Shape, row: &[u8], plan: &ReadPlan, filter: Option<&mut (dyn Filter + '_)>) -> Result<Option<Vec<Cell>>> {
+        let snap = self.state().db_snapshot();
+        let prefix = codec::row_prefix(row);
+        let mut entries = Vec::with_capacity(plan.fams.len());
+        for (fi, _) in &plan.fams {
+            entries.push(read_entries(&snap, &shape.families[*fi].ks, &prefix)?);
+        }
+        let (cells, _) = process_row(shape, plan, row, &entries, crate::now_ms(), filter)?;
+        Ok(cells)
+    }
+
+    /// Read one row (HBase `Table.get`). A missing row gives an empty result.
+    pub fn get(&self, mut get: Get) -> Result<RowResult> {
+        check_row(&get.row)?;
+        let shape = self.shape()?;
+        let plan = plan(&shape, &get.columns, get.time_range, get.max_versions)?;
+        let cells = self.read_row_locked_or_not(&shape, &get.row, &plan, get.filter.as_deref_mut())?;
+        Ok(RowResult { row: get.row, cells: cells.unwrap_or_default() })
+    }
+
+    /// Whether a get finds any cell.
+    pub fn exists(&self, get: Get) -> Result<bool> {
+        Ok(!self.get(get)?.is_empty())
+    }
+
+    /// Several gets (each row read consistently on its own).
+    pub fn get_many(&self, gets: Vec<Get>) -> Result<Vec<RowResult>> {
+        gets.into_iter().map(|g| self.get(g)).collect()
+    }
+
+    /// Scan rows in order, streaming in chunks of `caching` rows (HBase `Table.getScanner`).
+    ///
+    /// ```
+    /// use kabase::{Engine, TableDescriptor, FamilyDescriptor, Put, Scan};
+    /// let e = Engine::open_in_memory()?;
+    /// e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")))?;
+    /// let t = e.table("t")?;
+    /// for r in ["a1", "a2", "b1"] { t.put(Put::new(r).add("cf", "q", "v"))?; }
+    /// let rows: Vec<_> = t.scan(Scan::new().prefix("a").reversed(true))?.collect::<Result<_, _>>()?;
+    /// assert_eq!(rows.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"a2".to_vec(), b"a1".to_vec()]);
+    /// # Ok::<(), kabase::Error>(())
+    /// ```
+    pub fn scan(&self, scan: Scan) -> Result<Scanner> {
+        let shape = self.shape()?;
+        Scanner::new(self.clone(), shape, scan)
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    fn put_cells(shape: &Shape, put: &Put, now: i64) -> Result<Vec<PendingCell>> {
+        if put.cells.is_empty() {
+            return Err(Error::invalid("a put needs at least one cell"));
+        }
+        let default_ts = resolve_ts(put.timestamp, now)?;
+        let mut out = Vec::with_capacity(put.cells.len());
+        for c in &put.cells {
+            let fam = family_index(shape, &c.family)?;
+            let ts = match c.timestamp {
+                None => default_ts,
+                t => resolve_ts(t, now)?,
+            };
+            if c.value.len() >= u32::MAX as usize - 16 {
+                return Err(Error::invalid(format!("value is {} bytes; the limit is 4 GiB", c.value.len())));
+            }
+            out.push(PendingCell { fam, qualifier: c.qualifier.clone(), ts, kind: CellKind::Put, value: c.value.clone() });
+        }
+        Ok(out)
+    }
+
+    /// Delete markers for a delete; reads the newest version for `column` without a timestamp.
+    fn delete_cells(&self, shape: &Shape, del: &Delete, now: i64) -> Result<Vec<PendingCell>> {
+        let default_ts = resolve_ts(del.timestamp, now)?;
+        let mut out = Vec::new();
+        if del.specs.is_empty() {
+            for fam in 0..shape.families.len() {
+                out.push(PendingCell { fam, qualifier: Vec::new(), ts: default_ts, kind: CellKind::DeleteFamily, value: Vec::new() });
+            }
+            return Ok(out);
+        }
+        for s in &del.specs {
+            let cell = match s {
+                DeleteSpec::Family { family, ts } => PendingCell {
+                    fam: family_index(shape, family)?,
+                    qualifier: Vec::new(),
+                    ts: ts.map_or(Ok(default_ts), |t| resolve_ts(Some(t), now))?,
+                    kind: CellKind::DeleteFamily,
+                    value: Vec::new(),
+                },
+                DeleteSpec::FamilyVersion { family, ts } => PendingCell {
+                    fam: family_index(shape, family)?,
+                    qualifier: Vec::new(),
+                    ts: resolve_ts(Some(*ts), now)?,
+                    kind: CellKind::DeleteFamilyVersion,
+                    value: Vec::new(),
+                },
+                DeleteSpec::Columns { family, qualifier, ts } => PendingCell {
+                    fam: family_index(shape, family)?,
+                    qualifier: qualifier.clone(),
+                    ts: ts.map_or(Ok(default_ts), |t| resolve_ts(Some(t), now))?,
+                    kind: CellKind::DeleteColumn,
+                    value: Vec::new(),
+                },
+                DeleteSpec::Column { family, qualifier, ts } => {
+                    let fam = family_index(shape, family)?;
+                    let ts = match ts {
+                        Some(t) => resolve_ts(Some(*t), now)?,
+                        None => {
+                            // HBase: the server looks up the newest version; with none, it uses now.
+                            let mut sel = ColumnSelection::default();
+                            sel.add_column(family.clone(), qualifier.clone());
+                            let p = plan(shape, &sel, TimeRange::ALL, 1)?;
+                            let cells = self.read_row_locked_or_not(shape, &del.row, &p, None)?;
+                            cells.and_then(|c| c.first().map(|c| c.timestamp)).unwrap_or(default_ts)
+                        }
+                    };
+                    PendingCell { fam, qualifier: qualifier.clone(), ts, kind: CellKind::Delete, value: Vec::new() }
+                }
+            };
+            out.push(cell);
+        }
+        Ok(out)
+    }
+
+    fn change<'a>(&'a self, shape: &'a Shape, row: &'a [u8], cells: Vec<PendingCell>) -> Result<RowChange<'a>> {
+        let mut writes = Vec::with_capacity(cells.len());
+        for c in &cells {
+            let key = codec::cell_key(row, &c.qualifier, c.ts, c.kind);
+            if key.len() > codec::MAX_KEY_LEN {
+                return Err(Error::invalid(format!(
+                    "cell key is {} bytes once encoded (row {} bytes, qualifier {} bytes); the storage limit is {}",
+                    key.len(),
+                    row.len(),
+                    c.qualifier.len(),
+                    codec::MAX_KEY_LEN
+                )));
+            }
+            let value = if c.kind == CellKind::Put {
+                codec::encode_value(&c.value, shape.families[c.fam].desc.compression)
+            } else {
+                Vec::new()
+            };
+            writes.push((c.fam, key, value));
+        }
+        Ok(RowChange {
+            table: &self.rt.name,
+            row,
+            family_names: &shape.family_names,
+            keyspaces: &shape.keyspaces,
+            writes,
+            cells,
+        })
+    }
+
+    fn commit_one(&self, shape: &Shape, row: &[u8], cells: Vec<PendingCell>, durability: Durability) -> Result<u64> {
+        let ch = self.change(shape, row, cells)?;
+        let seqs = self.state().committer.commit(vec![ch], Self::durability(shape, durability))?;
+        Ok(seqs.first().copied().unwrap_or(0))
+    }
+
+    /// Write the cells of one row atomically (HBase `Table.put`).
+    pub fn put(&self, put: Put) -> Result<()> {
+        check_row(&put.row)?;
+        let shape = self.shape()?;
+        let now = crate::now_ms();
+        let cells = Self::put_cells(&shape, &put, now)?;
+        let _lock = self.state().committer.lock_row(shape.id(), &put.row);
+        self.commit_one(&shape, &put.row, cells, put.durability)?;
+        Ok(())
+    }
+
+    /// Write delete markers for one row atomically (HBase `Table.delete`).
+    pub fn delete(&self, del: Delete) -> Result<()> {
+        check_row(&del.row)?;
+        let shape = self.shape()?;
+        let _lock = self.state().committer.lock_row(shape.id(), &del.row);
+        self.delete_locked(&shape, &del)
+    }
+
+    fn delete_locked(&self, shape: &Shape, del: &Delete) -> Result<()> {
+        let cells = self.delete_cells(shape, del, crate::now_ms())?;
+        self.commit_one(shape, &del.row, cells, del.durability)?;
+        Ok(())
+    }
+
+    /// Add to 8-byte big-endian signed counters (HBase `Table.increment`); returns the new values.
+    /// A stored value of another width fails with [`ErrorCode::NotALong`].
+    pub fn increment(&self, inc: Increment) -> Result<RowResult> {
+        check_row(&inc.row)?;
+        let shape = self.shape()?;
+        let _lock = self.state().committer.lock_row(shape.id(), &inc.row);
+        self.increment_locked(&shape, &inc)
+    }
+
+    /// Current newest cell of each requested column, read under the row lock.
+    fn current_cells(&self, shape: &Shape, row: &[u8], cols: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<Cell>> {
+        let mut sel = ColumnSelection::default();
+        for (f, q) in cols {
+            family_index(shape, f)?;
+            sel.add_column(f.clone(), q.clone());
+        }
+        let p = plan(shape, &sel, TimeRange::ALL, 1)?;
+        Ok(self.read_row_locked_or_not(shape, row, &p, None)?.unwrap_or_default())
+    }
+
+    fn increment_locked(&self, shape: &Shape, inc: &Increment) -> Result<RowResult> {
+        if inc.columns.is_empty() {
+            return Err(Error::invalid("an increment needs at least one column"));
+        }
+        let cols: Vec<(Vec<u8>, Vec<u8>)> = inc.columns.iter().map(|(f, q, _)| (f.clone(), q.clone())).collect();
+        let current = self.current_cells(shape, &inc.row, &cols)?;
+        let now = crate::now_ms();
+        let mut values: Vec<(Vec<u8>, Vec<u8>, i64, i64)> = Vec::new(); // family, qualifier, value, ts
+        for (f, q, amount) in &inc.columns {
+            if let Some(v) = values.iter_mut().find(|v| v.0 == *f && v.1 == *q) {
+                v.2 = v.2.wrapping_add(*amount);
+                continue;
+            }
+            let (base, ts) = match current.iter().find(|c| c.family == *f && c.qualifier == *q) {
+                Some(c) => {
+                    let b: [u8; 8] = c.value.as_slice().try_into().map_err(|_| {
+                        Error::new(ErrorCode::NotALong, format!("Field is not a long, it's {} bytes wide", c.value.len()))
+                    })?;
+                    (i64::from_be_bytes(b), now.max(c.timestamp))
+                }
+                None => (0, now),
+            };
+            values.push((f.clone(), q.clone(), base.wrapping_add(*amount), ts));
+        }
+        let mut cells = Vec::new();
+        let mut out = Vec::new();
+        for (f, q, v, ts) in values {
+            let fam = family_index(shape, &f)?;
+            cells.push(PendingCell { fam, qualifier: q.clone(), ts, kind: CellKind::Put, value: v.to_be_bytes().to_vec() });
+            out.push(Cell::put(inc.row.clone(), f, q, ts, v.to_be_bytes().to_vec()));
+        }
+        self.commit_one(shape, &inc.row, cells, inc.durability)?;
+        out.sort_by(|a, b| (&a.family, &a.qualifier).cmp(&(&b.family, &b.qualifier)));
+        Ok(RowResult { row: inc.row.clone(), cells: out })
+    }
+
+    /// Append bytes to columns (HBase `Table.append`); returns the new values.
+    pub fn append(&self, app: Append) -> Result<RowResult> {
+        check_row(&app.row)?;
+        let shape = self.shape()?;
+        let _lock = self.state().committer.lock_row(shape.id(), &app.row);
+        self.append_locked(&shape, &app)
+    }
+
+    fn append_locked(&self, shape: &Shape, app: &Append) -> Result<RowResult> {
+        if app.columns.is_empty() {
+            return Err(Error::invalid("an append needs at least one column"));
+        }
+        let cols: Vec<(Vec<u8>, Vec<u8>)> = app.columns.iter().map(|(f, q, _)| (f.clone(), q.clone())).collect();
+        let current = self.current_cells(shape, &app.row, &cols)?;
+        let now = crate::now_ms();
+        let mut values: Vec<(Vec<u8>, Vec<u8>, Vec<u8>, i64)> = Vec::new();
+        for (f, q, bytes) in &app.columns {
+            if let Some(v) = values.iter_mut().find(|v| v.0 == *f && v.1 == *q) {
+                v.2.extend_from_slice(bytes);
+                continue;
+            }
+            let (mut base, ts) = match current.iter().find(|c| c.family == *f && c.qualifier == *q) {
+                Some(c) => (c.value.clone(), now.max(c.timestamp)),
+                None => (Vec::new(), now),
+            };
+            base.extend_from_slice(bytes);
+            values.push((f.clone(), q.clone(), base, ts));
+        }
+        let mut cells = Vec::new();
+        let mut out = Vec::new();
+        for (f, q, v, ts) in values {
+            let fam = family_index(shape, &f)?;
+            cells.push(PendingCell { fam, qualifier: q.clone(), ts, kind: CellKind::Put, value: v.clone() });
+            out.push(Cell::put(app.row.clone(), f, q, ts, v));
+        }
+        self.commit_one(shape, &app.row, cells, app.durability)?;
+        out.sort_by(|a, b| (&a.family, &a.qualifier).cmp(&(&b.family, &b.qualifier)));
+        Ok(RowResult { row: app.row.clone(), cells: out })
+    }
+
+    /// Apply puts and deletes to one row atomically, in order (HBase `Table.mutateRow`).
+    pub fn mutate_row(&self, rm: RowMutations) -> Result<()> {
+        check_row(&rm.row)?;
+        let shape = self.shape()?;
+        let _lock = self.state().committer.lock_row(shape.id(), &rm.row);
+        self.mutate_row_locked(&shape, &rm)
+    }
+
+    fn mutate_row_locked(&self, shape: &Shape, rm: &RowMutations) -> Result<()> {
+        if rm.mutations.is_empty() {
+            return Err(Error::invalid("row mutations need at least one mutation"));
+        }
+        let now = crate::now_ms();
+        let mut cells = Vec::new();
+        let mut durability = Durability::UseDefault;
+        for m in &rm.mutations {
+            let (row, d) = match m {
+                RowMutation::Put(p) => (&p.row, p.durability),
+                RowMutation::Delete(d) => (&d.row, d.durability),
+            };
+            if *row != rm.row {
+                return Err(Error::invalid("every mutation of a RowMutations must name its row"));
+            }
+            durability = durability.max(d);
+            match m {
+                RowMutation::Put(p) => cells.extend(Self::put_cells(shape, p, now)?),
+                RowMutation::Delete(d) => cells.extend(self.delete_cells(shape, d, now)?),
+            }
+        }
+        self.commit_one(shape, &rm.row, cells, durability)?;
+        Ok(())
+    }
+
+    fn apply_locked(&self, shape: &Shape, m: &Mutation) -> Result<RowResult> {
+        match m {
+            Mutation::Put(p) => {
+                let cells = Self::put_cells(shape, p, crate::now_ms())?;
+                self.commit_one(shape, &p.row, cells, p.durability)?;
+                Ok(RowResult { row: p.row.clone(), cells: Vec::new() })
+            }
+            Mutation::Delete(d) => {
+                self.delete_locked(shape, d)?;
+                Ok(RowResult { row: d.row.clone(), cells: Vec::new() })
+            }
+            Mutation::Increment(i) => self.increment_locked(shape, i),
+            Mutation::Append(a) => self.append_locked(shape, a),
+            Mutation::RowMutations(r) => {
+                self.mutate_row_locked(shape, r)?;
+                Ok(RowResult { row: r.row.clone(), cells: Vec::new() })
+            }
+        }
+    }
+
+    /// Check a condition on a row and, if it holds, apply a mutation, atomically under the row
+    /// lock (HBase `Table.checkAndMutate`).
+    ///
+    /// ```
+    /// use kabase::{Engine, TableDescriptor, FamilyDescriptor, Put, CheckAndMutate};
+    /// let e = Engine::open_in_memory()?;
+    /// e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")))?;
+    /// let t = e.table("t")?;
+    /// let claim = || CheckAndMutate::new("job1").if_not_exists("cf", "owner").then(Put::new("job1").add("cf", "owner", "w1"));
+    /// assert!(t.check_and_mutate(claim())?.success);
+    /// assert!(!t.check_and_mutate(claim())?.success);
+    /// # Ok::<(), kabase::Error>(())
+    /// ```
+    pub fn check_and_mutate(&self, mut cam: CheckAndMutate) -> Result<CheckAndMutateResult> {
+        check_row(&cam.row)?;
+        let m = cam.mutation.take().ok_or_else(|| Error::invalid("check-and-mutate needs a mutation (then(...))"))?;
+        if m.row() != cam.row.as_slice() {
+            return Err(Error::invalid("the mutation's row must match the checked row"));
+        }
+        let cond = cam.condition.take().ok_or_else(|| Error::invalid("check-and-mutate needs a condition"))?;
+        let shape = self.shape()?;
+        let _lock = self.state().committer.lock_row(shape.id(), &cam.row);
+        let holds = match cond {
+            Condition::NotExists { family, qualifier } => {
+                let mut sel = ColumnSelection::default();
+                sel.add_column(family, qualifier);
+                let p = plan(&shape, &sel, cam.time_range, 1)?;
+                self.read_row_locked_or_not(&shape, &cam.row, &p, None)?.is_none()
+            }
+            Condition::Matches { family, qualifier, op, value } => {
+                let mut sel = ColumnSelection::default();
+                sel.add_column(family, qualifier);
+                let p = plan(&shape, &sel, cam.time_range, 1)?;
+                match self.read_row_locked_or_not(&shape, &cam.row, &p, None)? {
+                    Some(cells) => cells.first().is_some_and(|c| op.holds(&c.value, &value)),
+                    None => false,
+                }
+            }
+            Condition::Filter(mut f) => {
+                let p = plan(&shape, &ColumnSelection::default(), cam.time_range, 1)?;
+                self.read_row_locked_or_not(&shape, &cam.row, &p, Some(f.as_mut()))?.is_some()
+            }
+        };
+        if !holds {
+            return Ok(CheckAndMutateResult { success: false, result: RowResult { row: cam.row, cells: Vec::new() } });
+        }
+        let result = self.apply_locked(&shape, &m)?;
+        Ok(CheckAndMutateResult { success: true, result })
+    }
+
+    /// Apply mutations of many rows with one result per mutation, in order (HBase
+    /// `Table.batch`). Puts and deletes are committed together in one LSM batch (each row still
+    /// gets its own change sequence number); increments, appends and row mutations go one by
+    /// one. The batch as a whole is not atomic: a failed mutation does not stop the others.
+    pub fn batch(&self, mutations: Vec<Mutation>) -> Result<Vec<Result<RowResult>>> {
+        let shape = self.shape()?;
+        let mut results: Vec<Option<Result<RowResult>>> = (0..mutations.len()).map(|_| None).collect();
+        let grouped: Vec<usize> = mutations
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| matches!(m, Mutation::Put(_) | Mutation::Delete(_)))
+            .map(|(i, _)| i)
+            .collect();
+        if !grouped.is_empty() {
+            let rows: Vec<&[u8]> = grouped.iter().map(|i| mutations[*i].row()).collect();
+            let committer = &self.state().committer;
+            let _locks = committer.lock_rows(shape.id(), &rows);
+            let now = crate::now_ms();
+            let mut changes = Vec::new();
+            let mut members = Vec::new();
+            let mut durability = Durability::UseDefault;
+            for &i in &grouped {
+                let m = &mutations[i];
+                let built = check_row(m.row()).and_then(|_| match m {
+                    Mutation::Put(p) => Self::put_cells(&shape, p, now).map(|c| (c, p.durability)),
+                    Mutation::Delete(d) => self.delete_cells(&shape, d, now).map(|c| (c, d.durability)),
+                    _ => Err(Error::internal("not a put or delete")),
+                });
+                match built.and_then(|(cells, d)| self.change(&shape, m.row(), cells).map(|c| (c, d))) {
+                    Ok((ch, d)) => {
+                        durability = durability.max(Self::durability(&shape, d));
+                        changes.push(ch);
+                        members.push(i);
+                    }
+                    Err(e) => results[i] = Some(Err(e)),
+                }
+            }
+            let outcome = committer.commit(changes, Self::durability(&shape, durability));
+            for i in members {
+                results[i] = Some(match &outcome {
+                    Ok(_) => Ok(RowResult { row: mutations[i].row().to_vec(), cells: Vec::new() }),
+                    Err(e) => Err(same_error(e)),
+                });
+            }
+        }
+        for (i, m) in mutations.iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            let r = check_row(m.row()).and_then(|_| {
+                let _lock = self.state().committer.lock_row(shape.id(), m.row());
+                self.apply_locked(&shape, m)
+            });
+            results[i] = Some(r);
+        }
+        Ok(results.into_iter().map(|r| r.unwrap_or_else(|| Err(Error::internal("batch slot left empty")))).collect())
+    }
+}
+
+impl TablesState {
+    pub(crate) fn db_snapshot(&self) -> fjall::Snapshot {
+        self.db.snapshot()
+    }
+}
+
+/// Major-compaction pass over a table: remove every entry [`read::compaction_keep`] rejects.
+/// Each affected row is re-read and rewritten under its row lock, so concurrent writers are safe.
+pub(crate) fn compact_shape(engine: &Engine, shape: &Shape) -> Result<()> {
+    let state = &engine.inner.tables;
+    let db = &state.db;
+    for fam in &shape.families {
+        let snap = db.snapshot();
+        let mut cur_row: Option<Vec<u8>> = None;
+        let mut entries: Entries = Vec::new();
+        let flush_row = |row: &[u8], entries: &mut Entries| -> Result<()> {
+            let now = crate::now_ms();
+            let keep = read::compaction_keep(&fam.desc, entries, now)?;
+            entries.clear();
+            if keep.iter().all(|k| *k) {
+                return Ok(());
+            }
+            let raw_row = codec::decode_row(row);
+            let _lock = state.committer.lock_row(shape.id(), &raw_row);
+            let fresh = read_entries(&db.snapshot(), &fam.ks, row)?;
+            let keep = read::compaction_keep(&fam.desc, &fresh, now)?;
+            let mut batch = db.batch().durability(Some(fjall::PersistMode::Buffer));
+            for ((k, _), keep) in fresh.iter().zip(keep) {
+                if !keep {
+                    batch.remove(&fam.ks, k.clone());
+                }
+            }
+            batch.commit()?;
+            Ok(())
+        };
+        for kv in snap.iter(&fam.ks) {
+            let (k, v) = kv.into_inner()?;
+            let n = codec::row_part_len(&k)?;
+            let row = &k[..n];
+            if cur_row.as_deref() != Some(row) {
+                if let Some(r) = cur_row.take() {
+                    flush_row(&r, &mut entries)?;
+                }
+                cur_row = Some(row.to_vec());
+            }
+            entries.push((k, v));
+        }
+        if let Some(r) = cur_row.take() {
+            flush_row(&r, &mut entries)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,893 @@
+//! Tests of the table model: admin, data rules, masking, versions, TTL, scans, atomicity.
+
+use super::*;
+use crate::cell::Cell;
+use crate::filter::{Filter, ReturnCode};
+use crate::table::schema::MAX_ROW_LEN;
+
+fn engine() -> Engine {
+    Engine::open_in_memory().unwrap()
+}
+
+fn table_with(e: &Engine, name: &str, fams: Vec<FamilyDescriptor>) -> Table {
+    let mut d = TableDescriptor::new(name);
+    for f in fams {
+        d = d.family(f);
+    }
+    e.create_table(d).unwrap();
+    e.table(name).unwrap()
+}
+
+fn simple(e: &Engine) -> Table {
+    table_with(e, "t", vec![FamilyDescriptor::new("cf").versions(3), FamilyDescriptor::new("cg")])
+}
+
+fn rows(t: &Table, s: Scan) -> Vec<RowResult> {
+    t.scan(s).unwrap().collect::<Result<Vec<_>>>().unwrap()
+}
+
+fn row_keys(t: &Table, s: Scan) -> Vec<String> {
+    rows(t, s).into_iter().map(|r| String::from_utf8(r.row).unwrap()).collect()
+}
+
+fn vals(r: &RowResult, f: &str, q: &str) -> Vec<(i64, String)> {
+    r.versions(f, q).into_iter().map(|c| (c.timestamp, String::from_utf8(c.value.clone()).unwrap())).collect()
+}
+
+// ------------------------------------------------------------------ namespaces and admin
+
+#[test]
+fn namespaces_builtin_create_delete() {
+    let e = engine();
+    let names: Vec<_> = e.list_namespaces().unwrap().into_iter().map(|n| n.name).collect();
+    assert!(names.contains(&"default".to_string()) && names.contains(&"hbase".to_string()));
+    e.create_namespace(NamespaceDescriptor::new("ns1").property("owner", "me")).unwrap();
+    assert_eq!(e.describe_namespace("ns1").unwrap().properties.get("owner").map(String::as_str), Some("me"));
+    assert_eq!(e.create_namespace("ns1").unwrap_err().code(), ErrorCode::NamespaceExists);
+    assert_eq!(e.create_namespace("bad-ns").unwrap_err().code(), ErrorCode::InvalidName);
+    e.create_table(TableDescriptor::new("ns1:t").family(FamilyDescriptor::new("cf"))).unwrap();
+    assert_eq!(e.delete_namespace("ns1").unwrap_err().code(), ErrorCode::NamespaceNotEmpty);
+    assert_eq!(e.list_tables_in_namespace("ns1").unwrap(), vec!["ns1:t".to_string()]);
+    e.disable_table("ns1:t").unwrap();
+    e.delete_table("ns1:t").unwrap();
+    e.delete_namespace("ns1").unwrap();
+    assert_eq!(e.describe_namespace("ns1").unwrap_err().code(), ErrorCode::NamespaceNotFound);
+    assert!(e.delete_namespace("default").is_err());
+    assert_eq!(
+        e.create_table(TableDescriptor::new("nope:t").family(FamilyDescriptor::new("cf"))).unwrap_err().code(),
+        ErrorCode::NamespaceNotFound
+    );
+}
+
+#[test]
+fn metadata_survives_reopen() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let e = Engine::open(d.path()).unwrap();
+        e.create_namespace("ns").unwrap();
+        e.create_table(
+            TableDescriptor::new("ns:t")
+                .family(FamilyDescriptor::new("cf").versions(5).ttl(100).compression(Compression::Zstd))
+                .split_keys(vec![b"k".to_vec(), b"c".to_vec()]),
+        )
+        .unwrap();
+        e.table("ns:t").unwrap().put(Put::new("r").add("cf", "q", "v")).unwrap();
+        e.create_table(TableDescriptor::new("off").family(FamilyDescriptor::new("cf"))).unwrap();
+        e.disable_table("off").unwrap();
+        e.close().unwrap();
+    }
+    let e = Engine::open(d.path()).unwrap();
+    assert!(e.namespace_exists("ns").unwrap());
+    let desc = e.describe_table("ns:t").unwrap();
+    assert_eq!(desc.families[0].max_versions, 5);
+    assert_eq!(desc.families[0].ttl_seconds, Some(100));
+    assert_eq!(desc.families[0].compression_in_force(), "ZSTD (per value)");
+    assert_eq!(desc.split_keys, vec![b"c".to_vec(), b"k".to_vec()]);
+    assert_eq!(e.table_regions("ns:t").unwrap().len(), 3);
+    assert_eq!(e.table("ns:t").unwrap().get(Get::new("r")).unwrap().value("cf", "q"), Some(&b"v"[..]));
+    assert!(!e.is_table_enabled("off").unwrap());
+    assert_eq!(e.list_tables().unwrap(), vec!["off".to_string(), "ns:t".to_string()]);
+    e.close().unwrap();
+}
+
+#[test]
+fn table_admin_rules() {
+    let e = engine();
+    assert_eq!(e.create_table(TableDescriptor::new("t")).unwrap_err().code(), ErrorCode::InvalidArgument);
+    let t = simple(&e);
+    assert_eq!(
+        e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf"))).unwrap_err().code(),
+        ErrorCode::TableExists
+    );
+    assert!(e.table_exists("t").unwrap() && e.table_exists("default:t").unwrap());
+    assert!(!e.table_exists("u").unwrap());
+    assert_eq!(e.table("u").unwrap_err().code(), ErrorCode::TableNotFound);
+    assert_eq!(e.table("bad name").unwrap_err().code(), ErrorCode::InvalidName);
+    t.put(Put::new("r").add("cf", "q", "v")).unwrap();
+    assert_eq!(e.delete_table("t").unwrap_err().code(), ErrorCode::TableNotDisabled);
+    e.disable_table("t").unwrap();
+    assert_eq!(t.get(Get::new("r")).unwrap_err().code(), ErrorCode::TableDisabled);
+    assert_eq!(t.put(Put::new("r").add("cf", "q", "v")).unwrap_err().code(), ErrorCode::TableDisabled);
+    assert_eq!(t.scan(Scan::new()).unwrap_err().code(), ErrorCode::TableDisabled);
+    e.enable_table("t").unwrap();
+    assert_eq!(t.get(Get::new("r")).unwrap().value("cf", "q"), Some(&b"v"[..]));
+    e.disable_table("t").unwrap();
+    e.delete_table("t").unwrap();
+    assert_eq!(t.get(Get::new("r")).unwrap_err().code(), ErrorCode::TableNotFound);
+    assert!(!e.table_exists("t").unwrap());
+    // Recreating gives an empty table.
+    let t = simple(&e);
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+}
+
+#[test]
+fn alter_add_remove_modify_family() {
+    let e = engine();
+    let t = simple(&e);
+    t.put(Put::new("r").add("cf", "a", "1").add("cg", "b", "2")).unwrap();
+    e.add_family("t", FamilyDescriptor::new("new")).unwrap();
+    t.put(Put::new("r").add("new", "c", "3")).unwrap();
+    assert_eq!(t.get(Get::new("r")).unwrap().cells.len(), 3);
+    e.delete_family("t", "cg").unwrap();
+    assert_eq!(t.get(Get::new("r").family("cg")).unwrap_err().code(), ErrorCode::NoSuchColumnFamily);
+    assert_eq!(t.get(Get::new("r")).unwrap().cells.len(), 2);
+    // Re-adding the family does not resurrect its old data.
+    e.add_family("t", FamilyDescriptor::new("cg")).unwrap();
+    assert!(t.get(Get::new("r").family("cg")).unwrap().is_empty());
+    // VERSIONS change applies to reads at once.
+    for ts in 1..=3 {
+        t.put(Put::new("v").add_at("cf", "q", ts, format!("{ts}"))).unwrap();
+    }
+    assert_eq!(t.get(Get::new("v").max_versions(10)).unwrap().cells.len(), 3);
+    e.modify_family("t", FamilyDescriptor::new("cf").versions(1)).unwrap();
+    assert_eq!(vals(&t.get(Get::new("v").max_versions(10)).unwrap(), "cf", "q"), vec![(3, "3".into())]);
+    // Block-level changes need a disabled table, then rewrite the data.
+    let err = e.modify_family("t", FamilyDescriptor::new("cf").compression(Compression::Lz4)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TableNotDisabled);
+    e.disable_table("t").unwrap();
+    e.modify_family("t", FamilyDescriptor::new("cf").versions(3).compression(Compression::Lz4).block_size(4096)).unwrap();
+    e.enable_table("t").unwrap();
+    assert_eq!(t.get(Get::new("v").max_versions(10)).unwrap().cells.len(), 3);
+    assert_eq!(e.describe_table("t").unwrap().get_family(b"cf").unwrap().compression_in_force(), "LZ4 (LSM data blocks)");
+    assert_eq!(e.delete_family("t", "zz").unwrap_err().code(), ErrorCode::NoSuchColumnFamily);
+}
+
+#[test]
+fn truncate_keeps_splits_and_options() {
+    let e = engine();
+    e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf").versions(4)).split_keys(vec![b"m".to_vec()]))
+        .unwrap();
+    let t = e.table("t").unwrap();
+    t.put(Put::new("r").add("cf", "q", "v")).unwrap();
+    assert_eq!(e.truncate_table("t").unwrap_err().code(), ErrorCode::TableNotDisabled);
+    e.disable_table("t").unwrap();
+    e.truncate_table("t").unwrap();
+    assert!(e.is_table_enabled("t").unwrap());
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    assert_eq!(e.table_regions("t").unwrap().len(), 2);
+    assert_eq!(e.describe_table("t").unwrap().families[0].max_versions, 4);
+}
+
+#[test]
+fn compression_is_applied_to_stored_values() {
+    let e = engine();
+    let t = table_with(
+        &e,
+        "t",
+        vec![
+            FamilyDescriptor::new("gz").compression(Compression::Gz),
+            FamilyDescriptor::new("sn").compression(Compression::Snappy),
+            FamilyDescriptor::new("zs").compression(Compression::Zstd),
+            FamilyDescriptor::new("no"),
+        ],
+    );
+    let big = "abcdefgh".repeat(200);
+    t.put(Put::new("r").add("gz", "q", big.clone()).add("sn", "q", big.clone()).add("zs", "q", big.clone()).add("no", "q", big.clone()))
+        .unwrap();
+    let r = t.get(Get::new("r")).unwrap();
+    for f in ["gz", "sn", "zs", "no"] {
+        assert_eq!(r.value(f, "q"), Some(big.as_bytes()));
+    }
+    let shape = e.table("t").unwrap().shape().unwrap();
+    for (f, codec) in [("gz", 1u8), ("sn", 2), ("zs", 3), ("no", 0)] {
+        let i = shape.family_index(f.as_bytes()).unwrap();
+        let (_, v) = shape.families[i].ks.iter().next().unwrap().into_inner().unwrap();
+        assert_eq!(codec::stored_codec(&v), Some(codec), "{f}");
+        if codec != 0 {
+            assert!(v.len() < big.len() / 4, "{f} stored {} bytes", v.len());
+        }
+    }
+}
+
+// ------------------------------------------------------------------ put / get
+
+#[test]
+fn put_get_versions_and_time_ranges() {
+    let e = engine();
+    let t = simple(&e);
+    t.put(Put::new("r").add_at("cf", "q", 10, "a").add_at("cf", "q", 20, "b").add_at("cf", "q", 30, "c").add_at("cf", "q", 40, "d"))
+        .unwrap();
+    // VERSIONS=3: only the 3 newest exist.
+    let r = t.get(Get::new("r").max_versions(10)).unwrap();
+    assert_eq!(vals(&r, "cf", "q"), vec![(40, "d".into()), (30, "c".into()), (20, "b".into())]);
+    assert_eq!(t.get(Get::new("r")).unwrap().value("cf", "q"), Some(&b"d"[..]));
+    // Time range [min, max), exact timestamp; version 10 stays gone (beyond VERSIONS).
+    let r = t.get(Get::new("r").time_range(20, 40).max_versions(10)).unwrap();
+    assert_eq!(vals(&r, "cf", "q"), vec![(30, "c".into()), (20, "b".into())]);
+    assert!(t.get(Get::new("r").timestamp(10)).unwrap().is_empty());
+    assert_eq!(vals(&t.get(Get::new("r").timestamp(30)).unwrap(), "cf", "q"), vec![(30, "c".into())]);
+    // Same timestamp twice: last write wins.
+    t.put(Put::new("r").add_at("cf", "q", 40, "d2")).unwrap();
+    assert_eq!(t.get(Get::new("r")).unwrap().value("cf", "q"), Some(&b"d2"[..]));
+    // Server timestamps are now-ish and newest wins.
+    let before = crate::now_ms();
+    t.put(Put::new("s").add("cf", "q", "x")).unwrap();
+    let c = t.get(Get::new("s")).unwrap().latest("cf", "q").unwrap().clone();
+    assert!(c.timestamp >= before && c.timestamp <= crate::now_ms());
+}
+
+#[test]
+fn get_columns_and_families() {
+    let e = engine();
+    let t = simple(&e);
+    t.put(Put::new("r").add("cf", "a", "1").add("cf", "b", "2").add("cf", "c", "3").add("cg", "x", "9")).unwrap();
+    let r = t.get(Get::new("r")).unwrap();
+    let cols: Vec<_> = r.cells.iter().map(|c| String::from_utf8(c.column()).unwrap()).collect();
+    assert_eq!(cols, vec!["cf:a", "cf:b", "cf:c", "cg:x"]);
+    let r = t.get(Get::new("r").column("cf", "c").column("cf", "a")).unwrap();
+    assert_eq!(r.cells.len(), 2);
+    assert!(r.value("cf", "b").is_none());
+    let r = t.get(Get::new("r").family("cg")).unwrap();
+    assert_eq!(r.cells.len(), 1);
+    // addFamily overrides addColumn of the same family.
+    let r = t.get(Get::new("r").column("cf", "a").family("cf")).unwrap();
+    assert_eq!(r.cells.len(), 3);
+    assert_eq!(t.get(Get::new("r").family("zz")).unwrap_err().code(), ErrorCode::NoSuchColumnFamily);
+    assert!(t.exists(Get::new("r")).unwrap());
+    assert!(!t.exists(Get::new("nope")).unwrap());
+    assert_eq!(t.get(Get::new("r").max_versions(0)).unwrap_err().code(), ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn binary_row_keys_and_qualifiers() {
+    let e = engine();
+    let t = simple(&e);
+    let keys: Vec<Vec<u8>> = vec![b"\x00".to_vec(), b"\x00\x00".to_vec(), b"\x00\x01".to_vec(), b"a".to_vec(), b"a\x00".to_vec(), b"a\xff".to_vec(), b"\xff".to_vec()];
+    for k in keys.iter().rev() {
+        t.put(Put::new(k.clone()).add("cf", b"q\x00".to_vec(), k.clone())).unwrap();
+    }
+    for k in &keys {
+        assert_eq!(t.get(Get::new(k.clone())).unwrap().value("cf", b"q\x00"), Some(k.as_slice()));
+    }
+    let got: Vec<Vec<u8>> = rows(&t, Scan::new()).into_iter().map(|r| r.row).collect();
+    assert_eq!(got, keys);
+    let got: Vec<Vec<u8>> = rows(&t, Scan::new().prefix(b"\x00".to_vec())).into_iter().map(|r| r.row).collect();
+    assert_eq!(got, keys[..3].to_vec());
+    let got: Vec<Vec<u8>> = rows(&t, Scan::new().prefix(b"a".to_vec()).reversed(true)).into_iter().map(|r| r.row).collect();
+    assert_eq!(got, vec![b"a\xff".to_vec(), b"a\x00".to_vec(), b"a".to_vec()]);
+}
+
+#[test]
+fn bad_input_errors() {
+    let e = engine();
+    let t = simple(&e);
+    assert_eq!(t.put(Put::new("").add("cf", "q", "v")).unwrap_err().code(), ErrorCode::InvalidArgument);
+    assert!(t.put(Put::new("").add("cf", "q", "v")).unwrap_err().message().contains("empty"));
+    assert_eq!(t.put(Put::new("r")).unwrap_err().code(), ErrorCode::InvalidArgument);
+    let err = t.put(Put::new("r").add("nope", "q", "v")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NoSuchColumnFamily);
+    assert!(err.message().contains("nope"));
+    assert_eq!(t.put(Put::new("r").add_at("cf", "q", -1, "v")).unwrap_err().code(), ErrorCode::InvalidArgument);
+    let long_row = vec![b'x'; MAX_ROW_LEN + 1];
+    assert!(t.put(Put::new(long_row).add("cf", "q", "v")).unwrap_err().message().contains("limit"));
+    // A key beyond the LSM's limit (row of zero bytes doubles when escaped, plus a big qualifier).
+    let err = t.put(Put::new(vec![0u8; 30_000]).add("cf", vec![0u8; 10_000], "v")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    assert!(err.message().contains("storage limit"), "{}", err.message());
+    assert_eq!(t.get(Get::new("")).unwrap_err().code(), ErrorCode::InvalidArgument);
+    assert_eq!(t.delete(Delete::new("r").column("zz", "q")).unwrap_err().code(), ErrorCode::NoSuchColumnFamily);
+    assert_eq!(t.get(Get::new("r").time_range(5, 1)).unwrap_err().code(), ErrorCode::InvalidArgument);
+    // Closed engine.
+    e.close().unwrap();
+    assert_eq!(t.put(Put::new("r").add("cf", "q", "v")).unwrap_err().code(), ErrorCode::Closed);
+    assert_eq!(t.get(Get::new("r")).unwrap_err().code(), ErrorCode::Closed);
+    assert_eq!(e.list_tables().unwrap_err().code(), ErrorCode::Closed);
+    assert_eq!(e.table("t").unwrap_err().code(), ErrorCode::Closed);
+}
+
+// ------------------------------------------------------------------ deletes
+
+#[test]
+fn delete_markers_every_kind() {
+    let e = engine();
+    let t = simple(&e);
+    let fill = |row: &str| {
+        t.put(
+            Put::new(row)
+                .add_at("cf", "a", 1, "a1")
+                .add_at("cf", "a", 2, "a2")
+                .add_at("cf", "a", 3, "a3")
+                .add_at("cf", "b", 2, "b2")
+                .add_at("cg", "c", 2, "c2"),
+        )
+        .unwrap();
+    };
+    let all = |row: &str| t.get(Get::new(row).max_versions(10)).unwrap();
+
+    // One column version (exact ts).
+    fill("r1");
+    t.delete(Delete::new("r1").column_at("cf", "a", 2)).unwrap();
+    assert_eq!(vals(&all("r1"), "cf", "a"), vec![(3, "a3".into()), (1, "a1".into())]);
+    // Newest version (no ts).
+    t.delete(Delete::new("r1").column("cf", "a")).unwrap();
+    assert_eq!(vals(&all("r1"), "cf", "a"), vec![(1, "a1".into())]);
+
+    // Column, all versions <= ts.
+    fill("r2");
+    t.delete(Delete::new("r2").columns_at("cf", "a", 2)).unwrap();
+    assert_eq!(vals(&all("r2"), "cf", "a"), vec![(3, "a3".into())]);
+    assert_eq!(vals(&all("r2"), "cf", "b"), vec![(2, "b2".into())]);
+    t.delete(Delete::new("r2").columns("cf", "a")).unwrap();
+    assert!(vals(&all("r2"), "cf", "a").is_empty());
+
+    // Family <= ts.
+    fill("r3");
+    t.delete(Delete::new("r3").family_at("cf", 2)).unwrap();
+    let r = all("r3");
+    assert_eq!(vals(&r, "cf", "a"), vec![(3, "a3".into())]);
+    assert!(vals(&r, "cf", "b").is_empty());
+    assert_eq!(vals(&r, "cg", "c"), vec![(2, "c2".into())]);
+
+    // Family version == ts.
+    fill("r4");
+    t.delete(Delete::new("r4").family_version("cf", 2)).unwrap();
+    let r = all("r4");
+    assert_eq!(vals(&r, "cf", "a"), vec![(3, "a3".into()), (1, "a1".into())]);
+    assert!(vals(&r, "cf", "b").is_empty());
+
+    // Whole row (every family, up to now), and up to a timestamp.
+    fill("r5");
+    t.delete(Delete::new("r5")).unwrap();
+    assert!(all("r5").is_empty());
+    fill("r6");
+    t.delete(Delete::new_at("r6", 1)).unwrap();
+    let r = all("r6");
+    assert_eq!(vals(&r, "cf", "a"), vec![(3, "a3".into()), (2, "a2".into())]);
+    assert_eq!(r.cells.len(), 4);
+}
+
+#[test]
+fn delete_masks_later_puts_until_major_compaction() {
+    let e = engine();
+    let t = simple(&e);
+    t.put(Put::new("r").add_at("cf", "q", 100, "old")).unwrap();
+    t.delete(Delete::new("r").columns_at("cf", "q", 200)).unwrap();
+    // A put written after the delete, with an older timestamp, stays invisible.
+    t.put(Put::new("r").add_at("cf", "q", 150, "later")).unwrap();
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    // A newer timestamp is visible.
+    t.put(Put::new("r").add_at("cf", "q", 250, "newer")).unwrap();
+    assert_eq!(t.get(Get::new("r")).unwrap().value("cf", "q"), Some(&b"newer"[..]));
+    // Major compaction drops the marker and the masked cells...
+    e.major_compact_table("t").unwrap();
+    assert_eq!(vals(&t.get(Get::new("r").max_versions(5)).unwrap(), "cf", "q"), vec![(250, "newer".into())]);
+    // ...after which a put with an old timestamp is visible again.
+    t.put(Put::new("r").add_at("cf", "q", 150, "again")).unwrap();
+    assert_eq!(vals(&t.get(Get::new("r").max_versions(5)).unwrap(), "cf", "q"), vec![(250, "newer".into()), (150, "again".into())]);
+}
+
+#[test]
+fn keep_deleted_cells_time_range_reads() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![FamilyDescriptor::new("cf").versions(5).keep_deleted_cells(KeepDeletedCells::True)]);
+    t.put(Put::new("r").add_at("cf", "q", 10, "v10")).unwrap();
+    t.delete(Delete::new("r").columns_at("cf", "q", 20)).unwrap();
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    // A time range ending before the marker still sees the deleted cell.
+    assert_eq!(t.get(Get::new("r").time_range(0, 20)).unwrap().value("cf", "q"), Some(&b"v10"[..]));
+    // Major compaction keeps both.
+    e.major_compact_table("t").unwrap();
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    assert_eq!(t.get(Get::new("r").time_range(0, 20)).unwrap().value("cf", "q"), Some(&b"v10"[..]));
+
+    // Without KEEP_DELETED_CELLS, the time range does not help.
+    let t2 = table_with(&e, "t2", vec![FamilyDescriptor::new("cf").versions(5)]);
+    t2.put(Put::new("r").add_at("cf", "q", 10, "v10")).unwrap();
+    t2.delete(Delete::new("r").columns_at("cf", "q", 20)).unwrap();
+    assert!(t2.get(Get::new("r").time_range(0, 20)).unwrap().is_empty());
+}
+
+// ------------------------------------------------------------------ TTL and MIN_VERSIONS
+
+#[test]
+fn ttl_and_min_versions_hold_on_read_and_compaction() {
+    let e = engine();
+    let t = table_with(
+        &e,
+        "t",
+        vec![FamilyDescriptor::new("cf").versions(5).ttl(60), FamilyDescriptor::new("mv").versions(5).min_versions(2).ttl(60)],
+    );
+    let now = crate::now_ms();
+    let old = now - 3_600_000; // an hour ago: expired
+    t.put(Put::new("r").add_at("cf", "old", old, "x").add_at("cf", "new", now, "y")).unwrap();
+    t.put(Put::new("r").add_at("mv", "q", old - 2, "o1").add_at("mv", "q", old - 1, "o2").add_at("mv", "q", old, "o3")).unwrap();
+    let r = t.get(Get::new("r").max_versions(10)).unwrap();
+    assert!(r.value("cf", "old").is_none());
+    assert_eq!(r.value("cf", "new"), Some(&b"y"[..]));
+    // MIN_VERSIONS=2 keeps the 2 newest expired versions.
+    assert_eq!(vals(&r, "mv", "q"), vec![(old, "o3".into()), (old - 1, "o2".into())]);
+    e.major_compact_table("t").unwrap();
+    let shape = t.shape().unwrap();
+    let n: usize = shape.families.iter().map(|f| f.ks.iter().count()).sum();
+    assert_eq!(n, 3, "compaction keeps exactly the visible cells");
+    assert_eq!(t.get(Get::new("r").max_versions(10)).unwrap().cells.len(), 3);
+}
+
+#[test]
+fn versions_reclaimed_by_major_compaction() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![FamilyDescriptor::new("cf").versions(2)]);
+    for ts in 1..=10 {
+        t.put(Put::new("r").add_at("cf", "q", ts, format!("v{ts}"))).unwrap();
+    }
+    t.delete(Delete::new("r").column_at("cf", "q", 10)).unwrap();
+    // Deleted versions do not count (HBase without NEW_VERSION_BEHAVIOR): 9 and 8 remain.
+    assert_eq!(vals(&t.get(Get::new("r").max_versions(5)).unwrap(), "cf", "q"), vec![(9, "v9".into()), (8, "v8".into())]);
+    e.flush_table("t").unwrap();
+    e.major_compact_table("t").unwrap();
+    let shape = t.shape().unwrap();
+    assert_eq!(shape.families[0].ks.iter().count(), 2);
+    assert_eq!(vals(&t.get(Get::new("r").max_versions(5)).unwrap(), "cf", "q"), vec![(9, "v9".into()), (8, "v8".into())]);
+}
+
+// ------------------------------------------------------------------ scans
+
+fn fill_rows(t: &Table, n: usize) {
+    let puts: Vec<Mutation> = (0..n).map(|i| Put::new(format!("row{i:03}")).add("cf", "q", format!("{i}")).into()).collect();
+    for r in t.batch(puts).unwrap() {
+        r.unwrap();
+    }
+}
+
+#[test]
+fn scan_bounds_prefix_reversed_limit() {
+    let e = engine();
+    let t = simple(&e);
+    fill_rows(&t, 30);
+    assert_eq!(rows(&t, Scan::new()).len(), 30);
+    assert_eq!(row_keys(&t, Scan::new().start("row010").stop("row013")), vec!["row010", "row011", "row012"]);
+    assert_eq!(row_keys(&t, Scan::new().prefix("row02").limit(3)), vec!["row020", "row021", "row022"]);
+    assert_eq!(row_keys(&t, Scan::new().prefix("row00").reversed(true).limit(2)), vec!["row009", "row008"]);
+    assert_eq!(row_keys(&t, Scan::new().start("row005").stop("row002").reversed(true)), vec!["row005", "row004", "row003"]);
+    assert_eq!(row_keys(&t, Scan::new().reversed(true).limit(1)), vec!["row029"]);
+    assert!(row_keys(&t, Scan::new().prefix("zzz")).is_empty());
+    assert!(row_keys(&t, Scan::new().start("row005").stop("row001")).is_empty());
+    // Prefix and start combine.
+    assert_eq!(row_keys(&t, Scan::new().prefix("row01").start("row018")), vec!["row018", "row019"]);
+    // Small caching still returns everything, in order.
+    let keys = row_keys(&t, Scan::new().caching(1));
+    assert_eq!(keys.len(), 30);
+    assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    let rkeys = row_keys(&t, Scan::new().caching(7).reversed(true));
+    assert_eq!(rkeys.len(), 30);
+    assert!(rkeys.windows(2).all(|w| w[0] > w[1]));
+}
+
+#[test]
+fn scan_batch_versions_columns_time_range() {
+    let e = engine();
+    let t = simple(&e);
+    for ts in 1..=3 {
+        t.put(Put::new("a").add_at("cf", "x", ts, format!("x{ts}")).add_at("cf", "y", ts, format!("y{ts}")).add_at("cg", "z", ts, "z")).unwrap();
+    }
+    t.put(Put::new("b").add_at("cf", "x", 5, "bx")).unwrap();
+    let r = rows(&t, Scan::new().max_versions(3));
+    assert_eq!(r[0].cells.len(), 7);
+    let parts = rows(&t, Scan::new().max_versions(3).batch(3));
+    assert_eq!(parts.iter().map(|p| p.cells.len()).collect::<Vec<_>>(), vec![3, 3, 1, 1]);
+    assert_eq!(parts[0].row, b"a");
+    assert_eq!(parts[3].row, b"b");
+    let r = rows(&t, Scan::new().column("cf", "y").max_versions(2));
+    assert_eq!(r.len(), 1);
+    assert_eq!(vals(&r[0], "cf", "y"), vec![(3, "y3".into()), (2, "y2".into())]);
+    let r = rows(&t, Scan::new().time_range(2, 3).family("cf"));
+    assert_eq!(r.len(), 1);
+    assert_eq!(vals(&r[0], "cf", "x"), vec![(2, "x2".into())]);
+    let r = rows(&t, Scan::new().timestamp(5));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].row, b"b");
+}
+
+#[test]
+fn scan_streams_in_chunks() {
+    let e = engine();
+    let t = simple(&e);
+    fill_rows(&t, 50);
+    let mut s = t.scan(Scan::new().caching(10)).unwrap();
+    let first = s.next().unwrap().unwrap();
+    assert_eq!(first.row, b"row000");
+    // Only the first chunk was read; rows written past it show up (read committed).
+    t.put(Put::new("row049x").add("cf", "q", "late")).unwrap();
+    assert_eq!(s.buffer.len(), 9);
+    let rest: Vec<_> = s.collect::<Result<Vec<_>>>().unwrap();
+    assert_eq!(rest.len(), 50);
+    // Disabling mid-scan stops it with an error at the next chunk.
+    let mut s = t.scan(Scan::new().caching(5)).unwrap();
+    for _ in 0..5 {
+        s.next().unwrap().unwrap();
+    }
+    e.disable_table("t").unwrap();
+    assert_eq!(s.next().unwrap().unwrap_err().code(), ErrorCode::TableDisabled);
+}
+
+// ------------------------------------------------------------------ filters (driving only)
+
+/// Records the calls it gets; drops rows whose key ends in '1'; skips cells whose value is "skip";
+/// ends the scan after `stop_after` rows.
+#[derive(Debug, Default)]
+struct Probe {
+    calls: Vec<String>,
+    rows: usize,
+    stop_after: usize,
+}
+
+impl Filter for Probe {
+    fn reset(&mut self) {
+        self.calls.push("reset".into());
+    }
+    fn filter_all_remaining(&mut self) -> bool {
+        self.stop_after > 0 && self.rows >= self.stop_after
+    }
+    fn filter_row_key(&mut self, row: &[u8]) -> bool {
+        self.calls.push(format!("key:{}", String::from_utf8_lossy(row)));
+        row.ends_with(b"1")
+    }
+    fn filter_cell(&mut self, cell: &Cell) -> ReturnCode {
+        self.calls.push(format!("cell:{}", String::from_utf8_lossy(&cell.qualifier)));
+        if cell.value == b"skip" {
+            ReturnCode::Skip
+        } else if cell.value == b"next" {
+            ReturnCode::NextRow
+        } else {
+            ReturnCode::Include
+        }
+    }
+    fn transform_cell(&mut self, mut cell: Cell) -> Cell {
+        cell.value.extend_from_slice(b"!");
+        cell
+    }
+    fn filter_row_cells(&mut self, cells: &mut Vec<Cell>) {
+        self.calls.push(format!("rowcells:{}", cells.len()));
+    }
+    fn has_filter_row(&self) -> bool {
+        true
+    }
+    fn filter_row(&mut self) -> bool {
+        self.rows += 1;
+        false
+    }
+}
+
+#[test]
+fn filter_is_driven_in_hbase_order() {
+    let e = engine();
+    let t = simple(&e);
+    t.put(Put::new("r0").add("cf", "a", "keep").add("cf", "b", "skip").add("cg", "c", "keep")).unwrap();
+    t.put(Put::new("r1").add("cf", "a", "keep")).unwrap();
+    t.put(Put::new("r2").add("cf", "a", "next").add("cf", "b", "keep")).unwrap();
+    t.put(Put::new("r3").add("cf", "a", "keep")).unwrap();
+    let probe = Probe { stop_after: 0, ..Probe::default() };
+    let got = rows(&t, Scan::new().filter(Box::new(probe)));
+    assert_eq!(got.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"r0".to_vec(), b"r3".to_vec()]);
+    assert_eq!(got[0].cells.len(), 2);
+    assert_eq!(got[0].value("cf", "a"), Some(&b"keep!"[..]));
+    // Check the exact sequence on a Get.
+    let mut p = Probe::default();
+    let shape = t.shape().unwrap();
+    let plan = handle::plan(&shape, &ColumnSelection::default(), TimeRange::ALL, 1).unwrap();
+    let snap = e.inner.tables.db_snapshot();
+    let prefix = codec::row_prefix(b"r0");
+    let entries: Vec<read::Entries> = shape
+        .families
+        .iter()
+        .map(|f| fjall::Readable::prefix(&snap, &f.ks, &prefix).map(|g| g.into_inner().unwrap()).collect())
+        .collect();
+    let (cells, end) = handle::process_row(&shape, &plan, b"r0", &entries, crate::now_ms(), Some(&mut p)).unwrap();
+    assert!(!end);
+    assert_eq!(cells.unwrap().len(), 2);
+    assert_eq!(p.calls, vec!["reset", "key:r0", "cell:a", "cell:b", "cell:c", "rowcells:2"]);
+    // filter_all_remaining ends the scan.
+    let got = rows(&t, Scan::new().filter(Box::new(Probe { stop_after: 1, ..Probe::default() })));
+    assert_eq!(got.len(), 1);
+    // Filters see cells before version counting, after time range.
+    let got = t.get(Get::new("r0").filter(Box::new(Probe::default()))).unwrap();
+    assert_eq!(got.cells.len(), 2);
+}
+
+// ------------------------------------------------------------------ atomic ops
+
+#[test]
+fn increment_and_append() {
+    let e = engine();
+    let t = simple(&e);
+    let r = t.increment(Increment::new("c").add("cf", "n", 5).add("cf", "m", -2)).unwrap();
+    assert_eq!((r.long("cf", "n"), r.long("cf", "m")), (Some(5), Some(-2)));
+    let r = t.increment(Increment::new("c").add("cf", "n", 10)).unwrap();
+    assert_eq!(r.long("cf", "n"), Some(15));
+    assert_eq!(t.get(Get::new("c")).unwrap().long("cf", "n"), Some(15));
+    t.put(Put::new("c").add("cf", "bad", "abc")).unwrap();
+    let err = t.increment(Increment::new("c").add("cf", "bad", 1)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotALong);
+    assert_eq!(err.message(), "Field is not a long, it's 3 bytes wide");
+    // Counter with a future timestamp still advances.
+    t.put(Put::new("f").add_at("cf", "n", i64::MAX - 10, 7i64.to_be_bytes().to_vec())).unwrap();
+    assert_eq!(t.increment(Increment::new("f").add("cf", "n", 1)).unwrap().long("cf", "n"), Some(8));
+    assert_eq!(t.get(Get::new("f")).unwrap().long("cf", "n"), Some(8));
+    let r = t.append(Append::new("a").add("cf", "s", "ab")).unwrap();
+    assert_eq!(r.value("cf", "s"), Some(&b"ab"[..]));
+    let r = t.append(Append::new("a").add("cf", "s", "cd").add("cf", "s", "e")).unwrap();
+    assert_eq!(r.value("cf", "s"), Some(&b"abcde"[..]));
+    assert_eq!(t.get(Get::new("a")).unwrap().value("cf", "s"), Some(&b"abcde"[..]));
+}
+
+#[test]
+fn concurrent_increments_are_exact() {
+    let e = engine();
+    let t = simple(&e);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    t.increment(Increment::new("c").add("cf", "n", 1)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(t.get(Get::new("c")).unwrap().long("cf", "n"), Some(800));
+}
+
+#[test]
+fn check_and_mutate_conditions() {
+    let e = engine();
+    let t = simple(&e);
+    let put = |v: &str| Put::new("r").add("cf", "q", v.to_string());
+    assert!(t.check_and_mutate(CheckAndMutate::new("r").if_not_exists("cf", "q").then(put("1"))).unwrap().success);
+    assert!(!t.check_and_mutate(CheckAndMutate::new("r").if_not_exists("cf", "q").then(put("2"))).unwrap().success);
+    assert!(!t.check_and_mutate(CheckAndMutate::new("r").if_equals("cf", "q", "x").then(put("3"))).unwrap().success);
+    assert!(t.check_and_mutate(CheckAndMutate::new("r").if_equals("cf", "q", "1").then(put("4"))).unwrap().success);
+    assert_eq!(t.get(Get::new("r")).unwrap().value("cf", "q"), Some(&b"4"[..]));
+    // HBase order: given OP stored. "5" > "4" holds for Greater; then "7" < "6" does not hold.
+    assert!(t.check_and_mutate(CheckAndMutate::new("r").if_matches("cf", "q", CompareOperator::Greater, "5").then(put("6"))).unwrap().success);
+    assert!(!t.check_and_mutate(CheckAndMutate::new("r").if_matches("cf", "q", CompareOperator::Less, "7").then(put("7"))).unwrap().success);
+    assert!(t.check_and_mutate(CheckAndMutate::new("r").if_matches("cf", "q", CompareOperator::NotEqual, "5").then(put("8"))).unwrap().success);
+    // Missing column never matches.
+    assert!(!t.check_and_mutate(CheckAndMutate::new("r").if_matches("cf", "zz", CompareOperator::NotEqual, "5").then(put("9"))).unwrap().success);
+    // Guarding a delete, an increment, an append, row mutations.
+    assert!(t.check_and_mutate(CheckAndMutate::new("r").if_equals("cf", "q", "8").then(Delete::new("r").columns("cf", "q"))).unwrap().success);
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    let r = t.check_and_mutate(CheckAndMutate::new("r").if_not_exists("cf", "q").then(Increment::new("r").add("cf", "n", 3))).unwrap();
+    assert!(r.success);
+    assert_eq!(r.result.long("cf", "n"), Some(3));
+    let r = t.check_and_mutate(CheckAndMutate::new("r").if_not_exists("cf", "q").then(Append::new("r").add("cf", "s", "x"))).unwrap();
+    assert_eq!(r.result.value("cf", "s"), Some(&b"x"[..]));
+    let rm = RowMutations::new("r").put(Put::new("r").add("cg", "a", "1")).delete(Delete::new("r").columns("cf", "s"));
+    assert!(t.check_and_mutate(CheckAndMutate::new("r").if_not_exists("cf", "q").then(rm)).unwrap().success);
+    let r = t.get(Get::new("r")).unwrap();
+    assert!(r.value("cf", "s").is_none() && r.value("cg", "a").is_some());
+    // Filter condition: the Probe drops row keys ending in '1'.
+    assert!(t.check_and_mutate(CheckAndMutate::new("r").if_filter(Box::new(Probe::default())).then(put("f"))).unwrap().success);
+    t.put(Put::new("r1").add("cf", "q", "v")).unwrap();
+    assert!(!t.check_and_mutate(CheckAndMutate::new("r1").if_filter(Box::new(Probe::default())).then(Put::new("r1").add("cf", "q", "w"))).unwrap().success);
+    // Time range on the condition.
+    t.put(Put::new("tr").add_at("cf", "q", 100, "v")).unwrap();
+    assert!(t.check_and_mutate(CheckAndMutate::new("tr").if_not_exists("cf", "q").time_range(0, 50).then(Put::new("tr").add_at("cf", "q", 10, "w"))).unwrap().success);
+    // Bad input.
+    assert_eq!(t.check_and_mutate(CheckAndMutate::new("r").if_not_exists("cf", "q").then(put_row("other"))).unwrap_err().code(), ErrorCode::InvalidArgument);
+    assert_eq!(t.check_and_mutate(CheckAndMutate::new("r").then(put("x"))).unwrap_err().code(), ErrorCode::InvalidArgument);
+}
+
+fn put_row(row: &str) -> Put {
+    Put::new(row).add("cf", "q", "v")
+}
+
+#[test]
+fn mutate_row_and_batch() {
+    let e = engine();
+    let t = simple(&e);
+    t.put(Put::new("r").add("cf", "old", "x")).unwrap();
+    t.mutate_row(RowMutations::new("r").put(Put::new("r").add("cf", "a", "1").add("cg", "b", "2")).delete(Delete::new("r").columns("cf", "old")))
+        .unwrap();
+    let r = t.get(Get::new("r")).unwrap();
+    assert_eq!(r.cells.len(), 2);
+    assert_eq!(
+        t.mutate_row(RowMutations::new("r").put(Put::new("other").add("cf", "a", "1"))).unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    let res = t
+        .batch(vec![
+            Put::new("b1").add("cf", "q", "1").into(),
+            Put::new("b2").add("nope", "q", "1").into(),
+            Increment::new("b3").add("cf", "n", 2).into(),
+            Delete::new("r").into(),
+            Put::new("").add("cf", "q", "1").into(),
+            Append::new("b4").add("cf", "s", "z").into(),
+        ])
+        .unwrap();
+    assert!(res[0].is_ok());
+    assert_eq!(res[1].as_ref().unwrap_err().code(), ErrorCode::NoSuchColumnFamily);
+    assert_eq!(res[2].as_ref().unwrap().long("cf", "n"), Some(2));
+    assert!(res[3].is_ok());
+    assert_eq!(res[4].as_ref().unwrap_err().code(), ErrorCode::InvalidArgument);
+    assert_eq!(res[5].as_ref().unwrap().value("cf", "s"), Some(&b"z"[..]));
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    assert_eq!(t.get(Get::new("b1")).unwrap().value("cf", "q"), Some(&b"1"[..]));
+    assert!(t.get(Get::new("b2")).unwrap().is_empty());
+}
+
+#[test]
+fn many_threads_one_row_readers_never_see_half_a_change() {
+    let e = engine();
+    let t = simple(&e);
+    const COLS: usize = 8;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                for i in 0..150 {
+                    let v = format!("{w}-{i}");
+                    let mut p = Put::new("row");
+                    for c in 0..COLS {
+                        let fam = if c % 2 == 0 { "cf" } else { "cg" };
+                        p = p.add(fam, format!("c{c}"), v.clone());
+                    }
+                    t.put(p).unwrap();
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let t = t.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = if seen % 2 == 0 { t.get(Get::new("row")).unwrap() } else {
+                        t.scan(Scan::new()).unwrap().next().map(|r| r.unwrap()).unwrap_or_default()
+                    };
+                    if !r.is_empty() {
+                        assert_eq!(r.cells.len(), COLS);
+                        let first = &r.cells[0].value;
+                        assert!(r.cells.iter().all(|c| &c.value == first), "torn row: {:?}", r.cells);
+                    }
+                    seen += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().unwrap() > 0);
+    }
+}
+
+// ------------------------------------------------------------------ durability and the commit seam
+
+#[test]
+fn durability_levels_and_group_commit() {
+    let d = tempfile::tempdir().unwrap();
+    let e = Engine::open(d.path()).unwrap();
+    e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")).durability(Durability::FsyncWal)).unwrap();
+    let t = e.table("t").unwrap();
+    let c = &e.inner.tables.committer;
+    let before = c.fsync_count();
+    t.put(Put::new("a").add("cf", "q", "v")).unwrap();
+    assert!(c.fsync_count() > before, "FSYNC_WAL table default fsyncs");
+    let before = c.fsync_count();
+    t.put(Put::new("b").add("cf", "q", "v").durability(Durability::SkipWal)).unwrap();
+    t.put(Put::new("c").add("cf", "q", "v").durability(Durability::AsyncWal)).unwrap();
+    t.put(Put::new("d").add("cf", "q", "v").durability(Durability::SyncWal)).unwrap();
+    assert_eq!(c.fsync_count(), before, "lower levels do not fsync");
+    // Many concurrent FSYNC_WAL writers share fsyncs.
+    let before = c.fsync_count();
+    let hs: Vec<_> = (0..8)
+        .map(|i| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                for j in 0..25 {
+                    t.put(Put::new(format!("g{i}-{j}")).add("cf", "q", "v")).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let used = c.fsync_count() - before;
+    assert!(used <= 200, "{used} fsyncs for 200 writes");
+    for k in ["a", "b", "c", "d", "g7-24"] {
+        assert!(t.exists(Get::new(k)).unwrap(), "{k}");
+    }
+    e.set_table_durability("t", Durability::SkipWal).unwrap();
+    assert_eq!(e.describe_table("t").unwrap().durability, Durability::SkipWal);
+    e.close().unwrap();
+}
+
+struct OutboxProbe {
+    ks: fjall::Keyspace,
+    fail_on: Vec<u8>,
+}
+
+impl write::CommitHook for OutboxProbe {
+    fn extend(&self, ctx: &write::CommitContext<'_>, batch: &mut write::HookBatch<'_>) -> Result<()> {
+        if ctx.row == self.fail_on.as_slice() {
+            return Err(Error::internal("hook refused"));
+        }
+        let cells = ctx.to_cells();
+        batch.insert(&self.ks, ctx.seq.to_be_bytes().to_vec(), format!("{}:{}", String::from_utf8_lossy(ctx.row), cells.len()).into_bytes());
+        Ok(())
+    }
+}
+
+#[test]
+fn commit_seam_writes_atomically_with_the_mutation() {
+    let d = tempfile::tempdir().unwrap();
+    let last_seq;
+    {
+        let e = Engine::open(d.path()).unwrap();
+        let t = simple(&e);
+        let ks = e.inner.db.keyspace("test.outbox", fjall::KeyspaceCreateOptions::default).unwrap();
+        e.inner.tables.committer.add_hook(std::sync::Arc::new(OutboxProbe { ks: ks.clone(), fail_on: b"bad".to_vec() }));
+        t.put(Put::new("r1").add("cf", "a", "1").add("cg", "b", "2")).unwrap();
+        t.delete(Delete::new("r1").columns("cf", "a")).unwrap();
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = ks.iter().map(|g| g.into_inner().map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].1, b"r1:2");
+        assert_eq!(entries[1].1, b"r1:1");
+        let s0 = u64::from_be_bytes(entries[0].0.clone().try_into().unwrap());
+        let s1 = u64::from_be_bytes(entries[1].0.clone().try_into().unwrap());
+        assert!(s1 > s0);
+        // A failing hook aborts the whole change.
+        assert!(t.put(Put::new("bad").add("cf", "a", "1")).is_err());
+        assert!(t.get(Get::new("bad")).unwrap().is_empty());
+        assert_eq!(ks.iter().count(), 2);
+        // Concurrent readers see cells and the hook's record together or not at all.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let e = e.clone();
+            let ks = ks.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let shape = e.table("t").unwrap().shape().unwrap();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let snap = e.inner.db.snapshot();
+                    let n_out = fjall::Readable::iter(&snap, &ks).count();
+                    let n_rows = fjall::Readable::prefix(&snap, &shape.families[0].ks, codec::row_prefix(b"w")).count();
+                    assert_eq!(n_out, 2 + n_rows, "outbox and cells out of step");
+                }
+            })
+        };
+        for i in 0..200 {
+            t.put(Put::new("w").add_at("cf", "q", i, "v")).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap();
+        last_seq = e.inner.tables.committer.last_seq();
+        e.close().unwrap();
+    }
+    // Sequence numbers keep increasing across a restart.
+    let e = Engine::open(d.path()).unwrap();
+    let t = e.table("t").unwrap();
+    t.put(Put::new("x").add("cf", "a", "1")).unwrap();
+    assert!(e.inner.tables.committer.last_seq() > last_seq);
+    e.close().unwrap();
+}

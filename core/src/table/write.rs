@@ -1,0 +1,320 @@
+//! The single commit path of every row mutation, row locks, durability and group commit, and
+//! the commit-hook seam for change streams.
+//!
+//! Every row change (put, delete, increment, append, row mutations, check-and-mutate, batch)
+//! ends in [`Committer::commit`], which builds ONE fjall write batch for the change: the cells,
+//! a change sequence number, and whatever registered [`CommitHook`]s add (a later issue writes an
+//! outbox record there). The batch is applied atomically across keyspaces, and readers read
+//! through one fjall snapshot, so a row change is all-or-nothing to them.
+//!
+//! Change sequence numbers are per engine and strictly increasing across restarts: they are
+//! handed out in commit order under the commit mutex, and reserved in blocks of
+//! [`SEQ_BLOCK`]; the batch that crosses into a new block also writes the new reservation
+//! (`seq/reserved`, u64 BE, in the metadata keyspace), so after a crash numbering resumes past
+//! any number a surviving batch could have used (gaps are allowed, reuse is not).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
+
+use crate::cell::{Cell, CellKind};
+use crate::error::{Error, Result};
+use crate::table::schema::{Durability, TableName};
+
+/// Reservation block of change sequence numbers.
+pub const SEQ_BLOCK: u64 = 1 << 20;
+/// Metadata key of the sequence reservation.
+pub(crate) const SEQ_KEY: &[u8] = b"seq/reserved";
+const ROW_LOCK_STRIPES: usize = 4096;
+
+/// One cell of a pending row change, before encoding.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingCell {
+    /// Index of the family in the table shape.
+    pub fam: usize,
+    pub qualifier: Vec<u8>,
+    pub ts: i64,
+    pub kind: CellKind,
+    /// Raw (unencoded) value; empty for markers.
+    pub value: Vec<u8>,
+}
+
+/// What a commit hook sees of a row change.
+#[allow(dead_code)]
+pub(crate) struct CommitContext<'a> {
+    /// The table.
+    pub table: &'a TableName,
+    /// The row.
+    pub row: &'a [u8],
+    /// Family names, indexed by [`PendingCell::fam`].
+    pub families: &'a [Vec<u8>],
+    /// The cells written (puts and delete markers with their resolved timestamps).
+    pub cells: &'a [PendingCell],
+    /// This change's sequence number.
+    pub seq: u64,
+}
+
+impl CommitContext<'_> {
+    /// The change as cells.
+    #[allow(dead_code)]
+    pub fn to_cells(&self) -> Vec<Cell> {
+        self.cells
+            .iter()
+            .map(|c| Cell {
+                row: self.row.to_vec(),
+                family: self.families.get(c.fam).cloned().unwrap_or_default(),
+                qualifier: c.qualifier.clone(),
+                timestamp: c.ts,
+                kind: c.kind,
+                value: c.value.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The writes a hook may add to a change's batch; they commit atomically with it.
+pub(crate) struct HookBatch<'a> {
+    batch: &'a mut fjall::OwnedWriteBatch,
+}
+
+impl HookBatch<'_> {
+    /// Insert a key into `ks` in the same atomic batch.
+    #[allow(dead_code)]
+    pub fn insert(&mut self, ks: &fjall::Keyspace, key: impl Into<fjall::UserKey>, value: impl Into<fjall::UserValue>) {
+        self.batch.insert(ks, key, value);
+    }
+    /// Remove a key of `ks` in the same atomic batch.
+    #[allow(dead_code)]
+    pub fn remove(&mut self, ks: &fjall::Keyspace, key: impl Into<fjall::UserKey>) {
+        self.batch.remove(ks, key);
+    }
+}
+
+/// An extension of the commit path: called under the commit mutex for every row change, it may
+/// add keys to the change's batch. An error aborts the change (nothing is written).
+pub(crate) trait CommitHook: Send + Sync {
+    fn extend(&self, ctx: &CommitContext<'_>, batch: &mut HookBatch<'_>) -> Result<()>;
+}
+
+struct SeqState {
+    next: u64,
+    reserved: u64,
+}
+
+#[derive(Default)]
+struct SyncState {
+    synced: u64,
+    syncing: bool,
+}
+
+/// The commit path shared by all tables of an engine.
+pub(crate) struct Committer {
+    db: fjall::Database,
+    meta: fjall::Keyspace,
+    seq: Mutex<SeqState>,
+    last_committed: AtomicU64,
+    sync: Mutex<SyncState>,
+    sync_cv: Condvar,
+    hooks: RwLock<Vec<Arc<dyn CommitHook>>>,
+    row_locks: Box<[Mutex<()>]>,
+    pub(crate) async_pending: Arc<AtomicBool>,
+    fsyncs: AtomicU64,
+}
+
+/// One row change ready to commit.
+pub(crate) struct RowChange<'a> {
+    pub table: &'a TableName,
+    pub row: &'a [u8],
+    pub family_names: &'a [Vec<u8>],
+    pub keyspaces: &'a [fjall::Keyspace],
+    /// Encoded `(family index, key, value)`; later entries win over earlier ones with the same key.
+    pub writes: Vec<(usize, Vec<u8>, Vec<u8>)>,
+    pub cells: Vec<PendingCell>,
+}
+
+impl Committer {
+    pub(crate) fn open(db: &fjall::Database, meta: &fjall::Keyspace) -> Result<Committer> {
+        let reserved = match meta.get(SEQ_KEY)? {
+            Some(v) => {
+                let b: [u8; 8] = v.as_ref().try_into().map_err(|_| Error::corrupt("seq/reserved is not 8 bytes"))?;
+                u64::from_be_bytes(b)
+            }
+            None => 0,
+        };
+        let locks: Vec<Mutex<()>> = (0..ROW_LOCK_STRIPES).map(|_| Mutex::new(())).collect();
+        Ok(Committer {
+            db: db.clone(),
+            meta: meta.clone(),
+            // Resume after everything a previous run may have used.
+            seq: Mutex::new(SeqState { next: reserved + 1, reserved }),
+            last_committed: AtomicU64::new(reserved),
+            sync: Mutex::new(SyncState { synced: reserved, syncing: false }),
+            sync_cv: Condvar::new(),
+            hooks: RwLock::new(Vec::new()),
+            row_locks: locks.into_boxed_slice(),
+            async_pending: Arc::new(AtomicBool::new(false)),
+            fsyncs: AtomicU64::new(0),
+        })
+    }
+
+    /// Register a hook (for the change-stream layer).
+    #[allow(dead_code)]
+    pub(crate) fn add_hook(&self, hook: Arc<dyn CommitHook>) {
+        self.hooks.write().push(hook);
+    }
+
+    fn stripe(table_id: u64, row: &[u8]) -> usize {
+        let h = crc32c::crc32c_append(crc32c::crc32c(&table_id.to_le_bytes()), row);
+        h as usize % ROW_LOCK_STRIPES
+    }
+
+    /// Lock one row of a table (striped: unrelated rows may share a stripe).
+    pub(crate) fn lock_row(&self, table_id: u64, row: &[u8]) -> MutexGuard<'_, ()> {
+        self.row_locks[Self::stripe(table_id, row)].lock()
+    }
+
+    /// Lock several rows at once, in stripe order (no deadlock with other multi-row lockers).
+    pub(crate) fn lock_rows<'a>(&'a self, table_id: u64, rows: &[&[u8]]) -> Vec<MutexGuard<'a, ()>> {
+        let mut stripes: Vec<usize> = rows.iter().map(|r| Self::stripe(table_id, r)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes.into_iter().map(|s| self.row_locks[s].lock()).collect()
+    }
+
+    /// Number of journal fsyncs done for FSYNC_WAL writers (tests check group commit).
+    #[allow(dead_code)]
+    pub(crate) fn fsync_count(&self) -> u64 {
+        self.fsyncs.load(Ordering::Relaxed)
+    }
+
+    /// The highest change sequence number committed so far.
+    #[allow(dead_code)]
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.last_committed.load(Ordering::Acquire)
+    }
+
+    /// Commit several row changes in ONE atomic batch (each still gets its own sequence number
+    /// and hook calls), then wait for `durability`. Returns the sequence numbers.
+    ///
+    /// This is the only place where row data reaches the LSM.
+    pub(crate) fn commit(&self, changes: Vec<RowChange<'_>>, durability: Durability) -> Result<Vec<u64>> {
+        let mut batch = self.db.batch();
+        batch = match durability {
+            Durability::SkipWal | Durability::AsyncWal => batch.durability(None),
+            _ => batch.durability(Some(fjall::PersistMode::Buffer)),
+        };
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut changes = changes;
+        for ch in changes.iter_mut() {
+            let writes = std::mem::take(&mut ch.writes);
+            let n = writes.len();
+            if n == 1 {
+                for (fam, key, value) in writes {
+                    let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
+                    batch.insert(ks, key, value);
+                }
+                continue;
+            }
+            // Later writes of the same key win: keep only the last occurrence.
+            let mut last = std::collections::HashMap::with_capacity(n);
+            for (i, (fam, key, _)) in writes.iter().enumerate() {
+                last.insert((*fam, key.clone()), i);
+            }
+            for (i, (fam, key, value)) in writes.into_iter().enumerate() {
+                if last.get(&(fam, key.clone())) != Some(&i) {
+                    continue;
+                }
+                let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
+                batch.insert(ks, key, value);
+            }
+        }
+        let hooks = self.hooks.read();
+        let seqs;
+        {
+            let mut st = self.seq.lock();
+            let first = st.next;
+            let last = first + changes.len() as u64 - 1;
+            if last > st.reserved {
+                let reserved = last + SEQ_BLOCK;
+                batch.insert(&self.meta, SEQ_KEY, reserved.to_be_bytes().to_vec());
+                st.reserved = reserved;
+            }
+            st.next = last + 1;
+            seqs = (first..=last).collect::<Vec<u64>>();
+            for (ch, seq) in changes.iter().zip(seqs.iter()) {
+                if hooks.is_empty() {
+                    break;
+                }
+                let ctx = CommitContext { table: ch.table, row: ch.row, families: ch.family_names, cells: &ch.cells, seq: *seq };
+                let mut hb = HookBatch { batch: &mut batch };
+                for h in hooks.iter() {
+                    h.extend(&ctx, &mut hb)?;
+                }
+            }
+            batch.commit()?;
+            self.last_committed.store(last, Ordering::Release);
+        }
+        drop(hooks);
+        match durability {
+            Durability::FsyncWal => self.sync_through(*seqs.last().unwrap_or(&0))?,
+            Durability::AsyncWal => self.async_pending.store(true, Ordering::Release),
+            _ => {}
+        }
+        Ok(seqs)
+    }
+
+    /// Group commit: return once the journal is fsynced past `seq`. One caller fsyncs for
+    /// everyone committed before it started; the others wait for it.
+    fn sync_through(&self, seq: u64) -> Result<()> {
+        let mut st = self.sync.lock();
+        loop {
+            if st.synced >= seq {
+                return Ok(());
+            }
+            if !st.syncing {
+                st.syncing = true;
+                let target = self.last_committed.load(Ordering::Acquire);
+                drop(st);
+                let r = self.db.persist(fjall::PersistMode::SyncData);
+                self.fsyncs.fetch_add(1, Ordering::Relaxed);
+                st = self.sync.lock();
+                st.syncing = false;
+                if r.is_ok() {
+                    st.synced = st.synced.max(target);
+                }
+                self.sync_cv.notify_all();
+                r?;
+            } else {
+                self.sync_cv.wait(&mut st);
+            }
+        }
+    }
+}
+
+/// Background flusher for ASYNC_WAL writes: hands the journal to the OS every 50 ms when an
+/// async write is pending. Stops when the stop channel is dropped or signalled.
+pub(crate) fn spawn_async_flusher(
+    db: fjall::Database,
+    pending: Arc<AtomicBool>,
+    stop: crossbeam_channel::Receiver<()>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("kabase-wal-flush".into()).spawn(move || loop {
+        match stop.recv_timeout(Duration::from_millis(50)) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if pending.swap(false, Ordering::AcqRel) {
+                    let _ = db.persist(fjall::PersistMode::Buffer);
+                }
+            }
+            _ => {
+                if pending.swap(false, Ordering::AcqRel) {
+                    let _ = db.persist(fjall::PersistMode::Buffer);
+                }
+                return;
+            }
+        }
+    })
+}
