@@ -24,6 +24,11 @@ pub(crate) mod util;
 pub use cell::{Cell, CellKind};
 pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorCode, Result};
+pub use log::{
+    Acks, CommittedOffsets, Compression, ConfigEntry, Consumer, ConsumerConfig, ConsumerRecord, Header, IsolationLevel, NewTopic,
+    OffsetAndTimestamp, OffsetReset, PartitionDescription, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendFuture,
+    TimestampType, TopicDescription, TopicPartition, TxnOffset, TxnOffsetCommitter,
+};
 pub use util::now_ms;
 pub use table::{
     Append, BloomType, CheckAndMutate, CheckAndMutateResult, CompareOperator, Compression, Condition, Delete, Durability,

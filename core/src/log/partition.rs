@@ -1,0 +1,806 @@
+//! The log of one topic partition: a sequence of segments, offsets, producer state, recovery.
+//!
+//! Directory `<data dir>/log/<topic>-<partition>/`:
+//!
+//! ```text
+//! 00000000000000000000.log / .index / .timeindex / .txnindex    segments (see segment.rs)
+//! 00000000000000001234.snapshot     producer state before offset 1234 (producer_state.rs)
+//! leader-epoch-checkpoint           text: "0\n<count>\n<epoch> <start offset>\n..."
+//! partition.metadata                text: "version: 0\ntopic_id: <base64 uuid>\n"
+//! ```
+//!
+//! Appends take the partition lock; acks=all durability uses group commit: a caller that needs
+//! offset N on disk takes the flush lock, and if nobody has synced past N yet it fsyncs the
+//! segment files once for everything appended so far, so concurrent producers share fsyncs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use super::batch::{self, BatchHeader, ControlType, TimestampType};
+use super::config::TopicConfig;
+use super::index::AbortedTxn;
+use super::producer_state::{self, AppendCheck, ProducerStateManager};
+use super::segment::{file_name, Segment};
+use crate::error::{Error, ErrorCode, Result};
+
+/// `isolation.level` of a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationLevel {
+    /// Read up to the high watermark, aborted data included.
+    #[default]
+    ReadUncommitted,
+    /// Read up to the last stable offset, skipping aborted transactions.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// Parse Kafka's names `read_uncommitted` / `read_committed`.
+    pub fn parse(s: &str) -> Result<IsolationLevel> {
+        match s {
+            "read_uncommitted" => Ok(IsolationLevel::ReadUncommitted),
+            "read_committed" => Ok(IsolationLevel::ReadCommitted),
+            _ => Err(Error::new(ErrorCode::InvalidConfig, format!("isolation.level {s:?} must be read_uncommitted or read_committed"))),
+        }
+    }
+}
+
+/// Wakes long-polling readers when any partition gets data.
+#[derive(Default)]
+pub(crate) struct DataSignal {
+    seq: Mutex<u64>,
+    cond: Condvar,
+}
+
+impl DataSignal {
+    pub(crate) fn current(&self) -> u64 {
+        *self.seq.lock()
+    }
+    pub(crate) fn notify(&self) {
+        let mut s = self.seq.lock();
+        *s = s.wrapping_add(1);
+        self.cond.notify_all();
+    }
+    /// Wait until the sequence moves past `seen` or the deadline passes.
+    pub(crate) fn wait(&self, seen: u64, deadline: std::time::Instant) {
+        let mut s = self.seq.lock();
+        while *s == seen {
+            if self.cond.wait_until(&mut s, deadline).timed_out() {
+                return;
+            }
+        }
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first record.
+    pub first_offset: i64,
+    /// Offset of the last record.
+    pub last_offset: i64,
+    /// The broker's timestamp under LogAppendTime, else -1.
+    pub log_append_time: i64,
+    /// The batch was a retry already in the log (offsets are the original ones).
+    pub duplicate: bool,
+}
+
+/// The result of a read.
+#[derive(Debug, Clone, Default)]
+pub struct FetchData {
+    /// Whole record batches (Kafka bytes), starting with the one holding the fetch offset.
+    pub bytes: Vec<u8>,
+    /// High watermark (= log end offset with one replica).
+    pub high_watermark: i64,
+    /// Last stable offset.
+    pub last_stable_offset: i64,
+    /// Log start offset.
+    pub log_start_offset: i64,
+    /// Aborted transactions overlapping the read (read_committed only).
+    pub aborted: Vec<AbortedTxn>,
+}
+
+/// Per-segment facts for describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Base offset.
+    pub base_offset: i64,
+    /// Offset after the segment's last batch.
+    pub next_offset: i64,
+    /// Bytes of the `.log` file.
+    pub size_bytes: u64,
+    /// Largest timestamp (-1 when empty).
+    pub max_timestamp: i64,
+}
+
+pub(crate) struct LogState {
+    segments: BTreeMap<i64, Segment>,
+    log_start: i64,
+    leo: i64,
+    /// Everything below is flushed with its indexes (checkpointed).
+    recovery_point: i64,
+    producers: ProducerStateManager,
+    unflushed_messages: i64,
+    first_unflushed_ms: Option<i64>,
+    closed: bool,
+    epoch_written: bool,
+}
+
+/// The log of one partition.
+pub(crate) struct PartitionLog {
+    pub(crate) topic: String,
+    pub(crate) partition: u32,
+    pub(crate) dir: PathBuf,
+    state: Mutex<LogState>,
+    config: RwLock<Arc<TopicConfig>>,
+    flush_lock: Mutex<()>,
+    /// Offsets below this are fsynced.
+    durable: AtomicI64,
+    signal: Arc<DataSignal>,
+}
+
+fn io(ctx: impl std::fmt::Display, e: std::io::Error) -> Error {
+    Error::io(ctx, e)
+}
+
+/// Write the leader-epoch-checkpoint file (Kafka's text format, version 0).
+fn write_epoch_checkpoint(dir: &Path, start: Option<i64>) -> Result<()> {
+    let text = match start {
+        Some(s) => format!("0\n1\n0 {s}\n"),
+        None => "0\n0\n".to_string(),
+    };
+    crate::util::write_atomic(&dir.join("leader-epoch-checkpoint"), text.as_bytes())
+}
+
+impl PartitionLog {
+    /// Open (and if needed recover) the partition in `dir`, creating it when missing.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn open(
+        dir: PathBuf,
+        topic: &str,
+        partition: u32,
+        topic_id: &str,
+        config: Arc<TopicConfig>,
+        clean_shutdown: bool,
+        recovery_point: i64,
+        log_start_checkpoint: i64,
+        signal: Arc<DataSignal>,
+    ) -> Result<PartitionLog> {
+        let created = !dir.exists();
+        std::fs::create_dir_all(&dir).map_err(|e| io(format_args!("create {}", dir.display()), e))?;
+        if created {
+            std::fs::write(dir.join("partition.metadata"), format!("version: 0\ntopic_id: {topic_id}\n"))
+                .map_err(|e| io("write partition.metadata", e))?;
+        }
+        let mut logs = Vec::new();
+        let mut snapshots = Vec::new();
+        let mut others: Vec<(PathBuf, i64)> = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| io(format_args!("list {}", dir.display()), e))? {
+            let entry = entry.map_err(|e| io("list partition dir", e))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            let path = entry.path();
+            if name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".swap") || name.ends_with(".tmp") {
+                std::fs::remove_file(&path).map_err(|e| io(format_args!("remove {}", path.display()), e))?;
+                continue;
+            }
+            let Some((stem, ext)) = name.split_once('.') else { continue };
+            if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(off) = stem.parse::<i64>() else { continue };
+            match ext {
+                "log" => logs.push(off),
+                "snapshot" => snapshots.push(off),
+                "index" | "timeindex" | "txnindex" => others.push((path, off)),
+                _ => {}
+            }
+        }
+        logs.sort_unstable();
+        snapshots.sort_unstable();
+        for (p, off) in others {
+            if logs.binary_search(&off).is_err() {
+                std::fs::remove_file(&p).map_err(|e| io(format_args!("remove orphan {}", p.display()), e))?;
+            }
+        }
+        let interval = config.index_interval_bytes;
+        // 1. open segments; those needing recovery are opened with fresh indexes.
+        let mut segments = BTreeMap::new();
+        let mut needs = Vec::new();
+        // Unclean: recover the segment holding the recovery point and every later one.
+        let floor = logs.iter().copied().filter(|&b| b <= recovery_point).max().unwrap_or(i64::MIN);
+        for &base in &logs {
+            let must = !clean_shutdown && base >= floor;
+            let seg = if must {
+                None
+            } else {
+                Segment::open(&dir, base, true).ok()
+            };
+            let seg = match seg {
+                Some(s) => s,
+                None => {
+                    needs.push(base);
+                    Segment::open(&dir, base, false)?
+                }
+            };
+            segments.insert(base, seg);
+        }
+        // Kafka also recovers every segment after the first one that needs it.
+        let first_recover = needs.first().copied();
+        // 2. producer state: latest valid snapshot at or below where replay must start.
+        let loaded_end = segments.values().last().map_or(0, Segment::next_offset);
+        let limit = first_recover.unwrap_or(loaded_end);
+        let mut producers = ProducerStateManager::new();
+        let mut replay_from = logs.first().copied().unwrap_or(0);
+        for &s in snapshots.iter().rev() {
+            if s > limit {
+                continue;
+            }
+            let p = dir.join(producer_state::snapshot_name(s));
+            match std::fs::read(&p).map_err(|e| io("read snapshot", e)).and_then(|b| ProducerStateManager::from_snapshot(&b, &p)) {
+                Ok(m) => {
+                    producers = m;
+                    replay_from = s;
+                    break;
+                }
+                Err(_) => {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+        }
+        // 3. replay trusted segments from the snapshot to the first recovered one.
+        for (&base, seg) in segments.iter() {
+            if first_recover.is_some_and(|f| base >= f) {
+                break;
+            }
+            if seg.next_offset() <= replay_from {
+                continue;
+            }
+            let end = seg.scan(0, |_, h, bytes| {
+                if h.base_offset >= replay_from {
+                    apply_batch(&mut producers, h, bytes)?;
+                }
+                Ok(())
+            })?;
+            if let Some(e) = end.error {
+                return Err(Error::new(ErrorCode::CorruptRecord, format!("flushed segment {} of {}: {}", base, dir.display(), e.message())));
+            }
+        }
+        // 4. recover the rest in order; a torn tail drops every later segment.
+        if let Some(first) = first_recover {
+            let bases: Vec<i64> = segments.range(first..).map(|(&b, _)| b).collect();
+            let mut truncated = false;
+            for base in bases {
+                if truncated {
+                    if let Some(s) = segments.remove(&base) {
+                        s.delete_files()?;
+                    }
+                    continue;
+                }
+                let Some(seg) = segments.get_mut(&base) else { continue };
+                let replay = base >= replay_from;
+                let cut = seg.recover(interval, |h, bytes| {
+                    if !replay && h.base_offset < replay_from {
+                        return Ok(None);
+                    }
+                    let done = apply_batch(&mut producers, h, bytes)?;
+                    Ok(done.filter(|c| c.aborted).map(|c| producers.aborted_entry(&c)))
+                })?;
+                if cut > 0 {
+                    truncated = true;
+                }
+            }
+        }
+        let leo = segments.values().last().map_or(log_start_checkpoint.max(0), Segment::next_offset);
+        if segments.is_empty() {
+            let base = log_start_checkpoint.max(0);
+            segments.insert(base, Segment::create(&dir, base)?);
+        }
+        // Drop snapshots past the end (they describe data that is gone).
+        for &s in &snapshots {
+            if s > leo {
+                let _ = std::fs::remove_file(dir.join(producer_state::snapshot_name(s)));
+            }
+        }
+        let first_base = segments.keys().next().copied().unwrap_or(0);
+        let log_start = log_start_checkpoint.max(first_base).min(leo);
+        let epoch_path = dir.join("leader-epoch-checkpoint");
+        let nonempty = segments.values().any(|s| s.size() > 0);
+        if !epoch_path.exists() || created {
+            write_epoch_checkpoint(&dir, if nonempty { Some(log_start) } else { None })?;
+        }
+        let durable = leo;
+        Ok(PartitionLog {
+            topic: topic.to_string(),
+            partition,
+            dir,
+            state: Mutex::new(LogState {
+                segments,
+                log_start,
+                leo,
+                recovery_point: recovery_point.min(leo),
+                producers,
+                unflushed_messages: 0,
+                first_unflushed_ms: None,
+                closed: false,
+                epoch_written: nonempty,
+            }),
+            config: RwLock::new(config),
+            flush_lock: Mutex::new(()),
+            durable: AtomicI64::new(durable),
+            signal,
+        })
+    }
+
+    pub(crate) fn config(&self) -> Arc<TopicConfig> {
+        Arc::clone(&self.config.read())
+    }
+
+    pub(crate) fn set_config(&self, c: Arc<TopicConfig>) {
+        *self.config.write() = c;
+    }
+
+    fn closed_err(&self) -> Error {
+        Error::closed(&format!("partition {}-{}", self.topic, self.partition))
+    }
+
+    /// Append one client batch (offsets are assigned here).
+    pub(crate) fn append(&self, bytes: Vec<u8>) -> Result<AppendInfo> {
+        self.append_inner(bytes, false)
+    }
+
+    /// Append a transaction marker (COMMIT or ABORT) for a producer.
+    pub(crate) fn append_marker(&self, producer_id: i64, epoch: i16, kind: ControlType, coordinator_epoch: i32) -> Result<AppendInfo> {
+        let b = batch::encode_control_batch(0, producer_id, epoch, kind, coordinator_epoch, crate::util::now_ms())?;
+        self.append_inner(b, true)
+    }
+
+    fn append_inner(&self, mut bytes: Vec<u8>, coordinator: bool) -> Result<AppendInfo> {
+        let config = self.config();
+        let mut h = batch::validate(&bytes)?;
+        if bytes.len() != h.size() {
+            return Err(Error::new(ErrorCode::CorruptRecord, "append takes exactly one record batch"));
+        }
+        if !coordinator {
+            if h.is_control() {
+                return Err(Error::invalid("clients may not write control batches"));
+            }
+            if h.records_count == 0 || h.last_offset_delta != h.records_count - 1 {
+                return Err(Error::new(ErrorCode::CorruptRecord, format!("batch has {} records but lastOffsetDelta {}", h.records_count, h.last_offset_delta)));
+            }
+        }
+        if bytes.len() > config.max_message_bytes {
+            return Err(Error::new(
+                ErrorCode::RecordTooLarge,
+                format!("batch of {} bytes exceeds max.message.bytes {} of topic {}", bytes.len(), config.max_message_bytes, self.topic),
+            ));
+        }
+        if let Some(c) = config.compression {
+            if !h.is_control() && h.compression()? != c {
+                bytes = recompress(&bytes, &h, c)?;
+                h = batch::parse_header(&bytes)?;
+            }
+        }
+        let control = if h.is_control() {
+            let (_, recs) = batch::decode_records(&bytes)?;
+            let r = recs.first().ok_or_else(|| Error::new(ErrorCode::CorruptRecord, "control batch without a record"))?;
+            let kind = batch::parse_control_key(r.key.as_deref().unwrap_or(&[]))?;
+            let ce = r.value.as_deref().filter(|v| v.len() >= 6).map_or(-1, |v| i32::from_be_bytes([v[2], v[3], v[4], v[5]]));
+            Some((kind, ce))
+        } else {
+            None
+        };
+        let flush_needed;
+        let info;
+        {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err(self.closed_err());
+            }
+            if let AppendCheck::Duplicate { first_offset, last_offset } = st.producers.check(&h)? {
+                return Ok(AppendInfo { first_offset, last_offset, log_append_time: -1, duplicate: true });
+            }
+            let base = st.leo;
+            batch::set_base_offset(&mut bytes, base);
+            let mut log_append_time = -1;
+            if config.timestamp_type == TimestampType::LogAppendTime && !h.is_control() {
+                log_append_time = crate::util::now_ms();
+                batch::set_log_append_time(&mut bytes, log_append_time);
+            }
+            let h = batch::parse_header(&bytes)?;
+            self.maybe_roll(&mut st, &h, &config)?;
+            if !st.epoch_written {
+                write_epoch_checkpoint(&self.dir, Some(base))?;
+                st.epoch_written = true;
+            }
+            let active = st.segments.values_mut().next_back().ok_or_else(|| Error::internal("partition has no segment"))?;
+            active.append(&h, &bytes, config.index_interval_bytes)?;
+            if let Some(done) = st.producers.update(&h, control) {
+                if done.aborted {
+                    let entry = st.producers.aborted_entry(&done);
+                    if let Some(active) = st.segments.values_mut().next_back() {
+                        active.append_aborted(entry)?;
+                    }
+                }
+            }
+            st.leo = h.next_offset();
+            st.unflushed_messages += i64::from(h.records_count);
+            if st.first_unflushed_ms.is_none() {
+                st.first_unflushed_ms = Some(crate::util::now_ms());
+            }
+            flush_needed = st.unflushed_messages >= config.flush_messages;
+            info = AppendInfo { first_offset: base, last_offset: h.last_offset(), log_append_time, duplicate: false };
+        }
+        self.signal.notify();
+        if flush_needed || coordinator {
+            self.flush_to(info.last_offset + 1)?;
+        }
+        Ok(info)
+    }
+
+    fn maybe_roll(&self, st: &mut LogState, h: &BatchHeader, config: &TopicConfig) -> Result<()> {
+        let Some(active) = st.segments.values().next_back() else { return Ok(()) };
+        if active.size() == 0 {
+            return Ok(());
+        }
+        let too_big = active.size() + h.size() as u64 > config.segment_bytes;
+        let too_old = active.rolling_timestamp().is_some_and(|t| h.max_timestamp.saturating_sub(t) > config.segment_ms)
+            || crate::util::now_ms().saturating_sub(active.created_ms) > config.segment_ms;
+        let overflow = h.last_offset() - active.base_offset > i64::from(i32::MAX);
+        if !(too_big || too_old || overflow) {
+            return Ok(());
+        }
+        self.roll(st)
+    }
+
+    /// Start a new segment at the log end offset: the old one gets its final time-index entry
+    /// and is flushed; a producer snapshot is taken at the new base offset.
+    fn roll(&self, st: &mut LogState) -> Result<()> {
+        let leo = st.leo;
+        if let Some(active) = st.segments.values_mut().next_back() {
+            if active.base_offset == leo {
+                return Ok(());
+            }
+            active.on_become_inactive()?;
+            active.flush()?;
+        }
+        let snap = self.dir.join(producer_state::snapshot_name(leo));
+        crate::util::write_atomic(&snap, &st.producers.snapshot_bytes())?;
+        st.segments.insert(leo, Segment::create(&self.dir, leo)?);
+        crate::util::sync_dir(&self.dir)?;
+        st.recovery_point = leo;
+        self.durable.fetch_max(leo, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Make everything below `offset` durable, sharing one fsync with concurrent callers.
+    pub(crate) fn flush_to(&self, offset: i64) -> Result<()> {
+        if self.durable.load(Ordering::Acquire) >= offset {
+            return Ok(());
+        }
+        let _g = self.flush_lock.lock();
+        if self.durable.load(Ordering::Acquire) >= offset {
+            return Ok(());
+        }
+        let (files, leo) = {
+            let st = self.state.lock();
+            let files: Vec<_> = st.segments.values().filter(|s| s.next_offset() > self.durable.load(Ordering::Acquire) || s.size() > s.flushed_size).map(Segment::log_file).collect();
+            (files, st.leo)
+        };
+        for f in files {
+            f.sync_data().map_err(|e| io(format_args!("sync {}", self.dir.display()), e))?;
+        }
+        self.durable.fetch_max(leo, Ordering::AcqRel);
+        let mut st = self.state.lock();
+        st.unflushed_messages = 0;
+        st.first_unflushed_ms = None;
+        Ok(())
+    }
+
+    /// fsync when `flush.ms` says so (called by the engine's background thread).
+    pub(crate) fn maybe_flush_by_time(&self, now: i64) -> Result<()> {
+        let flush_ms = self.config().flush_ms;
+        let due = {
+            let st = self.state.lock();
+            st.first_unflushed_ms.is_some_and(|t| now.saturating_sub(t) >= flush_ms)
+        };
+        if due {
+            self.flush_to(self.log_end_offset())?;
+        }
+        Ok(())
+    }
+
+    /// Flush every segment with its indexes and move the recovery point to the end.
+    pub(crate) fn flush_all(&self) -> Result<i64> {
+        let _g = self.flush_lock.lock();
+        let mut st = self.state.lock();
+        for s in st.segments.values_mut() {
+            s.flush()?;
+        }
+        st.recovery_point = st.leo;
+        st.unflushed_messages = 0;
+        st.first_unflushed_ms = None;
+        self.durable.fetch_max(st.leo, Ordering::AcqRel);
+        Ok(st.leo)
+    }
+
+    /// Clean close: flush, snapshot producer state at the end, refuse further appends.
+    pub(crate) fn close(&self) -> Result<()> {
+        self.flush_all()?;
+        let mut st = self.state.lock();
+        if st.closed {
+            return Ok(());
+        }
+        let snap = self.dir.join(producer_state::snapshot_name(st.leo));
+        crate::util::write_atomic(&snap, &st.producers.snapshot_bytes())?;
+        st.closed = true;
+        Ok(())
+    }
+
+    pub(crate) fn log_end_offset(&self) -> i64 {
+        self.state.lock().leo
+    }
+
+    pub(crate) fn log_start_offset(&self) -> i64 {
+        self.state.lock().log_start
+    }
+
+    pub(crate) fn recovery_point(&self) -> i64 {
+        self.state.lock().recovery_point
+    }
+
+    fn lso_of(st: &LogState) -> i64 {
+        st.producers.first_unstable_offset().unwrap_or(st.leo).min(st.leo)
+    }
+
+    /// `(log start, LEO, high watermark, last stable offset)`.
+    pub(crate) fn offsets(&self) -> (i64, i64, i64, i64) {
+        let st = self.state.lock();
+        (st.log_start, st.leo, st.leo, Self::lso_of(&st))
+    }
+
+    pub(crate) fn segment_infos(&self) -> Vec<SegmentInfo> {
+        let st = self.state.lock();
+        st.segments
+            .values()
+            .map(|s| SegmentInfo { base_offset: s.base_offset, next_offset: s.next_offset(), size_bytes: s.size(), max_timestamp: s.max_timestamp() })
+            .collect()
+    }
+
+    /// Read whole batches from `offset`, at most `max_bytes` (at least one batch).
+    pub(crate) fn read(&self, offset: i64, max_bytes: usize, isolation: IsolationLevel) -> Result<FetchData> {
+        let st = self.state.lock();
+        let lso = Self::lso_of(&st);
+        let mut out = FetchData { bytes: Vec::new(), high_watermark: st.leo, last_stable_offset: lso, log_start_offset: st.log_start, aborted: Vec::new() };
+        if offset < st.log_start || offset > st.leo {
+            return Err(Error::new(
+                ErrorCode::OffsetOutOfRange,
+                format!("offset {offset} is outside [{}, {}] of {}-{}", st.log_start, st.leo, self.topic, self.partition),
+            ));
+        }
+        let upper = if isolation == IsolationLevel::ReadCommitted { lso } else { st.leo };
+        if offset >= upper {
+            return Ok(out);
+        }
+        let mut at = offset;
+        let start_key = st.segments.range(..=offset).next_back().map_or(offset, |(&k, _)| k);
+        for (_, seg) in st.segments.range(start_key..) {
+            if seg.base_offset >= upper || out.bytes.len() >= max_bytes {
+                break;
+            }
+            let max_pos = if upper < seg.next_offset() {
+                match seg.translate(upper)? {
+                    Some((p, h)) if h.base_offset >= upper => p,
+                    Some((p, h)) => p + h.size() as u64,
+                    None => seg.size(),
+                }
+            } else {
+                seg.size()
+            };
+            let room = max_bytes.saturating_sub(out.bytes.len());
+            if let Some(b) = seg.read(at.max(seg.base_offset), if out.bytes.is_empty() { room } else { room.max(1) }, max_pos)? {
+                if !out.bytes.is_empty() && out.bytes.len() + b.len() > max_bytes {
+                    // keep whole batches only within the limit
+                    let mut take = 0;
+                    for r in batch::batches(&b) {
+                        let Ok((h, _)) = r else { break };
+                        if out.bytes.len() + take + h.size() > max_bytes {
+                            break;
+                        }
+                        take += h.size();
+                    }
+                    out.bytes.extend_from_slice(&b[..take]);
+                    break;
+                }
+                let mut last_next = at;
+                for r in batch::batches(&b) {
+                    if let Ok((h, _)) = r {
+                        last_next = h.next_offset();
+                    }
+                }
+                out.bytes.extend_from_slice(&b);
+                if last_next < seg.next_offset() {
+                    // The read stopped inside this segment (size limit or a bad batch next).
+                    break;
+                }
+            }
+            at = seg.next_offset();
+        }
+        if isolation == IsolationLevel::ReadCommitted {
+            for seg in st.segments.values() {
+                for t in seg.aborted() {
+                    if t.last_offset >= offset && t.first_offset < upper {
+                        out.aborted.push(*t);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Kafka's ListOffsets by timestamp: the first record with timestamp ≥ `ts` as
+    /// `(timestamp, offset)`; -2 = earliest, -1 = latest.
+    pub(crate) fn offset_for_time(&self, ts: i64) -> Result<Option<(i64, i64)>> {
+        let st = self.state.lock();
+        if ts == -2 {
+            return Ok(Some((-1, st.log_start)));
+        }
+        if ts == -1 {
+            return Ok(Some((-1, st.leo)));
+        }
+        for seg in st.segments.values() {
+            if seg.next_offset() <= st.log_start || seg.max_timestamp() < ts {
+                continue;
+            }
+            if let Some(r) = seg.find_offset_by_timestamp(ts, st.log_start)? {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Move the log start offset to `offset` (Kafka's DeleteRecords) and delete segments that
+    /// lie wholly below it. Returns the new log start offset.
+    pub(crate) fn delete_records(&self, offset: i64) -> Result<i64> {
+        let mut st = self.state.lock();
+        let target = if offset == -1 { st.leo } else { offset };
+        if target < 0 || target > st.leo {
+            return Err(Error::new(ErrorCode::OffsetOutOfRange, format!("delete_records offset {offset} is beyond the high watermark {}", st.leo)));
+        }
+        if target > st.log_start {
+            st.log_start = target;
+        }
+        self.delete_segments_below(&mut st)?;
+        Ok(st.log_start)
+    }
+
+    fn delete_segments_below(&self, st: &mut LogState) -> Result<()> {
+        loop {
+            let mut it = st.segments.iter();
+            let Some((&first, _)) = it.next() else { break };
+            let Some((&second, _)) = it.next() else { break };
+            if second > st.log_start {
+                break;
+            }
+            if let Some(s) = st.segments.remove(&first) {
+                s.delete_files()?;
+            }
+        }
+        let first = st.segments.keys().next().copied().unwrap_or(st.leo);
+        for e in std::fs::read_dir(&self.dir).map_err(|e| io("list partition", e))?.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if let Some(stem) = n.strip_suffix(".snapshot") {
+                if stem.parse::<i64>().is_ok_and(|o| o < first) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Retention by time and size: delete whole non-active segments whose largest timestamp is
+    /// older than `retention.ms`, and oldest segments while the log exceeds `retention.bytes`.
+    /// Returns the number of segments deleted.
+    pub(crate) fn apply_retention(&self, now: i64) -> Result<usize> {
+        let config = self.config();
+        if !config.cleanup_delete {
+            return Ok(0);
+        }
+        let mut st = self.state.lock();
+        let mut deleted = 0;
+        let total: u64 = st.segments.values().map(Segment::size).sum();
+        let mut excess = if config.retention_bytes >= 0 { total.saturating_sub(config.retention_bytes as u64) } else { 0 };
+        loop {
+            if st.segments.len() < 2 {
+                break;
+            }
+            let Some((_, seg)) = st.segments.iter().next() else { break };
+            let by_time = config.retention_ms >= 0 && seg.max_timestamp() >= 0 && now.saturating_sub(seg.max_timestamp()) > config.retention_ms;
+            let by_size = excess > 0 && seg.size() <= excess;
+            if !(by_time || by_size) {
+                break;
+            }
+            excess = excess.saturating_sub(seg.size());
+            let next = seg.next_offset();
+            st.log_start = st.log_start.max(next);
+            self.delete_segments_below(&mut st)?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// Roll now (tests and admin).
+    pub(crate) fn force_roll(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        self.roll(&mut st)
+    }
+
+    /// Delete the partition directory (topic deletion).
+    pub(crate) fn delete(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        st.closed = true;
+        st.segments.clear();
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(format_args!("delete {}", self.dir.display()), e)),
+        }
+    }
+}
+
+/// Producer-state bookkeeping for one batch during recovery.
+fn apply_batch(p: &mut ProducerStateManager, h: &BatchHeader, bytes: &[u8]) -> Result<Option<producer_state::CompletedTxn>> {
+    let control = if h.is_control() {
+        let (_, recs) = batch::decode_records(bytes)?;
+        match recs.first().and_then(|r| r.key.as_deref()).map(batch::parse_control_key) {
+            Some(Ok(kind)) => {
+                let ce = recs[0].value.as_deref().filter(|v| v.len() >= 6).map_or(-1, |v| i32::from_be_bytes([v[2], v[3], v[4], v[5]]));
+                Some((kind, ce))
+            }
+            _ => None,
+        }
+    } else {
+        None
+    };
+    if h.is_control() && control.is_none() {
+        return Ok(None);
+    }
+    Ok(p.update(h, control))
+}
+
+/// Re-encode a batch with another codec, keeping every batch field (topic `compression.type`).
+fn recompress(bytes: &[u8], h: &BatchHeader, codec: batch::Compression) -> Result<Vec<u8>> {
+    let (_, recs) = batch::decode_records(bytes)?;
+    let inputs: Vec<batch::RecordInput> = recs
+        .into_iter()
+        .map(|r| batch::RecordInput { offset_delta: (r.offset - h.base_offset) as i32, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers })
+        .collect();
+    let spec = batch::BatchSpec {
+        base_offset: h.base_offset,
+        partition_leader_epoch: h.partition_leader_epoch,
+        compression: codec,
+        timestamp_type: h.timestamp_type(),
+        transactional: h.is_transactional(),
+        control: h.is_control(),
+        producer_id: h.producer_id,
+        producer_epoch: h.producer_epoch,
+        base_sequence: h.base_sequence,
+        last_offset_delta: Some(h.last_offset_delta),
+        max_timestamp: Some(h.max_timestamp),
+        base_timestamp: Some(h.base_timestamp),
+        delete_horizon: h.has_delete_horizon(),
+    };
+    batch::encode_batch(&spec, &inputs)
+}
+
+/// The partition directory name `<topic>-<partition>`.
+pub(crate) fn dir_name(topic: &str, partition: u32) -> String {
+    format!("{topic}-{partition}")
+}
+
+/// Name of a segment's `.log` file (re-exported for tests and tools).
+pub fn log_file_name(base_offset: i64) -> String {
+    file_name(base_offset, ".log")
+}

@@ -1,0 +1,816 @@
+//! The producer: per-partition batching (`batch.size`, `linger.ms`), the default partitioner,
+//! idempotence, transactions, and `acks` 0 / 1 / all.
+//!
+//! `send` only adds the record to the open batch of its partition and returns a
+//! [`SendFuture`]; one sender thread per producer seals batches that are full or older than
+//! `linger.ms`, encodes them (RecordBatch v2, `compression.type`), appends them to the partition
+//! logs in order, waits for the fsync under `acks=all` (shared with other producers through the
+//! log's group commit), and completes the futures. Sequence numbers are assigned by the sender
+//! at encode time, so a batch that fails leaves no gap.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::batch::{self, BatchSpec, Compression, Header, RecordInput};
+use super::partitioner;
+use super::txn::TxnOffset;
+use super::{Topic, TopicPartition, TopicsShared};
+use crate::error::{Error, ErrorCode, Result};
+
+/// `acks`: how durable a record is when its future completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Acks {
+    /// `acks=0`: the future completes once the record is in the log's buffers.
+    None,
+    /// `acks=1`: written to the operating system (survives a process crash).
+    Leader,
+    /// `acks=all` (`-1`): fsynced (survives a power loss).
+    #[default]
+    All,
+}
+
+/// Producer settings, by Kafka's names through [`ProducerConfig::set`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProducerConfig {
+    /// `acks` (default all).
+    pub acks: Acks,
+    /// `batch.size` in bytes (default 16384).
+    pub batch_size: usize,
+    /// `linger.ms` (default 5, as Kafka 4.0).
+    pub linger_ms: u64,
+    /// `compression.type` (default none).
+    pub compression: Compression,
+    /// `max.request.size` (default 1048576): largest record accepted by `send`.
+    pub max_request_size: usize,
+    /// `enable.idempotence` (default true unless `acks` is not all).
+    pub enable_idempotence: bool,
+    /// `transactional.id`.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms` (default 60000).
+    pub transaction_timeout_ms: i64,
+    /// `partitioner.ignore.keys` (default false).
+    pub partitioner_ignore_keys: bool,
+    /// `buffer.memory` (default 32 MiB): `send` blocks while this much is waiting.
+    pub buffer_memory: usize,
+    /// `client.id`.
+    pub client_id: String,
+    idempotence_set: bool,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            batch_size: 16384,
+            linger_ms: 5,
+            compression: Compression::None,
+            max_request_size: 1_048_576,
+            enable_idempotence: true,
+            transactional_id: None,
+            transaction_timeout_ms: 60_000,
+            partitioner_ignore_keys: false,
+            buffer_memory: 32 << 20,
+            client_id: String::new(),
+            idempotence_set: false,
+        }
+    }
+}
+
+fn cfg_err(key: &str, value: &str, rule: &str) -> Error {
+    Error::new(ErrorCode::InvalidConfig, format!("invalid value {value:?} for producer config {key}: {rule}"))
+}
+
+impl ProducerConfig {
+    /// Set one config by Kafka's name (`acks`, `batch.size`, `linger.ms`, `compression.type`,
+    /// `max.request.size`, `enable.idempotence`, `transactional.id`, `transaction.timeout.ms`,
+    /// `partitioner.ignore.keys`, `buffer.memory`, `client.id`).
+    pub fn set(mut self, key: &str, value: &str) -> Result<ProducerConfig> {
+        let num = |min: u64| -> Result<u64> {
+            let v: u64 = value.trim().parse().map_err(|_| cfg_err(key, value, "expected a non-negative integer"))?;
+            if v < min {
+                return Err(cfg_err(key, value, &format!("must be at least {min}")));
+            }
+            Ok(v)
+        };
+        let boolean = || -> Result<bool> {
+            match value {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(cfg_err(key, value, "expected true or false")),
+            }
+        };
+        match key {
+            "acks" => {
+                self.acks = match value {
+                    "0" => Acks::None,
+                    "1" => Acks::Leader,
+                    "all" | "-1" => Acks::All,
+                    _ => return Err(cfg_err(key, value, "expected 0, 1, all or -1")),
+                }
+            }
+            "batch.size" => self.batch_size = num(0)? as usize,
+            "linger.ms" => self.linger_ms = num(0)?,
+            "compression.type" => self.compression = Compression::parse(value).map_err(|_| cfg_err(key, value, "expected none, gzip, snappy, lz4 or zstd"))?,
+            "max.request.size" => self.max_request_size = num(1)? as usize,
+            "enable.idempotence" => {
+                self.enable_idempotence = boolean()?;
+                self.idempotence_set = true;
+            }
+            "transactional.id" => self.transactional_id = Some(value.to_string()),
+            "transaction.timeout.ms" => self.transaction_timeout_ms = num(1)? as i64,
+            "partitioner.ignore.keys" => self.partitioner_ignore_keys = boolean()?,
+            "buffer.memory" => self.buffer_memory = num(1)? as usize,
+            "client.id" => self.client_id = value.to_string(),
+            _ => return Err(Error::new(ErrorCode::InvalidConfig, format!("unknown producer config {key:?}"))),
+        }
+        Ok(self)
+    }
+
+    /// Apply the rules between settings, as Kafka's `ProducerConfig` does.
+    fn resolve(mut self) -> Result<ProducerConfig> {
+        if self.acks != Acks::All && self.enable_idempotence {
+            if self.idempotence_set {
+                return Err(Error::new(ErrorCode::InvalidConfig, "enable.idempotence=true requires acks=all"));
+            }
+            self.enable_idempotence = false;
+        }
+        if self.transactional_id.is_some() {
+            if !self.enable_idempotence {
+                return Err(Error::new(ErrorCode::InvalidConfig, "transactional.id requires enable.idempotence=true and acks=all"));
+            }
+            if self.transactional_id.as_deref() == Some("") {
+                return Err(Error::new(ErrorCode::InvalidConfig, "transactional.id must not be empty"));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// A record to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerRecord {
+    /// Topic (created on first use with the engine's `num_partitions` if missing).
+    pub topic: String,
+    /// Explicit partition; `None` lets the partitioner choose.
+    pub partition: Option<u32>,
+    /// Key; `None` is null.
+    pub key: Option<Vec<u8>>,
+    /// Value; `None` is null (a tombstone).
+    pub value: Option<Vec<u8>>,
+    /// CreateTime timestamp; `None` = now.
+    pub timestamp: Option<i64>,
+    /// Headers.
+    pub headers: Vec<Header>,
+}
+
+impl ProducerRecord {
+    /// A record with a value and no key.
+    pub fn new(topic: impl Into<String>, value: impl Into<Vec<u8>>) -> ProducerRecord {
+        ProducerRecord { topic: topic.into(), partition: None, key: None, value: Some(value.into()), timestamp: None, headers: Vec::new() }
+    }
+    /// A tombstone (null value) for `key`.
+    pub fn tombstone(topic: impl Into<String>, key: impl Into<Vec<u8>>) -> ProducerRecord {
+        ProducerRecord { topic: topic.into(), partition: None, key: Some(key.into()), value: None, timestamp: None, headers: Vec::new() }
+    }
+    /// Set the key.
+    pub fn key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+    /// Choose the partition.
+    pub fn partition(mut self, p: u32) -> Self {
+        self.partition = Some(p);
+        self
+    }
+    /// Set the timestamp.
+    pub fn timestamp(mut self, ts: i64) -> Self {
+        self.timestamp = Some(ts);
+        self
+    }
+    /// Add a header.
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push(Header::new(key, value));
+        self
+    }
+}
+
+/// Where a record landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: u32,
+    /// Offset.
+    pub offset: i64,
+    /// The record's timestamp (the append time under LogAppendTime).
+    pub timestamp: i64,
+    /// Key bytes (-1 when null).
+    pub serialized_key_size: i32,
+    /// Value bytes (-1 when null).
+    pub serialized_value_size: i32,
+}
+
+/// Completion of one batch, shared by the futures of its records.
+struct BatchDone {
+    result: Mutex<Option<std::result::Result<(i64, i64), (ErrorCode, String)>>>,
+    cond: Condvar,
+}
+
+impl BatchDone {
+    fn new() -> Arc<BatchDone> {
+        Arc::new(BatchDone { result: Mutex::new(None), cond: Condvar::new() })
+    }
+    fn complete(&self, r: std::result::Result<(i64, i64), (ErrorCode, String)>) {
+        *self.result.lock() = Some(r);
+        self.cond.notify_all();
+    }
+}
+
+/// The pending result of [`Producer::send`].
+pub struct SendFuture {
+    done: Arc<BatchDone>,
+    index: u32,
+    topic: Arc<str>,
+    partition: u32,
+    timestamp: i64,
+    key_size: i32,
+    value_size: i32,
+}
+
+impl std::fmt::Debug for SendFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendFuture").field("topic", &self.topic).field("partition", &self.partition).finish()
+    }
+}
+
+impl SendFuture {
+    /// Wait for the result.
+    pub fn get(&self) -> Result<RecordMetadata> {
+        let mut g = self.done.result.lock();
+        while g.is_none() {
+            self.done.cond.wait(&mut g);
+        }
+        self.meta(g.as_ref())
+    }
+
+    /// Wait at most `timeout`; [`ErrorCode::Timeout`] if not done by then.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<RecordMetadata> {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.done.result.lock();
+        while g.is_none() {
+            if self.done.cond.wait_until(&mut g, deadline).timed_out() && g.is_none() {
+                return Err(Error::new(ErrorCode::Timeout, "record not acknowledged in time"));
+            }
+        }
+        self.meta(g.as_ref())
+    }
+
+    /// Whether the result is in.
+    pub fn is_done(&self) -> bool {
+        self.done.result.lock().is_some()
+    }
+
+    fn meta(&self, r: Option<&std::result::Result<(i64, i64), (ErrorCode, String)>>) -> Result<RecordMetadata> {
+        match r {
+            Some(Ok((base, append_time))) => Ok(RecordMetadata {
+                topic: self.topic.to_string(),
+                partition: self.partition,
+                offset: base + i64::from(self.index),
+                timestamp: if *append_time >= 0 { *append_time } else { self.timestamp },
+                serialized_key_size: self.key_size,
+                serialized_value_size: self.value_size,
+            }),
+            Some(Err((code, msg))) => Err(Error::new(*code, msg.clone())),
+            None => Err(Error::internal("send future read before completion")),
+        }
+    }
+}
+
+type TpKey = (Arc<str>, u32);
+
+struct OpenBatch {
+    records: Vec<RecordInput>,
+    bytes: usize,
+    created: Instant,
+    done: Arc<BatchDone>,
+    transactional: bool,
+}
+
+struct Sealed {
+    key: TpKey,
+    records: Vec<RecordInput>,
+    bytes: usize,
+    done: Arc<BatchDone>,
+    transactional: bool,
+}
+
+#[derive(Default)]
+struct Accum {
+    open: HashMap<TpKey, OpenBatch>,
+    ready: VecDeque<Sealed>,
+    ready_bytes: usize,
+    sealed: u64,
+    processed: u64,
+    stop: bool,
+    topics: HashMap<String, (Arc<str>, Arc<Topic>)>,
+    sticky: HashMap<String, (u32, usize)>,
+}
+
+#[derive(Default)]
+struct ClientTxn {
+    initialized: bool,
+    in_txn: bool,
+    partitions: HashSet<TopicPartition>,
+    error: Option<(ErrorCode, String)>,
+}
+
+struct Inner {
+    shared: Arc<TopicsShared>,
+    config: ProducerConfig,
+    ident: Mutex<(i64, i16)>,
+    accum: Mutex<Accum>,
+    cv_sender: Condvar,
+    cv_done: Condvar,
+    txn: Mutex<ClientTxn>,
+    fatal: Mutex<Option<(ErrorCode, String)>>,
+}
+
+/// A producer. Thread-safe: share it (`Arc`) between threads.
+///
+/// ```
+/// use kabase::log::{ProducerConfig, ProducerRecord};
+/// let engine = kabase::Engine::open_in_memory().unwrap();
+/// let producer = engine.producer(ProducerConfig::default().set("linger.ms", "0").unwrap()).unwrap();
+/// let f = producer.send(ProducerRecord::new("t", "v").key("k").header("h", "x")).unwrap();
+/// let meta = f.get().unwrap();
+/// assert_eq!((meta.topic.as_str(), meta.offset), ("t", 0));
+/// producer.close().unwrap();
+/// ```
+pub struct Producer {
+    inner: Arc<Inner>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("producer_id", &self.inner.ident.lock().0).finish()
+    }
+}
+
+/// Bytes a record adds to a batch (upper estimate of its encoding).
+fn record_size(r: &ProducerRecord) -> usize {
+    21 + r.key.as_ref().map_or(0, Vec::len) + r.value.as_ref().map_or(0, Vec::len) + r.headers.iter().map(|h| 10 + h.key.len() + h.value.as_ref().map_or(0, Vec::len)).sum::<usize>()
+}
+
+impl crate::Engine {
+    /// Create a producer.
+    pub fn producer(&self, config: ProducerConfig) -> Result<Producer> {
+        let shared = Arc::clone(self.topics()?);
+        let config = config.resolve()?;
+        let ident = if config.transactional_id.is_some() {
+            (-1, -1)
+        } else if config.enable_idempotence {
+            (shared.allocate_producer_id()?, 0)
+        } else {
+            (-1, -1)
+        };
+        let inner = Arc::new(Inner {
+            shared,
+            config,
+            ident: Mutex::new(ident),
+            accum: Mutex::new(Accum::default()),
+            cv_sender: Condvar::new(),
+            cv_done: Condvar::new(),
+            txn: Mutex::new(ClientTxn::default()),
+            fatal: Mutex::new(None),
+        });
+        let i2 = Arc::clone(&inner);
+        let thread = std::thread::Builder::new()
+            .name("kabase-producer".into())
+            .spawn(move || sender_loop(&i2))
+            .map_err(|e| Error::io("spawn producer sender", e))?;
+        Ok(Producer { inner, thread: Mutex::new(Some(thread)), closed: AtomicBool::new(false) })
+    }
+}
+
+impl Producer {
+    /// Producer id (-1 when not idempotent or before `init_transactions`).
+    pub fn producer_id(&self) -> i64 {
+        self.inner.ident.lock().0
+    }
+
+    /// Producer epoch.
+    pub fn producer_epoch(&self) -> i16 {
+        self.inner.ident.lock().1
+    }
+
+    /// Number of partitions of a topic (creating it on first use).
+    pub fn partitions_for(&self, topic: &str) -> Result<u32> {
+        Ok(self.inner.shared.topic_or_create(topic)?.num_partitions())
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::closed("producer"));
+        }
+        self.inner.shared.check_open()?;
+        if let Some((c, m)) = self.inner.fatal.lock().clone() {
+            return Err(Error::new(c, m));
+        }
+        Ok(())
+    }
+
+    /// Queue a record; the future completes when the record is appended (and fsynced under
+    /// `acks=all`). Errors known at once (size limits, unknown partition, a fenced producer,
+    /// no open transaction) are returned here.
+    pub fn send(&self, record: ProducerRecord) -> Result<SendFuture> {
+        self.check_usable()?;
+        let inner = &self.inner;
+        let size = record_size(&record);
+        if size + batch::HEADER_SIZE > inner.config.max_request_size {
+            return Err(Error::new(
+                ErrorCode::RecordTooLarge,
+                format!("record of about {} bytes exceeds max.request.size {}", size + batch::HEADER_SIZE, inner.config.max_request_size),
+            ));
+        }
+        let transactional = inner.config.transactional_id.is_some();
+        if transactional {
+            let t = inner.txn.lock();
+            if !t.in_txn {
+                return Err(Error::new(ErrorCode::InvalidTxnState, "a transactional producer must call begin_transaction before send"));
+            }
+        }
+        let (tname, topic) = {
+            let mut a = inner.accum.lock();
+            match a.topics.get(&record.topic) {
+                Some((n, t)) if !t.deleted.load(Ordering::Acquire) => (Arc::clone(n), Arc::clone(t)),
+                _ => {
+                    drop(a);
+                    let t = inner.shared.topic_or_create(&record.topic)?;
+                    let n: Arc<str> = Arc::from(record.topic.as_str());
+                    a = inner.accum.lock();
+                    a.topics.insert(record.topic.clone(), (Arc::clone(&n), Arc::clone(&t)));
+                    (n, t)
+                }
+            }
+        };
+        let max_message = topic.config.read().max_message_bytes;
+        if size + batch::HEADER_SIZE > max_message {
+            return Err(Error::new(
+                ErrorCode::RecordTooLarge,
+                format!("record of about {} bytes exceeds max.message.bytes {} of topic {}", size + batch::HEADER_SIZE, max_message, record.topic),
+            ));
+        }
+        let n = topic.num_partitions();
+        let explicit_or_keyed = match (record.partition, &record.key) {
+            (Some(p), _) => {
+                if p >= n {
+                    return Err(Error::new(ErrorCode::UnknownPartition, format!("topic {} has {n} partitions; partition {p} does not exist", record.topic)));
+                }
+                Some(p)
+            }
+            (None, Some(k)) if !inner.config.partitioner_ignore_keys => Some(partitioner::partition_for_key(k, n)),
+            _ => None,
+        };
+        let timestamp = record.timestamp.unwrap_or_else(crate::util::now_ms);
+        let key_size = record.key.as_ref().map_or(-1, |k| k.len() as i32);
+        let value_size = record.value.as_ref().map_or(-1, |v| v.len() as i32);
+        let mut a = inner.accum.lock();
+        let partition = match explicit_or_keyed {
+            Some(p) => p,
+            None => {
+                // KIP-794: stay on one partition until batch.size bytes went to it, then move
+                // to another one at random.
+                let batch_size = inner.config.batch_size.max(1);
+                let entry = a.sticky.get(&record.topic).copied();
+                let p = match entry {
+                    Some((p, bytes)) if p < n && bytes < batch_size => p,
+                    prev => {
+                        let mut p = rand::random_range(0..n);
+                        if n > 1 {
+                            if let Some((old, _)) = prev {
+                                while p == old {
+                                    p = rand::random_range(0..n);
+                                }
+                            }
+                        }
+                        p
+                    }
+                };
+                let bytes = match entry {
+                    Some((q, b)) if q == p => b,
+                    _ => 0,
+                };
+                a.sticky.insert(record.topic.clone(), (p, bytes + size));
+                p
+            }
+        };
+        if transactional {
+            let tp = TopicPartition::new(record.topic.clone(), partition);
+            let mut t = inner.txn.lock();
+            if !t.partitions.contains(&tp) {
+                let (pid, epoch) = *inner.ident.lock();
+                let id = inner.config.transactional_id.as_deref().unwrap_or_default();
+                if let Err(e) = inner.shared.txn.add_partitions(id, pid, epoch, std::slice::from_ref(&tp)) {
+                    if e.code() == ErrorCode::ProducerFenced {
+                        *inner.fatal.lock() = Some((e.code(), e.message().to_string()));
+                    }
+                    return Err(e);
+                }
+                t.partitions.insert(tp);
+            }
+        }
+        // back-pressure: buffer.memory
+        while a.ready_bytes > inner.config.buffer_memory && !a.stop {
+            inner.cv_done.wait(&mut a);
+        }
+        let key: TpKey = (tname, partition);
+        let full = a.open.get(&key).is_some_and(|b| !b.records.is_empty() && b.bytes + size > inner.config.batch_size);
+        if full {
+            seal(&mut a, &key);
+        }
+        let mut new_batch = false;
+        let b = a.open.entry(key.clone()).or_insert_with(|| {
+            new_batch = true;
+            OpenBatch { records: Vec::new(), bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
+        });
+        let index = b.records.len() as u32;
+        b.records.push(RecordInput { offset_delta: index as i32, timestamp, key: record.key, value: record.value, headers: record.headers });
+        b.bytes += size;
+        let done = Arc::clone(&b.done);
+        let now_full = b.bytes >= inner.config.batch_size;
+        if now_full {
+            seal(&mut a, &key);
+        }
+        drop(a);
+        if new_batch || now_full || full {
+            inner.cv_sender.notify_one();
+        }
+        Ok(SendFuture { done, index, topic: key.0, partition, timestamp, key_size, value_size })
+    }
+
+    /// Send every queued record now and wait until all are acknowledged.
+    pub fn flush(&self) -> Result<()> {
+        self.check_usable()?;
+        self.flush_inner();
+        Ok(())
+    }
+
+    fn flush_inner(&self) {
+        let inner = &self.inner;
+        let mut a = inner.accum.lock();
+        let keys: Vec<TpKey> = a.open.keys().cloned().collect();
+        for k in keys {
+            seal(&mut a, &k);
+        }
+        let target = a.sealed;
+        inner.cv_sender.notify_one();
+        while a.processed < target {
+            inner.cv_done.wait(&mut a);
+        }
+    }
+
+    /// Flush and stop the sender. Further calls fail with [`ErrorCode::Closed`].
+    pub fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.flush_inner();
+        self.inner.accum.lock().stop = true;
+        self.inner.cv_sender.notify_all();
+        if let Some(h) = self.thread.lock().take() {
+            let _ = h.join();
+        }
+        Ok(())
+    }
+
+    fn txn_id(&self) -> Result<&str> {
+        self.inner.config.transactional_id.as_deref().ok_or_else(|| Error::new(ErrorCode::InvalidTxnState, "the producer has no transactional.id"))
+    }
+
+    fn fence_if(&self, e: Error) -> Error {
+        if matches!(e.code(), ErrorCode::ProducerFenced) {
+            *self.inner.fatal.lock() = Some((e.code(), e.message().to_string()));
+        }
+        e
+    }
+
+    /// Register the transactional id with the coordinator: gets the producer id and a new
+    /// epoch, fencing any older producer with the same id and aborting its open transaction.
+    pub fn init_transactions(&self) -> Result<()> {
+        self.check_usable()?;
+        let id = self.txn_id()?.to_string();
+        let (pid, epoch) = self.inner.shared.txn.init(&self.inner.shared, &id, self.inner.config.transaction_timeout_ms)?;
+        *self.inner.ident.lock() = (pid, epoch);
+        let mut t = self.inner.txn.lock();
+        *t = ClientTxn { initialized: true, ..ClientTxn::default() };
+        Ok(())
+    }
+
+    /// Start a transaction.
+    pub fn begin_transaction(&self) -> Result<()> {
+        self.check_usable()?;
+        self.txn_id()?;
+        let mut t = self.inner.txn.lock();
+        if !t.initialized {
+            return Err(Error::new(ErrorCode::InvalidTxnState, "call init_transactions before begin_transaction"));
+        }
+        if t.in_txn {
+            return Err(Error::new(ErrorCode::InvalidTxnState, "a transaction is already open"));
+        }
+        t.in_txn = true;
+        t.partitions.clear();
+        t.error = None;
+        Ok(())
+    }
+
+    /// Commit consumed offsets of `group_id` atomically with the transaction.
+    pub fn send_offsets_to_transaction(&self, offsets: &[(TopicPartition, i64)], group_id: &str) -> Result<()> {
+        self.check_usable()?;
+        let id = self.txn_id()?.to_string();
+        if !self.inner.txn.lock().in_txn {
+            return Err(Error::new(ErrorCode::InvalidTxnState, "send_offsets_to_transaction needs an open transaction"));
+        }
+        let (pid, epoch) = *self.inner.ident.lock();
+        let list: Vec<TxnOffset> = offsets.iter().map(|(tp, o)| TxnOffset { topic: tp.topic.clone(), partition: tp.partition, offset: *o, metadata: None }).collect();
+        self.inner.shared.txn.add_offsets(&id, pid, epoch, group_id, &list).map_err(|e| self.fence_if(e))
+    }
+
+    /// Flush and commit: COMMIT markers go to every partition written in the transaction.
+    pub fn commit_transaction(&self) -> Result<()> {
+        self.check_usable()?;
+        let id = self.txn_id()?.to_string();
+        if !self.inner.txn.lock().in_txn {
+            return Err(Error::new(ErrorCode::InvalidTxnState, "no open transaction to commit"));
+        }
+        self.flush_inner();
+        if let Some((c, m)) = self.inner.fatal.lock().clone() {
+            return Err(Error::new(c, m));
+        }
+        if let Some((c, m)) = self.inner.txn.lock().error.clone() {
+            return Err(Error::new(c, format!("a send in the transaction failed, abort it: {m}")));
+        }
+        let (pid, epoch) = *self.inner.ident.lock();
+        self.inner.shared.txn.end(&self.inner.shared, &id, pid, epoch, true).map_err(|e| self.fence_if(e))?;
+        let mut t = self.inner.txn.lock();
+        t.in_txn = false;
+        t.partitions.clear();
+        Ok(())
+    }
+
+    /// Abort: records not yet sent fail with [`ErrorCode::TransactionAborted`]; ABORT markers
+    /// go to every partition written in the transaction.
+    pub fn abort_transaction(&self) -> Result<()> {
+        self.check_usable()?;
+        let id = self.txn_id()?.to_string();
+        if !self.inner.txn.lock().in_txn {
+            return Err(Error::new(ErrorCode::InvalidTxnState, "no open transaction to abort"));
+        }
+        {
+            let mut a = self.inner.accum.lock();
+            for (_, b) in a.open.drain() {
+                b.done.complete(Err((ErrorCode::TransactionAborted, "the transaction was aborted before the record was sent".into())));
+            }
+        }
+        self.flush_inner();
+        let (pid, epoch) = *self.inner.ident.lock();
+        self.inner.shared.txn.end(&self.inner.shared, &id, pid, epoch, false).map_err(|e| self.fence_if(e))?;
+        let mut t = self.inner.txn.lock();
+        t.in_txn = false;
+        t.partitions.clear();
+        t.error = None;
+        Ok(())
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+fn seal(a: &mut Accum, key: &TpKey) {
+    if let Some(b) = a.open.remove(key) {
+        if b.records.is_empty() {
+            return;
+        }
+        a.ready_bytes += b.bytes;
+        a.sealed += 1;
+        a.ready.push_back(Sealed { key: key.clone(), records: b.records, bytes: b.bytes, done: b.done, transactional: b.transactional });
+    }
+}
+
+fn sender_loop(inner: &Inner) {
+    let linger = Duration::from_millis(inner.config.linger_ms);
+    let mut sequences: HashMap<TpKey, i32> = HashMap::new();
+    let mut last_ident = *inner.ident.lock();
+    let mut a = inner.accum.lock();
+    loop {
+        if a.ready.is_empty() {
+            if a.stop && a.open.is_empty() {
+                break;
+            }
+            let next = a.open.values().map(|b| b.created + linger).min();
+            match next {
+                None => {
+                    inner.cv_sender.wait_for(&mut a, Duration::from_millis(200));
+                }
+                Some(d) if d > Instant::now() => {
+                    inner.cv_sender.wait_until(&mut a, d);
+                }
+                Some(_) => {}
+            }
+        }
+        let now = Instant::now();
+        let expired: Vec<TpKey> = a.open.iter().filter(|(_, b)| a.stop || b.created + linger <= now).map(|(k, _)| k.clone()).collect();
+        for k in expired {
+            seal(&mut a, &k);
+        }
+        if a.ready.is_empty() {
+            continue;
+        }
+        let batch: Vec<Sealed> = a.ready.drain(..).collect();
+        drop(a);
+        let ident = *inner.ident.lock();
+        if ident != last_ident {
+            sequences.clear();
+            last_ident = ident;
+        }
+        let count = batch.len() as u64;
+        let bytes: usize = batch.iter().map(|s| s.bytes).sum();
+        process(inner, batch, &mut sequences, ident);
+        a = inner.accum.lock();
+        a.processed += count;
+        a.ready_bytes = a.ready_bytes.saturating_sub(bytes);
+        inner.cv_done.notify_all();
+    }
+}
+
+fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32>, ident: (i64, i16)) {
+    let (pid, epoch) = ident;
+    let idempotent = inner.config.enable_idempotence && pid >= 0;
+    let mut to_sync: HashMap<TpKey, (Arc<super::partition::PartitionLog>, i64)> = HashMap::new();
+    let mut results: Vec<(Arc<BatchDone>, std::result::Result<(i64, i64), (ErrorCode, String)>, Option<TpKey>)> = Vec::with_capacity(batch.len());
+    for s in batch {
+        let seq = if idempotent { *sequences.get(&s.key).unwrap_or(&0) } else { -1 };
+        let spec = BatchSpec {
+            compression: inner.config.compression,
+            producer_id: if idempotent { pid } else { -1 },
+            producer_epoch: if idempotent { epoch } else { -1 },
+            base_sequence: seq,
+            transactional: s.transactional,
+            ..BatchSpec::default()
+        };
+        let n = s.records.len() as i32;
+        let r = batch::encode_batch(&spec, &s.records).and_then(|bytes| {
+            let part = inner.shared.topic(&s.key.0)?.partition(s.key.1)?;
+            let info = part.append(bytes)?;
+            Ok((part, info))
+        });
+        match r {
+            Ok((part, info)) => {
+                if idempotent {
+                    sequences.insert(s.key.clone(), batch::increment_sequence(seq, n));
+                }
+                let e = to_sync.entry(s.key.clone()).or_insert((Arc::clone(&part), 0));
+                e.1 = e.1.max(info.last_offset + 1);
+                results.push((s.done, Ok((info.first_offset, info.log_append_time)), Some(s.key)));
+            }
+            Err(e) => {
+                let mut code = e.code();
+                if s.transactional && code == ErrorCode::InvalidProducerEpoch {
+                    code = ErrorCode::ProducerFenced;
+                }
+                let msg = e.message().to_string();
+                if code == ErrorCode::ProducerFenced {
+                    *inner.fatal.lock() = Some((code, msg.clone()));
+                }
+                if s.transactional {
+                    inner.txn.lock().error = Some((code, msg.clone()));
+                }
+                results.push((s.done, Err((code, msg)), None));
+            }
+        }
+    }
+    let mut failed_sync: HashMap<TpKey, (ErrorCode, String)> = HashMap::new();
+    if inner.config.acks == Acks::All {
+        for (k, (part, end)) in to_sync {
+            if let Err(e) = part.flush_to(end) {
+                failed_sync.insert(k, (e.code(), e.message().to_string()));
+            }
+        }
+    }
+    for (done, r, key) in results {
+        let r = match (r, key.and_then(|k| failed_sync.get(&k).cloned())) {
+            (Ok(_), Some(err)) => Err(err),
+            (r, _) => r,
+        };
+        done.complete(r);
+    }
+}

@@ -1,0 +1,559 @@
+//! One log segment: `<base>.log` plus its `.index`, `.timeindex` and `.txnindex`.
+//!
+//! File names are the base offset zero-padded to 20 digits (Kafka `LogFileUtils`). Appends go to
+//! the end of the `.log` with positional writes; reads use positional reads, so readers never
+//! move a shared cursor. The offset index gets an entry (the batch's **last** offset → the
+//! batch's start position) once more than `index.interval.bytes` were appended since the last
+//! one, and the time index an entry (max timestamp so far → its offset) at the same moments, as
+//! Kafka's `LogSegment.append` does.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::batch::{self, BatchHeader, HEADER_SIZE};
+use super::index::{AbortedTxn, OffsetIndex, TimeIndex, TxnIndex};
+use crate::error::{Error, ErrorCode, Result};
+
+/// File name of a segment file: 20-digit base offset and a suffix such as `.log`.
+pub fn file_name(base_offset: i64, suffix: &str) -> String {
+    format!("{base_offset:020}{suffix}")
+}
+
+/// One segment of a partition log.
+pub struct Segment {
+    /// First offset the segment may hold.
+    pub base_offset: i64,
+    dir: PathBuf,
+    log: Arc<File>,
+    size: u64,
+    index: OffsetIndex,
+    time_index: TimeIndex,
+    txn_index: TxnIndex,
+    bytes_since_last_index: u64,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    rolling_timestamp: Option<i64>,
+    /// When the segment was created or opened (for `segment.ms` on empty segments).
+    pub created_ms: i64,
+    next_offset: i64,
+    /// Bytes of the `.log` known to be fsynced.
+    pub flushed_size: u64,
+}
+
+/// Where a scan of the `.log` stopped.
+pub struct ScanEnd {
+    /// Bytes of whole, valid batches from the start of the scan.
+    pub valid_bytes: u64,
+    /// Why it stopped early, if it did.
+    pub error: Option<Error>,
+}
+
+impl Segment {
+    fn path(&self, suffix: &str) -> PathBuf {
+        self.dir.join(file_name(self.base_offset, suffix))
+    }
+
+    /// Create an empty segment (truncating leftovers).
+    pub fn create(dir: &Path, base_offset: i64) -> Result<Segment> {
+        let p = dir.join(file_name(base_offset, ".log"));
+        let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&p).map_err(|e| Error::io(format_args!("create {}", p.display()), e))?;
+        Self::with_file(dir, base_offset, f, false)
+    }
+
+    /// Open an existing segment; `load_indexes` trusts the index files (after a sanity check),
+    /// otherwise they are reset and the caller must [`Segment::recover`].
+    pub fn open(dir: &Path, base_offset: i64, load_indexes: bool) -> Result<Segment> {
+        let p = dir.join(file_name(base_offset, ".log"));
+        let f = OpenOptions::new().read(true).write(true).open(&p).map_err(|e| Error::io(format_args!("open {}", p.display()), e))?;
+        Self::with_file(dir, base_offset, f, load_indexes)
+    }
+
+    fn with_file(dir: &Path, base_offset: i64, f: File, load: bool) -> Result<Segment> {
+        let size = f.metadata().map_err(|e| Error::io("stat segment", e))?.len();
+        let index = OffsetIndex::open(&dir.join(file_name(base_offset, ".index")), base_offset, load)?;
+        let time_index = TimeIndex::open(&dir.join(file_name(base_offset, ".timeindex")), base_offset, load)?;
+        let txn_index = TxnIndex::open(&dir.join(file_name(base_offset, ".txnindex")), load)?;
+        let mut s = Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            log: Arc::new(f),
+            size,
+            index,
+            time_index,
+            txn_index,
+            bytes_since_last_index: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: base_offset,
+            rolling_timestamp: None,
+            created_ms: crate::util::now_ms(),
+            next_offset: base_offset,
+            flushed_size: size,
+        };
+        if load && size > 0 {
+            s.load_tail()?;
+        }
+        Ok(s)
+    }
+
+    /// After trusting the indexes: find the next offset, max timestamp and first timestamp by
+    /// scanning from the last index entry (and the first batch).
+    fn load_tail(&mut self) -> Result<()> {
+        if let Some(idx_last) = self.index.last_offset() {
+            if idx_last < self.base_offset {
+                return Err(Error::corrupt("index last offset below base offset"));
+            }
+        }
+        if let Some(h) = self.header_at(0)? {
+            self.rolling_timestamp = Some(h.max_timestamp);
+        }
+        let (_, start) = self.index.lookup(i64::MAX);
+        if let Some((t, o)) = self.time_index.last_entry() {
+            self.max_timestamp = t;
+            self.offset_of_max_timestamp = o;
+        }
+        let mut pos = u64::from(start);
+        while let Some(h) = self.header_at(pos)? {
+            if pos + h.size() as u64 > self.size {
+                break;
+            }
+            self.next_offset = h.next_offset();
+            if h.max_timestamp > self.max_timestamp {
+                self.max_timestamp = h.max_timestamp;
+                self.offset_of_max_timestamp = h.last_offset();
+            }
+            pos += h.size() as u64;
+        }
+        if pos != self.size {
+            return Err(Error::corrupt(format!("segment {} ends with {} bytes that are not a whole batch", self.base_offset, self.size - pos)));
+        }
+        Ok(())
+    }
+
+    /// Parse the batch header at `pos`, or `None` past the end.
+    pub fn header_at(&self, pos: u64) -> Result<Option<BatchHeader>> {
+        if pos + HEADER_SIZE as u64 > self.size {
+            return Ok(None);
+        }
+        let mut b = [0u8; HEADER_SIZE];
+        self.log.read_exact_at(&mut b, pos).map_err(|e| Error::io("read segment", e))?;
+        batch::parse_header(&b).map(Some)
+    }
+
+    /// Bytes in the `.log`.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// Offset after the last batch (the base offset when empty).
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+    /// Largest timestamp of any batch (-1 when empty).
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+    /// Max timestamp of the first batch (Kafka's rolling-based timestamp).
+    pub fn rolling_timestamp(&self) -> Option<i64> {
+        self.rolling_timestamp
+    }
+    /// Aborted transactions whose marker is in this segment.
+    pub fn aborted(&self) -> &[AbortedTxn] {
+        self.txn_index.entries()
+    }
+    /// Number of offset index entries.
+    pub fn index_entries(&self) -> usize {
+        self.index.len()
+    }
+    /// The `.log` file (for fsync outside the log lock).
+    pub fn log_file(&self) -> Arc<File> {
+        Arc::clone(&self.log)
+    }
+
+    /// Append one validated batch (already carrying its final offsets) at the end.
+    pub fn append(&mut self, h: &BatchHeader, bytes: &[u8], index_interval: u64) -> Result<()> {
+        let pos = self.size;
+        if pos + bytes.len() as u64 > u64::from(u32::MAX) {
+            return Err(Error::internal("segment position would exceed 4 GiB"));
+        }
+        self.log.write_all_at(bytes, pos).map_err(|e| Error::io(format_args!("append to {}", self.path(".log").display()), e))?;
+        self.size += bytes.len() as u64;
+        self.after_batch(h, pos, index_interval)
+    }
+
+    fn after_batch(&mut self, h: &BatchHeader, pos: u64, index_interval: u64) -> Result<()> {
+        if self.rolling_timestamp.is_none() {
+            self.rolling_timestamp = Some(h.max_timestamp);
+        }
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.offset_of_max_timestamp = h.last_offset();
+        }
+        if self.bytes_since_last_index > index_interval {
+            self.index.append(h.last_offset(), pos as u32)?;
+            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
+            self.bytes_since_last_index = 0;
+        }
+        self.bytes_since_last_index += h.size() as u64;
+        self.next_offset = h.next_offset();
+        Ok(())
+    }
+
+    /// Record an aborted transaction whose marker was appended here.
+    pub fn append_aborted(&mut self, t: AbortedTxn) -> Result<()> {
+        self.txn_index.append(t)
+    }
+
+    /// Scan whole batches from `from`, validating size and CRC, calling `f` for each; stops at
+    /// the first invalid or partial batch.
+    pub fn scan(&self, from: u64, mut f: impl FnMut(u64, &BatchHeader, &[u8]) -> Result<()>) -> Result<ScanEnd> {
+        const CHUNK: u64 = 8 << 20;
+        let mut pos = from;
+        let mut buf = Vec::new();
+        while pos < self.size {
+            let want = (self.size - pos).min(CHUNK);
+            buf.resize(want as usize, 0);
+            self.log.read_exact_at(&mut buf, pos).map_err(|e| Error::io("read segment", e))?;
+            let mut off = 0usize;
+            let mut progressed = false;
+            while off + HEADER_SIZE <= buf.len() {
+                let h = match batch::parse_header(&buf[off..]) {
+                    Ok(h) => h,
+                    Err(e) => return Ok(ScanEnd { valid_bytes: pos + off as u64 - from, error: Some(e) }),
+                };
+                let size = h.size();
+                if off + size > buf.len() {
+                    if pos + off as u64 + size as u64 > self.size {
+                        let e = Error::new(ErrorCode::CorruptRecord, format!("batch at offset {} is cut short by the end of the segment", h.base_offset));
+                        return Ok(ScanEnd { valid_bytes: pos + off as u64 - from, error: Some(e) });
+                    }
+                    if off == 0 {
+                        // One batch larger than the chunk: read it alone.
+                        let mut big = vec![0u8; size];
+                        self.log.read_exact_at(&mut big, pos).map_err(|e| Error::io("read segment", e))?;
+                        if let Err(e) = batch::validate(&big) {
+                            return Ok(ScanEnd { valid_bytes: pos - from, error: Some(e) });
+                        }
+                        f(pos, &h, &big)?;
+                        off = size;
+                        progressed = true;
+                    }
+                    break;
+                }
+                if let Err(e) = batch::validate(&buf[off..off + size]) {
+                    return Ok(ScanEnd { valid_bytes: pos + off as u64 - from, error: Some(e) });
+                }
+                f(pos + off as u64, &h, &buf[off..off + size])?;
+                off += size;
+                progressed = true;
+            }
+            if !progressed {
+                let e = Error::new(ErrorCode::CorruptRecord, "segment ends inside a batch header");
+                return Ok(ScanEnd { valid_bytes: pos - from, error: Some(e) });
+            }
+            pos += off as u64;
+        }
+        Ok(ScanEnd { valid_bytes: pos - from, error: None })
+    }
+
+    /// Rebuild all indexes by scanning the whole `.log` (Kafka's `LogSegment.recover`);
+    /// `on_batch` sees every valid batch in order (producer state, aborted transactions).
+    /// Truncates the `.log` at the first invalid batch and returns how many bytes were cut.
+    pub fn recover(&mut self, index_interval: u64, mut on_batch: impl FnMut(&BatchHeader, &[u8]) -> Result<Option<AbortedTxn>>) -> Result<u64> {
+        self.index.reset()?;
+        self.time_index.reset()?;
+        self.txn_index.reset()?;
+        self.bytes_since_last_index = 0;
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = self.base_offset;
+        self.rolling_timestamp = None;
+        self.next_offset = self.base_offset;
+        let mut expected = self.base_offset;
+        let mut rebuilt: Vec<(BatchHeader, u64, Option<AbortedTxn>)> = Vec::new();
+        let mut bad_offset: Option<u64> = None;
+        let end = self.scan(0, |pos, h, bytes| {
+            if bad_offset.is_some() {
+                return Ok(());
+            }
+            if h.base_offset < expected {
+                bad_offset = Some(pos);
+                return Ok(());
+            }
+            expected = h.next_offset();
+            let aborted = on_batch(h, bytes)?;
+            rebuilt.push((*h, pos, aborted));
+            Ok(())
+        })?;
+        let valid = bad_offset.unwrap_or(end.valid_bytes);
+        for (h, pos, aborted) in rebuilt {
+            if pos >= valid {
+                break;
+            }
+            self.after_batch(&h, pos, index_interval)?;
+            if let Some(t) = aborted {
+                self.txn_index.append(t)?;
+            }
+        }
+        let cut = self.size - valid;
+        if cut > 0 {
+            self.log.set_len(valid).map_err(|e| Error::io("truncate segment", e))?;
+            self.size = valid;
+        }
+        Ok(cut)
+    }
+
+    /// Find the position of the batch containing `offset` (or the first after it).
+    pub fn translate(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>> {
+        let (_, start) = self.index.lookup(offset);
+        let mut pos = u64::from(start);
+        while let Some(h) = self.header_at(pos)? {
+            if h.last_offset() >= offset {
+                return Ok(Some((pos, h)));
+            }
+            pos += h.size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Read whole batches starting with the one holding `offset`: at most `max_bytes` (but at
+    /// least one batch), not past `max_position`. Every batch is CRC-checked; a failing one is
+    /// reported as [`ErrorCode::CorruptRecord`].
+    pub fn read(&self, offset: i64, max_bytes: usize, max_position: u64) -> Result<Option<Vec<u8>>> {
+        let Some((pos, first)) = self.translate(offset)? else { return Ok(None) };
+        if pos >= max_position {
+            return Ok(None);
+        }
+        let limit = (max_position - pos).min(max_bytes.max(first.size()) as u64) as usize;
+        let mut buf = vec![0u8; limit];
+        self.log.read_exact_at(&mut buf, pos).map_err(|e| Error::io("read segment", e))?;
+        let mut end = 0usize;
+        let mut expected = first.base_offset;
+        for b in batch::batches(&buf) {
+            let b = b.and_then(|(h, x)| {
+                if h.base_offset < expected {
+                    return Err(Error::new(ErrorCode::CorruptRecord, format!("batch at offset {} follows offset {}: offsets go backwards", h.base_offset, expected - 1)));
+                }
+                expected = h.next_offset();
+                Ok((h, x))
+            });
+            match b {
+                Ok((h, _)) => end += h.size(),
+                Err(e) => {
+                    if end == 0 {
+                        return Err(Error::new(
+                            ErrorCode::CorruptRecord,
+                            format!("segment {} of {}: {}", self.base_offset, self.dir.display(), e.message()),
+                        ));
+                    }
+                    break;
+                }
+            }
+        }
+        if end == 0 {
+            // The first batch is larger than what fits: it must be cut by max_position.
+            return Ok(None);
+        }
+        buf.truncate(end);
+        Ok(Some(buf))
+    }
+
+    /// The first record with timestamp ≥ `ts` at or after `start_offset`: `(timestamp, offset)`.
+    pub fn find_offset_by_timestamp(&self, ts: i64, start_offset: i64) -> Result<Option<(i64, i64)>> {
+        if self.max_timestamp < ts {
+            return Ok(None);
+        }
+        let from = self.time_index.lookup(ts).max(start_offset);
+        let Some((pos, _)) = self.translate(from)? else { return Ok(None) };
+        let mut p = pos;
+        while let Some(h) = self.header_at(p)? {
+            if h.max_timestamp >= ts && h.last_offset() >= start_offset {
+                let mut buf = vec![0u8; h.size()];
+                self.log.read_exact_at(&mut buf, p).map_err(|e| Error::io("read segment", e))?;
+                let (_, recs) = batch::decode_records(&buf)?;
+                if let Some(r) = recs.iter().find(|r| r.timestamp >= ts && r.offset >= start_offset) {
+                    return Ok(Some((r.timestamp, r.offset)));
+                }
+            }
+            p += h.size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Drop every batch at or after `offset`; returns the bytes removed.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<u64> {
+        let Some((pos, _)) = self.translate(offset)? else { return Ok(0) };
+        let (pos, h) = match self.translate(offset)? {
+            Some((p, h)) if h.base_offset < offset => (p + h.size() as u64, h),
+            Some((p, h)) => (p, h),
+            None => (pos, self.header_at(pos)?.ok_or_else(|| Error::internal("vanished batch"))?),
+        };
+        let _ = h;
+        let cut = self.size - pos;
+        self.log.set_len(pos).map_err(|e| Error::io("truncate segment", e))?;
+        self.size = pos;
+        self.flushed_size = self.flushed_size.min(pos);
+        self.index.truncate_to_position(pos as u32)?;
+        self.time_index.truncate_to_offset(offset)?;
+        self.txn_index.truncate_to_offset(offset)?;
+        // recompute tail state
+        self.next_offset = self.base_offset;
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = self.base_offset;
+        self.rolling_timestamp = None;
+        let mut p = 0;
+        let mut last_idx_pos = 0u64;
+        while let Some(h) = self.header_at(p)? {
+            if self.rolling_timestamp.is_none() {
+                self.rolling_timestamp = Some(h.max_timestamp);
+            }
+            if h.max_timestamp > self.max_timestamp {
+                self.max_timestamp = h.max_timestamp;
+                self.offset_of_max_timestamp = h.last_offset();
+            }
+            self.next_offset = h.next_offset();
+            let (_, ip) = self.index.lookup(h.last_offset());
+            last_idx_pos = last_idx_pos.max(u64::from(ip));
+            p += h.size() as u64;
+        }
+        self.bytes_since_last_index = self.size - last_idx_pos;
+        Ok(cut)
+    }
+
+    /// Called when the segment stops being the active one: final time-index entry.
+    pub fn on_become_inactive(&mut self) -> Result<()> {
+        if self.max_timestamp >= 0 {
+            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
+        }
+        Ok(())
+    }
+
+    /// fsync the `.log` and the indexes.
+    pub fn flush(&mut self) -> Result<()> {
+        self.log.sync_data().map_err(|e| Error::io(format_args!("sync {}", self.path(".log").display()), e))?;
+        self.index.sync()?;
+        self.time_index.sync()?;
+        self.txn_index.sync()?;
+        self.flushed_size = self.size;
+        Ok(())
+    }
+
+    /// Remove the segment's files.
+    pub fn delete_files(&self) -> Result<()> {
+        for s in [".log", ".index", ".timeindex", ".txnindex"] {
+            let p = self.path(s);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format_args!("delete {}", p.display()), e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::{encode_batch, BatchSpec, RecordInput};
+
+    fn batch(base: i64, n: i32, ts: i64, size: usize) -> (BatchHeader, Vec<u8>) {
+        let recs: Vec<RecordInput> = (0..n).map(|i| RecordInput { offset_delta: i, timestamp: ts + i64::from(i), value: Some(vec![b'x'; size]), ..RecordInput::default() }).collect();
+        let b = encode_batch(&BatchSpec { base_offset: base, ..BatchSpec::default() }, &recs).unwrap();
+        (batch::parse_header(&b).unwrap(), b)
+    }
+
+    fn filled(dir: &Path) -> Segment {
+        let mut s = Segment::create(dir, 100).unwrap();
+        let mut off = 100;
+        for i in 0..50 {
+            let (h, b) = batch(off, 10, 1000 + i * 10, 100);
+            s.append(&h, &b, 4096).unwrap();
+            off += 10;
+        }
+        s
+    }
+
+    #[test]
+    fn append_index_read_and_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = filled(d.path());
+        assert_eq!(s.next_offset(), 600);
+        assert!(s.index_entries() > 5, "sparse index every 4096 bytes");
+        // index entries hold the batch's last offset
+        let (o, p) = s.index.lookup(599);
+        let h = s.header_at(u64::from(p)).unwrap().unwrap();
+        assert_eq!(h.last_offset(), o);
+        for target in [100, 101, 109, 110, 355, 599] {
+            let bytes = s.read(target, 1, s.size()).unwrap().unwrap();
+            let h = batch::parse_header(&bytes).unwrap();
+            assert!(h.base_offset <= target && target <= h.last_offset(), "{target}");
+            assert_eq!(bytes.len(), h.size(), "min one batch even if max_bytes is 1");
+        }
+        assert!(s.read(600, 1000, s.size()).unwrap().is_none());
+        let all = s.read(100, usize::MAX / 2, s.size()).unwrap().unwrap();
+        assert_eq!(all.len() as u64, s.size());
+        assert_eq!(s.find_offset_by_timestamp(1000 + 250 + 3, 100).unwrap(), Some((1253, 353)));
+        assert_eq!(s.find_offset_by_timestamp(0, 100).unwrap(), Some((1000, 100)));
+        assert_eq!(s.find_offset_by_timestamp(99999, 100).unwrap(), None);
+        s.on_become_inactive().unwrap();
+        s.flush().unwrap();
+        let size = s.size();
+        drop(s);
+        let s = Segment::open(d.path(), 100, true).unwrap();
+        assert_eq!((s.next_offset(), s.size(), s.max_timestamp()), (600, size, 1000 + 490 + 9));
+        assert!(d.path().join("00000000000000000100.timeindex").exists());
+    }
+
+    #[test]
+    fn recover_truncates_torn_tail_and_rebuilds() {
+        let d = tempfile::tempdir().unwrap();
+        let s = filled(d.path());
+        let entries = s.index_entries();
+        let size = s.size();
+        drop(s);
+        let p = d.path().join(file_name(100, ".log"));
+        let f = OpenOptions::new().write(true).open(&p).unwrap();
+        f.set_len(size - 30).unwrap();
+        let mut s = Segment::open(d.path(), 100, false).unwrap();
+        let mut seen = 0;
+        let cut = s.recover(4096, |_, _| {
+            seen += 1;
+            Ok(None)
+        }).unwrap();
+        assert_eq!(seen, 49);
+        assert_eq!(s.next_offset(), 590);
+        assert!(cut > 0 && cut < 2000);
+        assert!(s.index_entries() >= entries - 1);
+    }
+
+    #[test]
+    fn corrupt_byte_is_reported_on_read() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = filled(d.path());
+        s.flush().unwrap();
+        let p = d.path().join(file_name(100, ".log"));
+        let mut bytes = std::fs::read(&p).unwrap();
+        let (pos, _) = s.translate(300).unwrap().unwrap();
+        bytes[pos as usize + 100] ^= 0xff;
+        std::fs::write(&p, &bytes).unwrap();
+        let e = s.read(300, 10000, s.size()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::CorruptRecord);
+        // a read that stops before the bad batch serves the good ones
+        let ok = s.read(100, 100, s.size()).unwrap().unwrap();
+        assert!(batch::validate(&ok).is_ok());
+    }
+
+    #[test]
+    fn truncate_to_offset() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = filled(d.path());
+        s.truncate_to(305).unwrap();
+        assert_eq!(s.next_offset(), 310);
+        s.truncate_to(300).unwrap();
+        assert_eq!(s.next_offset(), 300);
+        let (h, b) = batch(300, 1, 5000, 10);
+        s.append(&h, &b, 4096).unwrap();
+        assert_eq!(s.next_offset(), 301);
+        assert!(s.read(300, 100, s.size()).unwrap().is_some());
+    }
+}

@@ -1,0 +1,700 @@
+//! Engine-level tests of the topic side: admin, produce/consume, recovery, idempotence,
+//! transactions, retention, and a model-based test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::batch::{self, BatchSpec, RecordInput};
+use super::*;
+use crate::Engine;
+
+fn engine(dir: &Path) -> Engine {
+    Engine::open(dir).unwrap()
+}
+
+fn fast() -> ProducerConfig {
+    ProducerConfig::default().set("linger.ms", "0").unwrap()
+}
+
+fn earliest() -> ConsumerConfig {
+    ConsumerConfig::default().set("auto.offset.reset", "earliest").unwrap()
+}
+
+fn drain(c: &mut Consumer) -> Vec<ConsumerRecord> {
+    let mut all = Vec::new();
+    loop {
+        let got = c.poll(Duration::from_millis(20)).unwrap();
+        if got.is_empty() {
+            return all;
+        }
+        all.extend(got);
+    }
+}
+
+fn values(rs: &[ConsumerRecord]) -> Vec<String> {
+    rs.iter().map(|r| String::from_utf8(r.value.clone().unwrap_or_default()).unwrap()).collect()
+}
+
+#[test]
+fn topic_names_follow_kafka_rules() {
+    for bad in ["", ".", "..", "a b", "a/b", "é", &"x".repeat(250)] {
+        assert_eq!(validate_topic_name(bad).unwrap_err().code(), ErrorCode::InvalidName, "{bad:?}");
+    }
+    for ok in ["a", "a.b_c-D9", &"x".repeat(249)] {
+        validate_topic_name(ok).unwrap();
+    }
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("a.b", 1)).unwrap();
+    assert_eq!(e.create_topic(NewTopic::new("a_b", 1)).unwrap_err().code(), ErrorCode::InvalidArgument);
+    assert_eq!(e.create_topic(NewTopic::new("bad name", 1)).unwrap_err().code(), ErrorCode::InvalidName);
+    assert_eq!(e.create_topic(NewTopic::new("z", 0)).unwrap_err().code(), ErrorCode::InvalidArgument);
+    assert_eq!(e.create_topic(NewTopic::new("z", 1).config("retention.ms", "x")).unwrap_err().code(), ErrorCode::InvalidConfig);
+}
+
+#[test]
+fn admin_create_describe_alter_delete_persist() {
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    e.create_topic(NewTopic::new("t", 2).config("retention.hours", "5").config("segment.bytes", "1000")).unwrap();
+    assert_eq!(e.list_topics().unwrap(), ["t"]);
+    let desc = e.describe_topic("t").unwrap();
+    assert_eq!(desc.partitions.len(), 2);
+    assert_eq!(desc.topic_id.len(), 22);
+    assert!(d.path().join("log/t-0/00000000000000000000.log").exists());
+    assert!(d.path().join("log/t-1/leader-epoch-checkpoint").exists());
+    let meta = std::fs::read_to_string(d.path().join("log/t-0/partition.metadata")).unwrap();
+    assert_eq!(meta, format!("version: 0\ntopic_id: {}\n", desc.topic_id));
+    let cfg = e.describe_configs("t").unwrap();
+    let get = |c: &[ConfigEntry], k: &str| c.iter().find(|x| x.name == k).unwrap().clone();
+    assert_eq!(get(&cfg, "retention.ms").value, "18000000");
+    assert!(!get(&cfg, "segment.bytes").is_default);
+    assert!(get(&cfg, "cleanup.policy").is_default);
+    e.alter_configs("t", &[("cleanup.policy", Some("compact")), ("segment.bytes", None)]).unwrap();
+    assert_eq!(e.alter_configs("t", &[("nope", Some("1"))]).unwrap_err().code(), ErrorCode::InvalidConfig);
+    e.create_partitions("t", 4).unwrap();
+    assert_eq!(e.create_partitions("t", 3).unwrap_err().code(), ErrorCode::InvalidArgument);
+    e.create_topic(NewTopic::new("gone", 1)).unwrap();
+    e.close().unwrap();
+    drop(e);
+    assert!(d.path().join("log/.kafka_cleanshutdown").exists());
+    let e = engine(d.path());
+    assert!(!d.path().join("log/.kafka_cleanshutdown").exists(), "marker removed once loaded");
+    assert_eq!(e.partitions_for("t").unwrap(), 4);
+    let cfg = e.describe_configs("t").unwrap();
+    assert_eq!(get(&cfg, "cleanup.policy").value, "compact");
+    assert!(get(&cfg, "segment.bytes").is_default);
+    e.delete_topic("gone").unwrap();
+    assert!(!d.path().join("log/gone-0").exists());
+    assert_eq!(e.describe_topic("gone").unwrap_err().code(), ErrorCode::TopicNotFound);
+    assert_eq!(e.delete_topic("gone").unwrap_err().code(), ErrorCode::TopicNotFound);
+    e.close().unwrap();
+}
+
+#[test]
+fn produce_consume_keys_headers_and_partitioner() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("t", 5)).unwrap();
+    let p = e.producer(fast()).unwrap();
+    let mut futs = Vec::new();
+    for i in 0..50 {
+        let key = format!("key-{i}");
+        futs.push((key.clone(), p.send(ProducerRecord::new("t", format!("v{i}")).key(key).header("h", vec![i as u8])).unwrap()));
+    }
+    for (key, f) in &futs {
+        let m = f.get().unwrap();
+        assert_eq!(m.partition, partitioner::partition_for_key(key.as_bytes(), 5), "murmur2 partitioning");
+    }
+    let m = p.send(ProducerRecord::new("t", "x").partition(3).timestamp(1234)).unwrap().get().unwrap();
+    assert_eq!((m.partition, m.timestamp), (3, 1234));
+    assert_eq!(p.send(ProducerRecord::new("t", "x").partition(9)).unwrap_err().code(), ErrorCode::UnknownPartition);
+    let mut c = e.consumer(earliest()).unwrap();
+    let tps: Vec<TopicPartition> = (0..5).map(|i| TopicPartition::new("t", i)).collect();
+    c.assign(&tps).unwrap();
+    let got = drain(&mut c);
+    assert_eq!(got.len(), 51);
+    for r in &got {
+        if let Some(k) = &r.key {
+            let i: usize = std::str::from_utf8(&k[4..]).unwrap().parse().unwrap();
+            assert_eq!(r.value.as_deref(), Some(format!("v{i}").as_bytes()));
+            assert_eq!(r.headers, vec![Header::new("h", vec![i as u8])]);
+        }
+    }
+    // per-partition order
+    for tp in &tps {
+        let offs: Vec<i64> = got.iter().filter(|r| r.partition == tp.partition).map(|r| r.offset).collect();
+        assert_eq!(offs, (0..offs.len() as i64).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn keyless_records_are_sticky_until_batch_size() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("s", 4)).unwrap();
+    let p = e.producer(ProducerConfig::default().set("batch.size", "1000").unwrap()).unwrap();
+    let parts: Vec<u32> = (0..40).map(|_| p.send(ProducerRecord::new("s", vec![0u8; 80])).unwrap().get().unwrap().partition).collect();
+    // ~100 bytes per record, 1000-byte batches: runs of about ten records per partition.
+    let mut runs = vec![1usize];
+    for w in parts.windows(2) {
+        if w[0] == w[1] {
+            *runs.last_mut().unwrap() += 1;
+        } else {
+            runs.push(1);
+        }
+    }
+    assert!(runs.len() >= 3 && runs.len() <= 6, "runs {runs:?}");
+    assert!(runs[..runs.len() - 1].iter().all(|&r| (8..=11).contains(&r)), "runs {runs:?}");
+}
+
+#[test]
+fn auto_create_uses_num_partitions_and_limits_apply() {
+    let d = tempfile::tempdir().unwrap();
+    let e = Engine::open_with(d.path(), crate::EngineOptions { num_partitions: 3, ..Default::default() }).unwrap();
+    let p = e.producer(fast()).unwrap();
+    p.send(ProducerRecord::new("auto", "x")).unwrap().get().unwrap();
+    assert_eq!(e.partitions_for("auto").unwrap(), 3);
+    let e2 = e.producer(fast().set("max.request.size", "100").unwrap()).unwrap();
+    assert_eq!(e2.send(ProducerRecord::new("auto", vec![0u8; 200])).unwrap_err().code(), ErrorCode::RecordTooLarge);
+    e.create_topic(NewTopic::new("small", 1).config("max.message.bytes", "300")).unwrap();
+    let err = p.send(ProducerRecord::new("small", vec![0u8; 400])).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::RecordTooLarge);
+    assert!(err.message().contains("max.message.bytes"));
+    // a batch too large for the topic is refused by the log as well
+    let part = e.topics().unwrap().partition(&TopicPartition::new("small", 0)).unwrap();
+    let recs: Vec<RecordInput> = (0..5).map(|i| RecordInput { offset_delta: i, timestamp: 1, value: Some(vec![0; 100]), ..Default::default() }).collect();
+    let b = batch::encode_batch(&BatchSpec::default(), &recs).unwrap();
+    assert_eq!(part.append(b).unwrap_err().code(), ErrorCode::RecordTooLarge);
+    e.close().unwrap();
+}
+
+#[test]
+fn segments_roll_and_reads_cross_them() {
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    e.create_topic(NewTopic::new("r", 1).config("segment.bytes", "2000").config("index.interval.bytes", "100")).unwrap();
+    let p = e.producer(fast()).unwrap();
+    for i in 0..100 {
+        p.send(ProducerRecord::new("r", format!("{i:0>100}")).timestamp(10_000 + i)).unwrap().get().unwrap();
+    }
+    let desc = e.describe_topic("r").unwrap();
+    let segs = &desc.partitions[0].segments;
+    assert!(segs.len() > 5, "{segs:?}");
+    assert!(segs.iter().all(|s| s.size_bytes <= 2000));
+    for s in &segs[1..] {
+        assert!(d.path().join(format!("log/r-0/{:020}.snapshot", s.base_offset)).exists(), "snapshot at each roll");
+        assert!(d.path().join(format!("log/r-0/{:020}.index", s.base_offset)).exists());
+    }
+    let tp = TopicPartition::new("r", 0);
+    let mut c = e.consumer(earliest()).unwrap();
+    c.assign(&[tp.clone()]).unwrap();
+    c.seek(&tp, 37).unwrap();
+    let got = drain(&mut c);
+    assert_eq!(got.first().unwrap().offset, 37);
+    assert_eq!(got.len(), 63);
+    let q = c.offsets_for_times(&[(tp.clone(), 10_050), (tp.clone(), 99_999)]).unwrap();
+    assert_eq!(q[0].1, Some(OffsetAndTimestamp { offset: 50, timestamp: 10_050 }));
+    assert_eq!(q[1].1, None);
+    // delete_records moves the log start and drops whole segments below it
+    let lso = e.delete_records(&tp, 55).unwrap();
+    assert_eq!(lso, 55);
+    let desc = e.describe_topic("r").unwrap();
+    assert_eq!(desc.partitions[0].log_start_offset, 55);
+    assert!(desc.partitions[0].segments[0].base_offset <= 55 && desc.partitions[0].segments[0].next_offset > 55);
+    assert_eq!(c.beginning_offsets(&[tp.clone()]).unwrap()[0].1, 55);
+    c.seek(&tp, 10).unwrap();
+    assert_eq!(c.poll(Duration::from_millis(10)).unwrap_err().code(), ErrorCode::OffsetOutOfRange);
+    assert_eq!(e.delete_records(&tp, 1000).unwrap_err().code(), ErrorCode::OffsetOutOfRange);
+    e.close().unwrap();
+    drop(e);
+    let e = engine(d.path());
+    assert_eq!(e.describe_topic("r").unwrap().partitions[0].log_start_offset, 55);
+    e.close().unwrap();
+}
+
+#[test]
+fn retention_by_time_and_size() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("old", 1).config("segment.bytes", "1000").config("retention.ms", "60000")).unwrap();
+    e.create_topic(NewTopic::new("big", 1).config("segment.bytes", "1000").config("retention.bytes", "3000")).unwrap();
+    let p = e.producer(fast()).unwrap();
+    let now = crate::util::now_ms();
+    for i in 0..40 {
+        // old records first, then fresh ones
+        let ts = if i < 20 { now - 3_600_000 } else { now };
+        p.send(ProducerRecord::new("old", vec![1u8; 100]).timestamp(ts)).unwrap().get().unwrap();
+        p.send(ProducerRecord::new("big", vec![1u8; 100])).unwrap().get().unwrap();
+    }
+    let n = e.run_retention().unwrap();
+    assert!(n > 0);
+    let old = e.describe_topic("old").unwrap();
+    let start = old.partitions[0].log_start_offset;
+    assert!((15..=20).contains(&start), "old records gone, fresh kept: start {start}");
+    let big = e.describe_topic("big").unwrap();
+    let total: u64 = big.partitions[0].segments.iter().map(|s| s.size_bytes).sum();
+    assert!(total <= 3000 + 1000, "total {total}");
+    assert!(big.partitions[0].log_start_offset > 0);
+    assert_eq!(big.partitions[0].log_end_offset, 40);
+}
+
+#[test]
+fn recovery_truncates_torn_tail_and_keeps_flushed_data() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let e = engine(d.path());
+        e.create_topic(NewTopic::new("c", 1).config("segment.bytes", "3000")).unwrap();
+        let p = e.producer(fast()).unwrap();
+        for i in 0..60 {
+            p.send(ProducerRecord::new("c", format!("{i:0>50}"))).unwrap().get().unwrap();
+        }
+        e.close().unwrap();
+    }
+    // Simulate a crash: no clean marker, an old recovery point and a torn, garbage-extended tail.
+    std::fs::remove_file(d.path().join("log/.kafka_cleanshutdown")).unwrap();
+    let dir = d.path().join("log/c-0");
+    let mut logs: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "log")).collect();
+    logs.sort();
+    let last = logs.last().unwrap().clone();
+    let bytes = std::fs::read(&last).unwrap();
+    let mut torn = bytes[..bytes.len() - 7].to_vec();
+    torn.extend_from_slice(&[0xAB; 40]);
+    std::fs::write(&last, &torn).unwrap();
+    std::fs::write(last.with_extension("index"), [1u8; 5]).unwrap(); // broken index: rebuilt
+    let e = engine(d.path());
+    let desc = e.describe_topic("c").unwrap();
+    assert_eq!(desc.partitions[0].log_end_offset, 59, "the torn last batch is gone");
+    let tp = TopicPartition::new("c", 0);
+    let mut c = e.consumer(earliest()).unwrap();
+    c.assign(&[tp.clone()]).unwrap();
+    let got = drain(&mut c);
+    assert_eq!(got.len(), 59);
+    assert_eq!(values(&got)[58], format!("{:0>50}", 58));
+    // appends continue at the recovered end
+    let p = e.producer(fast()).unwrap();
+    assert_eq!(p.send(ProducerRecord::new("c", "after")).unwrap().get().unwrap().offset, 59);
+    e.close().unwrap();
+}
+
+#[test]
+fn corrupt_byte_in_flushed_segment_is_reported() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let e = engine(d.path());
+        e.create_topic(NewTopic::new("x", 1).config("segment.bytes", "2000")).unwrap();
+        let p = e.producer(fast()).unwrap();
+        for i in 0..40 {
+            p.send(ProducerRecord::new("x", format!("{i:0>60}"))).unwrap().get().unwrap();
+        }
+        e.close().unwrap();
+    }
+    let f = d.path().join("log/x-0/00000000000000000000.log");
+    let mut b = std::fs::read(&f).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x10;
+    std::fs::write(&f, &b).unwrap();
+    let e = engine(d.path());
+    let tp = TopicPartition::new("x", 0);
+    let mut c = e.consumer(earliest()).unwrap();
+    c.assign(&[tp.clone()]).unwrap();
+    let mut err = None;
+    for _ in 0..100 {
+        match c.poll(Duration::from_millis(5)) {
+            Ok(v) if v.is_empty() => break,
+            Ok(_) => {}
+            Err(x) => {
+                err = Some(x);
+                break;
+            }
+        }
+    }
+    assert_eq!(err.expect("corruption must surface").code(), ErrorCode::CorruptRecord);
+    e.close().unwrap();
+}
+
+#[test]
+fn idempotent_appends_dedupe_and_check_sequences() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("i", 1)).unwrap();
+    let part = e.topics().unwrap().partition(&TopicPartition::new("i", 0)).unwrap();
+    let b = |seq: i32, n: i32, epoch: i16| {
+        let recs: Vec<RecordInput> = (0..n).map(|i| RecordInput { offset_delta: i, timestamp: 1, value: Some(vec![i as u8]), ..Default::default() }).collect();
+        batch::encode_batch(&BatchSpec { producer_id: 77, producer_epoch: epoch, base_sequence: seq, ..BatchSpec::default() }, &recs).unwrap()
+    };
+    let a = part.append(b(0, 3, 0)).unwrap();
+    assert_eq!((a.first_offset, a.last_offset, a.duplicate), (0, 2, false));
+    let dup = part.append(b(0, 3, 0)).unwrap();
+    assert_eq!((dup.first_offset, dup.last_offset, dup.duplicate), (0, 2, true));
+    assert_eq!(part.append(b(5, 1, 0)).unwrap_err().code(), ErrorCode::OutOfOrderSequence);
+    part.append(b(3, 1, 0)).unwrap();
+    part.append(b(0, 1, 1)).unwrap();
+    assert_eq!(part.append(b(4, 1, 0)).unwrap_err().code(), ErrorCode::InvalidProducerEpoch);
+    assert_eq!(part.log_end_offset(), 5);
+    // clients may not write control batches
+    let m = batch::encode_control_batch(0, 77, 1, batch::ControlType::Commit, 0, 1).unwrap();
+    assert_eq!(part.append(m).unwrap_err().code(), ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn producer_state_survives_restart() {
+    let d = tempfile::tempdir().unwrap();
+    let b = |seq: i32| {
+        let recs = vec![RecordInput { offset_delta: 0, timestamp: 1, value: Some(vec![1]), ..Default::default() }];
+        batch::encode_batch(&BatchSpec { producer_id: 5, producer_epoch: 0, base_sequence: seq, ..BatchSpec::default() }, &recs).unwrap()
+    };
+    for clean in [true, false] {
+        let e = engine(d.path());
+        let name = format!("ps{clean}");
+        e.create_topic(NewTopic::new(name.clone(), 1)).unwrap();
+        let part = e.topics().unwrap().partition(&TopicPartition::new(name.clone(), 0)).unwrap();
+        part.append(b(0)).unwrap();
+        part.append(b(1)).unwrap();
+        drop(part);
+        e.close().unwrap();
+        drop(e);
+        if !clean {
+            std::fs::remove_file(d.path().join("log/.kafka_cleanshutdown")).unwrap();
+            for f in std::fs::read_dir(d.path().join(format!("log/{name}-0"))).unwrap().flatten() {
+                if f.path().extension().is_some_and(|x| x == "snapshot") {
+                    std::fs::remove_file(f.path()).unwrap();
+                }
+            }
+        }
+        let e = engine(d.path());
+        let part = e.topics().unwrap().partition(&TopicPartition::new(name, 0)).unwrap();
+        assert!(part.append(b(1)).unwrap().duplicate, "clean={clean}: window restored");
+        assert_eq!(part.append(b(5)).unwrap_err().code(), ErrorCode::OutOfOrderSequence);
+        drop(part);
+        e.close().unwrap();
+    }
+}
+
+#[test]
+fn log_append_time_and_topic_compression() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("lat", 1).config("message.timestamp.type", "LogAppendTime").config("compression.type", "zstd")).unwrap();
+    let p = e.producer(fast().set("compression.type", "gzip").unwrap()).unwrap();
+    let before = crate::util::now_ms();
+    let m = p.send(ProducerRecord::new("lat", "v").timestamp(5)).unwrap().get().unwrap();
+    assert!(m.timestamp >= before, "broker time reported");
+    let tp = TopicPartition::new("lat", 0);
+    let part = e.topics().unwrap().partition(&tp).unwrap();
+    let data = part.read(0, 1 << 20, IsolationLevel::ReadUncommitted).unwrap();
+    let h = batch::parse_header(&data.bytes).unwrap();
+    assert_eq!(h.compression().unwrap(), Compression::Zstd, "recompressed to the topic's codec");
+    assert_eq!(h.timestamp_type(), TimestampType::LogAppendTime);
+    let mut c = e.consumer(earliest()).unwrap();
+    c.assign(&[tp]).unwrap();
+    let r = c.poll(Duration::from_millis(100)).unwrap();
+    assert_eq!((r[0].timestamp, r[0].timestamp_type), (m.timestamp, TimestampType::LogAppendTime));
+}
+
+#[test]
+fn every_codec_through_the_producer() {
+    let e = Engine::open_in_memory().unwrap();
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let p = e.producer(fast().set("compression.type", codec).unwrap()).unwrap();
+        for i in 0..20 {
+            p.send(ProducerRecord::new(codec, format!("value {i} {}", "z".repeat(50)))).unwrap();
+        }
+        p.flush().unwrap();
+        let mut c = e.consumer(earliest()).unwrap();
+        c.assign(&[TopicPartition::new(codec, 0)]).unwrap();
+        assert_eq!(drain(&mut c).len(), 20, "{codec}");
+    }
+}
+
+#[test]
+fn consumer_positions_pause_reset_and_long_poll() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("p", 2)).unwrap();
+    let tp0 = TopicPartition::new("p", 0);
+    let tp1 = TopicPartition::new("p", 1);
+    let p = e.producer(fast()).unwrap();
+    for i in 0..10 {
+        p.send(ProducerRecord::new("p", format!("a{i}")).partition(0)).unwrap();
+        p.send(ProducerRecord::new("p", format!("b{i}")).partition(1)).unwrap();
+    }
+    p.flush().unwrap();
+    // latest (default): starts at the end
+    let mut c = e.consumer(ConsumerConfig::default().set("max.poll.records", "4").unwrap()).unwrap();
+    c.assign(&[tp0.clone(), tp1.clone()]).unwrap();
+    assert_eq!(c.position(&tp0).unwrap(), 10);
+    assert!(c.poll(Duration::from_millis(10)).unwrap().is_empty());
+    c.seek_to_beginning(&[tp0.clone()]).unwrap();
+    let got = c.poll(Duration::from_millis(10)).unwrap();
+    assert_eq!(values(&got), ["a0", "a1", "a2", "a3"], "max.poll.records");
+    c.pause(&[tp0.clone()]).unwrap();
+    assert_eq!(c.paused(), vec![tp0.clone()]);
+    assert!(c.poll(Duration::from_millis(10)).unwrap().is_empty());
+    c.resume(&[tp0.clone()]).unwrap();
+    assert_eq!(c.poll(Duration::from_millis(10)).unwrap()[0].offset, 4);
+    c.seek(&tp0, 9).unwrap();
+    assert_eq!(values(&c.poll(Duration::from_millis(10)).unwrap()), ["a9"]);
+    // re-assigning keeps the kept partition's position
+    c.assign(&[tp0.clone()]).unwrap();
+    assert_eq!(c.position(&tp0).unwrap(), 10);
+    assert_eq!(c.seek(&tp1, 0).unwrap_err().code(), ErrorCode::InvalidArgument);
+    // none: error without a committed offset; a committed-offset source is consulted first
+    let mut n = e.consumer(ConsumerConfig::default().set("auto.offset.reset", "none").unwrap()).unwrap();
+    n.assign(&[tp1.clone()]).unwrap();
+    assert_eq!(n.position(&tp1).unwrap_err().code(), ErrorCode::NoOffsetForPartition);
+    struct Fixed;
+    impl CommittedOffsets for Fixed {
+        fn committed(&self, _tp: &TopicPartition) -> crate::Result<Option<i64>> {
+            Ok(Some(7))
+        }
+    }
+    n.set_committed_offsets(Arc::new(Fixed));
+    assert_eq!(values(&n.poll(Duration::from_millis(10)).unwrap()), ["b7", "b8", "b9"]);
+    assert_eq!(n.end_offsets(&[tp1.clone()]).unwrap()[0].1, 10);
+    // long poll wakes on append
+    let e2 = e.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        let p = e2.producer(fast()).unwrap();
+        p.send(ProducerRecord::new("p", "late").partition(1)).unwrap().get().unwrap();
+    });
+    let start = std::time::Instant::now();
+    let got = n.poll(Duration::from_secs(10)).unwrap();
+    assert_eq!(values(&got), ["late"]);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    t.join().unwrap();
+}
+
+#[test]
+fn acks_all_from_many_threads() {
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    e.create_topic(NewTopic::new("m", 2)).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                let p = e.producer(ProducerConfig::default()).unwrap();
+                let fs: Vec<_> = (0..200).map(|i| p.send(ProducerRecord::new("m", format!("{t}-{i}")).key(format!("{t}"))).unwrap()).collect();
+                fs.iter().map(|f| f.get().unwrap().offset).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut n = 0;
+    for h in handles {
+        let offs = h.join().unwrap();
+        assert!(offs.windows(2).all(|w| w[0] < w[1]), "one producer's records stay in order");
+        n += offs.len();
+    }
+    assert_eq!(n, 800);
+    let desc = e.describe_topic("m").unwrap();
+    assert_eq!(desc.partitions.iter().map(|p| p.log_end_offset).sum::<i64>(), 800);
+    e.close().unwrap();
+}
+
+struct Recorder(parking_lot::Mutex<Vec<(String, Vec<TxnOffset>)>>);
+impl TxnOffsetCommitter for Recorder {
+    fn commit_txn_offsets(&self, group_id: &str, offsets: &[TxnOffset]) -> crate::Result<()> {
+        self.0.lock().push((group_id.to_string(), offsets.to_vec()));
+        Ok(())
+    }
+}
+
+#[test]
+fn transactions_commit_abort_read_committed_and_lso() {
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    e.create_topic(NewTopic::new("tx", 1)).unwrap();
+    let rec = Arc::new(Recorder(parking_lot::Mutex::new(Vec::new())));
+    e.set_txn_offset_committer(rec.clone()).unwrap();
+    let tp = TopicPartition::new("tx", 0);
+    let p = e.producer(fast().set("transactional.id", "app-1").unwrap()).unwrap();
+    assert_eq!(p.begin_transaction().unwrap_err().code(), ErrorCode::InvalidTxnState);
+    p.init_transactions().unwrap();
+    assert_eq!(p.send(ProducerRecord::new("tx", "outside")).unwrap_err().code(), ErrorCode::InvalidTxnState);
+    // committed transaction
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new("tx", "c1")).unwrap();
+    p.send(ProducerRecord::new("tx", "c2")).unwrap();
+    p.send_offsets_to_transaction(&[(TopicPartition::new("in", 0), 42)], "g1").unwrap();
+    p.commit_transaction().unwrap();
+    assert_eq!(rec.0.lock().len(), 1);
+    assert_eq!(rec.0.lock()[0].0, "g1");
+    assert_eq!(rec.0.lock()[0].1[0].offset, 42);
+    // aborted transaction
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new("tx", "a1")).unwrap();
+    p.send_offsets_to_transaction(&[(TopicPartition::new("in", 0), 99)], "g1").unwrap();
+    p.flush().unwrap();
+    // open: LSO is the first offset of the open transaction
+    let (_, leo, hw, lso) = e.topics().unwrap().partition(&tp).unwrap().offsets();
+    assert_eq!((leo, hw, lso), (4, 4, 3));
+    let mut rc = e.consumer(earliest().set("isolation.level", "read_committed").unwrap()).unwrap();
+    rc.assign(&[tp.clone()]).unwrap();
+    assert_eq!(values(&drain(&mut rc)), ["c1", "c2"], "stops at the LSO");
+    assert_eq!(rc.end_offsets(&[tp.clone()]).unwrap()[0].1, 3);
+    p.abort_transaction().unwrap();
+    assert_eq!(rec.0.lock().len(), 1, "aborted offsets are not committed");
+    // a second committed one after the abort
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new("tx", "c3")).unwrap();
+    p.commit_transaction().unwrap();
+    let mut ru = e.consumer(earliest()).unwrap();
+    ru.assign(&[tp.clone()]).unwrap();
+    assert_eq!(values(&drain(&mut ru)), ["c1", "c2", "a1", "c3"], "read_uncommitted sees aborted data, never markers");
+    assert_eq!(values(&drain(&mut rc)), ["c3"]);
+    let mut rc2 = e.consumer(earliest().set("isolation.level", "read_committed").unwrap()).unwrap();
+    rc2.assign(&[tp.clone()]).unwrap();
+    assert_eq!(values(&drain(&mut rc2)), ["c1", "c2", "c3"]);
+    // the abort is in the .txnindex
+    let txn = std::fs::read(d.path().join("log/tx-0/00000000000000000000.txnindex")).unwrap();
+    assert_eq!(txn.len(), 34);
+    let t = index::AbortedTxn::from_bytes(&txn).unwrap();
+    assert_eq!((t.producer_id, t.first_offset, t.last_offset, t.last_stable_offset), (p.producer_id(), 3, 4, 5));
+    e.close().unwrap();
+}
+
+#[test]
+fn zombie_is_fenced_and_restart_aborts_open_transactions() {
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    let cfg = fast().set("transactional.id", "app").unwrap();
+    let old = e.producer(cfg.clone()).unwrap();
+    old.init_transactions().unwrap();
+    old.begin_transaction().unwrap();
+    old.send(ProducerRecord::new("z", "zombie")).unwrap();
+    old.flush().unwrap();
+    let new = e.producer(cfg.clone()).unwrap();
+    new.init_transactions().unwrap();
+    assert!(new.producer_epoch() > old.producer_epoch());
+    assert_eq!(new.producer_id(), old.producer_id());
+    // the zombie's open transaction was aborted, and it is fenced
+    assert_eq!(old.commit_transaction().unwrap_err().code(), ErrorCode::ProducerFenced);
+    assert_eq!(old.send(ProducerRecord::new("z", "x")).unwrap_err().code(), ErrorCode::ProducerFenced);
+    new.begin_transaction().unwrap();
+    new.send(ProducerRecord::new("z", "open-at-crash")).unwrap();
+    new.flush().unwrap();
+    drop(old);
+    drop(new);
+    e.close().unwrap();
+    drop(e);
+    let e = engine(d.path());
+    let tp = TopicPartition::new("z", 0);
+    let (_, leo, _, lso) = e.topics().unwrap().partition(&tp).unwrap().offsets();
+    assert_eq!(lso, leo, "the in-flight transaction was completed (aborted) on open");
+    let mut rc = e.consumer(earliest().set("isolation.level", "read_committed").unwrap()).unwrap();
+    rc.assign(&[tp.clone()]).unwrap();
+    assert!(drain(&mut rc).is_empty());
+    let p = e.producer(cfg).unwrap();
+    p.init_transactions().unwrap();
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new("z", "ok")).unwrap();
+    p.commit_transaction().unwrap();
+    assert_eq!(values(&drain(&mut rc)), ["ok"]);
+    drop(p);
+    e.close().unwrap();
+}
+
+#[test]
+fn txn_offsets_wait_for_a_committer() {
+    let e = Engine::open_in_memory().unwrap();
+    let p = e.producer(fast().set("transactional.id", "w").unwrap()).unwrap();
+    p.init_transactions().unwrap();
+    p.begin_transaction().unwrap();
+    p.send(ProducerRecord::new("w", "v")).unwrap();
+    p.send_offsets_to_transaction(&[(TopicPartition::new("src", 1), 5)], "g").unwrap();
+    p.commit_transaction().unwrap();
+    let rec = Arc::new(Recorder(parking_lot::Mutex::new(Vec::new())));
+    e.set_txn_offset_committer(rec.clone()).unwrap();
+    assert_eq!(rec.0.lock().len(), 1, "applied once a committer is registered");
+}
+
+#[test]
+fn config_rules_of_the_producer() {
+    assert_eq!(ProducerConfig::default().set("acks", "2").unwrap_err().code(), ErrorCode::InvalidConfig);
+    assert_eq!(ProducerConfig::default().set("bogus", "1").unwrap_err().code(), ErrorCode::InvalidConfig);
+    let e = Engine::open_in_memory().unwrap();
+    let bad = ProducerConfig::default().set("acks", "1").unwrap().set("enable.idempotence", "true").unwrap();
+    assert_eq!(e.producer(bad).unwrap_err().code(), ErrorCode::InvalidConfig);
+    let p = e.producer(ProducerConfig::default().set("acks", "1").unwrap()).unwrap();
+    assert_eq!(p.producer_id(), -1, "acks=1 turns implicit idempotence off");
+    let p = e.producer(ProducerConfig::default()).unwrap();
+    assert!(p.producer_id() >= 0, "idempotent by default");
+    assert_eq!(ConsumerConfig::default().set("isolation.level", "x").unwrap_err().code(), ErrorCode::InvalidConfig);
+}
+
+/// Model-based test: random produce / consume / restart sequences checked against a Vec model.
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Produce { partition: u32, n: usize, keyed: bool },
+        Consume { partition: u32, from: usize },
+        Restart { clean: bool },
+        Roll { partition: u32 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u32..2, 1usize..30, any::<bool>()).prop_map(|(partition, n, keyed)| Op::Produce { partition, n, keyed }),
+            3 => (0u32..2, 0usize..100).prop_map(|(partition, from)| Op::Consume { partition, from }),
+            1 => any::<bool>().prop_map(|clean| Op::Restart { clean }),
+            1 => (0u32..2).prop_map(|partition| Op::Roll { partition }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+        #[test]
+        fn log_matches_model(ops in proptest::collection::vec(op(), 1..25)) {
+            let d = tempfile::tempdir().unwrap();
+            let mut e = engine(d.path());
+            e.create_topic(NewTopic::new("m", 2).config("segment.bytes", "1500")).unwrap();
+            let mut model: Vec<Vec<(Option<Vec<u8>>, Vec<u8>)>> = vec![Vec::new(), Vec::new()];
+            let mut counter = 0u64;
+            for op in ops {
+                match op {
+                    Op::Produce { partition, n, keyed } => {
+                        let p = e.producer(fast()).unwrap();
+                        for _ in 0..n {
+                            counter += 1;
+                            let key = keyed.then(|| format!("k{}", counter % 7).into_bytes());
+                            let value = format!("value-{counter}").into_bytes();
+                            let mut r = ProducerRecord::new("m", value.clone()).partition(partition);
+                            r.key = key.clone();
+                            p.send(r).unwrap();
+                            model[partition as usize].push((key, value));
+                        }
+                        p.close().unwrap();
+                    }
+                    Op::Consume { partition, from } => {
+                        let want = &model[partition as usize];
+                        let from = from.min(want.len());
+                        let tp = TopicPartition::new("m", partition);
+                        let mut c = e.consumer(earliest()).unwrap();
+                        c.assign(&[tp.clone()]).unwrap();
+                        c.seek(&tp, from as i64).unwrap();
+                        let got = drain(&mut c);
+                        prop_assert_eq!(got.len(), want.len() - from);
+                        for (i, r) in got.iter().enumerate() {
+                            prop_assert_eq!(r.offset, (from + i) as i64);
+                            prop_assert_eq!(&r.key, &want[from + i].0);
+                            prop_assert_eq!(r.value.as_ref(), Some(&want[from + i].1));
+                        }
+                    }
+                    Op::Restart { clean } => {
+                        e.close().unwrap();
+                        drop(e);
+                        if !clean {
+                            let _ = std::fs::remove_file(d.path().join("log/.kafka_cleanshutdown"));
+                            let _ = std::fs::remove_file(d.path().join("log/recovery-point-offset-checkpoint"));
+                        }
+                        e = engine(d.path());
+                    }
+                    Op::Roll { partition } => e.roll_segment(&TopicPartition::new("m", partition)).unwrap(),
+                }
+                let desc = e.describe_topic("m").unwrap();
+                for p in 0..2 {
+                    prop_assert_eq!(desc.partitions[p].log_end_offset, model[p].len() as i64);
+                }
+            }
+            e.close().unwrap();
+        }
+    }
+}
