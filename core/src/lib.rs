@@ -24,10 +24,18 @@ pub(crate) mod util;
 pub use cell::{Cell, CellKind};
 pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorCode, Result};
+// Merge note (ffi branch): `Compression` exists in both `table` and `log`, and `TopicPartition`
+// in both `log` (u32 partition) and `group` (i32 partition); the root re-exports the table's
+// `Compression` and the log's `TopicPartition`; the others stay at `log::Compression` and
+// `group::TopicPartition`.
 pub use log::{
-    Acks, CommittedOffsets, Compression, ConfigEntry, Consumer, ConsumerConfig, ConsumerRecord, Header, IsolationLevel, NewTopic,
+    Acks, CommittedOffsets, ConfigEntry, Consumer, ConsumerConfig, ConsumerRecord, Header, IsolationLevel, NewTopic,
     OffsetAndTimestamp, OffsetReset, PartitionDescription, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendFuture,
     TimestampType, TopicDescription, TopicPartition, TxnOffset, TxnOffsetCommitter,
+};
+pub use group::{
+    Assignor, ConsumerGroupMetadata, GroupMembership, GroupState, MembershipConfig, OffsetAndMetadata, RebalanceEvent,
+    RebalanceListener,
 };
 pub use util::now_ms;
 pub use table::{

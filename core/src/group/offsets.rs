@@ -1,0 +1,463 @@
+//! Committed offsets: Kafka's `__consumer_offsets` record formats and the durable log they go to.
+//!
+//! Records are key/value pairs byte-for-byte as Kafka writes them to its internal compacted
+//! topic `__consumer_offsets` (all integers big-endian, STRING = int16 length + UTF-8):
+//!
+//! ```text
+//! OffsetCommitKey   (key version 1):   version int16 = 1 | group STRING | topic STRING | partition int32
+//! OffsetCommitValue (value version 3): version int16 = 3 | offset int64 | leader_epoch int32 (-1 = none)
+//!                                      | metadata STRING | commit_timestamp int64
+//! GroupMetadataKey  (key version 2):   version int16 = 2 | group STRING
+//! ```
+//!
+//! A null value is a tombstone: an `OffsetCommitKey` tombstone deletes one committed offset, a
+//! `GroupMetadataKey` tombstone deletes the group. Source: apache/kafka
+//! `group-coordinator/src/main/resources/common/message/{OffsetCommitKey,OffsetCommitValue,
+//! GroupMetadataKey}.json` (key versions 0-1 are offset keys, 2 is the group key; value
+//! version 3 added `leaderEpoch` and dropped `expireTimestamp`).
+//!
+//! The records go through the [`OffsetLog`] trait. Today [`FileOffsetLog`] keeps them in
+//! `<data dir>/groups/offsets.log`; the engine will move them into the `__consumer_offsets` topic
+//! once the partition log can host it, without changing the record bytes.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::TopicPartition;
+use crate::error::{Error, Result};
+
+/// A committed offset with its metadata (Kafka's `OffsetAndMetadata`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetAndMetadata {
+    /// The next offset to consume.
+    pub offset: i64,
+    /// The leader epoch of the last consumed record, if known.
+    pub leader_epoch: Option<i32>,
+    /// Free-form metadata.
+    pub metadata: String,
+    /// When the commit was made (ms since the epoch); set by the coordinator.
+    pub commit_timestamp: i64,
+}
+
+impl OffsetAndMetadata {
+    /// An offset with no metadata (the timestamp is set when committed).
+    pub fn new(offset: i64) -> Self {
+        OffsetAndMetadata { offset, leader_epoch: None, metadata: String::new(), commit_timestamp: 0 }
+    }
+}
+
+/// One raw record of the offsets log: Kafka key bytes and value bytes (`None` = tombstone).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetLogRecord {
+    /// Record key.
+    pub key: Vec<u8>,
+    /// Record value; `None` deletes the key.
+    pub value: Option<Vec<u8>>,
+}
+
+/// A decoded `__consumer_offsets` record that kabase understands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupRecord {
+    /// A committed offset.
+    OffsetCommit {
+        /// Group id.
+        group: String,
+        /// Partition.
+        tp: TopicPartition,
+        /// The commit.
+        value: OffsetAndMetadata,
+    },
+    /// A committed offset was deleted.
+    OffsetTombstone {
+        /// Group id.
+        group: String,
+        /// Partition.
+        tp: TopicPartition,
+    },
+    /// The group was deleted.
+    GroupTombstone {
+        /// Group id.
+        group: String,
+    },
+}
+
+fn put_string(out: &mut Vec<u8>, s: &str) -> Result<()> {
+    let len = i16::try_from(s.len()).map_err(|_| Error::invalid(format!("string of {} bytes is longer than 32767", s.len())))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+    Ok(())
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.b.len());
+        let end = end.ok_or_else(|| Error::corrupt(format!("offsets record truncated at byte {}", self.pos)))?;
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn i16(&mut self) -> Result<i16> {
+        let b = self.take(2)?;
+        Ok(i16::from_be_bytes([b[0], b[1]]))
+    }
+    fn i32(&mut self) -> Result<i32> {
+        let b = self.take(4)?;
+        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn i64(&mut self) -> Result<i64> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(i64::from_be_bytes(a))
+    }
+    fn string(&mut self) -> Result<String> {
+        let n = self.i16()?;
+        if n < 0 {
+            return Err(Error::corrupt("offsets record holds a null string where one is required"));
+        }
+        let b = self.take(n as usize)?;
+        String::from_utf8(b.to_vec()).map_err(|_| Error::corrupt("offsets record string is not UTF-8"))
+    }
+}
+
+impl GroupRecord {
+    /// Encode as Kafka's key and value bytes.
+    pub fn encode(&self) -> Result<OffsetLogRecord> {
+        let mut key = Vec::new();
+        match self {
+            GroupRecord::OffsetCommit { group, tp, value } => {
+                key.extend_from_slice(&1i16.to_be_bytes());
+                put_string(&mut key, group)?;
+                put_string(&mut key, &tp.topic)?;
+                key.extend_from_slice(&tp.partition.to_be_bytes());
+                let mut v = Vec::new();
+                v.extend_from_slice(&3i16.to_be_bytes());
+                v.extend_from_slice(&value.offset.to_be_bytes());
+                v.extend_from_slice(&value.leader_epoch.unwrap_or(-1).to_be_bytes());
+                put_string(&mut v, &value.metadata)?;
+                v.extend_from_slice(&value.commit_timestamp.to_be_bytes());
+                Ok(OffsetLogRecord { key, value: Some(v) })
+            }
+            GroupRecord::OffsetTombstone { group, tp } => {
+                key.extend_from_slice(&1i16.to_be_bytes());
+                put_string(&mut key, group)?;
+                put_string(&mut key, &tp.topic)?;
+                key.extend_from_slice(&tp.partition.to_be_bytes());
+                Ok(OffsetLogRecord { key, value: None })
+            }
+            GroupRecord::GroupTombstone { group } => {
+                key.extend_from_slice(&2i16.to_be_bytes());
+                put_string(&mut key, group)?;
+                Ok(OffsetLogRecord { key, value: None })
+            }
+        }
+    }
+
+    /// Decode Kafka's key and value bytes. Returns `None` for record kinds kabase does not keep
+    /// (a non-null group metadata value, a transaction marker...), which replay skips.
+    pub fn decode(rec: &OffsetLogRecord) -> Result<Option<GroupRecord>> {
+        let mut k = Cursor { b: &rec.key, pos: 0 };
+        let version = k.i16()?;
+        match version {
+            0 | 1 => {
+                let group = k.string()?;
+                let topic = k.string()?;
+                let partition = k.i32()?;
+                let tp = TopicPartition::new(topic, partition);
+                let Some(value) = &rec.value else { return Ok(Some(GroupRecord::OffsetTombstone { group, tp })) };
+                let mut v = Cursor { b: value, pos: 0 };
+                let vv = v.i16()?;
+                let offset = v.i64()?;
+                let leader_epoch = if vv >= 3 { v.i32()? } else { -1 };
+                let metadata = v.string()?;
+                let commit_timestamp = v.i64()?;
+                if vv == 1 {
+                    v.i64()?; // expire_timestamp
+                }
+                if !(0..=3).contains(&vv) {
+                    return Err(Error::corrupt(format!("offset commit value version {vv} is not one kabase reads (0-3)")));
+                }
+                let leader_epoch = if leader_epoch < 0 { None } else { Some(leader_epoch) };
+                Ok(Some(GroupRecord::OffsetCommit { group, tp, value: OffsetAndMetadata { offset, leader_epoch, metadata, commit_timestamp } }))
+            }
+            2 => {
+                let group = k.string()?;
+                match rec.value {
+                    None => Ok(Some(GroupRecord::GroupTombstone { group })),
+                    Some(_) => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Where committed offsets are stored. Implementations must make an `append` durable before
+/// returning `Ok` (a commit acknowledged to a consumer survives a crash).
+pub trait OffsetLog: Send {
+    /// Append records in order, durably.
+    fn append(&mut self, records: &[OffsetLogRecord]) -> Result<()>;
+    /// Every record in append order (called once, when the engine opens).
+    fn replay(&mut self) -> Result<Vec<OffsetLogRecord>>;
+    /// Replace the whole log by `records` (compaction); used when most records are stale.
+    fn rewrite(&mut self, records: &[OffsetLogRecord]) -> Result<()>;
+}
+
+const FILE_MAGIC: &[u8; 4] = b"KBOL";
+const FILE_VERSION: u32 = 1;
+const HEADER_LEN: u64 = 8;
+
+/// The file-backed [`OffsetLog`]: `<data dir>/groups/offsets.log`.
+///
+/// ```text
+/// header:  magic "KBOL" | version u32 BE (= 1)
+/// record:  payload_len u32 BE | crc32c(payload) u32 BE | payload
+/// payload: key_len i32 BE | key | value_len i32 BE (-1 = null) | value
+/// ```
+///
+/// Each append is written and fsynced. On replay a record cut short at the end of the file (a
+/// torn write) is dropped and the file truncated there; a bad checksum anywhere else is
+/// reported as [`crate::ErrorCode::Corrupt`].
+pub struct FileOffsetLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl FileOffsetLog {
+    /// Open or create the log under `groups_dir`.
+    pub fn open(groups_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(groups_dir).map_err(|e| Error::io(format_args!("create {}", groups_dir.display()), e))?;
+        let path = groups_dir.join("offsets.log");
+        let existed = path.exists();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(format_args!("open {}", path.display()), e))?;
+        let len = file.metadata().map_err(|e| Error::io(format_args!("stat {}", path.display()), e))?.len();
+        if len < HEADER_LEN {
+            // New, or torn while writing the header: nothing was ever committed to it.
+            file.set_len(0).map_err(|e| Error::io(format_args!("truncate {}", path.display()), e))?;
+            file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek offsets log", e))?;
+            let mut h = Vec::with_capacity(8);
+            h.extend_from_slice(FILE_MAGIC);
+            h.extend_from_slice(&FILE_VERSION.to_be_bytes());
+            file.write_all(&h).map_err(|e| Error::io(format_args!("write {}", path.display()), e))?;
+            file.sync_all().map_err(|e| Error::io(format_args!("sync {}", path.display()), e))?;
+            if !existed {
+                crate::util::sync_dir(groups_dir)?;
+            }
+        } else {
+            let mut h = [0u8; 8];
+            file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek offsets log", e))?;
+            file.read_exact(&mut h).map_err(|e| Error::io(format_args!("read {}", path.display()), e))?;
+            if &h[0..4] != FILE_MAGIC {
+                return Err(Error::corrupt(format!("{} does not start with the offsets log magic", path.display())));
+            }
+            let v = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+            if v != FILE_VERSION {
+                return Err(Error::new(
+                    crate::ErrorCode::IncompatibleFormat,
+                    format!("{} has format version {v}; this build reads {FILE_VERSION}", path.display()),
+                ));
+            }
+        }
+        Ok(FileOffsetLog { path, file })
+    }
+
+    fn frame(out: &mut Vec<u8>, r: &OffsetLogRecord) -> Result<()> {
+        let mut payload = Vec::with_capacity(r.key.len() + 16);
+        let kl = i32::try_from(r.key.len()).map_err(|_| Error::invalid("offsets record key too large"))?;
+        payload.extend_from_slice(&kl.to_be_bytes());
+        payload.extend_from_slice(&r.key);
+        match &r.value {
+            Some(v) => {
+                let vl = i32::try_from(v.len()).map_err(|_| Error::invalid("offsets record value too large"))?;
+                payload.extend_from_slice(&vl.to_be_bytes());
+                payload.extend_from_slice(v);
+            }
+            None => payload.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+        out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        out.extend_from_slice(&crc32c::crc32c(&payload).to_be_bytes());
+        out.extend_from_slice(&payload);
+        Ok(())
+    }
+
+    fn parse_payload(p: &[u8]) -> Option<OffsetLogRecord> {
+        let kl = i32::from_be_bytes(p.get(0..4)?.try_into().ok()?);
+        let kl = usize::try_from(kl).ok()?;
+        let key = p.get(4..4 + kl)?.to_vec();
+        let vl = i32::from_be_bytes(p.get(4 + kl..8 + kl)?.try_into().ok()?);
+        let value = if vl < 0 {
+            None
+        } else {
+            let vl = vl as usize;
+            Some(p.get(8 + kl..8 + kl + vl)?.to_vec())
+        };
+        Some(OffsetLogRecord { key, value })
+    }
+}
+
+impl OffsetLog for FileOffsetLog {
+    fn append(&mut self, records: &[OffsetLogRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        for r in records {
+            Self::frame(&mut buf, r)?;
+        }
+        self.file.seek(SeekFrom::End(0)).map_err(|e| Error::io("seek offsets log", e))?;
+        self.file.write_all(&buf).map_err(|e| Error::io(format_args!("append to {}", self.path.display()), e))?;
+        self.file.sync_data().map_err(|e| Error::io(format_args!("sync {}", self.path.display()), e))
+    }
+
+    fn replay(&mut self) -> Result<Vec<OffsetLogRecord>> {
+        let mut all = Vec::new();
+        self.file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek offsets log", e))?;
+        self.file.read_to_end(&mut all).map_err(|e| Error::io(format_args!("read {}", self.path.display()), e))?;
+        let mut out = Vec::new();
+        let mut pos = HEADER_LEN as usize;
+        while pos < all.len() {
+            let Some(h) = all.get(pos..pos + 8) else {
+                return self.truncate_at(pos, out);
+            };
+            let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+            let crc = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+            let end = pos + 8 + len;
+            let Some(payload) = all.get(pos + 8..end) else {
+                return self.truncate_at(pos, out);
+            };
+            if crc32c::crc32c(payload) != crc {
+                if end == all.len() {
+                    return self.truncate_at(pos, out);
+                }
+                return Err(Error::corrupt(format!("{}: record at byte {pos} fails its CRC-32C", self.path.display())));
+            }
+            let rec = Self::parse_payload(payload)
+                .ok_or_else(|| Error::corrupt(format!("{}: record at byte {pos} is malformed", self.path.display())))?;
+            out.push(rec);
+            pos = end;
+        }
+        Ok(out)
+    }
+
+    fn rewrite(&mut self, records: &[OffsetLogRecord]) -> Result<()> {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(FILE_MAGIC);
+        buf.extend_from_slice(&FILE_VERSION.to_be_bytes());
+        for r in records {
+            Self::frame(&mut buf, r)?;
+        }
+        crate::util::write_atomic(&self.path, &buf)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| Error::io(format_args!("reopen {}", self.path.display()), e))?;
+        Ok(())
+    }
+}
+
+impl FileOffsetLog {
+    fn truncate_at(&mut self, pos: usize, out: Vec<OffsetLogRecord>) -> Result<Vec<OffsetLogRecord>> {
+        self.file.set_len(pos as u64).map_err(|e| Error::io(format_args!("truncate {}", self.path.display()), e))?;
+        self.file.sync_all().map_err(|e| Error::io(format_args!("sync {}", self.path.display()), e))?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(group: &str, topic: &str, p: i32, off: i64) -> GroupRecord {
+        GroupRecord::OffsetCommit {
+            group: group.into(),
+            tp: TopicPartition::new(topic, p),
+            value: OffsetAndMetadata { offset: off, leader_epoch: Some(5), metadata: "m".into(), commit_timestamp: 1_700_000_000_000 },
+        }
+    }
+
+    #[test]
+    fn kafka_byte_layout() {
+        let r = commit("g", "t", 2, 42).encode().unwrap();
+        // key: version 1, "g", "t", partition 2
+        assert_eq!(r.key, [0, 1, 0, 1, b'g', 0, 1, b't', 0, 0, 0, 2]);
+        let v = r.value.clone().unwrap();
+        let mut want = vec![0, 3];
+        want.extend_from_slice(&42i64.to_be_bytes());
+        want.extend_from_slice(&5i32.to_be_bytes());
+        want.extend_from_slice(&[0, 1, b'm']);
+        want.extend_from_slice(&1_700_000_000_000i64.to_be_bytes());
+        assert_eq!(v, want);
+        assert_eq!(GroupRecord::decode(&r).unwrap(), Some(commit("g", "t", 2, 42)));
+        let g = GroupRecord::GroupTombstone { group: "grp".into() }.encode().unwrap();
+        assert_eq!(g.key, [0, 2, 0, 3, b'g', b'r', b'p']);
+        assert_eq!(g.value, None);
+        assert_eq!(GroupRecord::decode(&g).unwrap(), Some(GroupRecord::GroupTombstone { group: "grp".into() }));
+        // Value version 1 (with expire timestamp) still decodes.
+        let mut v1 = vec![0, 1];
+        v1.extend_from_slice(&7i64.to_be_bytes());
+        v1.extend_from_slice(&[0, 0]);
+        v1.extend_from_slice(&9i64.to_be_bytes());
+        v1.extend_from_slice(&10i64.to_be_bytes());
+        let d = GroupRecord::decode(&OffsetLogRecord { key: r.key.clone(), value: Some(v1) }).unwrap();
+        assert!(matches!(d, Some(GroupRecord::OffsetCommit { value: OffsetAndMetadata { offset: 7, leader_epoch: None, commit_timestamp: 9, .. }, .. })));
+        assert_eq!(GroupRecord::decode(&OffsetLogRecord { key: vec![0, 1, 0], value: None }).unwrap_err().code(), crate::ErrorCode::Corrupt);
+    }
+
+    #[test]
+    fn file_log_survives_reopen_and_drops_torn_tail() {
+        let d = tempfile::tempdir().unwrap();
+        let recs: Vec<OffsetLogRecord> = (0..5).map(|i| commit("g", "t", 0, i).encode().unwrap()).collect();
+        {
+            let mut log = FileOffsetLog::open(d.path()).unwrap();
+            assert!(log.replay().unwrap().is_empty());
+            log.append(&recs[..3]).unwrap();
+            log.append(&recs[3..]).unwrap();
+        }
+        let path = d.path().join("offsets.log");
+        let full = std::fs::metadata(&path).unwrap().len();
+        {
+            let mut log = FileOffsetLog::open(d.path()).unwrap();
+            assert_eq!(log.replay().unwrap(), recs);
+        }
+        // Tear the last record: it is dropped, the rest survives, appends go after it.
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(full - 3).unwrap();
+        drop(f);
+        let mut log = FileOffsetLog::open(d.path()).unwrap();
+        assert_eq!(log.replay().unwrap(), recs[..4].to_vec());
+        log.append(&recs[4..]).unwrap();
+        drop(log);
+        let mut log = FileOffsetLog::open(d.path()).unwrap();
+        assert_eq!(log.replay().unwrap(), recs);
+    }
+
+    #[test]
+    fn corruption_in_the_middle_is_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let recs: Vec<OffsetLogRecord> = (0..3).map(|i| commit("g", "t", 0, i).encode().unwrap()).collect();
+        let mut log = FileOffsetLog::open(d.path()).unwrap();
+        log.append(&recs).unwrap();
+        drop(log);
+        let path = d.path().join("offsets.log");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER_LEN as usize + 12] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let mut log = FileOffsetLog::open(d.path()).unwrap();
+        assert_eq!(log.replay().unwrap_err().code(), crate::ErrorCode::Corrupt);
+        std::fs::write(&path, b"XXXXXXXXXXXX").unwrap();
+        assert_eq!(FileOffsetLog::open(d.path()).err().map(|e| e.code()), Some(crate::ErrorCode::Corrupt));
+    }
+}
