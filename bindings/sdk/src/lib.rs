@@ -26,8 +26,14 @@
 
 mod engine;
 mod status;
+mod table;
+mod topic;
 
 pub use engine::Engine;
+pub use table::{parse_column, Cell, ColumnValue, Row, RowBatch, RowStream, ScanOptions, Table};
+pub use topic::{
+    Admin, Consumer, Header, OutgoingBatch, OutgoingRecord, PartitionOffset, Producer, Record, RecordBatch, RecordMetadata,
+};
 pub use kabase::{Error, ErrorCode, Result};
 pub use status::{code_by_name, error_codes, status_of, STATUS_OK};
 
