@@ -170,9 +170,117 @@
 // The core's error code `STREAM_EXISTS` (501).
 #define KABASE_STREAM_EXISTS 501
 
+// A consumer (opaque). Made by `kabase_consumer_new`, released by `kabase_consumer_free`.
+typedef struct kabase_consumer kabase_consumer;
+
 // An open engine (opaque). Made by `kabase_engine_open` or `kabase_engine_open_in_memory`,
 // released by `kabase_engine_free`.
 typedef struct kabase_engine kabase_engine;
+
+// A producer (opaque). Made by `kabase_producer_new`, released by `kabase_producer_free`.
+typedef struct kabase_producer kabase_producer;
+
+// Records returned to C (opaque): owned by the caller, released by `kabase_record_batch_free`.
+typedef struct kabase_record_batch kabase_record_batch;
+
+// Rows returned to C (opaque): owned by the caller, released by `kabase_row_batch_free`.
+typedef struct kabase_row_batch kabase_row_batch;
+
+// A table handle (opaque). Made by `kabase_table_open`, released by `kabase_table_free`.
+typedef struct kabase_table kabase_table;
+
+// One column value to write (all buffers borrowed for the call only).
+typedef struct {
+  // Column family (must exist in the table).
+  const uint8_t *family;
+  // Length of `family`.
+  size_t family_len;
+  // Column qualifier (may be empty: NULL with length 0).
+  const uint8_t *qualifier;
+  // Length of `qualifier`.
+  size_t qualifier_len;
+  // The value (may be empty: NULL with length 0).
+  const uint8_t *value;
+  // Length of `value`.
+  size_t value_len;
+} kabase_column_value;
+
+// One cell of a row, pointing into the batch it came from.
+typedef struct {
+  // Column family.
+  const uint8_t *family;
+  // Length of `family`.
+  size_t family_len;
+  // Column qualifier.
+  const uint8_t *qualifier;
+  // Length of `qualifier`.
+  size_t qualifier_len;
+  // Cell timestamp (ms since the epoch).
+  int64_t timestamp;
+  // The value.
+  const uint8_t *value;
+  // Length of `value`.
+  size_t value_len;
+} kabase_cell_view;
+
+// One row of a batch: its key and its cells (family, then qualifier, ascending; newest version
+// first within a column). Every pointer stays valid until the batch is freed.
+typedef struct {
+  // Row key.
+  const uint8_t *row;
+  // Length of `row`.
+  size_t row_len;
+  // The cells.
+  const kabase_cell_view *cells;
+  // Number of cells.
+  size_t cell_count;
+} kabase_row_view;
+
+// One record to send (buffers borrowed for the call only). A NULL `key` is a null key, a NULL
+// `value` a tombstone; an empty non-NULL buffer is an empty key or value.
+typedef struct {
+  // Partition, or -1 to let the partitioner choose.
+  int32_t partition;
+  // Key bytes or NULL.
+  const uint8_t *key;
+  // Length of `key`.
+  size_t key_len;
+  // Value bytes or NULL.
+  const uint8_t *value;
+  // Length of `value`.
+  size_t value_len;
+} kabase_message;
+
+// Where a sent record landed.
+typedef struct {
+  // Partition.
+  uint32_t partition;
+  // Offset in the partition.
+  int64_t offset;
+  // Timestamp of the record (ms since the epoch).
+  int64_t timestamp;
+} kabase_record_metadata;
+
+// One consumed record, pointing into the batch it came from. A NULL `key` (or `value`) is a
+// null key (or value).
+typedef struct {
+  // Topic (NUL-terminated).
+  const char *topic;
+  // Partition.
+  uint32_t partition;
+  // Offset.
+  int64_t offset;
+  // Timestamp (ms since the epoch).
+  int64_t timestamp;
+  // Key bytes or NULL.
+  const uint8_t *key;
+  // Length of `key`.
+  size_t key_len;
+  // Value bytes or NULL.
+  const uint8_t *value;
+  // Length of `value`.
+  size_t value_len;
+} kabase_record_view;
 
 #ifdef __cplusplus
 extern "C" {
@@ -234,6 +342,266 @@ int kabase_engine_is_closed(const kabase_engine *engine);
 // # Safety
 // `engine` is NULL or a handle from this library, freed once, not used afterwards.
 void kabase_engine_free(kabase_engine *engine);
+
+// Create table `name` (`table` or `namespace:table`) with `family_count` column families.
+//
+// # Safety
+// `engine` NULL or live; `name` NULL or a C string; `families` NULL or `family_count` C strings.
+int kabase_table_create(const kabase_engine *engine,
+                        const char *name,
+                        const char *const *families,
+                        size_t family_count,
+                        char **err_msg);
+
+// Delete table `name` and all its data.
+//
+// # Safety
+// `engine` NULL or live; `name` NULL or a C string; `err_msg` NULL or writable.
+int kabase_table_drop(const kabase_engine *engine, const char *name, char **err_msg);
+
+// Open a handle to the existing table `name` (`KABASE_TABLE_NOT_FOUND` otherwise).
+//
+// # Safety
+// `engine` NULL or live; `name` NULL or a C string; `out_table` NULL or writable.
+int kabase_table_open(const kabase_engine *engine,
+                      const char *name,
+                      kabase_table **out_table,
+                      char **err_msg);
+
+// Release a table handle (NULL does nothing).
+//
+// # Safety
+// `table` is NULL or a handle from `kabase_table_open`, freed once.
+void kabase_table_free(kabase_table *table);
+
+// Write `column_count` columns of row `row` atomically.
+//
+// # Safety
+// `table` NULL or live; `row` `row_len` readable bytes; `columns` `column_count` entries.
+int kabase_table_put(const kabase_table *table,
+                     const uint8_t *row,
+                     size_t row_len,
+                     const kabase_column_value *columns,
+                     size_t column_count,
+                     char **err_msg);
+
+// Read the newest version of every column of `row` into a new batch in `*out_batch`: one row,
+// or none when the row has no cell. The caller frees the batch with `kabase_row_batch_free`.
+//
+// # Safety
+// `table` NULL or live; `row` `row_len` readable bytes; `out_batch` NULL or writable.
+int kabase_table_get(const kabase_table *table,
+                     const uint8_t *row,
+                     size_t row_len,
+                     kabase_row_batch **out_batch,
+                     char **err_msg);
+
+// Delete the whole row `row`.
+//
+// # Safety
+// `table` NULL or live; `row` `row_len` readable bytes.
+int kabase_table_delete_row(const kabase_table *table,
+                            const uint8_t *row,
+                            size_t row_len,
+                            char **err_msg);
+
+// Scan rows from `start` (inclusive; empty = table start) to `stop` (exclusive; empty = table
+// end), at most `limit` rows (0 = no limit), into a new batch in `*out_batch` (free it with
+// `kabase_row_batch_free`).
+//
+// # Safety
+// `table` NULL or live; `start`/`stop` readable for their lengths; `out_batch` NULL or writable.
+int kabase_table_scan(const kabase_table *table,
+                      const uint8_t *start,
+                      size_t start_len,
+                      const uint8_t *stop,
+                      size_t stop_len,
+                      uint64_t limit,
+                      kabase_row_batch **out_batch,
+                      char **err_msg);
+
+// Number of rows in a batch (0 for NULL).
+//
+// # Safety
+// `batch` NULL or live.
+size_t kabase_row_batch_len(const kabase_row_batch *batch);
+
+// Fill `*out_row` with row `index` of the batch; its pointers stay valid until the batch is
+// freed. An index past the end is `KABASE_INVALID_ARGUMENT`.
+//
+// # Safety
+// `batch` NULL or live; `out_row` NULL or writable.
+int kabase_row_batch_row(const kabase_row_batch *batch,
+                         size_t index,
+                         kabase_row_view *out_row,
+                         char **err_msg);
+
+// Release a row batch (NULL does nothing); every view read from it becomes invalid.
+//
+// # Safety
+// `batch` NULL or a batch from this library, freed once.
+void kabase_row_batch_free(kabase_row_batch *batch);
+
+// Create topic `name` with `partitions` partitions.
+//
+// # Safety
+// `engine` NULL or live; `name` NULL or a C string; `err_msg` NULL or writable.
+int kabase_topic_create(const kabase_engine *engine,
+                        const char *name,
+                        uint32_t partitions,
+                        char **err_msg);
+
+// Delete topic `name` and its records.
+//
+// # Safety
+// `engine` NULL or live; `name` NULL or a C string; `err_msg` NULL or writable.
+int kabase_topic_delete(const kabase_engine *engine, const char *name, char **err_msg);
+
+// Make a producer with default settings.
+//
+// # Safety
+// `engine` NULL or live; `out_producer` NULL or writable; `err_msg` NULL or writable.
+int kabase_producer_new(const kabase_engine *engine,
+                        kabase_producer **out_producer,
+                        char **err_msg);
+
+// Send one record to `topic` and wait until it is in the log; `out_meta` (may be NULL)
+// receives where it landed.
+//
+// # Safety
+// `producer` NULL or live; `topic` NULL or a C string; `message` NULL or readable;
+// `out_meta` NULL or writable.
+int kabase_producer_send(const kabase_producer *producer,
+                         const char *topic,
+                         const kabase_message *message,
+                         kabase_record_metadata *out_meta,
+                         char **err_msg);
+
+// Send `count` records to `topic` in one call and wait for all of them; `out_metas` (may be
+// NULL, else room for `count` entries) receives where each landed, in order.
+//
+// # Safety
+// `producer` NULL or live; `topic` NULL or a C string; `messages` `count` readable entries;
+// `out_metas` NULL or `count` writable entries.
+int kabase_producer_send_batch(const kabase_producer *producer,
+                               const char *topic,
+                               const kabase_message *messages,
+                               size_t count,
+                               kabase_record_metadata *out_metas,
+                               char **err_msg);
+
+// Wait until everything sent so far is in the log.
+//
+// # Safety
+// `producer` NULL or live; `err_msg` NULL or writable.
+int kabase_producer_flush(const kabase_producer *producer, char **err_msg);
+
+// Flush and stop the producer; later sends return `KABASE_CLOSED`. The handle stays allocated
+// until `kabase_producer_free`.
+//
+// # Safety
+// `producer` NULL or live; `err_msg` NULL or writable.
+int kabase_producer_close(const kabase_producer *producer, char **err_msg);
+
+// Release a producer handle (NULL does nothing).
+//
+// # Safety
+// `producer` NULL or a handle from `kabase_producer_new`, freed once.
+void kabase_producer_free(kabase_producer *producer);
+
+// Make a consumer. With a `group_id` (may be NULL) it joins that consumer group on subscribe
+// and can commit offsets; without one it reads every partition of its topics.
+//
+// # Safety
+// `engine` NULL or live; `group_id` NULL or a C string; `out_consumer` NULL or writable.
+int kabase_consumer_new(const kabase_engine *engine,
+                        const char *group_id,
+                        kabase_consumer **out_consumer,
+                        char **err_msg);
+
+// Subscribe to `topic_count` topics. `from_beginning` (non-zero) starts partitions without a
+// committed offset at their first record, else at their end.
+//
+// # Safety
+// `consumer` NULL or live; `topics` NULL or `topic_count` C strings; `err_msg` NULL or writable.
+int kabase_consumer_subscribe(const kabase_consumer *consumer,
+                              const char *const *topics,
+                              size_t topic_count,
+                              int from_beginning,
+                              char **err_msg);
+
+// Poll up to `max_records` records, waiting up to `timeout_ms` for the first, into a new batch
+// in `*out_batch` (possibly empty; free it with `kabase_record_batch_free`).
+//
+// # Safety
+// `consumer` NULL or live; `out_batch` NULL or writable; `err_msg` NULL or writable.
+int kabase_consumer_poll(const kabase_consumer *consumer,
+                         size_t max_records,
+                         uint64_t timeout_ms,
+                         kabase_record_batch **out_batch,
+                         char **err_msg);
+
+// Move the consumer's position in a partition it reads.
+//
+// # Safety
+// `consumer` NULL or live; `topic` NULL or a C string; `err_msg` NULL or writable.
+int kabase_consumer_seek(const kabase_consumer *consumer,
+                         const char *topic,
+                         uint32_t partition,
+                         int64_t offset,
+                         char **err_msg);
+
+// Commit the consumer's current positions to its group (needs a group id).
+//
+// # Safety
+// `consumer` NULL or live; `err_msg` NULL or writable.
+int kabase_consumer_commit(const kabase_consumer *consumer, char **err_msg);
+
+// Read the group's committed next offset of a partition into `*out_offset` (-1 when nothing
+// was committed).
+//
+// # Safety
+// `consumer` NULL or live; `topic` NULL or a C string; `out_offset` NULL or writable.
+int kabase_consumer_committed(const kabase_consumer *consumer,
+                              const char *topic,
+                              uint32_t partition,
+                              int64_t *out_offset,
+                              char **err_msg);
+
+// Leave the group (if any) and stop; later calls return `KABASE_CLOSED`. The handle stays
+// allocated until `kabase_consumer_free`.
+//
+// # Safety
+// `consumer` NULL or live; `err_msg` NULL or writable.
+int kabase_consumer_close(const kabase_consumer *consumer, char **err_msg);
+
+// Release a consumer handle (NULL does nothing).
+//
+// # Safety
+// `consumer` NULL or a handle from `kabase_consumer_new`, freed once.
+void kabase_consumer_free(kabase_consumer *consumer);
+
+// Number of records in a batch (0 for NULL).
+//
+// # Safety
+// `batch` NULL or live.
+size_t kabase_record_batch_len(const kabase_record_batch *batch);
+
+// Fill `*out_record` with record `index` of the batch; its pointers stay valid until the batch
+// is freed. An index past the end is `KABASE_INVALID_ARGUMENT`.
+//
+// # Safety
+// `batch` NULL or live; `out_record` NULL or writable.
+int kabase_record_batch_record(const kabase_record_batch *batch,
+                               size_t index,
+                               kabase_record_view *out_record,
+                               char **err_msg);
+
+// Release a record batch (NULL does nothing); every view read from it becomes invalid.
+//
+// # Safety
+// `batch` NULL or a batch from this library, freed once.
+void kabase_record_batch_free(kabase_record_batch *batch);
 
 #ifdef __cplusplus
 }  // extern "C"

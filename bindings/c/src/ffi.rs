@@ -11,7 +11,7 @@ use std::any::Any;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use kabase_sdk::{Error, ErrorCode, Result};
+use kabase_sdk::{Error, Result};
 
 use crate::codes::{KABASE_INTERNAL, KABASE_OK};
 
@@ -126,15 +126,11 @@ pub(crate) fn free_handle<T>(p: *mut T) {
     }
 }
 
-/// The `InvalidArgument` error for a bad flag or enum value.
-#[allow(dead_code)]
-pub(crate) fn bad_value(what: &str, value: impl std::fmt::Display) -> Error {
-    Error::new(ErrorCode::InvalidArgument, format!("{what} has the unknown value {value}"))
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kabase_sdk::ErrorCode;
 
     #[test]
     fn panics_become_internal_with_message() {

@@ -26,9 +26,13 @@
 mod codes;
 mod engine;
 mod ffi;
+mod table;
+mod topic;
 
 pub use codes::*;
 pub use engine::*;
+pub use table::*;
+pub use topic::*;
 
 use std::ffi::{c_char, c_int, CString};
 
