@@ -1,0 +1,420 @@
+//! Topics: admin calls on the engine handle, producer and consumer handles, records returned in a
+//! caller-owned batch.
+
+use std::ffi::{c_char, c_int, CString};
+
+use kabase_sdk::{Error, OutgoingBatch, OutgoingRecord, Record, RecordMetadata, Result};
+
+use crate::engine::kabase_engine;
+use crate::ffi::{bytes_arg, call, free_handle, guard, handle, into_handle, out_arg, str_arg, to_cstring, write_out};
+use crate::table::strings_arg;
+
+/// A producer (opaque). Made by `kabase_producer_new`, released by `kabase_producer_free`.
+pub struct kabase_producer {
+    producer: kabase_sdk::Producer,
+}
+
+/// A consumer (opaque). Made by `kabase_consumer_new`, released by `kabase_consumer_free`.
+pub struct kabase_consumer {
+    consumer: kabase_sdk::Consumer,
+}
+
+/// Where a sent record landed.
+#[repr(C)]
+pub struct kabase_record_metadata {
+    /// Partition.
+    pub partition: u32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// Timestamp of the record (ms since the epoch).
+    pub timestamp: i64,
+}
+
+/// One record to send (buffers borrowed for the call only). A NULL `key` is a null key, a NULL
+/// `value` a tombstone; an empty non-NULL buffer is an empty key or value.
+#[repr(C)]
+pub struct kabase_message {
+    /// Partition, or -1 to let the partitioner choose.
+    pub partition: i32,
+    /// Key bytes or NULL.
+    pub key: *const u8,
+    /// Length of `key`.
+    pub key_len: usize,
+    /// Value bytes or NULL.
+    pub value: *const u8,
+    /// Length of `value`.
+    pub value_len: usize,
+}
+
+/// One consumed record, pointing into the batch it came from. A NULL `key` (or `value`) is a
+/// null key (or value).
+#[repr(C)]
+pub struct kabase_record_view {
+    /// Topic (NUL-terminated).
+    pub topic: *const c_char,
+    /// Partition.
+    pub partition: u32,
+    /// Offset.
+    pub offset: i64,
+    /// Timestamp (ms since the epoch).
+    pub timestamp: i64,
+    /// Key bytes or NULL.
+    pub key: *const u8,
+    /// Length of `key`.
+    pub key_len: usize,
+    /// Value bytes or NULL.
+    pub value: *const u8,
+    /// Length of `value`.
+    pub value_len: usize,
+}
+
+/// Records returned to C (opaque): owned by the caller, released by `kabase_record_batch_free`.
+pub struct kabase_record_batch {
+    records: Vec<Record>,
+    topics: Vec<CString>,
+}
+
+fn opt_bytes(p: *const u8, len: usize, what: &str) -> Result<Option<Vec<u8>>> {
+    if p.is_null() {
+        if len != 0 {
+            return Err(Error::invalid(format!("{what} is NULL but its length is {len}")));
+        }
+        return Ok(None);
+    }
+    Ok(Some(bytes_arg(p, len, what)?.to_vec()))
+}
+
+fn partition_arg(p: i32) -> Result<Option<u32>> {
+    match p {
+        -1 => Ok(None),
+        p if p >= 0 => Ok(Some(p as u32)),
+        p => Err(Error::invalid(format!("partition {p} must be -1 (any) or at least 0"))),
+    }
+}
+
+fn meta_out(m: &RecordMetadata) -> kabase_record_metadata {
+    kabase_record_metadata { partition: m.partition, offset: m.offset, timestamp: m.timestamp }
+}
+
+/// Create topic `name` with `partitions` partitions.
+///
+/// # Safety
+/// `engine` NULL or live; `name` NULL or a C string; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_topic_create(engine: *const kabase_engine, name: *const c_char, partitions: u32, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(engine, "engine")?.engine.create_topic(str_arg(name, "name")?, partitions))
+}
+
+/// Delete topic `name` and its records.
+///
+/// # Safety
+/// `engine` NULL or live; `name` NULL or a C string; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_topic_delete(engine: *const kabase_engine, name: *const c_char, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(engine, "engine")?.engine.delete_topic(str_arg(name, "name")?))
+}
+
+/// Make a producer with default settings.
+///
+/// # Safety
+/// `engine` NULL or live; `out_producer` NULL or writable; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_new(engine: *const kabase_engine, out_producer: *mut *mut kabase_producer, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || {
+        out_arg(out_producer, "out_producer")?;
+        write_out(out_producer, std::ptr::null_mut());
+        let producer = handle(engine, "engine")?.engine.producer(&[])?;
+        write_out(out_producer, into_handle(kabase_producer { producer }));
+        Ok(())
+    })
+}
+
+/// Send one record to `topic` and wait until it is in the log; `out_meta` (may be NULL)
+/// receives where it landed.
+///
+/// # Safety
+/// `producer` NULL or live; `topic` NULL or a C string; `message` NULL or readable;
+/// `out_meta` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_send(
+    producer: *const kabase_producer,
+    topic: *const c_char,
+    message: *const kabase_message,
+    out_meta: *mut kabase_record_metadata,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        let p = handle(producer, "producer")?;
+        let topic = str_arg(topic, "topic")?;
+        let m = handle(message, "message")?;
+        let rec = OutgoingRecord {
+            partition: partition_arg(m.partition)?,
+            key: opt_bytes(m.key, m.key_len, "message.key")?,
+            value: opt_bytes(m.value, m.value_len, "message.value")?,
+            ..OutgoingRecord::default()
+        };
+        let meta = p.producer.send(topic, &rec)?;
+        if !out_meta.is_null() {
+            write_out(out_meta, meta_out(&meta));
+        }
+        Ok(())
+    })
+}
+
+/// Send `count` records to `topic` in one call and wait for all of them; `out_metas` (may be
+/// NULL, else room for `count` entries) receives where each landed, in order.
+///
+/// # Safety
+/// `producer` NULL or live; `topic` NULL or a C string; `messages` `count` readable entries;
+/// `out_metas` NULL or `count` writable entries.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_send_batch(
+    producer: *const kabase_producer,
+    topic: *const c_char,
+    messages: *const kabase_message,
+    count: usize,
+    out_metas: *mut kabase_record_metadata,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        let p = handle(producer, "producer")?;
+        let topic = str_arg(topic, "topic")?;
+        if count > 0 && messages.is_null() {
+            return Err(Error::invalid(format!("messages is NULL but count is {count}")));
+        }
+        let msgs = if count == 0 {
+            &[][..]
+        } else {
+            // SAFETY: `count` readable messages (documented contract); NULL ruled out above.
+            unsafe { std::slice::from_raw_parts(messages, count) }
+        };
+        let records = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                Ok(OutgoingRecord {
+                    partition: partition_arg(m.partition)?,
+                    key: opt_bytes(m.key, m.key_len, &format!("messages[{i}].key"))?,
+                    value: opt_bytes(m.value, m.value_len, &format!("messages[{i}].value"))?,
+                    ..OutgoingRecord::default()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let metas = p.producer.send_batch(&OutgoingBatch { topic: topic.to_string(), records })?;
+        if !out_metas.is_null() {
+            for (i, m) in metas.iter().enumerate() {
+                // SAFETY: room for `count` entries (contract); `metas.len() == count`.
+                unsafe { out_metas.add(i).write(meta_out(m)) };
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Wait until everything sent so far is in the log.
+///
+/// # Safety
+/// `producer` NULL or live; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_flush(producer: *const kabase_producer, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(producer, "producer")?.producer.flush())
+}
+
+/// Flush and stop the producer; later sends return `KABASE_CLOSED`. The handle stays allocated
+/// until `kabase_producer_free`.
+///
+/// # Safety
+/// `producer` NULL or live; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_close(producer: *const kabase_producer, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(producer, "producer")?.producer.close())
+}
+
+/// Release a producer handle (NULL does nothing).
+///
+/// # Safety
+/// `producer` NULL or a handle from `kabase_producer_new`, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_free(producer: *mut kabase_producer) {
+    guard((), || free_handle(producer))
+}
+
+/// Make a consumer. With a `group_id` (may be NULL) it joins that consumer group on subscribe
+/// and can commit offsets; without one it reads every partition of its topics.
+///
+/// # Safety
+/// `engine` NULL or live; `group_id` NULL or a C string; `out_consumer` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_new(
+    engine: *const kabase_engine,
+    group_id: *const c_char,
+    out_consumer: *mut *mut kabase_consumer,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        out_arg(out_consumer, "out_consumer")?;
+        write_out(out_consumer, std::ptr::null_mut());
+        let e = handle(engine, "engine")?;
+        let group = if group_id.is_null() { None } else { Some(str_arg(group_id, "group_id")?) };
+        let consumer = e.engine.consumer(group, &[])?;
+        write_out(out_consumer, into_handle(kabase_consumer { consumer }));
+        Ok(())
+    })
+}
+
+/// Subscribe to `topic_count` topics. `from_beginning` (non-zero) starts partitions without a
+/// committed offset at their first record, else at their end.
+///
+/// # Safety
+/// `consumer` NULL or live; `topics` NULL or `topic_count` C strings; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_subscribe(
+    consumer: *const kabase_consumer,
+    topics: *const *const c_char,
+    topic_count: usize,
+    from_beginning: c_int,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        let c = handle(consumer, "consumer")?;
+        let topics = strings_arg(topics, topic_count, "topics")?;
+        c.consumer.subscribe(&topics, from_beginning != 0)
+    })
+}
+
+/// Poll up to `max_records` records, waiting up to `timeout_ms` for the first, into a new batch
+/// in `*out_batch` (possibly empty; free it with `kabase_record_batch_free`).
+///
+/// # Safety
+/// `consumer` NULL or live; `out_batch` NULL or writable; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_poll(
+    consumer: *const kabase_consumer,
+    max_records: usize,
+    timeout_ms: u64,
+    out_batch: *mut *mut kabase_record_batch,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        out_arg(out_batch, "out_batch")?;
+        write_out(out_batch, std::ptr::null_mut());
+        let c = handle(consumer, "consumer")?;
+        let records = c.consumer.poll(max_records, timeout_ms)?.records;
+        let topics = records.iter().map(|r| to_cstring(&r.topic)).collect();
+        write_out(out_batch, into_handle(kabase_record_batch { records, topics }));
+        Ok(())
+    })
+}
+
+/// Move the consumer's position in a partition it reads.
+///
+/// # Safety
+/// `consumer` NULL or live; `topic` NULL or a C string; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_seek(
+    consumer: *const kabase_consumer,
+    topic: *const c_char,
+    partition: u32,
+    offset: i64,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || handle(consumer, "consumer")?.consumer.seek(str_arg(topic, "topic")?, partition, offset))
+}
+
+/// Commit the consumer's current positions to its group (needs a group id).
+///
+/// # Safety
+/// `consumer` NULL or live; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_commit(consumer: *const kabase_consumer, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(consumer, "consumer")?.consumer.commit())
+}
+
+/// Read the group's committed next offset of a partition into `*out_offset` (-1 when nothing
+/// was committed).
+///
+/// # Safety
+/// `consumer` NULL or live; `topic` NULL or a C string; `out_offset` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_committed(
+    consumer: *const kabase_consumer,
+    topic: *const c_char,
+    partition: u32,
+    out_offset: *mut i64,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        out_arg(out_offset, "out_offset")?;
+        let c = handle(consumer, "consumer")?;
+        let got = c.consumer.committed(&[(str_arg(topic, "topic")?.to_string(), partition)])?;
+        write_out(out_offset, got.first().copied().flatten().unwrap_or(-1));
+        Ok(())
+    })
+}
+
+/// Leave the group (if any) and stop; later calls return `KABASE_CLOSED`. The handle stays
+/// allocated until `kabase_consumer_free`.
+///
+/// # Safety
+/// `consumer` NULL or live; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_close(consumer: *const kabase_consumer, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(consumer, "consumer")?.consumer.close())
+}
+
+/// Release a consumer handle (NULL does nothing).
+///
+/// # Safety
+/// `consumer` NULL or a handle from `kabase_consumer_new`, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_free(consumer: *mut kabase_consumer) {
+    guard((), || free_handle(consumer))
+}
+
+/// Number of records in a batch (0 for NULL).
+///
+/// # Safety
+/// `batch` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_record_batch_len(batch: *const kabase_record_batch) -> usize {
+    guard(0, || handle(batch, "batch").map(|b| b.records.len()).unwrap_or(0))
+}
+
+/// Fill `*out_record` with record `index` of the batch; its pointers stay valid until the batch
+/// is freed. An index past the end is `KABASE_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `batch` NULL or live; `out_record` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_record_batch_record(
+    batch: *const kabase_record_batch,
+    index: usize,
+    out_record: *mut kabase_record_view,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        out_arg(out_record, "out_record")?;
+        let b = handle(batch, "batch")?;
+        let (r, topic) = b
+            .records
+            .get(index)
+            .zip(b.topics.get(index))
+            .ok_or_else(|| Error::invalid(format!("record index {index} is past the batch's {} records", b.records.len())))?;
+        let (key, key_len) = r.key.as_ref().map_or((std::ptr::null(), 0), |k| (k.as_ptr(), k.len()));
+        let (value, value_len) = r.value.as_ref().map_or((std::ptr::null(), 0), |v| (v.as_ptr(), v.len()));
+        write_out(
+            out_record,
+            kabase_record_view { topic: topic.as_ptr(), partition: r.partition, offset: r.offset, timestamp: r.timestamp, key, key_len, value, value_len },
+        );
+        Ok(())
+    })
+}
+
+/// Release a record batch (NULL does nothing); every view read from it becomes invalid.
+///
+/// # Safety
+/// `batch` NULL or a batch from this library, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_record_batch_free(batch: *mut kabase_record_batch) {
+    guard((), || free_handle(batch))
+}
