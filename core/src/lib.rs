@@ -43,3 +43,8 @@ pub use table::{
     FamilyDescriptor, Get, Increment, KeepDeletedCells, Mutation, NamespaceDescriptor, Put, RegionInfo, RowMutation,
     PutCell, RowMutations, RowResult, Scan, Scanner, Table, TableDescriptor, TableName, TimeRange,
 };
+
+/// The README's Rust example, compiled and run as a doctest so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
