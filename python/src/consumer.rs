@@ -180,9 +180,9 @@ impl PyConsumer {
         for (k, v) in &configs {
             cfg = cfg.set(k, v).py()?;
         }
-        if let Some(g) = &group_id {
-            cfg = cfg.set("group.id", g).py()?;
-        }
+        // The group is driven by `crate::group::Member` below, so the core consumer stays
+        // assign-only: giving it `group.id` too would make it a second member of the group.
+        // (Moving this binding onto the core's group-aware consumer removes that glue.)
         let e = engine.core().clone();
         let inner = py
             .detach(move || -> Result<Inner, Error> {
