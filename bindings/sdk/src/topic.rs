@@ -125,9 +125,8 @@ impl Engine {
         for (k, v) in configs {
             config = config.set(k, v)?;
         }
-        if let Some(g) = group_id {
-            config = config.set("group.id", g)?;
-        }
+        // The group is driven by the GroupMembership below, so the core consumer stays assign-only:
+        // giving it `group.id` too would make it a second member of the group.
         let group = match group_id {
             Some(g) => Some(GroupMembership::new(&self.core, g, MembershipConfig::default())?),
             None => None,
