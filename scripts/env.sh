@@ -14,3 +14,10 @@ setup_python() {
   # Builds the native module with maturin (release profile, shared target directory).
   "$VENV/bin/python" -m pip install -q "$ROOT/python"
 }
+
+ensure_valgrind() {
+  if ! command -v valgrind >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq valgrind
+  fi
+}
