@@ -314,6 +314,79 @@ pub fn decode_value(stored: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
+/// [`decode_value`] into `out` (cleared first), reusing its buffer for raw values.
+pub fn decode_value_into(stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    out.clear();
+    match stored.split_first() {
+        None => Ok(()),
+        Some((&CODEC_RAW, payload)) => {
+            out.extend_from_slice(payload);
+            Ok(())
+        }
+        Some(_) => {
+            *out = decode_value(stored)?;
+            Ok(())
+        }
+    }
+}
+
+/// Unescape an escaped, terminated string (a row part or an escaped qualifier) into `out`
+/// (cleared first).
+pub fn decode_row_into(enc: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let enc = &enc[..enc.len().saturating_sub(2)];
+    let mut i = 0;
+    while i < enc.len() {
+        out.push(enc[i]);
+        i += if enc[i] == 0 { 2 } else { 1 };
+    }
+}
+
+/// Seek keys inside one row of one family, from the row part `row_enc` (with its terminator)
+/// and an escaped, terminated qualifier `qualifier_enc`:
+///
+/// - [`column_start_key`]: before every cell of the column (`row 0x01 qualifier_enc`);
+/// - [`column_end_key`]: after every cell of the column and before the next column
+///   (`qualifier_enc`'s final 0x01 becomes 0x02);
+/// - [`row_end_key`]: after every key of the row (the row part's final 0x01 becomes 0x02,
+///   [`after_row`]'s form).
+pub fn column_start_key(out: &mut Vec<u8>, row_enc: &[u8], qualifier_enc: &[u8]) {
+    out.clear();
+    out.extend_from_slice(row_enc);
+    out.push(TAG_COLUMN);
+    out.extend_from_slice(qualifier_enc);
+}
+
+/// See [`column_start_key`].
+pub fn column_end_key(out: &mut Vec<u8>, row_enc: &[u8], qualifier_enc: &[u8]) {
+    column_start_key(out, row_enc, qualifier_enc);
+    if let Some(last) = out.last_mut() {
+        *last = 0x02;
+    }
+}
+
+/// See [`column_start_key`].
+pub fn row_end_key(out: &mut Vec<u8>, row_enc: &[u8]) {
+    out.clear();
+    out.extend_from_slice(row_enc);
+    if let Some(last) = out.last_mut() {
+        *last = 0x02;
+    }
+}
+
+/// The position of a cell `(qualifier_enc, ts, kind)` in a row, as a key: the cell's own key
+/// when it exists, else where it would sort (a seek target for filter hints).
+pub fn column_position_key(out: &mut Vec<u8>, row_enc: &[u8], qualifier_enc: &[u8], ts: i64, kind: CellKind) {
+    column_start_key(out, row_enc, qualifier_enc);
+    push_ts_type(out, ts.max(0), kind);
+}
+
+/// Escape and terminate `raw` into `out` (cleared first).
+pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
+    out.clear();
+    push_escaped(out, raw);
+}
+
 /// The codec byte of a stored value (for tests and describe).
 pub fn stored_codec(stored: &[u8]) -> Option<u8> {
     stored.first().copied()
@@ -379,6 +452,35 @@ mod tests {
         assert!(!escaped_eq(t.qualifier_enc, b"a\x00bc"));
         assert_eq!(decode_row(t.qualifier_enc), b"a\x00b");
         assert!(escaped_eq(&row_prefix(b""), b""));
+    }
+
+    #[test]
+    fn seek_keys_bound_columns_and_rows() {
+        let row_enc = row_prefix(b"r");
+        let mut q = Vec::new();
+        escape_into(&mut q, b"q");
+        let (mut start, mut end, mut row_end, mut pos) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        column_start_key(&mut start, &row_enc, &q);
+        column_end_key(&mut end, &row_enc, &q);
+        row_end_key(&mut row_end, &row_enc);
+        column_position_key(&mut pos, &row_enc, &q, 5, CellKind::DeleteFamily);
+        let newest = column_key(b"r", b"q", i64::MAX - 1, CellKind::DeleteColumn);
+        let at5 = column_key(b"r", b"q", 5, CellKind::DeleteColumn);
+        let oldest = column_key(b"r", b"q", 0, CellKind::Put);
+        assert!(family_marker_key(b"r", 0, CellKind::DeleteFamilyVersion) < start);
+        assert!(start < newest && pos < at5 && column_key(b"r", b"q", 6, CellKind::Put) < pos);
+        assert!(oldest < end && end < column_key(b"r", b"q\x00", 9, CellKind::Put));
+        assert!(end < column_key(b"r", b"qa", 9, CellKind::Put));
+        assert!(column_key(b"r", b"\xff\xff", 0, CellKind::Put) < row_end && row_end < row_prefix(b"r\x00"));
+        assert_eq!(row_end, after_row(b"r"));
+        let mut raw = Vec::new();
+        decode_row_into(&q, &mut raw);
+        assert_eq!(raw, b"q");
+        let mut v = vec![1, 2, 3];
+        decode_value_into(&encode_value(b"abc", Compression::None), &mut v).unwrap();
+        assert_eq!(v, b"abc");
+        decode_value_into(&encode_value(&b"abc".repeat(40), Compression::Zstd), &mut v).unwrap();
+        assert_eq!(v, b"abc".repeat(40));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The [`Table`] handle: data operations of one table (HBase `Table`).
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use fjall::Readable;
@@ -12,8 +13,8 @@ use crate::table::ops::{
     Append, CheckAndMutate, CheckAndMutateResult, ColumnSelection, Condition, Delete, DeleteSpec, Get, Increment, Mutation,
     Put, PutCell, RowMutation, RowMutations, RowResult, Scan, TimeRange,
 };
-use crate::table::read::{self, Entries, FamilyOutcome, FamilyRead};
-use crate::table::scan::Scanner;
+use crate::table::read::{self, EntrySource, Entries, FamilyRead};
+use crate::table::scan::{Cursor, Scanner};
 use crate::table::schema::{Durability, TableDescriptor, MAX_ROW_LEN};
 use crate::table::write::{PendingCell, RowChange};
 use crate::table::{Shape, TableRt, TablesState};
@@ -47,11 +48,19 @@ impl std::fmt::Debug for Table {
     }
 }
 
-/// Families a read touches: `(family index, qualifiers or all)`, in family order.
+/// Families a read touches, in family order.
 pub(crate) struct ReadPlan {
-    pub fams: Vec<(usize, Option<Vec<Vec<u8>>>)>,
+    pub fams: Vec<FamilyPlan>,
     pub time_range: TimeRange,
     pub max_versions: u32,
+}
+
+/// One family of a [`ReadPlan`].
+pub(crate) struct FamilyPlan {
+    /// Index into the shape's families.
+    pub index: usize,
+    /// Wanted qualifiers, escaped and terminated, sorted; `None` = all.
+    pub qualifiers_enc: Option<Vec<Vec<u8>>>,
 }
 
 pub(crate) fn plan(shape: &Shape, sel: &ColumnSelection, time_range: TimeRange, max_versions: u32) -> Result<ReadPlan> {
@@ -62,17 +71,27 @@ pub(crate) fn plan(shape: &Shape, sel: &ColumnSelection, time_range: TimeRange, 
         return Err(Error::invalid(format!("time range [{}, {}) is not valid", time_range.min, time_range.max)));
     }
     let fams = if sel.is_all() {
-        (0..shape.families.len()).map(|i| (i, None)).collect()
+        (0..shape.families.len()).map(|index| FamilyPlan { index, qualifiers_enc: None }).collect()
     } else {
         let mut v = Vec::new();
         for (f, qs) in &sel.families {
-            let i = family_index(shape, f)?;
-            v.push((i, qs.clone().map(|mut q| {
-                q.sort();
-                q
-            })));
+            let index = family_index(shape, f)?;
+            let qualifiers_enc = qs.as_ref().map(|qs| {
+                let mut enc: Vec<Vec<u8>> = qs
+                    .iter()
+                    .map(|q| {
+                        let mut e = Vec::with_capacity(q.len() + 2);
+                        codec::escape_into(&mut e, q);
+                        e
+                    })
+                    .collect();
+                enc.sort();
+                enc.dedup();
+                enc
+            });
+            v.push(FamilyPlan { index, qualifiers_enc });
         }
-        v.sort_by_key(|(i, _)| *i);
+        v.sort_by_key(|f| f.index);
         v
     };
     Ok(ReadPlan { fams, time_range, max_versions })
@@ -84,48 +103,50 @@ pub(crate) fn family_index(shape: &Shape, family: &[u8]) -> Result<usize> {
     })
 }
 
-/// Read one row's cells from per-family raw entries (same order as `plan.fams`), applying the
-/// filter as HBase's RegionScanner does. Returns the cells (None = row dropped or empty) and
-/// whether the scan must end.
-pub(crate) fn process_row(
+/// Read one row's cells from per-family entry sources (same order as `plan.fams`, each
+/// positioned at the row's first entry), applying the filter as HBase's RegionScanner and
+/// per-family StoreScanners do. Kept cells go to `out` (built from `spare` when it has cells,
+/// reusing their buffers; cells a filter drops go back to `spare`). Returns whether the row is
+/// kept and whether the scan must end. Sources may be left anywhere inside the row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn process_row<S: EntrySource>(
     shape: &Shape,
     plan: &ReadPlan,
     row: &[u8],
-    entries: &[Entries],
+    row_enc: &[u8],
+    sources: &mut [S],
     now: i64,
     mut filter: Option<&mut (dyn Filter + '_)>,
-) -> Result<(Option<Vec<Cell>>, bool)> {
+    out: &mut Vec<Cell>,
+    spare: &mut Vec<Cell>,
+) -> Result<(bool, bool)> {
     if let Some(f) = filter.as_deref_mut() {
         if f.filter_all_remaining() {
-            return Ok((None, true));
+            return Ok((false, true));
         }
         f.reset();
         if f.filter_row_key(row) {
-            return Ok((None, f.filter_all_remaining()));
+            return Ok((false, f.filter_all_remaining()));
         }
     }
-    let mut cells = Vec::new();
-    for ((fi, quals), ents) in plan.fams.iter().zip(entries.iter()) {
-        let fam = &shape.families[*fi];
+    for (fp, src) in plan.fams.iter().zip(sources.iter_mut()) {
+        let fam = &shape.families[fp.index];
         let fr = FamilyRead {
             desc: &fam.desc,
-            qualifiers: quals.as_deref(),
+            qualifiers_enc: fp.qualifiers_enc.as_deref(),
             time_range: plan.time_range,
             max_versions: plan.max_versions,
             now,
         };
-        if read::read_family(&fr, row, &fam.desc.name, ents, filter.as_deref_mut(), &mut cells)? == FamilyOutcome::NextRow {
-            break;
-        }
+        // A filter's NextRow ends only this family (HBase's per-family store scanners).
+        read::read_family(&fr, row, row_enc, &fam.desc.name, src, filter.as_deref_mut(), out, spare)?;
     }
     if let Some(f) = filter {
-        f.filter_row_cells(&mut cells);
-        if cells.is_empty() || f.filter_row() {
-            return Ok((None, f.filter_all_remaining()));
-        }
-        return Ok((Some(cells), f.filter_all_remaining()));
+        f.filter_row_cells(out);
+        let keep = !out.is_empty() && !f.filter_row();
+        return Ok((keep, f.filter_all_remaining()));
     }
-    Ok((if cells.is_empty() { None } else { Some(cells) }, false))
+    Ok((!out.is_empty(), false))
 }
 
 fn read_entries<R: Readable>(snap: &R, ks: &fjall::Keyspace, prefix: &[u8]) -> Result<Entries> {
@@ -211,24 +232,33 @@ impl Table {
     // ---------------------------------------------------------------- reads
 
     fn read_row_locked_or_not(&self, shape: &Shape, row: &[u8], plan: &ReadPlan, filter: Option<&mut (dyn Filter + '_)>) -> Result<Option<Vec<Cell>>> {
-        let prefix = codec::row_prefix(row);
-        let mut entries = Vec::with_capacity(plan.fams.len());
-        if let [(fi, _)] = plan.fams.as_slice() {
-            // One family: one LSM iterator is consistent on its own.
-            let mut v = Vec::new();
-            for kv in shape.families[*fi].ks.prefix(&prefix) {
-                v.push(kv.into_inner()?);
-            }
-            entries.push(v);
-        } else {
-            // Several families: one snapshot across their keyspaces keeps the row atomic.
-            let snap = self.state().db_snapshot();
-            for (fi, _) in &plan.fams {
-                entries.push(read_entries(&snap, &shape.families[*fi].ks, &prefix)?);
-            }
-        }
-        let (cells, _) = process_row(shape, plan, row, &entries, crate::now_ms(), filter)?;
+        let (cells, _) = self.read_row_counting(shape, row, plan, filter)?;
         Ok(cells)
+    }
+
+    /// Read one row through one snapshot (the row stays atomic across its families); also
+    /// returns how many LSM entries were visited.
+    pub(crate) fn read_row_counting(
+        &self,
+        shape: &Shape,
+        row: &[u8],
+        plan: &ReadPlan,
+        filter: Option<&mut (dyn Filter + '_)>,
+    ) -> Result<(Option<Vec<Cell>>, u64)> {
+        let row_enc = codec::row_prefix(row);
+        let upper = codec::after_row(row);
+        let snap = self.state().db_snapshot();
+        let mut cursors = Vec::with_capacity(plan.fams.len());
+        for fp in &plan.fams {
+            let mut c = Cursor::open(snap.clone(), &shape.families[fp.index].ks, Bound::Included(row_enc.clone()), Bound::Excluded(upper.clone()))?;
+            c.set_row(&row_enc);
+            cursors.push(c);
+        }
+        drop(snap);
+        let mut out = Vec::new();
+        let (keep, _) = process_row(shape, plan, row, &row_enc, &mut cursors, crate::now_ms(), filter, &mut out, &mut Vec::new())?;
+        let visited = cursors.iter().map(|c| c.visited).sum();
+        Ok((if keep { Some(out) } else { None }, visited))
     }
 
     /// Read one row (HBase `Table.get`). A missing row gives an empty result.
@@ -590,7 +620,7 @@ impl Table {
                 sel.add_column(family, qualifier);
                 let p = plan(&shape, &sel, cam.time_range, 1)?;
                 match self.read_row_locked_or_not(&shape, &cam.row, &p, None)? {
-                    Some(cells) => cells.first().is_some_and(|c| op.holds(&c.value, &value)),
+                    Some(cells) => cells.first().is_some_and(|c| super::ops::check_holds(op, &c.value, &value)),
                     None => false,
                 }
             }

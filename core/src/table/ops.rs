@@ -594,42 +594,17 @@ impl RowResult {
     }
 }
 
-/// HBase's `CompareOperator`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CompareOperator {
-    /// `<`
-    Less,
-    /// `<=`
-    LessOrEqual,
-    /// `=`
-    Equal,
-    /// `!=`
-    NotEqual,
-    /// `>=`
-    GreaterOrEqual,
-    /// `>`
-    Greater,
-    /// Never matches.
-    NoOp,
-}
+/// HBase's `CompareOperator`: one type for filters and check-and-mutate, defined in
+/// [`crate::filter::compare_op`] and re-exported here so `kabase::table::CompareOperator` keeps
+/// working.
+pub use crate::filter::CompareOperator;
 
-impl CompareOperator {
-    /// Whether the check passes for a stored value. As in HBase (`HRegion.checkAndMutate`
-    /// compares the given value with the stored one), the test is `given OP stored`: `Less`
-    /// passes when the given value is less than the stored value.
-    pub fn holds(self, stored: &[u8], given: &[u8]) -> bool {
-        use std::cmp::Ordering::*;
-        let ord = given.cmp(stored);
-        match self {
-            CompareOperator::Less => ord == Less,
-            CompareOperator::LessOrEqual => ord != Greater,
-            CompareOperator::Equal => ord == Equal,
-            CompareOperator::NotEqual => ord != Equal,
-            CompareOperator::GreaterOrEqual => ord != Less,
-            CompareOperator::Greater => ord == Greater,
-            CompareOperator::NoOp => false,
-        }
-    }
+/// Whether a check-and-mutate condition `given OP stored` holds. As in HBase
+/// (`HRegion.checkAndMutate` compares the given value with the stored one), `Less` passes when
+/// the given value is less than the stored value. In [`CompareOperator::holds`]'s terms the given
+/// value is the "value" and the stored one the "comparand".
+pub(crate) fn check_holds(op: CompareOperator, stored: &[u8], given: &[u8]) -> bool {
+    op.holds(Some(stored.cmp(given)))
 }
 
 /// The condition of a [`CheckAndMutate`].

@@ -32,8 +32,9 @@ pub(crate) type Entries = Vec<(Slice, Slice)>;
 /// A read's parameters for one family.
 pub(crate) struct FamilyRead<'a> {
     pub desc: &'a FamilyDescriptor,
-    /// Qualifiers wanted; `None` = all (sorted ascending when given).
-    pub qualifiers: Option<&'a [Vec<u8>]>,
+    /// Qualifiers wanted, escaped and terminated (`codec::escape_into`), sorted ascending;
+    /// `None` = all.
+    pub qualifiers_enc: Option<&'a [Vec<u8>]>,
     pub time_range: TimeRange,
     pub max_versions: u32,
     pub now: i64,
@@ -67,37 +68,101 @@ fn parse(key: &[u8], row_len: usize) -> Result<codec::KeyTailRef<'_>> {
     codec::decode_tail_ref(key, row_len)
 }
 
-/// Result of reading one family of a row.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum FamilyOutcome {
-    /// Go on with the next family.
-    Continue,
-    /// The filter asked to skip the rest of the row.
-    NextRow,
+/// The raw entries of one row in one family, read in key order, that a read can step through and
+/// seek in (HBase's per-family `StoreScanner` over its `KeyValueHeap`).
+pub(crate) trait EntrySource {
+    /// The current entry, or `None` once the family's cells of this row are exhausted.
+    fn peek(&self) -> Option<(&[u8], &[u8])>;
+    /// Move to the next entry.
+    fn advance(&mut self) -> Result<()>;
+    /// Move to the first entry with a key `>= key` (only forward; `key` is inside the row or
+    /// the row's end).
+    fn seek(&mut self, key: &[u8]) -> Result<()>;
 }
 
-/// Apply the rules to one family of one row, appending visible cells to `out`.
-pub(crate) fn read_family(
+/// Entries already read into memory (reversed scans read a row backwards, then walk it forwards).
+#[derive(Default)]
+pub(crate) struct BufSource {
+    pub entries: Entries,
+    pub pos: usize,
+}
+
+impl EntrySource for BufSource {
+    fn peek(&self) -> Option<(&[u8], &[u8])> {
+        self.entries.get(self.pos).map(|(k, v)| (&k[..], &v[..]))
+    }
+    fn advance(&mut self) -> Result<()> {
+        self.pos += 1;
+        Ok(())
+    }
+    fn seek(&mut self, key: &[u8]) -> Result<()> {
+        let rest = self.entries.get(self.pos..).unwrap_or_default();
+        self.pos += rest.partition_point(|(k, _)| &k[..] < key);
+        Ok(())
+    }
+}
+
+/// How many entries to step over before a skip seeks instead (HBase's `trySkipToNextColumn`
+/// likewise steps while the target is near): a seek re-positions every LSM run, which costs
+/// more than a few steps when columns are narrow.
+const STEPS_BEFORE_SEEK: usize = 4;
+
+/// Move `src` to the first entry `>= target` (which is ahead of the current entry): a few
+/// steps, then a real seek.
+pub(crate) fn skip_to<S: EntrySource + ?Sized>(src: &mut S, target: &[u8]) -> Result<()> {
+    for _ in 0..STEPS_BEFORE_SEEK {
+        src.advance()?;
+        match src.peek() {
+            None => return Ok(()),
+            Some((k, _)) if k >= target => return Ok(()),
+            Some(_) => {}
+        }
+    }
+    src.seek(target)
+}
+
+/// A cell to fill: one from `spare` (its buffers reused) or a new one.
+fn take_cell(spare: &mut Vec<Cell>) -> Cell {
+    spare.pop().unwrap_or_else(|| Cell {
+        row: Vec::new(),
+        family: Vec::new(),
+        qualifier: Vec::new(),
+        timestamp: 0,
+        kind: CellKind::Put,
+        value: Vec::new(),
+    })
+}
+
+/// Apply the rules to one family of one row, reading `src` (positioned at the family's first
+/// entry of the row) and appending visible cells to `out`. `row_enc` is the row's encoded key
+/// part. Cells are built from `spare` when it has any, reusing their buffers.
+///
+/// As HBase's `ScanQueryMatcher` with the filter's return codes: `NextCol` and
+/// `IncludeAndNextCol` skip the rest of the column, `NextRow` and `IncludeAndSeekNextRow` the
+/// rest of this family in the row (the row's other families are still read),
+/// `SeekNextUsingHint` moves to the filter's hint. Skips to a later column or past the family
+/// seek in the LSM (after a few steps); a hint inside the current column is walked to, so the
+/// column's delete markers and version ranks stay exact.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_family<S: EntrySource + ?Sized>(
     read: &FamilyRead<'_>,
     row: &[u8],
+    row_enc: &[u8],
     family: &[u8],
-    entries: &[(Slice, Slice)],
+    src: &mut S,
     mut filter: Option<&mut (dyn Filter + '_)>,
     out: &mut Vec<Cell>,
-) -> Result<FamilyOutcome> {
-    let Some((first, _)) = entries.first() else {
-        return Ok(FamilyOutcome::Continue);
-    };
-    let row_len = codec::row_part_len(first)?;
+    spare: &mut Vec<Cell>,
+) -> Result<()> {
+    let row_len = row_enc.len();
     let desc = read.desc;
     let kdc = desc.keep_deleted_cells;
     let tr = read.time_range;
     let mut fm = FamilyMarkers::default();
 
-    let mut i = 0;
     // Family-level markers come first in the row.
-    while i < entries.len() {
-        let p = parse(&entries[i].0, row_len)?;
+    while let Some((key, _)) = src.peek() {
+        let p = parse(key, row_len)?;
         if !p.family_level {
             break;
         }
@@ -116,41 +181,53 @@ pub(crate) fn read_family(
                 }
             }
         }
-        i += 1;
+        src.advance()?;
     }
 
     // Column walk state.
-    let mut cur_q: Option<&[u8]> = None;
+    let mut cur_q: Vec<u8> = Vec::new();
+    let mut have_col = false;
     let mut col_all_del: Option<i64> = None;
     let mut col_read_del: Option<i64> = None;
     let mut col_all_ver: Vec<i64> = Vec::new();
     let mut col_read_ver: Vec<i64> = Vec::new();
     let mut rank: u32 = 0;
     let mut returned: u32 = 0;
-    let mut skip_col = false;
+    // Puts of the current column with keys below this are passed over (a hint inside the column).
+    let mut walk_to: Option<Vec<u8>> = None;
+    let mut target: Vec<u8> = Vec::new();
 
-    while i < entries.len() {
-        let (key, value) = &entries[i];
-        i += 1;
+    loop {
+        let Some((key, value)) = src.peek() else {
+            break;
+        };
         let p = parse(key, row_len)?;
         if p.family_level {
             return Err(crate::error::Error::corrupt("family marker after column cells"));
         }
-        if cur_q != Some(p.qualifier_enc) {
+        if !have_col || cur_q.as_slice() != p.qualifier_enc {
             col_all_del = None;
             col_read_del = None;
             col_all_ver.clear();
             col_read_ver.clear();
             rank = 0;
             returned = 0;
-            skip_col = match read.qualifiers {
-                Some(qs) => !qs.iter().any(|q| codec::escaped_eq(p.qualifier_enc, q)),
-                None => false,
-            };
-            cur_q = Some(p.qualifier_enc);
-        }
-        if skip_col {
-            continue;
+            walk_to = None;
+            cur_q.clear();
+            cur_q.extend_from_slice(p.qualifier_enc);
+            have_col = true;
+            if let Some(qs) = read.qualifiers_enc {
+                if qs.binary_search_by(|q| q.as_slice().cmp(p.qualifier_enc)).is_err() {
+                    // Not a wanted column: go to the next wanted one, or past the family.
+                    let next = qs.partition_point(|q| q.as_slice() <= p.qualifier_enc);
+                    match qs.get(next) {
+                        Some(q) => codec::column_start_key(&mut target, row_enc, q),
+                        None => return Ok(()),
+                    }
+                    skip_to(src, &target)?;
+                    continue;
+                }
+            }
         }
         match p.kind {
             CellKind::DeleteColumn => {
@@ -158,6 +235,7 @@ pub(crate) fn read_family(
                 if read_counts_marker(kdc, &tr, p.ts) {
                     col_read_del = col_read_del.max(Some(p.ts));
                 }
+                src.advance()?;
                 continue;
             }
             CellKind::Delete => {
@@ -165,6 +243,7 @@ pub(crate) fn read_family(
                 if read_counts_marker(kdc, &tr, p.ts) {
                     col_read_ver.push(p.ts);
                 }
+                src.advance()?;
                 continue;
             }
             CellKind::Put => {}
@@ -176,16 +255,15 @@ pub(crate) fn read_family(
             || fm.all_versions.contains(&ts)
             || col_all_ver.contains(&ts);
         if masked_all && kdc == KeepDeletedCells::False {
+            src.advance()?;
             continue;
         }
         rank += 1;
-        if rank > desc.max_versions {
-            skip_col = true;
-            continue;
-        }
-        if expired(desc, ts, read.now) && rank > desc.min_versions {
-            // Older versions are expired too (timestamps only decrease along the column).
-            skip_col = true;
+        // Past VERSIONS, or expired beyond MIN_VERSIONS (older versions are expired too, as
+        // timestamps only decrease along the column): nothing more of this column exists.
+        if rank > desc.max_versions || (expired(desc, ts, read.now) && rank > desc.min_versions) {
+            codec::column_end_key(&mut target, row_enc, &cur_q);
+            skip_to(src, &target)?;
             continue;
         }
         let masked_read = masked_all
@@ -193,28 +271,65 @@ pub(crate) fn read_family(
                 || col_read_del.is_some_and(|d| d >= ts)
                 || fm.read_versions.contains(&ts)
                 || col_read_ver.contains(&ts));
-        if masked_read || !tr.contains(ts) {
+        if masked_read || !tr.contains(ts) || walk_to.as_deref().is_some_and(|w| key < w) {
+            src.advance()?;
             continue;
         }
-        let cell = Cell {
-            row: row.to_vec(),
-            family: family.to_vec(),
-            qualifier: codec::decode_row(p.qualifier_enc),
-            timestamp: ts,
-            kind: CellKind::Put,
-            value: codec::decode_value(value)?,
-        };
+        let mut cell = take_cell(spare);
+        cell.row.clear();
+        cell.row.extend_from_slice(row);
+        cell.family.clear();
+        cell.family.extend_from_slice(family);
+        codec::decode_row_into(p.qualifier_enc, &mut cell.qualifier);
+        cell.timestamp = ts;
+        cell.kind = CellKind::Put;
+        if let Err(e) = codec::decode_value_into(value, &mut cell.value) {
+            spare.push(cell);
+            return Err(e);
+        }
         let code = match filter.as_deref_mut() {
             Some(f) => f.filter_cell(&cell),
             None => ReturnCode::Include,
         };
-        let (include, after) = match code {
-            ReturnCode::Include => (true, None),
-            ReturnCode::IncludeAndNextCol => (true, Some(false)),
-            ReturnCode::IncludeAndSeekNextRow => (true, Some(true)),
-            ReturnCode::Skip | ReturnCode::SeekNextUsingHint => (false, None),
-            ReturnCode::NextCol => (false, Some(false)),
-            ReturnCode::NextRow => (false, Some(true)),
+        // What to do after this cell: go on, skip the column, or leave the family.
+        enum After {
+            Next,
+            NextCol,
+            EndFamily,
+        }
+        let (include, mut after) = match code {
+            ReturnCode::Include => (true, After::Next),
+            ReturnCode::IncludeAndNextCol => (true, After::NextCol),
+            ReturnCode::IncludeAndSeekNextRow => (true, After::EndFamily),
+            ReturnCode::Skip => (false, After::Next),
+            ReturnCode::NextCol => (false, After::NextCol),
+            ReturnCode::NextRow => (false, After::EndFamily),
+            ReturnCode::SeekNextUsingHint => {
+                let hint = filter.as_deref_mut().and_then(|f| f.next_cell_hint(&cell));
+                match hint {
+                    // Only a hint ahead of the cell makes progress; otherwise act as Skip.
+                    Some(h) if crate::filter::compare_cells(&h, &cell) == std::cmp::Ordering::Greater => {
+                        if h.row != cell.row || h.family != cell.family {
+                            (false, After::EndFamily)
+                        } else if h.qualifier == cell.qualifier {
+                            let mut qe = Vec::new();
+                            codec::escape_into(&mut qe, &h.qualifier);
+                            let mut w = Vec::new();
+                            codec::column_position_key(&mut w, row_enc, &qe, h.timestamp, h.kind);
+                            walk_to = Some(w);
+                            (false, After::Next)
+                        } else {
+                            let mut qe = Vec::new();
+                            codec::escape_into(&mut qe, &h.qualifier);
+                            codec::column_position_key(&mut target, row_enc, &qe, h.timestamp, h.kind);
+                            skip_to(src, &target)?;
+                            spare.push(cell);
+                            continue;
+                        }
+                    }
+                    _ => (false, After::Next),
+                }
+            }
         };
         if include {
             returned += 1;
@@ -223,17 +338,22 @@ pub(crate) fn read_family(
                 None => cell,
             };
             out.push(cell);
-            if returned >= read.max_versions {
-                skip_col = true;
+            if returned >= read.max_versions && matches!(after, After::Next) {
+                after = After::NextCol;
             }
+        } else {
+            spare.push(cell);
         }
         match after {
-            Some(true) => return Ok(FamilyOutcome::NextRow),
-            Some(false) => skip_col = true,
-            None => {}
+            After::Next => src.advance()?,
+            After::NextCol => {
+                codec::column_end_key(&mut target, row_enc, &cur_q);
+                skip_to(src, &target)?;
+            }
+            After::EndFamily => return Ok(()),
         }
     }
-    Ok(FamilyOutcome::Continue)
+    Ok(())
 }
 
 /// Which entries of one family of one row a major compaction keeps (`true` = keep).

@@ -13,7 +13,8 @@ use crate::filter::Filter;
 use crate::table::codec;
 use crate::table::handle::{plan, process_row, ReadPlan, Table};
 use crate::table::ops::{RowResult, Scan};
-use crate::table::read::Entries;
+use crate::cell::Cell;
+use crate::table::read::{self, BufSource, EntrySource};
 use crate::table::Shape;
 
 /// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
@@ -36,7 +37,11 @@ pub struct Scanner {
     cursors: Option<Vec<Cursor>>,
     pub(crate) chunk_rows: usize,
     chunk_now: i64,
-    entries: Vec<Entries>,
+    /// Reversed scans: the current row's entries per family.
+    bufs: Vec<BufSource>,
+    /// Cells to reuse.
+    spare: Vec<Cell>,
+    scratch: Vec<u8>,
     /// Encoded row part of the last row read in the open chunk.
     last: Option<Vec<u8>>,
     /// Parts of a row split by `batch`, not yet returned.
@@ -80,15 +85,43 @@ fn min_upper(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
     }
 }
 
-struct Cursor {
+/// An LSM iterator over one family keyspace, with the entry at its head, that can seek
+/// forwards (by opening a new range at the target through the same snapshot). Between
+/// [`Cursor::set_row`] calls it is an [`EntrySource`] for that row.
+pub(crate) struct Cursor {
     iter: Box<dyn Iterator<Item = fjall::Guard> + Send>,
     head: Option<(Slice, Slice, usize)>,
+    snap: fjall::Snapshot,
+    ks: fjall::Keyspace,
+    upper: Bound<Vec<u8>>,
+    /// Encoded row part the cursor serves as an entry source.
+    row: Vec<u8>,
+    /// Entries pulled from the LSM so far.
+    pub(crate) visited: u64,
 }
 
 impl Cursor {
-    fn advance(&mut self) -> Result<()> {
+    /// A forward cursor over `[lower, upper)` of `ks` in `snap`, at its first entry.
+    pub(crate) fn open(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Result<Cursor> {
+        let iter = Box::new(snap.range(ks, (lower, upper.clone())));
+        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
+        c.pull()?;
+        Ok(c)
+    }
+
+    /// A backward cursor over `[lower, upper)` (it never seeks: reversed scans read each row
+    /// into memory).
+    fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Result<Cursor> {
+        let iter = Box::new(snap.range(ks, (lower, upper.clone())).rev());
+        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
+        c.pull()?;
+        Ok(c)
+    }
+
+    fn pull(&mut self) -> Result<()> {
         self.head = match self.iter.next() {
             Some(g) => {
+                self.visited += 1;
                 let (k, v) = g.into_inner()?;
                 let n = codec::row_part_len(&k)?;
                 Some((k, v, n))
@@ -97,8 +130,43 @@ impl Cursor {
         };
         Ok(())
     }
+
     fn row(&self) -> Option<&[u8]> {
         self.head.as_ref().map(|(k, _, n)| &k[..*n])
+    }
+
+    /// Serve the row with encoded part `row_enc` as an entry source.
+    pub(crate) fn set_row(&mut self, row_enc: &[u8]) {
+        self.row.clear();
+        self.row.extend_from_slice(row_enc);
+    }
+
+    /// Move past whatever is left of the current row (forward cursors).
+    fn finish_row(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
+        if self.peek().is_some() {
+            codec::row_end_key(scratch, &self.row);
+            let target = std::mem::take(scratch);
+            let r = read::skip_to(self, &target);
+            *scratch = target;
+            r?;
+        }
+        Ok(())
+    }
+}
+
+impl EntrySource for Cursor {
+    fn peek(&self) -> Option<(&[u8], &[u8])> {
+        match &self.head {
+            Some((k, v, n)) if k[..*n] == self.row[..] => Some((&k[..], &v[..])),
+            _ => None,
+        }
+    }
+    fn advance(&mut self) -> Result<()> {
+        self.pull()
+    }
+    fn seek(&mut self, key: &[u8]) -> Result<()> {
+        self.iter = Box::new(self.snap.range(&self.ks, (Bound::Included(key.to_vec()), self.upper.clone())));
+        self.pull()
     }
 }
 
@@ -147,7 +215,9 @@ impl Scanner {
             cursors: None,
             chunk_rows: 0,
             chunk_now: 0,
-            entries: Vec::new(),
+            bufs: Vec::new(),
+            spare: Vec::new(),
+            scratch: Vec::new(),
             last: None,
             pending: VecDeque::new(),
             rows_returned: 0,
@@ -197,16 +267,19 @@ impl Scanner {
             Some(s) => s.clone(),
             None => self.table.engine().inner.tables.db_snapshot(),
         };
-        let range = (self.lower.clone(), self.upper.clone());
         let mut cursors = Vec::with_capacity(self.plan.fams.len());
-        for (fi, _) in &self.plan.fams {
-            let it = snap.range(&self.shape.families[*fi].ks, range.clone());
-            let iter: Box<dyn Iterator<Item = fjall::Guard> + Send> = if self.reversed { Box::new(it.rev()) } else { Box::new(it) };
-            let mut c = Cursor { iter, head: None };
-            c.advance()?;
+        for fp in &self.plan.fams {
+            let ks = &self.shape.families[fp.index].ks;
+            let c = if self.reversed {
+                Cursor::open_rev(snap.clone(), ks, self.lower.clone(), self.upper.clone())?
+            } else {
+                Cursor::open(snap.clone(), ks, self.lower.clone(), self.upper.clone())?
+            };
             cursors.push(c);
         }
-        self.entries = (0..cursors.len()).map(|_| Vec::new()).collect();
+        if self.reversed {
+            self.bufs = (0..cursors.len()).map(|_| BufSource::default()).collect();
+        }
         self.cursors = Some(cursors);
         self.chunk_rows = 0;
         self.chunk_now = crate::now_ms();
@@ -250,27 +323,40 @@ impl Scanner {
         last.clear();
         last.extend_from_slice(row_enc);
         let row_enc = last.as_slice();
-        for (c, e) in cursors.iter_mut().zip(self.entries.iter_mut()) {
-            e.clear();
-            while c.row() == Some(row_enc) {
-                if let Some((k, v, _)) = c.head.take() {
-                    e.push((k, v));
-                }
-                c.advance()?;
-            }
-            if self.reversed {
-                e.reverse();
-            }
-        }
         self.chunk_rows += 1;
         let row = codec::decode_row(row_enc);
-        let (cells, end) = process_row(&self.shape, &self.plan, &row, &self.entries, self.chunk_now, self.filter.as_deref_mut())?;
+        let mut cells = Vec::new();
+        let (keep, end) = if self.reversed {
+            // Read the row backwards into memory, then walk it forwards.
+            for (c, b) in cursors.iter_mut().zip(self.bufs.iter_mut()) {
+                b.entries.clear();
+                b.pos = 0;
+                while c.row() == Some(row_enc) {
+                    if let Some((k, v, _)) = c.head.take() {
+                        b.entries.push((k, v));
+                    }
+                    c.pull()?;
+                }
+                b.entries.reverse();
+            }
+            process_row(&self.shape, &self.plan, &row, row_enc, &mut self.bufs, self.chunk_now, self.filter.as_deref_mut(), &mut cells, &mut self.spare)?
+        } else {
+            for c in cursors.iter_mut() {
+                c.set_row(row_enc);
+            }
+            let r = process_row(&self.shape, &self.plan, &row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), &mut cells, &mut self.spare);
+            for c in cursors.iter_mut() {
+                c.finish_row(&mut self.scratch)?;
+            }
+            r?
+        };
         if end {
             self.done = true;
         }
-        let Some(cells) = cells else {
+        if !keep {
+            self.spare.append(&mut cells);
             return Ok(None);
-        };
+        }
         self.rows_returned += 1;
         if self.batch > 0 && !self.has_filter_row && cells.len() > self.batch {
             let mut it = cells.into_iter().peekable();

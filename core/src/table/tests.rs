@@ -588,14 +588,19 @@ fn filter_is_driven_in_hbase_order() {
     let plan = handle::plan(&shape, &ColumnSelection::default(), TimeRange::ALL, 1).unwrap();
     let snap = e.inner.tables.db_snapshot();
     let prefix = codec::row_prefix(b"r0");
-    let entries: Vec<read::Entries> = shape
+    let mut sources: Vec<read::BufSource> = shape
         .families
         .iter()
-        .map(|f| fjall::Readable::prefix(&snap, &f.ks, &prefix).map(|g| g.into_inner().unwrap()).collect())
+        .map(|f| read::BufSource {
+            entries: fjall::Readable::prefix(&snap, &f.ks, &prefix).map(|g| g.into_inner().unwrap()).collect(),
+            pos: 0,
+        })
         .collect();
-    let (cells, end) = handle::process_row(&shape, &plan, b"r0", &entries, crate::now_ms(), Some(&mut p)).unwrap();
-    assert!(!end);
-    assert_eq!(cells.unwrap().len(), 2);
+    let mut cells = Vec::new();
+    let (keep, end) =
+        handle::process_row(&shape, &plan, b"r0", &prefix, &mut sources, crate::now_ms(), Some(&mut p), &mut cells, &mut Vec::new()).unwrap();
+    assert!(!end && keep);
+    assert_eq!(cells.len(), 2);
     assert_eq!(p.calls, vec!["reset", "key:r0", "cell:a", "cell:b", "cell:c", "rowcells:2"]);
     // filter_all_remaining ends the scan.
     let got = rows(&t, Scan::new().filter(Box::new(Probe { stop_after: 1, ..Probe::default() })));
@@ -963,4 +968,27 @@ fn corrupt_table_record_is_an_error_not_a_panic() {
     let err = Engine::open(d.path()).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Corrupt);
     assert!(err.message().contains("table metadata"), "{}", err.message());
+}
+
+#[test]
+fn one_compare_operator_for_filters_and_checks() {
+    // The table's CompareOperator is the filter's: a value of one is a value of the other.
+    let op: crate::filter::CompareOperator = CompareOperator::Less;
+    assert_eq!(op, crate::table::CompareOperator::Less);
+    // check_holds is "given OP stored", for every operator, checked against byte order.
+    for stored in [&b"4"[..], b"5", b"6"] {
+        let given: &[u8] = b"5";
+        let cases = [
+            (CompareOperator::Less, given < stored),
+            (CompareOperator::LessOrEqual, given <= stored),
+            (CompareOperator::Equal, given == stored),
+            (CompareOperator::NotEqual, given != stored),
+            (CompareOperator::GreaterOrEqual, given >= stored),
+            (CompareOperator::Greater, given > stored),
+            (CompareOperator::NoOp, false),
+        ];
+        for (op, want) in cases {
+            assert_eq!(super::ops::check_holds(op, stored, given), want, "{op:?} stored={stored:?}");
+        }
+    }
 }
