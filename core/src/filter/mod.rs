@@ -30,6 +30,13 @@
 //! row into partial results (batch) when [`Filter::has_filter_row`] is true. A check-and-mutate
 //! guarded by a filter passes when [`apply_row`] keeps any cell of the row.
 //!
+//! The table's gets and scans do all of this over the LSM itself (`table::read`): each family
+//! is read by its own cursor, `NextCol`, `NextRow` and hints to a later column seek in the LSM
+//! (after a few plain steps), a hint inside the current column is walked to so that the column's
+//! delete markers still apply, and the filter's state (ColumnPagination, ColumnCountGet) carries
+//! from one family to the next within the row. Reversed scans read each row into memory and
+//! apply the same codes there.
+//!
 //! Modules: [`compare_op`] (the operators), [`comparator`] (binary, binaryprefix, regexstring,
 //! substring, long, bit), `row` (row-key and paging filters), `column` (family and qualifier
 //! filters), `value` (value filters), `cells` (key-only, first-key, timestamps), `wrap`

@@ -42,6 +42,8 @@ pub struct Scanner {
     /// Cells to reuse.
     spare: Vec<Cell>,
     scratch: Vec<u8>,
+    /// LSM entries pulled by closed chunks.
+    visited: u64,
     /// Encoded row part of the last row read in the open chunk.
     last: Option<Vec<u8>>,
     /// Parts of a row split by `batch`, not yet returned.
@@ -218,6 +220,7 @@ impl Scanner {
             bufs: Vec::new(),
             spare: Vec::new(),
             scratch: Vec::new(),
+            visited: 0,
             last: None,
             pending: VecDeque::new(),
             rows_returned: 0,
@@ -233,6 +236,12 @@ impl Scanner {
         }
     }
 
+    /// How many LSM entries the scan has pulled so far (seeks skip entries without pulling
+    /// them).
+    pub(crate) fn entries_visited(&self) -> u64 {
+        self.visited + self.cursors.as_ref().map_or(0, |cs| cs.iter().map(|c| c.visited).sum())
+    }
+
     /// Read all chunks through one snapshot (see the `pinned` field).
     pub(crate) fn pin_snapshot(mut self, snap: fjall::Snapshot) -> Scanner {
         self.pinned = Some(snap);
@@ -241,7 +250,9 @@ impl Scanner {
 
     /// Drop the open chunk and move the bounds past the last row read.
     fn close_chunk(&mut self) {
-        self.cursors = None;
+        if let Some(cs) = self.cursors.take() {
+            self.visited += cs.iter().map(|c| c.visited).sum::<u64>();
+        }
         if let Some(row_enc) = self.last.take() {
             let n = row_enc.len();
             if self.reversed {

@@ -3,6 +3,7 @@
 use super::*;
 use crate::cell::Cell;
 use crate::filter::{Filter, ReturnCode};
+use crate::filter;
 use crate::table::schema::MAX_ROW_LEN;
 
 fn engine() -> Engine {
@@ -991,4 +992,139 @@ fn one_compare_operator_for_filters_and_checks() {
             assert_eq!(super::ops::check_holds(op, stored, given), want, "{op:?} stored={stored:?}");
         }
     }
+}
+
+// ------------------------------------------------------------------ filters per family store
+
+/// A table on disk with one wide row `w` (2,000 columns `c0000`.. in `cf`, two in `cg`),
+/// flushed so reads go through LSM segments, plus rows `a` and `z` around it.
+fn wide_table(dir: &std::path::Path) -> (Engine, Table) {
+    let e = Engine::open(dir).unwrap();
+    let t = table_with(&e, "wide", vec![FamilyDescriptor::new("cf").versions(3), FamilyDescriptor::new("cg")]);
+    let mut p = Put::new("w");
+    for i in 0..2000 {
+        p = p.add_at("cf", format!("c{i:04}"), 5, format!("v{i}"));
+    }
+    p = p.add_at("cg", "x", 5, "gx").add_at("cg", "y", 5, "gy");
+    t.put(p).unwrap();
+    t.put(Put::new("a").add_at("cf", "c0000", 5, "a")).unwrap();
+    t.put(Put::new("z").add_at("cf", "c1995", 5, "z")).unwrap();
+    e.flush_table("wide").unwrap();
+    (e, t)
+}
+
+fn scan_counting(t: &Table, s: Scan) -> (Vec<RowResult>, u64) {
+    let mut sc = t.scan(s).unwrap();
+    let mut out = Vec::new();
+    for r in sc.by_ref() {
+        out.push(r.unwrap());
+    }
+    (out, sc.entries_visited())
+}
+
+#[test]
+fn seek_hints_seek_in_the_lsm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_e, t) = wide_table(dir.path());
+    // Baseline: a filter that looks at every cell visits the whole row.
+    let (rows_all, all) = scan_counting(&t, Scan::new().start("w").stop("w\0").filter(filter::parse("ValueFilter(=, 'binary:nope')").unwrap()));
+    assert!(rows_all.is_empty());
+    assert!(all >= 2002, "visited {all}");
+    // ColumnRangeFilter hints at its lower bound: the scanner seeks there instead of walking.
+    let f = filter::parse("ColumnRangeFilter('c1990', true, 'c1995', true)").unwrap();
+    let (got, visited) = scan_counting(&t, Scan::new().start("w").stop("w\0").filter(f));
+    let quals: Vec<_> = got[0].cells.iter().map(|c| String::from_utf8(c.qualifier.clone()).unwrap()).collect();
+    assert_eq!(quals, ["c1990", "c1991", "c1992", "c1993", "c1994", "c1995"]);
+    assert!(visited < 40, "visited {visited} entries for 6 cells of a 2,002-cell row");
+    // The same on a get, and with ColumnPrefixFilter / MultipleColumnPrefixFilter hints.
+    let shape = t.shape().unwrap();
+    for (text, want) in [
+        ("ColumnRangeFilter('c1990', true, 'c1995', true)", 6),
+        ("ColumnPrefixFilter('c150')", 10),
+        ("MultipleColumnPrefixFilter('c0005', 'c1999')", 2),
+    ] {
+        let mut f = filter::parse(text).unwrap();
+        let plan = handle::plan(&shape, &ColumnSelection::default(), TimeRange::ALL, 1).unwrap();
+        let (cells, visited) = t.read_row_counting(&shape, b"w", &plan, Some(f.as_mut())).unwrap();
+        assert_eq!(cells.unwrap().len(), want, "{text}");
+        assert!(visited < 60, "{text}: visited {visited}");
+    }
+    // Rows around the wide one still read right through the seeks.
+    let f = filter::parse("ColumnRangeFilter('c1990', true, 'c1995', true)").unwrap();
+    assert_eq!(row_keys(&t, Scan::new().filter(f)), ["w", "z"]);
+    let f = filter::parse("ColumnRangeFilter('c1990', true, 'c1995', true)").unwrap();
+    assert_eq!(row_keys(&t, Scan::new().reversed(true).filter(f)), ["z", "w"]);
+}
+
+#[test]
+fn explicit_columns_and_version_limits_seek() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_e, t) = wide_table(dir.path());
+    let shape = t.shape().unwrap();
+    let mut sel = ColumnSelection::default();
+    sel.add_column(b"cf".to_vec(), b"c1999".to_vec());
+    sel.add_column(b"cf".to_vec(), b"c0001".to_vec());
+    let plan = handle::plan(&shape, &sel, TimeRange::ALL, 1).unwrap();
+    let (cells, visited) = t.read_row_counting(&shape, b"w", &plan, None).unwrap();
+    let cells = cells.unwrap();
+    assert_eq!(cells.iter().map(|c| c.value.clone()).collect::<Vec<_>>(), [b"v1".to_vec(), b"v1999".to_vec()]);
+    assert!(visited < 30, "visited {visited}");
+    // ColumnPaginationFilter ends the family after its page: NextRow seeks past the rest.
+    let f = filter::parse("ColumnPaginationFilter(3, 0)").unwrap();
+    let (got, visited) = scan_counting(&t, Scan::new().start("w").stop("w\0").filter(f));
+    assert_eq!(got[0].cells.len(), 3);
+    assert!(visited < 40, "visited {visited}");
+}
+
+/// Answers NextRow for every cell of one family, Include otherwise.
+#[derive(Debug)]
+struct NextRowOn(&'static [u8], ReturnCode);
+
+impl Filter for NextRowOn {
+    fn filter_cell(&mut self, c: &Cell) -> ReturnCode {
+        if c.family == self.0 {
+            self.1
+        } else {
+            ReturnCode::Include
+        }
+    }
+}
+
+#[test]
+fn next_row_ends_only_the_family() {
+    let e = engine();
+    let t = simple(&e);
+    t.put(Put::new("r").add("cf", "a", "1").add("cf", "b", "2").add("cg", "a", "3").add("cg", "b", "4")).unwrap();
+    let r = t.get(Get::new("r").filter(Box::new(NextRowOn(b"cf", ReturnCode::NextRow)))).unwrap();
+    assert_eq!(r.cells.iter().map(|c| c.value.clone()).collect::<Vec<_>>(), [b"3".to_vec(), b"4".to_vec()]);
+    let r = t.get(Get::new("r").filter(Box::new(NextRowOn(b"cf", ReturnCode::IncludeAndSeekNextRow)))).unwrap();
+    assert_eq!(r.cells.iter().map(|c| c.value.clone()).collect::<Vec<_>>(), [b"1".to_vec(), b"3".to_vec(), b"4".to_vec()]);
+    let got = rows(&t, Scan::new().filter(Box::new(NextRowOn(b"cg", ReturnCode::NextRow))));
+    assert_eq!(got[0].cells.len(), 2);
+    // Reversed scans read the row into memory and apply the same codes.
+    let got = rows(&t, Scan::new().reversed(true).filter(Box::new(NextRowOn(b"cf", ReturnCode::IncludeAndSeekNextRow))));
+    assert_eq!(got[0].cells.len(), 3);
+}
+
+#[test]
+fn column_counts_carry_across_families() {
+    let e = engine();
+    let t = simple(&e);
+    t.put(Put::new_at("r", 1).add("cf", "a", "1").add("cf", "b", "2").add("cf", "c", "3").add("cg", "a", "4").add("cg", "b", "5"))
+        .unwrap();
+    t.put(Put::new_at("r", 2).add("cf", "a", "1b").add("cf", "b", "2b")).unwrap();
+    t.put(Put::new("s").add("cf", "a", "x")).unwrap();
+    let vals = |r: &RowResult| r.cells.iter().map(|c| String::from_utf8(c.value.clone()).unwrap()).collect::<Vec<_>>();
+    // Skip 2 columns, take 2: the page spans cf and cg (versions never count as columns).
+    let f = filter::parse("ColumnPaginationFilter(2, 2)").unwrap();
+    let r = t.get(Get::new("r").max_versions(3).filter(f)).unwrap();
+    assert_eq!(vals(&r), ["3", "4"]);
+    let f = filter::parse("ColumnPaginationFilter(3, 1)").unwrap();
+    let r = t.get(Get::new("r").filter(f)).unwrap();
+    assert_eq!(vals(&r), ["2b", "3", "4"]);
+    // ColumnCountGetFilter(4): four columns across both families; the fifth ends the scan.
+    let f = filter::parse("ColumnCountGetFilter(4)").unwrap();
+    let got = rows(&t, Scan::new().max_versions(3).filter(f));
+    assert_eq!(got.len(), 1);
+    assert_eq!(vals(&got[0]), ["1b", "2b", "3", "4"]);
 }
