@@ -18,7 +18,10 @@
 //! DeleteFamilyVersion) come first in a row, then columns in qualifier order.
 //!
 //! A value is `codec(1) payload`: codec 0 = raw, 1 = gzip (deflate stream), 2 = snappy (raw
-//! format), 3 = zstd frame. Delete markers have an empty value.
+//! format), 3 = zstd frame. With the codec byte's high bit (0x80) set, an 8-byte big-endian
+//! per-cell TTL in milliseconds (`Put::ttl`, HBase's cell TTL tag) follows the codec byte:
+//! `codec|0x80 ttl(8) payload`; the cell expires once `ts + ttl < now`. Delete markers have an
+//! empty value.
 
 use crate::cell::CellKind;
 use crate::error::{Error, Result};
@@ -289,9 +292,53 @@ pub fn encode_value_slice(value: &[u8], compression: Compression) -> fjall::Slic
     fjall::Slice::from(encode_value(value, compression))
 }
 
+const TTL_FLAG: u8 = 0x80;
+
+/// Split a stored value into `(codec, per-cell TTL, payload)`; `None` for an empty value.
+fn split_value(stored: &[u8]) -> Result<Option<(u8, Option<i64>, &[u8])>> {
+    let Some((&first, rest)) = stored.split_first() else {
+        return Ok(None);
+    };
+    if first & TTL_FLAG == 0 {
+        return Ok(Some((first, None, rest)));
+    }
+    if rest.len() < 8 {
+        return Err(Error::corrupt("value with a TTL flag is shorter than its TTL"));
+    }
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&rest[..8]);
+    Ok(Some((first & !TTL_FLAG, Some(i64::from_be_bytes(b)), &rest[8..])))
+}
+
+/// [`encode_value`] with a per-cell TTL (ms) when `ttl` is set.
+pub fn encode_value_ttl(value: &[u8], compression: Compression, ttl: Option<i64>) -> Vec<u8> {
+    let mut v = encode_value(value, compression);
+    if let Some(t) = ttl {
+        v[0] |= TTL_FLAG;
+        v.splice(1..1, t.to_be_bytes());
+    }
+    v
+}
+
+/// The per-cell TTL (ms) of a stored value, if it has one.
+pub fn value_ttl(stored: &[u8]) -> Result<Option<i64>> {
+    match stored.first() {
+        Some(b) if b & TTL_FLAG != 0 => Ok(split_value(stored)?.and_then(|(_, t, _)| t)),
+        _ => Ok(None),
+    }
+}
+
+/// Re-encode a stored value with another family compression, keeping its per-cell TTL.
+pub fn recode_value(stored: &[u8], compression: Compression) -> Result<Vec<u8>> {
+    if stored.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(encode_value_ttl(&decode_value(stored)?, compression, value_ttl(stored)?))
+}
+
 /// Decode a stored put value.
 pub fn decode_value(stored: &[u8]) -> Result<Vec<u8>> {
-    let Some((&codec, payload)) = stored.split_first() else {
+    let Some((codec, _, payload)) = split_value(stored)? else {
         return Ok(Vec::new());
     };
     match codec {
@@ -317,9 +364,9 @@ pub fn decode_value(stored: &[u8]) -> Result<Vec<u8>> {
 /// [`decode_value`] into `out` (cleared first), reusing its buffer for raw values.
 pub fn decode_value_into(stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
     out.clear();
-    match stored.split_first() {
+    match split_value(stored)? {
         None => Ok(()),
-        Some((&CODEC_RAW, payload)) => {
+        Some((CODEC_RAW, _, payload)) => {
             out.extend_from_slice(payload);
             Ok(())
         }
@@ -389,7 +436,7 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
 
 /// The codec byte of a stored value (for tests and describe).
 pub fn stored_codec(stored: &[u8]) -> Option<u8> {
-    stored.first().copied()
+    stored.first().map(|b| b & !TTL_FLAG)
 }
 
 #[cfg(test)]
@@ -481,6 +528,27 @@ mod tests {
         assert_eq!(v, b"abc");
         decode_value_into(&encode_value(&b"abc".repeat(40), Compression::Zstd), &mut v).unwrap();
         assert_eq!(v, b"abc".repeat(40));
+    }
+
+    #[test]
+    fn values_carry_a_per_cell_ttl() {
+        let v = b"abc abc abc abc abc abc abc abc abc abc".repeat(4);
+        for c in [Compression::None, Compression::Zstd] {
+            let e = encode_value_ttl(&v, c, Some(1500));
+            assert_eq!(value_ttl(&e).unwrap(), Some(1500));
+            assert_eq!(decode_value(&e).unwrap(), v);
+            let mut out = Vec::new();
+            decode_value_into(&e, &mut out).unwrap();
+            assert_eq!(out, v);
+            let r = recode_value(&e, Compression::Gz).unwrap();
+            assert_eq!((value_ttl(&r).unwrap(), decode_value(&r).unwrap()), (Some(1500), v.clone()));
+            assert_eq!(stored_codec(&r), Some(CODEC_GZ));
+        }
+        assert_eq!(value_ttl(&encode_value(b"x", Compression::None)).unwrap(), None);
+        assert_eq!(encode_value_ttl(b"x", Compression::None, None), encode_value(b"x", Compression::None));
+        // A flagged value too short for its TTL is corrupt, not a panic.
+        assert!(decode_value(&[0x80, 1, 2]).is_err());
+        assert!(value_ttl(&[0x80]).is_err());
     }
 
     #[test]

@@ -51,14 +51,17 @@ impl std::fmt::Debug for Table {
 /// Families a read touches, in family order.
 pub(crate) struct ReadPlan {
     pub fams: Vec<FamilyPlan>,
-    pub time_range: TimeRange,
     pub max_versions: u32,
+    /// Return delete markers and masked puts (a raw scan).
+    pub raw: bool,
 }
 
 /// One family of a [`ReadPlan`].
 pub(crate) struct FamilyPlan {
     /// Index into the shape's families.
     pub index: usize,
+    /// The read's time range for this family.
+    pub time_range: TimeRange,
     /// Wanted qualifiers, escaped and terminated, sorted; `None` = all.
     pub qualifiers_enc: Option<Vec<Vec<u8>>>,
 }
@@ -67,11 +70,9 @@ pub(crate) fn plan(shape: &Shape, sel: &ColumnSelection, time_range: TimeRange, 
     if max_versions == 0 {
         return Err(Error::invalid("max versions must be at least 1"));
     }
-    if time_range.min < 0 || time_range.max < time_range.min {
-        return Err(Error::invalid(format!("time range [{}, {}) is not valid", time_range.min, time_range.max)));
-    }
+    check_time_range(&time_range)?;
     let fams = if sel.is_all() {
-        (0..shape.families.len()).map(|index| FamilyPlan { index, qualifiers_enc: None }).collect()
+        (0..shape.families.len()).map(|index| FamilyPlan { index, time_range, qualifiers_enc: None }).collect()
     } else {
         let mut v = Vec::new();
         for (f, qs) in &sel.families {
@@ -89,12 +90,34 @@ pub(crate) fn plan(shape: &Shape, sel: &ColumnSelection, time_range: TimeRange, 
                 enc.dedup();
                 enc
             });
-            v.push(FamilyPlan { index, qualifiers_enc });
+            v.push(FamilyPlan { index, time_range, qualifiers_enc });
         }
         v.sort_by_key(|f| f.index);
         v
     };
-    Ok(ReadPlan { fams, time_range, max_versions })
+    Ok(ReadPlan { fams, max_versions, raw: false })
+}
+
+fn check_time_range(tr: &TimeRange) -> Result<()> {
+    if tr.min < 0 || tr.max < tr.min {
+        return Err(Error::invalid(format!("time range [{}, {}) is not valid", tr.min, tr.max)));
+    }
+    Ok(())
+}
+
+impl ReadPlan {
+    /// Give single families their own time range (HBase `setColumnFamilyTimeRange`); a family
+    /// the table does not have is an error.
+    pub(crate) fn with_family_ranges(mut self, shape: &Shape, ranges: &std::collections::BTreeMap<Vec<u8>, TimeRange>) -> Result<ReadPlan> {
+        for (family, tr) in ranges {
+            check_time_range(tr)?;
+            let index = family_index(shape, family)?;
+            if let Some(fp) = self.fams.iter_mut().find(|f| f.index == index) {
+                fp.time_range = *tr;
+            }
+        }
+        Ok(self)
+    }
 }
 
 pub(crate) fn family_index(shape: &Shape, family: &[u8]) -> Result<usize> {
@@ -134,8 +157,9 @@ pub(crate) fn process_row<S: EntrySource>(
         let fr = FamilyRead {
             desc: &fam.desc,
             qualifiers_enc: fp.qualifiers_enc.as_deref(),
-            time_range: plan.time_range,
+            time_range: fp.time_range,
             max_versions: plan.max_versions,
+            raw: plan.raw,
             now,
         };
         // A filter's NextRow ends only this family (HBase's per-family store scanners).
@@ -265,7 +289,7 @@ impl Table {
     pub fn get(&self, mut get: Get) -> Result<RowResult> {
         check_row(&get.row)?;
         let shape = self.shape()?;
-        let plan = plan(&shape, &get.columns, get.time_range, get.max_versions)?;
+        let plan = plan(&shape, &get.columns, get.time_range, get.max_versions)?.with_family_ranges(&shape, &get.family_time_ranges)?;
         let cells = self.read_row_locked_or_not(&shape, &get.row, &plan, get.filter.as_deref_mut())?;
         Ok(RowResult { row: get.row, cells: cells.unwrap_or_default() })
     }
@@ -299,9 +323,14 @@ impl Table {
 
     // ---------------------------------------------------------------- writes
 
-    fn put_cells(shape: &Shape, timestamp: Option<i64>, cells: Vec<PutCell>, now: i64) -> Result<Vec<PendingCell>> {
+    fn put_cells(shape: &Shape, timestamp: Option<i64>, ttl: Option<i64>, cells: Vec<PutCell>, now: i64) -> Result<Vec<PendingCell>> {
         if cells.is_empty() {
             return Err(Error::invalid("a put needs at least one cell"));
+        }
+        if let Some(t) = ttl {
+            if t < 0 {
+                return Err(Error::invalid(format!("cell TTL {t} ms is negative")));
+            }
         }
         let default_ts = resolve_ts(timestamp, now)?;
         let mut out = Vec::with_capacity(cells.len());
@@ -314,7 +343,7 @@ impl Table {
             if c.value.len() >= u32::MAX as usize - 16 {
                 return Err(Error::invalid(format!("value is {} bytes; the limit is 4 GiB", c.value.len())));
             }
-            out.push(PendingCell { fam, qualifier: c.qualifier, ts, kind: CellKind::Put, value: c.value });
+            out.push(PendingCell { fam, qualifier: c.qualifier, ts, kind: CellKind::Put, value: c.value, ttl });
         }
         Ok(out)
     }
@@ -325,7 +354,7 @@ impl Table {
         let mut out = Vec::new();
         if del.specs.is_empty() {
             for fam in 0..shape.families.len() {
-                out.push(PendingCell { fam, qualifier: Vec::new(), ts: default_ts, kind: CellKind::DeleteFamily, value: Vec::new() });
+                out.push(PendingCell { fam, qualifier: Vec::new(), ts: default_ts, kind: CellKind::DeleteFamily, value: Vec::new(), ttl: None });
             }
             return Ok(out);
         }
@@ -337,6 +366,7 @@ impl Table {
                     ts: ts.map_or(Ok(default_ts), |t| resolve_ts(Some(t), now))?,
                     kind: CellKind::DeleteFamily,
                     value: Vec::new(),
+                    ttl: None,
                 },
                 DeleteSpec::FamilyVersion { family, ts } => PendingCell {
                     fam: family_index(shape, family)?,
@@ -344,6 +374,7 @@ impl Table {
                     ts: resolve_ts(Some(*ts), now)?,
                     kind: CellKind::DeleteFamilyVersion,
                     value: Vec::new(),
+                    ttl: None,
                 },
                 DeleteSpec::Columns { family, qualifier, ts } => PendingCell {
                     fam: family_index(shape, family)?,
@@ -351,6 +382,7 @@ impl Table {
                     ts: ts.map_or(Ok(default_ts), |t| resolve_ts(Some(t), now))?,
                     kind: CellKind::DeleteColumn,
                     value: Vec::new(),
+                    ttl: None,
                 },
                 DeleteSpec::Column { family, qualifier, ts } => {
                     let fam = family_index(shape, family)?;
@@ -365,7 +397,7 @@ impl Table {
                             cells.and_then(|c| c.first().map(|c| c.timestamp)).unwrap_or(default_ts)
                         }
                     };
-                    PendingCell { fam, qualifier: qualifier.clone(), ts, kind: CellKind::Delete, value: Vec::new() }
+                    PendingCell { fam, qualifier: qualifier.clone(), ts, kind: CellKind::Delete, value: Vec::new(), ttl: None }
                 }
             };
             out.push(cell);
@@ -388,7 +420,9 @@ impl Table {
                     codec::MAX_KEY_LEN
                 )));
             }
-            let value = if c.kind == CellKind::Put {
+            let value = if c.kind == CellKind::Put && c.ttl.is_some() {
+                fjall::Slice::from(codec::encode_value_ttl(&c.value, shape.families[c.fam].desc.compression, c.ttl))
+            } else if c.kind == CellKind::Put {
                 codec::encode_value_slice(&c.value, shape.families[c.fam].desc.compression)
             } else {
                 fjall::Slice::from(&b""[..])
@@ -416,8 +450,8 @@ impl Table {
         check_row(&put.row)?;
         let shape = self.shape()?;
         let now = crate::now_ms();
-        let Put { row, timestamp, cells, durability } = put;
-        let cells = Self::put_cells(&shape, timestamp, cells, now)?;
+        let Put { row, timestamp, cells, durability, ttl } = put;
+        let cells = Self::put_cells(&shape, timestamp, ttl, cells, now)?;
         let _lock = self.state().committer.lock_row(shape.id(), &row);
         self.commit_one(&shape, &row, cells, durability)?;
         Ok(())
@@ -485,7 +519,7 @@ impl Table {
         let mut out = Vec::new();
         for (f, q, v, ts) in values {
             let fam = family_index(shape, &f)?;
-            cells.push(PendingCell { fam, qualifier: q.clone(), ts, kind: CellKind::Put, value: v.to_be_bytes().to_vec() });
+            cells.push(PendingCell { fam, qualifier: q.clone(), ts, kind: CellKind::Put, value: v.to_be_bytes().to_vec(), ttl: None });
             out.push(Cell::put(inc.row.clone(), f, q, ts, v.to_be_bytes().to_vec()));
         }
         self.commit_one(shape, &inc.row, cells, inc.durability)?;
@@ -525,7 +559,7 @@ impl Table {
         let mut out = Vec::new();
         for (f, q, v, ts) in values {
             let fam = family_index(shape, &f)?;
-            cells.push(PendingCell { fam, qualifier: q.clone(), ts, kind: CellKind::Put, value: v.clone() });
+            cells.push(PendingCell { fam, qualifier: q.clone(), ts, kind: CellKind::Put, value: v.clone(), ttl: None });
             out.push(Cell::put(app.row.clone(), f, q, ts, v));
         }
         self.commit_one(shape, &app.row, cells, app.durability)?;
@@ -558,7 +592,7 @@ impl Table {
             }
             durability = durability.max(d);
             match m {
-                RowMutation::Put(p) => cells.extend(Self::put_cells(shape, p.timestamp, p.cells.clone(), now)?),
+                RowMutation::Put(p) => cells.extend(Self::put_cells(shape, p.timestamp, p.ttl, p.cells.clone(), now)?),
                 RowMutation::Delete(d) => cells.extend(self.delete_cells(shape, d, now)?),
             }
         }
@@ -569,7 +603,7 @@ impl Table {
     fn apply_locked(&self, shape: &Shape, m: &Mutation) -> Result<RowResult> {
         match m {
             Mutation::Put(p) => {
-                let cells = Self::put_cells(shape, p.timestamp, p.cells.clone(), crate::now_ms())?;
+                let cells = Self::put_cells(shape, p.timestamp, p.ttl, p.cells.clone(), crate::now_ms())?;
                 self.commit_one(shape, &p.row, cells, p.durability)?;
                 Ok(RowResult { row: p.row.clone(), cells: Vec::new() })
             }
@@ -666,7 +700,7 @@ impl Table {
                 built.push(row_ok.and_then(|_| match m {
                     Mutation::Put(p) => {
                         let cells = std::mem::take(&mut p.cells);
-                        Self::put_cells(&shape, p.timestamp, cells, now).map(|c| (c, p.durability))
+                        Self::put_cells(&shape, p.timestamp, p.ttl, cells, now).map(|c| (c, p.durability))
                     }
                     Mutation::Delete(d) => self.delete_cells(&shape, d, now).map(|c| (c, d.durability)),
                     _ => Err(Error::internal("not a put or delete")),

@@ -618,7 +618,7 @@ impl Engine {
                 let mut n = 0;
                 for kv in old_ks.iter() {
                     let (k, v) = kv.into_inner()?;
-                    let v = if v.is_empty() { v.to_vec() } else { codec::encode_value(&codec::decode_value(&v)?, family.compression) };
+                    let v = codec::recode_value(&v, family.compression)?;
                     batch.insert(&new_ks, k, v);
                     n += 1;
                     if n % 10_000 == 0 {

@@ -69,12 +69,15 @@ pub struct Put {
     pub cells: Vec<PutCell>,
     /// Durability of this mutation.
     pub durability: Durability,
+    /// Per-cell TTL in milliseconds for every cell of the put (HBase `Mutation.setTTL`); `None`
+    /// = only the family's TTL applies.
+    pub ttl: Option<i64>,
 }
 
 impl Put {
     /// A put of `row` with no cells yet.
     pub fn new(row: impl Into<Vec<u8>>) -> Put {
-        Put { row: row.into(), timestamp: None, cells: Vec::new(), durability: Durability::UseDefault }
+        Put { row: row.into(), timestamp: None, cells: Vec::new(), durability: Durability::UseDefault, ttl: None }
     }
     /// A put whose cells default to `ts`.
     pub fn new_at(row: impl Into<Vec<u8>>, ts: i64) -> Put {
@@ -93,6 +96,18 @@ impl Put {
     /// Set the durability.
     pub fn durability(mut self, d: Durability) -> Put {
         self.durability = d;
+        self
+    }
+    /// Give every cell of the put a TTL in milliseconds (HBase `Mutation.setTTL`): a cell is
+    /// invisible once `timestamp + ttl` is in the past, and a major compaction drops it. It can
+    /// only shorten a cell's life: the family's TTL still applies.
+    ///
+    /// ```
+    /// let p = kabase::Put::new("r").add("cf", "q", "v").ttl(60_000);
+    /// assert_eq!(p.ttl, Some(60_000));
+    /// ```
+    pub fn ttl(mut self, ms: i64) -> Put {
+        self.ttl = Some(ms);
         self
     }
 }
@@ -396,12 +411,33 @@ pub struct Get {
     pub time_range: TimeRange,
     /// Optional filter.
     pub filter: Option<Box<dyn Filter>>,
+    /// Time ranges of single families, in place of `time_range` for them (HBase
+    /// `setColumnFamilyTimeRange`).
+    pub family_time_ranges: BTreeMap<Vec<u8>, TimeRange>,
 }
 
 impl Get {
     /// Read the newest version of every column of `row`.
     pub fn new(row: impl Into<Vec<u8>>) -> Get {
-        Get { row: row.into(), columns: ColumnSelection::default(), max_versions: 1, time_range: TimeRange::ALL, filter: None }
+        Get {
+            row: row.into(),
+            columns: ColumnSelection::default(),
+            max_versions: 1,
+            time_range: TimeRange::ALL,
+            filter: None,
+            family_time_ranges: BTreeMap::new(),
+        }
+    }
+    /// Read `family` in `[min, max)` instead of the get's time range (HBase
+    /// `setColumnFamilyTimeRange`).
+    ///
+    /// ```
+    /// let g = kabase::Get::new("r").time_range(0, 10).family_time_range("cf", 5, 6);
+    /// assert_eq!(g.family_time_ranges[&b"cf"[..]], kabase::TimeRange::new(5, 6));
+    /// ```
+    pub fn family_time_range(mut self, family: impl Into<Vec<u8>>, min: i64, max: i64) -> Get {
+        self.family_time_ranges.insert(family.into(), TimeRange::new(min, max));
+        self
     }
     /// Read the whole family.
     pub fn family(mut self, family: impl Into<Vec<u8>>) -> Get {
@@ -465,6 +501,10 @@ pub struct Scan {
     pub columns: ColumnSelection,
     /// Optional filter.
     pub filter: Option<Box<dyn Filter>>,
+    /// Time ranges of single families, in place of `time_range` for them.
+    pub family_time_ranges: BTreeMap<Vec<u8>, TimeRange>,
+    /// Raw scan: also return delete markers and the cells they mask (HBase `Scan.setRaw`).
+    pub raw: bool,
 }
 
 impl Default for Scan {
@@ -488,7 +528,36 @@ impl Scan {
             max_versions: 1,
             columns: ColumnSelection::default(),
             filter: None,
+            family_time_ranges: BTreeMap::new(),
+            raw: false,
         }
+    }
+    /// Read `family` in `[min, max)` instead of the scan's time range (HBase
+    /// `setColumnFamilyTimeRange`).
+    pub fn family_time_range(mut self, family: impl Into<Vec<u8>>, min: i64, max: i64) -> Scan {
+        self.family_time_ranges.insert(family.into(), TimeRange::new(min, max));
+        self
+    }
+    /// A raw scan (HBase `Scan.setRaw`): besides puts, return the delete markers (cells with a
+    /// delete [`crate::cell::CellKind`]; family markers have an empty qualifier) and the puts
+    /// they mask, as stored until a major compaction removes them. Versions are capped by the
+    /// scan's `max_versions` only; TTLs still apply. As in HBase, a raw scan cannot select
+    /// single columns (whole families are fine).
+    ///
+    /// ```
+    /// use kabase::{Engine, TableDescriptor, FamilyDescriptor, Put, Delete, Scan};
+    /// let e = Engine::open_in_memory()?;
+    /// e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")))?;
+    /// let t = e.table("t")?;
+    /// t.put(Put::new_at("r", 1).add("cf", "q", "v"))?;
+    /// t.delete(Delete::new_at("r", 2).columns("cf", "q"))?;
+    /// let rows: Vec<_> = t.scan(Scan::new().raw(true))?.collect::<Result<_, _>>()?;
+    /// assert_eq!(rows[0].cells.len(), 2); // the DeleteColumn marker and the put it masks
+    /// # Ok::<(), kabase::Error>(())
+    /// ```
+    pub fn raw(mut self, raw: bool) -> Scan {
+        self.raw = raw;
+        self
     }
     /// Start row (inclusive).
     pub fn start(mut self, row: impl Into<Vec<u8>>) -> Scan {

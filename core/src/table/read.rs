@@ -38,6 +38,8 @@ pub(crate) struct FamilyRead<'a> {
     pub time_range: TimeRange,
     pub max_versions: u32,
     pub now: i64,
+    /// A raw scan: delete markers and masked puts are returned too.
+    pub raw: bool,
 }
 
 #[derive(Default)]
@@ -133,6 +135,52 @@ fn take_cell(spare: &mut Vec<Cell>) -> Cell {
     })
 }
 
+/// Whether a put's own TTL (`Put::ttl`, stored with its value) has run out.
+fn cell_ttl_expired(value: &[u8], ts: i64, now: i64) -> Result<bool> {
+    Ok(match codec::value_ttl(value)? {
+        Some(ttl) => ts.saturating_add(ttl) < now,
+        None => false,
+    })
+}
+
+/// What to do after a cell, from the filter's return code.
+enum After {
+    /// Step to the next entry.
+    Next,
+    /// Skip the rest of the column.
+    NextCol,
+    /// Skip the rest of the family in this row.
+    EndFamily,
+    /// Move to the filter's hint (ahead of the cell, in this row and family).
+    Hint(Cell),
+}
+
+/// Ask the filter about `cell`: whether to include it and where to go next.
+fn judge(filter: Option<&mut (dyn Filter + '_)>, cell: &Cell) -> (bool, After) {
+    let Some(f) = filter else {
+        return (true, After::Next);
+    };
+    match f.filter_cell(cell) {
+        ReturnCode::Include => (true, After::Next),
+        ReturnCode::IncludeAndNextCol => (true, After::NextCol),
+        ReturnCode::IncludeAndSeekNextRow => (true, After::EndFamily),
+        ReturnCode::Skip => (false, After::Next),
+        ReturnCode::NextCol => (false, After::NextCol),
+        ReturnCode::NextRow => (false, After::EndFamily),
+        ReturnCode::SeekNextUsingHint => match f.next_cell_hint(cell) {
+            // Only a hint ahead of the cell makes progress; otherwise act as Skip.
+            Some(h) if crate::filter::compare_cells(&h, cell) == std::cmp::Ordering::Greater => {
+                if h.row != cell.row || h.family != cell.family {
+                    (false, After::EndFamily)
+                } else {
+                    (false, After::Hint(h))
+                }
+            }
+            _ => (false, After::Next),
+        },
+    }
+}
+
 /// Apply the rules to one family of one row, reading `src` (positioned at the family's first
 /// entry of the row) and appending visible cells to `out`. `row_enc` is the row's encoded key
 /// part. Cells are built from `spare` when it has any, reusing their buffers.
@@ -158,7 +206,33 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
     let desc = read.desc;
     let kdc = desc.keep_deleted_cells;
     let tr = read.time_range;
+    let raw = read.raw;
     let mut fm = FamilyMarkers::default();
+
+    // Fill a cell from `spare` (buffers reused).
+    let make = |spare: &mut Vec<Cell>, qualifier_enc: &[u8], ts: i64, kind: CellKind, value: &[u8]| -> Result<Cell> {
+        let mut cell = take_cell(spare);
+        cell.row.clear();
+        cell.row.extend_from_slice(row);
+        cell.family.clear();
+        cell.family.extend_from_slice(family);
+        if qualifier_enc.is_empty() {
+            cell.qualifier.clear();
+        } else {
+            codec::decode_row_into(qualifier_enc, &mut cell.qualifier);
+        }
+        cell.timestamp = ts;
+        cell.kind = kind;
+        if kind == CellKind::Put {
+            if let Err(e) = codec::decode_value_into(value, &mut cell.value) {
+                spare.push(cell);
+                return Err(e);
+            }
+        } else {
+            cell.value.clear();
+        }
+        Ok(cell)
+    };
 
     // Family-level markers come first in the row.
     while let Some((key, _)) = src.peek() {
@@ -181,6 +255,21 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                 }
             }
         }
+        if raw && tr.contains(p.ts) {
+            let cell = make(spare, &[], p.ts, p.kind, &[])?;
+            let (include, after) = judge(filter.as_deref_mut(), &cell);
+            if include {
+                out.push(match filter.as_deref_mut() {
+                    Some(f) => f.transform_cell(cell),
+                    None => cell,
+                });
+            } else {
+                spare.push(cell);
+            }
+            if matches!(after, After::EndFamily) {
+                return Ok(());
+            }
+        }
         src.advance()?;
     }
 
@@ -193,7 +282,7 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
     let mut col_read_ver: Vec<i64> = Vec::new();
     let mut rank: u32 = 0;
     let mut returned: u32 = 0;
-    // Puts of the current column with keys below this are passed over (a hint inside the column).
+    // Cells of the current column with keys below this are passed over (a hint inside the column).
     let mut walk_to: Option<Vec<u8>> = None;
     let mut target: Vec<u8> = Vec::new();
 
@@ -229,115 +318,75 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                 }
             }
         }
+        let ts = p.ts;
+        let walked_over = walk_to.as_deref().is_some_and(|w| key < w);
         match p.kind {
-            CellKind::DeleteColumn => {
-                col_all_del = col_all_del.max(Some(p.ts));
-                if read_counts_marker(kdc, &tr, p.ts) {
-                    col_read_del = col_read_del.max(Some(p.ts));
+            CellKind::DeleteColumn | CellKind::Delete => {
+                if p.kind == CellKind::DeleteColumn {
+                    col_all_del = col_all_del.max(Some(ts));
+                } else {
+                    col_all_ver.push(ts);
                 }
-                src.advance()?;
-                continue;
-            }
-            CellKind::Delete => {
-                col_all_ver.push(p.ts);
-                if read_counts_marker(kdc, &tr, p.ts) {
-                    col_read_ver.push(p.ts);
+                if read_counts_marker(kdc, &tr, ts) {
+                    if p.kind == CellKind::DeleteColumn {
+                        col_read_del = col_read_del.max(Some(ts));
+                    } else {
+                        col_read_ver.push(ts);
+                    }
                 }
-                src.advance()?;
-                continue;
+                if !(raw && tr.contains(ts) && !walked_over) {
+                    src.advance()?;
+                    continue;
+                }
             }
-            CellKind::Put => {}
+            CellKind::Put => {
+                if cell_ttl_expired(value, ts, read.now)? {
+                    // Its own TTL ran out: gone for every read (and for major compaction).
+                    src.advance()?;
+                    continue;
+                }
+                let masked_all = fm.all_family.is_some_and(|d| d >= ts)
+                    || col_all_del.is_some_and(|d| d >= ts)
+                    || fm.all_versions.contains(&ts)
+                    || col_all_ver.contains(&ts);
+                if masked_all && kdc == KeepDeletedCells::False && !raw {
+                    src.advance()?;
+                    continue;
+                }
+                rank += 1;
+                // Past VERSIONS, or expired beyond MIN_VERSIONS (older versions are expired too,
+                // as timestamps only decrease along the column): nothing more of this column
+                // exists. A raw scan shows versions past VERSIONS until a major compaction.
+                let expired_here = expired(desc, ts, read.now) && rank > desc.min_versions;
+                if (rank > desc.max_versions && !raw) || expired_here {
+                    codec::column_end_key(&mut target, row_enc, &cur_q);
+                    skip_to(src, &target)?;
+                    continue;
+                }
+                let masked_read = !raw
+                    && masked_all
+                    && (fm.read_family.is_some_and(|d| d >= ts)
+                        || col_read_del.is_some_and(|d| d >= ts)
+                        || fm.read_versions.contains(&ts)
+                        || col_read_ver.contains(&ts));
+                if masked_read || !tr.contains(ts) || walked_over {
+                    src.advance()?;
+                    continue;
+                }
+            }
             _ => return Err(crate::error::Error::corrupt("family marker kind in a column key")),
         }
-        let ts = p.ts;
-        let masked_all = fm.all_family.is_some_and(|d| d >= ts)
-            || col_all_del.is_some_and(|d| d >= ts)
-            || fm.all_versions.contains(&ts)
-            || col_all_ver.contains(&ts);
-        if masked_all && kdc == KeepDeletedCells::False {
-            src.advance()?;
-            continue;
-        }
-        rank += 1;
-        // Past VERSIONS, or expired beyond MIN_VERSIONS (older versions are expired too, as
-        // timestamps only decrease along the column): nothing more of this column exists.
-        if rank > desc.max_versions || (expired(desc, ts, read.now) && rank > desc.min_versions) {
-            codec::column_end_key(&mut target, row_enc, &cur_q);
-            skip_to(src, &target)?;
-            continue;
-        }
-        let masked_read = masked_all
-            && (fm.read_family.is_some_and(|d| d >= ts)
-                || col_read_del.is_some_and(|d| d >= ts)
-                || fm.read_versions.contains(&ts)
-                || col_read_ver.contains(&ts));
-        if masked_read || !tr.contains(ts) || walk_to.as_deref().is_some_and(|w| key < w) {
-            src.advance()?;
-            continue;
-        }
-        let mut cell = take_cell(spare);
-        cell.row.clear();
-        cell.row.extend_from_slice(row);
-        cell.family.clear();
-        cell.family.extend_from_slice(family);
-        codec::decode_row_into(p.qualifier_enc, &mut cell.qualifier);
-        cell.timestamp = ts;
-        cell.kind = CellKind::Put;
-        if let Err(e) = codec::decode_value_into(value, &mut cell.value) {
-            spare.push(cell);
-            return Err(e);
-        }
-        let code = match filter.as_deref_mut() {
-            Some(f) => f.filter_cell(&cell),
-            None => ReturnCode::Include,
-        };
-        // What to do after this cell: go on, skip the column, or leave the family.
-        enum After {
-            Next,
-            NextCol,
-            EndFamily,
-        }
-        let (include, mut after) = match code {
-            ReturnCode::Include => (true, After::Next),
-            ReturnCode::IncludeAndNextCol => (true, After::NextCol),
-            ReturnCode::IncludeAndSeekNextRow => (true, After::EndFamily),
-            ReturnCode::Skip => (false, After::Next),
-            ReturnCode::NextCol => (false, After::NextCol),
-            ReturnCode::NextRow => (false, After::EndFamily),
-            ReturnCode::SeekNextUsingHint => {
-                let hint = filter.as_deref_mut().and_then(|f| f.next_cell_hint(&cell));
-                match hint {
-                    // Only a hint ahead of the cell makes progress; otherwise act as Skip.
-                    Some(h) if crate::filter::compare_cells(&h, &cell) == std::cmp::Ordering::Greater => {
-                        if h.row != cell.row || h.family != cell.family {
-                            (false, After::EndFamily)
-                        } else if h.qualifier == cell.qualifier {
-                            let mut qe = Vec::new();
-                            codec::escape_into(&mut qe, &h.qualifier);
-                            let mut w = Vec::new();
-                            codec::column_position_key(&mut w, row_enc, &qe, h.timestamp, h.kind);
-                            walk_to = Some(w);
-                            (false, After::Next)
-                        } else {
-                            let mut qe = Vec::new();
-                            codec::escape_into(&mut qe, &h.qualifier);
-                            codec::column_position_key(&mut target, row_enc, &qe, h.timestamp, h.kind);
-                            skip_to(src, &target)?;
-                            spare.push(cell);
-                            continue;
-                        }
-                    }
-                    _ => (false, After::Next),
-                }
-            }
-        };
+        let is_put = p.kind == CellKind::Put;
+        let cell = make(spare, p.qualifier_enc, ts, p.kind, value)?;
+        let (include, mut after) = judge(filter.as_deref_mut(), &cell);
         if include {
-            returned += 1;
-            let cell = match filter.as_deref_mut() {
+            if is_put {
+                returned += 1;
+            }
+            out.push(match filter.as_deref_mut() {
                 Some(f) => f.transform_cell(cell),
                 None => cell,
-            };
-            out.push(cell);
+            });
             if returned >= read.max_versions && matches!(after, After::Next) {
                 after = After::NextCol;
             }
@@ -351,6 +400,19 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                 skip_to(src, &target)?;
             }
             After::EndFamily => return Ok(()),
+            After::Hint(h) => {
+                let mut qe = Vec::with_capacity(h.qualifier.len() + 2);
+                codec::escape_into(&mut qe, &h.qualifier);
+                if qe == cur_q {
+                    let mut w = Vec::new();
+                    codec::column_position_key(&mut w, row_enc, &qe, h.timestamp, h.kind);
+                    walk_to = Some(w);
+                    src.advance()?;
+                } else {
+                    codec::column_position_key(&mut target, row_enc, &qe, h.timestamp, h.kind);
+                    skip_to(src, &target)?;
+                }
+            }
         }
     }
     Ok(())
@@ -375,7 +437,7 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
     let mut col_del: Option<i64> = None;
     let mut col_ver: Vec<i64> = Vec::new();
     let mut rank = 0u32;
-    for (i, (key, _)) in entries.iter().enumerate() {
+    for (i, (key, value)) in entries.iter().enumerate() {
         let p = parse(key, row_len)?;
         if p.family_level {
             if p.kind == CellKind::DeleteFamily {
@@ -406,6 +468,10 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
             _ => {}
         }
         let ts = p.ts;
+        if cell_ttl_expired(value, ts, now)? {
+            keep[i] = false;
+            continue;
+        }
         let masked = fam_del.is_some_and(|d| d >= ts)
             || col_del.is_some_and(|d| d >= ts)
             || fam_ver.contains(&ts)

@@ -174,7 +174,12 @@ impl EntrySource for Cursor {
 
 impl Scanner {
     pub(crate) fn new(table: Table, shape: Arc<Shape>, scan: Scan) -> Result<Scanner> {
-        let plan = plan(&shape, &scan.columns, scan.time_range, scan.max_versions)?;
+        if scan.raw && scan.columns.families.values().any(|q| q.is_some()) {
+            // HBase: "Cannot specify any column for a raw scan".
+            return Err(crate::error::Error::invalid("a raw scan cannot select single columns; select whole families or none"));
+        }
+        let mut plan = plan(&shape, &scan.columns, scan.time_range, scan.max_versions)?.with_family_ranges(&shape, &scan.family_time_ranges)?;
+        plan.raw = scan.raw;
         let mut lower: Bound<Vec<u8>> = Bound::Unbounded;
         let mut upper: Bound<Vec<u8>> = Bound::Unbounded;
         if scan.reversed {

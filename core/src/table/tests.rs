@@ -1128,3 +1128,111 @@ fn column_counts_carry_across_families() {
     assert_eq!(got.len(), 1);
     assert_eq!(vals(&got[0]), ["1b", "2b", "3", "4"]);
 }
+
+// ------------------------------------------------------------------ raw scans, cell TTL, family time ranges
+
+fn described(r: &RowResult) -> Vec<String> {
+    r.cells
+        .iter()
+        .map(|c| format!("{}:{}@{}{:?}", String::from_utf8_lossy(&c.family), String::from_utf8_lossy(&c.qualifier), c.timestamp, c.kind))
+        .collect()
+}
+
+#[test]
+fn raw_scans_show_markers_and_masked_cells_until_major_compaction() {
+    let e = engine();
+    let t = table_with(&e, "raw", vec![FamilyDescriptor::new("cf")]);
+    t.put(Put::new_at("r", 1).add("cf", "q", "old")).unwrap();
+    t.delete(Delete::new_at("r", 2).columns("cf", "q")).unwrap();
+    t.put(Put::new_at("r", 5).add("cf", "p", "p")).unwrap();
+    t.put(Put::new_at("s", 1).add("cf", "x", "x")).unwrap();
+    t.delete(Delete::new_at("s", 3)).unwrap();
+    t.put(Put::new_at("v", 10).add("cf", "q", "10")).unwrap();
+    t.put(Put::new_at("v", 11).add("cf", "q", "11")).unwrap();
+    // A normal scan sees what the markers leave.
+    let got = rows(&t, Scan::new());
+    assert_eq!(got.iter().map(described).collect::<Vec<_>>(), vec![vec!["cf:p@5Put".to_string()], vec!["cf:q@11Put".to_string()]]);
+    // A raw scan sees markers and masked puts, in HBase cell order, and versions past VERSIONS.
+    let got = rows(&t, Scan::new().raw(true).max_versions(10));
+    assert_eq!(
+        got.iter().map(described).collect::<Vec<_>>(),
+        vec![
+            vec!["cf:p@5Put", "cf:q@2DeleteColumn", "cf:q@1Put"],
+            vec!["cf:@3DeleteFamily", "cf:x@1Put"],
+            vec!["cf:q@11Put", "cf:q@10Put"],
+        ]
+    );
+    // The scan's max versions still caps puts; a time range applies to markers too.
+    let got = rows(&t, Scan::new().raw(true).time_range(2, 4));
+    assert_eq!(got.iter().map(described).collect::<Vec<_>>(), vec![vec!["cf:q@2DeleteColumn"], vec!["cf:@3DeleteFamily"]]);
+    assert_eq!(rows(&t, Scan::new().raw(true).prefix("v"))[0].cells.len(), 1);
+    // Filters see raw cells too.
+    let f = filter::parse("QualifierFilter(=, 'binary:q')").unwrap();
+    assert_eq!(rows(&t, Scan::new().raw(true).filter(f)).len(), 2);
+    // As HBase: no single columns in a raw scan; families are fine.
+    let err = t.scan(Scan::new().raw(true).column("cf", "q")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    assert!(err.message().contains("raw scan"), "{}", err.message());
+    assert_eq!(rows(&t, Scan::new().raw(true).family("cf")).len(), 3);
+    // A major compaction removes markers, masked puts and surplus versions.
+    e.major_compact_table("raw").unwrap();
+    let got = rows(&t, Scan::new().raw(true).max_versions(10));
+    assert_eq!(got.iter().map(described).collect::<Vec<_>>(), vec![vec!["cf:p@5Put".to_string()], vec!["cf:q@11Put".to_string()]]);
+}
+
+#[test]
+fn cell_ttl_hides_cells_and_major_compaction_drops_them() {
+    let e = engine();
+    let t = table_with(&e, "ttl", vec![FamilyDescriptor::new("cf").versions(3)]);
+    let now = crate::now_ms();
+    t.put(Put::new_at("r", 100).add("cf", "q", "base")).unwrap();
+    t.put(Put::new_at("r", now - 5_000).add("cf", "q", "gone").ttl(1_000)).unwrap();
+    t.put(Put::new_at("r", now - 5_000).add("cf", "k", "kept").ttl(600_000)).unwrap();
+    t.put(Put::new("r").add("cf", "n", "fresh").ttl(600_000)).unwrap();
+    let r = t.get(Get::new("r")).unwrap();
+    assert_eq!(r.value("cf", "q"), Some(&b"base"[..]), "the expired cell is skipped, the older one shows");
+    assert_eq!(r.value("cf", "k"), Some(&b"kept"[..]));
+    assert_eq!(r.value("cf", "n"), Some(&b"fresh"[..]));
+    assert_eq!(t.get(Get::new("r").max_versions(3)).unwrap().versions("cf", "q").len(), 1);
+    // Expired cells are gone for raw scans too (TTL applies to them, as in HBase).
+    assert_eq!(rows(&t, Scan::new().raw(true).max_versions(5))[0].cells.len(), 3);
+    // A negative TTL is refused.
+    assert_eq!(t.put(Put::new("r").add("cf", "q", "x").ttl(-1)).unwrap_err().code(), ErrorCode::InvalidArgument);
+    // The stored entry stays until a major compaction drops it.
+    let count = || t.shape().unwrap().families[0].ks.iter().count();
+    assert_eq!(count(), 4);
+    e.major_compact_table("ttl").unwrap();
+    assert_eq!(count(), 3);
+    assert_eq!(t.get(Get::new("r")).unwrap().cells.len(), 3);
+    // The cell TTL survives a change of the family's compression (values are re-encoded).
+    t.put(Put::new_at("r", now - 5_000).add("cf", "z", "gone too").ttl(1_000)).unwrap();
+    e.modify_family("ttl", FamilyDescriptor::new("cf").versions(3).compression(Compression::Zstd)).unwrap();
+    let t = e.table("ttl").unwrap();
+    assert_eq!(count(), 4, "the re-encoded expired cell is still stored");
+    assert!(t.get(Get::new("r").column("cf", "z")).unwrap().is_empty());
+    assert_eq!(t.get(Get::new("r")).unwrap().value("cf", "k"), Some(&b"kept"[..]));
+}
+
+#[test]
+fn family_time_ranges_override_the_read_range() {
+    let e = engine();
+    let t = simple(&e);
+    t.put(Put::new_at("r", 5).add("cf", "a", "a5").add("cg", "b", "b5")).unwrap();
+    t.put(Put::new_at("r", 10).add("cf", "a", "a10").add("cg", "b", "b10")).unwrap();
+    let vals = |r: &RowResult| r.cells.iter().map(|c| String::from_utf8(c.value.clone()).unwrap()).collect::<Vec<_>>();
+    let r = t.get(Get::new("r").max_versions(3).family_time_range("cf", 0, 6)).unwrap();
+    assert_eq!(vals(&r), ["a5", "b10"]);
+    let r = t.get(Get::new("r").time_range(0, 6).family_time_range("cg", 6, 100)).unwrap();
+    assert_eq!(vals(&r), ["a5", "b10"]);
+    let got = rows(&t, Scan::new().max_versions(3).family_time_range("cf", 0, 6));
+    assert_eq!(vals(&got[0]), ["a5", "b10"]);
+    // cg keeps one version, so b5 does not exist whatever the range.
+    let got = rows(&t, Scan::new().family_time_range("cg", 0, 6).family_time_range("cf", 8, 12));
+    assert_eq!(vals(&got[0]), ["a10"]);
+    // With an explicit column selection the range applies to that family's columns.
+    let r = t.get(Get::new("r").column("cf", "a").family_time_range("cf", 0, 6)).unwrap();
+    assert_eq!(vals(&r), ["a5"]);
+    // Bad input: unknown family, reversed range.
+    assert_eq!(t.get(Get::new("r").family_time_range("zz", 0, 6)).unwrap_err().code(), ErrorCode::NoSuchColumnFamily);
+    assert_eq!(t.scan(Scan::new().family_time_range("cf", 6, 0)).unwrap_err().code(), ErrorCode::InvalidArgument);
+}

@@ -39,6 +39,8 @@ pub(crate) struct PendingCell {
     pub kind: CellKind,
     /// Raw (unencoded) value; empty for markers.
     pub value: Vec<u8>,
+    /// Per-cell TTL in ms (`Put::ttl`).
+    pub ttl: Option<i64>,
 }
 
 /// What a commit hook sees of a row change.
