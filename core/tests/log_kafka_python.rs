@@ -92,6 +92,14 @@ fn offsets_topic_parses_with_kafka_python() {
     e.commit_group_offsets(&meta("py-group"), &[(GroupTp::new("in", 0), om), (GroupTp::new("in", 1), OffsetAndMetadata::new(5))]).unwrap();
     e.commit_group_offsets(&meta("other"), &[(GroupTp::new("in", 0), OffsetAndMetadata::new(9))]).unwrap();
     e.delete_group("other").unwrap();
+    // Transactional offsets: a transactional batch, then the COMMIT marker.
+    e.create_topic(NewTopic::new("in", 3)).unwrap();
+    let t = e.producer(ProducerConfig::default().set("transactional.id", "py-txn").unwrap()).unwrap();
+    t.init_transactions().unwrap();
+    t.begin_transaction().unwrap();
+    t.send_offsets_to_transaction(&[(kabase::TopicPartition::new("in", 2), 11)], "py-group").unwrap();
+    t.commit_transaction().unwrap();
+    drop(t);
     e.close().unwrap();
     let file = |g: &str| d.path().join(format!("log/{OFFSETS_TOPIC}-{}/00000000000000000000.log", partition_for(g, 3)));
     let run = |g: &str| {
@@ -102,6 +110,10 @@ fn offsets_topic_parses_with_kafka_python() {
     let py = run("py-group");
     assert!(py.contains(&"COMMIT py-group in 0 42 7 meta 0".to_string()), "{py:?}");
     assert!(py.contains(&"COMMIT py-group in 1 5 -1 - 0".to_string()), "{py:?}");
+    assert!(py.contains(&"COMMIT py-group in 2 11 -1 - 1".to_string()), "{py:?}");
+    let marker = py.iter().position(|l| l.starts_with("MARKER commit ")).expect("a COMMIT marker");
+    let txn = py.iter().position(|l| l.ends_with(" 1") && l.starts_with("COMMIT")).unwrap();
+    assert!(txn < marker, "{py:?}");
     let other = run("other");
     assert!(other.contains(&"COMMIT other in 0 9 -1 - 0".to_string()), "{other:?}");
     assert!(other.contains(&"OFFSET-TOMBSTONE other in 0".to_string()), "{other:?}");

@@ -79,7 +79,7 @@ pub(crate) fn encode_offsets_batch(records: &[OffsetLogRecord], txn: Option<(i64
         spec.transactional = true;
         spec.producer_id = pid;
         spec.producer_epoch = epoch;
-        spec.base_sequence = 0;
+        // No sequence (-1): the coordinator's own writes are not de-duplicated by sequence.
     }
     batch::encode_batch(&spec, &inputs)
 }
@@ -213,6 +213,27 @@ impl OffsetLog for TopicOffsetLog {
     fn rewrite(&mut self, _records: &[OffsetLogRecord]) -> Result<()> {
         // The topic is compacted by the log cleaner.
         Ok(())
+    }
+
+    fn txn_partition(&mut self, group: &str) -> Result<Option<TopicPartition>> {
+        let shared = self.shared()?;
+        let t = self.topic(&shared)?;
+        Ok(Some(TopicPartition::new(OFFSETS_TOPIC, partition_for(group, t.num_partitions()))))
+    }
+
+    fn append_transactional(&mut self, records: &[OffsetLogRecord], producer_id: i64, epoch: i16) -> Result<()> {
+        let Some(first) = records.first() else { return Ok(()) };
+        let group = group_of_key(&first.key)?;
+        for r in records {
+            if group_of_key(&r.key)? != group {
+                return Err(Error::invalid("one transactional offset commit must name a single group"));
+            }
+        }
+        let shared = self.shared()?;
+        let t = self.topic(&shared)?;
+        let part = t.partition(partition_for(&group, t.num_partitions()))?;
+        let info = part.append(encode_offsets_batch(records, Some((producer_id, epoch)), crate::util::now_ms())?)?;
+        part.flush_to(info.last_offset + 1)
     }
 }
 
@@ -379,6 +400,72 @@ mod tests {
         assert_eq!(total(&e), 12);
         assert_eq!(e.fetch_group_offsets("a", &[]).unwrap()[&GroupTp::new("t", 0)].offset, 4);
         assert!(e.fetch_group_offsets("gone", &[]).unwrap().is_empty());
+        e.close().unwrap();
+    }
+
+    /// (is transactional, is control, producer id, record count) of every batch of a partition.
+    fn raw_batches(e: &Engine, p: u32) -> Vec<(bool, bool, i64, i32)> {
+        let part = e.topics().unwrap().partition(&TopicPartition::new(OFFSETS_TOPIC, p)).unwrap();
+        let data = part.read(0, 1 << 20, IsolationLevel::ReadUncommitted).unwrap();
+        batch::batches(&data.bytes).map(|b| b.unwrap().0).map(|h| (h.is_transactional(), h.is_control(), h.producer_id, h.records_count)).collect()
+    }
+
+    #[test]
+    fn txn_offsets_are_pending_records_until_their_commit_marker() {
+        let d = tempfile::tempdir().unwrap();
+        let e = Engine::open_with(d.path(), opts(3)).unwrap();
+        e.create_topic(NewTopic::new("in", 2)).unwrap();
+        e.create_topic(NewTopic::new("out", 1)).unwrap();
+        let (in0, in1) = (GroupTp::new("in", 0), GroupTp::new("in", 1));
+        let off = |e: &Engine, tp: &GroupTp| e.fetch_group_offsets("g", &[]).unwrap().get(tp).map(|o| o.offset);
+        e.commit_group_offsets(&standalone("g"), &[(in0.clone(), OffsetAndMetadata::new(1))]).unwrap();
+        let gp = partition_for("g", 3);
+        let p = e.producer(ProducerConfig::default().set("transactional.id", "copier").unwrap()).unwrap();
+        p.init_transactions().unwrap();
+
+        // Aborted: written as a transactional batch, never visible, ended by an ABORT marker.
+        p.begin_transaction().unwrap();
+        p.send(ProducerRecord::new("out", "a")).unwrap();
+        p.send_offsets_to_transaction(&[(TopicPartition::new("in", 0), 5)], "g").unwrap();
+        let b = raw_batches(&e, gp);
+        assert_eq!(b.len(), 2, "{b:?}");
+        let (txn, control, pid, n) = b[1];
+        assert!(txn && !control && pid >= 0 && n == 1, "{b:?}");
+        assert_eq!(off(&e, &in0), Some(1), "pending offsets are not visible");
+        let lso = e.describe_topic(OFFSETS_TOPIC).unwrap().partitions[gp as usize].last_stable_offset;
+        assert_eq!(lso, 1, "the open transaction holds the offsets partition's LSO");
+        p.abort_transaction().unwrap();
+        assert_eq!(raw_batches(&e, gp)[2], (true, true, pid, 1), "ABORT marker in the offsets partition");
+        assert_eq!(off(&e, &in0), Some(1));
+
+        // Committed: visible once the COMMIT marker is written.
+        p.begin_transaction().unwrap();
+        p.send(ProducerRecord::new("out", "b")).unwrap();
+        p.send_offsets_to_transaction(&[(TopicPartition::new("in", 1), 7)], "g").unwrap();
+        assert_eq!(off(&e, &in1), None);
+        p.commit_transaction().unwrap();
+        assert_eq!(off(&e, &in1), Some(7));
+        assert_eq!(raw_batches(&e, gp).len(), 5);
+
+        // Left open at close: aborted (epoch bumped) when the engine reopens.
+        p.begin_transaction().unwrap();
+        p.send_offsets_to_transaction(&[(TopicPartition::new("in", 1), 9)], "g").unwrap();
+        drop(p);
+        e.close().unwrap();
+        drop(e);
+        let e = Engine::open_with(d.path(), opts(3)).unwrap();
+        assert_eq!((off(&e, &in0), off(&e, &in1)), (Some(1), Some(7)));
+        let b = raw_batches(&e, gp);
+        assert!(matches!(b.last(), Some((true, true, p, 1)) if *p == pid), "{b:?}");
+
+        // Compaction never lets an aborted record supersede a committed one.
+        let tp = TopicPartition::new(OFFSETS_TOPIC, gp);
+        e.roll_segment(&tp).unwrap();
+        e.compact_topic(OFFSETS_TOPIC).unwrap();
+        e.close().unwrap();
+        drop(e);
+        let e = Engine::open_with(d.path(), opts(3)).unwrap();
+        assert_eq!((off(&e, &in0), off(&e, &in1)), (Some(1), Some(7)));
         e.close().unwrap();
     }
 }
