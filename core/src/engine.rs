@@ -7,7 +7,8 @@
 //!   kabase.lock        exclusive lock; holds the pid of the process that owns the directory
 //!   kabase.meta        format version of the directory (JSON, `{"format": 1}`)
 //!   tables/            the LSM (fjall): table cells, table and namespace metadata, outboxes
-//!   log/<topic>-<p>/   Kafka segment files for each topic partition
+//!   log/<topic>-<p>/   Kafka segment files for each topic partition, including the internal
+//!                      compacted `__consumer_offsets` topic of committed offsets
 //! ```
 //!
 //! An [`Engine`] is a cheap, thread-safe, cloneable handle. Opening a directory that this process
@@ -38,11 +39,20 @@ pub struct EngineOptions {
     pub cache_size_bytes: u64,
     /// Number of LSM background worker threads; `None` lets the LSM choose.
     pub worker_threads: Option<usize>,
+    /// Partitions of the internal `__consumer_offsets` topic when it is created (Kafka's
+    /// `offsets.topic.num.partitions`). Default 50. An existing topic keeps its count.
+    pub offsets_topic_num_partitions: u32,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { in_memory: false, num_partitions: 1, cache_size_bytes: 64 << 20, worker_threads: None }
+        EngineOptions {
+            in_memory: false,
+            num_partitions: 1,
+            cache_size_bytes: 64 << 20,
+            worker_threads: None,
+            offsets_topic_num_partitions: crate::group::offsets_topic::DEFAULT_OFFSETS_TOPIC_PARTITIONS,
+        }
     }
 }
 
@@ -107,6 +117,9 @@ impl Engine {
         if options.num_partitions == 0 {
             return Err(Error::new(ErrorCode::InvalidConfig, "num_partitions must be at least 1"));
         }
+        if options.offsets_topic_num_partitions == 0 {
+            return Err(Error::new(ErrorCode::InvalidConfig, "offsets_topic_num_partitions must be at least 1"));
+        }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format_args!("create data directory {}", dir.display()), e))?;
         let canon = dir.canonicalize().map_err(|e| Error::io(format_args!("resolve {}", dir.display()), e))?;
 
@@ -130,7 +143,7 @@ impl Engine {
         let db = builder.open()?;
         let tables = crate::table::TablesState::open(&canon, &db, &options, ttl)?;
         let topics = crate::log::TopicsState::open(&canon, &options)?;
-        let groups = crate::group::GroupsState::open(&canon, &options)?;
+        let groups = crate::group::GroupsState::open(&canon, &options, &topics.shared)?;
         let streams = crate::stream::StreamsState::open(&db)?;
 
         let inner = Arc::new(EngineInner {

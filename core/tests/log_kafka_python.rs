@@ -70,3 +70,52 @@ fn segments_parse_with_kafka_python() {
         }
     }
 }
+
+const OFFSETS_SCRIPT: &str = include_str!("support/parse_offsets.py");
+
+/// The `__consumer_offsets` segments parse with kafka-python and decode by Kafka's
+/// OffsetCommitKey v1 / OffsetCommitValue v3 / GroupMetadataKey v2 schemas.
+#[test]
+fn offsets_topic_parses_with_kafka_python() {
+    use kabase::group::{ConsumerGroupMetadata, OffsetAndMetadata, TopicPartition as GroupTp};
+    use kabase::group::offsets_topic::{partition_for, OFFSETS_TOPIC};
+    if let Err(why) = python_ready() {
+        println!("SKIPPED offsets_topic_parses_with_kafka_python: {why}");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let e = Engine::open_with(d.path(), kabase::EngineOptions { offsets_topic_num_partitions: 3, ..Default::default() }).unwrap();
+    let meta = |g: &str| ConsumerGroupMetadata { group_id: g.into(), generation_id: -1, member_id: String::new(), group_instance_id: None };
+    let mut om = OffsetAndMetadata::new(42);
+    om.metadata = "meta".into();
+    om.leader_epoch = Some(7);
+    e.commit_group_offsets(&meta("py-group"), &[(GroupTp::new("in", 0), om), (GroupTp::new("in", 1), OffsetAndMetadata::new(5))]).unwrap();
+    e.commit_group_offsets(&meta("other"), &[(GroupTp::new("in", 0), OffsetAndMetadata::new(9))]).unwrap();
+    e.delete_group("other").unwrap();
+    // Transactional offsets: a transactional batch, then the COMMIT marker.
+    e.create_topic(NewTopic::new("in", 3)).unwrap();
+    let t = e.producer(ProducerConfig::default().set("transactional.id", "py-txn").unwrap()).unwrap();
+    t.init_transactions().unwrap();
+    t.begin_transaction().unwrap();
+    t.send_offsets_to_transaction(&[(kabase::TopicPartition::new("in", 2), 11)], "py-group").unwrap();
+    t.commit_transaction().unwrap();
+    drop(t);
+    e.close().unwrap();
+    let file = |g: &str| d.path().join(format!("log/{OFFSETS_TOPIC}-{}/00000000000000000000.log", partition_for(g, 3)));
+    let run = |g: &str| {
+        let out = Command::new("python3").arg("-c").arg(OFFSETS_SCRIPT).arg(file(g)).output().unwrap();
+        assert!(out.status.success(), "kafka-python failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let py = run("py-group");
+    assert!(py.contains(&"COMMIT py-group in 0 42 7 meta 0".to_string()), "{py:?}");
+    assert!(py.contains(&"COMMIT py-group in 1 5 -1 - 0".to_string()), "{py:?}");
+    assert!(py.contains(&"COMMIT py-group in 2 11 -1 - 1".to_string()), "{py:?}");
+    let marker = py.iter().position(|l| l.starts_with("MARKER commit ")).expect("a COMMIT marker");
+    let txn = py.iter().position(|l| l.ends_with(" 1") && l.starts_with("COMMIT")).unwrap();
+    assert!(txn < marker, "{py:?}");
+    let other = run("other");
+    assert!(other.contains(&"COMMIT other in 0 9 -1 - 0".to_string()), "{other:?}");
+    assert!(other.contains(&"OFFSET-TOMBSTONE other in 0".to_string()), "{other:?}");
+    assert!(other.contains(&"GROUP-TOMBSTONE other".to_string()), "{other:?}");
+}

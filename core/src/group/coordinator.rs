@@ -634,6 +634,12 @@ impl Coordinator {
     pub fn apply(&mut self, records: Vec<GroupRecord>) -> Result<()> {
         let raw = records.iter().map(GroupRecord::encode).collect::<Result<Vec<_>>>()?;
         self.log.append(&raw)?;
+        self.apply_in_memory(records);
+        Ok(())
+    }
+
+    /// Apply records already in the log (a committed transaction's offsets) to memory.
+    pub fn apply_in_memory(&mut self, records: Vec<GroupRecord>) {
         for r in records {
             match r {
                 GroupRecord::OffsetCommit { group, tp, value } => {
@@ -652,7 +658,6 @@ impl Coordinator {
                 }
             }
         }
-        Ok(())
     }
 }
 

@@ -7,9 +7,11 @@
 //! - The coordinator (inside the engine): groups, states, generations, session and poll
 //!   timeouts, static membership. A background thread owned by the engine expires members.
 //! - [`offsets`]: committed offsets as Kafka's `__consumer_offsets` records in an [`OffsetLog`].
+//! - [`offsets_topic`]: that log as the engine's internal compacted topic `__consumer_offsets`.
 //! - Admin on [`crate::Engine`]: list, describe, offsets and lag, reset offsets, delete groups.
 //!
-//! On disk: `<data dir>/groups/offsets.log` (see [`FileOffsetLog`]).
+//! On disk: the partitions `<data dir>/log/__consumer_offsets-<n>/` (see [`offsets_topic`]);
+//! an older `<data dir>/groups/offsets.log` ([`FileOffsetLog`]) is migrated into the topic once.
 //!
 //! How a consumer uses this module: it owns one [`GroupMembership`] per `subscribe()`d
 //! consumer, calls [`GroupMembership::subscribe`] with the topics it resolved (name ->
@@ -26,6 +28,7 @@ pub mod assignor;
 mod coordinator;
 mod membership;
 pub mod offsets;
+pub mod offsets_topic;
 mod wiring;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,9 +76,11 @@ pub(crate) struct GroupsState {
 }
 
 impl GroupsState {
-    /// Open or recover the consumer groups of a data directory.
-    pub(crate) fn open(dir: &std::path::Path, _options: &crate::EngineOptions) -> crate::Result<Self> {
-        let log = FileOffsetLog::open(&dir.join("groups"))?;
+    /// Open or recover the consumer groups of a data directory: migrate an old
+    /// `groups/offsets.log` into `__consumer_offsets`, then replay the topic.
+    pub(crate) fn open(dir: &std::path::Path, options: &crate::EngineOptions, topics: &Arc<crate::log::TopicsShared>) -> crate::Result<Self> {
+        let mut log = offsets_topic::TopicOffsetLog::new(topics, options.offsets_topic_num_partitions)?;
+        log.migrate_file(&dir.join("groups"))?;
         Self::with_log(Box::new(log))
     }
 

@@ -209,6 +209,16 @@ pub trait OffsetLog: Send {
     /// log that compacts itself (the `__consumer_offsets` topic with `cleanup.policy=compact`)
     /// may do nothing here.
     fn rewrite(&mut self, records: &[OffsetLogRecord]) -> Result<()>;
+    /// The partition of the `__consumer_offsets` topic that holds `group`'s records, for a log
+    /// that can hold transactional records (`None`, the default, when it cannot).
+    fn txn_partition(&mut self, _group: &str) -> Result<Option<crate::log::TopicPartition>> {
+        Ok(None)
+    }
+    /// Append one group's records durably as pending records of the transactional producer
+    /// `(producer_id, epoch)`: they count only once a COMMIT marker of that producer follows.
+    fn append_transactional(&mut self, _records: &[OffsetLogRecord], _producer_id: i64, _epoch: i16) -> Result<()> {
+        Err(Error::new(crate::ErrorCode::Unsupported, "this offset log cannot hold transactional records"))
+    }
 }
 
 const FILE_MAGIC: &[u8; 4] = b"KBOL";

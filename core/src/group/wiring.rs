@@ -2,54 +2,110 @@
 //!
 //! - [`GroupTxnOffsets`]: the engine's [`crate::log::TxnOffsetCommitter`], registered at
 //!   [`crate::Engine::open`]. Offsets sent with
-//!   [`crate::log::Producer::send_offsets_to_transaction`] reach the group offset store when
-//!   (and only when) their transaction commits. As in Kafka's `TxnOffsetCommit`, the commit is
+//!   [`crate::log::Producer::send_offsets_to_transaction`] are written at once as
+//!   transactional records in `__consumer_offsets` and become visible when (and only when)
+//!   their transaction commits. As in Kafka's `TxnOffsetCommit`, the commit is
 //!   written for the group without a member check (the producer names only the group).
 //! - [`EngineOffsets`]: the [`OffsetResolver`] over the engine's partition logs (earliest = log
 //!   start offset, latest = high watermark, by time = the time index), used by
 //!   [`crate::Engine::describe_group_lag`] and [`crate::Engine::reset_group_offsets_to`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use super::admin::{GroupOffsetDescription, OffsetResetSpec, OffsetResolver};
 use super::assignor::TopicPartition;
 use super::coordinator::check_group_id;
-use super::offsets::OffsetAndMetadata;
+use super::offsets::{GroupRecord, OffsetAndMetadata};
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::log::{TopicsShared, TxnOffset, TxnOffsetCommitter};
 
-/// Commits transactional offsets into the group offset store.
+/// Commits transactional offsets into the group offset store, as Kafka's group coordinator
+/// does: [`TxnOffsetCommitter::prepare_txn_offsets`] writes them at once as transactional
+/// records of the producer in the group's `__consumer_offsets` partition (and keeps them
+/// pending in memory); the transaction coordinator then ends that partition with the
+/// transaction's marker, and on COMMIT [`TxnOffsetCommitter::complete_txn_offsets`] makes them
+/// visible, on ABORT [`TxnOffsetCommitter::abort_txn_offsets`] drops them. Replay at open
+/// applies them where their COMMIT marker is.
 pub(crate) struct GroupTxnOffsets {
     shared: Arc<Shared>,
+    /// Prepared, not yet completed offsets by (group, producer id).
+    pending: Mutex<HashMap<(String, i64), Vec<GroupRecord>>>,
+}
+
+impl GroupTxnOffsets {
+    fn records(group_id: &str, offsets: &[TxnOffset], now_ms: i64) -> Result<Vec<GroupRecord>> {
+        check_group_id(group_id)?;
+        offsets
+            .iter()
+            .map(|o| {
+                let p = i32::try_from(o.partition).map_err(|_| Error::invalid(format!("partition {} of {} is out of range", o.partition, o.topic)))?;
+                if o.offset < 0 {
+                    return Err(Error::invalid(format!("cannot commit negative offset {} for {}-{}", o.offset, o.topic, o.partition)));
+                }
+                let mut om = OffsetAndMetadata::new(o.offset);
+                om.metadata = o.metadata.clone().unwrap_or_default();
+                om.commit_timestamp = now_ms;
+                Ok(GroupRecord::OffsetCommit { group: group_id.to_string(), tp: TopicPartition::new(o.topic.clone(), p), value: om })
+            })
+            .collect()
+    }
 }
 
 impl TxnOffsetCommitter for GroupTxnOffsets {
     fn commit_txn_offsets(&self, group_id: &str, offsets: &[TxnOffset]) -> Result<()> {
         self.shared.check_open()?;
-        check_group_id(group_id)?;
-        let list: Vec<(TopicPartition, OffsetAndMetadata)> = offsets
-            .iter()
-            .map(|o| {
-                let p = i32::try_from(o.partition).map_err(|_| Error::invalid(format!("partition {} of {} is out of range", o.partition, o.topic)))?;
-                let mut om = OffsetAndMetadata::new(o.offset);
-                om.metadata = o.metadata.clone().unwrap_or_default();
-                Ok((TopicPartition::new(o.topic.clone(), p), om))
-            })
-            .collect::<Result<_>>()?;
+        let recs = Self::records(group_id, offsets, crate::util::now_ms())?;
         let mut c = self.shared.coord.lock();
-        let g = c.groups.entry(group_id.to_string()).or_insert_with(|| super::coordinator::Group::new(group_id));
-        let recs = g.commit_records(&list, crate::util::now_ms())?;
         c.apply(recs)?;
         self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    fn txn_offsets_partition(&self, group_id: &str) -> Result<Option<crate::log::TopicPartition>> {
+        self.shared.check_open()?;
+        check_group_id(group_id)?;
+        self.shared.coord.lock().log.txn_partition(group_id)
+    }
+
+    fn prepare_txn_offsets(&self, group_id: &str, producer_id: i64, epoch: i16, offsets: &[TxnOffset]) -> Result<()> {
+        self.shared.check_open()?;
+        let recs = Self::records(group_id, offsets, crate::util::now_ms())?;
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let raw = recs.iter().map(GroupRecord::encode).collect::<Result<Vec<_>>>()?;
+        self.shared.coord.lock().log.append_transactional(&raw, producer_id, epoch)?;
+        let mut pending = self.pending.lock();
+        let list = pending.entry((group_id.to_string(), producer_id)).or_default();
+        list.extend(recs);
+        Ok(())
+    }
+
+    fn complete_txn_offsets(&self, group_id: &str, producer_id: i64, offsets: &[TxnOffset]) -> Result<()> {
+        self.shared.check_open()?;
+        let recs = match self.pending.lock().remove(&(group_id.to_string(), producer_id)) {
+            Some(r) => r,
+            // Prepared before a restart: the log already holds them behind the marker.
+            None => Self::records(group_id, offsets, crate::util::now_ms())?,
+        };
+        self.shared.coord.lock().apply_in_memory(recs);
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    fn abort_txn_offsets(&self, group_id: &str, producer_id: i64) -> Result<()> {
+        self.pending.lock().remove(&(group_id.to_string(), producer_id));
         Ok(())
     }
 }
 
 /// Register the group offset store as the engine's transactional offset committer.
 pub(crate) fn register(engine: &crate::Engine) -> Result<()> {
-    let c = GroupTxnOffsets { shared: Arc::clone(&engine.inner.groups.shared) };
+    let c = GroupTxnOffsets { shared: Arc::clone(&engine.inner.groups.shared), pending: Mutex::new(HashMap::new()) };
     engine.set_txn_offset_committer(Arc::new(c))
 }
 

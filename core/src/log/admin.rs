@@ -88,11 +88,17 @@ impl crate::Engine {
     /// assert_eq!(err.code(), kabase::ErrorCode::TopicExists);
     /// ```
     pub fn create_topic(&self, topic: NewTopic) -> Result<()> {
+        if super::is_internal_topic(&topic.name) {
+            return Err(super::internal_topic_error(&topic.name, "create"));
+        }
         self.topics()?.create_topic(&topic)
     }
 
-    /// Delete a topic and its data.
+    /// Delete a topic and its data. Internal topics (`__consumer_offsets`) cannot be deleted.
     pub fn delete_topic(&self, name: &str) -> Result<()> {
+        if super::is_internal_topic(name) {
+            return Err(super::internal_topic_error(name, "delete"));
+        }
         self.topics()?.delete_topic(name)
     }
 
@@ -101,8 +107,22 @@ impl crate::Engine {
         self.topics()?.create_partitions(name, total)
     }
 
-    /// Names of every topic, sorted.
+    /// Names of every user topic, sorted; internal topics (`__consumer_offsets`) are left out
+    /// (see [`crate::Engine::list_topics_with_internal`]).
+    ///
+    /// ```
+    /// use kabase::log::NewTopic;
+    /// let engine = kabase::Engine::open_in_memory().unwrap();
+    /// engine.create_topic(NewTopic::new("orders", 1)).unwrap();
+    /// assert_eq!(engine.list_topics().unwrap(), ["orders"]);
+    /// engine.close().unwrap();
+    /// ```
     pub fn list_topics(&self) -> Result<Vec<String>> {
+        Ok(self.topics()?.topics.read().keys().filter(|k| !super::is_internal_topic(k)).cloned().collect())
+    }
+
+    /// Names of every topic, internal ones included, sorted.
+    pub fn list_topics_with_internal(&self) -> Result<Vec<String>> {
         Ok(self.topics()?.topics.read().keys().cloned().collect())
     }
 

@@ -2,7 +2,9 @@
 //! pass over every inactive segment:
 //!
 //! 1. Build an offset map `key → latest offset` over the inactive segments (the active segment
-//!    is never cleaned, as in Kafka).
+//!    is never cleaned, as in Kafka). Records of aborted transactions (found through the
+//!    segments' aborted-transaction indexes) do not enter the map: they never supersede a
+//!    committed record.
 //! 2. Rewrite each inactive segment into `<base>.log.cleaned`, keeping a record only if it is
 //!    the latest for its key; a tombstone (null value) is kept until its segment's largest
 //!    timestamp is older than `delete.retention.ms`. Batches keep their base offset, last
@@ -22,6 +24,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::batch::{self, BatchSpec, RecordInput};
+use super::index::AbortedTxn;
 use super::partition::PartitionLog;
 use super::segment::{file_name, Segment};
 use crate::error::{Error, Result};
@@ -55,10 +58,15 @@ impl PartitionLog {
         }
         let _one_cleaner = self.clean_lock.lock();
         // Inactive segments: (base, file, size, max timestamp).
-        let inactive: Vec<(i64, Arc<std::fs::File>, u64, i64)> = {
+        // Aborted transactions of the whole log (a marker may sit in a later segment).
+        let (inactive, aborted): (Vec<(i64, Arc<std::fs::File>, u64, i64)>, Vec<AbortedTxn>) = {
             let st = self.state.lock();
             let n = st.segments.len();
-            st.segments.values().take(n.saturating_sub(1)).map(|s| (s.base_offset, s.log_file(), s.size(), s.max_timestamp())).collect()
+            let inactive = st.segments.values().take(n.saturating_sub(1)).map(|s| (s.base_offset, s.log_file(), s.size(), s.max_timestamp())).collect();
+            (inactive, st.segments.values().flat_map(|s| s.aborted().iter().copied()).collect())
+        };
+        let is_aborted = |h: &batch::BatchHeader| {
+            h.is_transactional() && aborted.iter().any(|t| t.producer_id == h.producer_id && t.first_offset <= h.base_offset && h.last_offset() <= t.last_offset)
         };
         if inactive.is_empty() {
             return Ok(stats);
@@ -69,7 +77,9 @@ impl PartitionLog {
             let buf = read_all(f, *size)?;
             for b in batch::batches(&buf) {
                 let (h, bytes) = b?;
-                if h.is_control() {
+                // An aborted record never supersedes anything (Kafka's cleaner skips aborted
+                // transactions when it builds the offset map).
+                if h.is_control() || is_aborted(&h) {
                     continue;
                 }
                 let (_, recs) = batch::decode_records(bytes)?;

@@ -89,6 +89,20 @@ impl std::fmt::Display for TopicPartition {
     }
 }
 
+/// Kafka's internal topic of committed offsets (see [`crate::group`]).
+pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Whether `name` is an internal topic (hidden from [`crate::Engine::list_topics`], closed to
+/// user writes, creation and deletion).
+pub fn is_internal_topic(name: &str) -> bool {
+    name == CONSUMER_OFFSETS_TOPIC
+}
+
+/// The error for a user operation on an internal topic.
+pub(crate) fn internal_topic_error(name: &str, what: &str) -> Error {
+    Error::invalid(format!("topic {name:?} is internal to the engine; users cannot {what} it"))
+}
+
 /// Check a topic name by Kafka's rules (`Topic.validate`): 1-249 characters from
 /// `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<()> {
@@ -394,6 +408,9 @@ impl TopicsShared {
     /// The topic, created with the engine's `num_partitions` when missing (Kafka's
     /// `auto.create.topics.enable`).
     pub(crate) fn topic_or_create(&self, name: &str) -> Result<Arc<Topic>> {
+        if is_internal_topic(name) {
+            return Err(internal_topic_error(name, "produce to"));
+        }
         if let Some(t) = self.topics.read().get(name) {
             return Ok(Arc::clone(t));
         }

@@ -18,8 +18,11 @@
 //! (a zombie) then fails with [`ErrorCode::ProducerFenced`].
 //!
 //! Offsets sent with [`crate::log::Producer::send_offsets_to_transaction`] are stored with the
-//! transaction and, when it commits, handed to the registered [`TxnOffsetCommitter`] (the
-//! consumer-group offset store). Offsets committed while no committer is registered are kept
+//! transaction and written at once by the registered [`TxnOffsetCommitter`] (the consumer-group
+//! offset store) as pending transactional records in the group's `__consumer_offsets`
+//! partition, which joins the transaction; the COMMIT or ABORT marker written there at the end
+//! decides whether they count, as in Kafka. When the transaction commits, the store makes them
+//! visible. Offsets committed while no committer is registered are kept
 //! and applied as soon as one is.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,10 +50,40 @@ pub struct TxnOffset {
 }
 
 /// Where committed transactional offsets go (implemented by the consumer-group offset store).
+///
+/// As in Kafka, a store may write a transaction's offsets as pending transactional records
+/// when they are sent ([`TxnOffsetCommitter::prepare_txn_offsets`], which names the partition
+/// the transaction must then end with its COMMIT or ABORT marker), and make them visible when
+/// the transaction commits ([`TxnOffsetCommitter::complete_txn_offsets`]). A store that does
+/// not prepare gets [`TxnOffsetCommitter::commit_txn_offsets`] at commit time instead.
 pub trait TxnOffsetCommitter: Send + Sync {
-    /// Store `offsets` for `group_id` as committed. Called once per group when a transaction
-    /// that sent offsets commits.
+    /// Store `offsets` for `group_id` as committed, durably. Called once per group when a
+    /// transaction that sent offsets commits and the offsets were not prepared.
     fn commit_txn_offsets(&self, group_id: &str, offsets: &[TxnOffset]) -> Result<()>;
+
+    /// The partition where this store writes `group_id`'s pending offsets (the transaction
+    /// must end there with its marker), or `None` when it does not prepare (the default).
+    fn txn_offsets_partition(&self, _group_id: &str) -> Result<Option<TopicPartition>> {
+        Ok(None)
+    }
+
+    /// Write `offsets` for `group_id` as pending records of the transactional producer
+    /// `(producer_id, epoch)` in [`TxnOffsetCommitter::txn_offsets_partition`], durably.
+    fn prepare_txn_offsets(&self, _group_id: &str, _producer_id: i64, _epoch: i16, _offsets: &[TxnOffset]) -> Result<()> {
+        Ok(())
+    }
+
+    /// The transaction of `producer_id` that prepared `offsets` for `group_id` committed (its
+    /// COMMIT marker is written): make them visible.
+    fn complete_txn_offsets(&self, group_id: &str, _producer_id: i64, offsets: &[TxnOffset]) -> Result<()> {
+        self.commit_txn_offsets(group_id, offsets)
+    }
+
+    /// The transaction of `producer_id` that prepared offsets for `group_id` aborted (its ABORT
+    /// marker is written): forget them.
+    fn abort_txn_offsets(&self, _group_id: &str, _producer_id: i64) -> Result<()> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +103,10 @@ struct TxnMeta {
     state: TxnState,
     partitions: BTreeSet<(String, u32)>,
     offsets: BTreeMap<String, Vec<TxnOffset>>,
+    /// Groups whose offsets were written as pending transactional records
+    /// ([`TxnOffsetCommitter::prepare_txn_offsets`]).
+    #[serde(default)]
+    prepared: BTreeSet<String>,
     timeout_ms: i64,
     start_ms: i64,
 }
@@ -161,7 +198,16 @@ impl TxnCoordinator {
         let mut st = self.state.lock();
         st.transactions.insert(
             txn_id.to_string(),
-            TxnMeta { producer_id: pid, epoch, state: TxnState::Empty, partitions: BTreeSet::new(), offsets: BTreeMap::new(), timeout_ms, start_ms: 0 },
+            TxnMeta {
+                producer_id: pid,
+                epoch,
+                state: TxnState::Empty,
+                partitions: BTreeSet::new(),
+                offsets: BTreeMap::new(),
+                prepared: BTreeSet::new(),
+                timeout_ms,
+                start_ms: 0,
+            },
         );
         self.persist(&st)?;
         Ok((pid, epoch))
@@ -184,6 +230,7 @@ impl TxnCoordinator {
                 m.state = TxnState::Ongoing;
                 m.partitions.clear();
                 m.offsets.clear();
+                m.prepared.clear();
                 m.start_ms = crate::util::now_ms();
                 Ok(true)
             }
@@ -206,11 +253,26 @@ impl TxnCoordinator {
         Ok(())
     }
 
-    /// AddOffsetsToTxn + TxnOffsetCommit: remember offsets to commit with the transaction.
+    /// AddOffsetsToTxn + TxnOffsetCommit: remember offsets to commit with the transaction and
+    /// have the offset store write them as pending records; the partition it names joins the
+    /// transaction (recorded before the records are written, so a fenced or timed-out
+    /// transaction still ends there with a marker).
     pub(crate) fn add_offsets(&self, txn_id: &str, pid: i64, epoch: i16, group: &str, offsets: &[TxnOffset]) -> Result<()> {
+        let committer = self.committer.read().clone();
         let mut st = self.state.lock();
         let m = Self::check(&mut st, txn_id, pid, epoch)?;
         Self::begin_if_needed(m, txn_id)?;
+        if let Some(c) = &committer {
+            if let Some(tp) = c.txn_offsets_partition(group)? {
+                if m.partitions.insert((tp.topic.clone(), tp.partition)) {
+                    self.persist(&st)?;
+                }
+                c.prepare_txn_offsets(group, pid, epoch, offsets)?;
+                let m = Self::check(&mut st, txn_id, pid, epoch)?;
+                m.prepared.insert(group.to_string());
+            }
+        }
+        let m = Self::check(&mut st, txn_id, pid, epoch)?;
         let list = m.offsets.entry(group.to_string()).or_default();
         for o in offsets {
             list.retain(|x| !(x.topic == o.topic && x.partition == o.partition));
@@ -259,18 +321,22 @@ impl TxnCoordinator {
             part.append_marker(m.producer_id, m.epoch, kind, COORDINATOR_EPOCH)?;
         }
         let mut unapplied = Vec::new();
-        if commit {
-            let committer = self.committer.read().clone();
-            for (g, offs) in &m.offsets {
-                match &committer {
-                    Some(c) => c.commit_txn_offsets(g, offs)?,
-                    None => unapplied.push((g.clone(), offs.clone())),
-                }
+        let committer = self.committer.read().clone();
+        for (g, offs) in &m.offsets {
+            match (&committer, commit) {
+                (Some(c), true) if m.prepared.contains(g) => c.complete_txn_offsets(g, m.producer_id, offs)?,
+                (Some(c), true) => c.commit_txn_offsets(g, offs)?,
+                (Some(c), false) => c.abort_txn_offsets(g, m.producer_id)?,
+                // Before the store is registered (recovery at open): a prepared commit is
+                // already in the store's log behind its marker; applying it again is harmless.
+                (None, true) => unapplied.push((g.clone(), offs.clone())),
+                (None, false) => {}
             }
         }
         m.state = if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
         m.partitions.clear();
         m.offsets.clear();
+        m.prepared.clear();
         let mut st = self.state.lock();
         st.unapplied_offsets.extend(unapplied);
         st.transactions.insert(txn_id.to_string(), m);
