@@ -13,9 +13,6 @@ mod consumer;
 mod filters;
 #[cfg(feature = "groups")]
 mod group;
-#[cfg(all(feature = "topics", not(feature = "groups")))]
-#[path = "group_none.rs"]
-mod group;
 #[cfg(feature = "topics")]
 mod producer;
 #[cfg(feature = "tables")]
