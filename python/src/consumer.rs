@@ -228,6 +228,78 @@ pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &[ConsumerRecord]) -> Py
     Ok(out)
 }
 
+/// Records as instances of `rec_cls` (kafka-python's 13-field `ConsumerRecord` namedtuple),
+/// built here in one pass: as a list, or with `tp_cls` (the `TopicPartition` namedtuple) as
+/// `{TopicPartition: [ConsumerRecord]}` the way `KafkaConsumer.poll` returns them.
+fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    // `tuple.__new__(cls, fields)` makes a namedtuple without running its Python `__new__`.
+    let tuple_new = py.get_type::<PyTuple>().getattr("__new__")?;
+    let none = py.None().into_bound(py);
+    let minus_one = (-1i64).into_pyobject(py)?.into_any();
+    let zero = 0i64.into_pyobject(py)?.into_any();
+    let one = 1i64.into_pyobject(py)?.into_any();
+    let list = PyList::empty(py);
+    let dict = PyDict::new(py);
+    let mut cur: Option<(Arc<str>, u32)> = None;
+    let mut topic_obj: Option<Bound<'py, PyAny>> = None;
+    let mut cur_list: Bound<'py, PyList> = list.clone();
+    for r in recs {
+        let same = cur.as_ref().is_some_and(|(t, p)| Arc::ptr_eq(t, &r.topic) && *p == r.partition);
+        if !same {
+            let same_topic = cur.as_ref().is_some_and(|(t, _)| Arc::ptr_eq(t, &r.topic));
+            if !same_topic {
+                topic_obj = Some(r.topic.as_ref().into_pyobject(py)?.into_any());
+            }
+            cur = Some((r.topic.clone(), r.partition));
+            if let Some(tp_cls) = tp_cls {
+                let t = topic_obj.clone().unwrap_or_else(|| none.clone());
+                let key = tuple_new.call1((tp_cls, PyTuple::new(py, [t, r.partition.into_pyobject(py)?.into_any()])?))?;
+                cur_list = match dict.get_item(&key)? {
+                    Some(l) => l.cast_into::<PyList>()?,
+                    None => {
+                        let l = PyList::empty(py);
+                        dict.set_item(key, &l)?;
+                        l
+                    }
+                };
+            }
+        }
+        let topic = topic_obj.clone().unwrap_or_else(|| none.clone());
+        let headers = PyList::empty(py);
+        let mut hsize: i64 = 0;
+        for h in &r.headers {
+            hsize += h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64);
+            headers.append((h.key.as_str(), opt_bytes(py, &h.value)))?;
+        }
+        let ksize = r.key.as_ref().map_or(-1, |k| k.len() as i64);
+        let vsize = r.value.as_ref().map_or(-1, |v| v.len() as i64);
+        let tstype = match r.timestamp_type {
+            kabase::log::TimestampType::CreateTime => zero.clone(),
+            kabase::log::TimestampType::LogAppendTime => one.clone(),
+        };
+        let fields = PyTuple::new(
+            py,
+            [
+                topic,
+                r.partition.into_pyobject(py)?.into_any(),
+                r.offset.into_pyobject(py)?.into_any(),
+                r.timestamp.into_pyobject(py)?.into_any(),
+                tstype,
+                opt_bytes(py, &r.key),
+                opt_bytes(py, &r.value),
+                headers.into_any(),
+                none.clone(),
+                ksize.into_pyobject(py)?.into_any(),
+                vsize.into_pyobject(py)?.into_any(),
+                if r.headers.is_empty() { minus_one.clone() } else { hsize.into_pyobject(py)?.into_any() },
+                minus_one.clone(),
+            ],
+        )?;
+        cur_list.append(tuple_new.call1((rec_cls, fields))?)?;
+    }
+    Ok(if tp_cls.is_some() { dict.into_any() } else { list.into_any() })
+}
+
 /// A consumer. Calls are serialized by an internal lock; share it between threads if you must.
 #[pyclass(module = "kabase._native", name = "Consumer", frozen)]
 pub struct PyConsumer {
@@ -405,8 +477,11 @@ impl PyConsumer {
     }
 
     /// Fetch up to `max_records` records, waiting up to `timeout_ms`. In a group this drives
-    /// the group protocol too (the listener runs inside).
-    fn poll<'py>(&self, py: Python<'py>, max_records: usize, timeout_ms: u64) -> PyResult<Bound<'py, PyList>> {
+    /// the group protocol too (the listener runs inside). Records are tuples (see
+    /// `records_to_py`), or `record_cls` instances; with `tp_cls` too, a dict
+    /// `{tp_cls(topic, partition): [record]}`.
+    #[pyo3(signature = (max_records, timeout_ms, record_cls=None, tp_cls=None))]
+    fn poll<'py>(&self, py: Python<'py>, max_records: usize, timeout_ms: u64, record_cls: Option<Bound<'py, PyAny>>, tp_cls: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let timeout = Duration::from_millis(timeout_ms);
         let recs = self.with(py, "poll", |inner| {
             inner.refresh_groupless()?;
@@ -430,7 +505,11 @@ impl PyConsumer {
             }
             return Err(err);
         }
-        records_to_py(py, &recs?)
+        let recs = recs?;
+        match &record_cls {
+            Some(cls) => records_as(py, &recs, cls, tp_cls.as_ref()),
+            None => Ok(records_to_py(py, &recs)?.into_any()),
+        }
     }
 
     /// Commit `[(topic, partition, offset, metadata)]`, or (None) the current positions.

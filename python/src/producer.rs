@@ -12,7 +12,6 @@ use crate::engine::{PyEngine, Slot};
 use crate::error::IntoPyResult;
 
 type Headers = Option<Vec<(String, Option<Vec<u8>>)>>;
-type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 fn timeout(t: Option<f64>) -> PyResult<Option<Duration>> {
     match t {
@@ -75,25 +74,40 @@ impl PyProducer {
         &self,
         py: Python<'_>,
         topic: &str,
-        value: Option<Vec<u8>>,
-        key: Option<Vec<u8>>,
+        value: Option<&[u8]>,
+        key: Option<&[u8]>,
         headers: Headers,
         partition: Option<i64>,
         timestamp_ms: Option<i64>,
     ) -> PyResult<PySendFuture> {
-        let r = record(topic, value, key, headers, partition, timestamp_ms)?;
+        let r = record(topic, value.map(<[u8]>::to_vec), key.map(<[u8]>::to_vec), headers, partition, timestamp_ms)?;
         let p = self.producer()?;
         // `send` may block while `buffer.memory` is full, so release the GIL.
         let fut = py.detach(move || p.send(r)).py()?;
         Ok(PySendFuture { fut })
     }
 
-    /// Send many `(key, value)` records to one topic in one call; returns their futures.
-    #[pyo3(signature = (topic, records, partition=None))]
-    fn send_many(&self, py: Python<'_>, topic: &str, records: Vec<KeyValue>, partition: Option<i64>) -> PyResult<Vec<PySendFuture>> {
-        let mut recs = Vec::with_capacity(records.len());
-        for (k, v) in records {
-            recs.push(record(topic, v, k, None, partition, None)?);
+    /// Send many records to one topic in one call; returns their futures. `values` is a list
+    /// of `bytes` (or `None`), `keys` a list of the same length (or None: no keys).
+    #[pyo3(signature = (topic, values, keys=None, partition=None))]
+    fn send_many(&self, py: Python<'_>, topic: &str, values: &Bound<'_, PyList>, keys: Option<&Bound<'_, PyList>>, partition: Option<i64>) -> PyResult<Vec<PySendFuture>> {
+        if keys.is_some_and(|k| k.len() != values.len()) {
+            return Err(crate::error::new_err(ErrorCode::InvalidArgument, "keys and values must have the same length"));
+        }
+        let mut recs = Vec::with_capacity(values.len());
+        for (i, v) in values.iter().enumerate() {
+            let v: Option<&[u8]> = v.extract()?;
+            let k: Option<Vec<u8>> = match keys {
+                Some(ks) => {
+                    let item = ks.get_item(i)?;
+                    item.extract::<Option<&[u8]>>()?.map(<[u8]>::to_vec)
+                }
+                None => None,
+            };
+            if k.is_none() && v.is_none() {
+                return Err(crate::error::new_err(ErrorCode::InvalidArgument, "Need at least one: key or value"));
+            }
+            recs.push(record(topic, v.map(<[u8]>::to_vec), k, None, partition, None)?);
         }
         let p = self.producer()?;
         let futs = py.detach(move || -> Result<Vec<SendFuture>, Error> { recs.into_iter().map(|r| p.send(r)).collect() }).py()?;

@@ -418,6 +418,19 @@ impl PyTable {
         r.long(&f, &q).ok_or_else(|| crate::error::new_err(ErrorCode::Internal, "increment returned no counter value"))
     }
 
+    /// Stream every committed change of this table into `topic` (None: `default.<table>`),
+    /// exactly once, from now on (`Stream.snapshot()` gives what the table held before).
+    /// Options: `name`, `partitioning` (`'row_key'`, `'family'`, `'fixed:<n>'` or an int),
+    /// `shape` (`'per_row'`, `'per_cell'`), `format` (`'json'`, `'binary'`), `bytes`
+    /// (`'auto'`, `'base64'`), `compression`, `partitions`, `max_lag`, `backpressure`
+    /// (`'block'`, `'error'`), `backpressure_timeout_ms`, `routes` (dicts with `action`,
+    /// `table`, `family`, `qualifier`, `topics`).
+    #[cfg(feature = "topics")]
+    #[pyo3(signature = (topic=None, **options))]
+    fn stream_to(&self, py: Python<'_>, topic: Option<String>, options: Option<&Bound<'_, PyDict>>) -> PyResult<crate::stream::PyStream> {
+        crate::stream::stream_to(py, &self.shared, self.name.clone(), topic, options)
+    }
+
     fn __repr__(&self) -> String {
         format!("<kabase.Table {:?}>", self.name)
     }

@@ -274,6 +274,9 @@ class KafkaConsumer(object):
             max_records = self._max_poll_records
         elif isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
             raise ValueError("max_records must be a positive integer")
+        if self._kd is None and self._vd is None:
+            # Records and the {TopicPartition: [...]} dict are built natively in one pass.
+            return self._call("poll", int(max_records), int(timeout_ms), ConsumerRecord, TopicPartition)
         raw = self._call("poll", int(max_records), int(timeout_ms))
         out: Dict[TopicPartition, List[ConsumerRecord]] = {}
         for r in self._records(raw):
@@ -299,9 +302,12 @@ class KafkaConsumer(object):
             if remaining <= 0:
                 raise StopIteration
             wait_ms = int(min(remaining * 1000.0, 1000.0)) if remaining != float("inf") else 1000
-            raw = self._call("poll", self._max_poll_records, max(wait_ms, 0))
-            if raw:
-                self._iter_buffer = self._records(raw)
+            if self._kd is None and self._vd is None:
+                recs = self._call("poll", self._max_poll_records, max(wait_ms, 0), ConsumerRecord, None)
+            else:
+                recs = self._records(self._call("poll", self._max_poll_records, max(wait_ms, 0)))
+            if recs:
+                self._iter_buffer = recs
                 self._iter_pos = 1
                 return self._iter_buffer[0]
 
