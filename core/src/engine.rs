@@ -107,8 +107,44 @@ impl Engine {
 
     /// Open an engine that keeps nothing once closed.
     pub fn open_in_memory() -> Result<Engine> {
+        Self::open_in_memory_with(EngineOptions::default())
+    }
+
+    /// Open an engine that keeps nothing once closed, with `options` (`in_memory` is implied:
+    /// the engine gets a fresh private directory, on tmpfs where the OS has one, removed once
+    /// the engine is closed and its last handle dropped).
+    ///
+    /// ```
+    /// use kabase::{Engine, EngineOptions};
+    /// let engine = Engine::open_in_memory_with(EngineOptions { num_partitions: 3, ..EngineOptions::default() })?;
+    /// assert!(engine.options().in_memory);
+    /// assert_eq!(engine.options().num_partitions, 3);
+    /// let other = Engine::open_in_memory_with(EngineOptions::default())?;
+    /// assert!(!engine.same_as(&other)); // every in-memory engine is its own
+    /// engine.close()?;
+    /// other.close()?;
+    /// # Ok::<(), kabase::Error>(())
+    /// ```
+    pub fn open_in_memory_with(options: EngineOptions) -> Result<Engine> {
         let dir = memory_dir()?;
-        Self::open_with(dir, EngineOptions { in_memory: true, ..EngineOptions::default() })
+        Self::open_with(dir, EngineOptions { in_memory: true, ..options })
+    }
+
+    /// The default data directory: `$KABASE_DATA_DIR` when it is set and not empty, else
+    /// `./kabase-data` (relative to the working directory). Bindings open it when the user
+    /// names no directory.
+    ///
+    /// ```
+    /// std::env::set_var("KABASE_DATA_DIR", "/var/lib/app-data");
+    /// assert_eq!(kabase::Engine::default_dir(), std::path::PathBuf::from("/var/lib/app-data"));
+    /// std::env::remove_var("KABASE_DATA_DIR");
+    /// assert_eq!(kabase::Engine::default_dir(), std::path::PathBuf::from("kabase-data"));
+    /// ```
+    pub fn default_dir() -> PathBuf {
+        match std::env::var_os("KABASE_DATA_DIR") {
+            Some(d) if !d.is_empty() => PathBuf::from(d),
+            _ => PathBuf::from("kabase-data"),
+        }
     }
 
     /// Open (or create) an engine in `dir` with `options`.
@@ -356,6 +392,50 @@ mod tests {
         std::fs::write(d.path().join("kabase.meta"), "{\"format\": 99}").unwrap();
         let err = Engine::open(d.path()).unwrap_err();
         assert_eq!(err.code(), ErrorCode::IncompatibleFormat);
+    }
+
+    #[test]
+    fn in_memory_with_options() {
+        let e = Engine::open_in_memory_with(EngineOptions { num_partitions: 4, in_memory: false, ..EngineOptions::default() }).unwrap();
+        assert!(e.options().in_memory, "in_memory is implied");
+        assert_eq!(e.options().num_partitions, 4);
+        let dir = e.dir().to_path_buf();
+        let f = Engine::open_in_memory_with(EngineOptions::default()).unwrap();
+        assert!(!e.same_as(&f));
+        assert_ne!(dir, f.dir());
+        let bad = Engine::open_in_memory_with(EngineOptions { num_partitions: 0, ..EngineOptions::default() }).unwrap_err();
+        assert_eq!(bad.code(), ErrorCode::InvalidConfig);
+        e.close().unwrap();
+        f.close().unwrap();
+        drop(e);
+        assert!(!dir.exists(), "an in-memory engine leaves nothing behind");
+    }
+
+    #[test]
+    fn default_dir_reads_the_environment() {
+        // The only test that touches KABASE_DATA_DIR (tests run on threads of one process).
+        std::env::set_var("KABASE_DATA_DIR", "/tmp/kabase-default-dir-test");
+        assert_eq!(Engine::default_dir(), PathBuf::from("/tmp/kabase-default-dir-test"));
+        std::env::set_var("KABASE_DATA_DIR", "");
+        assert_eq!(Engine::default_dir(), PathBuf::from("kabase-data"), "empty means unset");
+        std::env::remove_var("KABASE_DATA_DIR");
+        assert_eq!(Engine::default_dir(), PathBuf::from("kabase-data"));
+    }
+
+    #[test]
+    fn reopen_after_close_once_handles_are_dropped() {
+        // What the bindings rely on: close() then dropping every handle (tables included)
+        // frees the directory, LSM lock and all, for an open in the same process.
+        let d = tempfile::tempdir().unwrap();
+        let e = Engine::open(d.path()).unwrap();
+        e.create_table(crate::TableDescriptor::new("t").family(crate::FamilyDescriptor::new("cf"))).unwrap();
+        let t = e.table("t").unwrap();
+        e.close().unwrap();
+        drop(e);
+        drop(t);
+        let e = Engine::open(d.path()).unwrap();
+        assert!(e.table_exists("t").unwrap());
+        e.close().unwrap();
     }
 
     #[test]

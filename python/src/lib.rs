@@ -13,11 +13,12 @@ mod consumer;
 mod filters;
 #[cfg(feature = "groups")]
 mod group;
-#[cfg(all(feature = "topics", not(feature = "groups")))]
-#[path = "group_none.rs"]
-mod group;
 #[cfg(feature = "topics")]
 mod producer;
+#[cfg(all(feature = "tables", feature = "topics"))]
+mod stream;
+#[cfg(all(feature = "tables", feature = "topics"))]
+mod bench;
 #[cfg(feature = "tables")]
 mod table;
 
@@ -39,6 +40,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_class::<producer::PyProducer>()?;
         m.add_class::<producer::PySendFuture>()?;
         m.add_class::<consumer::PyConsumer>()?;
+    }
+    #[cfg(all(feature = "tables", feature = "topics"))]
+    {
+        m.add_class::<stream::PyStream>()?;
+        m.add_function(wrap_pyfunction!(bench::_bench, m)?)?;
     }
     // Capability flags: true only when this build wires the core's feature (tests skip on them).
     m.add("HAS_TABLES", cfg!(feature = "tables"))?;

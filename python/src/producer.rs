@@ -1,5 +1,6 @@
 //! `kabase._native.Producer` and `SendFuture`, plus the engine's topic admin calls.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kabase::log::{NewTopic, Producer, ProducerConfig, ProducerRecord, SendFuture, TopicPartition};
@@ -7,11 +8,10 @@ use kabase::{Error, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use crate::engine::PyEngine;
+use crate::engine::{PyEngine, Slot};
 use crate::error::IntoPyResult;
 
 type Headers = Option<Vec<(String, Option<Vec<u8>>)>>;
-type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 fn timeout(t: Option<f64>) -> PyResult<Option<Duration>> {
     match t {
@@ -44,7 +44,13 @@ fn record(topic: &str, value: Option<Vec<u8>>, key: Option<Vec<u8>>, headers: He
 /// A producer (thread-safe; share it between threads).
 #[pyclass(module = "kabase._native", name = "Producer", frozen)]
 pub struct PyProducer {
-    producer: Producer,
+    slot: Arc<Slot<Arc<Producer>>>,
+}
+
+impl PyProducer {
+    fn producer(&self) -> PyResult<Arc<Producer>> {
+        self.slot.get().py()
+    }
 }
 
 #[pymethods]
@@ -56,9 +62,9 @@ impl PyProducer {
         for (k, v) in &configs {
             cfg = cfg.set(k, v).py()?;
         }
-        let e = engine.core().clone();
+        let e = engine.core()?;
         let producer = py.detach(move || e.producer(cfg)).py()?;
-        Ok(PyProducer { producer })
+        Ok(PyProducer { slot: Slot::new(&engine.shared, "producer", Arc::new(producer)) })
     }
 
     /// Send one record; returns its future.
@@ -68,89 +74,134 @@ impl PyProducer {
         &self,
         py: Python<'_>,
         topic: &str,
-        value: Option<Vec<u8>>,
-        key: Option<Vec<u8>>,
+        value: Option<&[u8]>,
+        key: Option<&[u8]>,
         headers: Headers,
         partition: Option<i64>,
         timestamp_ms: Option<i64>,
     ) -> PyResult<PySendFuture> {
-        let r = record(topic, value, key, headers, partition, timestamp_ms)?;
+        let r = record(topic, value.map(<[u8]>::to_vec), key.map(<[u8]>::to_vec), headers, partition, timestamp_ms)?;
+        let p = self.producer()?;
         // `send` may block while `buffer.memory` is full, so release the GIL.
-        let fut = py.detach(|| self.producer.send(r)).py()?;
+        let fut = py.detach(move || p.send(r)).py()?;
         Ok(PySendFuture { fut })
     }
 
-    /// Send many `(key, value)` records to one topic in one call; returns their futures.
-    #[pyo3(signature = (topic, records, partition=None))]
-    fn send_many(&self, py: Python<'_>, topic: &str, records: Vec<KeyValue>, partition: Option<i64>) -> PyResult<Vec<PySendFuture>> {
-        let mut recs = Vec::with_capacity(records.len());
-        for (k, v) in records {
-            recs.push(record(topic, v, k, None, partition, None)?);
+    /// Send many records to one topic in one call; returns their futures. `values` is a list
+    /// of `bytes` (or `None`), `keys` a list of the same length (or None: no keys).
+    #[pyo3(signature = (topic, values, keys=None, partition=None))]
+    fn send_many(&self, py: Python<'_>, topic: &str, values: &Bound<'_, PyList>, keys: Option<&Bound<'_, PyList>>, partition: Option<i64>) -> PyResult<Vec<PySendFuture>> {
+        if keys.is_some_and(|k| k.len() != values.len()) {
+            return Err(crate::error::new_err(ErrorCode::InvalidArgument, "keys and values must have the same length"));
         }
-        let futs = py
-            .detach(|| -> Result<Vec<SendFuture>, Error> { recs.into_iter().map(|r| self.producer.send(r)).collect() })
-            .py()?;
+        let mut recs = Vec::with_capacity(values.len());
+        for (i, v) in values.iter().enumerate() {
+            let v: Option<&[u8]> = v.extract()?;
+            let k: Option<Vec<u8>> = match keys {
+                Some(ks) => {
+                    let item = ks.get_item(i)?;
+                    item.extract::<Option<&[u8]>>()?.map(<[u8]>::to_vec)
+                }
+                None => None,
+            };
+            if k.is_none() && v.is_none() {
+                return Err(crate::error::new_err(ErrorCode::InvalidArgument, "Need at least one: key or value"));
+            }
+            recs.push(record(topic, v.map(<[u8]>::to_vec), k, None, partition, None)?);
+        }
+        let p = self.producer()?;
+        let futs = py.detach(move || -> Result<Vec<SendFuture>, Error> { recs.into_iter().map(|r| p.send(r)).collect() }).py()?;
         Ok(futs.into_iter().map(|fut| PySendFuture { fut }).collect())
     }
 
-    /// Wait until every record sent so far is acknowledged.
+    /// Wait until every record sent so far is acknowledged; with `timeout` (seconds), raise
+    /// `kabase.errors.Timeout` once it passes (the records stay queued and complete later).
     #[pyo3(signature = (timeout=None))]
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        let _ = self::timeout(timeout)?;
-        py.detach(|| self.producer.flush()).py()
+        let t = self::timeout(timeout)?;
+        let p = self.producer()?;
+        py.detach(move || bounded(t, "flush", move || p.flush())).py()
     }
 
-    /// Flush and close.
+    /// Flush and close; with `timeout` (seconds), raise `kabase.errors.Timeout` once it passes
+    /// (the producer is closed for new records either way and finishes in the background).
     #[pyo3(signature = (timeout=None))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        let _ = self::timeout(timeout)?;
-        py.detach(|| self.producer.close()).py()
+        let t = self::timeout(timeout)?;
+        let p = self.producer()?;
+        py.detach(move || bounded(t, "close", move || p.close())).py()
     }
 
     /// Number of partitions of `topic` (created on first use).
     fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<u32> {
-        py.detach(|| self.producer.partitions_for(topic)).py()
+        let p = self.producer()?;
+        py.detach(move || p.partitions_for(topic)).py()
     }
 
     /// The producer id and epoch (idempotent / transactional producers).
     #[getter]
-    fn producer_id(&self) -> i64 {
-        self.producer.producer_id()
+    fn producer_id(&self) -> PyResult<i64> {
+        Ok(self.producer()?.producer_id())
     }
 
     #[getter]
-    fn producer_epoch(&self) -> i16 {
-        self.producer.producer_epoch()
+    fn producer_epoch(&self) -> PyResult<i16> {
+        Ok(self.producer()?.producer_epoch())
     }
 
     /// Producer metrics as a dict.
     fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let p = self.producer()?;
         let d = PyDict::new(py);
-        d.set_item("producer-id", self.producer.producer_id())?;
-        d.set_item("producer-epoch", self.producer.producer_epoch())?;
+        d.set_item("producer-id", p.producer_id())?;
+        d.set_item("producer-epoch", p.producer_epoch())?;
         Ok(d)
     }
 
     fn init_transactions(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.producer.init_transactions()).py()
+        let p = self.producer()?;
+        py.detach(move || p.init_transactions()).py()
     }
 
     fn begin_transaction(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.producer.begin_transaction()).py()
+        let p = self.producer()?;
+        py.detach(move || p.begin_transaction()).py()
     }
 
     /// Add `[(topic, partition, offset, metadata)]` of `group_id` to the transaction.
     fn send_offsets_to_transaction(&self, py: Python<'_>, offsets: Vec<(String, u32, i64, String)>, group_id: &str) -> PyResult<()> {
         let offs: Vec<(TopicPartition, i64)> = offsets.into_iter().map(|(t, p, o, _m)| (TopicPartition::new(t, p), o)).collect();
-        py.detach(|| self.producer.send_offsets_to_transaction(&offs, group_id)).py()
+        let p = self.producer()?;
+        py.detach(move || p.send_offsets_to_transaction(&offs, group_id)).py()
     }
 
     fn commit_transaction(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.producer.commit_transaction()).py()
+        let p = self.producer()?;
+        py.detach(move || p.commit_transaction()).py()
     }
 
     fn abort_transaction(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.producer.abort_transaction()).py()
+        let p = self.producer()?;
+        py.detach(move || p.abort_transaction()).py()
+    }
+}
+
+/// Run `f` (a flush or close) with a bounded wait: without a timeout inline; with one on a
+/// helper thread, failing with `Timeout` when it has not finished in time (it then finishes in
+/// the background; waiting on a flush never changes what it does).
+fn bounded(t: Option<Duration>, what: &'static str, f: impl FnOnce() -> Result<(), Error> + Send + 'static) -> Result<(), Error> {
+    let Some(t) = t else { return f() };
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name(format!("kabase-py-{what}"))
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| Error::io(format_args!("start the {what} thread"), e))?;
+    match rx.recv_timeout(t) {
+        Ok(r) => r,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::new(ErrorCode::Timeout, format!("{what} did not finish within {:.3} s", t.as_secs_f64()))),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::internal(format!("the {what} thread ended without a result"))),
     }
 }
 
@@ -202,7 +253,7 @@ impl PyEngine {
         for (k, v) in configs {
             t = t.config(k, v);
         }
-        let e = self.core().clone();
+        let e = self.core()?;
         py.detach(move || e.create_topic(t)).py()
     }
 
@@ -214,36 +265,36 @@ impl PyEngine {
             return Err(crate::error::new_err(ErrorCode::InvalidArgument, "a topic needs at least one partition"));
         }
         let _ = configs;
-        if self.core().list_topics().py()?.iter().any(|t| t == name) {
+        if self.core()?.list_topics().py()?.iter().any(|t| t == name) {
             return Err(crate::error::new_err(ErrorCode::TopicExists, format!("topic {name} already exists")));
         }
         Ok(())
     }
 
     fn delete_topic(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        let e = self.core().clone();
+        let e = self.core()?;
         py.detach(move || e.delete_topic(name)).py()
     }
 
     /// Grow a topic to `total` partitions.
     fn create_partitions(&self, py: Python<'_>, name: &str, total: u32) -> PyResult<()> {
-        let e = self.core().clone();
+        let e = self.core()?;
         py.detach(move || e.create_partitions(name, total)).py()
     }
 
     fn list_topics(&self) -> PyResult<Vec<String>> {
-        self.core().list_topics().py()
+        self.core()?.list_topics().py()
     }
 
     /// Partition count of a topic.
     fn topic_partitions(&self, name: &str) -> PyResult<u32> {
-        self.core().partitions_for(name).py()
+        self.core()?.partitions_for(name).py()
     }
 
     /// `{'name', 'topic_id', 'partitions': [{'partition', 'log_start_offset', 'log_end_offset',
     /// 'high_watermark', 'last_stable_offset'}]}`.
     fn describe_topic<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
-        let d = self.core().describe_topic(name).py()?;
+        let d = self.core()?.describe_topic(name).py()?;
         let out = PyDict::new(py);
         out.set_item("name", &d.name)?;
         out.set_item("topic_id", &d.topic_id)?;
@@ -265,19 +316,19 @@ impl PyEngine {
 
     /// `[(name, value, is_default)]` of a topic.
     fn describe_topic_configs(&self, name: &str) -> PyResult<Vec<(String, String, bool)>> {
-        Ok(self.core().describe_configs(name).py()?.into_iter().map(|c| (c.name, c.value, c.is_default)).collect())
+        Ok(self.core()?.describe_configs(name).py()?.into_iter().map(|c| (c.name, c.value, c.is_default)).collect())
     }
 
     /// Set (`(key, value)`) or reset (`(key, None)`) topic configs.
     fn alter_topic_configs(&self, py: Python<'_>, name: &str, changes: Vec<(String, Option<String>)>) -> PyResult<()> {
         let ch: Vec<(&str, Option<&str>)> = changes.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
-        let e = self.core().clone();
+        let e = self.core()?;
         py.detach(move || e.alter_configs(name, &ch)).py()
     }
 
     /// Delete records before `offset`; returns the new log start offset.
     fn delete_records(&self, py: Python<'_>, topic: &str, partition: u32, offset: i64) -> PyResult<i64> {
-        let e = self.core().clone();
+        let e = self.core()?;
         let tp = TopicPartition::new(topic, partition);
         py.detach(move || e.delete_records(&tp, offset)).py()
     }

@@ -12,7 +12,9 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use crate::engine::PyEngine;
+use std::sync::Arc;
+
+use crate::engine::{PyEngine, Release, Shared, Slot};
 use crate::error::IntoPyResult;
 
 /// A column spec `family` / `family:` (whole family) or `family:qualifier`.
@@ -169,51 +171,51 @@ impl PyEngine {
         for f in &families {
             desc = desc.family(family_from_dict(f)?);
         }
-        let e = self.engine.clone();
+        let e = self.core()?;
         py.detach(move || e.create_table(desc)).py()
     }
 
     /// Delete a (disabled) table.
     fn delete_table(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        let e = self.engine.clone();
+        let e = self.core()?;
         let n = name.to_string();
         py.detach(move || e.delete_table(&n)).py()
     }
 
     fn enable_table(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        let e = self.engine.clone();
+        let e = self.core()?;
         let n = name.to_string();
         py.detach(move || e.enable_table(&n)).py()
     }
 
     fn disable_table(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        let e = self.engine.clone();
+        let e = self.core()?;
         let n = name.to_string();
         py.detach(move || e.disable_table(&n)).py()
     }
 
     fn is_table_enabled(&self, name: &str) -> PyResult<bool> {
-        self.engine.is_table_enabled(name).py()
+        self.core()?.is_table_enabled(name).py()
     }
 
     /// Table names (`table` or `ns:table`).
     fn list_tables(&self) -> PyResult<Vec<String>> {
-        self.engine.list_tables().py()
+        self.core()?.list_tables().py()
     }
 
     fn table_exists(&self, name: &str) -> PyResult<bool> {
-        self.engine.table_exists(name).py()
+        self.core()?.table_exists(name).py()
     }
 
     /// The table's families as dicts (the keys `create_table` takes).
     fn describe_table<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let d = self.engine.describe_table(name).py()?;
+        let d = self.core()?.describe_table(name).py()?;
         d.families.iter().map(|f| family_to_dict(py, f)).collect()
     }
 
     /// The table's regions as dicts (`id`, `name`, `start_key`, `end_key`).
     fn table_regions<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let regions = self.engine.table_regions(name).py()?;
+        let regions = self.core()?.table_regions(name).py()?;
         regions
             .iter()
             .map(|r| {
@@ -230,21 +232,30 @@ impl PyEngine {
     /// Flush (`major=False`) or major-compact (`major=True`) a table.
     #[pyo3(signature = (name, major=false))]
     fn compact_table(&self, py: Python<'_>, name: &str, major: bool) -> PyResult<()> {
-        let e = self.engine.clone();
+        let e = self.core()?;
         let n = name.to_string();
         py.detach(move || if major { e.major_compact_table(&n) } else { e.flush_table(&n) }).py()
     }
 
     /// A handle to a table.
     fn table(&self, name: &str) -> PyResult<PyTable> {
-        Ok(PyTable { table: self.engine.table(name).py()? })
+        let t = self.core()?.table(name).py()?;
+        Ok(PyTable { name: t.name(), slot: Slot::new(&self.shared, "table", t), shared: Arc::clone(&self.shared) })
     }
 }
 
 /// A handle to one table (thread-safe).
 #[pyclass(module = "kabase._native", name = "Table", frozen)]
 pub struct PyTable {
-    table: Table,
+    name: String,
+    slot: Arc<Slot<Table>>,
+    shared: Arc<Shared>,
+}
+
+impl PyTable {
+    fn table(&self) -> PyResult<Table> {
+        self.slot.get().py()
+    }
 }
 
 type MutationTuple = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<Vec<u8>>>, bool, Option<i64>, bool);
@@ -254,7 +265,7 @@ impl PyTable {
     /// The table's name.
     #[getter]
     fn name(&self) -> String {
-        self.table.name()
+        self.name.clone()
     }
 
     /// Read rows: `[(row, [(column, value, ts)])]`, one entry per requested row (empty cell list
@@ -291,7 +302,7 @@ impl PyTable {
             }
             gets.push(g);
         }
-        let t = self.table.clone();
+        let t = self.table()?;
         let results = py.detach(move || if gets.len() == 1 { t.get(gets.into_iter().next().unwrap_or_else(|| Get::new(Vec::new()))).map(|r| vec![r]) } else { t.get_many(gets) }).py()?;
         rows_to_py(py, &results)
     }
@@ -335,7 +346,7 @@ impl PyTable {
         if muts.is_empty() {
             return Ok(());
         }
-        let t = self.table.clone();
+        let t = self.table()?;
         py.detach(move || -> Result<(), Error> {
             let results = t.batch(muts)?;
             for r in results {
@@ -391,29 +402,55 @@ impl PyTable {
         if let Some(f) = parse_filter(filter)? {
             s = s.filter(f);
         }
-        let t = self.table.clone();
+        let t = self.table()?;
         let scanner = py.detach(move || t.scan(s)).py()?;
-        Ok(PyScanner { inner: Mutex::new(Some(scanner)) })
+        let inner = Arc::new(ScanSlot(Mutex::new(Some(scanner)), std::sync::atomic::AtomicBool::new(false)));
+        self.shared.register(Arc::downgrade(&inner) as std::sync::Weak<dyn Release>);
+        Ok(PyScanner { inner })
     }
 
     /// Add `amount` to an 8-byte big-endian counter; returns the new value.
     fn increment(&self, py: Python<'_>, row: Vec<u8>, column: Vec<u8>, amount: i64) -> PyResult<i64> {
         let (f, q) = column_for_write(&column).py()?;
-        let t = self.table.clone();
+        let t = self.table()?;
         let (ff, qq) = (f.clone(), q.clone());
         let r = py.detach(move || t.increment(Increment::new(row).add(ff, qq, amount))).py()?;
         r.long(&f, &q).ok_or_else(|| crate::error::new_err(ErrorCode::Internal, "increment returned no counter value"))
     }
 
+    /// Stream every committed change of this table into `topic` (None: `default.<table>`),
+    /// exactly once, from now on (`Stream.snapshot()` gives what the table held before).
+    /// Options: `name`, `partitioning` (`'row_key'`, `'family'`, `'fixed:<n>'` or an int),
+    /// `shape` (`'per_row'`, `'per_cell'`), `format` (`'json'`, `'binary'`), `bytes`
+    /// (`'auto'`, `'base64'`), `compression`, `partitions`, `max_lag`, `backpressure`
+    /// (`'block'`, `'error'`), `backpressure_timeout_ms`, `routes` (dicts with `action`,
+    /// `table`, `family`, `qualifier`, `topics`).
+    #[cfg(feature = "topics")]
+    #[pyo3(signature = (topic=None, **options))]
+    fn stream_to(&self, py: Python<'_>, topic: Option<String>, options: Option<&Bound<'_, PyDict>>) -> PyResult<crate::stream::PyStream> {
+        crate::stream::stream_to(py, &self.shared, self.name.clone(), topic, options)
+    }
+
     fn __repr__(&self) -> String {
-        format!("<kabase.Table {:?}>", self.table.name())
+        format!("<kabase.Table {:?}>", self.name)
     }
 }
 
 /// A scan in progress; `next_batch(n)` returns up to `n` rows (an empty list at the end).
 #[pyclass(module = "kabase._native", name = "Scanner", frozen)]
 pub struct PyScanner {
-    inner: Mutex<Option<Scanner>>,
+    inner: Arc<ScanSlot>,
+}
+
+/// A scanner's state: `None` at the end, after `close()`, or once its engine was closed.
+struct ScanSlot(Mutex<Option<Scanner>>, std::sync::atomic::AtomicBool);
+
+impl Release for ScanSlot {
+    fn release(&self) {
+        self.1.store(true, std::sync::atomic::Ordering::Release);
+        let s = self.0.lock().take();
+        drop(s);
+    }
 }
 
 #[pymethods]
@@ -423,8 +460,11 @@ impl PyScanner {
     fn next_batch<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
         let n = n.max(1);
         let rows = py.detach(|| -> Result<Vec<RowResult>, Error> {
-            let mut guard = self.inner.lock();
+            let mut guard = self.inner.0.lock();
             let Some(sc) = guard.as_mut() else {
+                if self.inner.1.load(std::sync::atomic::Ordering::Acquire) {
+                    return Err(Error::closed("scanner"));
+                }
                 return Ok(Vec::new());
             };
             let mut out = Vec::with_capacity(n.min(4096));
@@ -444,6 +484,7 @@ impl PyScanner {
 
     /// Release the scanner early.
     fn close(&self) {
-        self.inner.lock().take();
+        let s = self.inner.0.lock().take();
+        drop(s);
     }
 }

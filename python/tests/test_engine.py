@@ -7,7 +7,7 @@ import kabase
 from kabase import errors
 from kabase._address import check_local
 
-from conftest import run_py
+from conftest import needs_tables, needs_topics, run_py
 
 
 def test_open_dir_memory_and_context_manager(tmp_path):
@@ -136,3 +136,48 @@ def test_cli_run_passes_args_and_main(tmp_path):
     r = run_py(["-m", "kabase", "run", str(s), "a", "b"], env={"KABASE_DATA_DIR": str(tmp_path / "d")})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "__main__ ['a', 'b']"
+
+
+@needs_tables
+@needs_topics
+def test_close_releases_the_directory_while_handles_live(tmp_path):
+    """close() frees the directory at once, even while tables, scanners, producers and consumers
+    made from the engine still exist: the same process reopens it, and the old handles raise
+    kabase.errors.Closed instead of keeping the old engine alive."""
+    import gc
+
+    from kabase import _native
+
+    d = str(tmp_path / "reopen")
+    e = kabase.open(d)
+    alias = kabase.open(d)  # a second handle to the same engine
+    e.create_table("t", [{"name": b"cf"}])
+    t = e.table("t")
+    t.mutate([(b"r1", [(b"cf:a", b"1")], None, False, None, True)])
+    scanner = t.scan()
+    p = _native.Producer(e, [("acks", "all")])
+    p.send("topic", b"v").get(5)
+    c = _native.Consumer(e, [("auto.offset.reset", "earliest")], "grp", [])
+    c.subscribe(["topic"])
+    assert c.poll(10, 2000)
+    gc.disable()  # nothing may depend on the collector dropping the handles
+    try:
+        e.close()
+        assert alias.closed and e.closed and c.closed
+        e2 = kabase.open(d)  # the same directory, same process, handles still alive
+        assert not e2.closed and not e2.same_as(e)
+        rows = e2.table("t").get([b"r1"])
+        assert rows[0][1][0][:2] == (b"cf:a", b"1")
+        for call in (lambda: t.get([b"r1"]), lambda: scanner.next_batch(10), lambda: p.send("topic", b"w"),
+                     lambda: p.flush(), lambda: c.poll(10, 0), lambda: c.position("topic", 0),
+                     lambda: alias.list_tables(), lambda: e.table("t")):
+            with pytest.raises(kabase.errors.Closed):
+                call()
+        c.close()  # closing a released consumer is a no-op
+        e2.close()
+        # And again, with the new engine's handles still alive too.
+        e3 = kabase.open(d)
+        assert e3.table_exists("t")
+        e3.close()
+    finally:
+        gc.enable()

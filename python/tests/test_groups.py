@@ -117,3 +117,123 @@ def test_assignors_by_name(eng):
         c.close()
     with pytest.raises(kerrors.KafkaConfigurationError):
         KafkaConsumer(engine=eng, group_id="x", partition_assignment_strategy=["bogus"])
+
+
+def test_listener_runs_with_the_consumer_in_hand(eng):
+    """Callbacks run inside poll with the consumer usable: a manual-commit consumer commits its
+    revoked partitions' positions in on_partitions_revoked (so the next owner resumes exactly
+    there), and a seek in on_partitions_assigned decides where fetching starts."""
+    p = KafkaProducer(engine=eng)
+    KafkaAdminClient(engine=eng).create_topics([NewTopic("hand", num_partitions=2, replication_factor=1)])
+    for i in range(10):
+        p.send("hand", b"%d" % i, partition=i % 2)
+    p.flush()
+
+    class CommitOnRevoke(ConsumerRebalanceListener):
+        def __init__(self):
+            self.consumer = None
+            self.positions = {}
+
+        def on_partitions_revoked(self, revoked):
+            for tp in revoked:
+                self.positions[tp] = self.consumer.position(tp)
+            self.consumer.commit()
+
+        def on_partitions_assigned(self, assigned):
+            for tp in assigned:
+                if tp.partition == 1:
+                    self.consumer.seek(tp, 3)  # skip the first three records of partition 1
+
+    lst = CommitOnRevoke()
+    a = KafkaConsumer(engine=eng, group_id="hand", auto_offset_reset="earliest", enable_auto_commit=False,
+                      partition_assignment_strategy=["range"])
+    lst.consumer = a
+    a.subscribe(["hand"], listener=lst)
+    got = []
+    deadline = time.time() + 10
+    while len(got) < 7 and time.time() < deadline:
+        for recs in a.poll(timeout_ms=50).values():
+            got.extend((r.partition, r.offset) for r in recs)
+    assert sorted(got) == [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 3), (1, 4)]
+    # A second member joins: the first revokes both partitions and commits them in the callback.
+    b = KafkaConsumer(engine=eng, group_id="hand", auto_offset_reset="earliest", enable_auto_commit=False,
+                      partition_assignment_strategy=["range"])
+    b.subscribe(["hand"])
+    settle([a, b], [1, 1])
+    assert lst.positions == {TopicPartition("hand", 0): 5, TopicPartition("hand", 1): 5}
+    admin = KafkaAdminClient(engine=eng)
+    offs = admin.list_consumer_group_offsets("hand")
+    assert {tp.partition: o.offset for tp, o in offs.items()} == {0: 5, 1: 5}
+    a.close()
+    b.close()
+
+
+def test_listener_may_not_poll_its_own_consumer(eng):
+    class Bad(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            pass
+
+        def on_partitions_assigned(self, assigned):
+            bad.poll(timeout_ms=0)
+
+    bad = KafkaConsumer(engine=eng, group_id="bad", auto_offset_reset="earliest")
+    bad.subscribe(["nopoll"], listener=Bad())
+    KafkaProducer(engine=eng).send("nopoll", b"x").get(5)
+    with pytest.raises(kerrors.IllegalArgumentError, match="inside a rebalance listener"):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            bad.poll(timeout_ms=50)
+    bad.close()
+
+
+def test_listener_error_raises_from_poll_and_loses_nothing(eng):
+    p = KafkaProducer(engine=eng)
+    for i in range(5):
+        p.send("boom", b"%d" % i)
+    p.flush()
+
+    class Boom(ConsumerRebalanceListener):
+        calls = 0
+
+        def on_partitions_revoked(self, revoked):
+            pass
+
+        def on_partitions_assigned(self, assigned):
+            Boom.calls += 1
+            if Boom.calls == 1:
+                raise RuntimeError("listener failed")
+
+    c = KafkaConsumer(engine=eng, group_id="boom", auto_offset_reset="earliest", enable_auto_commit=False)
+    c.subscribe(["boom"], listener=Boom())
+    raised = False
+    got = []
+    deadline = time.time() + 10
+    while len(got) < 5 and time.time() < deadline:
+        try:
+            for recs in c.poll(timeout_ms=50).values():
+                got.extend(r.value for r in recs)
+        except RuntimeError as e:
+            assert "listener failed" in str(e)
+            raised = True
+    assert raised
+    assert got == [b"0", b"1", b"2", b"3", b"4"]
+    c.close()
+
+
+def test_patterns_match_whole_topic_names(eng):
+    p = KafkaProducer(engine=eng)
+    for t in ("ord", "orders", "xord"):
+        p.send(t, t.encode())
+    p.flush()
+    for group_id in ("pat", None):
+        c = KafkaConsumer(engine=eng, group_id=group_id, auto_offset_reset="earliest", consumer_timeout_ms=1500)
+        c.subscribe(pattern="ord")
+        got = sorted(r.value for r in c)
+        assert got == [b"ord"], group_id
+        assert c.subscription() == {"ord"}
+        c.close()
+        c = KafkaConsumer(engine=eng, group_id=group_id and group_id + "2", auto_offset_reset="earliest",
+                          consumer_timeout_ms=1500)
+        c.subscribe(pattern="ord.*")
+        assert sorted(r.value for r in c) == [b"ord", b"orders"], group_id
+        c.close()

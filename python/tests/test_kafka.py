@@ -253,3 +253,38 @@ def test_consumer_poll_releases_gil(eng):
     stop.set()
     th.join()
     assert len(ticks) > 10
+
+
+def test_flush_and_close_time_out_with_kafka_timeout_error(tmp_path):
+    """flush(timeout) and close(timeout) raise kafka-python's KafkaTimeoutError once the timeout
+    passes; the records are not lost: a later flush completes them."""
+    eng = kabase.open(str(tmp_path / "d"))
+    try:
+        p = KafkaProducer(engine=eng, acks="all", linger_ms=60000, batch_size=1 << 20)
+        value = b"v" * 1000
+        futs = [p.send("slow", value, partition=0) for _ in range(30000)]  # ~30 MB, fsynced
+        t0 = time.monotonic()
+        with pytest.raises(kerrors.KafkaTimeoutError):
+            p.flush(timeout=0.001)
+        assert time.monotonic() - t0 < 5
+        assert issubclass(kerrors.KafkaTimeoutError, errors.KabaseError)
+        p.flush()  # no timeout: waits for everything
+        assert all(f.is_done and f.succeeded() for f in futs[-10:])
+        assert futs[-1].get().offset == 29999
+        with pytest.raises(ValueError):
+            p.flush(timeout=-1)
+
+        futs = [p.send("slow", value, partition=0) for _ in range(30000)]
+        with pytest.raises(kerrors.KafkaTimeoutError):
+            p.close(timeout=0.001)
+        with pytest.raises(kerrors.KafkaClosedError):
+            p.send("slow", value)  # closed for new records even though close timed out
+        assert futs[-1].get(timeout=60).offset == 59999  # the background close finishes them
+        p.close()  # a second close is a no-op
+
+        q = KafkaProducer(engine=eng)
+        q.send("fast", b"x")
+        q.flush(timeout=30)  # ample time: no error
+        q.close(timeout=30)
+    finally:
+        eng.close()

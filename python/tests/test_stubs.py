@@ -16,7 +16,7 @@ if not STUB.exists():  # an editable install keeps the stub in the source tree
 # Methods only present when the build has the matching core feature.
 FEATURE_OF = {
     "Table": "HAS_TABLES", "Scanner": "HAS_TABLES", "Producer": "HAS_TOPICS", "SendFuture": "HAS_TOPICS",
-    "Consumer": "HAS_TOPICS",
+    "Consumer": "HAS_TOPICS", "Stream": "HAS_TOPICS",
 }
 ENGINE_FEATURE = {
     **{m: "HAS_TABLES" for m in ("create_table", "delete_table", "enable_table", "disable_table", "is_table_enabled",
@@ -25,6 +25,7 @@ ENGINE_FEATURE = {
                                   "topic_partitions", "describe_topic", "describe_topic_configs", "alter_topic_configs",
                                   "delete_records")},
     **{m: "HAS_GROUPS" for m in ("list_groups", "describe_group", "group_offsets", "delete_group")},
+    **{m: "HAS_TOPICS" for m in ("stream_to", "stream_from", "streams", "stream")},
 }
 
 
@@ -56,6 +57,8 @@ def stub_params(args):
         params.append((args.vararg.arg, "var", False))
     for a, d in zip(args.kwonlyargs, args.kw_defaults):
         params.append((a.arg, "kwonly", d is not None))
+    if args.kwarg:
+        params.append((args.kwarg.arg, "varkw", False))
     return params[1:] if params and params[0][0] in ("self", "cls") else params
 
 
@@ -65,7 +68,8 @@ def native_params(obj):
     for p in sig.parameters.values():
         if p.name in ("self", "cls", "$self", "$cls", "type", "$type"):
             continue
-        kind = {inspect.Parameter.VAR_POSITIONAL: "var", inspect.Parameter.KEYWORD_ONLY: "kwonly"}.get(p.kind, "pos")
+        kind = {inspect.Parameter.VAR_POSITIONAL: "var", inspect.Parameter.KEYWORD_ONLY: "kwonly",
+                inspect.Parameter.VAR_KEYWORD: "varkw"}.get(p.kind, "pos")
         out.append((p.name, kind, p.default is not inspect.Parameter.empty))
     return out
 
@@ -85,7 +89,7 @@ def test_module_names_match():
         assert v in stub_vars and hasattr(_native, v)
 
 
-@pytest.mark.parametrize("cls_name", ["Engine", "Table", "Scanner", "Producer", "SendFuture", "Consumer"])
+@pytest.mark.parametrize("cls_name", ["Engine", "Table", "Scanner", "Producer", "SendFuture", "Consumer", "Stream"])
 def test_class_members_and_signatures_match(cls_name):
     stub = stub_classes()[cls_name]
     feat = FEATURE_OF.get(cls_name)

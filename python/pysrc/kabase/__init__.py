@@ -20,6 +20,11 @@ __version__: str = _native.__version__
 
 __all__ = ["Engine", "open", "default_engine", "install_as_modules", "errors", "__version__"]
 
+if hasattr(_native, "Stream"):
+    from ._native import Stream  # noqa: F401 - a change stream (Table.stream_to, Engine.stream_from)
+
+    __all__.append("Stream")
+
 _default_lock = threading.Lock()
 _default: Optional[Engine] = None
 

@@ -51,6 +51,12 @@ class Table(object):
     def _native(self) -> Any:
         return self.connection._engine_checked().table(to_str(self.name, "table name"))
 
+    def stream_to(self, topic: Optional[str] = None, **options: Any) -> Any:
+        """kabase extension: stream every committed change of this table into ``topic``
+        exactly once (see :meth:`kabase.Table.stream_to` for the options); returns the
+        :class:`kabase.Stream`."""
+        return self._native().stream_to(topic, **options)
+
     def families(self) -> Dict[bytes, Dict[str, Any]]:
         """Mapping from column family name to its settings (happybase's keys)."""
         out: Dict[bytes, Dict[str, Any]] = {}

@@ -28,7 +28,6 @@ _GROUP_KEYS = {
     "session_timeout_ms": "session.timeout.ms",
     "heartbeat_interval_ms": "heartbeat.interval.ms",
     "max_poll_interval_ms": "max.poll.interval.ms",
-    "rebalance_timeout_ms": "rebalance.timeout.ms",
     "partition_assignment_strategy": "partition.assignment.strategy",
     "client_id": "client.id",
 }
@@ -46,6 +45,8 @@ _PY_ONLY = {
     "exclude_internal_topics", "sasl_mechanism", "sasl_plain_username", "sasl_plain_password",
     "sasl_kerberos_name", "sasl_kerberos_service_name", "sasl_kerberos_domain_name",
     "sasl_oauth_token_provider", "socks5_proxy", "kafka_client", "legacy_iterator", "engine",
+    # The rebalance timeout is the group's max_poll_interval_ms, as in Kafka's default.
+    "rebalance_timeout_ms",
 }
 
 # kafka-python's assignor classes and the Java class names, to the engine's names.
@@ -92,10 +93,11 @@ def _tp(x: Any) -> Tuple[str, int]:
 
 
 class _ListenerAdapter(object):
-    """Passes the engine's rebalance callbacks (tuples) to a kafka-python listener."""
+    """Passes the core consumer's rebalance callbacks (tuples) to a kafka-python listener. They
+    run inside ``poll()``, ``unsubscribe()`` and ``close()``, with the consumer usable from the
+    callback (``position``, ``seek``, ``commit``, ``committed``...), as in kafka-python."""
 
-    def __init__(self, consumer: "KafkaConsumer", listener: Optional[ConsumerRebalanceListener]) -> None:
-        self._consumer = consumer
+    def __init__(self, listener: Optional[ConsumerRebalanceListener]) -> None:
         self._listener = listener
 
     def on_partitions_revoked(self, tps: List[Tuple[str, int]]) -> None:
@@ -174,8 +176,8 @@ class KafkaConsumer(object):
                     group.append((_GROUP_KEYS[k], _cfg(v)))
         if "partition_assignment_strategy" not in configs:
             group.append(("partition.assignment.strategy", "range,roundrobin"))
-        # With auto-commit the engine commits positions every auto_commit_interval_ms, inside
-        # each revocation and on close, as kafka-python's coordinator does.
+        # With auto-commit the core consumer commits positions every auto_commit_interval_ms,
+        # inside each revocation and on close, as kafka-python's coordinator does.
         group.append(("enable.auto.commit", _cfg(bool(c["enable_auto_commit"]))))
         group.append(("auto.commit.interval.ms", _cfg(int(c["auto_commit_interval_ms"]))))
         try:
@@ -184,7 +186,6 @@ class KafkaConsumer(object):
             raise Errors.translate(e) from e
         self._group_id = group_id
         self._auto_commit = bool(c["enable_auto_commit"]) and group_id is not None
-        self._listener = _ListenerAdapter(self, None)
         self._closed = False
         self._iter_buffer: List[ConsumerRecord] = []
         self._iter_pos = 0
@@ -235,7 +236,7 @@ class KafkaConsumer(object):
         for t in topics:
             if not isinstance(t, str):
                 raise TypeError(f"topics must be str, not {type(t).__name__}")
-        self._listener = _ListenerAdapter(self, listener)
+        adapter = None if listener is None else _ListenerAdapter(listener)
         if pattern is not None:
             if not isinstance(pattern, str):
                 pattern = getattr(pattern, "pattern", pattern)
@@ -243,16 +244,17 @@ class KafkaConsumer(object):
                 re.compile(pattern)
             except re.error as e:
                 raise Errors.IllegalArgumentError(f"bad topic pattern {pattern!r}: {e}") from None
-            self._call("subscribe", None, pattern)
+            self._call("subscribe", None, pattern, adapter)
         else:
-            self._call("subscribe", topics, None)
+            self._call("subscribe", topics, None, adapter)
 
     def subscription(self) -> Optional[Set[str]]:
         s = self._call("subscription")
         return None if s is None else set(s)
 
     def unsubscribe(self) -> None:
-        self._call("unsubscribe", self._listener)
+        self._call("unsubscribe")
+        self._iter_buffer, self._iter_pos = [], 0
 
     def assign(self, partitions: Iterable[Any]) -> None:
         """Manually assign partitions (no group rebalancing)."""
@@ -272,7 +274,10 @@ class KafkaConsumer(object):
             max_records = self._max_poll_records
         elif isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
             raise ValueError("max_records must be a positive integer")
-        raw = self._call("poll", int(max_records), int(timeout_ms), self._listener)
+        if self._kd is None and self._vd is None:
+            # Records and the {TopicPartition: [...]} dict are built natively in one pass.
+            return self._call("poll", int(max_records), int(timeout_ms), ConsumerRecord, TopicPartition)
+        raw = self._call("poll", int(max_records), int(timeout_ms))
         out: Dict[TopicPartition, List[ConsumerRecord]] = {}
         for r in self._records(raw):
             tp = TopicPartition(r.topic, r.partition)
@@ -297,9 +302,12 @@ class KafkaConsumer(object):
             if remaining <= 0:
                 raise StopIteration
             wait_ms = int(min(remaining * 1000.0, 1000.0)) if remaining != float("inf") else 1000
-            raw = self._call("poll", self._max_poll_records, max(wait_ms, 0), self._listener)
-            if raw:
-                self._iter_buffer = self._records(raw)
+            if self._kd is None and self._vd is None:
+                recs = self._call("poll", self._max_poll_records, max(wait_ms, 0), ConsumerRecord, None)
+            else:
+                recs = self._records(self._call("poll", self._max_poll_records, max(wait_ms, 0)))
+            if recs:
+                self._iter_buffer = recs
                 self._iter_pos = 1
                 return self._iter_buffer[0]
 
@@ -430,7 +438,7 @@ class KafkaConsumer(object):
         if self._closed:
             return
         try:
-            self._native.close(self._listener)
+            self._native.close()
         except Exception as e:
             raise Errors.translate(e) from e
         finally:

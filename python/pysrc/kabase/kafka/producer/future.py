@@ -20,12 +20,22 @@ class Future(object):
     error_on_callbacks = False
     _lock = _LOCK
 
+    _done = False
+
     def __init__(self) -> None:
-        self.is_done = False
+        self._done = False
         self.value: Any = None
         self.exception: Optional[BaseException] = None
         self._callbacks: List[Any] = []
         self._errbacks: List[Any] = []
+
+    @property
+    def is_done(self) -> bool:
+        return self._done
+
+    @is_done.setter
+    def is_done(self, v: bool) -> None:
+        self._done = v
 
     def succeeded(self) -> bool:
         return self.is_done and not bool(self.exception)
@@ -38,10 +48,10 @@ class Future(object):
 
     def success(self, value: Any) -> "Future":
         with self._lock:
-            if self.is_done:
+            if self._done:
                 raise Errors.IllegalStateError("Future is already complete")
             self.value = value
-            self.is_done = True
+            self._done = True
             cbs, self._callbacks, self._errbacks = self._callbacks, [], []
         for f in cbs:
             self._call(f, value)
@@ -49,10 +59,10 @@ class Future(object):
 
     def failure(self, e: BaseException) -> "Future":
         with self._lock:
-            if self.is_done:
+            if self._done:
                 raise Errors.IllegalStateError("Future is already complete")
             self.exception = e if isinstance(e, BaseException) else e()
-            self.is_done = True
+            self._done = True
             ebs, self._callbacks, self._errbacks = self._errbacks, [], []
         for f in ebs:
             self._call(f, self.exception)
@@ -75,7 +85,9 @@ class Future(object):
             f = functools.partial(f, *args, **kwargs)
         self._before_callbacks()
         with self._lock:
-            if not self.is_done:
+            if not self._done:
+                if type(self._callbacks) is not list:
+                    self._callbacks = []
                 self._callbacks.append(f)
                 return self
         if self.succeeded():
@@ -89,7 +101,9 @@ class Future(object):
             f = functools.partial(f, *args, **kwargs)
         self._before_callbacks()
         with self._lock:
-            if not self.is_done:
+            if not self._done:
+                if type(self._errbacks) is not list:
+                    self._errbacks = []
                 self._errbacks.append(f)
                 return self
         if self.failed():
@@ -117,18 +131,20 @@ class FutureRecordMetadata(Future):
     ``flush()`` or ``close()`` collects it (the engine completes sends without a network thread).
     """
 
+    # Cheap construction (one per send): the state starts as these class attributes and the
+    # callback lists are made on the first add_callback/add_errback.
+    _done = False
+    value = None
+    exception = None
+    _callbacks: Any = ()
+    _errbacks: Any = ()
+
     def __init__(self, native: Any, producer: Any) -> None:
-        # Cheap construction (one per send): no lock, shared empty callback lists until needed.
-        self._done = False
-        self.value = None
-        self.exception = None
-        self._callbacks = []
-        self._errbacks = []
         self._native = native
         self._producer = producer
 
     def _resolve(self, timeout: Optional[float]) -> None:
-        if self.is_done:
+        if self._done:
             return
         try:
             t = self._native.get(timeout)
@@ -137,25 +153,28 @@ class FutureRecordMetadata(Future):
             if isinstance(err, Errors.KafkaTimeoutError):
                 raise err
             with self._lock:
-                done = self.is_done
+                done = self._done
             if not done:
                 self.failure(err)
             return
         with self._lock:
-            done = self.is_done
+            done = self._done
         if not done:
             topic, partition, offset, timestamp, ksize, vsize, hsize = t
             self.success(RecordMetadata(topic, partition, TopicPartition(topic, partition), offset,
                                         timestamp, None, ksize, vsize, hsize))
 
     def _before_callbacks(self) -> None:
-        if not self.is_done and self._native.is_done():
+        if not self._done and self._native.is_done():
             self._resolve(None)
-        if not self.is_done:
+        if not self._done:
             self._producer._track(self)
 
     @property
     def is_done(self) -> bool:  # type: ignore[override]
+        """Whether the result is in (collected from the engine on first look)."""
+        if not self._done and self._native.is_done():
+            self._resolve(None)
         return self._done
 
     @is_done.setter
@@ -164,9 +183,9 @@ class FutureRecordMetadata(Future):
 
     def get(self, timeout: Optional[float] = None) -> RecordMetadata:
         """Wait (at most ``timeout`` seconds) for the record's metadata; raise its error."""
-        if not self.is_done:
+        if not self._done:
             self._resolve(timeout)
-        if not self.is_done:
+        if not self._done:
             raise Errors.KafkaTimeoutError("Timeout after waiting for %s secs." % (timeout,))
         if self.failed():
             raise self.exception  # type: ignore[misc]

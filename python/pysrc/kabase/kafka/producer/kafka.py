@@ -127,6 +127,7 @@ class KafkaProducer(object):
         except Exception as e:
             raise Errors.translate(e) from e
         self._closed = False
+        self._send = self._native.send
         self._plain = self._key_serializer is None and self._value_serializer is None
         self._pending: "weakref.WeakSet[FutureRecordMetadata]" = weakref.WeakSet()
         self._pending_lock = threading.Lock()
@@ -150,6 +151,13 @@ class KafkaProducer(object):
         timestamp_ms: Optional[int] = None,
     ) -> FutureRecordMetadata:
         """Send a record; returns a future of its :class:`RecordMetadata`."""
+        if (type(value) is bytes and key is None and headers is None and partition is None and timestamp_ms is None
+                and self._plain and not self._closed and type(topic) is str):
+            # The common case in one native call: nothing to convert or check here.
+            try:
+                return FutureRecordMetadata(self._send(topic, value), self)
+            except Exception as e:
+                raise Errors.translate(e) from e
         if self._closed:
             raise Errors.KafkaClosedError("KafkaProducer already closed!")
         if not isinstance(topic, str):
@@ -174,14 +182,21 @@ class KafkaProducer(object):
             raise Errors.KafkaClosedError("KafkaProducer already closed!")
         if keys is not None and len(keys) != len(values):
             raise ValueError("keys and values must have the same length")
-        recs = []
-        for i, value in enumerate(values):
-            k, v = self._serialize(None if keys is None else keys[i], value)
-            if k is None and v is None:
-                raise Errors.IllegalArgumentError("Need at least one: key or value")
-            recs.append((k, v))
+        if self._plain and type(values) is list and all(type(v) is bytes for v in values) and (
+                keys is None or (type(keys) is list and all(k is None or type(k) is bytes for k in keys))):
+            vals, ks = values, keys  # fast path: handed over as they are
+        else:
+            vals, ks = [], []
+            for i, value in enumerate(values):
+                k, v = self._serialize(None if keys is None else keys[i], value)
+                if k is None and v is None:
+                    raise Errors.IllegalArgumentError("Need at least one: key or value")
+                vals.append(v)
+                ks.append(k)
+            if keys is None:
+                ks = None
         try:
-            futs = self._native.send_many(topic, recs, partition)
+            futs = self._native.send_many(topic, vals, ks, partition)
         except Exception as e:
             raise Errors.translate(e) from e
         return [FutureRecordMetadata(f, self) for f in futs]
