@@ -170,6 +170,21 @@
 // The core's error code `STREAM_EXISTS` (501).
 #define KABASE_STREAM_EXISTS 501
 
+// A stream moving data.
+#define KABASE_STREAM_RUNNING 0
+
+// A stream paused by `kabase_stream_pause`.
+#define KABASE_STREAM_PAUSED 1
+
+// A stream whose last attempt failed (it retries; the JSON description has the message).
+#define KABASE_STREAM_FAILED 2
+
+// A stream table to topic.
+#define KABASE_STREAM_TABLE_TO_TOPIC 0
+
+// A sink topic to table.
+#define KABASE_STREAM_TOPIC_TO_TABLE 1
+
 // A consumer (opaque). Made by `kabase_consumer_new`, released by `kabase_consumer_free`.
 typedef struct kabase_consumer kabase_consumer;
 
@@ -186,8 +201,72 @@ typedef struct kabase_record_batch kabase_record_batch;
 // Rows returned to C (opaque): owned by the caller, released by `kabase_row_batch_free`.
 typedef struct kabase_row_batch kabase_row_batch;
 
+// A snapshot of a streamed table and where its topic continues it (opaque): made by
+// `kabase_snapshot`, released by `kabase_snapshot_free`.
+typedef struct kabase_snapshot kabase_snapshot;
+
+// A change stream (opaque), by name: made by `kabase_stream_create`, `kabase_sink_create` or
+// `kabase_stream_open`, released by `kabase_stream_free`. Freeing the handle leaves the stream
+// running: streams are durable until `kabase_stream_remove`.
+typedef struct kabase_stream kabase_stream;
+
 // A table handle (opaque). Made by `kabase_table_open`, released by `kabase_table_free`.
 typedef struct kabase_table kabase_table;
+
+// Options of a table-to-topic stream. Zero every field (`{0}`) for the defaults; a NULL
+// string or a 0 number means the default.
+typedef struct {
+  // Stream name; default `<table>-to-<topic>`.
+  const char *name;
+  // `"row_key"` (default), `"family"` or `"fixed:<n>"`.
+  const char *partitioning;
+  // `"row"` (one record per row mutation, default) or `"cell"`.
+  const char *shape;
+  // `"json"` (default) or `"binary"`.
+  const char *format;
+  // JSON byte fields: `"auto"` (default) or `"base64"`.
+  const char *bytes;
+  // Topic compression (`"none"`, `"gzip"`, `"snappy"`, `"lz4"`, `"zstd"`); default the table's.
+  const char *compression;
+  // Partitions of topics the stream creates; 0 = default.
+  uint32_t partitions;
+  // Most changes waiting in the outbox; 0 = default.
+  uint64_t max_lag;
+} kabase_stream_options;
+
+// Options of a topic-to-table sink. Zero every field for the defaults.
+typedef struct {
+  // Stream name; default `<topic>-to-<table>`.
+  const char *name;
+  // Family of JSON fields written without a `family:` prefix.
+  const char *default_family;
+  // Take the row key from this JSON field instead of the record key.
+  const char *row_key_field;
+} kabase_sink_options;
+
+// The numbers of a stream's description (no strings: nothing to free).
+typedef struct {
+  // `KABASE_STREAM_TABLE_TO_TOPIC` or `KABASE_STREAM_TOPIC_TO_TABLE`.
+  int kind;
+  // `KABASE_STREAM_RUNNING`, `KABASE_STREAM_PAUSED` or `KABASE_STREAM_FAILED`.
+  int state;
+  // Table to topic: sequence number of the last change in the topic. Sink: the sum of the
+  // next offsets to consume.
+  uint64_t position;
+  // Changes (or records) not yet moved.
+  uint64_t lag;
+} kabase_stream_status;
+
+// A topic partition and an offset (the next offset to read). `topic` is borrowed: for the
+// call when passed in, until the owning object is freed when handed out.
+typedef struct {
+  // Topic (NUL-terminated).
+  const char *topic;
+  // Partition.
+  uint32_t partition;
+  // Offset.
+  int64_t offset;
+} kabase_topic_offset;
 
 // One column value to write (all buffers borrowed for the call only).
 typedef struct {
@@ -343,6 +422,149 @@ int kabase_engine_is_closed(const kabase_engine *engine);
 // `engine` is NULL or a handle from this library, freed once, not used afterwards.
 void kabase_engine_free(kabase_engine *engine);
 
+// Stream every committed mutation of `table` into `topic` (NULL = `default.<table>`), exactly
+// once, from now on; creates missing topics. `options` may be NULL (all defaults). Stores a new
+// handle in `*out_stream`.
+//
+// # Safety
+// `engine` NULL or live; `table` NULL or a C string; `topic` NULL or a C string; `options` NULL
+// or readable; `out_stream` NULL or writable; `err_msg` NULL or writable.
+int kabase_stream_create(const kabase_engine *engine,
+                         const char *table,
+                         const char *topic,
+                         const kabase_stream_options *options,
+                         kabase_stream **out_stream,
+                         char **err_msg);
+
+// Consume `topic` into `table` exactly once: record key to row key, a JSON value's
+// `family:qualifier` fields to cells, a null field deletes the cell, a tombstone deletes the
+// row. The table must exist; the topic is created if missing. `options` may be NULL.
+//
+// # Safety
+// `engine` NULL or live; `topic`, `table` NULL or C strings; `options` NULL or readable;
+// `out_stream` NULL or writable; `err_msg` NULL or writable.
+int kabase_sink_create(const kabase_engine *engine,
+                       const char *topic,
+                       const char *table,
+                       const kabase_sink_options *options,
+                       kabase_stream **out_stream,
+                       char **err_msg);
+
+// A handle on the existing stream `name` (`KABASE_STREAM_NOT_FOUND` otherwise).
+//
+// # Safety
+// `engine` NULL or live; `name` NULL or a C string; `out_stream` NULL or writable.
+int kabase_stream_open(const kabase_engine *engine,
+                       const char *name,
+                       kabase_stream **out_stream,
+                       char **err_msg);
+
+// The stream's name (NUL-terminated, in a new string the caller frees with
+// `kabase_string_free`).
+//
+// # Safety
+// `stream` NULL or live; `out_name` NULL or writable.
+int kabase_stream_name(const kabase_stream *stream, char **out_name, char **err_msg);
+
+// Describe the stream's numbers into `*out_status`.
+//
+// # Safety
+// `stream` NULL or live; `out_status` NULL or writable.
+int kabase_stream_describe(const kabase_stream *stream,
+                           kabase_stream_status *out_status,
+                           char **err_msg);
+
+// Describe the stream as a JSON object in a new string the caller frees with
+// `kabase_string_free`: `{"name", "kind", "table", "topics": [..], "state", "error", "position",
+// "lag", "offsets": [{"partition", "offset"}]}`.
+//
+// # Safety
+// `stream` NULL or live; `out_json` NULL or writable.
+int kabase_stream_describe_json(const kabase_stream *stream, char **out_json, char **err_msg);
+
+// Stop moving data (a table-to-topic stream keeps capturing changes up to its `max_lag`);
+// survives restarts.
+//
+// # Safety
+// `stream` NULL or live; `err_msg` NULL or writable.
+int kabase_stream_pause(const kabase_stream *stream, char **err_msg);
+
+// Move data again after `kabase_stream_pause`.
+//
+// # Safety
+// `stream` NULL or live; `err_msg` NULL or writable.
+int kabase_stream_resume(const kabase_stream *stream, char **err_msg);
+
+// Remove the stream (its topics and table stay). The handle stays allocated until
+// `kabase_stream_free`; its later calls return `KABASE_STREAM_NOT_FOUND`.
+//
+// # Safety
+// `stream` NULL or live; `err_msg` NULL or writable.
+int kabase_stream_remove(const kabase_stream *stream, char **err_msg);
+
+// Wait until the stream has no lag: `KABASE_TIMEOUT` after `timeout_ms`,
+// `KABASE_INVALID_ARGUMENT` at once when it is paused with lag. `out_status` may be NULL.
+//
+// # Safety
+// `stream` NULL or live; `out_status` NULL or writable; `err_msg` NULL or writable.
+int kabase_stream_wait(const kabase_stream *stream,
+                       uint64_t timeout_ms,
+                       kabase_stream_status *out_status,
+                       char **err_msg);
+
+// Release a stream handle (NULL does nothing); the stream itself keeps running.
+//
+// # Safety
+// `stream` NULL or a handle from this library, freed once.
+void kabase_stream_free(kabase_stream *stream);
+
+// Snapshot, then stream (table-to-topic streams only): a consistent snapshot of the table and,
+// per partition of the stream's topics, the first offset after it. Read the rows with
+// `kabase_snapshot_rows`, the offsets with `kabase_snapshot_offset`; free with
+// `kabase_snapshot_free`.
+//
+// # Safety
+// `stream` NULL or live; `out_snapshot` NULL or writable; `err_msg` NULL or writable.
+int kabase_stream_snapshot(const kabase_stream *stream,
+                           kabase_snapshot **out_snapshot,
+                           char **err_msg);
+
+// The change sequence number the snapshot holds everything up to (0 for NULL).
+//
+// # Safety
+// `snapshot` NULL or live.
+uint64_t kabase_snapshot_seq(const kabase_snapshot *snapshot);
+
+// The snapshot's rows, as a row batch owned by the snapshot (read it with
+// `kabase_row_batch_len` / `kabase_row_batch_row`; never free it: it goes with the snapshot).
+// NULL for a NULL snapshot.
+//
+// # Safety
+// `snapshot` NULL or live.
+const kabase_row_batch *kabase_snapshot_rows(const kabase_snapshot *snapshot);
+
+// Number of partition offsets in the snapshot (0 for NULL).
+//
+// # Safety
+// `snapshot` NULL or live.
+size_t kabase_snapshot_offset_count(const kabase_snapshot *snapshot);
+
+// Fill `*out_offset` with offset `index` of the snapshot: consume that partition from there to
+// continue the snapshot. Its topic string stays valid until the snapshot is freed.
+//
+// # Safety
+// `snapshot` NULL or live; `out_offset` NULL or writable.
+int kabase_snapshot_offset(const kabase_snapshot *snapshot,
+                           size_t index,
+                           kabase_topic_offset *out_offset,
+                           char **err_msg);
+
+// Release a snapshot (NULL does nothing); its rows and offsets become invalid.
+//
+// # Safety
+// `snapshot` NULL or a snapshot from this library, freed once.
+void kabase_snapshot_free(kabase_snapshot *snapshot);
+
 // Create table `name` (`table` or `namespace:table`) with `family_count` column families.
 //
 // # Safety
@@ -465,6 +687,58 @@ int kabase_producer_new(const kabase_engine *engine,
                         kabase_producer **out_producer,
                         char **err_msg);
 
+// Make a producer with configs by Kafka's names (`acks`, `linger.ms`, `compression.type`,
+// `enable.idempotence`, `transactional.id`, ...): `keys[i]` = `values[i]` for `count` pairs.
+// With `transactional.id`, call `kabase_producer_init_transactions` before the first
+// transaction.
+//
+// # Safety
+// `engine` NULL or live; `keys`/`values` NULL or `count` C strings each; `out_producer` NULL or
+// writable; `err_msg` NULL or writable.
+int kabase_producer_new_with_config(const kabase_engine *engine,
+                                    const char *const *keys,
+                                    const char *const *values,
+                                    size_t count,
+                                    kabase_producer **out_producer,
+                                    char **err_msg);
+
+// Register the producer's `transactional.id`: fences an older producer with the same id and
+// aborts its open transaction. Once, before the first `kabase_producer_begin_transaction`.
+//
+// # Safety
+// `producer` NULL or live; `err_msg` NULL or writable.
+int kabase_producer_init_transactions(const kabase_producer *producer, char **err_msg);
+
+// Start a transaction: later sends belong to it until commit or abort.
+//
+// # Safety
+// `producer` NULL or live; `err_msg` NULL or writable.
+int kabase_producer_begin_transaction(const kabase_producer *producer, char **err_msg);
+
+// Commit `count` next offsets of consumer group `group_id` atomically with the open
+// transaction (they become the group's committed offsets only if it commits).
+//
+// # Safety
+// `producer` NULL or live; `group_id` NULL or a C string; `offsets` NULL or `count` readable
+// entries; `err_msg` NULL or writable.
+int kabase_producer_send_offsets_to_transaction(const kabase_producer *producer,
+                                                const char *group_id,
+                                                const kabase_topic_offset *offsets,
+                                                size_t count,
+                                                char **err_msg);
+
+// Flush and commit the open transaction: read_committed consumers see all of it.
+//
+// # Safety
+// `producer` NULL or live; `err_msg` NULL or writable.
+int kabase_producer_commit_transaction(const kabase_producer *producer, char **err_msg);
+
+// Abort the open transaction: read_committed consumers never see its records.
+//
+// # Safety
+// `producer` NULL or live; `err_msg` NULL or writable.
+int kabase_producer_abort_transaction(const kabase_producer *producer, char **err_msg);
+
 // Send one record to `topic` and wait until it is in the log; `out_meta` (may be NULL)
 // receives where it landed.
 //
@@ -518,6 +792,64 @@ int kabase_consumer_new(const kabase_engine *engine,
                         const char *group_id,
                         kabase_consumer **out_consumer,
                         char **err_msg);
+
+// Make a consumer with configs by Kafka's names (`isolation.level`, `max.poll.records`,
+// `enable.auto.commit`, `session.timeout.ms`, ...): `keys[i]` = `values[i]` for `count` pairs.
+// `group_id` may be NULL, as for `kabase_consumer_new`.
+//
+// # Safety
+// `engine` NULL or live; `group_id` NULL or a C string; `keys`/`values` NULL or `count` C
+// strings each; `out_consumer` NULL or writable; `err_msg` NULL or writable.
+int kabase_consumer_new_with_config(const kabase_engine *engine,
+                                    const char *group_id,
+                                    const char *const *keys,
+                                    const char *const *values,
+                                    size_t count,
+                                    kabase_consumer **out_consumer,
+                                    char **err_msg);
+
+// Subscribe (needs a group id) to every topic whose whole name matches the regular expression
+// `pattern`, now and as topics appear; internal `__` topics never match. `from_beginning` as
+// for `kabase_consumer_subscribe`.
+//
+// # Safety
+// `consumer` NULL or live; `pattern` NULL or a C string; `err_msg` NULL or writable.
+int kabase_consumer_subscribe_pattern(const kabase_consumer *consumer,
+                                      const char *pattern,
+                                      int from_beginning,
+                                      char **err_msg);
+
+// Stop fetching from partition `partition` of `topic` (-1: every partition of the topic
+// assigned now) until `kabase_consumer_resume`. A named partition must be assigned.
+//
+// # Safety
+// `consumer` NULL or live; `topic` NULL or a C string; `err_msg` NULL or writable.
+int kabase_consumer_pause(const kabase_consumer *consumer,
+                          const char *topic,
+                          int32_t partition,
+                          char **err_msg);
+
+// Fetch again from a paused partition (-1: every assigned partition of the topic).
+//
+// # Safety
+// `consumer` NULL or live; `topic` NULL or a C string; `err_msg` NULL or writable.
+int kabase_consumer_resume(const kabase_consumer *consumer,
+                           const char *topic,
+                           int32_t partition,
+                           char **err_msg);
+
+// Number of paused partitions (0 for NULL).
+//
+// # Safety
+// `consumer` NULL or live.
+size_t kabase_consumer_paused_count(const kabase_consumer *consumer);
+
+// Number of partitions the consumer reads now (0 for NULL); with a group it changes as the
+// group rebalances during polls.
+//
+// # Safety
+// `consumer` NULL or live.
+size_t kabase_consumer_assignment_count(const kabase_consumer *consumer);
 
 // Subscribe to `topic_count` topics. `from_beginning` (non-zero) starts partitions without a
 // committed offset at their first record, else at their end.

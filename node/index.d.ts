@@ -57,10 +57,83 @@ export class Engine {
   createTopic(name: string, partitions?: number): Promise<void>
   deleteTopic(name: string): Promise<void>
   listTopics(): Promise<string[]>
+  /** Stream every committed mutation of `table` into `topic` (null: `default.<table>`), exactly once. */
+  streamTableToTopic(table: string, topic?: string | null, options?: StreamOptions): Promise<ChangeStream>
+  /** Consume `topic` into `table` exactly once. */
+  sinkTopicToTable(topic: string, table: string, options?: SinkOptions): Promise<ChangeStream>
+  changeStream(name: string): Promise<ChangeStream>
+  listStreams(): Promise<StreamDescription[]>
+}
+
+export interface StreamRoute {
+  /** 'route' (default) or 'drop'. */
+  action?: 'route' | 'drop'
+  /** Table pattern: exact, `prefix*`, `*suffix`, `*infix*` or `*`. */
+  table: string
+  family?: string
+  qualifier?: string
+  topics?: string[]
+}
+
+export interface StreamOptions {
+  /** Default `<table>-to-<topic>`. */
+  name?: string
+  /** 'rowKey' (default), 'family', a partition number, or 'fixed:<n>'. */
+  partitioning?: 'rowKey' | 'row_key' | 'family' | number | string
+  /** One record per row mutation ('row', default) or per cell. */
+  shape?: 'row' | 'cell'
+  format?: 'json' | 'binary'
+  bytes?: 'auto' | 'base64'
+  compression?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
+  partitions?: number
+  maxLag?: number
+  routes?: StreamRoute[]
+}
+
+export interface SinkOptions {
+  /** Default `<topic>-to-<table>`. */
+  name?: string
+  /** Family of JSON fields without a `family:` prefix. */
+  defaultFamily?: string
+  /** Row key from this JSON field instead of the record key. */
+  rowKeyField?: string
+}
+
+export interface StreamDescription {
+  name: string
+  kind: 'table_to_topic' | 'topic_to_table'
+  table: string
+  topics: string[]
+  state: 'running' | 'paused' | 'failed'
+  error: string | null
+  position: number
+  lag: number
+  offsets: Array<{ partition: number; offset: string }>
+}
+
+export interface StreamSnapshot {
+  seq: number
+  rows: Array<{ row: Buffer; data: RowData }>
+  offsets: TopicPartitionOffset[]
+}
+
+/** A durable change stream, by name. */
+export class ChangeStream {
+  readonly name: string
+  describe(): Promise<StreamDescription>
+  pause(): Promise<void>
+  resume(): Promise<void>
+  remove(): Promise<void>
+  waitCaughtUp(options?: { timeout?: number }): Promise<StreamDescription>
+  snapshot(): Promise<StreamSnapshot>
 }
 
 export class Table {
   readonly name: string
+  /** This table's changes into `topic` (null: `default.<table>`). */
+  streamTo(topic?: string | null, options?: StreamOptions): Promise<ChangeStream>
+  /** A topic's records into this table. */
+  sinkFrom(topic: string, options?: SinkOptions): Promise<ChangeStream>
   put(row: Bytes, data: Record<string, Bytes>): Promise<void>
   get(row: Bytes, options?: { columns?: string[] }): Promise<RowData | null>
   getCells(row: Bytes, options?: { columns?: string[] }): Promise<Cell[] | null>
@@ -121,14 +194,22 @@ export interface Batch {
   isEmpty(): boolean
   firstOffset(): string | null
   lastOffset(): string
+  offsetLag(): string
+  offsetLagLow(): string
+}
+
+export interface TopicOffsets {
+  topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>
 }
 
 export interface EachBatchPayload {
   batch: Batch
   resolveOffset(offset: string): void
+  /** Rejects with REBALANCE_IN_PROGRESS while the group rebalances. */
   heartbeat(): Promise<void>
-  commitOffsetsIfNecessary(): Promise<void>
-  uncommittedOffsets(): { topics: unknown[] }
+  /** Commit the resolved offsets now (with autoCommit), or the given ones. */
+  commitOffsetsIfNecessary(offsets?: TopicOffsets): Promise<void>
+  uncommittedOffsets(): TopicOffsets
   isRunning(): boolean
   isStale(): boolean
   pause(): () => void
@@ -142,24 +223,56 @@ export interface TopicPartitionOffset {
 
 export class Kafka {
   constructor(config?: KafkaConfig)
-  producer(config?: { idempotent?: boolean; transactionalId?: string }): Producer
-  consumer(config?: { groupId?: string; maxBytesPerPartition?: number; readUncommitted?: boolean; maxPollRecords?: number }): Consumer
+  producer(config?: { idempotent?: boolean; transactionalId?: string; transactionTimeout?: number }): Producer
+  consumer(config?: {
+    groupId?: string
+    maxBytesPerPartition?: number
+    maxBytes?: number
+    /** Default false: read_committed, as kafkajs. */
+    readUncommitted?: boolean
+    maxPollRecords?: number
+    sessionTimeout?: number
+    heartbeatInterval?: number
+    rebalanceTimeout?: number
+  }): Consumer
   admin(): Admin
 }
 
 export class Producer {
+  /** With a transactionalId: registers it (fencing an older producer with the same id). */
   connect(): Promise<void>
+  /** Begin a transaction (needs transactionalId). */
+  transaction(): Promise<Transaction>
   send(record: { topic: string; messages: Message[]; acks?: number }): Promise<RecordMetadata[]>
   sendBatch(batch: { topicMessages: Array<{ topic: string; messages: Message[] }> }): Promise<RecordMetadata[]>
   flush(): Promise<void>
   disconnect(): Promise<void>
 }
 
+export class Transaction {
+  send(record: { topic: string; messages: Message[]; acks?: number }): Promise<RecordMetadata[]>
+  sendBatch(batch: { topicMessages: Array<{ topic: string; messages: Message[] }> }): Promise<RecordMetadata[]>
+  /** Commit a consumer group's offsets atomically with the transaction. */
+  sendOffsets(offsets: { consumerGroupId: string; topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }): Promise<void>
+  commit(): Promise<void>
+  abort(): Promise<void>
+  isActive(): boolean
+}
+
+export interface TopicPartitions {
+  topic: string
+  partitions?: number[]
+}
+
 export class Consumer {
   readonly events: { CRASH: 'consumer.crash'; STOP: 'consumer.stop' }
   on(event: string, listener: (event: { type: string; timestamp: number; payload: any }) => void): () => void
   connect(): Promise<void>
-  subscribe(subscription: { topics?: string[]; topic?: string; fromBeginning?: boolean }): Promise<void>
+  /** RegExps match anywhere in a topic's name (as kafkajs) and follow topics created later; they need a groupId. */
+  subscribe(subscription: { topics?: Array<string | RegExp>; topic?: string | RegExp; fromBeginning?: boolean }): Promise<void>
+  pause(topicPartitions: TopicPartitions[]): void
+  resume(topicPartitions: TopicPartitions[]): void
+  paused(): Array<{ topic: string; partitions: number[] }>
   run(config: {
     eachMessage?: (payload: EachMessagePayload) => Promise<void>
     eachBatch?: (payload: EachBatchPayload) => Promise<void>

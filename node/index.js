@@ -79,7 +79,24 @@ class Engine {
   }
   /** A handle to an existing table. */
   async table(name) {
-    return new Table(await call(this._inner.table(String(name))))
+    return new Table(await call(this._inner.table(String(name))), this)
+  }
+  /** Stream every committed mutation of `table` into `topic` (null: `default.<table>`), exactly once. */
+  async streamTableToTopic(table, topic, options = {}) {
+    const t = topic === undefined || topic === null ? null : String(topic)
+    return new ChangeStream(await call(() => this._inner.streamTableToTopic(String(table), t, streamOptions(options))))
+  }
+  /** Consume `topic` into `table` exactly once (JSON `family:qualifier` fields to cells). */
+  async sinkTopicToTable(topic, table, options = {}) {
+    return new ChangeStream(await call(() => this._inner.sinkTopicToTable(String(topic), String(table), sinkOptions(options))))
+  }
+  /** A handle on an existing stream. */
+  async changeStream(name) {
+    return new ChangeStream(await call(this._inner.changeStream(String(name))))
+  }
+  /** Every stream's description. */
+  async listStreams() {
+    return (await call(this._inner.listStreams())).map(describeOut)
   }
   async createTopic(name, partitions = 1) {
     return call(this._inner.createTopic(String(name), partitions))
@@ -93,8 +110,17 @@ class Engine {
 }
 
 class Table {
-  constructor(inner) {
+  constructor(inner, engine) {
     this._inner = inner
+    this._engine = engine
+  }
+  /** streamTo('orders-cdc', { partitioning, shape, format, ... }): this table's changes into a topic. */
+  async streamTo(topic, options = {}) {
+    return this._engine.streamTableToTopic(this.name, topic, options)
+  }
+  /** sinkFrom('orders-in', { defaultFamily, rowKeyField }): a topic's records into this table. */
+  async sinkFrom(topic, options = {}) {
+    return this._engine.sinkTopicToTable(topic, this.name, options)
   }
   get name() {
     return this._inner.name
@@ -129,6 +155,115 @@ class Table {
       }),
     )
     return rows.map((r) => ({ row: r.row, data: rowData(r) }))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Option mapping: one table per native options object, one function applying it.
+
+/**
+ * Map a host options object through `spec` ({ hostName: [nativeName, convert] }): absent and
+ * null options are left out, unknown ones are refused (so a typo cannot pass unnoticed).
+ */
+function mapOptions(options, spec, what) {
+  if (options === null || options === undefined) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalid(`${what} options must be an object`)
+  const out = {}
+  for (const [k, v] of Object.entries(options)) {
+    const rule = spec[k]
+    if (!rule) throw invalid(`unknown ${what} option ${JSON.stringify(k)}`)
+    if (v === undefined || v === null) continue
+    out[rule[0]] = rule[1](v, k)
+  }
+  return out
+}
+
+const asString = (v) => String(v)
+const asCount = (v, k) => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw invalid(`${k} must be a non-negative integer`)
+  return n
+}
+const asBool = (v) => Boolean(v)
+const asStringList = (v, k) => {
+  if (!Array.isArray(v)) throw invalid(`${k} must be an array of strings`)
+  return v.map(String)
+}
+const PARTITIONING = { rowKey: 'row_key', row_key: 'row_key', family: 'family' }
+const asPartitioning = (v) => (typeof v === 'number' ? `fixed:${v}` : PARTITIONING[v] || String(v))
+const ROUTE = { action: ['action', asString], table: ['table', asString], family: ['family', asString], qualifier: ['qualifier', asString], topics: ['topics', asStringList] }
+const asRoutes = (v, k) => {
+  if (!Array.isArray(v)) throw invalid(`${k} must be an array of route rules`)
+  return v.map((r) => ({ action: 'route', ...mapOptions(r, ROUTE, 'route rule') }))
+}
+
+const STREAM_OPTIONS = {
+  name: ['name', asString],
+  partitioning: ['partitioning', asPartitioning],
+  shape: ['shape', asString],
+  format: ['format', asString],
+  bytes: ['bytes', asString],
+  compression: ['compression', asString],
+  partitions: ['partitions', asCount],
+  maxLag: ['maxLag', asCount],
+  routes: ['routes', asRoutes],
+}
+const SINK_OPTIONS = { name: ['name', asString], defaultFamily: ['defaultFamily', asString], rowKeyField: ['rowKeyField', asString] }
+
+function streamOptions(options) {
+  return mapOptions(options, STREAM_OPTIONS, 'stream')
+}
+function sinkOptions(options) {
+  return mapOptions(options, SINK_OPTIONS, 'sink')
+}
+
+/** Host options to Kafka config pairs: spec is { hostName: [kafkaName, convert] }. */
+function configPairs(options, spec, what) {
+  return Object.entries(mapOptions(pickKnown(options, spec), spec, what))
+}
+/** The options `spec` knows (kafkajs configs carry many keys kabase has no use for). */
+function pickKnown(options, spec) {
+  return Object.fromEntries(Object.entries(options || {}).filter(([k]) => k in spec))
+}
+
+function describeOut(d) {
+  return { ...d, error: d.error ?? null, offsets: d.offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })) }
+}
+
+/** A durable change stream (table to topic, or topic to table), by name. */
+class ChangeStream {
+  constructor(inner) {
+    this._inner = inner
+  }
+  get name() {
+    return this._inner.name
+  }
+  /** { name, kind, table, topics, state, error, position, lag, offsets } */
+  async describe() {
+    return describeOut(await call(this._inner.describe()))
+  }
+  async pause() {
+    return call(this._inner.pause())
+  }
+  async resume() {
+    return call(this._inner.resume())
+  }
+  /** Remove the stream (its topics and table stay). */
+  async remove() {
+    return call(this._inner.remove())
+  }
+  /** Wait until everything captured has moved; rejects with TIMEOUT after `timeout` ms. */
+  async waitCaughtUp({ timeout = 10000 } = {}) {
+    return describeOut(await call(() => this._inner.waitCaughtUp(asCount(timeout, 'timeout'))))
+  }
+  /** Snapshot, then stream: { seq, rows: [{ row, data }], offsets: [{ topic, partition, offset }] }. */
+  async snapshot() {
+    const s = await call(this._inner.snapshot())
+    return {
+      seq: s.seq,
+      rows: s.rows.map((r) => ({ row: r.row, data: rowData(r) })),
+      offsets: s.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })),
+    }
   }
 }
 
@@ -183,11 +318,14 @@ class Kafka {
   }
 }
 
+const PRODUCER_CONFIGS = {
+  idempotent: ['enable.idempotence', (v) => String(Boolean(v))],
+  transactionalId: ['transactional.id', asString],
+  transactionTimeout: ['transaction.timeout.ms', (v, k) => String(asCount(v, k))],
+}
+
 function producerConfigs(config) {
-  const out = []
-  if (config.idempotent) out.push(['enable.idempotence', 'true'])
-  if (config.transactionalId) out.push(['transactional.id', String(config.transactionalId)])
-  return out
+  return configPairs(config, PRODUCER_CONFIGS, 'producer')
 }
 
 function headersOf(headers) {
@@ -204,17 +342,34 @@ class Producer {
   async connect() {
     if (this._inner) return
     const engine = await this._kafka._getEngine()
-    this._inner = await call(engine._inner.producer(producerConfigs(this._config)))
+    const inner = await call(() => engine._inner.producer(producerConfigs(this._config)))
+    if (this._config.transactionalId) await call(inner.initTransactions())
+    this._inner = inner
+  }
+  /** Start a transaction (needs `transactionalId`): { send, sendBatch, sendOffsets, commit, abort, isActive }. */
+  async transaction() {
+    const inner = this._need()
+    if (!this._config.transactionalId) {
+      throw new KabaseError('transaction() needs a producer made with a transactionalId', 'INVALID_TXN_STATE', codes.INVALID_TXN_STATE)
+    }
+    if (this._txn && this._txn.isActive()) {
+      throw new KabaseError('a transaction is already open on this producer', 'INVALID_TXN_STATE', codes.INVALID_TXN_STATE)
+    }
+    await call(inner.beginTransaction())
+    this._txn = new Transaction(this, inner)
+    return this._txn
   }
   _need() {
     if (!this._inner) throw new KabaseError('the producer is not connected (call connect())', 'CLOSED', codes.CLOSED)
     return this._inner
   }
   /** send({ topic, messages: [{ key, value, partition, headers, timestamp }] }) -> RecordMetadata[] */
-  async send({ topic, messages } = {}) {
+  async send(record = {}) {
+    return this._send(this._need(), record)
+  }
+  async _send(inner, { topic, messages } = {}) {
     if (typeof topic !== 'string') throw invalid('send needs a topic')
     if (!Array.isArray(messages)) throw invalid('send needs an array of messages')
-    const inner = this._need()
     const msgs = messages.map((m, i) => ({
       partition: m.partition === undefined || m.partition === null ? undefined : m.partition,
       key: toOptionalBuffer(m.key, `messages[${i}].key`),
@@ -249,6 +404,7 @@ class Producer {
     return call(this._need().flush())
   }
   async disconnect() {
+    if (this._txn && this._txn.isActive()) await this._txn.abort()
     if (!this._inner) return
     const inner = this._inner
     this._inner = null
@@ -256,11 +412,72 @@ class Producer {
   }
 }
 
+/** A transaction of a producer (kafkajs' `producer.transaction()`). */
+class Transaction {
+  constructor(producer, inner) {
+    this._producer = producer
+    this._inner = inner
+    this._active = true
+  }
+  _need() {
+    if (!this._active) throw new KabaseError('the transaction is over (committed or aborted)', 'INVALID_TXN_STATE', codes.INVALID_TXN_STATE)
+    return this._inner
+  }
+  isActive() {
+    return this._active
+  }
+  async send(record) {
+    return this._producer._send(this._need(), record)
+  }
+  async sendBatch({ topicMessages = [] } = {}) {
+    const out = []
+    for (const tm of topicMessages) out.push(...(await this.send(tm)))
+    return out
+  }
+  /** sendOffsets({ consumerGroupId, topics: [{ topic, partitions: [{ partition, offset }] }] }): committed with the transaction. */
+  async sendOffsets({ consumerGroupId, topics = [] } = {}) {
+    if (typeof consumerGroupId !== 'string') throw invalid('sendOffsets needs a consumerGroupId')
+    const list = topics.flatMap((t) => (t.partitions || []).map((p) => ({ topic: String(t.topic), partition: p.partition, offset: Number(p.offset) })))
+    return call(() => this._need().sendOffsets(list, consumerGroupId))
+  }
+  async commit() {
+    const inner = this._need()
+    await call(inner.commitTransaction())
+    this._active = false
+  }
+  async abort() {
+    const inner = this._need()
+    this._active = false
+    await call(inner.abortTransaction())
+  }
+}
+
+const CONSUMER_CONFIGS = {
+  maxBytesPerPartition: ['max.partition.fetch.bytes', (v, k) => String(asCount(v, k))],
+  maxBytes: ['fetch.max.bytes', (v, k) => String(asCount(v, k))],
+  // kafkajs reads committed data unless readUncommitted is true.
+  readUncommitted: ['isolation.level', (v) => (v ? 'read_uncommitted' : 'read_committed')],
+  sessionTimeout: ['session.timeout.ms', (v, k) => String(asCount(v, k))],
+  heartbeatInterval: ['heartbeat.interval.ms', (v, k) => String(asCount(v, k))],
+  rebalanceTimeout: ['max.poll.interval.ms', (v, k) => String(asCount(v, k))],
+}
+
 function consumerConfigs(config) {
-  const out = []
-  if (config.maxBytesPerPartition) out.push(['max.partition.fetch.bytes', String(config.maxBytesPerPartition)])
-  if (config.readUncommitted === false) out.push(['isolation.level', 'read_committed'])
-  return out
+  return configPairs({ ...config, readUncommitted: Boolean(config.readUncommitted) }, CONSUMER_CONFIGS, 'consumer')
+}
+
+function escapeRegExp(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** One pattern for the core (whole-name match) from topic names and kafkajs RegExps (which match anywhere in the name). */
+function subscriptionPattern(names, regexps) {
+  const alts = names.map(escapeRegExp)
+  for (const re of regexps) {
+    const body = `.*(?:${re.source}).*`
+    alts.push(re.flags.includes('i') ? `(?i:${body})` : body)
+  }
+  return alts.map((a) => `(?:${a})`).join('|')
 }
 
 class Consumer {
@@ -271,6 +488,11 @@ class Consumer {
     this._inner = null
     this._running = null
     this._stopped = false
+    this._topics = []
+    this._patterns = []
+    // topic -> null (the whole topic) or a Set of partitions; applied before every poll.
+    this._paused = new Map()
+    this._pausedNow = []
     this._listeners = new Map()
     this.events = { CRASH: 'consumer.crash', STOP: 'consumer.stop' }
   }
@@ -285,18 +507,76 @@ class Consumer {
   async connect() {
     if (this._inner) return
     const engine = await this._kafka._getEngine()
-    this._inner = await call(engine._inner.consumer(this._config.groupId ?? null, consumerConfigs(this._config)))
+    this._inner = await call(() => engine._inner.consumer(this._config.groupId ?? null, consumerConfigs(this._config)))
   }
   _need() {
     if (!this._inner) throw new KabaseError('the consumer is not connected (call connect())', 'CLOSED', codes.CLOSED)
     return this._inner
   }
-  /** subscribe({ topics: ['a'], fromBeginning }) or subscribe({ topic: 'a', fromBeginning }) */
+  /** subscribe({ topics: ['a', /b-.*\/], fromBeginning }) or subscribe({ topic: 'a' | /re/, fromBeginning }); adds to earlier subscriptions. */
   async subscribe({ topic, topics, fromBeginning = false } = {}) {
     const list = topics || (topic !== undefined ? [topic] : [])
-    if (list.some((t) => typeof t !== 'string')) throw invalid('topics must be strings (regular expressions are not supported)')
-    this._topics = [...new Set([...(this._topics || []), ...list])]
-    return call(this._need().subscribe(this._topics, Boolean(fromBeginning)))
+    if (list.length === 0) throw invalid('subscribe needs a topic or topics')
+    for (const t of list) if (typeof t !== 'string' && !(t instanceof RegExp)) throw invalid('topics must be strings or regular expressions')
+    const inner = this._need()
+    const names = [...new Set([...this._topics, ...list.filter((t) => typeof t === 'string')])]
+    const patterns = [...this._patterns, ...list.filter((t) => t instanceof RegExp)]
+    if (patterns.length > 0 && this._config.groupId === undefined) throw invalid('subscribing with a regular expression needs a groupId')
+    if (patterns.length > 0) await call(inner.subscribePattern(subscriptionPattern(names, patterns), Boolean(fromBeginning)))
+    else await call(inner.subscribe(names, Boolean(fromBeginning)))
+    this._topics = names
+    this._patterns = patterns
+  }
+  /** pause([{ topic, partitions? }]): stop fetching them (the whole topic without partitions) until resume. */
+  pause(topicPartitions) {
+    for (const { topic, partitions } of this._topicPartitions(topicPartitions, 'pause')) {
+      if (!partitions) this._paused.set(topic, null)
+      else if (this._paused.get(topic) !== null) this._paused.set(topic, new Set([...(this._paused.get(topic) || []), ...partitions]))
+    }
+  }
+  /** resume([{ topic, partitions? }]) */
+  resume(topicPartitions) {
+    for (const { topic, partitions } of this._topicPartitions(topicPartitions, 'resume')) {
+      const cur = this._paused.get(topic)
+      if (cur === undefined) continue
+      if (!partitions) this._paused.delete(topic)
+      else if (cur === null) throw invalid(`topic ${topic} is paused as a whole; resume it as a whole`)
+      else {
+        for (const p of partitions) cur.delete(p)
+        if (cur.size === 0) this._paused.delete(topic)
+      }
+    }
+  }
+  /** The paused partitions: [{ topic, partitions }] (a paused topic's partitions as of the last poll). */
+  paused() {
+    const out = []
+    for (const [topic, parts] of this._paused) {
+      const partitions = parts === null ? this._pausedNow.filter((p) => p.topic === topic).map((p) => p.partition) : [...parts]
+      out.push({ topic, partitions: partitions.sort((a, b) => a - b) })
+    }
+    return out
+  }
+  _topicPartitions(list, what) {
+    if (!Array.isArray(list)) throw invalid(`${what} needs an array of { topic, partitions? }`)
+    return list.map((tp) => {
+      if (!tp || typeof tp.topic !== 'string') throw invalid(`${what} needs a topic in every entry`)
+      if (tp.partitions !== undefined && !Array.isArray(tp.partitions)) throw invalid(`${what}: partitions must be an array`)
+      return { topic: tp.topic, partitions: tp.partitions }
+    })
+  }
+  _isPaused(topic, partition) {
+    const p = this._paused.get(topic)
+    return p === null || (p !== undefined && p.has(partition))
+  }
+  async _applyPaused(inner) {
+    const list = []
+    for (const [topic, parts] of this._paused) {
+      if (parts === null) list.push({ topic })
+      else for (const partition of parts) list.push({ topic, partition })
+    }
+    if (list.length === 0 && this._pausedNow.length === 0) return
+    await call(inner.setPaused(list))
+    this._pausedNow = (await call(inner.paused())).map((p) => ({ topic: p.topic, partition: p.partition }))
   }
   /** run({ eachMessage } | { eachBatch }): resolves once consuming started, as in kafkajs. */
   async run({ eachMessage, eachBatch, autoCommit = true, eachBatchAutoResolve = true, partitionsConsumedConcurrently } = {}) {
@@ -310,53 +590,82 @@ class Consumer {
       this._emit(this.events.CRASH, { error, groupId: this._config.groupId })
     })
   }
-  async _loop(inner, { eachMessage, eachBatch, autoCommit, eachBatchAutoResolve }) {
+  async _loop(inner, opts) {
     while (!this._stopped) {
+      await this._applyPaused(inner)
       const records = await call(inner.poll(this._config.maxPollRecords || 500, 100))
       if (records.length === 0) continue
       const groups = new Map()
       for (const r of records) {
         const k = `${r.topic}\u0000${r.partition}`
-        if (!groups.has(k)) groups.set(k, { topic: r.topic, partition: r.partition, messages: [] })
+        if (!groups.has(k)) groups.set(k, { key: k, topic: r.topic, partition: r.partition, messages: [] })
         groups.get(k).messages.push(toMessage(r))
       }
+      // Per partition: the next offset whose processing is done (kafkajs' resolved offset).
       const resolved = new Map()
       for (const g of groups.values()) {
-        if (this._stopped) break
-        if (eachBatch) {
-          const batch = {
-            topic: g.topic,
-            partition: g.partition,
-            messages: g.messages,
-            highWatermark: String(Number(g.messages[g.messages.length - 1].offset) + 1),
-            isEmpty: () => g.messages.length === 0,
-            firstOffset: () => g.messages[0].offset,
-            lastOffset: () => g.messages[g.messages.length - 1].offset,
-          }
-          const key = `${g.topic}\u0000${g.partition}`
-          await eachBatch({
-            batch,
-            resolveOffset: (offset) => resolved.set(key, { topic: g.topic, partition: g.partition, offset: Number(offset) + 1 }),
-            heartbeat: async () => {},
-            commitOffsetsIfNecessary: async () => {},
-            uncommittedOffsets: () => ({ topics: [] }),
-            isRunning: () => !this._stopped,
-            isStale: () => false,
-            pause: () => () => {},
-          })
-          if (eachBatchAutoResolve) resolved.set(key, { topic: g.topic, partition: g.partition, offset: Number(batch.lastOffset()) + 1 })
-        } else {
-          for (const message of g.messages) {
-            if (this._stopped) break
-            await eachMessage({ topic: g.topic, partition: g.partition, message, heartbeat: async () => {}, pause: () => () => {} })
-            resolved.set(`${g.topic}\u0000${g.partition}`, { topic: g.topic, partition: g.partition, offset: Number(message.offset) + 1 })
-          }
+        // Anything not processed is fetched again from here (after a stop, a pause or an unresolved batch).
+        let next = Number(g.messages[0].offset)
+        if (!this._stopped && !this._isPaused(g.topic, g.partition)) {
+          next = opts.eachBatch ? await this._batch(inner, g, resolved, opts) : await this._messages(g, resolved, opts)
         }
+        if (next <= Number(g.messages[g.messages.length - 1].offset)) await call(inner.seek(g.topic, g.partition, next))
       }
-      if (autoCommit && this._config.groupId !== undefined && resolved.size > 0) {
-        await call(inner.commit([...resolved.values()]))
-      }
+      await this._commitResolved(inner, resolved, opts.autoCommit)
     }
+  }
+  async _messages(g, resolved, { eachMessage }) {
+    const { topic, partition } = g
+    for (const message of g.messages) {
+      if (this._stopped || this._isPaused(topic, partition)) return Number(message.offset)
+      await eachMessage({ topic, partition, message, heartbeat: () => this._heartbeat(), pause: () => this._pauseOne(topic, partition) })
+      resolved.set(g.key, { topic, partition, offset: Number(message.offset) + 1 })
+    }
+    return Number(g.messages[g.messages.length - 1].offset) + 1
+  }
+  async _batch(inner, g, resolved, { eachBatch, autoCommit, eachBatchAutoResolve }) {
+    const { topic, partition, messages } = g
+    const first = Number(messages[0].offset)
+    const batch = {
+      topic,
+      partition,
+      messages,
+      highWatermark: String(Number(messages[messages.length - 1].offset) + 1),
+      isEmpty: () => messages.length === 0,
+      firstOffset: () => messages[0].offset,
+      lastOffset: () => messages[messages.length - 1].offset,
+      offsetLag: () => '0',
+      offsetLagLow: () => '0',
+    }
+    await eachBatch({
+      batch,
+      resolveOffset: (offset) => resolved.set(g.key, { topic, partition, offset: Number(offset) + 1 }),
+      heartbeat: () => this._heartbeat(),
+      commitOffsetsIfNecessary: async (offsets) => {
+        if (offsets) return this.commitOffsets(offsetsOf(offsets))
+        return this._commitResolved(inner, resolved, autoCommit)
+      },
+      uncommittedOffsets: () => uncommitted(resolved),
+      isRunning: () => !this._stopped,
+      isStale: () => this._stopped,
+      pause: () => this._pauseOne(topic, partition),
+    })
+    if (eachBatchAutoResolve && !this._isPaused(topic, partition)) resolved.set(g.key, { topic, partition, offset: Number(batch.lastOffset()) + 1 })
+    const r = resolved.get(g.key)
+    return r ? r.offset : first
+  }
+  async _commitResolved(inner, resolved, autoCommit) {
+    const list = pendingOf(resolved)
+    if (!autoCommit || this._config.groupId === undefined || list.length === 0) return
+    await call(inner.commit(list))
+    for (const r of list) r.committed = true
+  }
+  _pauseOne(topic, partition) {
+    this.pause([{ topic, partitions: [partition] }])
+    return () => this.resume([{ topic, partitions: [partition] }])
+  }
+  async _heartbeat() {
+    return call(this._need().heartbeat())
   }
   /** commitOffsets([{ topic, partition, offset }]): offset is the next offset to read (a string). */
   async commitOffsets(offsets) {
@@ -386,6 +695,24 @@ class Consumer {
     this._inner = null
     await call(inner.close())
   }
+}
+
+function offsetsOf(offsets) {
+  return (offsets.topics || []).flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })))
+}
+
+/** Resolved offsets not committed yet, as { topic, partition, offset } entries. */
+function pendingOf(resolved) {
+  return [...resolved.values()].filter((r) => !r.committed)
+}
+
+function uncommitted(resolved) {
+  const topics = new Map()
+  for (const r of pendingOf(resolved)) {
+    if (!topics.has(r.topic)) topics.set(r.topic, [])
+    topics.get(r.topic).push({ partition: r.partition, offset: String(r.offset) })
+  }
+  return { topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) }
 }
 
 function toMessage(r) {
@@ -449,4 +776,4 @@ class Admin {
   }
 }
 
-module.exports = { open, Engine, Table, Kafka, Producer, Consumer, Admin, KabaseError, codes, version }
+module.exports = { open, Engine, Table, ChangeStream, Kafka, Producer, Transaction, Consumer, Admin, KabaseError, codes, version }

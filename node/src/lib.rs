@@ -278,6 +278,35 @@ impl Engine {
         job(move || Ok(Producer { inner: e.producer(&pairs(configs)?)? }))
     }
 
+    /// Stream a table's committed mutations into a topic (absent = the default topic).
+    #[napi]
+    pub fn stream_table_to_topic(&self, table: String, topic: Option<String>, options: Option<StreamOptionsIn>) -> AsyncTask<Job<ChangeStream>> {
+        let e = self.inner.clone();
+        job(move || Ok(ChangeStream { inner: e.stream_table_to_topic(&table, topic.as_deref(), &stream_options(options)?)? }))
+    }
+
+    /// Consume a topic into a table, exactly once.
+    #[napi]
+    pub fn sink_topic_to_table(&self, topic: String, table: String, options: Option<SinkOptionsIn>) -> AsyncTask<Job<ChangeStream>> {
+        let e = self.inner.clone();
+        let o = options.map_or_else(kabase_sdk::SinkOptions::default, |o| kabase_sdk::SinkOptions { name: o.name, default_family: o.default_family, row_key_field: o.row_key_field });
+        job(move || Ok(ChangeStream { inner: e.sink_topic_to_table(&topic, &table, &o)? }))
+    }
+
+    /// A handle on an existing stream.
+    #[napi]
+    pub fn change_stream(&self, name: String) -> AsyncTask<Job<ChangeStream>> {
+        let e = self.inner.clone();
+        job(move || Ok(ChangeStream { inner: e.change_stream(&name)? }))
+    }
+
+    /// Every stream.
+    #[napi]
+    pub fn list_streams(&self) -> AsyncTask<Job<Vec<StreamDescriptionOut>>> {
+        let e = self.inner.clone();
+        job(move || Ok(e.list_streams()?.into_iter().map(description_out).collect()))
+    }
+
     /// A consumer, in a group when `group_id` is given.
     #[napi]
     pub fn consumer(&self, group_id: Option<String>, configs: Vec<Vec<String>>) -> AsyncTask<Job<Consumer>> {
@@ -404,6 +433,42 @@ impl Producer {
         let p = self.inner.clone();
         job(move || p.close())
     }
+
+    /// Register the transactional id.
+    #[napi]
+    pub fn init_transactions(&self) -> AsyncTask<Job<()>> {
+        let p = self.inner.clone();
+        job(move || p.init_transactions())
+    }
+
+    /// Start a transaction.
+    #[napi]
+    pub fn begin_transaction(&self) -> AsyncTask<Job<()>> {
+        let p = self.inner.clone();
+        job(move || p.begin_transaction())
+    }
+
+    /// Commit a group's offsets with the open transaction.
+    #[napi]
+    pub fn send_offsets(&self, offsets: Vec<PartitionOffsetIo>, group_id: String) -> AsyncTask<Job<()>> {
+        let p = self.inner.clone();
+        let list: Vec<kabase_sdk::PartitionOffset> = offsets.into_iter().map(|o| kabase_sdk::PartitionOffset { topic: o.topic, partition: o.partition, offset: o.offset }).collect();
+        job(move || p.send_offsets_to_transaction(&list, &group_id))
+    }
+
+    /// Commit the open transaction.
+    #[napi]
+    pub fn commit_transaction(&self) -> AsyncTask<Job<()>> {
+        let p = self.inner.clone();
+        job(move || p.commit_transaction())
+    }
+
+    /// Abort the open transaction.
+    #[napi]
+    pub fn abort_transaction(&self) -> AsyncTask<Job<()>> {
+        let p = self.inner.clone();
+        job(move || p.abort_transaction())
+    }
 }
 
 /// A consumer.
@@ -471,10 +536,254 @@ impl Consumer {
         })
     }
 
+    /// Subscribe (with a group) to every topic whose whole name matches a regular expression.
+    #[napi]
+    pub fn subscribe_pattern(&self, pattern: String, from_beginning: bool) -> AsyncTask<Job<()>> {
+        let c = self.inner.clone();
+        job(move || c.subscribe_pattern(&pattern, from_beginning))
+    }
+
+    /// Make exactly these partitions paused (no partition: the whole topic); unassigned ones
+    /// are skipped.
+    #[napi]
+    pub fn set_paused(&self, partitions: Vec<TopicPartitionIo>) -> AsyncTask<Job<()>> {
+        let c = self.inner.clone();
+        let list: Vec<(String, Option<u32>)> = partitions.into_iter().map(|p| (p.topic, p.partition)).collect();
+        job(move || c.set_paused(&list))
+    }
+
+    /// The paused partitions.
+    #[napi]
+    pub fn paused(&self) -> AsyncTask<Job<Vec<TopicPartitionIo>>> {
+        let c = self.inner.clone();
+        job(move || Ok(c.paused().into_iter().map(|(topic, p)| TopicPartitionIo { topic, partition: Some(p) }).collect()))
+    }
+
+    /// The assigned partitions with their positions (-1 where none yet).
+    #[napi]
+    pub fn assignment(&self) -> AsyncTask<Job<Vec<PartitionOffsetIo>>> {
+        let c = self.inner.clone();
+        job(move || Ok(c.assignment().into_iter().map(|o| PartitionOffsetIo { topic: o.topic, partition: o.partition, offset: o.offset }).collect()))
+    }
+
+    /// Fails with REBALANCE_IN_PROGRESS while the group rebalances.
+    #[napi]
+    pub fn heartbeat(&self) -> AsyncTask<Job<()>> {
+        let c = self.inner.clone();
+        job(move || c.heartbeat())
+    }
+
     /// Leave the group and stop.
     #[napi]
     pub fn close(&self) -> AsyncTask<Job<()>> {
         let c = self.inner.clone();
         job(move || c.close())
+    }
+}
+
+/// A topic, or one partition of it.
+#[napi(object)]
+pub struct TopicPartitionIo {
+    /// Topic.
+    pub topic: String,
+    /// Partition; absent = every partition of the topic.
+    pub partition: Option<u32>,
+}
+
+/// One route rule of a stream.
+#[napi(object)]
+pub struct StreamRouteIn {
+    /// `route` or `drop`.
+    pub action: String,
+    /// Table pattern.
+    pub table: String,
+    /// Family pattern.
+    pub family: Option<String>,
+    /// Qualifier pattern.
+    pub qualifier: Option<String>,
+    /// Topics of a route rule.
+    pub topics: Option<Vec<String>>,
+}
+
+/// Options of a table-to-topic stream (absent = the core's default).
+#[napi(object)]
+pub struct StreamOptionsIn {
+    /// Stream name.
+    pub name: Option<String>,
+    /// `row_key`, `family` or `fixed:<n>`.
+    pub partitioning: Option<String>,
+    /// `row` or `cell`.
+    pub shape: Option<String>,
+    /// `json` or `binary`.
+    pub format: Option<String>,
+    /// `auto` or `base64`.
+    pub bytes: Option<String>,
+    /// Topic compression.
+    pub compression: Option<String>,
+    /// Partitions of created topics.
+    pub partitions: Option<u32>,
+    /// Outbox bound.
+    pub max_lag: Option<i64>,
+    /// Route rules.
+    pub routes: Option<Vec<StreamRouteIn>>,
+}
+
+/// Options of a topic-to-table sink.
+#[napi(object)]
+pub struct SinkOptionsIn {
+    /// Stream name.
+    pub name: Option<String>,
+    /// Family of unprefixed JSON fields.
+    pub default_family: Option<String>,
+    /// Row key from this JSON field.
+    pub row_key_field: Option<String>,
+}
+
+/// One partition's next offset of a sink.
+#[napi(object)]
+pub struct StreamOffsetOut {
+    /// Partition.
+    pub partition: u32,
+    /// Next offset.
+    pub offset: i64,
+}
+
+/// What describe reports.
+#[napi(object)]
+pub struct StreamDescriptionOut {
+    /// Name.
+    pub name: String,
+    /// `table_to_topic` or `topic_to_table`.
+    pub kind: String,
+    /// Table.
+    pub table: String,
+    /// Topics.
+    pub topics: Vec<String>,
+    /// `running`, `paused` or `failed`.
+    pub state: String,
+    /// The last failure when failed.
+    pub error: Option<String>,
+    /// Position.
+    pub position: i64,
+    /// Lag.
+    pub lag: i64,
+    /// Sink offsets per partition.
+    pub offsets: Vec<StreamOffsetOut>,
+}
+
+/// A snapshot and where the topic continues it.
+#[napi(object)]
+pub struct StreamSnapshotOut {
+    /// Change sequence number of the snapshot.
+    pub seq: i64,
+    /// The rows.
+    pub rows: Vec<RowOut>,
+    /// First offset after the snapshot per partition.
+    pub offsets: Vec<PartitionOffsetIo>,
+}
+
+fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn description_out(d: kabase_sdk::StreamDescription) -> StreamDescriptionOut {
+    StreamDescriptionOut {
+        name: d.name,
+        kind: d.kind,
+        table: d.table,
+        topics: d.topics,
+        state: d.state,
+        error: d.error,
+        position: clamp_i64(d.position),
+        lag: clamp_i64(d.lag),
+        offsets: d.offsets.into_iter().map(|(partition, offset)| StreamOffsetOut { partition, offset }).collect(),
+    }
+}
+
+fn stream_options(o: Option<StreamOptionsIn>) -> kabase_sdk::Result<kabase_sdk::StreamOptions> {
+    let Some(o) = o else { return Ok(kabase_sdk::StreamOptions::default()) };
+    let max_lag = match o.max_lag {
+        Some(n) => Some(u64::try_from(n).map_err(|_| kabase_sdk::Error::invalid(format!("maxLag {n} must not be negative")))?),
+        None => None,
+    };
+    Ok(kabase_sdk::StreamOptions {
+        name: o.name,
+        partitioning: o.partitioning,
+        shape: o.shape,
+        format: o.format,
+        bytes: o.bytes,
+        compression: o.compression,
+        partitions: o.partitions,
+        max_lag,
+        routes: o
+            .routes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| kabase_sdk::StreamRoute { action: r.action, table: r.table, family: r.family, qualifier: r.qualifier, topics: r.topics.unwrap_or_default() })
+            .collect(),
+    })
+}
+
+/// A durable change stream, by name.
+#[napi]
+pub struct ChangeStream {
+    inner: kabase_sdk::ChangeStream,
+}
+
+#[napi]
+impl ChangeStream {
+    /// The stream's name.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// State, position and lag.
+    #[napi]
+    pub fn describe(&self) -> AsyncTask<Job<StreamDescriptionOut>> {
+        let s = self.inner.clone();
+        job(move || Ok(description_out(s.describe()?)))
+    }
+
+    /// Stop moving data.
+    #[napi]
+    pub fn pause(&self) -> AsyncTask<Job<()>> {
+        let s = self.inner.clone();
+        job(move || s.pause())
+    }
+
+    /// Move data again.
+    #[napi]
+    pub fn resume(&self) -> AsyncTask<Job<()>> {
+        let s = self.inner.clone();
+        job(move || s.resume())
+    }
+
+    /// Remove the stream.
+    #[napi]
+    pub fn remove(&self) -> AsyncTask<Job<()>> {
+        let s = self.inner.clone();
+        job(move || s.remove())
+    }
+
+    /// Wait until the stream has no lag.
+    #[napi]
+    pub fn wait_caught_up(&self, timeout_ms: u32) -> AsyncTask<Job<StreamDescriptionOut>> {
+        let s = self.inner.clone();
+        job(move || Ok(description_out(s.wait_caught_up(u64::from(timeout_ms))?)))
+    }
+
+    /// Snapshot, then stream.
+    #[napi]
+    pub fn snapshot(&self) -> AsyncTask<Job<StreamSnapshotOut>> {
+        let s = self.inner.clone();
+        job(move || {
+            let snap = s.snapshot()?;
+            Ok(StreamSnapshotOut {
+                seq: clamp_i64(snap.seq),
+                rows: snap.rows.into_iter().map(row_out).collect(),
+                offsets: snap.offsets.into_iter().map(|o| PartitionOffsetIo { topic: o.topic, partition: o.partition, offset: o.offset }).collect(),
+            })
+        })
     }
 }

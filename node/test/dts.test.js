@@ -29,7 +29,7 @@ test('every export of index.js is declared in index.d.ts', () => {
 })
 
 test('every public method of the exported classes is declared', () => {
-  for (const name of ['Engine', 'Table', 'Kafka', 'Producer', 'Consumer', 'Admin']) {
+  for (const name of ['Engine', 'Table', 'ChangeStream', 'Kafka', 'Producer', 'Transaction', 'Consumer', 'Admin']) {
     const body = classBody(name)
     const proto = kabase[name].prototype
     for (const member of Object.getOwnPropertyNames(proto)) {

@@ -75,6 +75,14 @@ pub(crate) fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
     c.to_str().map_err(|e| Error::invalid(format!("{what} is not valid UTF-8 (bad byte at {})", e.valid_up_to())))
 }
 
+/// An optional string argument: NULL is `None`; invalid UTF-8 is `InvalidArgument`.
+pub(crate) fn opt_str_arg(p: *const c_char, what: &str) -> Result<Option<String>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    str_arg(p, what).map(|s| Some(s.to_string()))
+}
+
 /// A borrowed byte buffer argument. `len == 0` accepts NULL (the empty buffer); otherwise NULL is
 /// `InvalidArgument` naming `what`.
 pub(crate) fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8]> {
@@ -89,6 +97,18 @@ pub(crate) fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a 
     }
     // SAFETY: the caller passes `len` readable bytes at `p` that outlive the call (documented).
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A borrowed array argument of `count` items; NULL is accepted only when `count` is 0.
+pub(crate) fn slice_arg<'a, T>(p: *const T, count: usize, what: &str) -> Result<&'a [T]> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::invalid(format!("{what} is NULL but its count is {count}")));
+    }
+    // SAFETY: the caller passes `count` readable items at `p` that outlive the call (documented).
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
 }
 
 /// A borrowed handle argument; NULL is `InvalidArgument` naming `what`.
@@ -116,6 +136,16 @@ pub(crate) fn write_out<T>(p: *mut T, value: T) {
 /// Move `value` into a new heap handle the caller owns.
 pub(crate) fn into_handle<T>(value: T) -> *mut T {
     Box::into_raw(Box::new(value))
+}
+
+/// The shape of every `_new`/`_open`/`_create` entry point: check the out-parameter, set it to
+/// NULL, make the value, and store a new handle the caller owns (NULL stays there on failure).
+pub(crate) fn write_new<T>(out: *mut *mut T, what: &str, make: impl FnOnce() -> Result<T>) -> Result<()> {
+    out_arg(out, what)?;
+    write_out(out, std::ptr::null_mut());
+    let value = make()?;
+    write_out(out, into_handle(value));
+    Ok(())
 }
 
 /// Free a handle made by [`into_handle`]; NULL is a no-op.

@@ -26,11 +26,13 @@
 mod codes;
 mod engine;
 mod ffi;
+mod stream;
 mod table;
 mod topic;
 
 pub use codes::*;
 pub use engine::*;
+pub use stream::*;
 pub use table::*;
 pub use topic::*;
 

@@ -70,7 +70,7 @@ pub struct kabase_row_batch {
 }
 
 impl kabase_row_batch {
-    fn new(rows: Vec<Row>) -> kabase_row_batch {
+    pub(crate) fn new(rows: Vec<Row>) -> kabase_row_batch {
         // The views point into the rows' heap buffers, which never move while the batch lives.
         let views = rows
             .iter()
@@ -112,6 +112,13 @@ fn columns_arg(columns: *const kabase_column_value, count: usize) -> Result<Vec<
             })
         })
         .collect()
+}
+
+/// Config pairs from two parallel arrays of `count` C strings.
+pub(crate) fn config_arg(keys: *const *const c_char, values: *const *const c_char, count: usize) -> Result<Vec<(String, String)>> {
+    let keys = strings_arg(keys, count, "keys")?;
+    let values = strings_arg(values, count, "values")?;
+    Ok(keys.into_iter().zip(values).collect())
 }
 
 pub(crate) fn strings_arg(items: *const *const c_char, count: usize, what: &str) -> Result<Vec<String>> {

@@ -3,11 +3,11 @@
 
 use std::ffi::{c_char, c_int, CString};
 
-use kabase_sdk::{Error, OutgoingBatch, OutgoingRecord, Record, RecordMetadata, Result};
+use kabase_sdk::{Error, OutgoingBatch, OutgoingRecord, PartitionOffset, Record, RecordMetadata, Result};
 
 use crate::engine::kabase_engine;
-use crate::ffi::{bytes_arg, call, free_handle, guard, handle, into_handle, out_arg, str_arg, to_cstring, write_out};
-use crate::table::strings_arg;
+use crate::ffi::{bytes_arg, call, free_handle, guard, handle, into_handle, opt_str_arg, out_arg, slice_arg, str_arg, to_cstring, write_new, write_out};
+use crate::table::{config_arg, strings_arg};
 
 /// A producer (opaque). Made by `kabase_producer_new`, released by `kabase_producer_free`.
 pub struct kabase_producer {
@@ -66,6 +66,18 @@ pub struct kabase_record_view {
     pub value: *const u8,
     /// Length of `value`.
     pub value_len: usize,
+}
+
+/// A topic partition and an offset (the next offset to read). `topic` is borrowed: for the
+/// call when passed in, until the owning object is freed when handed out.
+#[repr(C)]
+pub struct kabase_topic_offset {
+    /// Topic (NUL-terminated).
+    pub topic: *const c_char,
+    /// Partition.
+    pub partition: u32,
+    /// Offset.
+    pub offset: i64,
 }
 
 /// Records returned to C (opaque): owned by the caller, released by `kabase_record_batch_free`.
@@ -127,6 +139,94 @@ pub unsafe extern "C" fn kabase_producer_new(engine: *const kabase_engine, out_p
         write_out(out_producer, into_handle(kabase_producer { producer }));
         Ok(())
     })
+}
+
+/// Make a producer with configs by Kafka's names (`acks`, `linger.ms`, `compression.type`,
+/// `enable.idempotence`, `transactional.id`, ...): `keys[i]` = `values[i]` for `count` pairs.
+/// With `transactional.id`, call `kabase_producer_init_transactions` before the first
+/// transaction.
+///
+/// # Safety
+/// `engine` NULL or live; `keys`/`values` NULL or `count` C strings each; `out_producer` NULL or
+/// writable; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_new_with_config(
+    engine: *const kabase_engine,
+    keys: *const *const c_char,
+    values: *const *const c_char,
+    count: usize,
+    out_producer: *mut *mut kabase_producer,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        write_new(out_producer, "out_producer", || {
+            let e = handle(engine, "engine")?;
+            Ok(kabase_producer { producer: e.engine.producer(&config_arg(keys, values, count)?)? })
+        })
+    })
+}
+
+/// Register the producer's `transactional.id`: fences an older producer with the same id and
+/// aborts its open transaction. Once, before the first `kabase_producer_begin_transaction`.
+///
+/// # Safety
+/// `producer` NULL or live; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_init_transactions(producer: *const kabase_producer, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(producer, "producer")?.producer.init_transactions())
+}
+
+/// Start a transaction: later sends belong to it until commit or abort.
+///
+/// # Safety
+/// `producer` NULL or live; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_begin_transaction(producer: *const kabase_producer, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(producer, "producer")?.producer.begin_transaction())
+}
+
+/// Commit `count` next offsets of consumer group `group_id` atomically with the open
+/// transaction (they become the group's committed offsets only if it commits).
+///
+/// # Safety
+/// `producer` NULL or live; `group_id` NULL or a C string; `offsets` NULL or `count` readable
+/// entries; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_send_offsets_to_transaction(
+    producer: *const kabase_producer,
+    group_id: *const c_char,
+    offsets: *const kabase_topic_offset,
+    count: usize,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        let p = handle(producer, "producer")?;
+        let group_id = str_arg(group_id, "group_id")?;
+        let list = slice_arg(offsets, count, "offsets")?
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Ok(PartitionOffset { topic: str_arg(o.topic, &format!("offsets[{i}].topic"))?.to_string(), partition: o.partition, offset: o.offset }))
+            .collect::<Result<Vec<_>>>()?;
+        p.producer.send_offsets_to_transaction(&list, group_id)
+    })
+}
+
+/// Flush and commit the open transaction: read_committed consumers see all of it.
+///
+/// # Safety
+/// `producer` NULL or live; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_commit_transaction(producer: *const kabase_producer, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(producer, "producer")?.producer.commit_transaction())
+}
+
+/// Abort the open transaction: read_committed consumers never see its records.
+///
+/// # Safety
+/// `producer` NULL or live; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_abort_transaction(producer: *const kabase_producer, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(producer, "producer")?.producer.abort_transaction())
 }
 
 /// Send one record to `topic` and wait until it is in the log; `out_meta` (may be NULL)
@@ -260,6 +360,85 @@ pub unsafe extern "C" fn kabase_consumer_new(
         write_out(out_consumer, into_handle(kabase_consumer { consumer }));
         Ok(())
     })
+}
+
+/// Make a consumer with configs by Kafka's names (`isolation.level`, `max.poll.records`,
+/// `enable.auto.commit`, `session.timeout.ms`, ...): `keys[i]` = `values[i]` for `count` pairs.
+/// `group_id` may be NULL, as for `kabase_consumer_new`.
+///
+/// # Safety
+/// `engine` NULL or live; `group_id` NULL or a C string; `keys`/`values` NULL or `count` C
+/// strings each; `out_consumer` NULL or writable; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_new_with_config(
+    engine: *const kabase_engine,
+    group_id: *const c_char,
+    keys: *const *const c_char,
+    values: *const *const c_char,
+    count: usize,
+    out_consumer: *mut *mut kabase_consumer,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        write_new(out_consumer, "out_consumer", || {
+            let e = handle(engine, "engine")?;
+            let group = opt_str_arg(group_id, "group_id")?;
+            Ok(kabase_consumer { consumer: e.engine.consumer(group.as_deref(), &config_arg(keys, values, count)?)? })
+        })
+    })
+}
+
+/// Subscribe (needs a group id) to every topic whose whole name matches the regular expression
+/// `pattern`, now and as topics appear; internal `__` topics never match. `from_beginning` as
+/// for `kabase_consumer_subscribe`.
+///
+/// # Safety
+/// `consumer` NULL or live; `pattern` NULL or a C string; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_subscribe_pattern(consumer: *const kabase_consumer, pattern: *const c_char, from_beginning: c_int, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(consumer, "consumer")?.consumer.subscribe_pattern(str_arg(pattern, "pattern")?, from_beginning != 0))
+}
+
+fn partitions_of(topic: *const c_char, partition: i32) -> Result<Vec<(String, Option<u32>)>> {
+    Ok(vec![(str_arg(topic, "topic")?.to_string(), partition_arg(partition)?)])
+}
+
+/// Stop fetching from partition `partition` of `topic` (-1: every partition of the topic
+/// assigned now) until `kabase_consumer_resume`. A named partition must be assigned.
+///
+/// # Safety
+/// `consumer` NULL or live; `topic` NULL or a C string; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_pause(consumer: *const kabase_consumer, topic: *const c_char, partition: i32, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(consumer, "consumer")?.consumer.pause(&partitions_of(topic, partition)?))
+}
+
+/// Fetch again from a paused partition (-1: every assigned partition of the topic).
+///
+/// # Safety
+/// `consumer` NULL or live; `topic` NULL or a C string; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_resume(consumer: *const kabase_consumer, topic: *const c_char, partition: i32, err_msg: *mut *mut c_char) -> c_int {
+    call(err_msg, || handle(consumer, "consumer")?.consumer.resume(&partitions_of(topic, partition)?))
+}
+
+/// Number of paused partitions (0 for NULL).
+///
+/// # Safety
+/// `consumer` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_paused_count(consumer: *const kabase_consumer) -> usize {
+    guard(0, || handle(consumer, "consumer").map(|c| c.consumer.paused().len()).unwrap_or(0))
+}
+
+/// Number of partitions the consumer reads now (0 for NULL); with a group it changes as the
+/// group rebalances during polls.
+///
+/// # Safety
+/// `consumer` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_consumer_assignment_count(consumer: *const kabase_consumer) -> usize {
+    guard(0, || handle(consumer, "consumer").map(|c| c.consumer.assignment().len()).unwrap_or(0))
 }
 
 /// Subscribe to `topic_count` topics. `from_beginning` (non-zero) starts partitions without a

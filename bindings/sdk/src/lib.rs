@@ -26,10 +26,12 @@
 
 mod engine;
 mod status;
+mod stream;
 mod table;
 mod topic;
 
 pub use engine::Engine;
+pub use stream::{ChangeStream, SinkOptions, StreamDescription, StreamOptions, StreamRoute, StreamSnapshot};
 pub use table::{parse_column, Cell, ColumnValue, Row, RowBatch, RowStream, ScanOptions, Table};
 pub use topic::{
     Admin, Consumer, Header, OutgoingBatch, OutgoingRecord, PartitionOffset, Producer, Record, RecordBatch, RecordMetadata,

@@ -1,11 +1,9 @@
 //! Topics through the facade: admin calls on [`Engine`], [`Producer`] and [`Consumer`] handles,
 //! records in batches ([`OutgoingBatch`] to send, [`RecordBatch`] from a poll).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kabase::group::{GroupMembership, MembershipConfig, OffsetAndMetadata, RebalanceEvent};
 use kabase::log::{ConsumerConfig, NewTopic, OffsetReset, ProducerConfig, ProducerRecord, TopicPartition};
 use kabase::{Error, ErrorCode, Result};
 use parking_lot::Mutex;
@@ -117,31 +115,23 @@ impl Engine {
         Ok(Producer { core: Arc::new(self.core.producer(config)?) })
     }
 
-    /// A consumer. With a `group_id` it joins that consumer group on subscribe and commits
-    /// offsets there; without one it reads every partition of its topics and cannot commit.
-    /// Configs by Kafka's names (`auto.offset.reset`, `max.poll.records`, `isolation.level`).
+    /// A consumer: the core's group-aware consumer. With a `group_id` it joins that consumer
+    /// group on its first poll after a subscribe, follows rebalances and commits offsets there;
+    /// without one it reads every partition of its topics and cannot commit. Configs by Kafka's
+    /// names (`auto.offset.reset`, `max.poll.records`, `isolation.level`,
+    /// `enable.auto.commit`, `session.timeout.ms`, ...). Unlike a Java consumer, auto-commit is
+    /// off unless `enable.auto.commit` is given: the bindings commit what their host API says
+    /// (kafkajs commits resolved offsets after each batch).
     pub fn consumer(&self, group_id: Option<&str>, configs: &[(String, String)]) -> Result<Consumer> {
-        let mut config = ConsumerConfig::default();
+        let mut config = ConsumerConfig { enable_auto_commit: false, ..ConsumerConfig::default() };
         for (k, v) in configs {
             config = config.set(k, v)?;
         }
-        // The group is driven by the GroupMembership below, so the core consumer stays assign-only:
-        // giving it `group.id` too would make it a second member of the group.
-        let group = match group_id {
-            Some(g) => Some(GroupMembership::new(&self.core, g, MembershipConfig::default())?),
-            None => None,
-        };
+        if let Some(g) = group_id {
+            config = config.set("group.id", g)?;
+        }
         let core = self.core.consumer(config.clone())?;
-        Ok(Consumer {
-            inner: Arc::new(Mutex::new(ConsumerState {
-                engine: self.core.clone(),
-                core,
-                config,
-                group,
-                topics: Vec::new(),
-                closed: false,
-            })),
-        })
+        Ok(Consumer { inner: Arc::new(Mutex::new(ConsumerState { engine: self.core.clone(), core, config, closed: false })) })
     }
 
     /// The admin handle (tables and topics).
@@ -222,23 +212,43 @@ impl Producer {
     pub fn close(&self) -> Result<()> {
         self.core.close()
     }
+
+    /// Register the producer's `transactional.id` (given in its configs): fences an older
+    /// producer with the same id and aborts its open transaction. Call once before
+    /// [`Producer::begin_transaction`].
+    pub fn init_transactions(&self) -> Result<()> {
+        self.core.init_transactions()
+    }
+
+    /// Start a transaction: later sends belong to it until commit or abort.
+    pub fn begin_transaction(&self) -> Result<()> {
+        self.core.begin_transaction()
+    }
+
+    /// Commit a consumer group's next offsets atomically with the open transaction (Kafka's
+    /// `sendOffsetsToTransaction`): they become the group's committed offsets only if the
+    /// transaction commits.
+    pub fn send_offsets_to_transaction(&self, offsets: &[PartitionOffset], group_id: &str) -> Result<()> {
+        let list: Vec<(TopicPartition, i64)> = offsets.iter().map(|o| (TopicPartition::new(o.topic.clone(), o.partition), o.offset)).collect();
+        self.core.send_offsets_to_transaction(&list, group_id)
+    }
+
+    /// Flush and commit the open transaction: read_committed consumers see all of it.
+    pub fn commit_transaction(&self) -> Result<()> {
+        self.core.commit_transaction()
+    }
+
+    /// Abort the open transaction: read_committed consumers never see its records.
+    pub fn abort_transaction(&self) -> Result<()> {
+        self.core.abort_transaction()
+    }
 }
 
 struct ConsumerState {
     engine: kabase::Engine,
     core: kabase::log::Consumer,
     config: ConsumerConfig,
-    group: Option<GroupMembership>,
-    topics: Vec<String>,
     closed: bool,
-}
-
-fn group_tp(tp: &TopicPartition) -> kabase::group::TopicPartition {
-    kabase::group::TopicPartition::new(tp.topic.clone(), i32::try_from(tp.partition).unwrap_or(i32::MAX))
-}
-
-fn log_tp(tp: &kabase::group::TopicPartition) -> Option<TopicPartition> {
-    u32::try_from(tp.partition).ok().map(|p| TopicPartition::new(tp.topic.clone(), p))
 }
 
 impl ConsumerState {
@@ -250,33 +260,50 @@ impl ConsumerState {
         }
     }
 
-    /// With a group: run the group protocol for up to `timeout` and make the fetch side follow
-    /// the member's assignment, starting each new partition at its committed offset.
-    fn follow_group(&mut self, timeout: Duration) -> Result<()> {
-        let Some(group) = self.group.as_mut() else { return Ok(()) };
-        let mut events: Vec<RebalanceEvent> = Vec::new();
-        group.poll(timeout, &mut events)?;
-        if events.is_empty() {
+    fn need_group(&self, what: &str) -> Result<()> {
+        self.check()?;
+        match self.config.group_id {
+            Some(_) => Ok(()),
+            None => Err(Error::new(ErrorCode::InvalidArgument, format!("{what} needs a consumer created with a group id"))),
+        }
+    }
+
+    /// `auto.offset.reset` is fixed when a core consumer is made: make a fresh one when the
+    /// subscription asks for the other start (before it joins with the new subscription).
+    fn start_from(&mut self, from_beginning: bool) -> Result<()> {
+        let reset = if from_beginning { OffsetReset::Earliest } else { OffsetReset::Latest };
+        if self.config.auto_offset_reset == reset {
             return Ok(());
         }
-        let owned: Vec<TopicPartition> = group.assignment().iter().filter_map(log_tp).collect();
-        let before: BTreeSet<TopicPartition> = self.core.assignment().into_iter().collect();
-        self.core.assign(&owned)?;
-        let fresh: Vec<TopicPartition> = owned.iter().filter(|tp| !before.contains(*tp)).cloned().collect();
-        if !fresh.is_empty() {
-            let committed = group.committed(&fresh.iter().map(group_tp).collect::<Vec<_>>())?;
-            for tp in &fresh {
-                if let Some(om) = committed.get(&group_tp(tp)) {
-                    self.core.seek(tp, om.offset)?;
-                }
+        let config = ConsumerConfig { auto_offset_reset: reset, ..self.config.clone() };
+        let fresh = self.engine.consumer(config.clone())?;
+        let mut old = std::mem::replace(&mut self.core, fresh);
+        self.config = config;
+        old.close()
+    }
+
+    /// Partitions named by `(topic, partition)`; a partition of `None` means every partition
+    /// of that topic assigned to this consumer now.
+    fn select(&self, parts: &[(String, Option<u32>)]) -> Vec<TopicPartition> {
+        let assigned = self.core.assignment();
+        let mut out = Vec::new();
+        for (topic, partition) in parts {
+            match partition {
+                Some(p) => out.push(TopicPartition::new(topic.clone(), *p)),
+                None => out.extend(assigned.iter().filter(|tp| &tp.topic == topic).cloned()),
             }
         }
-        Ok(())
+        out
     }
 }
 
+fn tps_of(partitions: &[(String, u32)]) -> Vec<TopicPartition> {
+    partitions.iter().map(|(t, p)| TopicPartition::new(t.clone(), *p)).collect()
+}
+
 /// A consumer: owning, cheap to clone, thread-safe (calls are serialized inside, as a Kafka
-/// consumer is used from one thread at a time).
+/// consumer is used from one thread at a time). A thin handle on the core's group-aware
+/// consumer: the group protocol, rebalances and commits all run in the core.
 #[derive(Clone)]
 pub struct Consumer {
     inner: Arc<Mutex<ConsumerState>>,
@@ -284,48 +311,58 @@ pub struct Consumer {
 
 impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Consumer").field("topics", &self.inner.lock().topics).finish()
+        f.debug_struct("Consumer").field("core", &self.inner.lock().core).finish()
     }
 }
 
 impl Consumer {
-    /// Subscribe to topics. `from_beginning` chooses where a partition without a committed
-    /// offset starts: its first record (true) or its end (false). With a group, partitions are
-    /// assigned by the group on the next polls; without, every partition of the topics is read.
+    /// Subscribe to topics (replacing any earlier subscription). `from_beginning` chooses where
+    /// a partition without a committed offset starts: its first record (true) or its end
+    /// (false). With a group, partitions are assigned by the group on the next polls; without,
+    /// every partition of the topics is read. Every topic must exist.
     pub fn subscribe(&self, topics: &[String], from_beginning: bool) -> Result<()> {
         let mut st = self.inner.lock();
         st.check()?;
         if topics.is_empty() {
             return Err(Error::invalid("subscribe needs at least one topic"));
         }
-        let mut counts = BTreeMap::new();
+        let mut tps = Vec::new();
         for t in topics {
-            counts.insert(t.clone(), st.engine.partitions_for(t)?);
+            let n = st.engine.partitions_for(t)?;
+            tps.extend((0..n).map(|p| TopicPartition::new(t.clone(), p)));
         }
-        let reset = if from_beginning { OffsetReset::Earliest } else { OffsetReset::Latest };
-        if st.config.auto_offset_reset != reset {
-            // The reset policy is fixed when a core consumer is made: make a fresh one (nothing
-            // was fetched through the old one's new subscription yet).
-            let mut config = st.config.clone();
-            config.auto_offset_reset = reset;
-            let fresh = st.engine.consumer(config.clone())?;
-            st.core.close();
-            st.core = fresh;
-            st.config = config;
-        }
-        st.topics = topics.to_vec();
-        if let Some(group) = st.group.as_mut() {
-            group.subscribe(counts);
-            st.follow_group(Duration::from_millis(100))?;
+        st.start_from(from_beginning)?;
+        if st.config.group_id.is_some() {
+            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+            st.core.subscribe(&names, None)
         } else {
-            let tps: Vec<TopicPartition> =
-                counts.iter().flat_map(|(t, n)| (0..*n).map(move |p| TopicPartition::new(t.clone(), p))).collect();
-            st.core.assign(&tps)?;
+            st.core.assign(&tps)
         }
-        Ok(())
     }
 
-    /// The partitions this consumer reads now.
+    /// Subscribe to every topic whose whole name matches `pattern` (a regular expression),
+    /// now and as topics appear; internal `__` topics never match. Needs a group.
+    pub fn subscribe_pattern(&self, pattern: &str, from_beginning: bool) -> Result<()> {
+        let mut st = self.inner.lock();
+        st.need_group("a pattern subscription")?;
+        st.start_from(from_beginning)?;
+        st.core.subscribe_pattern(pattern, None)
+    }
+
+    /// The topics subscribed to now (a pattern's current matches; every topic read without a
+    /// group).
+    pub fn subscription(&self) -> Vec<String> {
+        let st = self.inner.lock();
+        if st.config.group_id.is_some() {
+            st.core.subscription()
+        } else {
+            let mut t: Vec<String> = st.core.assignment().into_iter().map(|tp| tp.topic).collect();
+            t.dedup();
+            t
+        }
+    }
+
+    /// The partitions this consumer reads now, with their positions (-1 where none yet).
     pub fn assignment(&self) -> Vec<PartitionOffset> {
         let mut st = self.inner.lock();
         let tps = st.core.assignment();
@@ -337,20 +374,13 @@ impl Consumer {
             .collect()
     }
 
-    /// Up to `max_records` records, waiting up to `timeout_ms` for the first one.
+    /// Up to `max_records` records, waiting up to `timeout_ms` for the first one (the group
+    /// protocol runs inside).
     pub fn poll(&self, max_records: usize, timeout_ms: u64) -> Result<RecordBatch> {
         let mut st = self.inner.lock();
         st.check()?;
-        let deadline = Instant::now() + Duration::from_millis(timeout_ms);
-        loop {
-            st.follow_group(Duration::ZERO)?;
-            let left = deadline.saturating_duration_since(Instant::now());
-            let slice = if st.group.is_some() { left.min(Duration::from_millis(50)) } else { left };
-            let records = st.core.poll_records(max_records.max(1), slice)?;
-            if !records.is_empty() || Instant::now() >= deadline {
-                return Ok(RecordBatch { records });
-            }
-        }
+        let records = st.core.poll_records(max_records.max(1), Duration::from_millis(timeout_ms))?;
+        Ok(RecordBatch { records })
     }
 
     /// Move the position of a partition this consumer reads.
@@ -360,38 +390,90 @@ impl Consumer {
         st.core.seek(&TopicPartition::new(topic, partition), offset)
     }
 
+    /// Stop fetching from partitions until [`Consumer::resume`]; `(topic, None)` pauses every
+    /// partition of the topic assigned now. A named partition must be assigned. A rebalance
+    /// that takes a partition away forgets its pause (as Kafka's consumer does).
+    pub fn pause(&self, partitions: &[(String, Option<u32>)]) -> Result<()> {
+        let mut st = self.inner.lock();
+        st.check()?;
+        let tps = st.select(partitions);
+        st.core.pause(&tps)
+    }
+
+    /// Fetch again from paused partitions (`(topic, None)`: every assigned one of the topic).
+    pub fn resume(&self, partitions: &[(String, Option<u32>)]) -> Result<()> {
+        let mut st = self.inner.lock();
+        st.check()?;
+        let tps = st.select(partitions);
+        st.core.resume(&tps)
+    }
+
+    /// The paused partitions.
+    pub fn paused(&self) -> Vec<(String, u32)> {
+        self.inner.lock().core.paused().into_iter().map(|tp| (tp.topic, tp.partition)).collect()
+    }
+
+    /// Make exactly these partitions paused (`(topic, None)`: every assigned partition of the
+    /// topic), resuming the others; named partitions not assigned now are skipped. For host
+    /// APIs that keep pauses across rebalances (kafkajs): call it before each poll.
+    pub fn set_paused(&self, partitions: &[(String, Option<u32>)]) -> Result<()> {
+        let mut st = self.inner.lock();
+        st.check()?;
+        let assigned = st.core.assignment();
+        let want: Vec<TopicPartition> = st.select(partitions).into_iter().filter(|tp| assigned.contains(tp)).collect();
+        st.core.resume(&assigned)?;
+        st.core.pause(&want)
+    }
+
+    /// Check the consumer's place in its group between polls (kafkajs' `heartbeat`): fails with
+    /// `RebalanceInProgress` when the group is rebalancing or has moved to a newer generation
+    /// than this member's, so a long batch can stop early; the next poll rejoins. Session
+    /// liveness itself comes from polls (`max.poll.interval.ms`). Without a group it only
+    /// checks the consumer is open.
+    pub fn heartbeat(&self) -> Result<()> {
+        let st = self.inner.lock();
+        st.check()?;
+        let Some(gid) = st.config.group_id.as_deref() else { return Ok(()) };
+        let meta = st.core.group_metadata()?;
+        if meta.generation_id < 0 {
+            return Ok(());
+        }
+        let g = st.engine.describe_group(gid)?;
+        let rebalancing = matches!(g.state, kabase::group::GroupState::PreparingRebalance | kabase::group::GroupState::CompletingRebalance);
+        if rebalancing || g.generation != meta.generation_id {
+            return Err(Error::new(ErrorCode::RebalanceInProgress, format!("group {gid} is rebalancing (generation {} → {})", meta.generation_id, g.generation)));
+        }
+        Ok(())
+    }
+
     /// Commit the current position of every partition this consumer reads (needs a group).
     pub fn commit(&self) -> Result<()> {
-        let offsets = self.assignment().into_iter().filter(|p| p.offset >= 0).collect::<Vec<_>>();
-        self.commit_offsets(&offsets)
+        let mut st = self.inner.lock();
+        st.need_group("commit")?;
+        st.core.commit_sync(None)
     }
 
     /// Commit the given next offsets (needs a group).
     pub fn commit_offsets(&self, offsets: &[PartitionOffset]) -> Result<()> {
-        let st = self.inner.lock();
-        st.check()?;
-        let group = st.group.as_ref().ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "commit needs a consumer created with a group id"))?;
-        let list: Vec<_> = offsets
-            .iter()
-            .map(|o| {
-                (
-                    kabase::group::TopicPartition::new(o.topic.clone(), i32::try_from(o.partition).unwrap_or(i32::MAX)),
-                    OffsetAndMetadata::new(o.offset),
-                )
-            })
-            .collect();
-        group.commit(&list)
+        let mut st = self.inner.lock();
+        st.need_group("commit")?;
+        let list: Vec<(TopicPartition, i64)> = offsets.iter().map(|o| (TopicPartition::new(o.topic.clone(), o.partition), o.offset)).collect();
+        st.core.commit_sync(Some(&list))
     }
 
     /// The committed next offsets of these partitions in the consumer's group (`None` where
     /// nothing was committed).
     pub fn committed(&self, partitions: &[(String, u32)]) -> Result<Vec<Option<i64>>> {
         let st = self.inner.lock();
-        st.check()?;
-        let group = st.group.as_ref().ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "committed offsets need a consumer created with a group id"))?;
-        let tps: Vec<_> = partitions.iter().map(|(t, p)| group_tp(&TopicPartition::new(t.clone(), *p))).collect();
-        let got = group.committed(&tps)?;
+        st.need_group("committed offsets")?;
+        let tps = tps_of(partitions);
+        let got = st.core.committed(&tps)?;
         Ok(tps.iter().map(|tp| got.get(tp).map(|o| o.offset)).collect())
+    }
+
+    /// The consumer's group id, if it has one.
+    pub fn group_id(&self) -> Option<String> {
+        self.inner.lock().config.group_id.clone()
     }
 
     /// Leave the group (if any) and stop; later calls fail with `Closed`. Closing twice is OK.
@@ -401,18 +483,14 @@ impl Consumer {
             return Ok(());
         }
         st.closed = true;
-        st.core.close();
-        if let Some(group) = st.group.take() {
-            let mut events: Vec<RebalanceEvent> = Vec::new();
-            group.close(&mut events)?;
-        }
-        Ok(())
+        st.core.close()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn kv(k: &str, v: &str) -> OutgoingRecord {
         OutgoingRecord { key: Some(k.into()), value: Some(v.into()), ..OutgoingRecord::default() }
@@ -488,5 +566,128 @@ mod tests {
         assert_eq!(c.subscribe(&[], true).unwrap_err().code(), ErrorCode::InvalidArgument);
         assert_eq!(c.subscribe(&["absent".into()], true).unwrap_err().code(), ErrorCode::TopicNotFound);
         assert_eq!(e.admin().list_topics().unwrap(), Vec::<String>::new());
+    }
+
+    fn drain(c: &Consumer, want: usize) -> Vec<Record> {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() < want && Instant::now() < deadline {
+            got.extend(c.poll(100, 100).unwrap().records);
+        }
+        got
+    }
+
+    #[test]
+    fn pattern_subscription_follows_new_topics() {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_topic("orders.eu", 1).unwrap();
+        e.create_topic("users", 1).unwrap();
+        let p = e.producer(&[]).unwrap();
+        p.send("orders.eu", &kv("k", "1")).unwrap();
+        p.send("users", &kv("k", "u")).unwrap();
+        let c = e.consumer(Some("pat"), &[]).unwrap();
+        c.subscribe_pattern("orders\\..*", true).unwrap();
+        let got = drain(&c, 1);
+        assert_eq!(got.iter().map(|r| &*r.topic).collect::<Vec<_>>(), vec!["orders.eu"]);
+        // The new topic makes the member rejoin; orders.eu resumes from this commit.
+        c.commit().unwrap();
+        e.create_topic("orders.us", 1).unwrap();
+        p.send("orders.us", &kv("k", "2")).unwrap();
+        let got = drain(&c, 1);
+        assert_eq!(got.iter().map(|r| &*r.topic).collect::<Vec<_>>(), vec!["orders.us"]);
+        assert_eq!(c.subscription(), vec!["orders.eu".to_string(), "orders.us".to_string()]);
+        let plain = e.consumer(None, &[]).unwrap();
+        assert_eq!(plain.subscribe_pattern("x.*", true).unwrap_err().code(), ErrorCode::InvalidArgument);
+        assert_eq!(c.subscribe_pattern("(", true).unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn pause_and_resume() {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_topic("t", 2).unwrap();
+        let p = e.producer(&[]).unwrap();
+        for i in 0..4 {
+            p.send("t", &OutgoingRecord { partition: Some(i % 2), ..kv("k", "v") }).unwrap();
+        }
+        let c = e.consumer(None, &[]).unwrap();
+        c.subscribe(&["t".into()], true).unwrap();
+        c.pause(&[("t".into(), Some(1))]).unwrap();
+        assert_eq!(c.paused(), vec![("t".to_string(), 1)]);
+        let got = drain(&c, 2);
+        assert!(got.iter().all(|r| r.partition == 0), "a paused partition was fetched");
+        assert!(c.poll(10, 50).unwrap().is_empty());
+        c.resume(&[("t".into(), None)]).unwrap();
+        assert!(c.paused().is_empty());
+        let got = drain(&c, 2);
+        assert_eq!(got.iter().filter(|r| r.partition == 1).count(), 2);
+        c.pause(&[("t".into(), None)]).unwrap();
+        assert_eq!(c.paused().len(), 2);
+        assert_eq!(c.pause(&[("t".into(), Some(7))]).unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn transactions_commit_and_abort() {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_topic("in", 1).unwrap();
+        e.create_topic("out", 1).unwrap();
+        let plain = e.producer(&[]).unwrap();
+        assert_eq!(plain.begin_transaction().unwrap_err().code(), ErrorCode::InvalidTxnState);
+        let p = e.producer(&[("transactional.id".into(), "tx-1".into())]).unwrap();
+        p.init_transactions().unwrap();
+        p.begin_transaction().unwrap();
+        p.send("out", &kv("a", "aborted")).unwrap();
+        p.abort_transaction().unwrap();
+        p.begin_transaction().unwrap();
+        p.send("out", &kv("c", "committed")).unwrap();
+        p.send_offsets_to_transaction(&[PartitionOffset { topic: "in".into(), partition: 0, offset: 5 }], "txg").unwrap();
+        p.commit_transaction().unwrap();
+        assert_eq!(p.commit_transaction().unwrap_err().code(), ErrorCode::InvalidTxnState);
+        let c = e.consumer(Some("txg"), &[("isolation.level".into(), "read_committed".into())]).unwrap();
+        assert_eq!(c.committed(&[("in".into(), 0)]).unwrap(), vec![Some(5)]);
+        c.subscribe(&["out".into()], true).unwrap();
+        let got = drain(&c, 1);
+        assert!(c.poll(10, 100).unwrap().is_empty());
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].value.as_deref(), Some(&b"committed"[..]));
+    }
+
+    #[test]
+    fn set_paused_skips_unassigned_and_resumes_the_rest() {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_topic("t", 2).unwrap();
+        let c = e.consumer(None, &[]).unwrap();
+        c.subscribe(&["t".into()], true).unwrap();
+        c.set_paused(&[("t".into(), Some(0)), ("t".into(), Some(9)), ("other".into(), None)]).unwrap();
+        assert_eq!(c.paused(), vec![("t".to_string(), 0)]);
+        c.set_paused(&[("t".into(), None)]).unwrap();
+        assert_eq!(c.paused().len(), 2);
+        c.set_paused(&[]).unwrap();
+        assert!(c.paused().is_empty());
+    }
+
+    #[test]
+    fn heartbeat_reports_a_rebalance() {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_topic("h", 2).unwrap();
+        let fast = [("heartbeat.interval.ms".to_string(), "20".to_string())];
+        let c1 = e.consumer(Some("hb"), &fast).unwrap();
+        c1.heartbeat().unwrap(); // not joined yet: nothing to check
+        c1.subscribe(&["h".into()], true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c1.assignment().len() < 2 && Instant::now() < deadline {
+            c1.poll(10, 50).unwrap();
+        }
+        c1.heartbeat().unwrap();
+        let c2 = e.consumer(Some("hb"), &fast).unwrap();
+        c2.subscribe(&["h".into()], true).unwrap();
+        c2.poll(10, 50).unwrap();
+        assert_eq!(c1.heartbeat().unwrap_err().code(), ErrorCode::RebalanceInProgress);
+        while (c1.assignment().len() != 1 || c2.assignment().len() != 1) && Instant::now() < deadline {
+            c1.poll(10, 20).unwrap();
+            c2.poll(10, 20).unwrap();
+        }
+        c1.heartbeat().unwrap();
+        c2.close().unwrap();
+        assert_eq!(c2.heartbeat().unwrap_err().code(), ErrorCode::Closed);
     }
 }
