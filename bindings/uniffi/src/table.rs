@@ -75,12 +75,12 @@ fn rows_out(b: kabase_sdk::RowBatch) -> Vec<Row> {
 /// Which rows a scan visits; every field has a default (the whole table).
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
 pub struct ScanOptions {
-    /// First row (inclusive); empty = the table's start.
-    #[uniffi(default = [])]
-    pub start: Vec<u8>,
-    /// Row to stop before (exclusive); empty = the table's end.
-    #[uniffi(default = [])]
-    pub stop: Vec<u8>,
+    /// First row (inclusive); null (or empty) = the table's start.
+    #[uniffi(default = None)]
+    pub start: Option<Vec<u8>>,
+    /// Row to stop before (exclusive); null (or empty) = the table's end.
+    #[uniffi(default = None)]
+    pub stop: Option<Vec<u8>>,
     /// Only rows whose key starts with this prefix.
     #[uniffi(default = None)]
     pub prefix: Option<Vec<u8>>,
@@ -102,8 +102,8 @@ impl ScanOptions {
             None => None,
         };
         Ok(kabase_sdk::ScanOptions {
-            start: self.start.clone(),
-            stop: self.stop.clone(),
+            start: self.start.clone().unwrap_or_default(),
+            stop: self.stop.clone().unwrap_or_default(),
             prefix: self.prefix.clone(),
             limit,
             reversed: self.reversed,
@@ -233,7 +233,7 @@ mod tests {
         let rows = (0..10).map(|i| RowMutation { row: format!("r{i}").into_bytes(), columns: vec![cv("cf:q", &i.to_string())] }).collect();
         t.put_many(rows).unwrap();
         assert_eq!(t.scan(ScanOptions::default()).unwrap().len(), 10);
-        let some = t.scan(ScanOptions { start: b"r3".to_vec(), stop: b"r6".to_vec(), ..Default::default() }).unwrap();
+        let some = t.scan(ScanOptions { start: Some(b"r3".to_vec()), stop: Some(b"r6".to_vec()), ..Default::default() }).unwrap();
         assert_eq!(some.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"r3".to_vec(), b"r4".to_vec(), b"r5".to_vec()]);
         let rev = t.scan(ScanOptions { reversed: true, limit: Some(2), ..Default::default() }).unwrap();
         assert_eq!(rev.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"r9".to_vec(), b"r8".to_vec()]);
