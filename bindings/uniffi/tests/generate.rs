@@ -27,7 +27,7 @@ const METHODS: &[(&str, &[&str])] = &[
             "consumer", "admin",
         ],
     ),
-    ("Table", &["name", "put", "put_many", "get", "get_columns", "delete", "delete_columns", "scan", "scanner"]),
+    ("Table", &["name", "put", "put_many", "get", "get_many", "get_columns", "delete", "delete_columns", "scan", "scanner"]),
     ("RowStream", &["next_batch", "shutdown"]),
     ("Producer", &["send", "send_batch", "flush", "shutdown"]),
     ("Consumer", &["subscribe", "assignment", "poll", "seek", "commit", "commit_offsets", "committed", "shutdown"]),

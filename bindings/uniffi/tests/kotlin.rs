@@ -36,7 +36,7 @@ fn build() -> Result<Jvm, String> {
         let build = profile_dir().join("uniffi").join("maven");
         let start = Instant::now();
         run(Command::new("mvn")
-            .args(["-B", "-q", "-f"])
+            .args(["-B", "-q", "-Dstyle.color=never", "-f"])
             .arg(root().join("bindings/uniffi/kotlin/pom.xml"))
             .arg(format!("-Dkabase.generated={}", generated.display()))
             .arg(format!("-Dkabase.build={}", build.display()))
