@@ -17,12 +17,13 @@ pub fn profile_dir() -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_uniffi-bindgen")).parent().expect("bin dir").to_path_buf()
 }
 
-/// The built cdylib `libkabase_uniffi.so` (cargo uplifts it to `target/<profile>`; it is in
-/// `deps/` when only the test harness built it).
+/// The cdylib `libkabase_uniffi.so` that `cargo test` just built: in `target/<profile>/deps`
+/// (cargo copies it up to `target/<profile>` only on `cargo build`, so the copy there may be
+/// older; it is used only when deps/ has none).
 pub fn cdylib() -> PathBuf {
     let name = format!("{}kabase_uniffi{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
     let dir = profile_dir();
-    [dir.join(&name), dir.join("deps").join(&name)]
+    [dir.join("deps").join(&name), dir.join(&name)]
         .into_iter()
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{name} not found in {} or its deps/; build kabase-uniffi first", dir.display()))
