@@ -84,6 +84,10 @@ thread_local! {
     /// Keys a sink wants committed in the same batch as the table change it is making on this
     /// thread (its consumed offsets). The commit hook moves them into the batch.
     static SINK_EXTRA: RefCell<Vec<(Vec<u8>, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+    /// Streams that captured a change of the batch being committed on this thread; woken once
+    /// the batch is visible ([`CommitHook::committed`]), so a relay never looks too early.
+    /// The count is how many outbox entries the batch added to the stream's `pending`.
+    static CAPTURED: RefCell<Vec<(Arc<StreamRt>, u64)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Queue `writes` (keys of `kabase.stream.meta`) for the next commit on this thread.
@@ -303,6 +307,14 @@ impl CommitHook for CaptureHook {
             }
         };
         let (first, last) = ctx.batch_seqs;
+        if ctx.seq == first {
+            // A new batch: forget what a failed earlier commit on this thread captured.
+            // Its entries were never written: give their room back.
+            let stale = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+            for (s, n) in stale {
+                s.freed(n);
+            }
+        }
         let group = if last > first {
             let len = u32::try_from(last - first + 1).map_err(|_| Error::invalid("an atomic batch of more than 4 billion rows"))?;
             Some(Group { first, len })
@@ -338,9 +350,22 @@ impl CommitHook for CaptureHook {
             let entry = OutboxEntry { stream: s.id, seq: ctx.seq, group, time_ms: now, change: change.clone() };
             batch.insert(&self.shared.outbox, entry.key().to_vec(), entry.value());
             s.pending.fetch_add(1, Ordering::AcqRel);
-            s.notify();
+            CAPTURED.with(|c| {
+                let mut c = c.borrow_mut();
+                match c.iter_mut().find(|(x, _)| Arc::ptr_eq(x, &s)) {
+                    Some((_, n)) => *n += 1,
+                    None => c.push((Arc::clone(&s), 1)),
+                }
+            });
         }
         Ok(())
+    }
+
+    fn committed(&self) {
+        let woken = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        for (s, _) in woken {
+            s.notify();
+        }
     }
 }
 

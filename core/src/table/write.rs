@@ -102,6 +102,9 @@ impl HookBatch<'_> {
 /// add keys to the change's batch. An error aborts the change (nothing is written).
 pub(crate) trait CommitHook: Send + Sync {
     fn extend(&self, ctx: &CommitContext<'_>, batch: &mut HookBatch<'_>) -> Result<()>;
+    /// Called on the committing thread once the batch is applied and `last_seq()` covers it
+    /// (outside the commit mutex); change streams wake their relay here.
+    fn committed(&self) {}
 }
 
 struct SeqState {
@@ -271,6 +274,9 @@ impl Committer {
             }
             batch.commit()?;
             self.last_committed.store(last, Ordering::Release);
+        }
+        for h in hooks.iter() {
+            h.committed();
         }
         drop(hooks);
         match durability {
