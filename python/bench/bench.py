@@ -30,10 +30,25 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--value-size", type=int, default=100)
     ap.add_argument("--linger-ms", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=3, help="runs; the best rate of each workload is kept")
     args = ap.parse_args()
+    best: dict = {}
+    rust_best: dict = {}
+    for i in range(max(1, args.repeat)):
+        results, rust = run_once(args, i)
+        for src, dst in ((results, best), (rust, rust_best)):
+            for name, (cnt, secs) in src.items():
+                if name not in dst or cnt / secs > dst[name][0] / dst[name][1]:
+                    dst[name] = (cnt, secs)
+    report(best, rust_best)
+
+
+def run_once(args, run: int):
     n, size = args.records, args.value_size
     value = b"x" * size
-    print("kabase %s, %d records, %d-byte values, in-memory engine" % (kabase.__version__, n, size))
+    if run == 0:
+        print("kabase %s, %d records, %d-byte values, in-memory engine, best of %d runs"
+              % (kabase.__version__, n, size, max(1, args.repeat)))
     eng = kabase.open(memory=True)
     results = {}
 
@@ -111,7 +126,12 @@ def main() -> None:
 
     rust = {}
     if hasattr(_native, "_bench"):
-        rust = _native._bench(eng, n, size, args.linger_ms, 10_000, "rust")
+        rust = dict(_native._bench(eng, n, size, args.linger_ms, 10_000, "rust"))
+    eng.close()
+    return results, rust
+
+
+def report(results, rust) -> None:
     # Python twins of the Rust workloads (the iteration and the per-call paths compare with the
     # core's batched loop over the same records).
     twin = {"consume (iteration)": "consume (poll batches)", "put (one per call)": "put (batch, 5000/send)"}
@@ -126,7 +146,6 @@ def main() -> None:
             print("%-28s %s" % (name, rate(cnt, secs)))
     if not rust:
         print("(this build has no kabase._native._bench: Python figures only)")
-    eng.close()
 
 
 if __name__ == "__main__":
