@@ -243,6 +243,8 @@ fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py
     let mut cur: Option<(Arc<str>, u32)> = None;
     let mut topic_obj: Option<Bound<'py, PyAny>> = None;
     let mut cur_list: Bound<'py, PyList> = list.clone();
+    // Records of one batch share a timestamp more often than not: reuse its int object.
+    let mut last_ts: Option<(i64, Bound<'py, PyAny>)> = None;
     for r in recs {
         let same = cur.as_ref().is_some_and(|(t, p)| Arc::ptr_eq(t, &r.topic) && *p == r.partition);
         if !same {
@@ -273,6 +275,14 @@ fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py
         }
         let ksize = r.key.as_ref().map_or(-1, |k| k.len() as i64);
         let vsize = r.value.as_ref().map_or(-1, |v| v.len() as i64);
+        let ts = match &last_ts {
+            Some((v, o)) if *v == r.timestamp => o.clone(),
+            _ => {
+                let o = r.timestamp.into_pyobject(py)?.into_any();
+                last_ts = Some((r.timestamp, o.clone()));
+                o
+            }
+        };
         let tstype = match r.timestamp_type {
             kabase::log::TimestampType::CreateTime => zero.clone(),
             kabase::log::TimestampType::LogAppendTime => one.clone(),
@@ -283,7 +293,7 @@ fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py
                 topic,
                 r.partition.into_pyobject(py)?.into_any(),
                 r.offset.into_pyobject(py)?.into_any(),
-                r.timestamp.into_pyobject(py)?.into_any(),
+                ts,
                 tstype,
                 opt_bytes(py, &r.key),
                 opt_bytes(py, &r.value),

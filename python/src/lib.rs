@@ -14,6 +14,8 @@ mod filters;
 #[cfg(feature = "groups")]
 mod group;
 #[cfg(feature = "topics")]
+mod pipe;
+#[cfg(feature = "topics")]
 mod producer;
 #[cfg(all(feature = "tables", feature = "topics"))]
 mod stream;

@@ -8,7 +8,8 @@ use kabase::{Error, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use crate::engine::{PyEngine, Slot};
+use crate::engine::{PyEngine, Release, Slot};
+use crate::pipe::{Pending, Pipe};
 use crate::error::IntoPyResult;
 
 type Headers = Option<Vec<(String, Option<Vec<u8>>)>>;
@@ -45,6 +46,17 @@ fn record(topic: &str, value: Option<Vec<u8>>, key: Option<Vec<u8>>, headers: He
 #[pyclass(module = "kabase._native", name = "Producer", frozen)]
 pub struct PyProducer {
     slot: Arc<Slot<Arc<Producer>>>,
+    /// The queued send path (not for transactional producers, whose sends must fail at once
+    /// outside a transaction).
+    pipe: Option<Arc<Pipe>>,
+}
+
+impl Drop for PyProducer {
+    fn drop(&mut self) {
+        if let Some(p) = &self.pipe {
+            p.stop();
+        }
+    }
 }
 
 impl PyProducer {
@@ -62,9 +74,17 @@ impl PyProducer {
         for (k, v) in &configs {
             cfg = cfg.set(k, v).py()?;
         }
+        let transactional = cfg.transactional_id.is_some();
         let e = engine.core()?;
-        let producer = py.detach(move || e.producer(cfg)).py()?;
-        Ok(PyProducer { slot: Slot::new(&engine.shared, "producer", Arc::new(producer)) })
+        let producer = Arc::new(py.detach(move || e.producer(cfg)).py()?);
+        let pipe = if transactional {
+            None
+        } else {
+            let p = Pipe::new(Arc::clone(&producer));
+            engine.shared.register(Arc::downgrade(&p) as std::sync::Weak<dyn Release>);
+            Some(p)
+        };
+        Ok(PyProducer { slot: Slot::new(&engine.shared, "producer", producer), pipe })
     }
 
     /// Send one record; returns its future.
@@ -80,11 +100,32 @@ impl PyProducer {
         partition: Option<i64>,
         timestamp_ms: Option<i64>,
     ) -> PyResult<PySendFuture> {
+        if let (Some(pipe), None, None, None) = (&self.pipe, &headers, partition, timestamp_ms) {
+            // The common case: queue it (no GIL release unless the queue is full).
+            let r = ProducerRecord { topic: topic.to_string(), partition: None, key: key.map(<[u8]>::to_vec), value: value.map(<[u8]>::to_vec), timestamp: None, headers: Vec::new() };
+            let pending = match pipe.try_push(r).py()? {
+                Ok(p) => p,
+                Err(r) => {
+                    let pipe = Arc::clone(pipe);
+                    py.detach(move || pipe.push_blocking(r)).py()?
+                }
+            };
+            return Ok(PySendFuture { fut: Fut::Queued(pending) });
+        }
         let r = record(topic, value.map(<[u8]>::to_vec), key.map(<[u8]>::to_vec), headers, partition, timestamp_ms)?;
         let p = self.producer()?;
-        // `send` may block while `buffer.memory` is full, so release the GIL.
-        let fut = py.detach(move || p.send(r)).py()?;
-        Ok(PySendFuture { fut })
+        let pipe = self.pipe.clone();
+        // `send` may block while `buffer.memory` is full, so release the GIL. Records queued
+        // earlier go first.
+        let fut = py
+            .detach(move || {
+                if let Some(pipe) = pipe {
+                    pipe.drain(None)?;
+                }
+                p.send(r)
+            })
+            .py()?;
+        Ok(PySendFuture { fut: Fut::Core(fut) })
     }
 
     /// Send many records to one topic in one call; returns their futures. `values` is a list
@@ -110,8 +151,16 @@ impl PyProducer {
             recs.push(record(topic, v.map(<[u8]>::to_vec), k, None, partition, None)?);
         }
         let p = self.producer()?;
-        let futs = py.detach(move || -> Result<Vec<SendFuture>, Error> { recs.into_iter().map(|r| p.send(r)).collect() }).py()?;
-        Ok(futs.into_iter().map(|fut| PySendFuture { fut }).collect())
+        let pipe = self.pipe.clone();
+        let futs = py
+            .detach(move || -> Result<Vec<SendFuture>, Error> {
+                if let Some(pipe) = pipe {
+                    pipe.drain(None)?;
+                }
+                recs.into_iter().map(|r| p.send(r)).collect()
+            })
+            .py()?;
+        Ok(futs.into_iter().map(|fut| PySendFuture { fut: Fut::Core(fut) }).collect())
     }
 
     /// Wait until every record sent so far is acknowledged; with `timeout` (seconds), raise
@@ -120,7 +169,16 @@ impl PyProducer {
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let t = self::timeout(timeout)?;
         let p = self.producer()?;
-        py.detach(move || bounded(t, "flush", move || p.flush())).py()
+        let pipe = self.pipe.clone();
+        py.detach(move || {
+            bounded(t, "flush", move || {
+                if let Some(pipe) = pipe {
+                    pipe.drain(None)?;
+                }
+                p.flush()
+            })
+        })
+        .py()
     }
 
     /// Flush and close; with `timeout` (seconds), raise `kabase.errors.Timeout` once it passes
@@ -129,7 +187,19 @@ impl PyProducer {
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let t = self::timeout(timeout)?;
         let p = self.producer()?;
-        py.detach(move || bounded(t, "close", move || p.close())).py()
+        let pipe = self.pipe.clone();
+        py.detach(move || {
+            bounded(t, "close", move || {
+                if let Some(pipe) = pipe {
+                    pipe.drain(None)?;
+                    pipe.stop();
+                    // A send that raced the stop is handed over by the thread before it ends.
+                    pipe.drain(None)?;
+                }
+                p.close()
+            })
+        })
+        .py()
     }
 
     /// Number of partitions of `topic` (created on first use).
@@ -208,7 +278,14 @@ fn bounded(t: Option<Duration>, what: &'static str, f: impl FnOnce() -> Result<(
 /// The pending result of a send.
 #[pyclass(module = "kabase._native", name = "SendFuture", frozen)]
 pub struct PySendFuture {
-    fut: SendFuture,
+    fut: Fut,
+}
+
+enum Fut {
+    /// Sent to the core directly.
+    Core(SendFuture),
+    /// Queued for the hand-off thread.
+    Queued(Arc<Pending>),
 }
 
 #[pymethods]
@@ -219,9 +296,10 @@ impl PySendFuture {
     fn get<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyTuple>> {
         let t = self::timeout(timeout)?;
         let m = py
-            .detach(|| match t {
-                None => self.fut.get(),
-                Some(d) => self.fut.get_timeout(d),
+            .detach(|| match (&self.fut, t) {
+                (Fut::Core(f), None) => f.get(),
+                (Fut::Core(f), Some(d)) => f.get_timeout(d),
+                (Fut::Queued(p), t) => p.get(crate::pipe::deadline(t)),
             })
             .py()?;
         PyTuple::new(
@@ -240,7 +318,10 @@ impl PySendFuture {
 
     /// Whether the result is in.
     fn is_done(&self) -> bool {
-        self.fut.is_done()
+        match &self.fut {
+            Fut::Core(f) => f.is_done(),
+            Fut::Queued(p) => p.is_done(),
+        }
     }
 }
 

@@ -74,6 +74,36 @@ pub(crate) fn rows_to_py<'py>(py: Python<'py>, rows: &[RowResult]) -> PyResult<B
     Ok(out)
 }
 
+/// Rows as `[(row, {column: value})]` (or `{column: (value, ts)}` with `include_timestamp`),
+/// keeping the newest version of each column, the way happybase returns rows.
+pub(crate) fn rows_to_dicts<'py>(py: Python<'py>, rows: &[RowResult], include_timestamp: bool) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    let mut colbuf: Vec<u8> = Vec::with_capacity(64);
+    for r in rows {
+        let d = PyDict::new(py);
+        let mut last: Option<(&[u8], &[u8])> = None;
+        for c in &r.cells {
+            // Versions of one column are adjacent, newest first: keep the first.
+            if last == Some((c.family.as_slice(), c.qualifier.as_slice())) {
+                continue;
+            }
+            last = Some((c.family.as_slice(), c.qualifier.as_slice()));
+            colbuf.clear();
+            colbuf.extend_from_slice(&c.family);
+            colbuf.push(b':');
+            colbuf.extend_from_slice(&c.qualifier);
+            let value = PyBytes::new(py, &c.value);
+            if include_timestamp {
+                d.set_item(PyBytes::new(py, &colbuf), (value, c.timestamp))?;
+            } else {
+                d.set_item(PyBytes::new(py, &colbuf), value)?;
+            }
+        }
+        out.append(PyTuple::new(py, [PyBytes::new(py, &r.row).into_any(), d.into_any()])?)?;
+    }
+    Ok(out)
+}
+
 fn opt_get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
     match d.get_item(key)? {
         Some(v) if !v.is_none() => match v.extract::<T>() {
@@ -271,7 +301,8 @@ impl PyTable {
     /// Read rows: `[(row, [(column, value, ts)])]`, one entry per requested row (empty cell list
     /// when the row has nothing visible). `columns` are `family` or `family:qualifier`;
     /// versions newer than or equal to `time_max` are skipped (HBase Thrift's exclusive bound).
-    #[pyo3(signature = (rows, columns=None, max_versions=1, time_max=None, filter=None, time_min=None))]
+    /// With `as_dict`, rows come as `(row, {column: value})` (see `rows_to_dicts`).
+    #[pyo3(signature = (rows, columns=None, max_versions=1, time_max=None, filter=None, time_min=None, as_dict=false, include_timestamp=false))]
     #[allow(clippy::too_many_arguments)]
     fn get<'py>(
         &self,
@@ -282,6 +313,8 @@ impl PyTable {
         time_max: Option<i64>,
         filter: Option<Vec<u8>>,
         time_min: Option<i64>,
+        as_dict: bool,
+        include_timestamp: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut gets = Vec::with_capacity(rows.len());
         for r in rows {
@@ -304,7 +337,11 @@ impl PyTable {
         }
         let t = self.table()?;
         let results = py.detach(move || if gets.len() == 1 { t.get(gets.into_iter().next().unwrap_or_else(|| Get::new(Vec::new()))).map(|r| vec![r]) } else { t.get_many(gets) }).py()?;
-        rows_to_py(py, &results)
+        if as_dict {
+            rows_to_dicts(py, &results, include_timestamp)
+        } else {
+            rows_to_py(py, &results)
+        }
     }
 
     /// Apply mutations: `[(row, puts [(column, value)], deletes [column] | None, delete_row,
@@ -455,9 +492,10 @@ impl Release for ScanSlot {
 
 #[pymethods]
 impl PyScanner {
-    /// Up to `n` rows as `[(row, [(column, value, ts)])]`; `[]` once the scan is done.
-    #[pyo3(signature = (n=1000))]
-    fn next_batch<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
+    /// Up to `n` rows as `[(row, [(column, value, ts)])]` (with `as_dict`, `[(row, {column:
+    /// value})]`); `[]` once the scan is done.
+    #[pyo3(signature = (n=1000, as_dict=false, include_timestamp=false))]
+    fn next_batch<'py>(&self, py: Python<'py>, n: usize, as_dict: bool, include_timestamp: bool) -> PyResult<Bound<'py, PyList>> {
         let n = n.max(1);
         let rows = py.detach(|| -> Result<Vec<RowResult>, Error> {
             let mut guard = self.inner.0.lock();
@@ -479,7 +517,11 @@ impl PyScanner {
             }
             Ok(out)
         });
-        rows_to_py(py, &rows.py()?)
+        if as_dict {
+            rows_to_dicts(py, &rows.py()?, include_timestamp)
+        } else {
+            rows_to_py(py, &rows.py()?)
+        }
     }
 
     /// Release the scanner early.

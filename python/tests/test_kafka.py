@@ -257,12 +257,12 @@ def test_consumer_poll_releases_gil(eng):
 
 def test_flush_and_close_time_out_with_kafka_timeout_error(tmp_path):
     """flush(timeout) and close(timeout) raise kafka-python's KafkaTimeoutError once the timeout
-    passes; the records are not lost: a later flush completes them."""
+    passes; the records are not lost: a later flush (or the background close) completes them."""
     eng = kabase.open(str(tmp_path / "d"))
     try:
         p = KafkaProducer(engine=eng, acks="all", linger_ms=60000, batch_size=1 << 20)
-        value = b"v" * 1000
-        futs = [p.send("slow", value, partition=0) for _ in range(30000)]  # ~30 MB, fsynced
+        values = [b"v" * 100_000] * 300  # 30 MB handed over in one call: far more than 1 ms of work
+        futs = p.send_batch("slow", values, partition=0)
         t0 = time.monotonic()
         with pytest.raises(kerrors.KafkaTimeoutError):
             p.flush(timeout=0.001)
@@ -270,16 +270,16 @@ def test_flush_and_close_time_out_with_kafka_timeout_error(tmp_path):
         assert issubclass(kerrors.KafkaTimeoutError, errors.KabaseError)
         p.flush()  # no timeout: waits for everything
         assert all(f.is_done and f.succeeded() for f in futs[-10:])
-        assert futs[-1].get().offset == 29999
+        assert futs[-1].get().offset == 299
         with pytest.raises(ValueError):
             p.flush(timeout=-1)
 
-        futs = [p.send("slow", value, partition=0) for _ in range(30000)]
+        futs = p.send_batch("slow", values, partition=0)
         with pytest.raises(kerrors.KafkaTimeoutError):
             p.close(timeout=0.001)
         with pytest.raises(kerrors.KafkaClosedError):
-            p.send("slow", value)  # closed for new records even though close timed out
-        assert futs[-1].get(timeout=60).offset == 59999  # the background close finishes them
+            p.send("slow", b"x")  # closed for new records even though close timed out
+        assert futs[-1].get(timeout=60).offset == 599  # the background close finishes them
         p.close()  # a second close is a no-op
 
         q = KafkaProducer(engine=eng)
@@ -288,3 +288,24 @@ def test_flush_and_close_time_out_with_kafka_timeout_error(tmp_path):
         q.close(timeout=30)
     finally:
         eng.close()
+
+
+def test_queued_and_direct_sends_keep_their_order(eng):
+    """Plain sends are queued and handed to the engine by a native thread; sends that bypass the
+    queue (headers, explicit partition) and send_batch still land after every earlier record."""
+    p = KafkaProducer(engine=eng)
+    futs = []
+    for i in range(3000):
+        if i % 500 == 499:
+            futs.extend(p.send_batch("order", [b"b%d" % i, b"c%d" % i]))
+        elif i % 100 == 99:
+            futs.append(p.send("order", b"%d" % i, headers=[("h", b"1")]))
+        elif i % 100 == 42:
+            futs.append(p.send("order", b"%d" % i, partition=0))
+        else:
+            futs.append(p.send("order", b"%d" % i))
+    p.flush()
+    assert all(f.is_done for f in futs)
+    assert [f.get().offset for f in futs] == list(range(len(futs)))
+    assert futs[0].get(timeout=1).topic == "order"
+    p.close()

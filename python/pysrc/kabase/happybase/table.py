@@ -101,10 +101,9 @@ class Table(object):
         exclusive upper bound on the versions read, as with HBase's Thrift gateway."""
         cols = _columns(columns)
         _check_ts(timestamp)
-        res = self._native().get([to_bytes(row, "row key", numbers=False)], cols, 1, timestamp, None, None)
-        if not res or not res[0][1]:
-            return {}
-        return make_row(res[0][1], include_timestamp)
+        res = self._native().get([to_bytes(row, "row key", numbers=False)], cols, 1, timestamp, None, None, True,
+                                 bool(include_timestamp))
+        return res[0][1] if res else {}
 
     def rows(self, rows: Any, columns: Any = None, timestamp: Optional[int] = None, include_timestamp: bool = False) -> Any:
         """Several rows as ``[(row_key, row_dict)]``; rows that do not exist are left out."""
@@ -115,8 +114,8 @@ class Table(object):
             return {}
         _check_ts(timestamp)
         keys = [to_bytes(r, "row key", numbers=False) for r in rows]
-        res = self._native().get(keys, cols, 1, timestamp, None, None)
-        return [(r, make_row(cells, include_timestamp)) for r, cells in res if cells]
+        res = self._native().get(keys, cols, 1, timestamp, None, None, True, bool(include_timestamp))
+        return [rd for rd in res if rd[1]]
 
     def cells(self, row: Any, column: Any, versions: Optional[int] = None, timestamp: Optional[int] = None, include_timestamp: bool = False) -> List[Any]:
         """Up to ``versions`` versions of one cell, newest first."""
@@ -188,11 +187,18 @@ class Table(object):
     def _scan_rows(scanner: Any, batch_size: int, include_timestamp: bool, ordered: bool) -> Generator[Tuple[bytes, Dict[bytes, Any]], None, None]:
         try:
             while True:
-                chunk = scanner.next_batch(batch_size)
-                if not chunk:
-                    return
-                for r, cells in chunk:
-                    yield r, make_row(cells, include_timestamp, ordered)
+                if ordered:
+                    chunk = scanner.next_batch(batch_size)
+                    if not chunk:
+                        return
+                    for r, cells in chunk:
+                        yield r, make_row(cells, include_timestamp, ordered)
+                else:
+                    # Row dicts are built natively, a batch at a time.
+                    chunk = scanner.next_batch(batch_size, True, include_timestamp)
+                    if not chunk:
+                        return
+                    yield from chunk
         finally:
             scanner.close()
 
