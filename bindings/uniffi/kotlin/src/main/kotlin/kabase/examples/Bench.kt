@@ -21,7 +21,7 @@ private fun timed(report: Boolean, name: String, count: Int, body: () -> Unit) {
     val start = System.nanoTime()
     body()
     val secs = (System.nanoTime() - start) / 1e9
-    if (report) println("$name\t$count\t${"%.6f".format(secs)}")
+    if (report) println("$name\t$count\t${String.format(java.util.Locale.ROOT, "%.6f", secs)}")
 }
 
 fun main(args: Array<String>) {
