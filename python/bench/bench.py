@@ -62,7 +62,7 @@ def run_once(args, run: int):
         p.flush()
         results["produce (send loop)"] = (n, time.perf_counter() - t0)
 
-        chunk = 10_000
+        chunk = min(10_000, n)
         vals = [value] * chunk
         t0 = time.perf_counter()
         for _ in range(n // chunk):
@@ -126,7 +126,7 @@ def run_once(args, run: int):
 
     rust = {}
     if hasattr(_native, "_bench"):
-        rust = dict(_native._bench(eng, n, size, args.linger_ms, 10_000, "rust"))
+        rust = dict(_native._bench(eng, n, size, args.linger_ms, min(10_000, n), "rust"))
     eng.close()
     return results, rust
 
@@ -138,7 +138,7 @@ def report(results, rust) -> None:
     print("%-28s %22s %22s %8s" % ("workload", "Python", "Rust core", "Py/Rust"))
     for name, (cnt, secs) in results.items():
         r = rust.get(name) or rust.get(twin.get(name, ""))
-        if r:
+        if r and cnt and r[0]:
             py_rate = cnt / secs if secs > 0 else float("inf")
             rs_rate = r[0] / r[1] if r[1] > 0 else float("inf")
             print("%-28s %15.0f rec/s %15.0f rec/s %7.2fx" % (name, py_rate, rs_rate, rs_rate / py_rate))
