@@ -4,10 +4,10 @@
 
 use std::ffi::{c_char, c_int, CString};
 
-use kabase_sdk::{Error, Result, SinkOptions, StreamOptions};
+use kabase_sdk::{Result, SinkOptions, StreamOptions};
 
 use crate::engine::kabase_engine;
-use crate::ffi::{call, free_handle, guard, handle, opt_str_arg, out_arg, str_arg, to_cstring, write_new, write_out};
+use crate::ffi::{call, free_handle, guard, handle, item_at, opt_str_arg, out_arg, str_arg, to_cstring, write_new, write_out};
 use crate::table::kabase_row_batch;
 use crate::topic::kabase_topic_offset;
 
@@ -337,8 +337,7 @@ pub unsafe extern "C" fn kabase_snapshot_offset(
     call(err_msg, || {
         out_arg(out_offset, "out_offset")?;
         let s = handle(snapshot, "snapshot")?;
-        let (topic, partition, offset) =
-            s.offsets.get(index).ok_or_else(|| Error::invalid(format!("offset index {index} is past the snapshot's {} offsets", s.offsets.len())))?;
+        let (topic, partition, offset) = item_at(&s.offsets, index, "offset")?;
         write_out(out_offset, kabase_topic_offset { topic: topic.as_ptr(), partition: *partition, offset: *offset });
         Ok(())
     })
