@@ -543,8 +543,12 @@ class Consumer {
       const cur = this._paused.get(topic)
       if (cur === undefined) continue
       if (!partitions) this._paused.delete(topic)
-      else if (cur === null) throw invalid(`topic ${topic} is paused as a whole; resume it as a whole`)
-      else {
+      else if (cur === null) {
+        // The topic was paused as a whole: keep its other partitions (as of the last poll) paused.
+        const rest = this._pausedNow.filter((p) => p.topic === topic && !partitions.includes(p.partition)).map((p) => p.partition)
+        if (rest.length === 0) this._paused.delete(topic)
+        else this._paused.set(topic, new Set(rest))
+      } else {
         for (const p of partitions) cur.delete(p)
         if (cur.size === 0) this._paused.delete(topic)
       }
