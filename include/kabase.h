@@ -213,6 +213,25 @@ typedef struct kabase_stream kabase_stream;
 // A table handle (opaque). Made by `kabase_table_open`, released by `kabase_table_free`.
 typedef struct kabase_table kabase_table;
 
+// One route rule of a table-to-topic stream (as hbase-connectors' Kafka proxy rules): cells of
+// tables, families and qualifiers matching the patterns (exact, `prefix*`, `*suffix`,
+// `*infix*`, `*`) go to `topics` (none: the stream's topic), or nowhere (`"drop"`). With any
+// rule, cells no route rule matches go nowhere.
+typedef struct {
+  // `"route"` (NULL means route) or `"drop"`.
+  const char *action;
+  // Table pattern (required).
+  const char *table;
+  // Family pattern; NULL = every family.
+  const char *family;
+  // Qualifier pattern; NULL = every qualifier.
+  const char *qualifier;
+  // Topics of a route rule (`topic_count` C strings; NULL when 0).
+  const char *const *topics;
+  // Number of `topics`.
+  size_t topic_count;
+} kabase_stream_route;
+
 // Options of a table-to-topic stream. Zero every field (`{0}`) for the defaults; a NULL
 // string or a 0 number means the default.
 typedef struct {
@@ -232,6 +251,10 @@ typedef struct {
   uint32_t partitions;
   // Most changes waiting in the outbox; 0 = default.
   uint64_t max_lag;
+  // Route rules (`route_count` entries; NULL when 0).
+  const kabase_stream_route *routes;
+  // Number of `routes`.
+  size_t route_count;
 } kabase_stream_options;
 
 // Options of a topic-to-table sink. Zero every field for the defaults.

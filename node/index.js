@@ -84,7 +84,7 @@ class Engine {
   /** Stream every committed mutation of `table` into `topic` (null: `default.<table>`), exactly once. */
   async streamTableToTopic(table, topic, options = {}) {
     const t = topic === undefined || topic === null ? null : String(topic)
-    return new ChangeStream(await call(() => this._inner.streamTableToTopic(String(table), t, streamOptions(options))))
+    return new ChangeStream(await call(() => this._inner.streamTableToTopic(String(table), t, ...streamOptions(options))))
   }
   /** Consume `topic` into `table` exactly once (JSON `family:qualifier` fields to cells). */
   async sinkTopicToTable(topic, table, options = {}) {
@@ -184,7 +184,7 @@ const asCount = (v, k) => {
   if (!Number.isInteger(n) || n < 0) throw invalid(`${k} must be a non-negative integer`)
   return n
 }
-const asBool = (v) => Boolean(v)
+const asCountString = (v, k) => String(asCount(v, k))
 const asStringList = (v, k) => {
   if (!Array.isArray(v)) throw invalid(`${k} must be an array of strings`)
   return v.map(String)
@@ -204,17 +204,18 @@ const STREAM_OPTIONS = {
   format: ['format', asString],
   bytes: ['bytes', asString],
   compression: ['compression', asString],
-  partitions: ['partitions', asCount],
-  maxLag: ['maxLag', asCount],
-  routes: ['routes', asRoutes],
+  partitions: ['partitions', asCountString],
+  maxLag: ['max_lag', asCountString],
 }
-const SINK_OPTIONS = { name: ['name', asString], defaultFamily: ['defaultFamily', asString], rowKeyField: ['rowKeyField', asString] }
+const SINK_OPTIONS = { name: ['name', asString], defaultFamily: ['default_family', asString], rowKeyField: ['row_key_field', asString] }
 
-function streamOptions(options) {
-  return mapOptions(options, STREAM_OPTIONS, 'stream')
+/** Stream options as [name, value] pairs plus the route rules. */
+function streamOptions(options = {}) {
+  const { routes, ...rest } = options || {}
+  return [Object.entries(mapOptions(rest, STREAM_OPTIONS, 'stream')), routes === undefined || routes === null ? undefined : asRoutes(routes, 'routes')]
 }
 function sinkOptions(options) {
-  return mapOptions(options, SINK_OPTIONS, 'sink')
+  return Object.entries(mapOptions(options, SINK_OPTIONS, 'sink'))
 }
 
 /** Host options to Kafka config pairs: spec is { hostName: [kafkaName, convert] }. */
@@ -226,8 +227,10 @@ function pickKnown(options, spec) {
   return Object.fromEntries(Object.entries(options || {}).filter(([k]) => k in spec))
 }
 
-function describeOut(d) {
-  return { ...d, error: d.error ?? null, offsets: d.offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })) }
+/** A stream's JSON description from the facade, with offsets as strings (as kafkajs writes them). */
+function describeOut(json) {
+  const d = JSON.parse(json)
+  return { ...d, offsets: d.offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })) }
 }
 
 /** A durable change stream (table to topic, or topic to table), by name. */
@@ -321,7 +324,7 @@ class Kafka {
 const PRODUCER_CONFIGS = {
   idempotent: ['enable.idempotence', (v) => String(Boolean(v))],
   transactionalId: ['transactional.id', asString],
-  transactionTimeout: ['transaction.timeout.ms', (v, k) => String(asCount(v, k))],
+  transactionTimeout: ['transaction.timeout.ms', asCountString],
 }
 
 function producerConfigs(config) {
@@ -453,13 +456,13 @@ class Transaction {
 }
 
 const CONSUMER_CONFIGS = {
-  maxBytesPerPartition: ['max.partition.fetch.bytes', (v, k) => String(asCount(v, k))],
-  maxBytes: ['fetch.max.bytes', (v, k) => String(asCount(v, k))],
+  maxBytesPerPartition: ['max.partition.fetch.bytes', asCountString],
+  maxBytes: ['fetch.max.bytes', asCountString],
   // kafkajs reads committed data unless readUncommitted is true.
   readUncommitted: ['isolation.level', (v) => (v ? 'read_uncommitted' : 'read_committed')],
-  sessionTimeout: ['session.timeout.ms', (v, k) => String(asCount(v, k))],
-  heartbeatInterval: ['heartbeat.interval.ms', (v, k) => String(asCount(v, k))],
-  rebalanceTimeout: ['max.poll.interval.ms', (v, k) => String(asCount(v, k))],
+  sessionTimeout: ['session.timeout.ms', asCountString],
+  heartbeatInterval: ['heartbeat.interval.ms', asCountString],
+  rebalanceTimeout: ['max.poll.interval.ms', asCountString],
 }
 
 function consumerConfigs(config) {
@@ -540,8 +543,12 @@ class Consumer {
       const cur = this._paused.get(topic)
       if (cur === undefined) continue
       if (!partitions) this._paused.delete(topic)
-      else if (cur === null) throw invalid(`topic ${topic} is paused as a whole; resume it as a whole`)
-      else {
+      else if (cur === null) {
+        // The topic was paused as a whole: keep its other partitions (as of the last poll) paused.
+        const rest = this._pausedNow.filter((p) => p.topic === topic && !partitions.includes(p.partition)).map((p) => p.partition)
+        if (rest.length === 0) this._paused.delete(topic)
+        else this._paused.set(topic, new Set(rest))
+      } else {
         for (const p of partitions) cur.delete(p)
         if (cur.size === 0) this._paused.delete(topic)
       }

@@ -278,19 +278,22 @@ impl Engine {
         job(move || Ok(Producer { inner: e.producer(&pairs(configs)?)? }))
     }
 
-    /// Stream a table's committed mutations into a topic (absent = the default topic).
+    /// Stream a table's committed mutations into a topic (absent = the default topic); options
+    /// as `[name, value]` pairs of the facade's names.
     #[napi]
-    pub fn stream_table_to_topic(&self, table: String, topic: Option<String>, options: Option<StreamOptionsIn>) -> AsyncTask<Job<ChangeStream>> {
+    pub fn stream_table_to_topic(&self, table: String, topic: Option<String>, options: Vec<Vec<String>>, routes: Option<Vec<StreamRouteIn>>) -> AsyncTask<Job<ChangeStream>> {
         let e = self.inner.clone();
-        job(move || Ok(ChangeStream { inner: e.stream_table_to_topic(&table, topic.as_deref(), &stream_options(options)?)? }))
+        job(move || Ok(ChangeStream { inner: e.stream_table_to_topic(&table, topic.as_deref(), &stream_options(options, routes)?)? }))
     }
 
-    /// Consume a topic into a table, exactly once.
+    /// Consume a topic into a table, exactly once; options as `[name, value]` pairs.
     #[napi]
-    pub fn sink_topic_to_table(&self, topic: String, table: String, options: Option<SinkOptionsIn>) -> AsyncTask<Job<ChangeStream>> {
+    pub fn sink_topic_to_table(&self, topic: String, table: String, options: Vec<Vec<String>>) -> AsyncTask<Job<ChangeStream>> {
         let e = self.inner.clone();
-        let o = options.map_or_else(kabase_sdk::SinkOptions::default, |o| kabase_sdk::SinkOptions { name: o.name, default_family: o.default_family, row_key_field: o.row_key_field });
-        job(move || Ok(ChangeStream { inner: e.sink_topic_to_table(&topic, &table, &o)? }))
+        job(move || {
+            let o = pairs(options)?.iter().try_fold(kabase_sdk::SinkOptions::default(), |o, (k, v)| o.set(k, v))?;
+            Ok(ChangeStream { inner: e.sink_topic_to_table(&topic, &table, &o)? })
+        })
     }
 
     /// A handle on an existing stream.
@@ -300,11 +303,11 @@ impl Engine {
         job(move || Ok(ChangeStream { inner: e.change_stream(&name)? }))
     }
 
-    /// Every stream.
+    /// Every stream's JSON description.
     #[napi]
-    pub fn list_streams(&self) -> AsyncTask<Job<Vec<StreamDescriptionOut>>> {
+    pub fn list_streams(&self) -> AsyncTask<Job<Vec<String>>> {
         let e = self.inner.clone();
-        job(move || Ok(e.list_streams()?.into_iter().map(description_out).collect()))
+        job(move || Ok(e.list_streams()?.iter().map(kabase_sdk::StreamDescription::to_json).collect()))
     }
 
     /// A consumer, in a group when `group_id` is given.
@@ -605,72 +608,6 @@ pub struct StreamRouteIn {
     pub topics: Option<Vec<String>>,
 }
 
-/// Options of a table-to-topic stream (absent = the core's default).
-#[napi(object)]
-pub struct StreamOptionsIn {
-    /// Stream name.
-    pub name: Option<String>,
-    /// `row_key`, `family` or `fixed:<n>`.
-    pub partitioning: Option<String>,
-    /// `row` or `cell`.
-    pub shape: Option<String>,
-    /// `json` or `binary`.
-    pub format: Option<String>,
-    /// `auto` or `base64`.
-    pub bytes: Option<String>,
-    /// Topic compression.
-    pub compression: Option<String>,
-    /// Partitions of created topics.
-    pub partitions: Option<u32>,
-    /// Outbox bound.
-    pub max_lag: Option<i64>,
-    /// Route rules.
-    pub routes: Option<Vec<StreamRouteIn>>,
-}
-
-/// Options of a topic-to-table sink.
-#[napi(object)]
-pub struct SinkOptionsIn {
-    /// Stream name.
-    pub name: Option<String>,
-    /// Family of unprefixed JSON fields.
-    pub default_family: Option<String>,
-    /// Row key from this JSON field.
-    pub row_key_field: Option<String>,
-}
-
-/// One partition's next offset of a sink.
-#[napi(object)]
-pub struct StreamOffsetOut {
-    /// Partition.
-    pub partition: u32,
-    /// Next offset.
-    pub offset: i64,
-}
-
-/// What describe reports.
-#[napi(object)]
-pub struct StreamDescriptionOut {
-    /// Name.
-    pub name: String,
-    /// `table_to_topic` or `topic_to_table`.
-    pub kind: String,
-    /// Table.
-    pub table: String,
-    /// Topics.
-    pub topics: Vec<String>,
-    /// `running`, `paused` or `failed`.
-    pub state: String,
-    /// The last failure when failed.
-    pub error: Option<String>,
-    /// Position.
-    pub position: i64,
-    /// Lag.
-    pub lag: i64,
-    /// Sink offsets per partition.
-    pub offsets: Vec<StreamOffsetOut>,
-}
-
 /// A snapshot and where the topic continues it.
 #[napi(object)]
 pub struct StreamSnapshotOut {
@@ -686,42 +623,14 @@ fn clamp_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn description_out(d: kabase_sdk::StreamDescription) -> StreamDescriptionOut {
-    StreamDescriptionOut {
-        name: d.name,
-        kind: d.kind,
-        table: d.table,
-        topics: d.topics,
-        state: d.state,
-        error: d.error,
-        position: clamp_i64(d.position),
-        lag: clamp_i64(d.lag),
-        offsets: d.offsets.into_iter().map(|(partition, offset)| StreamOffsetOut { partition, offset }).collect(),
-    }
-}
-
-fn stream_options(o: Option<StreamOptionsIn>) -> kabase_sdk::Result<kabase_sdk::StreamOptions> {
-    let Some(o) = o else { return Ok(kabase_sdk::StreamOptions::default()) };
-    let max_lag = match o.max_lag {
-        Some(n) => Some(u64::try_from(n).map_err(|_| kabase_sdk::Error::invalid(format!("maxLag {n} must not be negative")))?),
-        None => None,
-    };
-    Ok(kabase_sdk::StreamOptions {
-        name: o.name,
-        partitioning: o.partitioning,
-        shape: o.shape,
-        format: o.format,
-        bytes: o.bytes,
-        compression: o.compression,
-        partitions: o.partitions,
-        max_lag,
-        routes: o
-            .routes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| kabase_sdk::StreamRoute { action: r.action, table: r.table, family: r.family, qualifier: r.qualifier, topics: r.topics.unwrap_or_default() })
-            .collect(),
-    })
+fn stream_options(options: Vec<Vec<String>>, routes: Option<Vec<StreamRouteIn>>) -> kabase_sdk::Result<kabase_sdk::StreamOptions> {
+    let mut o = pairs(options)?.iter().try_fold(kabase_sdk::StreamOptions::default(), |o, (k, v)| o.set(k, v))?;
+    o.routes = routes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| kabase_sdk::StreamRoute { action: r.action, table: r.table, family: r.family, qualifier: r.qualifier, topics: r.topics.unwrap_or_default() })
+        .collect();
+    Ok(o)
 }
 
 /// A durable change stream, by name.
@@ -738,11 +647,11 @@ impl ChangeStream {
         self.inner.name().to_string()
     }
 
-    /// State, position and lag.
+    /// State, position and lag, as the facade's JSON description (the C ABI's too).
     #[napi]
-    pub fn describe(&self) -> AsyncTask<Job<StreamDescriptionOut>> {
+    pub fn describe(&self) -> AsyncTask<Job<String>> {
         let s = self.inner.clone();
-        job(move || Ok(description_out(s.describe()?)))
+        job(move || Ok(s.describe()?.to_json()))
     }
 
     /// Stop moving data.
@@ -766,11 +675,11 @@ impl ChangeStream {
         job(move || s.remove())
     }
 
-    /// Wait until the stream has no lag.
+    /// Wait until the stream has no lag; its JSON description then.
     #[napi]
-    pub fn wait_caught_up(&self, timeout_ms: u32) -> AsyncTask<Job<StreamDescriptionOut>> {
+    pub fn wait_caught_up(&self, timeout_ms: u32) -> AsyncTask<Job<String>> {
         let s = self.inner.clone();
-        job(move || Ok(description_out(s.wait_caught_up(u64::from(timeout_ms))?)))
+        job(move || Ok(s.wait_caught_up(u64::from(timeout_ms))?.to_json()))
     }
 
     /// Snapshot, then stream.

@@ -62,9 +62,20 @@ test('pause and resume: a paused partition is not delivered until resumed; pause
   await until(() => later.length === 2, 'b after resume')
   assert.deepStrictEqual(later, ['a', 'b'])
 
+  // A topic paused as a whole, then one partition resumed: the other stays paused.
+  await consumer.stop()
   consumer.pause([{ topic: 'p' }])
-  assert.throws(() => consumer.resume([{ topic: 'p', partitions: [0] }]), { code: 'INVALID_ARGUMENT' })
+  const whole = []
+  await consumer.run({ eachMessage: async ({ partition }) => whole.push(partition) })
+  await until(() => consumer.paused().length === 1 && consumer.paused()[0].partitions.length === 2, 'both partitions paused')
+  consumer.resume([{ topic: 'p', partitions: [0] }])
+  assert.deepStrictEqual(consumer.paused(), [{ topic: 'p', partitions: [1] }])
+  await producer.send({ topic: 'p', messages: [{ partition: 0, value: 'c' }, { partition: 1, value: 'd' }] })
+  await until(() => whole.length === 1, 'partition 0 after resuming it')
+  await sleep(300)
+  assert.deepStrictEqual(whole, [0])
   consumer.resume([{ topic: 'p' }])
+  await until(() => whole.length === 2, 'partition 1 after resuming the topic')
   assert.throws(() => consumer.pause('p'), { code: 'INVALID_ARGUMENT' })
   await consumer.disconnect()
   await producer.disconnect()

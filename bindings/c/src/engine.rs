@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, c_int};
 
-use crate::ffi::{call, free_handle, guard, handle, into_handle, out_arg, str_arg, write_out};
+use crate::ffi::{call, free_handle, guard, handle, str_arg, write_new};
 
 /// An open engine (opaque). Made by `kabase_engine_open` or `kabase_engine_open_in_memory`,
 /// released by `kabase_engine_free`.
@@ -19,14 +19,7 @@ pub struct kabase_engine {
 /// or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kabase_engine_open(path: *const c_char, out_engine: *mut *mut kabase_engine, err_msg: *mut *mut c_char) -> c_int {
-    call(err_msg, || {
-        out_arg(out_engine, "out_engine")?;
-        write_out(out_engine, std::ptr::null_mut());
-        let path = str_arg(path, "path")?;
-        let engine = kabase_sdk::Engine::open(path)?;
-        write_out(out_engine, into_handle(kabase_engine { engine }));
-        Ok(())
-    })
+    call(err_msg, || write_new(out_engine, "out_engine", || Ok(kabase_engine { engine: kabase_sdk::Engine::open(str_arg(path, "path")?)? })))
 }
 
 /// Open an engine that keeps nothing once closed, storing a new handle in `*out_engine`.
@@ -35,13 +28,7 @@ pub unsafe extern "C" fn kabase_engine_open(path: *const c_char, out_engine: *mu
 /// `out_engine` is NULL or writable; `err_msg` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kabase_engine_open_in_memory(out_engine: *mut *mut kabase_engine, err_msg: *mut *mut c_char) -> c_int {
-    call(err_msg, || {
-        out_arg(out_engine, "out_engine")?;
-        write_out(out_engine, std::ptr::null_mut());
-        let engine = kabase_sdk::Engine::open_in_memory()?;
-        write_out(out_engine, into_handle(kabase_engine { engine }));
-        Ok(())
-    })
+    call(err_msg, || write_new(out_engine, "out_engine", || Ok(kabase_engine { engine: kabase_sdk::Engine::open_in_memory()? })))
 }
 
 /// Make everything written so far durable.

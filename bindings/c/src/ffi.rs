@@ -111,6 +111,11 @@ pub(crate) fn slice_arg<'a, T>(p: *const T, count: usize, what: &str) -> Result<
     Ok(unsafe { std::slice::from_raw_parts(p, count) })
 }
 
+/// Item `index` of a batch's items; past the end is `InvalidArgument` naming `what`.
+pub(crate) fn item_at<'a, T>(items: &'a [T], index: usize, what: &str) -> Result<&'a T> {
+    items.get(index).ok_or_else(|| Error::invalid(format!("{what} index {index} is past the end ({} items)", items.len())))
+}
+
 /// A borrowed handle argument; NULL is `InvalidArgument` naming `what`.
 pub(crate) fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
     // SAFETY: a non-NULL handle was made by this library's `_open`/`_new` and not yet freed

@@ -4,11 +4,11 @@
 
 use std::ffi::{c_char, c_int, CString};
 
-use kabase_sdk::{Error, Result, SinkOptions, StreamOptions};
+use kabase_sdk::{Result, SinkOptions, StreamOptions, StreamRoute};
 
 use crate::engine::kabase_engine;
-use crate::ffi::{call, free_handle, guard, handle, opt_str_arg, out_arg, str_arg, to_cstring, write_new, write_out};
-use crate::table::kabase_row_batch;
+use crate::ffi::{call, free_handle, guard, handle, item_at, opt_str_arg, out_arg, slice_arg, str_arg, to_cstring, write_new, write_out};
+use crate::table::{kabase_row_batch, strings_arg};
 use crate::topic::kabase_topic_offset;
 
 /// A change stream (opaque), by name: made by `kabase_stream_create`, `kabase_sink_create` or
@@ -16,6 +16,26 @@ use crate::topic::kabase_topic_offset;
 /// running: streams are durable until `kabase_stream_remove`.
 pub struct kabase_stream {
     stream: kabase_sdk::ChangeStream,
+}
+
+/// One route rule of a table-to-topic stream (as hbase-connectors' Kafka proxy rules): cells of
+/// tables, families and qualifiers matching the patterns (exact, `prefix*`, `*suffix`,
+/// `*infix*`, `*`) go to `topics` (none: the stream's topic), or nowhere (`"drop"`). With any
+/// rule, cells no route rule matches go nowhere.
+#[repr(C)]
+pub struct kabase_stream_route {
+    /// `"route"` (NULL means route) or `"drop"`.
+    pub action: *const c_char,
+    /// Table pattern (required).
+    pub table: *const c_char,
+    /// Family pattern; NULL = every family.
+    pub family: *const c_char,
+    /// Qualifier pattern; NULL = every qualifier.
+    pub qualifier: *const c_char,
+    /// Topics of a route rule (`topic_count` C strings; NULL when 0).
+    pub topics: *const *const c_char,
+    /// Number of `topics`.
+    pub topic_count: usize,
 }
 
 /// Options of a table-to-topic stream. Zero every field (`{0}`) for the defaults; a NULL
@@ -38,6 +58,10 @@ pub struct kabase_stream_options {
     pub partitions: u32,
     /// Most changes waiting in the outbox; 0 = default.
     pub max_lag: u64,
+    /// Route rules (`route_count` entries; NULL when 0).
+    pub routes: *const kabase_stream_route,
+    /// Number of `routes`.
+    pub route_count: usize,
 }
 
 /// Options of a topic-to-table sink. Zero every field for the defaults.
@@ -97,7 +121,19 @@ fn stream_options(o: *const kabase_stream_options) -> Result<StreamOptions> {
         compression: opt_str_arg(o.compression, "options.compression")?,
         partitions: (o.partitions != 0).then_some(o.partitions),
         max_lag: (o.max_lag != 0).then_some(o.max_lag),
-        routes: Vec::new(),
+        routes: slice_arg(o.routes, o.route_count, "options.routes")?
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Ok(StreamRoute {
+                    action: opt_str_arg(r.action, &format!("options.routes[{i}].action"))?.unwrap_or_else(|| "route".into()),
+                    table: str_arg(r.table, &format!("options.routes[{i}].table"))?.to_string(),
+                    family: opt_str_arg(r.family, &format!("options.routes[{i}].family"))?,
+                    qualifier: opt_str_arg(r.qualifier, &format!("options.routes[{i}].qualifier"))?,
+                    topics: strings_arg(r.topics, r.topic_count, &format!("options.routes[{i}].topics"))?,
+                })
+            })
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -337,8 +373,7 @@ pub unsafe extern "C" fn kabase_snapshot_offset(
     call(err_msg, || {
         out_arg(out_offset, "out_offset")?;
         let s = handle(snapshot, "snapshot")?;
-        let (topic, partition, offset) =
-            s.offsets.get(index).ok_or_else(|| Error::invalid(format!("offset index {index} is past the snapshot's {} offsets", s.offsets.len())))?;
+        let (topic, partition, offset) = item_at(&s.offsets, index, "offset")?;
         write_out(out_offset, kabase_topic_offset { topic: topic.as_ptr(), partition: *partition, offset: *offset });
         Ok(())
     })

@@ -3,10 +3,10 @@
 
 use std::ffi::{c_char, c_int};
 
-use kabase_sdk::{ColumnValue, Error, Result, Row, ScanOptions};
+use kabase_sdk::{ColumnValue, Result, Row, ScanOptions};
 
 use crate::engine::kabase_engine;
-use crate::ffi::{bytes_arg, call, free_handle, guard, handle, into_handle, out_arg, str_arg, write_out};
+use crate::ffi::{bytes_arg, call, free_handle, guard, handle, item_at, out_arg, slice_arg, str_arg, write_new, write_out};
 
 /// A table handle (opaque). Made by `kabase_table_open`, released by `kabase_table_free`.
 pub struct kabase_table {
@@ -94,15 +94,8 @@ impl kabase_row_batch {
 }
 
 fn columns_arg(columns: *const kabase_column_value, count: usize) -> Result<Vec<ColumnValue>> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    if columns.is_null() {
-        return Err(Error::invalid(format!("columns is NULL but column_count is {count}")));
-    }
-    // SAFETY: the caller passes `count` readable column values (documented contract).
-    let cols = unsafe { std::slice::from_raw_parts(columns, count) };
-    cols.iter()
+    slice_arg(columns, count, "columns")?
+        .iter()
         .enumerate()
         .map(|(i, c)| {
             Ok(ColumnValue {
@@ -122,15 +115,8 @@ pub(crate) fn config_arg(keys: *const *const c_char, values: *const *const c_cha
 }
 
 pub(crate) fn strings_arg(items: *const *const c_char, count: usize, what: &str) -> Result<Vec<String>> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    if items.is_null() {
-        return Err(Error::invalid(format!("{what} is NULL but its count is {count}")));
-    }
-    // SAFETY: the caller passes `count` readable string pointers (documented contract).
-    let ptrs = unsafe { std::slice::from_raw_parts(items, count) };
-    ptrs.iter().enumerate().map(|(i, p)| str_arg(*p, &format!("{what}[{i}]")).map(str::to_string)).collect()
+    slice_arg(items, count, what)?
+        .iter().enumerate().map(|(i, p)| str_arg(*p, &format!("{what}[{i}]")).map(str::to_string)).collect()
 }
 
 /// Create table `name` (`table` or `namespace:table`) with `family_count` column families.
@@ -174,13 +160,7 @@ pub unsafe extern "C" fn kabase_table_open(
     out_table: *mut *mut kabase_table,
     err_msg: *mut *mut c_char,
 ) -> c_int {
-    call(err_msg, || {
-        out_arg(out_table, "out_table")?;
-        write_out(out_table, std::ptr::null_mut());
-        let table = handle(engine, "engine")?.engine.table(str_arg(name, "name")?)?;
-        write_out(out_table, into_handle(kabase_table { table }));
-        Ok(())
-    })
+    call(err_msg, || write_new(out_table, "out_table", || Ok(kabase_table { table: handle(engine, "engine")?.engine.table(str_arg(name, "name")?)? })))
 }
 
 /// Release a table handle (NULL does nothing).
@@ -227,13 +207,10 @@ pub unsafe extern "C" fn kabase_table_get(
     err_msg: *mut *mut c_char,
 ) -> c_int {
     call(err_msg, || {
-        out_arg(out_batch, "out_batch")?;
-        write_out(out_batch, std::ptr::null_mut());
-        let t = handle(table, "table")?;
-        let row = bytes_arg(row, row_len, "row")?;
-        let rows = t.table.get(row)?.into_iter().collect();
-        write_out(out_batch, into_handle(kabase_row_batch::new(rows)));
-        Ok(())
+        write_new(out_batch, "out_batch", || {
+            let t = handle(table, "table")?;
+            Ok(kabase_row_batch::new(t.table.get(bytes_arg(row, row_len, "row")?)?.into_iter().collect()))
+        })
     })
 }
 
@@ -264,18 +241,16 @@ pub unsafe extern "C" fn kabase_table_scan(
     err_msg: *mut *mut c_char,
 ) -> c_int {
     call(err_msg, || {
-        out_arg(out_batch, "out_batch")?;
-        write_out(out_batch, std::ptr::null_mut());
-        let t = handle(table, "table")?;
-        let opts = ScanOptions {
-            start: bytes_arg(start, start_len, "start")?.to_vec(),
-            stop: bytes_arg(stop, stop_len, "stop")?.to_vec(),
-            limit: if limit == 0 { None } else { Some(limit) },
-            ..ScanOptions::default()
-        };
-        let batch = t.table.scan(&opts)?;
-        write_out(out_batch, into_handle(kabase_row_batch::new(batch.rows)));
-        Ok(())
+        write_new(out_batch, "out_batch", || {
+            let t = handle(table, "table")?;
+            let opts = ScanOptions {
+                start: bytes_arg(start, start_len, "start")?.to_vec(),
+                stop: bytes_arg(stop, stop_len, "stop")?.to_vec(),
+                limit: if limit == 0 { None } else { Some(limit) },
+                ..ScanOptions::default()
+            };
+            Ok(kabase_row_batch::new(t.table.scan(&opts)?.rows))
+        })
     })
 }
 
@@ -303,11 +278,7 @@ pub unsafe extern "C" fn kabase_row_batch_row(
     call(err_msg, || {
         out_arg(out_row, "out_row")?;
         let b = handle(batch, "batch")?;
-        let (row, cells) = b
-            .rows
-            .get(index)
-            .zip(b.views.get(index))
-            .ok_or_else(|| Error::invalid(format!("row index {index} is past the batch's {} rows", b.rows.len())))?;
+        let (row, cells) = (item_at(&b.rows, index, "row")?, item_at(&b.views, index, "row")?);
         write_out(out_row, kabase_row_view { row: row.row.as_ptr(), row_len: row.row.len(), cells: cells.as_ptr(), cell_count: cells.len() });
         Ok(())
     })

@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_int, CString};
 use kabase_sdk::{Error, OutgoingBatch, OutgoingRecord, PartitionOffset, Record, RecordMetadata, Result};
 
 use crate::engine::kabase_engine;
-use crate::ffi::{bytes_arg, call, free_handle, guard, handle, into_handle, opt_str_arg, out_arg, slice_arg, str_arg, to_cstring, write_new, write_out};
+use crate::ffi::{bytes_arg, call, free_handle, guard, handle, item_at, opt_str_arg, out_arg, slice_arg, str_arg, to_cstring, write_new, write_out};
 use crate::table::{config_arg, strings_arg};
 
 /// A producer (opaque). Made by `kabase_producer_new`, released by `kabase_producer_free`.
@@ -132,13 +132,7 @@ pub unsafe extern "C" fn kabase_topic_delete(engine: *const kabase_engine, name:
 /// `engine` NULL or live; `out_producer` NULL or writable; `err_msg` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kabase_producer_new(engine: *const kabase_engine, out_producer: *mut *mut kabase_producer, err_msg: *mut *mut c_char) -> c_int {
-    call(err_msg, || {
-        out_arg(out_producer, "out_producer")?;
-        write_out(out_producer, std::ptr::null_mut());
-        let producer = handle(engine, "engine")?.engine.producer(&[])?;
-        write_out(out_producer, into_handle(kabase_producer { producer }));
-        Ok(())
-    })
+    call(err_msg, || write_new(out_producer, "out_producer", || Ok(kabase_producer { producer: handle(engine, "engine")?.engine.producer(&[])? })))
 }
 
 /// Make a producer with configs by Kafka's names (`acks`, `linger.ms`, `compression.type`,
@@ -279,16 +273,7 @@ pub unsafe extern "C" fn kabase_producer_send_batch(
     call(err_msg, || {
         let p = handle(producer, "producer")?;
         let topic = str_arg(topic, "topic")?;
-        if count > 0 && messages.is_null() {
-            return Err(Error::invalid(format!("messages is NULL but count is {count}")));
-        }
-        let msgs = if count == 0 {
-            &[][..]
-        } else {
-            // SAFETY: `count` readable messages (documented contract); NULL ruled out above.
-            unsafe { std::slice::from_raw_parts(messages, count) }
-        };
-        let records = msgs
+        let records = slice_arg(messages, count, "messages")?
             .iter()
             .enumerate()
             .map(|(i, m)| {
@@ -352,13 +337,10 @@ pub unsafe extern "C" fn kabase_consumer_new(
     err_msg: *mut *mut c_char,
 ) -> c_int {
     call(err_msg, || {
-        out_arg(out_consumer, "out_consumer")?;
-        write_out(out_consumer, std::ptr::null_mut());
-        let e = handle(engine, "engine")?;
-        let group = if group_id.is_null() { None } else { Some(str_arg(group_id, "group_id")?) };
-        let consumer = e.engine.consumer(group, &[])?;
-        write_out(out_consumer, into_handle(kabase_consumer { consumer }));
-        Ok(())
+        write_new(out_consumer, "out_consumer", || {
+            let e = handle(engine, "engine")?;
+            Ok(kabase_consumer { consumer: e.engine.consumer(opt_str_arg(group_id, "group_id")?.as_deref(), &[])? })
+        })
     })
 }
 
@@ -475,13 +457,11 @@ pub unsafe extern "C" fn kabase_consumer_poll(
     err_msg: *mut *mut c_char,
 ) -> c_int {
     call(err_msg, || {
-        out_arg(out_batch, "out_batch")?;
-        write_out(out_batch, std::ptr::null_mut());
-        let c = handle(consumer, "consumer")?;
-        let records = c.consumer.poll(max_records, timeout_ms)?.records;
-        let topics = records.iter().map(|r| to_cstring(&r.topic)).collect();
-        write_out(out_batch, into_handle(kabase_record_batch { records, topics }));
-        Ok(())
+        write_new(out_batch, "out_batch", || {
+            let records = handle(consumer, "consumer")?.consumer.poll(max_records, timeout_ms)?.records;
+            let topics = records.iter().map(|r| to_cstring(&r.topic)).collect();
+            Ok(kabase_record_batch { records, topics })
+        })
     })
 }
 
@@ -574,11 +554,7 @@ pub unsafe extern "C" fn kabase_record_batch_record(
     call(err_msg, || {
         out_arg(out_record, "out_record")?;
         let b = handle(batch, "batch")?;
-        let (r, topic) = b
-            .records
-            .get(index)
-            .zip(b.topics.get(index))
-            .ok_or_else(|| Error::invalid(format!("record index {index} is past the batch's {} records", b.records.len())))?;
+        let (r, topic) = (item_at(&b.records, index, "record")?, item_at(&b.topics, index, "record")?);
         let (key, key_len) = r.key.as_ref().map_or((std::ptr::null(), 0), |k| (k.as_ptr(), k.len()));
         let (value, value_len) = r.value.as_ref().map_or((std::ptr::null(), 0), |v| (v.as_ptr(), v.len()));
         write_out(

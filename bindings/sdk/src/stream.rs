@@ -189,7 +189,30 @@ fn bad_option(what: &str, value: &str, allowed: &str) -> Error {
     Error::new(ErrorCode::InvalidConfig, format!("stream option {what} must be {allowed}, not {value:?}"))
 }
 
+fn count_option<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
+    value.trim().parse().map_err(|_| bad_option(key, value, "a non-negative integer"))
+}
+
 impl StreamOptions {
+    /// Set one option by its name (`name`, `partitioning`, `shape`, `format`, `bytes`,
+    /// `compression`, `partitions`, `max_lag`), for bindings that pass options as string
+    /// pairs. Values are checked when the stream is made; an unknown name is `InvalidConfig`.
+    pub fn set(mut self, key: &str, value: &str) -> Result<StreamOptions> {
+        let v = Some(value.to_string());
+        match key {
+            "name" => self.name = v,
+            "partitioning" => self.partitioning = v,
+            "shape" => self.shape = v,
+            "format" => self.format = v,
+            "bytes" => self.bytes = v,
+            "compression" => self.compression = v,
+            "partitions" => self.partitions = Some(count_option(key, value)?),
+            "max_lag" => self.max_lag = Some(count_option(key, value)?),
+            _ => return Err(Error::new(ErrorCode::InvalidConfig, format!("unknown stream option {key:?}"))),
+        }
+        Ok(self)
+    }
+
     fn to_spec(&self, table: &str, topic: Option<&str>) -> Result<StreamSpec> {
         let default_topic = kabase::stream::route::default_topic_for(table);
         let name = self.name.clone().unwrap_or_else(|| derived_name(table, topic.unwrap_or(&default_topic)));
@@ -226,6 +249,21 @@ impl StreamOptions {
         }
         spec.routes = self.routes.iter().map(route_rule).collect::<Result<_>>()?;
         Ok(spec)
+    }
+}
+
+impl SinkOptions {
+    /// Set one option by its name (`name`, `default_family`, `row_key_field`); an unknown name
+    /// is `InvalidConfig`.
+    pub fn set(mut self, key: &str, value: &str) -> Result<SinkOptions> {
+        let v = Some(value.to_string());
+        match key {
+            "name" => self.name = v,
+            "default_family" => self.default_family = v,
+            "row_key_field" => self.row_key_field = v,
+            _ => return Err(Error::new(ErrorCode::InvalidConfig, format!("unknown sink option {key:?}"))),
+        }
+        Ok(self)
     }
 }
 
@@ -366,6 +404,17 @@ mod tests {
         let row = e.table("users").unwrap().get(b"u1").unwrap().unwrap();
         assert_eq!(row.cells.len(), 2);
         assert_eq!(s.snapshot().unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn options_by_name() {
+        let o = StreamOptions::default().set("shape", "cell").unwrap().set("partitions", "3").unwrap().set("max_lag", "10").unwrap();
+        assert_eq!((o.shape.as_deref(), o.partitions, o.max_lag), (Some("cell"), Some(3), Some(10)));
+        assert_eq!(StreamOptions::default().set("partitions", "-1").unwrap_err().code(), ErrorCode::InvalidConfig);
+        assert_eq!(StreamOptions::default().set("colour", "red").unwrap_err().code(), ErrorCode::InvalidConfig);
+        let s = SinkOptions::default().set("default_family", "cf").unwrap();
+        assert_eq!(s.default_family.as_deref(), Some("cf"));
+        assert_eq!(SinkOptions::default().set("shape", "row").unwrap_err().code(), ErrorCode::InvalidConfig);
     }
 
     #[test]

@@ -154,6 +154,57 @@ static void test_bad_input(kabase_engine *e) {
     kabase_stream_free(NULL);
     kabase_snapshot_free(NULL);
 
+    /* Route rules: cf cells to two topics, secrets dropped, other families nowhere. */
+    const char *fams[] = {"cf", "meta"};
+    CHECK_STATUS(KABASE_OK, kabase_table_create(e, "routed", fams, 2, ERR));
+    const char *targets[] = {"routed-a", "routed-b"};
+    kabase_stream_route routes[] = {
+        {NULL, "routed", "cf", NULL, targets, 2},
+        {"drop", "routed", NULL, "secret*", NULL, 0},
+    };
+    kabase_stream_options ro;
+    memset(&ro, 0, sizeof ro);
+    ro.partitions = 1;
+    ro.routes = routes;
+    ro.route_count = 2;
+    CHECK_STATUS(KABASE_OK, kabase_stream_create(e, "routed", NULL, &ro, &s, ERR));
+    kabase_table *t = NULL;
+    CHECK_STATUS(KABASE_OK, kabase_table_open(e, "routed", &t, ERR));
+    kabase_column_value cols[] = {
+        {B("cf"), 2, B("a"), 1, B("1"), 1},
+        {B("cf"), 2, B("secret_pin"), 10, B("0000"), 4},
+        {B("meta"), 4, B("m"), 1, B("2"), 1},
+    };
+    CHECK_STATUS(KABASE_OK, kabase_table_put(t, B("r1"), 2, cols, 3, ERR));
+    CHECK_STATUS(KABASE_OK, kabase_stream_wait(s, 10000, NULL, ERR));
+    for (int i = 0; i < 2; i++) {
+        kabase_consumer *c = NULL;
+        CHECK_STATUS(KABASE_OK, kabase_consumer_new(e, NULL, &c, ERR));
+        const char *topic[] = {targets[i]};
+        CHECK_STATUS(KABASE_OK, kabase_consumer_subscribe(c, topic, 1, 1, ERR));
+        kabase_record_batch *b = NULL;
+        CHECK_STATUS(KABASE_OK, kabase_consumer_poll(c, 10, 2000, &b, ERR));
+        CHECK(kabase_record_batch_len(b) == 1);
+        kabase_record_view r;
+        if (kabase_record_batch_len(b) == 1) {
+            CHECK_STATUS(KABASE_OK, kabase_record_batch_record(b, 0, &r, ERR));
+            char value[512] = {0};
+            memcpy(value, r.value, r.value_len < 511 ? r.value_len : 511);
+            CHECK(strstr(value, "\"qualifier\":\"a\"") != NULL);
+            CHECK(strstr(value, "secret") == NULL && strstr(value, "\"meta\"") == NULL);
+        }
+        kabase_record_batch_free(b);
+        kabase_consumer_free(c);
+    }
+    kabase_table_free(t);
+    kabase_stream_free(s);
+    kabase_stream_route bad_route = {"bounce", "routed", NULL, NULL, NULL, 0};
+    ro.routes = &bad_route;
+    ro.route_count = 1;
+    CHECK_STATUS(KABASE_INVALID_CONFIG, kabase_stream_create(e, "routed", "x", &ro, &s, ERR));
+    ro.routes = NULL;
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_stream_create(e, "routed", "x", &ro, &s, ERR));
+
     /* With defaults: the name and topic derive from the table. */
     CHECK_STATUS(KABASE_OK, kabase_stream_create(e, "users", NULL, NULL, &s, ERR));
     char *json = NULL;
