@@ -271,14 +271,17 @@ impl Table {
     ) -> Result<(Option<Vec<Cell>>, u64)> {
         let row_enc = codec::row_prefix(row);
         let upper = codec::after_row(row);
-        let snap = self.state().db_snapshot();
+        let mut snap = Some(self.state().db_snapshot());
         let mut cursors = Vec::with_capacity(plan.fams.len());
-        for fp in &plan.fams {
-            let mut c = Cursor::open(snap.clone(), &shape.families[fp.index].ks, Bound::Included(row_enc.clone()), Bound::Excluded(upper.clone()))?;
+        let last = plan.fams.len().saturating_sub(1);
+        for (i, fp) in plan.fams.iter().enumerate() {
+            // The last family takes the snapshot itself; the others share clones of it.
+            let s = if i == last { snap.take() } else { snap.clone() };
+            let s = s.ok_or_else(|| Error::internal("read snapshot already taken"))?;
+            let mut c = Cursor::open(s, &shape.families[fp.index].ks, Bound::Included(row_enc.clone()), Bound::Excluded(upper.clone()))?;
             c.set_row(&row_enc);
             cursors.push(c);
         }
-        drop(snap);
         let mut out = Vec::new();
         let (keep, _) = process_row(shape, plan, row, &row_enc, &mut cursors, crate::now_ms(), filter, &mut out, &mut Vec::new())?;
         let visited = cursors.iter().map(|c| c.visited).sum();

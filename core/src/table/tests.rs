@@ -1236,3 +1236,33 @@ fn family_time_ranges_override_the_read_range() {
     assert_eq!(t.get(Get::new("r").family_time_range("zz", 0, 6)).unwrap_err().code(), ErrorCode::NoSuchColumnFamily);
     assert_eq!(t.scan(Scan::new().family_time_range("cf", 6, 0)).unwrap_err().code(), ErrorCode::InvalidArgument);
 }
+
+#[test]
+fn next_into_reuses_buffers_and_matches_the_iterator() {
+    let e = engine();
+    let t = simple(&e);
+    for i in 0..50 {
+        let mut p = Put::new(format!("r{i:02}"));
+        for q in 0..(i % 7 + 1) {
+            p = p.add("cf", format!("q{q}"), format!("v{i}-{q}")).add("cg", format!("g{q}"), "x");
+        }
+        t.put(p).unwrap();
+    }
+    for scan in [
+        || Scan::new(),
+        || Scan::new().batch(3),
+        || Scan::new().reversed(true).caching(7),
+        || Scan::new().filter(filter::parse("ColumnPrefixFilter('q1')").unwrap()).limit(20),
+    ] {
+        let want = rows(&t, scan());
+        let mut sc = t.scan(scan()).unwrap();
+        let mut r = RowResult::default();
+        let mut got = Vec::new();
+        while sc.next_into(&mut r).unwrap() {
+            got.push(r.clone());
+        }
+        assert!(r.cells.is_empty() && r.row.is_empty());
+        assert_eq!(got, want);
+        assert!(!sc.next_into(&mut r).unwrap(), "stays at the end");
+    }
+}
