@@ -14,7 +14,7 @@ use crate::table::codec;
 use crate::table::handle::{plan, process_row, ReadPlan, Table};
 use crate::table::ops::{RowResult, Scan};
 use crate::cell::Cell;
-use crate::table::read::{self, BufSource, EntrySource};
+use crate::table::read::{self, BufSource, EntrySource, ReadBufs};
 use crate::table::Shape;
 
 /// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
@@ -39,8 +39,8 @@ pub struct Scanner {
     chunk_now: i64,
     /// Reversed scans: the current row's entries per family.
     bufs: Vec<BufSource>,
-    /// Cells to reuse.
-    spare: Vec<Cell>,
+    /// Cells and key buffers to reuse.
+    read_bufs: ReadBufs,
     scratch: Vec<u8>,
     /// LSM entries pulled by closed chunks.
     visited: u64,
@@ -223,7 +223,7 @@ impl Scanner {
             chunk_rows: 0,
             chunk_now: 0,
             bufs: Vec::new(),
-            spare: Vec::new(),
+            read_bufs: ReadBufs::default(),
             scratch: Vec::new(),
             visited: 0,
             last: None,
@@ -358,12 +358,12 @@ impl Scanner {
                 }
                 b.entries.reverse();
             }
-            process_row(&self.shape, &self.plan, row, row_enc, &mut self.bufs, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.spare)?
+            process_row(&self.shape, &self.plan, row, row_enc, &mut self.bufs, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs)?
         } else {
             for c in cursors.iter_mut() {
                 c.set_row(row_enc);
             }
-            let r = process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.spare);
+            let r = process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs);
             for c in cursors.iter_mut() {
                 c.finish_row(&mut self.scratch)?;
             }
@@ -373,7 +373,7 @@ impl Scanner {
             self.done = true;
         }
         if !keep {
-            self.spare.append(cells);
+            self.read_bufs.spare.append(cells);
             return Ok(false);
         }
         self.rows_returned += 1;
@@ -440,7 +440,7 @@ impl Scanner {
     /// # Ok::<(), kabase::Error>(())
     /// ```
     pub fn next_into(&mut self, out: &mut RowResult) -> Result<bool> {
-        self.spare.append(&mut out.cells);
+        self.read_bufs.spare.append(&mut out.cells);
         out.row.clear();
         if self.fill(out)? {
             return Ok(true);

@@ -599,7 +599,7 @@ fn filter_is_driven_in_hbase_order() {
         .collect();
     let mut cells = Vec::new();
     let (keep, end) =
-        handle::process_row(&shape, &plan, b"r0", &prefix, &mut sources, crate::now_ms(), Some(&mut p), &mut cells, &mut Vec::new()).unwrap();
+        handle::process_row(&shape, &plan, b"r0", &prefix, &mut sources, crate::now_ms(), Some(&mut p), &mut cells, &mut read::ReadBufs::default()).unwrap();
     assert!(!end && keep);
     assert_eq!(cells.len(), 2);
     assert_eq!(p.calls, vec!["reset", "key:r0", "cell:a", "cell:b", "cell:c", "rowcells:2"]);
