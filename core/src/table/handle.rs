@@ -270,7 +270,8 @@ impl Table {
         filter: Option<&mut (dyn Filter + '_)>,
     ) -> Result<(Option<Vec<Cell>>, u64)> {
         let row_enc = codec::row_prefix(row);
-        let upper = codec::after_row(row);
+        let mut upper = Vec::with_capacity(row_enc.len());
+        codec::row_end_key(&mut upper, &row_enc);
         let mut snap = Some(self.state().db_snapshot());
         let mut cursors = Vec::with_capacity(plan.fams.len());
         let last = plan.fams.len().saturating_sub(1);
@@ -278,7 +279,7 @@ impl Table {
             // The last family takes the snapshot itself; the others share clones of it.
             let s = if i == last { snap.take() } else { snap.clone() };
             let s = s.ok_or_else(|| Error::internal("read snapshot already taken"))?;
-            let mut c = Cursor::open(s, &shape.families[fp.index].ks, Bound::Included(row_enc.clone()), Bound::Excluded(upper.clone()))?;
+            let mut c = Cursor::open(s, &shape.families[fp.index].ks, Bound::Included(&row_enc), Bound::Excluded(&upper))?;
             c.set_row(&row_enc);
             cursors.push(c);
         }

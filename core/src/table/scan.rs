@@ -73,6 +73,14 @@ fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
 fn max_lower(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
     match a {
         Bound::Included(x) if x >= b => Bound::Included(x),
@@ -87,11 +95,17 @@ fn min_upper(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
     }
 }
 
+/// The LSM iterator of a [`Cursor`], either direction (no boxing: one less allocation per read).
+enum CursorIter {
+    Forward(fjall::Iter),
+    Backward(std::iter::Rev<fjall::Iter>),
+}
+
 /// An LSM iterator over one family keyspace, with the entry at its head, that can seek
 /// forwards (by opening a new range at the target through the same snapshot). Between
 /// [`Cursor::set_row`] calls it is an [`EntrySource`] for that row.
 pub(crate) struct Cursor {
-    iter: Box<dyn Iterator<Item = fjall::Guard> + Send>,
+    iter: CursorIter,
     head: Option<(Slice, Slice, usize)>,
     snap: fjall::Snapshot,
     ks: fjall::Keyspace,
@@ -104,24 +118,28 @@ pub(crate) struct Cursor {
 
 impl Cursor {
     /// A forward cursor over `[lower, upper)` of `ks` in `snap`, at its first entry.
-    pub(crate) fn open(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Result<Cursor> {
-        let iter = Box::new(snap.range(ks, (lower, upper.clone())));
-        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
+    pub(crate) fn open(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
+        let iter = CursorIter::Forward(snap.range::<&[u8], _>(ks, (lower, upper)));
+        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper: upper.map(<[u8]>::to_vec), row: Vec::new(), visited: 0 };
         c.pull()?;
         Ok(c)
     }
 
     /// A backward cursor over `[lower, upper)` (it never seeks: reversed scans read each row
     /// into memory).
-    fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Result<Cursor> {
-        let iter = Box::new(snap.range(ks, (lower, upper.clone())).rev());
-        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
+    fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
+        let iter = CursorIter::Backward(snap.range::<&[u8], _>(ks, (lower, upper)).rev());
+        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper: upper.map(<[u8]>::to_vec), row: Vec::new(), visited: 0 };
         c.pull()?;
         Ok(c)
     }
 
     fn pull(&mut self) -> Result<()> {
-        self.head = match self.iter.next() {
+        let next = match &mut self.iter {
+            CursorIter::Forward(it) => it.next(),
+            CursorIter::Backward(it) => it.next(),
+        };
+        self.head = match next {
             Some(g) => {
                 self.visited += 1;
                 let (k, v) = g.into_inner()?;
@@ -167,7 +185,8 @@ impl EntrySource for Cursor {
         self.pull()
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
-        self.iter = Box::new(self.snap.range(&self.ks, (Bound::Included(key.to_vec()), self.upper.clone())));
+        let upper = bound_ref(&self.upper);
+        self.iter = CursorIter::Forward(self.snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
         self.pull()
     }
 }
@@ -288,9 +307,9 @@ impl Scanner {
         for fp in &self.plan.fams {
             let ks = &self.shape.families[fp.index].ks;
             let c = if self.reversed {
-                Cursor::open_rev(snap.clone(), ks, self.lower.clone(), self.upper.clone())?
+                Cursor::open_rev(snap.clone(), ks, bound_ref(&self.lower), bound_ref(&self.upper))?
             } else {
-                Cursor::open(snap.clone(), ks, self.lower.clone(), self.upper.clone())?
+                Cursor::open(snap.clone(), ks, bound_ref(&self.lower), bound_ref(&self.upper))?
             };
             cursors.push(c);
         }

@@ -1266,3 +1266,10 @@ fn next_into_reuses_buffers_and_matches_the_iterator() {
         assert!(!sc.next_into(&mut r).unwrap(), "stays at the end");
     }
 }
+
+#[test]
+fn scanners_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Scanner>();
+    assert_send::<Table>();
+}
