@@ -1273,3 +1273,23 @@ fn scanners_can_move_between_threads() {
     assert_send::<Scanner>();
     assert_send::<Table>();
 }
+
+#[test]
+fn hints_inside_a_column_still_apply_its_delete_markers() {
+    let e = engine();
+    let t = table_with(&e, "tsf", vec![FamilyDescriptor::new("cf").versions(5)]);
+    for ts in [7, 8, 9, 10] {
+        t.put(Put::new_at("r", ts).add("cf", "q", format!("v{ts}")).add("cf", "w", format!("w{ts}"))).unwrap();
+    }
+    // A version delete at 8 sits between the newest cell and the hint's target.
+    t.delete(Delete::new("r").column_at("cf", "q", 8)).unwrap();
+    let ts_of = |r: &RowResult| r.cells.iter().map(|c| (String::from_utf8(c.qualifier.clone()).unwrap(), c.timestamp)).collect::<Vec<_>>();
+    for hint in [false, true] {
+        let f = crate::filter::TimestampsFilter::new([8, 7]).unwrap().with_hint(hint);
+        let r = t.get(Get::new("r").max_versions(5).filter(Box::new(f))).unwrap();
+        assert_eq!(ts_of(&r), [("q".to_string(), 7), ("w".to_string(), 8), ("w".to_string(), 7)], "hint {hint}");
+        let f = crate::filter::TimestampsFilter::new([8, 7]).unwrap().with_hint(hint);
+        let got = rows(&t, Scan::new().max_versions(5).reversed(true).filter(Box::new(f)));
+        assert_eq!(ts_of(&got[0]), ts_of(&r));
+    }
+}
