@@ -2,7 +2,7 @@
 //! side in one process.
 //!
 //! Workloads: single put, batched put (100 rows per batch), point get (hit and miss), scan of
-//! 1,000 rows. Each prints ops/s, p50 and p99 latency, and the kabase/raw throughput ratio.
+//! 1,000 rows (through the iterator, and through `Scanner::next_into`, which reuses buffers). Each prints ops/s, p50 and p99 latency, and the kabase/raw throughput ratio.
 //!
 //! ```text
 //! cargo bench -p kabase --bench tables                 # 1M cells
@@ -204,5 +204,25 @@ fn main() {
         rsc.record(n as u64, s.elapsed());
     }
     report(&mut ksc, &mut rsc);
+
+    // The same scans through `Scanner::next_into`, which reuses the result's buffers.
+    let mut ksi = Stats::new("scan 1000 (into)");
+    let mut rsi = Stats::new("scan 1000 (into)");
+    let mut out = kabase::RowResult::default();
+    for _ in 0..scans {
+        let j = rng_next(&mut seed) % total.saturating_sub(1_000).max(1);
+        let s = Instant::now();
+        let mut sc = t.scan(Scan::new().start(row(j)).limit(1_000).caching(1_000)).expect("scan");
+        let mut n = 0u64;
+        while sc.next_into(&mut out).expect("row") {
+            n += 1;
+        }
+        ksi.record(n, s.elapsed());
+        let from = key(j);
+        let s = Instant::now();
+        let n = raw.range(from..).take(1_000).map(|g| g.into_inner().expect("raw row")).count();
+        rsi.record(n as u64, s.elapsed());
+    }
+    report(&mut ksi, &mut rsi);
     engine.close().expect("close");
 }

@@ -13,7 +13,7 @@ use crate::table::ops::{
     Append, CheckAndMutate, CheckAndMutateResult, ColumnSelection, Condition, Delete, DeleteSpec, Get, Increment, Mutation,
     Put, PutCell, RowMutation, RowMutations, RowResult, Scan, TimeRange,
 };
-use crate::table::read::{self, EntrySource, Entries, FamilyRead};
+use crate::table::read::{self, EntrySource, Entries, FamilyRead, ReadBufs};
 use crate::table::scan::{Cursor, Scanner};
 use crate::table::schema::{Durability, TableDescriptor, MAX_ROW_LEN};
 use crate::table::write::{PendingCell, RowChange};
@@ -128,8 +128,8 @@ pub(crate) fn family_index(shape: &Shape, family: &[u8]) -> Result<usize> {
 
 /// Read one row's cells from per-family entry sources (same order as `plan.fams`, each
 /// positioned at the row's first entry), applying the filter as HBase's RegionScanner and
-/// per-family StoreScanners do. Kept cells go to `out` (built from `spare` when it has cells,
-/// reusing their buffers; cells a filter drops go back to `spare`). Returns whether the row is
+/// per-family StoreScanners do. Kept cells go to `out` (built from `bufs.spare` when it has cells,
+/// reusing their buffers; cells a filter drops go back there). Returns whether the row is
 /// kept and whether the scan must end. Sources may be left anywhere inside the row.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn process_row<S: EntrySource>(
@@ -141,7 +141,7 @@ pub(crate) fn process_row<S: EntrySource>(
     now: i64,
     mut filter: Option<&mut (dyn Filter + '_)>,
     out: &mut Vec<Cell>,
-    spare: &mut Vec<Cell>,
+    bufs: &mut ReadBufs,
 ) -> Result<(bool, bool)> {
     if let Some(f) = filter.as_deref_mut() {
         if f.filter_all_remaining() {
@@ -163,7 +163,7 @@ pub(crate) fn process_row<S: EntrySource>(
             now,
         };
         // A filter's NextRow ends only this family (HBase's per-family store scanners).
-        read::read_family(&fr, row, row_enc, &fam.desc.name, src, filter.as_deref_mut(), out, spare)?;
+        read::read_family(&fr, row, row_enc, &fam.desc.name, src, filter.as_deref_mut(), out, bufs)?;
     }
     if let Some(f) = filter {
         f.filter_row_cells(out);
@@ -270,17 +270,21 @@ impl Table {
         filter: Option<&mut (dyn Filter + '_)>,
     ) -> Result<(Option<Vec<Cell>>, u64)> {
         let row_enc = codec::row_prefix(row);
-        let upper = codec::after_row(row);
-        let snap = self.state().db_snapshot();
+        let mut upper = Vec::with_capacity(row_enc.len());
+        codec::row_end_key(&mut upper, &row_enc);
+        let mut snap = Some(self.state().db_snapshot());
         let mut cursors = Vec::with_capacity(plan.fams.len());
-        for fp in &plan.fams {
-            let mut c = Cursor::open(snap.clone(), &shape.families[fp.index].ks, Bound::Included(row_enc.clone()), Bound::Excluded(upper.clone()))?;
+        let last = plan.fams.len().saturating_sub(1);
+        for (i, fp) in plan.fams.iter().enumerate() {
+            // The last family takes the snapshot itself; the others share clones of it.
+            let s = if i == last { snap.take() } else { snap.clone() };
+            let s = s.ok_or_else(|| Error::internal("read snapshot already taken"))?;
+            let mut c = Cursor::open(s, &shape.families[fp.index].ks, Bound::Included(&row_enc), Bound::Excluded(&upper))?;
             c.set_row(&row_enc);
             cursors.push(c);
         }
-        drop(snap);
         let mut out = Vec::new();
-        let (keep, _) = process_row(shape, plan, row, &row_enc, &mut cursors, crate::now_ms(), filter, &mut out, &mut Vec::new())?;
+        let (keep, _) = process_row(shape, plan, row, &row_enc, &mut cursors, crate::now_ms(), filter, &mut out, &mut ReadBufs::default())?;
         let visited = cursors.iter().map(|c| c.visited).sum();
         Ok((if keep { Some(out) } else { None }, visited))
     }

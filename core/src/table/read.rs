@@ -123,6 +123,16 @@ pub(crate) fn skip_to<S: EntrySource + ?Sized>(src: &mut S, target: &[u8]) -> Re
     src.seek(target)
 }
 
+/// Buffers a read reuses from row to row: cells to refill (their byte buffers kept) and key
+/// scratch space.
+#[derive(Default)]
+pub(crate) struct ReadBufs {
+    /// Cells to refill.
+    pub spare: Vec<Cell>,
+    cur_q: Vec<u8>,
+    target: Vec<u8>,
+}
+
 /// A cell to fill: one from `spare` (its buffers reused) or a new one.
 fn take_cell(spare: &mut Vec<Cell>) -> Cell {
     spare.pop().unwrap_or_else(|| Cell {
@@ -200,8 +210,10 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
     src: &mut S,
     mut filter: Option<&mut (dyn Filter + '_)>,
     out: &mut Vec<Cell>,
-    spare: &mut Vec<Cell>,
+    bufs: &mut ReadBufs,
 ) -> Result<()> {
+    let ReadBufs { spare, cur_q, target } = bufs;
+    cur_q.clear();
     let row_len = row_enc.len();
     let desc = read.desc;
     let kdc = desc.keep_deleted_cells;
@@ -274,7 +286,6 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
     }
 
     // Column walk state.
-    let mut cur_q: Vec<u8> = Vec::new();
     let mut have_col = false;
     let mut col_all_del: Option<i64> = None;
     let mut col_read_del: Option<i64> = None;
@@ -284,7 +295,6 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
     let mut returned: u32 = 0;
     // Cells of the current column with keys below this are passed over (a hint inside the column).
     let mut walk_to: Option<Vec<u8>> = None;
-    let mut target: Vec<u8> = Vec::new();
 
     loop {
         let Some((key, value)) = src.peek() else {
@@ -310,10 +320,10 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                     // Not a wanted column: go to the next wanted one, or past the family.
                     let next = qs.partition_point(|q| q.as_slice() <= p.qualifier_enc);
                     match qs.get(next) {
-                        Some(q) => codec::column_start_key(&mut target, row_enc, q),
+                        Some(q) => codec::column_start_key(target, row_enc, q),
                         None => return Ok(()),
                     }
-                    skip_to(src, &target)?;
+                    skip_to(src, target)?;
                     continue;
                 }
             }
@@ -359,8 +369,8 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                 // exists. A raw scan shows versions past VERSIONS until a major compaction.
                 let expired_here = expired(desc, ts, read.now) && rank > desc.min_versions;
                 if (rank > desc.max_versions && !raw) || expired_here {
-                    codec::column_end_key(&mut target, row_enc, &cur_q);
-                    skip_to(src, &target)?;
+                    codec::column_end_key(target, row_enc, cur_q);
+                    skip_to(src, target)?;
                     continue;
                 }
                 let masked_read = !raw
@@ -396,21 +406,21 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
         match after {
             After::Next => src.advance()?,
             After::NextCol => {
-                codec::column_end_key(&mut target, row_enc, &cur_q);
-                skip_to(src, &target)?;
+                codec::column_end_key(target, row_enc, cur_q);
+                skip_to(src, target)?;
             }
             After::EndFamily => return Ok(()),
             After::Hint(h) => {
                 let mut qe = Vec::with_capacity(h.qualifier.len() + 2);
                 codec::escape_into(&mut qe, &h.qualifier);
-                if qe == cur_q {
+                if qe == *cur_q {
                     let mut w = Vec::new();
                     codec::column_position_key(&mut w, row_enc, &qe, h.timestamp, h.kind);
                     walk_to = Some(w);
                     src.advance()?;
                 } else {
-                    codec::column_position_key(&mut target, row_enc, &qe, h.timestamp, h.kind);
-                    skip_to(src, &target)?;
+                    codec::column_position_key(target, row_enc, &qe, h.timestamp, h.kind);
+                    skip_to(src, target)?;
                 }
             }
         }

@@ -14,7 +14,7 @@ use crate::table::codec;
 use crate::table::handle::{plan, process_row, ReadPlan, Table};
 use crate::table::ops::{RowResult, Scan};
 use crate::cell::Cell;
-use crate::table::read::{self, BufSource, EntrySource};
+use crate::table::read::{self, BufSource, EntrySource, ReadBufs};
 use crate::table::Shape;
 
 /// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
@@ -39,8 +39,8 @@ pub struct Scanner {
     chunk_now: i64,
     /// Reversed scans: the current row's entries per family.
     bufs: Vec<BufSource>,
-    /// Cells to reuse.
-    spare: Vec<Cell>,
+    /// Cells and key buffers to reuse.
+    read_bufs: ReadBufs,
     scratch: Vec<u8>,
     /// LSM entries pulled by closed chunks.
     visited: u64,
@@ -73,6 +73,14 @@ fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
 fn max_lower(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
     match a {
         Bound::Included(x) if x >= b => Bound::Included(x),
@@ -87,11 +95,17 @@ fn min_upper(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
     }
 }
 
+/// The LSM iterator of a [`Cursor`], either direction (no boxing: one less allocation per read).
+enum CursorIter {
+    Forward(fjall::Iter),
+    Backward(std::iter::Rev<fjall::Iter>),
+}
+
 /// An LSM iterator over one family keyspace, with the entry at its head, that can seek
 /// forwards (by opening a new range at the target through the same snapshot). Between
 /// [`Cursor::set_row`] calls it is an [`EntrySource`] for that row.
 pub(crate) struct Cursor {
-    iter: Box<dyn Iterator<Item = fjall::Guard> + Send>,
+    iter: CursorIter,
     head: Option<(Slice, Slice, usize)>,
     snap: fjall::Snapshot,
     ks: fjall::Keyspace,
@@ -104,24 +118,28 @@ pub(crate) struct Cursor {
 
 impl Cursor {
     /// A forward cursor over `[lower, upper)` of `ks` in `snap`, at its first entry.
-    pub(crate) fn open(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Result<Cursor> {
-        let iter = Box::new(snap.range(ks, (lower, upper.clone())));
-        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
+    pub(crate) fn open(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
+        let iter = CursorIter::Forward(snap.range::<&[u8], _>(ks, (lower, upper)));
+        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper: upper.map(<[u8]>::to_vec), row: Vec::new(), visited: 0 };
         c.pull()?;
         Ok(c)
     }
 
     /// A backward cursor over `[lower, upper)` (it never seeks: reversed scans read each row
     /// into memory).
-    fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Result<Cursor> {
-        let iter = Box::new(snap.range(ks, (lower, upper.clone())).rev());
-        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
+    fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
+        let iter = CursorIter::Backward(snap.range::<&[u8], _>(ks, (lower, upper)).rev());
+        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper: upper.map(<[u8]>::to_vec), row: Vec::new(), visited: 0 };
         c.pull()?;
         Ok(c)
     }
 
     fn pull(&mut self) -> Result<()> {
-        self.head = match self.iter.next() {
+        let next = match &mut self.iter {
+            CursorIter::Forward(it) => it.next(),
+            CursorIter::Backward(it) => it.next(),
+        };
+        self.head = match next {
             Some(g) => {
                 self.visited += 1;
                 let (k, v) = g.into_inner()?;
@@ -167,7 +185,8 @@ impl EntrySource for Cursor {
         self.pull()
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
-        self.iter = Box::new(self.snap.range(&self.ks, (Bound::Included(key.to_vec()), self.upper.clone())));
+        let upper = bound_ref(&self.upper);
+        self.iter = CursorIter::Forward(self.snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
         self.pull()
     }
 }
@@ -223,7 +242,7 @@ impl Scanner {
             chunk_rows: 0,
             chunk_now: 0,
             bufs: Vec::new(),
-            spare: Vec::new(),
+            read_bufs: ReadBufs::default(),
             scratch: Vec::new(),
             visited: 0,
             last: None,
@@ -241,6 +260,7 @@ impl Scanner {
         }
     }
 
+    #[cfg(test)]
     /// How many LSM entries the scan has pulled so far (seeks skip entries without pulling
     /// them).
     pub(crate) fn entries_visited(&self) -> u64 {
@@ -287,9 +307,9 @@ impl Scanner {
         for fp in &self.plan.fams {
             let ks = &self.shape.families[fp.index].ks;
             let c = if self.reversed {
-                Cursor::open_rev(snap.clone(), ks, self.lower.clone(), self.upper.clone())?
+                Cursor::open_rev(snap.clone(), ks, bound_ref(&self.lower), bound_ref(&self.upper))?
             } else {
-                Cursor::open(snap.clone(), ks, self.lower.clone(), self.upper.clone())?
+                Cursor::open(snap.clone(), ks, bound_ref(&self.lower), bound_ref(&self.upper))?
             };
             cursors.push(c);
         }
@@ -303,13 +323,15 @@ impl Scanner {
     }
 
     /// Read one row of the open chunk; `None` when it was filtered out or the scan ended.
-    fn step(&mut self) -> Result<Option<RowResult>> {
+    /// Read one row of the open chunk into `row_out` and `cells` (which must be empty); false
+    /// when it was filtered out or the scan ended.
+    fn step(&mut self, row_out: &mut Vec<u8>, cells: &mut Vec<Cell>) -> Result<bool> {
         if self.limit.is_some_and(|l| self.rows_returned >= l) {
             self.done = true;
-            return Ok(None);
+            return Ok(false);
         }
         let Some(cursors) = self.cursors.as_mut() else {
-            return Ok(None);
+            return Ok(false);
         };
         // The next row: smallest (forward) or largest (reversed) head row.
         let mut best: Option<usize> = None;
@@ -332,7 +354,7 @@ impl Scanner {
         }
         let Some(row_enc) = best.and_then(|b| cursors[b].row()) else {
             self.done = true;
-            return Ok(None);
+            return Ok(false);
         };
         // Copy the row key (the cursor moves on); the buffer is reused across rows.
         let last = self.last.get_or_insert_with(Vec::new);
@@ -340,8 +362,8 @@ impl Scanner {
         last.extend_from_slice(row_enc);
         let row_enc = last.as_slice();
         self.chunk_rows += 1;
-        let row = codec::decode_row(row_enc);
-        let mut cells = Vec::new();
+        codec::decode_row_into(row_enc, row_out);
+        let row = row_out.as_slice();
         let (keep, end) = if self.reversed {
             // Read the row backwards into memory, then walk it forwards.
             for (c, b) in cursors.iter_mut().zip(self.bufs.iter_mut()) {
@@ -355,12 +377,12 @@ impl Scanner {
                 }
                 b.entries.reverse();
             }
-            process_row(&self.shape, &self.plan, &row, row_enc, &mut self.bufs, self.chunk_now, self.filter.as_deref_mut(), &mut cells, &mut self.spare)?
+            process_row(&self.shape, &self.plan, row, row_enc, &mut self.bufs, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs)?
         } else {
             for c in cursors.iter_mut() {
                 c.set_row(row_enc);
             }
-            let r = process_row(&self.shape, &self.plan, &row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), &mut cells, &mut self.spare);
+            let r = process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs);
             for c in cursors.iter_mut() {
                 c.finish_row(&mut self.scratch)?;
             }
@@ -370,19 +392,80 @@ impl Scanner {
             self.done = true;
         }
         if !keep {
-            self.spare.append(&mut cells);
-            return Ok(None);
+            self.read_bufs.spare.append(cells);
+            return Ok(false);
         }
         self.rows_returned += 1;
         if self.batch > 0 && !self.has_filter_row && cells.len() > self.batch {
-            let mut it = cells.into_iter().peekable();
-            while it.peek().is_some() {
-                let part: Vec<_> = it.by_ref().take(self.batch).collect();
-                self.pending.push_back(RowResult { row: row.clone(), cells: part });
+            // Split into parts of `batch` cells: the first goes out now, the rest wait.
+            let mut rest = cells.split_off(self.batch);
+            while !rest.is_empty() {
+                let tail = rest.split_off(self.batch.min(rest.len()));
+                self.pending.push_back(RowResult { row: row_out.clone(), cells: rest });
+                rest = tail;
             }
-            return Ok(self.pending.pop_front());
         }
-        Ok(Some(RowResult { row, cells }))
+        Ok(true)
+    }
+
+    /// Fill `out` (empty) with the next result; false at the end of the scan.
+    fn fill(&mut self, out: &mut RowResult) -> Result<bool> {
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                *out = r;
+                return Ok(true);
+            }
+            if self.done {
+                self.close_chunk();
+                return Ok(false);
+            }
+            if self.cursors.is_none() || self.chunk_rows >= self.caching {
+                self.close_chunk();
+                if let Err(e) = self.open_chunk() {
+                    self.done = true;
+                    return Err(e);
+                }
+                continue;
+            }
+            match self.step(&mut out.row, &mut out.cells) {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Read the next result into `out`, reusing its buffers: the row key's, the cell vector's
+    /// and every cell's own byte buffers are recycled for the cells read next, so a loop over a
+    /// scan allocates (almost) nothing per row. Returns false (with `out` emptied) at the end.
+    /// The iterator interface gives the same results, each freshly allocated.
+    ///
+    /// ```
+    /// use kabase::{Engine, TableDescriptor, FamilyDescriptor, Put, Scan, RowResult};
+    /// let e = Engine::open_in_memory()?;
+    /// e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")))?;
+    /// let t = e.table("t")?;
+    /// for r in ["a", "b", "c"] { t.put(Put::new(r).add("cf", "q", r))?; }
+    /// let mut scanner = t.scan(Scan::new())?;
+    /// let mut row = RowResult::default();
+    /// let mut keys = Vec::new();
+    /// while scanner.next_into(&mut row)? {
+    ///     keys.push(row.row.clone());
+    /// }
+    /// assert_eq!(keys, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    /// # Ok::<(), kabase::Error>(())
+    /// ```
+    pub fn next_into(&mut self, out: &mut RowResult) -> Result<bool> {
+        self.read_bufs.spare.append(&mut out.cells);
+        out.row.clear();
+        if self.fill(out)? {
+            return Ok(true);
+        }
+        out.cells.clear();
+        Ok(false)
     }
 }
 
@@ -390,30 +473,11 @@ impl Iterator for Scanner {
     type Item = Result<RowResult>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(r) = self.pending.pop_front() {
-                return Some(Ok(r));
-            }
-            if self.done {
-                self.close_chunk();
-                return None;
-            }
-            if self.cursors.is_none() || self.chunk_rows >= self.caching {
-                self.close_chunk();
-                if let Err(e) = self.open_chunk() {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                continue;
-            }
-            match self.step() {
-                Ok(Some(r)) => return Some(Ok(r)),
-                Ok(None) => {}
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
+        let mut r = RowResult { row: Vec::new(), cells: Vec::new() };
+        match self.fill(&mut r) {
+            Ok(true) => Some(Ok(r)),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }

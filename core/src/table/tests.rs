@@ -599,7 +599,7 @@ fn filter_is_driven_in_hbase_order() {
         .collect();
     let mut cells = Vec::new();
     let (keep, end) =
-        handle::process_row(&shape, &plan, b"r0", &prefix, &mut sources, crate::now_ms(), Some(&mut p), &mut cells, &mut Vec::new()).unwrap();
+        handle::process_row(&shape, &plan, b"r0", &prefix, &mut sources, crate::now_ms(), Some(&mut p), &mut cells, &mut read::ReadBufs::default()).unwrap();
     assert!(!end && keep);
     assert_eq!(cells.len(), 2);
     assert_eq!(p.calls, vec!["reset", "key:r0", "cell:a", "cell:b", "cell:c", "rowcells:2"]);
@@ -1235,4 +1235,61 @@ fn family_time_ranges_override_the_read_range() {
     // Bad input: unknown family, reversed range.
     assert_eq!(t.get(Get::new("r").family_time_range("zz", 0, 6)).unwrap_err().code(), ErrorCode::NoSuchColumnFamily);
     assert_eq!(t.scan(Scan::new().family_time_range("cf", 6, 0)).unwrap_err().code(), ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn next_into_reuses_buffers_and_matches_the_iterator() {
+    let e = engine();
+    let t = simple(&e);
+    for i in 0..50 {
+        let mut p = Put::new(format!("r{i:02}"));
+        for q in 0..(i % 7 + 1) {
+            p = p.add("cf", format!("q{q}"), format!("v{i}-{q}")).add("cg", format!("g{q}"), "x");
+        }
+        t.put(p).unwrap();
+    }
+    for scan in [
+        || Scan::new(),
+        || Scan::new().batch(3),
+        || Scan::new().reversed(true).caching(7),
+        || Scan::new().filter(filter::parse("ColumnPrefixFilter('q1')").unwrap()).limit(20),
+    ] {
+        let want = rows(&t, scan());
+        let mut sc = t.scan(scan()).unwrap();
+        let mut r = RowResult::default();
+        let mut got = Vec::new();
+        while sc.next_into(&mut r).unwrap() {
+            got.push(r.clone());
+        }
+        assert!(r.cells.is_empty() && r.row.is_empty());
+        assert_eq!(got, want);
+        assert!(!sc.next_into(&mut r).unwrap(), "stays at the end");
+    }
+}
+
+#[test]
+fn scanners_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Scanner>();
+    assert_send::<Table>();
+}
+
+#[test]
+fn hints_inside_a_column_still_apply_its_delete_markers() {
+    let e = engine();
+    let t = table_with(&e, "tsf", vec![FamilyDescriptor::new("cf").versions(5)]);
+    for ts in [7, 8, 9, 10] {
+        t.put(Put::new_at("r", ts).add("cf", "q", format!("v{ts}")).add("cf", "w", format!("w{ts}"))).unwrap();
+    }
+    // A version delete at 8 sits between the newest cell and the hint's target.
+    t.delete(Delete::new("r").column_at("cf", "q", 8)).unwrap();
+    let ts_of = |r: &RowResult| r.cells.iter().map(|c| (String::from_utf8(c.qualifier.clone()).unwrap(), c.timestamp)).collect::<Vec<_>>();
+    for hint in [false, true] {
+        let f = crate::filter::TimestampsFilter::new([8, 7]).unwrap().with_hint(hint);
+        let r = t.get(Get::new("r").max_versions(5).filter(Box::new(f))).unwrap();
+        assert_eq!(ts_of(&r), [("q".to_string(), 7), ("w".to_string(), 8), ("w".to_string(), 7)], "hint {hint}");
+        let f = crate::filter::TimestampsFilter::new([8, 7]).unwrap().with_hint(hint);
+        let got = rows(&t, Scan::new().max_versions(5).reversed(true).filter(Box::new(f)));
+        assert_eq!(ts_of(&got[0]), ts_of(&r));
+    }
 }
