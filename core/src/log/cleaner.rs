@@ -305,24 +305,43 @@ impl PartitionLog {
         let old = st.segments.remove(&base).ok_or_else(|| Error::internal("segment vanished during cleaning"))?;
         let aborted: Vec<_> = old.aborted().to_vec();
         drop(old);
-        for s in [".index", ".timeindex"] {
-            let _ = std::fs::remove_file(self.dir.join(file_name(base, s)));
+        let reopen = |aborted: &[AbortedTxn]| -> Result<Segment> {
+            let mut seg = Segment::open(&self.dir, base, false)?;
+            seg.recover(interval, |_, _| Ok(None))?;
+            for t in aborted {
+                seg.append_aborted(*t)?;
+            }
+            seg.on_become_inactive()?;
+            seg.flush()?;
+            Ok(seg)
+        };
+        let swapped = (|| -> Result<Segment> {
+            for s in [".index", ".timeindex"] {
+                let _ = std::fs::remove_file(self.dir.join(file_name(base, s)));
+            }
+            fail_after("indexes-removed")?;
+            std::fs::rename(&swap, self.dir.join(file_name(base, ".log"))).map_err(|e| Error::io("rename swap to log", e))?;
+            fail_after("log-renamed")?;
+            crate::util::sync_dir(&self.dir)?;
+            fail_after("dir-synced")?;
+            let seg = reopen(&aborted)?;
+            fail_after("indexes-rebuilt")?;
+            Ok(seg)
+        })();
+        match swapped {
+            Ok(seg) => {
+                st.segments.insert(base, seg);
+                Ok(true)
+            }
+            Err(e) => {
+                // Keep serving whichever whole .log is on disk (old or new), as a restart would.
+                let _ = std::fs::remove_file(&swap);
+                if let Ok(seg) = reopen(&aborted) {
+                    st.segments.insert(base, seg);
+                }
+                Err(e)
+            }
         }
-        fail_after("indexes-removed")?;
-        std::fs::rename(&swap, self.dir.join(file_name(base, ".log"))).map_err(|e| Error::io("rename swap to log", e))?;
-        fail_after("log-renamed")?;
-        crate::util::sync_dir(&self.dir)?;
-        fail_after("dir-synced")?;
-        let mut seg = Segment::open(&self.dir, base, false)?;
-        seg.recover(interval, |_, _| Ok(None))?;
-        for t in aborted {
-            seg.append_aborted(t)?;
-        }
-        seg.on_become_inactive()?;
-        seg.flush()?;
-        fail_after("indexes-rebuilt")?;
-        st.segments.insert(base, seg);
-        Ok(true)
     }
 }
 
@@ -592,6 +611,10 @@ mod tests {
             super::failpoint::arm(step);
             let err = e.compact_topic("c").unwrap_err();
             assert!(err.to_string().contains(step), "{step}: {err}");
+            // The live partition keeps serving every record after the failed swap.
+            let live = records_of(&part(&e, "c"));
+            assert!(cleaned.iter().all(|r| live.contains(r)), "{step}: the live partition lost a kept record");
+            assert!(live.iter().all(|r| original.contains(r)), "{step}: the live partition serves a record never written");
             // The files as the crash left them, recovered.
             let (_keep, p) = recover_copy(&pdir, rp);
             let got = records_of(&p);
