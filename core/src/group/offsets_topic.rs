@@ -17,7 +17,7 @@
 //!   are dropped at an ABORT marker (Kafka's `GroupMetadataManager` pending transactional
 //!   offsets). See [`replay_partition`].
 //! - The topic is internal: [`crate::Engine::list_topics`] hides it, and users cannot create,
-//!   delete or produce to it ([`crate::ErrorCode::InvalidArgument`]).
+//!   delete, grow or produce to it ([`crate::ErrorCode::InvalidArgument`]); they may read it.
 //!
 //! Migration: a data directory written before this module kept offsets in
 //! `<data dir>/groups/offsets.log` ([`super::FileOffsetLog`]). At open, its records are copied
@@ -351,6 +351,7 @@ mod tests {
         assert_eq!(err.code(), ErrorCode::InvalidArgument);
         assert!(err.to_string().contains("internal"), "{err}");
         assert_eq!(e.create_topic(NewTopic::new(OFFSETS_TOPIC, 1)).unwrap_err().code(), ErrorCode::InvalidArgument);
+        assert_eq!(e.create_partitions(OFFSETS_TOPIC, 10).unwrap_err().code(), ErrorCode::InvalidArgument);
         let p = e.producer(ProducerConfig::default()).unwrap();
         let err = match p.send(ProducerRecord::new(OFFSETS_TOPIC, "x").key("k")) {
             Err(e) => e,
