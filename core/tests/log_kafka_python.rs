@@ -54,6 +54,13 @@ fn segments_parse_with_kafka_python() {
     t.send(ProducerRecord::new("py-none", "in-txn")).unwrap();
     t.commit_transaction().unwrap();
     drop(t);
+    // Group metadata: one generation with a member, then an empty one.
+    let mut m = kabase::group::GroupMembership::new(&e, "py-group", kabase::group::MembershipConfig::default()).unwrap();
+    m.subscribe(std::collections::BTreeMap::from([("in".to_string(), 3u32)]));
+    m.poll(std::time::Duration::from_secs(5), &mut Vec::new()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    m.leave(&mut Vec::new()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
     e.close().unwrap();
     let files: Vec<std::path::PathBuf> = expected.iter().map(|(codec, _)| d.path().join(format!("log/py-{codec}-0/00000000000000000000.log"))).collect();
     let out = Command::new("python3").arg("-c").arg(SCRIPT).args(&files).output().unwrap();
@@ -100,6 +107,13 @@ fn offsets_topic_parses_with_kafka_python() {
     t.send_offsets_to_transaction(&[(kabase::TopicPartition::new("in", 2), 11)], "py-group").unwrap();
     t.commit_transaction().unwrap();
     drop(t);
+    // Group metadata: one generation with a member, then an empty one.
+    let mut m = kabase::group::GroupMembership::new(&e, "py-group", kabase::group::MembershipConfig::default()).unwrap();
+    m.subscribe(std::collections::BTreeMap::from([("in".to_string(), 3u32)]));
+    m.poll(std::time::Duration::from_secs(5), &mut Vec::new()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    m.leave(&mut Vec::new()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
     e.close().unwrap();
     let file = |g: &str| d.path().join(format!("log/{OFFSETS_TOPIC}-{}/00000000000000000000.log", partition_for(g, 3)));
     let run = |g: &str| {
@@ -114,6 +128,8 @@ fn offsets_topic_parses_with_kafka_python() {
     let marker = py.iter().position(|l| l.starts_with("MARKER commit ")).expect("a COMMIT marker");
     let txn = py.iter().position(|l| l.ends_with(" 1") && l.starts_with("COMMIT")).unwrap();
     assert!(txn < marker, "{py:?}");
+    assert!(py.contains(&"GROUP-METADATA py-group 1 range 1 in:0,1,2".to_string()), "{py:?}");
+    assert!(py.contains(&"GROUP-METADATA py-group 2 - 0 -".to_string()), "{py:?}");
     let other = run("other");
     assert!(other.contains(&"COMMIT other in 0 9 -1 - 0".to_string()), "{other:?}");
     assert!(other.contains(&"OFFSET-TOMBSTONE other in 0".to_string()), "{other:?}");

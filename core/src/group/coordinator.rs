@@ -26,7 +26,7 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use super::assignor::{Assignor, Subscription, TopicPartition};
-use super::offsets::{GroupRecord, OffsetAndMetadata, OffsetLog};
+use super::offsets::{encode_assignment, encode_subscription, GroupMetadataValue, GroupRecord, MemberMetadata, OffsetAndMetadata, OffsetLog};
 use crate::error::{Error, ErrorCode, Result};
 
 /// A group's state (Kafka's `ClassicGroupState`).
@@ -119,6 +119,8 @@ pub(crate) struct Group {
     pub members: Vec<Member>,
     pub rebalance_deadline: Option<Instant>,
     pub offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    /// The generation last written as a group metadata record.
+    pub persisted_generation: i32,
 }
 
 /// Why a member was removed (for logs and tests).
@@ -149,7 +151,36 @@ impl Group {
             members: Vec::new(),
             rebalance_deadline: None,
             offsets: BTreeMap::new(),
+            persisted_generation: 0,
         }
+    }
+
+    /// The group metadata record of the current generation.
+    fn metadata_record(&self, now_ms: i64) -> Result<GroupRecord> {
+        let ms = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
+        let mut members = Vec::with_capacity(self.members.len());
+        for m in &self.members {
+            let sub = self.protocol.and_then(|p| m.protocols.iter().find(|(a, _)| *a == p)).or(m.protocols.first()).map(|(_, s)| s.clone()).unwrap_or_default();
+            members.push(MemberMetadata {
+                member_id: m.id.clone(),
+                group_instance_id: m.instance_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.host.clone(),
+                rebalance_timeout: ms(m.rebalance_timeout),
+                session_timeout: ms(m.session_timeout),
+                subscription: encode_subscription(&sub.topics, sub.user_data.as_deref(), &sub.owned_partitions)?,
+                assignment: encode_assignment(&m.assignment)?,
+            });
+        }
+        let value = GroupMetadataValue {
+            protocol_type: "consumer".into(),
+            generation: self.generation,
+            protocol: self.protocol.map(|p| p.name().to_string()),
+            leader: self.leader.clone(),
+            current_state_timestamp: now_ms,
+            members,
+        };
+        Ok(GroupRecord::GroupMetadata { group: self.id.clone(), value })
     }
 
     fn member_index(&self, id: &str) -> Option<usize> {
@@ -605,6 +636,12 @@ impl Coordinator {
                 Some(GroupRecord::GroupTombstone { group }) => {
                     groups.remove(&group);
                 }
+                Some(GroupRecord::GroupMetadata { group, value }) => {
+                    // Members do not outlive the process; the generation carries on.
+                    let g = groups.entry(group.clone()).or_insert_with(|| Group::new(&group));
+                    g.generation = value.generation;
+                    g.persisted_generation = value.generation;
+                }
                 None => {}
             }
         }
@@ -656,8 +693,31 @@ impl Coordinator {
                     }
                     self.groups.remove(&group);
                 }
+                GroupRecord::GroupMetadata { group, value } => {
+                    if let Some(g) = self.groups.get_mut(&group) {
+                        g.persisted_generation = g.persisted_generation.max(value.generation);
+                    }
+                }
             }
         }
+    }
+
+    /// Write a group metadata record for every group whose generation changed since its last
+    /// one (a rebalance completed its join phase, or the group became empty), as Kafka's
+    /// coordinator records each generation. Called by the engine's group thread.
+    pub fn persist_group_metadata(&mut self) -> Result<()> {
+        let now = crate::util::now_ms();
+        let mut recs = Vec::new();
+        for g in self.groups.values() {
+            let settled = matches!(g.state, GroupState::CompletingRebalance | GroupState::Stable | GroupState::Empty);
+            if settled && g.generation != g.persisted_generation {
+                recs.push(g.metadata_record(now)?);
+            }
+        }
+        if recs.is_empty() {
+            return Ok(());
+        }
+        self.apply(recs)
     }
 }
 

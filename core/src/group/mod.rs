@@ -41,7 +41,7 @@ pub use admin::{GroupDescription, GroupListing, GroupOffsetDescription, MemberDe
 pub use assignor::{Assignment, Assignor, RebalanceProtocol, Subscription, TopicPartition};
 pub use coordinator::GroupState;
 pub use membership::{ConsumerGroupMetadata, GroupMembership, MembershipConfig, RebalanceContext, RebalanceEvent, RebalanceListener};
-pub use offsets::{FileOffsetLog, GroupRecord, OffsetAndMetadata, OffsetLog, OffsetLogRecord};
+pub use offsets::{FileOffsetLog, GroupMetadataValue, GroupRecord, MemberMetadata, OffsetAndMetadata, OffsetLog, OffsetLogRecord};
 pub use wiring::EngineOffsets;
 pub(crate) use membership::{commit_offsets, fetch_offsets};
 pub(crate) use wiring::{register as register_txn_offsets, to_group_tp, to_log_tp};
@@ -129,6 +129,8 @@ fn background(shared: Arc<Shared>) {
         for g in coord.groups.values_mut() {
             changed |= g.tick(now);
         }
+        // A failed write is retried on the next tick.
+        let _ = coord.persist_group_metadata();
         if changed {
             shared.changed.notify_all();
         }

@@ -8,7 +8,23 @@
 //! OffsetCommitValue (value version 3): version int16 = 3 | offset int64 | leader_epoch int32 (-1 = none)
 //!                                      | metadata STRING | commit_timestamp int64
 //! GroupMetadataKey  (key version 2):   version int16 = 2 | group STRING
+//! GroupMetadataValue (value version 3): version int16 = 3 | protocol_type STRING
+//!                                      | generation int32 | protocol NULLABLE_STRING
+//!                                      | leader NULLABLE_STRING | current_state_timestamp int64
+//!                                      | members int32 count, each: member_id STRING
+//!                                        | group_instance_id NULLABLE_STRING | client_id STRING
+//!                                        | client_host STRING | rebalance_timeout int32
+//!                                        | session_timeout int32 | subscription BYTES
+//!                                        | assignment BYTES
 //! ```
+//!
+//! A member's `subscription` is a `ConsumerProtocolSubscription` version 1 (`version int16 = 1 |
+//! topics [STRING] | user_data NULLABLE_BYTES | owned_partitions [topic STRING | partitions
+//! [int32]]`) and its `assignment` a `ConsumerProtocolAssignment` version 0 (`version int16 = 0
+//! | assigned_partitions [topic STRING | partitions [int32]] | user_data NULLABLE_BYTES`); arrays
+//! are an int32 count then the items, BYTES an int32 length (-1 = null) then the bytes. Source:
+//! apache/kafka `GroupMetadataValue.json` and `clients/src/main/resources/common/message/
+//! ConsumerProtocol{Subscription,Assignment}.json`.
 //!
 //! A null value is a tombstone: an `OffsetCommitKey` tombstone deletes one committed offset, a
 //! `GroupMetadataKey` tombstone deletes the group. Source: apache/kafka
@@ -80,6 +96,161 @@ pub enum GroupRecord {
         /// Group id.
         group: String,
     },
+    /// The group's generation, protocol, leader and members (written when a generation starts).
+    GroupMetadata {
+        /// Group id.
+        group: String,
+        /// The value.
+        value: GroupMetadataValue,
+    },
+}
+
+/// Kafka's `GroupMetadataValue` (version 3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupMetadataValue {
+    /// `"consumer"`.
+    pub protocol_type: String,
+    /// The generation.
+    pub generation: i32,
+    /// The assignor chosen (`None` while the group is empty).
+    pub protocol: Option<String>,
+    /// The leader's member id.
+    pub leader: Option<String>,
+    /// When the group entered its state (ms since the epoch).
+    pub current_state_timestamp: i64,
+    /// The members.
+    pub members: Vec<MemberMetadata>,
+}
+
+/// One member in a [`GroupMetadataValue`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberMetadata {
+    /// Member id.
+    pub member_id: String,
+    /// `group.instance.id`.
+    pub group_instance_id: Option<String>,
+    /// Client id.
+    pub client_id: String,
+    /// Client host.
+    pub client_host: String,
+    /// Rebalance timeout (ms).
+    pub rebalance_timeout: i32,
+    /// Session timeout (ms).
+    pub session_timeout: i32,
+    /// `ConsumerProtocolSubscription` bytes.
+    pub subscription: Vec<u8>,
+    /// `ConsumerProtocolAssignment` bytes.
+    pub assignment: Vec<u8>,
+}
+
+fn put_nullable_string(out: &mut Vec<u8>, s: Option<&str>) -> Result<()> {
+    match s {
+        Some(s) => put_string(out, s),
+        None => {
+            out.extend_from_slice(&(-1i16).to_be_bytes());
+            Ok(())
+        }
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
+    match b {
+        Some(b) => {
+            out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+            out.extend_from_slice(b);
+        }
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
+
+fn put_partitions(out: &mut Vec<u8>, tps: &[TopicPartition]) -> Result<()> {
+    let mut by_topic: std::collections::BTreeMap<&str, Vec<i32>> = std::collections::BTreeMap::new();
+    for tp in tps {
+        by_topic.entry(tp.topic.as_str()).or_default().push(tp.partition);
+    }
+    out.extend_from_slice(&(by_topic.len() as i32).to_be_bytes());
+    for (t, ps) in by_topic {
+        put_string(out, t)?;
+        out.extend_from_slice(&(ps.len() as i32).to_be_bytes());
+        for p in ps {
+            out.extend_from_slice(&p.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// `ConsumerProtocolSubscription` version 1 bytes.
+pub fn encode_subscription(topics: &[String], user_data: Option<&[u8]>, owned: &[TopicPartition]) -> Result<Vec<u8>> {
+    let mut out = 1i16.to_be_bytes().to_vec();
+    out.extend_from_slice(&(topics.len() as i32).to_be_bytes());
+    for t in topics {
+        put_string(&mut out, t)?;
+    }
+    put_bytes(&mut out, user_data);
+    put_partitions(&mut out, owned)?;
+    Ok(out)
+}
+
+/// `ConsumerProtocolAssignment` version 0 bytes (no user data).
+pub fn encode_assignment(partitions: &[TopicPartition]) -> Result<Vec<u8>> {
+    let mut out = 0i16.to_be_bytes().to_vec();
+    put_partitions(&mut out, partitions)?;
+    put_bytes(&mut out, None);
+    Ok(out)
+}
+
+impl GroupMetadataValue {
+    fn encode(&self) -> Result<Vec<u8>> {
+        let mut v = 3i16.to_be_bytes().to_vec();
+        put_string(&mut v, &self.protocol_type)?;
+        v.extend_from_slice(&self.generation.to_be_bytes());
+        put_nullable_string(&mut v, self.protocol.as_deref())?;
+        put_nullable_string(&mut v, self.leader.as_deref())?;
+        v.extend_from_slice(&self.current_state_timestamp.to_be_bytes());
+        v.extend_from_slice(&(self.members.len() as i32).to_be_bytes());
+        for m in &self.members {
+            put_string(&mut v, &m.member_id)?;
+            put_nullable_string(&mut v, m.group_instance_id.as_deref())?;
+            put_string(&mut v, &m.client_id)?;
+            put_string(&mut v, &m.client_host)?;
+            v.extend_from_slice(&m.rebalance_timeout.to_be_bytes());
+            v.extend_from_slice(&m.session_timeout.to_be_bytes());
+            put_bytes(&mut v, Some(&m.subscription));
+            put_bytes(&mut v, Some(&m.assignment));
+        }
+        Ok(v)
+    }
+
+    /// Decode value versions 0-3.
+    fn decode(b: &[u8]) -> Result<GroupMetadataValue> {
+        let mut c = Cursor { b, pos: 0 };
+        let version = c.i16()?;
+        if !(0..=3).contains(&version) {
+            return Err(Error::corrupt(format!("group metadata value version {version} is not one kabase reads (0-3)")));
+        }
+        let protocol_type = c.string()?;
+        let generation = c.i32()?;
+        let protocol = c.nullable_string()?;
+        let leader = c.nullable_string()?;
+        let current_state_timestamp = if version >= 2 { c.i64()? } else { -1 };
+        let n = c.i32()?;
+        if n < 0 {
+            return Err(Error::corrupt("group metadata value has a negative member count"));
+        }
+        let mut members = Vec::new();
+        for _ in 0..n {
+            let member_id = c.string()?;
+            let group_instance_id = if version >= 3 { c.nullable_string()? } else { None };
+            let client_id = c.string()?;
+            let client_host = c.string()?;
+            let rebalance_timeout = if version >= 1 { c.i32()? } else { -1 };
+            let session_timeout = c.i32()?;
+            let subscription = c.bytes()?;
+            let assignment = c.bytes()?;
+            members.push(MemberMetadata { member_id, group_instance_id, client_id, client_host, rebalance_timeout, session_timeout, subscription, assignment });
+        }
+        Ok(GroupMetadataValue { protocol_type, generation, protocol, leader, current_state_timestamp, members })
+    }
 }
 
 fn put_string(out: &mut Vec<u8>, s: &str) -> Result<()> {
@@ -115,6 +286,21 @@ impl<'a> Cursor<'a> {
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(i64::from_be_bytes(a))
+    }
+    fn nullable_string(&mut self) -> Result<Option<String>> {
+        let n = self.i16()?;
+        if n < 0 {
+            return Ok(None);
+        }
+        self.pos -= 2;
+        self.string().map(Some)
+    }
+    fn bytes(&mut self) -> Result<Vec<u8>> {
+        let n = self.i32()?;
+        if n < 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self.take(n as usize)?.to_vec())
     }
     fn string(&mut self) -> Result<String> {
         let n = self.i16()?;
@@ -156,11 +342,16 @@ impl GroupRecord {
                 put_string(&mut key, group)?;
                 Ok(OffsetLogRecord { key, value: None })
             }
+            GroupRecord::GroupMetadata { group, value } => {
+                key.extend_from_slice(&2i16.to_be_bytes());
+                put_string(&mut key, group)?;
+                Ok(OffsetLogRecord { key, value: Some(value.encode()?) })
+            }
         }
     }
 
     /// Decode Kafka's key and value bytes. Returns `None` for record kinds kabase does not keep
-    /// (a non-null group metadata value, a transaction marker...), which replay skips.
+    /// (unknown key versions), which replay skips.
     pub fn decode(rec: &OffsetLogRecord) -> Result<Option<GroupRecord>> {
         let mut k = Cursor { b: &rec.key, pos: 0 };
         let version = k.i16()?;
@@ -188,9 +379,9 @@ impl GroupRecord {
             }
             2 => {
                 let group = k.string()?;
-                match rec.value {
+                match &rec.value {
                     None => Ok(Some(GroupRecord::GroupTombstone { group })),
-                    Some(_) => Ok(None),
+                    Some(v) => Ok(Some(GroupRecord::GroupMetadata { group, value: GroupMetadataValue::decode(v)? })),
                 }
             }
             _ => Ok(None),
@@ -426,6 +617,58 @@ mod tests {
         let d = GroupRecord::decode(&OffsetLogRecord { key: r.key.clone(), value: Some(v1) }).unwrap();
         assert!(matches!(d, Some(GroupRecord::OffsetCommit { value: OffsetAndMetadata { offset: 7, leader_epoch: None, commit_timestamp: 9, .. }, .. })));
         assert_eq!(GroupRecord::decode(&OffsetLogRecord { key: vec![0, 1, 0], value: None }).unwrap_err().code(), crate::ErrorCode::Corrupt);
+    }
+
+    #[test]
+    fn group_metadata_value_layout_and_round_trip() {
+        let sub = encode_subscription(&["t".to_string()], None, &[]).unwrap();
+        // version 1 | 1 topic "t" | null user data | 0 owned topics
+        assert_eq!(sub, [0, 1, 0, 0, 0, 1, 0, 1, b't', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        let asg = encode_assignment(&[TopicPartition::new("t", 0), TopicPartition::new("t", 2)]).unwrap();
+        // version 0 | 1 topic: "t" [0, 2] | null user data
+        assert_eq!(asg, [0, 0, 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff]);
+        let value = GroupMetadataValue {
+            protocol_type: "consumer".into(),
+            generation: 7,
+            protocol: Some("range".into()),
+            leader: Some("m-1".into()),
+            current_state_timestamp: 99,
+            members: vec![MemberMetadata {
+                member_id: "m-1".into(),
+                group_instance_id: None,
+                client_id: "c".into(),
+                client_host: "h".into(),
+                rebalance_timeout: 300_000,
+                session_timeout: 45_000,
+                subscription: sub.clone(),
+                assignment: asg.clone(),
+            }],
+        };
+        let r = GroupRecord::GroupMetadata { group: "g".into(), value: value.clone() }.encode().unwrap();
+        assert_eq!(r.key, [0, 2, 0, 1, b'g']);
+        let v = r.value.clone().unwrap();
+        let mut want = vec![0, 3, 0, 8];
+        want.extend_from_slice(b"consumer");
+        want.extend_from_slice(&7i32.to_be_bytes());
+        want.extend_from_slice(&[0, 5]);
+        want.extend_from_slice(b"range");
+        want.extend_from_slice(&[0, 3]);
+        want.extend_from_slice(b"m-1");
+        want.extend_from_slice(&99i64.to_be_bytes());
+        want.extend_from_slice(&1i32.to_be_bytes());
+        want.extend_from_slice(&[0, 3]);
+        want.extend_from_slice(b"m-1");
+        want.extend_from_slice(&[0xff, 0xff, 0, 1, b'c', 0, 1, b'h']);
+        want.extend_from_slice(&300_000i32.to_be_bytes());
+        want.extend_from_slice(&45_000i32.to_be_bytes());
+        want.extend_from_slice(&(sub.len() as i32).to_be_bytes());
+        want.extend_from_slice(&sub);
+        want.extend_from_slice(&(asg.len() as i32).to_be_bytes());
+        want.extend_from_slice(&asg);
+        assert_eq!(v, want);
+        assert_eq!(GroupRecord::decode(&r).unwrap(), Some(GroupRecord::GroupMetadata { group: "g".into(), value }));
+        let bad = OffsetLogRecord { key: r.key.clone(), value: Some(vec![0, 9]) };
+        assert_eq!(GroupRecord::decode(&bad).unwrap_err().code(), crate::ErrorCode::Corrupt);
     }
 
     #[test]

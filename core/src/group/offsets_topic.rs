@@ -17,7 +17,7 @@
 //!   are dropped at an ABORT marker (Kafka's `GroupMetadataManager` pending transactional
 //!   offsets). See [`replay_partition`].
 //! - The topic is internal: [`crate::Engine::list_topics`] hides it, and users cannot create,
-//!   delete or produce to it ([`crate::ErrorCode::InvalidArgument`]).
+//!   delete, grow or produce to it ([`crate::ErrorCode::InvalidArgument`]); they may read it.
 //!
 //! Migration: a data directory written before this module kept offsets in
 //! `<data dir>/groups/offsets.log` ([`super::FileOffsetLog`]). At open, its records are copied
@@ -351,6 +351,7 @@ mod tests {
         assert_eq!(err.code(), ErrorCode::InvalidArgument);
         assert!(err.to_string().contains("internal"), "{err}");
         assert_eq!(e.create_topic(NewTopic::new(OFFSETS_TOPIC, 1)).unwrap_err().code(), ErrorCode::InvalidArgument);
+        assert_eq!(e.create_partitions(OFFSETS_TOPIC, 10).unwrap_err().code(), ErrorCode::InvalidArgument);
         let p = e.producer(ProducerConfig::default()).unwrap();
         let err = match p.send(ProducerRecord::new(OFFSETS_TOPIC, "x").key("k")) {
             Err(e) => e,
@@ -466,6 +467,61 @@ mod tests {
         drop(e);
         let e = Engine::open_with(d.path(), opts(3)).unwrap();
         assert_eq!((off(&e, &in0), off(&e, &in1)), (Some(1), Some(7)));
+        e.close().unwrap();
+    }
+
+    #[test]
+    fn each_generation_is_recorded_and_carries_over_a_restart() {
+        use std::collections::BTreeMap;
+        use std::time::{Duration, Instant};
+        let d = tempfile::tempdir().unwrap();
+        let e = Engine::open_with(d.path(), opts(3)).unwrap();
+        let gp = partition_for("gm", 3);
+        let metadata = |e: &Engine| -> Vec<super::super::GroupMetadataValue> {
+            if e.list_topics_with_internal().unwrap().is_empty() {
+                return Vec::new();
+            }
+            raw_records(e, gp)
+                .into_iter()
+                .filter_map(|(k, v)| match GroupRecord::decode(&OffsetLogRecord { key: k, value: v }).unwrap() {
+                    Some(GroupRecord::GroupMetadata { group, value }) if group == "gm" => Some(value),
+                    _ => None,
+                })
+                .collect()
+        };
+        let wait_for = |e: &Engine, n: usize| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while metadata(e).len() < n && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            metadata(e)
+        };
+        let mut m = crate::group::GroupMembership::new(&e, "gm", crate::group::MembershipConfig::default()).unwrap();
+        m.subscribe(BTreeMap::from([("t".to_string(), 2u32)]));
+        m.poll(Duration::from_secs(5), &mut Vec::new()).unwrap();
+        m.commit(&[(GroupTp::new("t", 0), OffsetAndMetadata::new(3))]).unwrap();
+        let recs = wait_for(&e, 1);
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        let v = &recs[0];
+        assert_eq!((v.protocol_type.as_str(), v.generation, v.protocol.as_deref()), ("consumer", 1, Some("range")));
+        assert_eq!(v.leader.as_deref(), Some(m.member_id()));
+        assert_eq!(v.members.len(), 1);
+        assert_eq!(v.members[0].member_id, m.member_id());
+        assert_eq!(v.members[0].assignment, super::super::offsets::encode_assignment(&[GroupTp::new("t", 0), GroupTp::new("t", 1)]).unwrap());
+        // Leaving empties the group: a new generation with no members.
+        m.leave(&mut Vec::new()).unwrap();
+        let recs = wait_for(&e, 2);
+        assert_eq!(recs.len(), 2, "{recs:?}");
+        assert_eq!((recs[1].generation, recs[1].members.len(), recs[1].protocol.clone()), (2, 0, None));
+        e.close().unwrap();
+        drop(e);
+        // After a restart the next generation follows the recorded one.
+        let e = Engine::open_with(d.path(), opts(3)).unwrap();
+        let mut m = crate::group::GroupMembership::new(&e, "gm", crate::group::MembershipConfig::default()).unwrap();
+        m.subscribe(BTreeMap::from([("t".to_string(), 2u32)]));
+        m.poll(Duration::from_secs(5), &mut Vec::new()).unwrap();
+        assert_eq!(m.generation(), 3);
+        m.leave(&mut Vec::new()).unwrap();
         e.close().unwrap();
     }
 }

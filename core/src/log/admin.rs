@@ -102,8 +102,12 @@ impl crate::Engine {
         self.topics()?.delete_topic(name)
     }
 
-    /// Grow a topic to `total` partitions.
+    /// Grow a topic to `total` partitions. Internal topics keep their count (a group's offsets
+    /// partition is a function of it).
     pub fn create_partitions(&self, name: &str, total: u32) -> Result<()> {
+        if super::is_internal_topic(name) {
+            return Err(super::internal_topic_error(name, "add partitions to"));
+        }
         self.topics()?.create_partitions(name, total)
     }
 
