@@ -225,6 +225,30 @@ fn put_uvarint(out: &mut Vec<u8>, mut u: u64) {
     out.push(u as u8);
 }
 
+#[inline]
+fn zigzag32(v: i32) -> u64 {
+    ((v << 1) ^ (v >> 31)) as u32 as u64
+}
+
+#[inline]
+fn zigzag64(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// Write an unsigned varint at the start of `buf` (which must have room: 10 bytes for any
+/// value); returns the bytes written.
+#[inline]
+fn uvarint_into(buf: &mut [u8], mut u: u64) -> usize {
+    let mut i = 0;
+    while u >= 0x80 {
+        buf[i] = (u as u8) | 0x80;
+        u >>= 7;
+        i += 1;
+    }
+    buf[i] = u as u8;
+    i + 1
+}
+
 /// Bytes a zig-zag varint takes.
 #[inline]
 pub fn varint_size(v: i32) -> usize {
@@ -414,6 +438,7 @@ fn put_record(out: &mut Vec<u8>, r: &RecordInput, base_timestamp: i64) {
 }
 
 /// Encode one record (length prefix included) from borrowed parts.
+#[inline]
 fn put_record_parts(out: &mut Vec<u8>, offset_delta: i32, ts_delta: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) {
     let key_len = key.map_or(-1, |k| k.len() as i32);
     let val_len = value.map_or(-1, |v| v.len() as i32);
@@ -427,15 +452,21 @@ fn put_record_parts(out: &mut Vec<u8>, offset_delta: i32, ts_delta: i64, key: Op
         body += varint_size(hl) + h.value.as_ref().map_or(0, Vec::len);
     }
     out.reserve(body + 5);
-    put_varint(out, body as i32);
-    out.push(0);
-    put_varlong(out, ts_delta);
-    put_varint(out, offset_delta);
-    put_varint(out, key_len);
+    // length | attributes | timestampDelta | offsetDelta | keyLength: at most 26 bytes, written
+    // into a stack buffer and copied at once.
+    let mut pre = [0u8; 26];
+    let mut n = uvarint_into(&mut pre, zigzag32(body as i32));
+    pre[n] = 0;
+    n += 1;
+    n += uvarint_into(&mut pre[n..], zigzag64(ts_delta));
+    n += uvarint_into(&mut pre[n..], zigzag32(offset_delta));
+    n += uvarint_into(&mut pre[n..], zigzag32(key_len));
+    out.extend_from_slice(&pre[..n]);
     if let Some(k) = key {
         out.extend_from_slice(k);
     }
-    put_varint(out, val_len);
+    let n = uvarint_into(&mut pre, zigzag32(val_len));
+    out.extend_from_slice(&pre[..n]);
     if let Some(v) = value {
         out.extend_from_slice(v);
     }
@@ -543,7 +574,12 @@ pub struct BatchBuilder {
 impl BatchBuilder {
     /// An empty batch whose buffer can take `capacity` bytes of records without growing.
     pub fn with_capacity(capacity: usize) -> BatchBuilder {
-        let mut buf = Vec::with_capacity(HEADER_SIZE + capacity);
+        Self::with_buffer(Vec::new(), capacity)
+    }
+    /// An empty batch reusing `buf` (its contents are dropped, its allocation kept).
+    pub fn with_buffer(mut buf: Vec<u8>, capacity: usize) -> BatchBuilder {
+        buf.clear();
+        buf.reserve(HEADER_SIZE + capacity);
         buf.resize(HEADER_SIZE, 0);
         BatchBuilder { buf, count: 0, base_timestamp: -1, max_timestamp: -1 }
     }

@@ -349,21 +349,30 @@ impl PartitionLog {
         Error::closed(&format!("partition {}-{}", self.topic, self.partition))
     }
 
-    /// Append one client batch (offsets are assigned here).
+    /// [`PartitionLog::append_reuse`] for tests.
+    #[cfg(test)]
+    pub(crate) fn append(&self, bytes: Vec<u8>) -> Result<AppendInfo> {
+        self.append_inner(bytes, false).map(|(info, _)| info)
+    }
+
+    /// Append one client batch (offsets are assigned here) and give its buffer back for reuse.
     /// The batch comes from this process's producer, which computed its CRC over these very
     /// bytes a moment ago, so only the header is checked here (one CRC pass per batch).
-    pub(crate) fn append(&self, bytes: Vec<u8>) -> Result<AppendInfo> {
-        self.append_inner(bytes, false)
+    pub(crate) fn append_reuse(&self, bytes: Vec<u8>) -> (Result<AppendInfo>, Option<Vec<u8>>) {
+        match self.append_inner(bytes, false) {
+            Ok((info, buf)) => (Ok(info), Some(buf)),
+            Err(e) => (Err(e), None),
+        }
     }
 
     /// Append a transaction marker (COMMIT or ABORT) for a producer.
     pub(crate) fn append_marker(&self, producer_id: i64, epoch: i16, kind: ControlType, coordinator_epoch: i32) -> Result<AppendInfo> {
         let b = batch::encode_control_batch(0, producer_id, epoch, kind, coordinator_epoch, crate::util::now_ms())?;
-        self.append_inner(b, true)
+        self.append_inner(b, true).map(|(info, _)| info)
     }
 
     /// Both callers pass batches encoded in this process (CRC freshly computed).
-    fn append_inner(&self, mut bytes: Vec<u8>, coordinator: bool) -> Result<AppendInfo> {
+    fn append_inner(&self, mut bytes: Vec<u8>, coordinator: bool) -> Result<(AppendInfo, Vec<u8>)> {
         let config = self.config();
         let mut h = batch::parse_header(&bytes)?;
         if bytes.len() != h.size() {
@@ -412,7 +421,7 @@ impl PartitionLog {
                 return Err(self.closed_err());
             }
             if let AppendCheck::Duplicate { first_offset, last_offset } = st.producers.check(&h)? {
-                return Ok(AppendInfo { first_offset, last_offset, log_append_time: -1, duplicate: true });
+                return Ok((AppendInfo { first_offset, last_offset, log_append_time: -1, duplicate: true }, bytes));
             }
             let base = st.leo;
             batch::set_base_offset(&mut bytes, base);
@@ -449,7 +458,7 @@ impl PartitionLog {
         if flush_needed || coordinator {
             self.flush_to(info.last_offset + 1)?;
         }
-        Ok(info)
+        Ok((info, bytes))
     }
 
     fn maybe_roll(&self, st: &mut LogState, h: &BatchHeader, config: &TopicConfig) -> Result<()> {

@@ -433,6 +433,8 @@ struct Accum {
     processed: u64,
     stop: bool,
     topics: FxMap<String, (Arc<str>, Arc<Topic>)>,
+    /// Buffers of written batches, reused for new ones (no fresh pages per batch).
+    pool: Vec<Vec<u8>>,
     sticky: FxMap<String, (u32, usize)>,
 }
 
@@ -675,9 +677,12 @@ impl Producer {
             seal(&mut a, &key);
         }
         let mut new_batch = false;
-        let b = a.open.entry(key.clone()).or_insert_with(|| {
+        let acc = &mut *a;
+        let pool = &mut acc.pool;
+        let b = acc.open.entry(key.clone()).or_insert_with(|| {
             new_batch = true;
-            OpenBatch { builder: BatchBuilder::with_capacity(batch_capacity(inner.config.batch_size, size)), bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
+            let buf = pool.pop().unwrap_or_default();
+            OpenBatch { builder: BatchBuilder::with_buffer(buf, batch_capacity(inner.config.batch_size, size)), bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
         });
         let index = b.builder.push(timestamp, record.key, record.value, record.headers) as u32;
         b.bytes += size;
@@ -882,15 +887,22 @@ fn sender_loop(inner: &Inner) {
         }
         let count = batch.len() as u64;
         let bytes: usize = batch.iter().map(|s| s.bytes).sum();
-        process(inner, batch, &mut sequences, ident);
+        let mut spent = process(inner, batch, &mut sequences, ident);
         a = inner.accum.lock();
+        spent.truncate(POOL_BUFFERS.saturating_sub(a.pool.len()));
+        a.pool.append(&mut spent);
         a.processed += count;
         a.ready_bytes = a.ready_bytes.saturating_sub(bytes);
         inner.cv_done.notify_all();
     }
 }
 
-fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32>, ident: (i64, i16)) {
+/// Batch buffers kept for reuse per producer.
+const POOL_BUFFERS: usize = 8;
+
+/// Encode, append and complete `batch`; returns the written buffers for reuse.
+fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32>, ident: (i64, i16)) -> Vec<Vec<u8>> {
+    let mut spent = Vec::new();
     let (pid, epoch) = ident;
     let idempotent = inner.config.enable_idempotence && pid >= 0;
     let mut to_sync: HashMap<TpKey, (Arc<super::partition::PartitionLog>, i64)> = HashMap::new();
@@ -908,7 +920,13 @@ fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32
         let n = s.builder.records();
         let r = s.builder.finish(&spec).and_then(|bytes| {
             let part = inner.shared.topic(&s.key.0)?.partition(s.key.1)?;
-            let info = part.append(bytes)?;
+            let (info, buf) = part.append_reuse(bytes);
+            let info = info?;
+            if let Some(b) = buf {
+                if spent.len() < POOL_BUFFERS && b.capacity() <= (1 << 20) + 4096 {
+                    spent.push(b);
+                }
+            }
             Ok((part, info))
         });
         match r {
@@ -951,4 +969,5 @@ fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32
         };
         done.complete(r);
     }
+    spent
 }
