@@ -179,7 +179,8 @@ fn main() {
                 let plain = plain_write(d.path(), run.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
                 run.print(plain);
                 if threads == 1 {
-                    let r = produce(d.path(), size, acks, threads, total_records, true);
+                    let d2 = tempfile::tempdir_in(&base).unwrap();
+                    let r = produce(d2.path(), size, acks, threads, total_records, true);
                     r.print(plain);
                     results.push(r);
                 }

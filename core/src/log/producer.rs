@@ -878,7 +878,20 @@ fn sender_loop(inner: &Inner) {
         if a.ready.is_empty() {
             continue;
         }
-        let batch: Vec<Sealed> = a.ready.drain(..).collect();
+        // Take a bounded round (a quarter of buffer.memory, at least 1 MiB) so `send` keeps
+        // filling batches while this round is written: producing and writing overlap instead
+        // of alternating. Under acks=all the round is also the group-commit unit.
+        let cap = (inner.config.buffer_memory / 4).max(1 << 20);
+        let mut take = 0;
+        let mut round_bytes = 0;
+        for s in &a.ready {
+            take += 1;
+            round_bytes += s.bytes;
+            if round_bytes >= cap {
+                break;
+            }
+        }
+        let batch: Vec<Sealed> = a.ready.drain(..take).collect();
         drop(a);
         let ident = *inner.ident.lock();
         if ident != last_ident {
