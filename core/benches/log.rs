@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use kabase::log::ProducerRecordRef;
 use kabase::{ConsumerConfig, Engine, NewTopic, ProducerConfig, ProducerRecord, TopicPartition};
 
 struct Run {
@@ -35,9 +36,11 @@ impl Run {
     }
 }
 
-fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usize, per_thread: u64) -> Run {
+/// `borrowed`: send with `Producer::send_ref` from one buffer instead of building an owned
+/// `ProducerRecord` (topic `String` and value `Vec` per record) for `Producer::send`.
+fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usize, per_thread: u64, borrowed: bool) -> Run {
     let e = Engine::open(dir).unwrap();
-    let topic = format!("b{size}-{acks}-{threads}");
+    let topic = format!("b{size}-{acks}-{threads}{}", if borrowed { "-ref" } else { "" });
     e.create_topic(NewTopic::new(topic.clone(), threads as u32)).unwrap();
     let start = Instant::now();
     let hs: Vec<_> = (0..threads)
@@ -50,7 +53,11 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
                 let mut lat = Vec::new();
                 let mut pending: std::collections::VecDeque<(Instant, kabase::SendFuture)> = std::collections::VecDeque::new();
                 for i in 0..per_thread {
-                    let f = p.send(ProducerRecord::new(topic.clone(), value.clone()).partition(t as u32)).unwrap();
+                    let f = if borrowed {
+                        p.send_ref(ProducerRecordRef::new(&topic, &value).partition(t as u32)).unwrap()
+                    } else {
+                        p.send(ProducerRecord::new(topic.clone(), value.clone()).partition(t as u32)).unwrap()
+                    };
                     if i % 64 == 0 {
                         pending.push_back((Instant::now(), f));
                     }
@@ -76,28 +83,49 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
     let secs = start.elapsed().as_secs_f64();
     e.close().unwrap();
     let records = per_thread * threads as u64;
-    Run { name: format!("produce {size}B acks={acks} threads={threads}"), records, bytes: records * size as u64, secs, lat_us }
+    Run { name: format!("produce {size}B acks={acks} threads={threads}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us }
 }
 
-fn consume(dir: &std::path::Path, topic: &str, size: usize) -> Run {
+/// Read the 1-thread acks=1 topic back twice from the page cache: owned records
+/// (`Consumer::poll`) and borrowed views (`Consumer::poll_for_each`).
+fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run) {
     let e = Engine::open(dir).unwrap();
     let mut c = e.consumer(ConsumerConfig::default().set("auto.offset.reset", "earliest").unwrap().set("max.poll.records", "10000").unwrap()).unwrap();
-    c.assign(&[TopicPartition::new(topic, 0)]).unwrap();
+    let tp = [TopicPartition::new(topic, 0)];
+    c.assign(&tp).unwrap();
     // warm the page cache
     while !c.poll(Duration::from_millis(0)).unwrap().is_empty() {}
-    c.seek_to_beginning(&[TopicPartition::new(topic, 0)]).unwrap();
+    c.seek_to_beginning(&tp).unwrap();
     let start = Instant::now();
     let mut n = 0u64;
+    let mut payload = 0u64;
     loop {
         let r = c.poll(Duration::from_millis(0)).unwrap();
         if r.is_empty() {
             break;
         }
         n += r.len() as u64;
+        payload += r.iter().map(|r| r.value.as_ref().map_or(0, Vec::len) as u64).sum::<u64>();
     }
     let secs = start.elapsed().as_secs_f64();
+    assert_eq!(payload, n * size as u64);
+    let owned = Run { name: format!("consume {size}B from cache (poll)"), records: n, bytes: n * size as u64, secs, lat_us: Vec::new() };
+    c.seek_to_beginning(&tp).unwrap();
+    let start = Instant::now();
+    let mut m = 0u64;
+    let mut payload = 0u64;
+    loop {
+        let got = c.poll_for_each(Duration::from_millis(0), |r| payload += r.value.map_or(0, <[u8]>::len) as u64).unwrap();
+        if got == 0 {
+            break;
+        }
+        m += got as u64;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!((m, payload), (n, n * size as u64));
     e.close().unwrap();
-    Run { name: format!("consume {size}B from cache"), records: n, bytes: n * size as u64, secs, lat_us: Vec::new() }
+    let view = Run { name: format!("consume {size}B from cache (view)"), records: m, bytes: m * size as u64, secs, lat_us: Vec::new() };
+    (owned, view)
 }
 
 /// Sequential 64 KiB writes of `bytes` bytes; `sync_every` bytes → fdatasync.
@@ -129,19 +157,39 @@ fn main() {
     let scale: f64 = std::env::var("KABASE_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let base = std::env::var("KABASE_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
     println!("kabase topic benchmark (scale {scale}, dir {})", base.display());
+    // Optional filters (profiling one case): KABASE_BENCH_SIZES=100, KABASE_BENCH_ACKS=1,
+    // KABASE_BENCH_THREADS=1 (comma-separated lists).
+    let only = |var: &str, v: &str| std::env::var(var).map_or(true, |l| l.split(',').any(|x| x.trim() == v));
     let mut results = Vec::new();
     for size in [100usize, 1024] {
+        if !only("KABASE_BENCH_SIZES", &size.to_string()) {
+            continue;
+        }
         let total_records = ((if size == 100 { 2_000_000.0 } else { 400_000.0 }) * scale) as u64;
         for acks in ["1", "all"] {
+            if !only("KABASE_BENCH_ACKS", acks) {
+                continue;
+            }
             for threads in [1usize, 4] {
+                if !only("KABASE_BENCH_THREADS", &threads.to_string()) {
+                    continue;
+                }
                 let d = tempfile::tempdir_in(&base).unwrap();
-                let run = produce(d.path(), size, acks, threads, total_records / threads as u64);
+                let run = produce(d.path(), size, acks, threads, total_records / threads as u64, false);
                 let plain = plain_write(d.path(), run.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
                 run.print(plain);
+                if threads == 1 {
+                    let d2 = tempfile::tempdir_in(&base).unwrap();
+                    let r = produce(d2.path(), size, acks, threads, total_records, true);
+                    r.print(plain);
+                    results.push(r);
+                }
                 if threads == 1 && acks == "1" {
-                    let c = consume(d.path(), &format!("b{size}-1-1"), size);
+                    let (c, v) = consume(d.path(), &format!("b{size}-1-1"), size);
                     c.print(plain);
+                    v.print(plain);
                     results.push(c);
+                    results.push(v);
                 }
                 println!("{:<34} {:>32.1} MB/s", format!("  plain write {}", if acks == "all" { "+fdatasync/MiB" } else { "" }), plain);
                 results.push(run);

@@ -201,16 +201,23 @@ pub fn increment_sequence(seq: i32, delta: i32) -> i32 {
 // varints
 
 /// Append a zig-zag varint (32-bit).
+#[inline]
 pub fn put_varint(out: &mut Vec<u8>, v: i32) {
     put_uvarint(out, ((v << 1) ^ (v >> 31)) as u32 as u64);
 }
 
 /// Append a zig-zag varlong (64-bit).
+#[inline]
 pub fn put_varlong(out: &mut Vec<u8>, v: i64) {
     put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
+#[inline]
 fn put_uvarint(out: &mut Vec<u8>, mut u: u64) {
+    if u < 0x80 {
+        out.push(u as u8);
+        return;
+    }
     while u >= 0x80 {
         out.push((u as u8) | 0x80);
         u >>= 7;
@@ -218,16 +225,43 @@ fn put_uvarint(out: &mut Vec<u8>, mut u: u64) {
     out.push(u as u8);
 }
 
+#[inline]
+fn zigzag32(v: i32) -> u64 {
+    ((v << 1) ^ (v >> 31)) as u32 as u64
+}
+
+#[inline]
+fn zigzag64(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// Write an unsigned varint at the start of `buf` (which must have room: 10 bytes for any
+/// value); returns the bytes written.
+#[inline]
+fn uvarint_into(buf: &mut [u8], mut u: u64) -> usize {
+    let mut i = 0;
+    while u >= 0x80 {
+        buf[i] = (u as u8) | 0x80;
+        u >>= 7;
+        i += 1;
+    }
+    buf[i] = u as u8;
+    i + 1
+}
+
 /// Bytes a zig-zag varint takes.
+#[inline]
 pub fn varint_size(v: i32) -> usize {
     uvarint_size(((v << 1) ^ (v >> 31)) as u32 as u64)
 }
 
 /// Bytes a zig-zag varlong takes.
+#[inline]
 pub fn varlong_size(v: i64) -> usize {
     uvarint_size(((v << 1) ^ (v >> 63)) as u64)
 }
 
+#[inline]
 fn uvarint_size(mut u: u64) -> usize {
     let mut n = 1;
     while u >= 0x80 {
@@ -238,6 +272,7 @@ fn uvarint_size(mut u: u64) -> usize {
 }
 
 /// A cursor over a records section.
+#[derive(Debug, Clone)]
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -248,7 +283,25 @@ fn bad(msg: impl Into<String>) -> Error {
 }
 
 impl<'a> Reader<'a> {
+    /// One- and two-byte varints are the common case on the hot path.
+    #[inline]
     fn uvarint(&mut self, max_bytes: usize) -> Result<u64> {
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+            if let Some(&c) = self.buf.get(self.pos + 1) {
+                if c < 0x80 {
+                    self.pos += 2;
+                    return Ok(u64::from(b & 0x7f) | (u64::from(c) << 7));
+                }
+            }
+        }
+        self.uvarint_slow(max_bytes)
+    }
+    #[cold]
+    fn uvarint_slow(&mut self, max_bytes: usize) -> Result<u64> {
         let mut v = 0u64;
         for i in 0..max_bytes {
             let b = *self.buf.get(self.pos).ok_or_else(|| bad("record ends inside a varint"))?;
@@ -260,6 +313,7 @@ impl<'a> Reader<'a> {
         }
         Err(bad(format!("varint longer than {max_bytes} bytes")))
     }
+    #[inline]
     fn varint(&mut self) -> Result<i32> {
         let u = self.uvarint(5)?;
         if u > u64::from(u32::MAX) {
@@ -268,16 +322,19 @@ impl<'a> Reader<'a> {
         let u = u as u32;
         Ok(((u >> 1) as i32) ^ -((u & 1) as i32))
     }
+    #[inline]
     fn varlong(&mut self) -> Result<i64> {
         let u = self.uvarint(10)?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
+    #[inline]
     fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| bad("record field runs past its end"))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
     }
+    #[inline]
     fn nullable(&mut self) -> Result<Option<&'a [u8]>> {
         let n = self.varint()?;
         if n < -1 {
@@ -377,33 +434,44 @@ impl Default for BatchSpec {
 /// Encode one record body (everything after its length varint would start) into `out`, length
 /// prefix included.
 fn put_record(out: &mut Vec<u8>, r: &RecordInput, base_timestamp: i64) {
-    let ts_delta = r.timestamp.wrapping_sub(base_timestamp);
-    let key_len = r.key.as_ref().map_or(-1, |k| k.len() as i32);
-    let val_len = r.value.as_ref().map_or(-1, |v| v.len() as i32);
-    let mut body = 1 + varlong_size(ts_delta) + varint_size(r.offset_delta);
-    body += varint_size(key_len) + r.key.as_ref().map_or(0, Vec::len);
-    body += varint_size(val_len) + r.value.as_ref().map_or(0, Vec::len);
-    body += varint_size(r.headers.len() as i32);
-    for h in &r.headers {
+    put_record_parts(out, r.offset_delta, r.timestamp.wrapping_sub(base_timestamp), r.key.as_deref(), r.value.as_deref(), &r.headers);
+}
+
+/// Encode one record (length prefix included) from borrowed parts.
+#[inline]
+fn put_record_parts(out: &mut Vec<u8>, offset_delta: i32, ts_delta: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) {
+    let key_len = key.map_or(-1, |k| k.len() as i32);
+    let val_len = value.map_or(-1, |v| v.len() as i32);
+    let mut body = 1 + varlong_size(ts_delta) + varint_size(offset_delta);
+    body += varint_size(key_len) + key.map_or(0, <[u8]>::len);
+    body += varint_size(val_len) + value.map_or(0, <[u8]>::len);
+    body += varint_size(headers.len() as i32);
+    for h in headers {
         body += varint_size(h.key.len() as i32) + h.key.len();
         let hl = h.value.as_ref().map_or(-1, |v| v.len() as i32);
         body += varint_size(hl) + h.value.as_ref().map_or(0, Vec::len);
     }
     out.reserve(body + 5);
-    put_varint(out, body as i32);
-    out.push(0);
-    put_varlong(out, ts_delta);
-    put_varint(out, r.offset_delta);
-    put_varint(out, key_len);
-    if let Some(k) = &r.key {
+    // length | attributes | timestampDelta | offsetDelta | keyLength: at most 26 bytes, written
+    // into a stack buffer and copied at once.
+    let mut pre = [0u8; 26];
+    let mut n = uvarint_into(&mut pre, zigzag32(body as i32));
+    pre[n] = 0;
+    n += 1;
+    n += uvarint_into(&mut pre[n..], zigzag64(ts_delta));
+    n += uvarint_into(&mut pre[n..], zigzag32(offset_delta));
+    n += uvarint_into(&mut pre[n..], zigzag32(key_len));
+    out.extend_from_slice(&pre[..n]);
+    if let Some(k) = key {
         out.extend_from_slice(k);
     }
-    put_varint(out, val_len);
-    if let Some(v) = &r.value {
+    let n = uvarint_into(&mut pre, zigzag32(val_len));
+    out.extend_from_slice(&pre[..n]);
+    if let Some(v) = value {
         out.extend_from_slice(v);
     }
-    put_varint(out, r.headers.len() as i32);
-    for h in &r.headers {
+    put_varint(out, headers.len() as i32);
+    for h in headers {
         put_varint(out, h.key.len() as i32);
         out.extend_from_slice(h.key.as_bytes());
         match &h.value {
@@ -416,19 +484,15 @@ fn put_record(out: &mut Vec<u8>, r: &RecordInput, base_timestamp: i64) {
     }
 }
 
-/// Encode a whole batch: header, records (compressed if asked), CRC.
-pub fn encode_batch(spec: &BatchSpec, records: &[RecordInput]) -> Result<Vec<u8>> {
-    let base_timestamp = spec.base_timestamp.or_else(|| records.first().map(|r| r.timestamp)).unwrap_or(-1);
-    let max_timestamp = spec.max_timestamp.unwrap_or_else(|| records.iter().map(|r| r.timestamp).max().unwrap_or(-1));
-    let last_offset_delta = spec.last_offset_delta.unwrap_or_else(|| records.last().map_or(0, |r| r.offset_delta));
-    let mut body = Vec::with_capacity(records.len() * 32);
-    for r in records {
-        put_record(&mut body, r, base_timestamp);
-    }
-    let body = match spec.compression {
-        Compression::None => body,
-        c => super::compression::compress(c, &body)?,
-    };
+/// The batch-level values computed from the records.
+struct HeaderValues {
+    records_count: i32,
+    last_offset_delta: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+}
+
+fn attributes_of(spec: &BatchSpec) -> i16 {
     let mut attributes = spec.compression.id();
     if spec.timestamp_type == TimestampType::LogAppendTime {
         attributes |= TIMESTAMP_TYPE_BIT;
@@ -442,27 +506,115 @@ pub fn encode_batch(spec: &BatchSpec, records: &[RecordInput]) -> Result<Vec<u8>
     if spec.delete_horizon {
         attributes |= DELETE_HORIZON_BIT;
     }
-    let total = HEADER_SIZE + body.len();
+    attributes
+}
+
+/// Write the 61 header bytes (CRC zero) for a batch of `total` bytes into `out[..HEADER_SIZE]`.
+fn write_header(out: &mut [u8], spec: &BatchSpec, v: &HeaderValues, total: usize) -> Result<()> {
     if total - LOG_OVERHEAD > i32::MAX as usize {
         return Err(Error::new(ErrorCode::RecordTooLarge, format!("batch of {total} bytes exceeds the format's 2 GiB limit")));
     }
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&spec.base_offset.to_be_bytes());
-    out.extend_from_slice(&((total - LOG_OVERHEAD) as i32).to_be_bytes());
-    out.extend_from_slice(&spec.partition_leader_epoch.to_be_bytes());
-    out.push(MAGIC as u8);
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&attributes.to_be_bytes());
-    out.extend_from_slice(&last_offset_delta.to_be_bytes());
-    out.extend_from_slice(&base_timestamp.to_be_bytes());
-    out.extend_from_slice(&max_timestamp.to_be_bytes());
-    out.extend_from_slice(&spec.producer_id.to_be_bytes());
-    out.extend_from_slice(&spec.producer_epoch.to_be_bytes());
-    out.extend_from_slice(&spec.base_sequence.to_be_bytes());
-    out.extend_from_slice(&(records.len() as i32).to_be_bytes());
-    out.extend_from_slice(&body);
-    refresh_crc(&mut out);
-    Ok(out)
+    let out = &mut out[..HEADER_SIZE];
+    out[0..8].copy_from_slice(&spec.base_offset.to_be_bytes());
+    out[8..12].copy_from_slice(&((total - LOG_OVERHEAD) as i32).to_be_bytes());
+    out[12..16].copy_from_slice(&spec.partition_leader_epoch.to_be_bytes());
+    out[16] = MAGIC as u8;
+    out[17..21].copy_from_slice(&[0; 4]);
+    out[21..23].copy_from_slice(&attributes_of(spec).to_be_bytes());
+    out[23..27].copy_from_slice(&v.last_offset_delta.to_be_bytes());
+    out[27..35].copy_from_slice(&v.base_timestamp.to_be_bytes());
+    out[35..43].copy_from_slice(&v.max_timestamp.to_be_bytes());
+    out[43..51].copy_from_slice(&spec.producer_id.to_be_bytes());
+    out[51..53].copy_from_slice(&spec.producer_epoch.to_be_bytes());
+    out[53..57].copy_from_slice(&spec.base_sequence.to_be_bytes());
+    out[57..61].copy_from_slice(&v.records_count.to_be_bytes());
+    Ok(())
+}
+
+/// Header + (compressed) records section → complete batch with its CRC. `buf` holds
+/// `HEADER_SIZE` placeholder bytes followed by the uncompressed records section.
+fn seal_buffer(spec: &BatchSpec, v: &HeaderValues, mut buf: Vec<u8>) -> Result<Vec<u8>> {
+    if spec.compression != Compression::None {
+        let body = super::compression::compress(spec.compression, &buf[HEADER_SIZE..])?;
+        buf.truncate(HEADER_SIZE);
+        buf.extend_from_slice(&body);
+    }
+    let total = buf.len();
+    write_header(&mut buf, spec, v, total)?;
+    refresh_crc(&mut buf);
+    Ok(buf)
+}
+
+/// Encode a whole batch: header, records (compressed if asked), CRC.
+pub fn encode_batch(spec: &BatchSpec, records: &[RecordInput]) -> Result<Vec<u8>> {
+    let base_timestamp = spec.base_timestamp.or_else(|| records.first().map(|r| r.timestamp)).unwrap_or(-1);
+    let max_timestamp = spec.max_timestamp.unwrap_or_else(|| records.iter().map(|r| r.timestamp).max().unwrap_or(-1));
+    let last_offset_delta = spec.last_offset_delta.unwrap_or_else(|| records.last().map_or(0, |r| r.offset_delta));
+    let mut buf = Vec::with_capacity(HEADER_SIZE + records.len() * 32);
+    buf.resize(HEADER_SIZE, 0);
+    for r in records {
+        put_record(&mut buf, r, base_timestamp);
+    }
+    let v = HeaderValues { records_count: records.len() as i32, last_offset_delta, base_timestamp, max_timestamp };
+    seal_buffer(spec, &v, buf)
+}
+
+/// Builds one batch record by record straight into its final buffer (the producer's open
+/// batch): no per-record allocation, one CRC-32C pass when finished. Offset deltas are the
+/// record indexes; the base timestamp is the first record's. [`BatchBuilder::finish`] gives the
+/// same bytes as [`encode_batch`] for the same records.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    buf: Vec<u8>,
+    count: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+}
+
+impl BatchBuilder {
+    /// An empty batch whose buffer can take `capacity` bytes of records without growing.
+    pub fn with_capacity(capacity: usize) -> BatchBuilder {
+        Self::with_buffer(Vec::new(), capacity)
+    }
+    /// An empty batch reusing `buf` (its contents are dropped, its allocation kept).
+    pub fn with_buffer(mut buf: Vec<u8>, capacity: usize) -> BatchBuilder {
+        buf.clear();
+        buf.reserve(HEADER_SIZE + capacity);
+        buf.resize(HEADER_SIZE, 0);
+        BatchBuilder { buf, count: 0, base_timestamp: -1, max_timestamp: -1 }
+    }
+    /// Append one record; returns its offset delta.
+    pub fn push(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> i32 {
+        if self.count == 0 {
+            self.base_timestamp = timestamp;
+            self.max_timestamp = timestamp;
+        } else if timestamp > self.max_timestamp {
+            self.max_timestamp = timestamp;
+        }
+        let delta = self.count;
+        put_record_parts(&mut self.buf, delta, timestamp.wrapping_sub(self.base_timestamp), key, value, headers);
+        self.count += 1;
+        delta
+    }
+    /// Records so far.
+    pub fn records(&self) -> i32 {
+        self.count
+    }
+    /// Encoded bytes so far (header included, before compression).
+    pub fn encoded_len(&self) -> usize {
+        self.buf.len()
+    }
+    /// The complete batch: header fields from `spec` (its offset and timestamp overrides are
+    /// ignored), records compressed with `spec.compression`, CRC.
+    pub fn finish(self, spec: &BatchSpec) -> Result<Vec<u8>> {
+        let v = HeaderValues {
+            records_count: self.count,
+            last_offset_delta: (self.count - 1).max(0),
+            base_timestamp: self.base_timestamp,
+            max_timestamp: self.max_timestamp,
+        };
+        seal_buffer(spec, &v, self.buf)
+    }
 }
 
 /// Recompute and store the CRC of a complete batch in `buf`.
@@ -612,16 +764,97 @@ pub fn decode_validated(h: BatchHeader, buf: &[u8]) -> Result<(BatchHeader, Vec<
 }
 
 fn decode_body(h: BatchHeader, buf: &[u8]) -> Result<(BatchHeader, Vec<Record>)> {
+    let mut out = Vec::with_capacity(h.records_count as usize);
+    for_each_record(&h, buf, |r| {
+        out.push(r.to_record());
+        true
+    })?;
+    Ok((h, out))
+}
+
+/// One record borrowed from a batch buffer (see [`for_each_record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// Absolute offset.
+    pub offset: i64,
+    /// Absolute timestamp (the batch max timestamp under LogAppendTime).
+    pub timestamp: i64,
+    /// Key; `None` is null.
+    pub key: Option<&'a [u8]>,
+    /// Value; `None` is null.
+    pub value: Option<&'a [u8]>,
+    /// The encoded headers section (already checked).
+    headers: &'a [u8],
+    header_count: i32,
+}
+
+impl<'a> RecordRef<'a> {
+    /// Number of headers.
+    pub fn header_count(&self) -> usize {
+        self.header_count as usize
+    }
+    /// The headers in order as `(key, value)`.
+    pub fn headers(&self) -> HeaderIter<'a> {
+        HeaderIter { r: Reader { buf: self.headers, pos: 0 }, left: self.header_count }
+    }
+    /// An owned copy.
+    pub fn to_record(&self) -> Record {
+        Record {
+            offset: self.offset,
+            timestamp: self.timestamp,
+            key: self.key.map(<[u8]>::to_vec),
+            value: self.value.map(<[u8]>::to_vec),
+            headers: self.owned_headers(),
+        }
+    }
+    /// Owned copies of the headers.
+    pub fn owned_headers(&self) -> Vec<Header> {
+        if self.header_count == 0 {
+            return Vec::new();
+        }
+        self.headers().map(|(k, v)| Header { key: k.to_string(), value: v.map(<[u8]>::to_vec) }).collect()
+    }
+}
+
+/// Iterator over the headers of a [`RecordRef`].
+#[derive(Debug, Clone)]
+pub struct HeaderIter<'a> {
+    r: Reader<'a>,
+    left: i32,
+}
+
+impl<'a> Iterator for HeaderIter<'a> {
+    type Item = (&'a str, Option<&'a [u8]>);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left <= 0 {
+            return None;
+        }
+        self.left -= 1;
+        // The section was checked when the record was read, so these cannot fail.
+        let k = self.r.nullable().ok()??;
+        let k = std::str::from_utf8(k).ok()?;
+        let v = self.r.nullable().ok()?;
+        Some((k, v))
+    }
+}
+
+/// Call `f` for each record of a complete batch whose size and CRC were already checked
+/// (`buf` holds the whole batch), decompressing once if needed and borrowing keys, values and
+/// headers from the batch; `f` returns `false` to stop early. Every record is checked for
+/// well-formedness before `f` sees it.
+pub fn for_each_record(h: &BatchHeader, buf: &[u8], mut f: impl FnMut(RecordRef<'_>) -> bool) -> Result<()> {
+    if buf.len() < h.size() || h.size() < HEADER_SIZE {
+        return Err(bad(format!("batch at offset {} needs {} bytes, only {} given", h.base_offset, h.size(), buf.len())));
+    }
     let body = &buf[HEADER_SIZE..h.size()];
     let decompressed;
-    let body = match h.compression()? {
+    let body: &[u8] = match h.compression()? {
         Compression::None => body,
         c => {
             decompressed = super::compression::decompress(c, body)?;
             &decompressed[..]
         }
     };
-    let mut out = Vec::with_capacity(h.records_count as usize);
     let log_append = h.timestamp_type() == TimestampType::LogAppendTime;
     let mut r = Reader { buf: body, pos: 0 };
     for _ in 0..h.records_count {
@@ -634,41 +867,51 @@ fn decode_body(h: BatchHeader, buf: &[u8]) -> Result<(BatchHeader, Vec<Record>)>
         let _attributes = rr.bytes(1)?;
         let ts_delta = rr.varlong()?;
         let off_delta = rr.varint()?;
-        let key = rr.nullable()?.map(<[u8]>::to_vec);
-        let value = rr.nullable()?.map(<[u8]>::to_vec);
+        let key = rr.nullable()?;
+        let value = rr.nullable()?;
         let nh = rr.varint()?;
         if nh < 0 {
             return Err(bad(format!("negative header count {nh}")));
         }
-        let mut headers = Vec::with_capacity((nh as usize).min(64));
+        let hstart = rr.pos;
         for _ in 0..nh {
             let k = rr.nullable()?.ok_or_else(|| bad("header key is null"))?;
-            let k = std::str::from_utf8(k).map_err(|_| bad("header key is not UTF-8"))?.to_string();
-            let v = rr.nullable()?.map(<[u8]>::to_vec);
-            headers.push(Header { key: k, value: v });
+            std::str::from_utf8(k).map_err(|_| bad("header key is not UTF-8"))?;
+            rr.nullable()?;
         }
         if rr.pos != rec.len() {
             return Err(bad(format!("record at offset delta {off_delta} has {} trailing bytes", rec.len() - rr.pos)));
         }
         let timestamp = if log_append { h.max_timestamp } else { h.base_timestamp.wrapping_add(ts_delta) };
-        out.push(Record { offset: h.base_offset + i64::from(off_delta), timestamp, key, value, headers });
+        let rref = RecordRef { offset: h.base_offset + i64::from(off_delta), timestamp, key, value, headers: &rec[hstart..], header_count: nh };
+        if !f(rref) {
+            return Ok(());
+        }
     }
     if r.pos != body.len() {
         return Err(bad(format!("batch at offset {} has {} bytes after its {} records", h.base_offset, body.len() - r.pos, h.records_count)));
     }
-    Ok((h, out))
+    Ok(())
+}
+
+/// Iterate over the complete batches of a buffer without checking CRCs (for bytes the log
+/// already checked when it read them); stops with an error at a bad header and silently at a
+/// trailing partial batch.
+pub fn batches_unchecked(buf: &[u8]) -> BatchIter<'_> {
+    BatchIter { buf, pos: 0, check_crc: false }
 }
 
 /// Iterate over the complete batches of a buffer, validating each; stops (with an error) at the
 /// first one that fails, and silently at a trailing partial batch.
 pub fn batches(buf: &[u8]) -> BatchIter<'_> {
-    BatchIter { buf, pos: 0 }
+    BatchIter { buf, pos: 0, check_crc: true }
 }
 
 /// Iterator returned by [`batches`]: `(header, batch bytes)`.
 pub struct BatchIter<'a> {
     buf: &'a [u8],
     pos: usize,
+    check_crc: bool,
 }
 
 impl<'a> Iterator for BatchIter<'a> {
@@ -678,15 +921,20 @@ impl<'a> Iterator for BatchIter<'a> {
         if rest.len() < HEADER_SIZE {
             return None;
         }
-        let size = match parse_header(rest) {
-            Ok(h) => h.size(),
+        let h = match parse_header(rest) {
+            Ok(h) => h,
             Err(e) => {
                 self.pos = self.buf.len();
                 return Some(Err(e));
             }
         };
+        let size = h.size();
         if rest.len() < size {
             return None;
+        }
+        if !self.check_crc {
+            self.pos += size;
+            return Some(Ok((h, &rest[..size])));
         }
         match validate(rest) {
             Ok(h) => {
@@ -873,6 +1121,50 @@ mod tests {
         buf.extend_from_slice(&a[..30]);
         let got: Vec<_> = batches(&buf).map(|r| r.unwrap().0.base_offset).collect();
         assert_eq!(got, [0, 1]);
+    }
+
+    /// The producer's builder writes exactly the bytes `encode_batch` writes, for every codec,
+    /// and the borrowing reader sees the same records as the owning one.
+    #[test]
+    fn builder_matches_encode_batch_and_views_match_records() {
+        let recs: Vec<RecordInput> = (0..40)
+            .map(|i| RecordInput {
+                offset_delta: i,
+                timestamp: 1_700_000_000_000 + i64::from(i % 5) * 7 - 9,
+                key: if i % 4 == 0 { None } else { Some(format!("k{i}").into_bytes()) },
+                value: if i % 11 == 0 { None } else { Some(vec![i as u8; (i * 5) as usize]) },
+                headers: (0..(i % 3)).map(|j| Header { key: format!("h{j}"), value: if j == 1 { None } else { Some(vec![j as u8, 1]) } }).collect(),
+            })
+            .collect();
+        for c in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+            let spec = BatchSpec { compression: c, producer_id: 3, producer_epoch: 1, base_sequence: 17, transactional: true, ..BatchSpec::default() };
+            let mut b = BatchBuilder::with_capacity(16);
+            for r in &recs {
+                b.push(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
+            }
+            assert_eq!(b.records(), 40);
+            let built = b.finish(&spec).unwrap();
+            assert_eq!(built, encode_batch(&spec, &recs).unwrap(), "{c:?}");
+            let (h, owned) = decode_records(&built).unwrap();
+            let mut seen = 0;
+            for_each_record(&h, &built, |r| {
+                let o = &owned[seen];
+                assert_eq!((r.offset, r.timestamp, r.key, r.value), (o.offset, o.timestamp, o.key.as_deref(), o.value.as_deref()));
+                let hs: Vec<(String, Option<Vec<u8>>)> = r.headers().map(|(k, v)| (k.to_string(), v.map(<[u8]>::to_vec))).collect();
+                assert_eq!(hs, o.headers.iter().map(|x| (x.key.clone(), x.value.clone())).collect::<Vec<_>>());
+                assert_eq!(r.header_count(), o.headers.len());
+                seen += 1;
+                seen < 25
+            })
+            .unwrap();
+            assert_eq!(seen, 25, "stops when the callback says so");
+        }
+        // the unchecked iterator skips the CRC, the checked one does not
+        let mut bad = encode_batch(&BatchSpec::default(), &recs[..3]).unwrap();
+        let n = bad.len();
+        bad[n - 1] ^= 1;
+        assert!(batches(&bad).next().unwrap().is_err());
+        assert!(batches_unchecked(&bad).next().unwrap().is_ok());
     }
 
     #[test]

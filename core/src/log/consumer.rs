@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::batch::{self, ControlType, Header, TimestampType};
+use super::batch::{self, ControlType, Header, HeaderIter, RecordRef, TimestampType};
+use super::index::AbortedTxn;
 use super::partition::{FetchData, IsolationLevel};
 use super::{TopicPartition, TopicsShared};
 use crate::error::{Error, ErrorCode, Result};
@@ -145,6 +146,51 @@ pub struct ConsumerRecord {
     pub headers: Vec<Header>,
 }
 
+/// A consumed record borrowed from the fetched bytes (see [`Consumer::poll_for_each`]): nothing
+/// is copied or allocated for it. Same fields as [`ConsumerRecord`].
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: u32,
+    /// Offset.
+    pub offset: i64,
+    /// Timestamp.
+    pub timestamp: i64,
+    /// CreateTime or LogAppendTime.
+    pub timestamp_type: TimestampType,
+    /// Key (`None` = null).
+    pub key: Option<&'a [u8]>,
+    /// Value (`None` = null).
+    pub value: Option<&'a [u8]>,
+    record: RecordRef<'a>,
+}
+
+impl<'a> RecordView<'a> {
+    /// The headers in order as `(key, value)`.
+    pub fn headers(&self) -> HeaderIter<'a> {
+        self.record.headers()
+    }
+    /// Number of headers.
+    pub fn header_count(&self) -> usize {
+        self.record.header_count()
+    }
+    /// An owned copy.
+    pub fn to_record(&self) -> ConsumerRecord {
+        ConsumerRecord {
+            topic: Arc::from(self.topic),
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: self.timestamp,
+            timestamp_type: self.timestamp_type,
+            key: self.key.map(<[u8]>::to_vec),
+            value: self.value.map(<[u8]>::to_vec),
+            headers: self.record.owned_headers(),
+        }
+    }
+}
+
 /// Result of [`Consumer::offsets_for_times`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OffsetAndTimestamp {
@@ -165,7 +211,22 @@ pub trait CommittedOffsets: Send + Sync {
 pub(crate) struct PartState {
     position: Option<i64>,
     paused: bool,
-    buffered: VecDeque<ConsumerRecord>,
+    /// Fetched batches not yet wholly returned; records are decoded from them on demand.
+    fetched: Option<Fetched>,
+}
+
+/// The bytes of one read of a partition and how far polls have got through them.
+struct Fetched {
+    bytes: Vec<u8>,
+    /// Start of the first batch not yet wholly returned.
+    pos: usize,
+    /// Offset after the last batch passed.
+    next: i64,
+    /// Whether any record of these bytes was returned.
+    delivered: bool,
+    /// read_committed: aborted transactions not yet reached, and producers inside one.
+    aborted: VecDeque<AbortedTxn>,
+    aborted_pids: BTreeSet<i64>,
 }
 
 /// A consumer (one thread at a time, as Kafka's).
@@ -190,6 +251,8 @@ pub struct Consumer {
     pub(crate) parts: BTreeMap<TopicPartition, PartState>,
     committed: Option<Arc<dyn CommittedOffsets>>,
     next_start: usize,
+    /// A fetch buffer kept for the next read (no fresh 1 MiB allocation per fetch).
+    spare: Vec<u8>,
     closed: bool,
     /// Present when `group.id` is set (see [`super::subscription`]).
     pub(crate) group: Option<Box<super::subscription::GroupCtx>>,
@@ -215,6 +278,7 @@ impl crate::Engine {
             parts: BTreeMap::new(),
             committed: None,
             next_start: 0,
+            spare: Vec::new(),
             closed: false,
             group: None,
             groups: None,
@@ -301,7 +365,7 @@ impl Consumer {
         }
         let s = self.state(tp)?;
         s.position = Some(offset);
-        s.buffered.clear();
+        s.fetched = None;
         Ok(())
     }
 
@@ -428,56 +492,112 @@ impl Consumer {
         self.fetch_until(max_records, Instant::now() + timeout)
     }
 
+    /// Fetch up to `max.poll.records` records like [`Consumer::poll`], but hand each one to `f`
+    /// as a [`RecordView`] borrowed from the fetched bytes instead of returning owned records:
+    /// no allocation or copy per record. Returns how many records `f` saw. Positions move as
+    /// with `poll`. If an error is returned, records `f` saw in this call may be handed out again
+    /// by the next poll.
+    ///
+    /// ```
+    /// use kabase::log::{ConsumerConfig, NewTopic, ProducerConfig, ProducerRecord, TopicPartition};
+    /// let engine = kabase::Engine::open_in_memory().unwrap();
+    /// engine.create_topic(NewTopic::new("t", 1)).unwrap();
+    /// let p = engine.producer(ProducerConfig::default()).unwrap();
+    /// for i in 0..3 { p.send(ProducerRecord::new("t", format!("v{i}")).header("h", "x")).unwrap(); }
+    /// p.flush().unwrap();
+    /// let mut c = engine.consumer(ConsumerConfig::default().set("auto.offset.reset", "earliest").unwrap()).unwrap();
+    /// c.assign(&[TopicPartition::new("t", 0)]).unwrap();
+    /// let mut total = 0;
+    /// let n = c.poll_for_each(std::time::Duration::from_millis(500), |r| {
+    ///     total += r.value.map_or(0, |v| v.len());
+    ///     assert_eq!(r.headers().next(), Some(("h", Some(&b"x"[..]))));
+    /// }).unwrap();
+    /// assert_eq!((n, total), (3, 6));
+    /// ```
+    pub fn poll_for_each(&mut self, timeout: Duration, f: impl FnMut(&RecordView<'_>)) -> Result<usize> {
+        let n = self.config.max_poll_records;
+        self.poll_records_for_each(n, timeout, f)
+    }
+
+    /// [`Consumer::poll_for_each`] with an explicit record limit.
+    pub fn poll_records_for_each(&mut self, max_records: usize, timeout: Duration, mut f: impl FnMut(&RecordView<'_>)) -> Result<usize> {
+        self.check()?;
+        let mut sink = |tp: &TopicPartition, r: &RecordRef<'_>, tt: TimestampType| {
+            f(&RecordView { topic: &tp.topic, partition: tp.partition, offset: r.offset, timestamp: r.timestamp, timestamp_type: tt, key: r.key, value: r.value, record: *r });
+        };
+        if self.is_subscribed() {
+            return self.poll_group_with(max_records, timeout, &mut sink);
+        }
+        self.fetch_until_with(max_records, Instant::now() + timeout, &mut sink)
+    }
+
     /// Fetch, waiting until `deadline` for the first records.
     pub(crate) fn fetch_until(&mut self, max_records: usize, deadline: Instant) -> Result<Vec<ConsumerRecord>> {
+        let mut out = Vec::new();
+        let mut topic: Option<Arc<str>> = None;
+        self.fetch_until_with(max_records, deadline, &mut |tp, r, tt| {
+            let t = match &topic {
+                Some(t) if **t == *tp.topic => Arc::clone(t),
+                _ => {
+                    let t: Arc<str> = Arc::from(tp.topic.as_str());
+                    topic = Some(Arc::clone(&t));
+                    t
+                }
+            };
+            out.push(ConsumerRecord {
+                topic: t,
+                partition: tp.partition,
+                offset: r.offset,
+                timestamp: r.timestamp,
+                timestamp_type: tt,
+                key: r.key.map(<[u8]>::to_vec),
+                value: r.value.map(<[u8]>::to_vec),
+                headers: r.owned_headers(),
+            });
+        })?;
+        Ok(out)
+    }
+
+    /// Fetch into `sink`, waiting until `deadline` for the first records; returns the count.
+    pub(crate) fn fetch_until_with(&mut self, max_records: usize, deadline: Instant, sink: &mut RecordSink<'_>) -> Result<usize> {
         loop {
             let seen = self.shared.signal.current();
-            let out = self.fetch_once(max_records.max(1))?;
-            if !out.is_empty() || Instant::now() >= deadline {
-                return Ok(out);
+            let n = self.fetch_once(max_records.max(1), sink)?;
+            if n > 0 || Instant::now() >= deadline {
+                return Ok(n);
             }
             self.shared.signal.wait(seen, deadline);
             self.check()?;
         }
     }
 
-    fn fetch_once(&mut self, max_records: usize) -> Result<Vec<ConsumerRecord>> {
+    fn fetch_once(&mut self, max_records: usize, sink: &mut RecordSink<'_>) -> Result<usize> {
         let tps: Vec<TopicPartition> = self.parts.iter().filter(|(_, s)| !s.paused).map(|(tp, _)| tp.clone()).collect();
-        let mut out = Vec::new();
+        let mut n = 0;
         if tps.is_empty() {
-            return Ok(out);
+            return Ok(0);
         }
         let start = self.next_start % tps.len();
         self.next_start = self.next_start.wrapping_add(1);
         let mut budget = self.config.fetch_max_bytes;
+        let isolation = self.config.isolation_level;
         for i in 0..tps.len() {
-            if out.len() >= max_records {
+            if n >= max_records {
                 break;
             }
             let tp = &tps[(start + i) % tps.len()];
             let pos = self.resolve_position(tp)?;
-            if self.state(tp)?.buffered.is_empty() && budget > 0 {
+            if self.state(tp)?.fetched.is_none() && budget > 0 {
                 let part = self.shared.partition(tp)?;
                 let max = self.config.max_partition_fetch_bytes.min(budget).max(1);
-                let data = part.read(pos, max, self.config.isolation_level)?;
+                let data = part.read_into(pos, max, isolation, std::mem::take(&mut self.spare))?;
                 budget = budget.saturating_sub(data.bytes.len());
-                let topic: Arc<str> = Arc::from(tp.topic.as_str());
-                let (records, next) = decode_fetch(&topic, tp.partition, pos, &data, self.config.isolation_level)?;
-                let s = self.state(tp)?;
-                s.buffered.extend(records);
-                if s.buffered.is_empty() {
-                    // Only skipped data (control or aborted batches): move past it.
-                    s.position = Some(next.max(pos));
-                }
+                self.state(tp)?.fetched = Some(Fetched::new(data, pos));
             }
-            let s = self.state(tp)?;
-            while out.len() < max_records {
-                let Some(r) = s.buffered.pop_front() else { break };
-                s.position = Some(r.offset + 1);
-                out.push(r);
-            }
+            let s = self.parts.get_mut(tp).ok_or_else(|| Error::internal("assigned partition vanished"))?;
+            n += drain(tp, s, max_records - n, isolation, sink, &mut self.spare)?;
         }
-        Ok(out)
+        Ok(n)
     }
 
     /// Close the consumer. With a group: commit positions (when auto-commit is on), revoke
@@ -494,46 +614,106 @@ impl Consumer {
     }
 }
 
-/// Turn fetched batches into records: skip records before `fetch_offset`, control batches, and
-/// (read_committed) batches of aborted transactions. Returns the records and the offset after
-/// the last batch looked at.
-fn decode_fetch(topic: &Arc<str>, partition: u32, fetch_offset: i64, data: &FetchData, isolation: IsolationLevel) -> Result<(Vec<ConsumerRecord>, i64)> {
-    let mut out = Vec::new();
-    let mut next = fetch_offset;
-    let mut aborted: Vec<_> = data.aborted.clone();
-    aborted.sort_by_key(|t| t.first_offset);
-    let mut aborted = VecDeque::from(aborted);
-    let mut aborted_pids: BTreeSet<i64> = BTreeSet::new();
-    for b in batch::batches(&data.bytes) {
-        let (h, bytes) = b?;
-        next = h.next_offset();
+/// Receives each record a poll returns.
+pub(crate) type RecordSink<'s> = dyn FnMut(&TopicPartition, &RecordRef<'_>, TimestampType) + 's;
+
+impl Fetched {
+    fn new(data: FetchData, fetch_offset: i64) -> Fetched {
+        let mut aborted = data.aborted;
+        aborted.sort_by_key(|t| t.first_offset);
+        Fetched { bytes: data.bytes, pos: 0, next: fetch_offset, delivered: false, aborted: VecDeque::from(aborted), aborted_pids: BTreeSet::new() }
+    }
+}
+
+/// Hand up to `max` records of a partition's fetched bytes to `sink`, decoding them in place:
+/// skip records before the position, control batches, and (read_committed) batches of
+/// aborted transactions, as Kafka's fetcher does. The log checked every batch's CRC when it
+/// read them, so only headers and record framing are checked here. Returns the count.
+fn drain(tp: &TopicPartition, s: &mut PartState, max: usize, isolation: IsolationLevel, sink: &mut RecordSink<'_>, spare: &mut Vec<u8>) -> Result<usize> {
+    let Some(f) = s.fetched.as_mut() else { return Ok(0) };
+    let mut position = s.position.unwrap_or(f.next);
+    let mut n = 0usize;
+    let mut exhausted = false;
+    loop {
+        if f.pos + batch::HEADER_SIZE > f.bytes.len() {
+            exhausted = true;
+            break;
+        }
+        if n >= max {
+            break;
+        }
+        let rest = &f.bytes[f.pos..];
+        let h = batch::parse_header(rest)?;
+        let size = h.size();
+        if rest.len() < size {
+            exhausted = true;
+            break;
+        }
+        let bytes = &rest[..size];
         if isolation == IsolationLevel::ReadCommitted && h.has_producer_id() {
-            while aborted.front().is_some_and(|t| t.first_offset <= h.last_offset()) {
-                if let Some(t) = aborted.pop_front() {
-                    aborted_pids.insert(t.producer_id);
+            while f.aborted.front().is_some_and(|t| t.first_offset <= h.last_offset()) {
+                if let Some(t) = f.aborted.pop_front() {
+                    f.aborted_pids.insert(t.producer_id);
                 }
             }
-            if h.is_transactional() && !h.is_control() && aborted_pids.contains(&h.producer_id) {
+            if h.is_transactional() && !h.is_control() && f.aborted_pids.contains(&h.producer_id) {
+                f.pos += size;
+                f.next = h.next_offset();
                 continue;
             }
         }
         if h.is_control() {
             if isolation == IsolationLevel::ReadCommitted {
-                let (_, recs) = batch::decode_records(bytes)?;
-                if let Some(Ok(ControlType::Abort)) = recs.first().and_then(|r| r.key.as_deref()).map(batch::parse_control_key) {
-                    aborted_pids.remove(&h.producer_id);
+                let mut kind = None;
+                batch::for_each_record(&h, bytes, |r| {
+                    kind = r.key.map(batch::parse_control_key);
+                    false
+                })?;
+                if let Some(Ok(ControlType::Abort)) = kind {
+                    f.aborted_pids.remove(&h.producer_id);
                 }
             }
+            f.pos += size;
+            f.next = h.next_offset();
             continue;
         }
-        let (_, recs) = batch::decode_validated(h, bytes)?;
-        let tt = h.timestamp_type();
-        for r in recs {
-            if r.offset < fetch_offset {
-                continue;
+        if h.last_offset() >= position {
+            let tt = h.timestamp_type();
+            let mut stopped = false;
+            batch::for_each_record(&h, bytes, |r| {
+                if r.offset < position {
+                    return true;
+                }
+                if n >= max {
+                    stopped = true;
+                    return false;
+                }
+                sink(tp, &r, tt);
+                n += 1;
+                position = r.offset + 1;
+                true
+            })?;
+            if stopped {
+                break;
             }
-            out.push(ConsumerRecord { topic: Arc::clone(topic), partition, offset: r.offset, timestamp: r.timestamp, timestamp_type: tt, key: r.key, value: r.value, headers: r.headers });
+        }
+        f.pos += size;
+        f.next = h.next_offset();
+    }
+    if n > 0 {
+        f.delivered = true;
+        s.position = Some(position);
+    }
+    if exhausted {
+        // Everything usable was returned. Nothing at all (only skipped data): move past it.
+        if !f.delivered {
+            s.position = Some(f.next.max(position));
+        }
+        if let Some(f) = s.fetched.take() {
+            if f.bytes.capacity() > spare.capacity() {
+                *spare = f.bytes;
+            }
         }
     }
-    Ok((out, next))
+    Ok(n)
 }

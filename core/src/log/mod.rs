@@ -58,10 +58,10 @@ pub use admin::{ConfigEntry, NewTopic, PartitionDescription, TopicDescription};
 pub use cleaner::CleanStats;
 pub use batch::{Compression, Header, Record, TimestampType};
 pub use config::TopicConfig;
-pub use consumer::{CommittedOffsets, Consumer, ConsumerConfig, ConsumerRecord, OffsetAndTimestamp, OffsetReset};
+pub use consumer::{CommittedOffsets, Consumer, ConsumerConfig, ConsumerRecord, OffsetAndTimestamp, OffsetReset, RecordView};
 pub use partition::{IsolationLevel, SegmentInfo};
 pub use subscription::ConsumerRebalanceListener;
-pub use producer::{Acks, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendFuture};
+pub use producer::{Acks, Producer, ProducerConfig, ProducerRecord, ProducerRecordRef, RecordMetadata, SendFuture};
 pub use txn::{TxnOffset, TxnOffsetCommitter};
 
 use crate::error::{Error, ErrorCode, Result};

@@ -349,20 +349,32 @@ impl PartitionLog {
         Error::closed(&format!("partition {}-{}", self.topic, self.partition))
     }
 
-    /// Append one client batch (offsets are assigned here).
+    /// [`PartitionLog::append_reuse`] for tests.
+    #[cfg(test)]
     pub(crate) fn append(&self, bytes: Vec<u8>) -> Result<AppendInfo> {
-        self.append_inner(bytes, false)
+        self.append_inner(bytes, false).map(|(info, _)| info)
+    }
+
+    /// Append one client batch (offsets are assigned here) and give its buffer back for reuse.
+    /// The batch comes from this process's producer, which computed its CRC over these very
+    /// bytes a moment ago, so only the header is checked here (one CRC pass per batch).
+    pub(crate) fn append_reuse(&self, bytes: Vec<u8>) -> (Result<AppendInfo>, Option<Vec<u8>>) {
+        match self.append_inner(bytes, false) {
+            Ok((info, buf)) => (Ok(info), Some(buf)),
+            Err(e) => (Err(e), None),
+        }
     }
 
     /// Append a transaction marker (COMMIT or ABORT) for a producer.
     pub(crate) fn append_marker(&self, producer_id: i64, epoch: i16, kind: ControlType, coordinator_epoch: i32) -> Result<AppendInfo> {
         let b = batch::encode_control_batch(0, producer_id, epoch, kind, coordinator_epoch, crate::util::now_ms())?;
-        self.append_inner(b, true)
+        self.append_inner(b, true).map(|(info, _)| info)
     }
 
-    fn append_inner(&self, mut bytes: Vec<u8>, coordinator: bool) -> Result<AppendInfo> {
+    /// Both callers pass batches encoded in this process (CRC freshly computed).
+    fn append_inner(&self, mut bytes: Vec<u8>, coordinator: bool) -> Result<(AppendInfo, Vec<u8>)> {
         let config = self.config();
-        let mut h = batch::validate(&bytes)?;
+        let mut h = batch::parse_header(&bytes)?;
         if bytes.len() != h.size() {
             return Err(Error::new(ErrorCode::CorruptRecord, "append takes exactly one record batch"));
         }
@@ -409,7 +421,7 @@ impl PartitionLog {
                 return Err(self.closed_err());
             }
             if let AppendCheck::Duplicate { first_offset, last_offset } = st.producers.check(&h)? {
-                return Ok(AppendInfo { first_offset, last_offset, log_append_time: -1, duplicate: true });
+                return Ok((AppendInfo { first_offset, last_offset, log_append_time: -1, duplicate: true }, bytes));
             }
             let base = st.leo;
             batch::set_base_offset(&mut bytes, base);
@@ -446,7 +458,7 @@ impl PartitionLog {
         if flush_needed || coordinator {
             self.flush_to(info.last_offset + 1)?;
         }
-        Ok(info)
+        Ok((info, bytes))
     }
 
     fn maybe_roll(&self, st: &mut LogState, h: &BatchHeader, config: &TopicConfig) -> Result<()> {
@@ -579,10 +591,17 @@ impl PartitionLog {
     }
 
     /// Read whole batches from `offset`, at most `max_bytes` (at least one batch).
+    #[cfg(test)]
     pub(crate) fn read(&self, offset: i64, max_bytes: usize, isolation: IsolationLevel) -> Result<FetchData> {
+        self.read_into(offset, max_bytes, isolation, Vec::new())
+    }
+
+    /// [`PartitionLog::read`] into `buf` (cleared first), so a reader can reuse one buffer.
+    pub(crate) fn read_into(&self, offset: i64, max_bytes: usize, isolation: IsolationLevel, mut buf: Vec<u8>) -> Result<FetchData> {
+        buf.clear();
         let st = self.state.lock();
         let lso = Self::lso_of(&st);
-        let mut out = FetchData { bytes: Vec::new(), high_watermark: st.leo, last_stable_offset: lso, log_start_offset: st.log_start, aborted: Vec::new() };
+        let mut out = FetchData { bytes: buf, high_watermark: st.leo, last_stable_offset: lso, log_start_offset: st.log_start, aborted: Vec::new() };
         if offset < st.log_start || offset > st.leo {
             return Err(Error::new(
                 ErrorCode::OffsetOutOfRange,
@@ -608,26 +627,27 @@ impl PartitionLog {
             } else {
                 seg.size()
             };
-            let room = max_bytes.saturating_sub(out.bytes.len());
-            if let Some(b) = seg.read(at.max(seg.base_offset), if out.bytes.is_empty() { room } else { room.max(1) }, max_pos)? {
-                if !out.bytes.is_empty() && out.bytes.len() + b.len() > max_bytes {
+            let start = out.bytes.len();
+            let room = max_bytes.saturating_sub(start);
+            if seg.read_into(at.max(seg.base_offset), if start == 0 { room } else { room.max(1) }, max_pos, &mut out.bytes)? {
+                // `seg.read_into` checked every CRC; walk the headers only.
+                if start > 0 && out.bytes.len() > max_bytes {
                     // keep whole batches only within the limit
                     let mut take = 0;
-                    for r in batch::batches(&b) {
+                    for r in batch::batches_unchecked(&out.bytes[start..]) {
                         let Ok((h, _)) = r else { break };
-                        if out.bytes.len() + take + h.size() > max_bytes {
+                        if start + take + h.size() > max_bytes {
                             break;
                         }
                         take += h.size();
                     }
-                    out.bytes.extend_from_slice(&b[..take]);
+                    out.bytes.truncate(start + take);
                     break;
                 }
                 let mut last_next = at;
-                for (h, _) in batch::batches(&b).flatten() {
+                for (h, _) in batch::batches_unchecked(&out.bytes[start..]).flatten() {
                     last_next = h.next_offset();
                 }
-                out.bytes.extend_from_slice(&b);
                 if last_next < seg.next_offset() {
                     // The read stopped inside this segment (size limit or a bad batch next).
                     break;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::batch::{self, BatchSpec, Compression, Header, RecordInput};
+use super::batch::{self, BatchBuilder, BatchSpec, Compression, Header};
 use super::partitioner;
 use super::txn::TxnOffset;
 use super::{Topic, TopicPartition, TopicsShared};
@@ -198,6 +198,65 @@ impl ProducerRecord {
     }
 }
 
+impl ProducerRecord {
+    /// Borrow the record (for [`Producer::send_ref`]).
+    pub fn as_record_ref(&self) -> ProducerRecordRef<'_> {
+        ProducerRecordRef {
+            topic: &self.topic,
+            partition: self.partition,
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            timestamp: self.timestamp,
+            headers: &self.headers,
+        }
+    }
+}
+
+/// A record to send, borrowed from the caller (see [`Producer::send_ref`]); the same fields as
+/// [`ProducerRecord`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerRecordRef<'a> {
+    /// Topic (created on first use with the engine's `num_partitions` if missing).
+    pub topic: &'a str,
+    /// Explicit partition; `None` lets the partitioner choose.
+    pub partition: Option<u32>,
+    /// Key; `None` is null.
+    pub key: Option<&'a [u8]>,
+    /// Value; `None` is null (a tombstone).
+    pub value: Option<&'a [u8]>,
+    /// CreateTime timestamp; `None` = now.
+    pub timestamp: Option<i64>,
+    /// Headers.
+    pub headers: &'a [Header],
+}
+
+impl<'a> ProducerRecordRef<'a> {
+    /// A record with a value and no key.
+    pub fn new(topic: &'a str, value: &'a [u8]) -> ProducerRecordRef<'a> {
+        ProducerRecordRef { topic, partition: None, key: None, value: Some(value), timestamp: None, headers: &[] }
+    }
+    /// Set the key.
+    pub fn key(mut self, key: &'a [u8]) -> Self {
+        self.key = Some(key);
+        self
+    }
+    /// Choose the partition.
+    pub fn partition(mut self, p: u32) -> Self {
+        self.partition = Some(p);
+        self
+    }
+    /// Set the timestamp.
+    pub fn timestamp(mut self, ts: i64) -> Self {
+        self.timestamp = Some(ts);
+        self
+    }
+    /// Set the headers.
+    pub fn headers(mut self, headers: &'a [Header]) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
 /// Where a record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {
@@ -296,8 +355,61 @@ impl SendFuture {
 
 type TpKey = (Arc<str>, u32);
 
+/// FxHash (the multiply-rotate hash rustc uses for its own tables): a few instructions per
+/// word instead of SipHash's rounds. The producer's maps are keyed by topic names the
+/// application itself sends to, so there is no untrusted input to defend against.
+#[derive(Default, Clone, Copy)]
+struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        }
+        let mut last = 0u64;
+        for (i, &b) in chunks.remainder().iter().enumerate() {
+            last |= u64::from(b) << (8 * i);
+        }
+        self.add(last);
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// A batch being filled: records are encoded into its final buffer as they are sent.
 struct OpenBatch {
-    records: Vec<RecordInput>,
+    builder: BatchBuilder,
     bytes: usize,
     created: Instant,
     done: Arc<BatchDone>,
@@ -306,7 +418,7 @@ struct OpenBatch {
 
 struct Sealed {
     key: TpKey,
-    records: Vec<RecordInput>,
+    builder: BatchBuilder,
     bytes: usize,
     done: Arc<BatchDone>,
     transactional: bool,
@@ -314,14 +426,16 @@ struct Sealed {
 
 #[derive(Default)]
 struct Accum {
-    open: HashMap<TpKey, OpenBatch>,
+    open: FxMap<TpKey, OpenBatch>,
     ready: VecDeque<Sealed>,
     ready_bytes: usize,
     sealed: u64,
     processed: u64,
     stop: bool,
-    topics: HashMap<String, (Arc<str>, Arc<Topic>)>,
-    sticky: HashMap<String, (u32, usize)>,
+    topics: FxMap<String, (Arc<str>, Arc<Topic>)>,
+    /// Buffers of written batches, reused for new ones (no fresh pages per batch).
+    pool: Vec<Vec<u8>>,
+    sticky: FxMap<String, (u32, usize)>,
 }
 
 #[derive(Default)]
@@ -366,9 +480,14 @@ impl std::fmt::Debug for Producer {
     }
 }
 
+/// Initial buffer of a new batch: room for `batch.size` (capped at 1 MiB) or the first record.
+fn batch_capacity(batch_size: usize, first_record: usize) -> usize {
+    batch_size.min(1 << 20).max(first_record) + 16
+}
+
 /// Bytes a record adds to a batch (upper estimate of its encoding).
-fn record_size(r: &ProducerRecord) -> usize {
-    21 + r.key.as_ref().map_or(0, Vec::len) + r.value.as_ref().map_or(0, Vec::len) + r.headers.iter().map(|h| 10 + h.key.len() + h.value.as_ref().map_or(0, Vec::len)).sum::<usize>()
+fn record_size(r: &ProducerRecordRef<'_>) -> usize {
+    21 + r.key.map_or(0, <[u8]>::len) + r.value.map_or(0, <[u8]>::len) + r.headers.iter().map(|h| 10 + h.key.len() + h.value.as_ref().map_or(0, Vec::len)).sum::<usize>()
 }
 
 impl crate::Engine {
@@ -433,6 +552,22 @@ impl Producer {
     /// `acks=all`). Errors known at once (size limits, unknown partition, a fenced producer,
     /// no open transaction) are returned here.
     pub fn send(&self, record: ProducerRecord) -> Result<SendFuture> {
+        self.send_ref(record.as_record_ref())
+    }
+
+    /// [`Producer::send`] for a borrowed record: the key, value and headers are encoded into
+    /// the open batch straight from the caller's buffers, so the caller allocates nothing per
+    /// record.
+    ///
+    /// ```
+    /// use kabase::log::{ProducerConfig, ProducerRecordRef};
+    /// let engine = kabase::Engine::open_in_memory().unwrap();
+    /// let producer = engine.producer(ProducerConfig::default().set("linger.ms", "0").unwrap()).unwrap();
+    /// let value = [7u8; 100];
+    /// let f = producer.send_ref(ProducerRecordRef::new("t", &value).key(b"k")).unwrap();
+    /// assert_eq!(f.get().unwrap().serialized_value_size, 100);
+    /// ```
+    pub fn send_ref(&self, record: ProducerRecordRef<'_>) -> Result<SendFuture> {
         self.check_usable()?;
         let inner = &self.inner;
         let size = record_size(&record);
@@ -449,18 +584,18 @@ impl Producer {
                 return Err(Error::new(ErrorCode::InvalidTxnState, "a transactional producer must call begin_transaction before send"));
             }
         }
-        let (tname, topic) = {
-            let mut a = inner.accum.lock();
-            match a.topics.get(&record.topic) {
-                Some((n, t)) if !t.deleted.load(Ordering::Acquire) => (Arc::clone(n), Arc::clone(t)),
-                _ => {
-                    drop(a);
-                    let t = inner.shared.topic_or_create(&record.topic)?;
-                    let n: Arc<str> = Arc::from(record.topic.as_str());
-                    a = inner.accum.lock();
-                    a.topics.insert(record.topic.clone(), (Arc::clone(&n), Arc::clone(&t)));
-                    (n, t)
-                }
+        let timestamp = record.timestamp.unwrap_or_else(crate::util::now_ms);
+        // One hold of the accumulator lock from the topic lookup to the append.
+        let mut a = inner.accum.lock();
+        let (tname, topic) = match a.topics.get(record.topic) {
+            Some((n, t)) if !t.deleted.load(Ordering::Acquire) => (Arc::clone(n), Arc::clone(t)),
+            _ => {
+                drop(a);
+                let t = inner.shared.topic_or_create(record.topic)?;
+                let n: Arc<str> = Arc::from(record.topic);
+                a = inner.accum.lock();
+                a.topics.insert(record.topic.to_string(), (Arc::clone(&n), Arc::clone(&t)));
+                (n, t)
             }
         };
         let max_message = topic.config.read().max_message_bytes;
@@ -471,7 +606,7 @@ impl Producer {
             ));
         }
         let n = topic.num_partitions();
-        let explicit_or_keyed = match (record.partition, &record.key) {
+        let explicit_or_keyed = match (record.partition, record.key) {
             (Some(p), _) => {
                 if p >= n {
                     return Err(Error::new(ErrorCode::UnknownPartition, format!("topic {} has {n} partitions; partition {p} does not exist", record.topic)));
@@ -481,17 +616,15 @@ impl Producer {
             (None, Some(k)) if !inner.config.partitioner_ignore_keys => Some(partitioner::partition_for_key(k, n)),
             _ => None,
         };
-        let timestamp = record.timestamp.unwrap_or_else(crate::util::now_ms);
-        let key_size = record.key.as_ref().map_or(-1, |k| k.len() as i32);
-        let value_size = record.value.as_ref().map_or(-1, |v| v.len() as i32);
-        let mut a = inner.accum.lock();
+        let key_size = record.key.map_or(-1, |k| k.len() as i32);
+        let value_size = record.value.map_or(-1, |v| v.len() as i32);
         let partition = match explicit_or_keyed {
             Some(p) => p,
             None => {
                 // KIP-794: stay on one partition until batch.size bytes went to it, then move
                 // to another one at random.
                 let batch_size = inner.config.batch_size.max(1);
-                let entry = a.sticky.get(&record.topic).copied();
+                let entry = a.sticky.get(record.topic).copied();
                 let p = match entry {
                     Some((p, bytes)) if p < n && bytes < batch_size => p,
                     prev => {
@@ -510,12 +643,17 @@ impl Producer {
                     Some((q, b)) if q == p => b,
                     _ => 0,
                 };
-                a.sticky.insert(record.topic.clone(), (p, bytes + size));
+                match a.sticky.get_mut(record.topic) {
+                    Some(e) => *e = (p, bytes + size),
+                    None => {
+                        a.sticky.insert(record.topic.to_string(), (p, bytes + size));
+                    }
+                }
                 p
             }
         };
         if transactional {
-            let tp = TopicPartition::new(record.topic.clone(), partition);
+            let tp = TopicPartition::new(record.topic, partition);
             let mut t = inner.txn.lock();
             if !t.partitions.contains(&tp) {
                 let (pid, epoch) = *inner.ident.lock();
@@ -534,17 +672,19 @@ impl Producer {
             inner.cv_done.wait(&mut a);
         }
         let key: TpKey = (tname, partition);
-        let full = a.open.get(&key).is_some_and(|b| !b.records.is_empty() && b.bytes + size > inner.config.batch_size);
+        let full = a.open.get(&key).is_some_and(|b| b.builder.records() > 0 && b.bytes + size > inner.config.batch_size);
         if full {
             seal(&mut a, &key);
         }
         let mut new_batch = false;
-        let b = a.open.entry(key.clone()).or_insert_with(|| {
+        let acc = &mut *a;
+        let pool = &mut acc.pool;
+        let b = acc.open.entry(key.clone()).or_insert_with(|| {
             new_batch = true;
-            OpenBatch { records: Vec::new(), bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
+            let buf = pool.pop().unwrap_or_default();
+            OpenBatch { builder: BatchBuilder::with_buffer(buf, batch_capacity(inner.config.batch_size, size)), bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
         });
-        let index = b.records.len() as u32;
-        b.records.push(RecordInput { offset_delta: index as i32, timestamp, key: record.key, value: record.value, headers: record.headers });
+        let index = b.builder.push(timestamp, record.key, record.value, record.headers) as u32;
         b.bytes += size;
         let done = Arc::clone(&b.done);
         let now_full = b.bytes >= inner.config.batch_size;
@@ -700,12 +840,12 @@ impl Drop for Producer {
 
 fn seal(a: &mut Accum, key: &TpKey) {
     if let Some(b) = a.open.remove(key) {
-        if b.records.is_empty() {
+        if b.builder.records() == 0 {
             return;
         }
         a.ready_bytes += b.bytes;
         a.sealed += 1;
-        a.ready.push_back(Sealed { key: key.clone(), records: b.records, bytes: b.bytes, done: b.done, transactional: b.transactional });
+        a.ready.push_back(Sealed { key: key.clone(), builder: b.builder, bytes: b.bytes, done: b.done, transactional: b.transactional });
     }
 }
 
@@ -738,7 +878,20 @@ fn sender_loop(inner: &Inner) {
         if a.ready.is_empty() {
             continue;
         }
-        let batch: Vec<Sealed> = a.ready.drain(..).collect();
+        // Take a bounded round (a quarter of buffer.memory, at least 1 MiB) so `send` keeps
+        // filling batches while this round is written: producing and writing overlap instead
+        // of alternating. Under acks=all the round is also the group-commit unit.
+        let cap = (inner.config.buffer_memory / 4).max(1 << 20);
+        let mut take = 0;
+        let mut round_bytes = 0;
+        for s in &a.ready {
+            take += 1;
+            round_bytes += s.bytes;
+            if round_bytes >= cap {
+                break;
+            }
+        }
+        let batch: Vec<Sealed> = a.ready.drain(..take).collect();
         drop(a);
         let ident = *inner.ident.lock();
         if ident != last_ident {
@@ -747,15 +900,22 @@ fn sender_loop(inner: &Inner) {
         }
         let count = batch.len() as u64;
         let bytes: usize = batch.iter().map(|s| s.bytes).sum();
-        process(inner, batch, &mut sequences, ident);
+        let mut spent = process(inner, batch, &mut sequences, ident);
         a = inner.accum.lock();
+        spent.truncate(POOL_BUFFERS.saturating_sub(a.pool.len()));
+        a.pool.append(&mut spent);
         a.processed += count;
         a.ready_bytes = a.ready_bytes.saturating_sub(bytes);
         inner.cv_done.notify_all();
     }
 }
 
-fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32>, ident: (i64, i16)) {
+/// Batch buffers kept for reuse per producer.
+const POOL_BUFFERS: usize = 8;
+
+/// Encode, append and complete `batch`; returns the written buffers for reuse.
+fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32>, ident: (i64, i16)) -> Vec<Vec<u8>> {
+    let mut spent = Vec::new();
     let (pid, epoch) = ident;
     let idempotent = inner.config.enable_idempotence && pid >= 0;
     let mut to_sync: HashMap<TpKey, (Arc<super::partition::PartitionLog>, i64)> = HashMap::new();
@@ -770,10 +930,16 @@ fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32
             transactional: s.transactional,
             ..BatchSpec::default()
         };
-        let n = s.records.len() as i32;
-        let r = batch::encode_batch(&spec, &s.records).and_then(|bytes| {
+        let n = s.builder.records();
+        let r = s.builder.finish(&spec).and_then(|bytes| {
             let part = inner.shared.topic(&s.key.0)?.partition(s.key.1)?;
-            let info = part.append(bytes)?;
+            let (info, buf) = part.append_reuse(bytes);
+            let info = info?;
+            if let Some(b) = buf {
+                if spent.len() < POOL_BUFFERS && b.capacity() <= (1 << 20) + 4096 {
+                    spent.push(b);
+                }
+            }
             Ok((part, info))
         });
         match r {
@@ -816,4 +982,5 @@ fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32
         };
         done.complete(r);
     }
+    spent
 }

@@ -319,16 +319,28 @@ impl Segment {
     /// least one batch), not past `max_position`. Every batch is CRC-checked; a failing one is
     /// reported as [`ErrorCode::CorruptRecord`].
     pub fn read(&self, offset: i64, max_bytes: usize, max_position: u64) -> Result<Option<Vec<u8>>> {
-        let Some((pos, first)) = self.translate(offset)? else { return Ok(None) };
+        let mut out = Vec::new();
+        Ok(if self.read_into(offset, max_bytes, max_position, &mut out)? { Some(out) } else { None })
+    }
+
+    /// [`Segment::read`] appending to `out` (so a caller can reuse one buffer across reads);
+    /// returns whether anything was appended. On an error `out` is left as it was.
+    pub fn read_into(&self, offset: i64, max_bytes: usize, max_position: u64, out: &mut Vec<u8>) -> Result<bool> {
+        let Some((pos, first)) = self.translate(offset)? else { return Ok(false) };
         if pos >= max_position {
-            return Ok(None);
+            return Ok(false);
         }
         let limit = (max_position - pos).min(max_bytes.max(first.size()) as u64) as usize;
-        let mut buf = vec![0u8; limit];
-        self.log.read_exact_at(&mut buf, pos).map_err(|e| Error::io("read segment", e))?;
+        let start = out.len();
+        out.resize(start + limit, 0);
+        if let Err(e) = self.log.read_exact_at(&mut out[start..], pos) {
+            out.truncate(start);
+            return Err(Error::io("read segment", e));
+        }
         let mut end = 0usize;
         let mut expected = first.base_offset;
-        for b in batch::batches(&buf) {
+        let mut failure = None;
+        for b in batch::batches(&out[start..]) {
             let b = b.and_then(|(h, x)| {
                 if h.base_offset < expected {
                     return Err(Error::new(ErrorCode::CorruptRecord, format!("batch at offset {} follows offset {}: offsets go backwards", h.base_offset, expected - 1)));
@@ -340,21 +352,18 @@ impl Segment {
                 Ok((h, _)) => end += h.size(),
                 Err(e) => {
                     if end == 0 {
-                        return Err(Error::new(
-                            ErrorCode::CorruptRecord,
-                            format!("segment {} of {}: {}", self.base_offset, self.dir.display(), e.message()),
-                        ));
+                        failure = Some(e);
                     }
                     break;
                 }
             }
         }
-        if end == 0 {
-            // The first batch is larger than what fits: it must be cut by max_position.
-            return Ok(None);
+        out.truncate(start + end);
+        if let Some(e) = failure {
+            return Err(Error::new(ErrorCode::CorruptRecord, format!("segment {} of {}: {}", self.base_offset, self.dir.display(), e.message())));
         }
-        buf.truncate(end);
-        Ok(Some(buf))
+        // end == 0: the first batch is larger than what fits, so max_position cuts it.
+        Ok(end > 0)
     }
 
     /// The first record with timestamp ≥ `ts` at or after `start_offset`: `(timestamp, offset)`.

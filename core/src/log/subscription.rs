@@ -274,6 +274,21 @@ impl Consumer {
     }
 
     /// A group-mode poll: alternate between the group protocol and short fetch waits.
+    /// [`Self::poll_group`] handing records to `sink` (see [`Consumer::poll_for_each`]).
+    pub(crate) fn poll_group_with(&mut self, max_records: usize, timeout: Duration, sink: &mut super::consumer::RecordSink<'_>) -> Result<usize> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            self.group_step(deadline.saturating_duration_since(now).min(GROUP_CHECK))?;
+            let now = Instant::now();
+            let wait_until = deadline.min(now + GROUP_CHECK);
+            let n = self.fetch_until_with(max_records, wait_until, sink)?;
+            if n > 0 || Instant::now() >= deadline {
+                return Ok(n);
+            }
+        }
+    }
+
     pub(crate) fn poll_group(&mut self, max_records: usize, timeout: Duration) -> Result<Vec<super::ConsumerRecord>> {
         let deadline = Instant::now() + timeout;
         loop {

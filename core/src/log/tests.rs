@@ -724,3 +724,85 @@ fn segment_ms_rolls_by_record_time_and_flush_messages_syncs() {
     let part = e.topics().unwrap().partition(&TopicPartition::new("t", 0)).unwrap();
     assert_eq!(part.durable.load(std::sync::atomic::Ordering::Acquire), 5, "flush.messages=1 fsyncs every append");
 }
+
+/// The borrowing paths (`send_ref`, `poll_for_each`) give exactly what the owned ones give:
+/// same records, headers and positions, across batch boundaries hit by `max.poll.records`,
+/// seeks, and read_committed skipping an aborted transaction and its markers.
+#[test]
+fn borrowed_send_and_views_match_owned_paths() {
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    e.create_topic(NewTopic::new("v", 1)).unwrap();
+    let tp = TopicPartition::new("v", 0);
+    let p = e.producer(ProducerConfig::default().set("batch.size", "300").unwrap().set("linger.ms", "50").unwrap()).unwrap();
+    let hdrs = [Header::new("h", b"x".to_vec()), Header { key: "n".into(), value: None }];
+    for i in 0..40u32 {
+        let v = format!("v{i}").into_bytes();
+        let k = format!("k{i}").into_bytes();
+        if i % 2 == 0 {
+            let mut r = ProducerRecordRef::new("v", &v).key(&k).partition(0).timestamp(1000 + i64::from(i));
+            if i % 4 == 0 {
+                r = r.headers(&hdrs);
+            }
+            p.send_ref(r).unwrap();
+        } else if i % 7 == 0 {
+            p.send(ProducerRecord::tombstone("v", k).partition(0).timestamp(1000 + i64::from(i))).unwrap();
+        } else {
+            p.send(ProducerRecord::new("v", v).key(k).partition(0).timestamp(1000 + i64::from(i)).header("o", "y")).unwrap();
+        }
+    }
+    p.flush().unwrap();
+    // an aborted and a committed transaction after the plain records
+    let t = e.producer(fast().set("transactional.id", "views").unwrap()).unwrap();
+    t.init_transactions().unwrap();
+    t.begin_transaction().unwrap();
+    t.send(ProducerRecord::new("v", "aborted")).unwrap();
+    t.flush().unwrap();
+    t.abort_transaction().unwrap();
+    t.begin_transaction().unwrap();
+    t.send(ProducerRecord::new("v", "committed")).unwrap();
+    t.commit_transaction().unwrap();
+    let log = std::fs::read(d.path().join("log/v-0/00000000000000000000.log")).unwrap();
+    assert!(batch::batches(&log).count() > 5, "several batches");
+    for isolation in ["read_uncommitted", "read_committed"] {
+        let cfg = earliest().set("max.poll.records", "7").unwrap().set("isolation.level", isolation).unwrap();
+        let mut owned = e.consumer(cfg.clone()).unwrap();
+        let mut viewed = e.consumer(cfg).unwrap();
+        owned.assign(&[tp.clone()]).unwrap();
+        viewed.assign(&[tp.clone()]).unwrap();
+        let mut all_owned = Vec::new();
+        let mut all_viewed = Vec::new();
+        for step in 0..40 {
+            if step == 3 {
+                owned.seek(&tp, 5).unwrap();
+                viewed.seek(&tp, 5).unwrap();
+            }
+            let a = owned.poll(Duration::from_millis(0)).unwrap();
+            let mut b = Vec::new();
+            let n = viewed
+                .poll_for_each(Duration::from_millis(0), |r| {
+                    assert_eq!(r.header_count(), r.headers().count());
+                    b.push(r.to_record());
+                })
+                .unwrap();
+            assert_eq!(n, b.len());
+            assert!(n <= 7);
+            assert_eq!(a, b, "{isolation} step {step}");
+            assert_eq!(owned.position(&tp).unwrap(), viewed.position(&tp).unwrap(), "{isolation} step {step}");
+            all_owned.extend(a);
+            all_viewed.extend(b);
+        }
+        assert_eq!(all_owned, all_viewed);
+        let vals = values(&all_owned);
+        let expect_tail: &[&str] = if isolation == "read_committed" { &["committed"] } else { &["aborted", "committed"] };
+        assert_eq!(&vals[vals.len() - expect_tail.len()..], expect_tail, "{isolation}");
+        let plain: Vec<&ConsumerRecord> = all_owned.iter().filter(|r| r.offset < 40).collect();
+        assert_eq!(plain.len(), 21 + 35, "0..21 in three polls before the seek to 5, then 5..40");
+        let r4 = plain.iter().find(|r| r.offset == 4).unwrap();
+        assert_eq!(r4.headers, hdrs.to_vec());
+        assert_eq!((r4.key.as_deref(), r4.timestamp), (Some(&b"k4"[..]), 1004));
+        assert_eq!(plain.iter().find(|r| r.offset == 7).unwrap().value, None);
+        assert_eq!(plain.iter().find(|r| r.offset == 9).unwrap().headers, vec![Header::new("o", b"y".to_vec())]);
+    }
+    e.close().unwrap();
+}
