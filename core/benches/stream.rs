@@ -154,6 +154,7 @@ fn latency(rate_per_s: u64, count: usize) {
     let done = Arc::new(AtomicBool::new(false));
     let consumer = collect(&engine, "lat", count, epoch, Arc::clone(&done), true);
     let t = engine.table("lat").unwrap();
+    let mut puts = Vec::with_capacity(count);
     let gap = Duration::from_nanos(1_000_000_000 / rate_per_s);
     let mut next = Instant::now();
     for i in 0..count {
@@ -164,7 +165,10 @@ fn latency(rate_per_s: u64, count: usize) {
         // The moment the put is issued; the latency includes the put itself.
         let sent = epoch.elapsed().as_nanos();
         t.put(Put::new(format!("r{}", i % 500)).add("cf", "v", sent.to_string())).unwrap();
+        puts.push((epoch.elapsed().as_nanos() - sent) as f64 / 1e6);
     }
+    puts.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    println!("  of which the put itself: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", percentile(&puts, 0.5), percentile(&puts, 0.99), puts.last().copied().unwrap_or(f64::NAN));
     report("change latency (put issued to record polled, read_committed)", rate_per_s, consumer, &done);
     engine.close().unwrap();
 }

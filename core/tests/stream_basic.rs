@@ -393,3 +393,27 @@ fn records_carry_dedup_headers() {
     assert_eq!(u64::from_be_bytes(seq.try_into().unwrap()), change(&recs[0]).seq);
     engine.close().unwrap();
 }
+
+#[test]
+fn a_mutation_refused_by_one_stream_leaves_no_lag_in_another() {
+    let engine = Engine::open_in_memory().unwrap();
+    table(&engine, "m", &["cf"]);
+    table(&engine, "other", &["cf"]);
+    // Stream "a" captures first, then "b" (full, refusing) aborts the whole mutation.
+    engine.stream_table_to_topic(StreamSpec::new("a", "m").topic("m-a")).unwrap();
+    engine.stream_table_to_topic(StreamSpec::new("b", "m").topic("m-b").max_lag(1).backpressure(Backpressure::Error)).unwrap();
+    engine.pause_stream("b").unwrap();
+    let t = engine.table("m").unwrap();
+    t.put(Put::new("r0").add("cf", "v", "0")).unwrap();
+    let err = t.put(Put::new("r1").add("cf", "v", "1")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Timeout);
+    assert!(t.get(Get::new("r1")).unwrap().is_empty());
+    // The next commit on this thread (any table) settles what the refused one had counted.
+    engine.table("other").unwrap().put(Put::new("x").add("cf", "v", "x")).unwrap();
+    let info = engine.await_stream("a", WAIT).unwrap();
+    assert_eq!(info.lag, 0);
+    let recs = read_all(&engine, "m-a");
+    assert_eq!(recs.len(), 1, "only the accepted put is in stream a's topic");
+    assert_eq!(change(&recs[0]).row, b"r0");
+    engine.close().unwrap();
+}

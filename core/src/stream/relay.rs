@@ -9,24 +9,28 @@
 //! next step (never skipped). The step turns each change into records
 //! ([`crate::stream::partition::Planner`]) and appends them, never splitting an atomic group:
 //!
-//! - a change whose records all go to one partition is sent by the relay's plain producer with
-//!   `acks=1`: its future completes once the record is in the log (in the OS page cache, as
-//!   durable as the table's default `SYNC_WAL` acknowledgement) and consumers see it at once;
+//! - a change whose records all go to one partition is appended by the relay thread itself,
+//!   one record batch per partition per step (split below `max.message.bytes`), with no
+//!   producer id: the `acks=1` level (in the OS page cache, as durable as the table's default
+//!   `SYNC_WAL` acknowledgement), seen by consumers at once, and no hand-off to a producer's
+//!   sender thread on the way;
 //! - an atomic multi-row group, or a change spread over several partitions (several families
 //!   under family partitioning, several topics by route rules), is sent as ONE transaction of the
 //!   relay's transactional producer (`transactional.id = __kabase_stream.<id>`, `acks=all`), so
 //!   `read_committed` consumers see all of it or none. Every unit of a chunk that needs a
 //!   transaction shares it, so a burst of atomic batches costs one commit, not one per batch.
 //!
-//! A step waits for all of its appends before the next one starts, so the two producers never
-//! interleave within a partition: per partition, records are in outbox (commit) order.
+//! A step's appends are all in the log before the next step starts (direct appends return once
+//! done; the transaction is committed), so the two paths never interleave within a partition:
+//! per partition, records are in outbox (commit) order.
 //!
 //! **Durability stage** (a second thread per stream). A step hands over the outbox keys it
-//! appended and the end offset of every partition it touched. The stage takes everything queued,
-//! fsyncs each touched partition once up to its end (overlapping the next appends), then deletes
+//! appended and the end offset of every partition it touched. The stage waits a short window
+//! (2 ms) for more, takes everything queued, fsyncs each touched partition once up to its end (overlapping the next appends), then deletes
 //! those outbox entries and writes the relay checkpoint in one LSM batch, and frees their room
-//! (backpressure counts an entry until it is deleted; the hand-over queue is bounded too). A
-//! failed fsync stops the stage for good: the relay restarts from the outbox.
+//! (backpressure counts an entry until it is deleted, so it also bounds the hand-over queue,
+//! and the relay never waits for an fsync). A failed fsync stops the stage for good: the relay
+//! restarts from the outbox.
 //!
 //! **Replay.** A crash before the deletion replays those entries; the replay is de-duplicated
 //! against the log itself: every record carries the headers `kabase.stream` (stream id, u64 BE)
@@ -51,7 +55,8 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::log::{ConsumerConfig, Header, Producer, ProducerConfig, ProducerRecord, SendFuture, TopicPartition};
+use crate::log::batch::{encode_batch, BatchSpec, RecordInput};
+use crate::log::{Compression, ConsumerConfig, Header, Producer, ProducerConfig, ProducerRecord, SendFuture, TopicPartition};
 use crate::stream::outbox::{self, OutboxEntry};
 use crate::stream::partition::{PlannedRecord, Planner};
 use crate::stream::spec::ResolvedStream;
@@ -66,8 +71,8 @@ pub const HEADER_SEQ: &str = "kabase.seq";
 /// Most outbox entries relayed in one step (a group is never split).
 const CHUNK: usize = 1024;
 
-/// Most appended chunks waiting for the durability stage before the relay waits for it.
-const DURABLE_QUEUE: usize = 64;
+/// How long the durability stage gathers chunks before one fsync and one delete batch.
+const DURABLE_WINDOW: Duration = Duration::from_millis(2);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Checkpoint {
@@ -96,13 +101,19 @@ struct DurableStage {
 
 impl DurableStage {
     fn start(shared: &Arc<Shared>, rt: &Arc<StreamRt>, topics: Arc<crate::log::TopicsShared>) -> Result<DurableStage> {
-        let (tx, rx) = crossbeam_channel::bounded::<Appended>(DURABLE_QUEUE);
+        // Unbounded, yet bounded by backpressure: every queued chunk holds at least one outbox
+        // entry that is not deleted yet, and the outbox never holds more than `max_lag`. The
+        // relay never waits for an fsync.
+        let (tx, rx) = crossbeam_channel::unbounded::<Appended>();
         let failed = Arc::new(Mutex::new(None));
         let (shared, rt, failed2) = (Arc::clone(shared), Arc::clone(rt), Arc::clone(&failed));
         let handle = std::thread::Builder::new()
             .name(format!("kabase-stream-{}-durable", rt.id))
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
+                    // Group commit: let more chunks arrive (without waking for each) so one fsync
+                    // and one LSM batch cover them; the appends are already visible meanwhile.
+                    std::thread::sleep(DURABLE_WINDOW);
                     let mut work = vec![first];
                     while let Ok(w) = rx.try_recv() {
                         work.push(w);
@@ -127,7 +138,7 @@ impl DurableStage {
         }
     }
 
-    /// Queue a chunk; waits (holding no stream lock the stage needs) while the queue is full.
+    /// Queue a chunk (never waits).
     fn push(&self, a: Appended) -> Result<()> {
         self.failure()?;
         let tx = self.tx.as_ref().ok_or_else(|| Error::internal("stream durability stage stopped"))?;
@@ -174,11 +185,41 @@ fn make_durable(shared: &Shared, rt: &StreamRt, topics: &crate::log::TopicsShare
     Ok(())
 }
 
-/// The relay's producers, dedup state and cursor. Lives while the relay runs; rebuilt (with a
+/// One record the relay is about to append.
+struct Outgoing {
+    topic: String,
+    partition: u32,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    seq: u64,
+    time_ms: i64,
+    stream: u64,
+}
+
+impl Outgoing {
+    fn headers(&self) -> Vec<Header> {
+        vec![
+            Header { key: HEADER_STREAM.to_string(), value: Some(self.stream.to_be_bytes().to_vec()) },
+            Header { key: HEADER_SEQ.to_string(), value: Some(self.seq.to_be_bytes().to_vec()) },
+        ]
+    }
+
+    fn producer_record(self) -> ProducerRecord {
+        let headers = self.headers();
+        let mut rec = ProducerRecord::new(self.topic, self.value).key(self.key).partition(self.partition).timestamp(self.time_ms);
+        for h in headers {
+            rec = rec.header(h.key, h.value.unwrap_or_default());
+        }
+        rec
+    }
+}
+
+/// The relay's transactional producer, dedup state and cursor. Lives while the relay runs; rebuilt (with a
 /// new tail scan, from the outbox's first remaining entry) after any failure.
 pub(crate) struct RelayCore {
-    plain: Producer,
     txn: Producer,
+    topics: Arc<crate::log::TopicsShared>,
+    compression: Compression,
     /// Highest seq already in each partition when the relay started.
     floors: HashMap<(String, u32), u64>,
     /// Next offset per partition after the last append.
@@ -197,7 +238,6 @@ pub(crate) struct RelayCore {
 impl Drop for RelayCore {
     fn drop(&mut self) {
         // Every send completes before the stage stops, so a new relay's tail scan sees them all.
-        let _ = self.plain.close();
         let _ = self.txn.close();
         self.stage.finish();
     }
@@ -221,9 +261,11 @@ impl RelayCore {
             }
             None => Checkpoint { v: 1, ..Checkpoint::default() },
         };
+        let compression = Compression::parse(&r.compression)?;
         let base = ProducerConfig::default().set("linger.ms", "0")?.set("compression.type", &r.compression)?;
-        let plain = engine.producer(base.clone().set("acks", "1")?.set("enable.idempotence", "false")?.set("client.id", &format!("kabase-stream-{}", rt.name))?)?;
-        let txn = engine.producer(base.set("acks", "all")?.set("transactional.id", &format!("__kabase_stream.{}", rt.id))?)?;
+        let txn = engine.producer(
+            base.set("acks", "all")?.set("transactional.id", &format!("__kabase_stream.{}", rt.id))?.set("client.id", &format!("kabase-stream-{}", rt.name))?,
+        )?;
         // Fences an older relay and aborts a transaction a crash left open.
         txn.init_transactions()?;
         let scan_from = checkpoint.offsets.clone();
@@ -231,7 +273,7 @@ impl RelayCore {
         let mut partitions = HashMap::new();
         let mut floors = HashMap::new();
         for topic in r.topics() {
-            let n = plain.partitions_for(&topic)?;
+            let n = txn.partitions_for(&topic)?;
             partitions.insert(topic.clone(), n);
             let mut consumer = engine.consumer(ConsumerConfig::default().set("isolation.level", "read_committed")?)?;
             let tps: Vec<TopicPartition> = (0..n).map(|p| TopicPartition::new(topic.clone(), p)).collect();
@@ -272,15 +314,58 @@ impl RelayCore {
             }
             consumer.close()?;
         }
-        let stage = DurableStage::start(shared, rt, Arc::clone(&engine.inner.topics.shared))?;
+        let topics = Arc::clone(&engine.inner.topics.shared);
+        let stage = DurableStage::start(shared, rt, Arc::clone(&topics))?;
         let replay_until = floors.values().copied().max().unwrap_or(0);
-        Ok(RelayCore { plain, txn, floors, offsets, partitions, cursor: 0, scan_from, replay_until, stage })
+        Ok(RelayCore { txn, topics, compression, floors, offsets, partitions, cursor: 0, scan_from, replay_until, stage })
     }
 
-    fn record(&self, rt: &StreamRt, r: &ResolvedStream, p: &PlannedRecord, time_ms: i64) -> ProducerRecord {
-        let mut rec = ProducerRecord::new(p.topic.clone(), p.record.encode(r.format, r.bytes)).key(p.record.row.clone()).partition(p.partition).timestamp(time_ms);
-        rec = rec.header(HEADER_STREAM, rt.id.to_be_bytes().to_vec()).header(HEADER_SEQ, p.record.seq.to_be_bytes().to_vec());
-        rec
+    fn record(rt: &StreamRt, r: &ResolvedStream, p: &PlannedRecord, time_ms: i64) -> Outgoing {
+        Outgoing {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            key: p.record.row.clone(),
+            value: p.record.encode(r.format, r.bytes),
+            seq: p.record.seq,
+            time_ms,
+            stream: rt.id,
+        }
+    }
+
+    /// Append records straight to their partitions, in order: one batch per partition (split
+    /// below the topic's `max.message.bytes`). Returns each touched partition with the offset
+    /// after its records.
+    fn append_plain(&mut self, records: Vec<Outgoing>) -> Result<Vec<(String, u32, i64)>> {
+        let mut by_tp: BTreeMap<(String, u32), Vec<Outgoing>> = BTreeMap::new();
+        for o in records {
+            by_tp.entry((o.topic.clone(), o.partition)).or_default().push(o);
+        }
+        let spec = BatchSpec { compression: self.compression, ..BatchSpec::default() };
+        let mut touched = Vec::with_capacity(by_tp.len());
+        for ((topic, p), recs) in by_tp {
+            let part = self.topics.partition(&TopicPartition::new(topic.clone(), p))?;
+            let limit = (part.config().max_message_bytes / 2).max(1);
+            let mut end = -1;
+            let mut batch: Vec<RecordInput> = Vec::new();
+            let mut bytes = 0usize;
+            let mut it = recs.into_iter().peekable();
+            while let Some(o) = it.next() {
+                bytes += o.key.len() + o.value.len() + 64;
+                let headers = o.headers();
+                batch.push(RecordInput { offset_delta: batch.len() as i32, timestamp: o.time_ms, key: Some(o.key), value: Some(o.value), headers });
+                let next_fits = it.peek().is_some_and(|n| bytes + n.key.len() + n.value.len() + 64 <= limit);
+                if !next_fits {
+                    let info = part.append(encode_batch(&spec, &batch)?)?;
+                    end = info.last_offset + 1;
+                    batch.clear();
+                    bytes = 0;
+                }
+            }
+            let o = self.offsets.entry((topic.clone(), p)).or_insert(0);
+            *o = (*o).max(end);
+            touched.push((topic, p, end));
+        }
+        Ok(touched)
     }
 
     /// Wait for every append; returns each touched partition with the offset after its records.
@@ -353,7 +438,7 @@ pub(crate) fn relay_step_locked(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine
     // Plan the whole chunk; it goes as ONE transaction if any unit needs atomicity (an atomic
     // multi-row group, or a change spread over several partitions), else through the plain
     // producer. A transaction holding several units keeps each one atomic.
-    let mut records: Vec<ProducerRecord> = Vec::new();
+    let mut records: Vec<Outgoing> = Vec::new();
     let mut needs_txn = false;
     let mut i = 0;
     while i < entries.len() {
@@ -374,7 +459,7 @@ pub(crate) fn relay_step_locked(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine
                 if !tps.contains(&tp) {
                     tps.push(tp);
                 }
-                records.push(core.record(rt, r, &p, e.time_ms));
+                records.push(RelayCore::record(rt, r, &p, e.time_ms));
                 n += 1;
             }
         }
@@ -389,7 +474,7 @@ pub(crate) fn relay_step_locked(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine
         let mut futures = Vec::with_capacity(records.len());
         let sent: Result<()> = (|| {
             for rec in records {
-                futures.push(core.txn.send(rec)?);
+                futures.push(core.txn.send(rec.producer_record())?);
             }
             core.txn.commit_transaction()
         })();
@@ -399,11 +484,7 @@ pub(crate) fn relay_step_locked(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine
         }
         core.note(futures)?
     } else {
-        let mut futures = Vec::with_capacity(records.len());
-        for rec in records {
-            futures.push(core.plain.send(rec)?);
-        }
-        core.note(futures)?
+        core.append_plain(records)?
     };
 
     // Every append of the chunk is in the log (visible to consumers): hand it to the

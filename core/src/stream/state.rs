@@ -299,13 +299,6 @@ impl CommitHook for CaptureHook {
         for (k, v) in extra {
             batch.insert(&self.shared.meta, k, v);
         }
-        let list = {
-            let map = self.shared.by_table.read();
-            match map.get(&ctx.table.full()) {
-                Some(l) if !l.is_empty() => l.clone(),
-                _ => return Ok(()),
-            }
-        };
         let (first, last) = ctx.batch_seqs;
         if ctx.seq == first {
             // A new batch: forget what a failed earlier commit on this thread captured.
@@ -315,6 +308,13 @@ impl CommitHook for CaptureHook {
                 s.freed(n);
             }
         }
+        let list = {
+            let map = self.shared.by_table.read();
+            match map.get(&ctx.table.full()) {
+                Some(l) if !l.is_empty() => l.clone(),
+                _ => return Ok(()),
+            }
+        };
         let group = if last > first {
             let len = u32::try_from(last - first + 1).map_err(|_| Error::invalid("an atomic batch of more than 4 billion rows"))?;
             Some(Group { first, len })
