@@ -11,6 +11,7 @@ echo "== python: virtualenv, tools, build and install ./python"
 setup_python
 # The venv's python3 (with kafka-python) is the independent parser some Rust tests call.
 export PATH="$VENV/bin:$PATH"
+export KABASE_REQUIRE_KAFKA_PYTHON=1
 echo "== rust: cargo test --workspace --release"
 cargo test --workspace --release --locked 2>&1
 echo "== python: pytest"
