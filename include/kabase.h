@@ -641,6 +641,23 @@ int kabase_table_get(const kabase_table *table,
                      kabase_row_batch **out_batch,
                      char **err_msg);
 
+// Read the newest version of every column of `row_count` rows in one call (the core's
+// multi-get) into a new batch in `*out_batch`: exactly `row_count` rows, in the order of the
+// keys; a row that has no cell is there with its key and `cell_count == 0`. Row `i` is
+// `rows[i]` of `row_lens[i]` bytes (every key non-empty). Each row is read consistently on its
+// own. The batch is the caller's: free it once with `kabase_row_batch_free`; on failure
+// `*out_batch` is NULL.
+//
+// # Safety
+// `table` NULL or live; `rows` and `row_lens` NULL or `row_count` readable entries, `rows[i]`
+// `row_lens[i]` readable bytes; `out_batch` NULL or writable; `err_msg` NULL or writable.
+int kabase_table_get_many(const kabase_table *table,
+                          const uint8_t *const *rows,
+                          const size_t *row_lens,
+                          size_t row_count,
+                          kabase_row_batch **out_batch,
+                          char **err_msg);
+
 // Delete the whole row `row`.
 //
 // # Safety
