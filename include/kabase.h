@@ -363,6 +363,18 @@ typedef struct {
   int64_t timestamp;
 } kabase_record_metadata;
 
+// One record header: a key and a value. A NULL `value` is Kafka's null header value; an
+// empty non-NULL buffer is an empty value. Passed in, both are borrowed for the call; handed
+// out (`kabase_record_batch_header`), both point into the batch until it is freed.
+typedef struct {
+  // Header key (NUL-terminated UTF-8).
+  const char *key;
+  // Value bytes or NULL.
+  const uint8_t *value;
+  // Length of `value`.
+  size_t value_len;
+} kabase_header;
+
 // One consumed record, pointing into the batch it came from. A NULL `key` (or `value`) is a
 // null key (or value).
 typedef struct {
@@ -641,6 +653,23 @@ int kabase_table_get(const kabase_table *table,
                      kabase_row_batch **out_batch,
                      char **err_msg);
 
+// Read the newest version of every column of `row_count` rows in one call (the core's
+// multi-get) into a new batch in `*out_batch`: exactly `row_count` rows, in the order of the
+// keys; a row that has no cell is there with its key and `cell_count == 0`. Row `i` is
+// `rows[i]` of `row_lens[i]` bytes (every key non-empty). Each row is read consistently on its
+// own. The batch is the caller's: free it once with `kabase_row_batch_free`; on failure
+// `*out_batch` is NULL.
+//
+// # Safety
+// `table` NULL or live; `rows` and `row_lens` NULL or `row_count` readable entries, `rows[i]`
+// `row_lens[i]` readable bytes; `out_batch` NULL or writable; `err_msg` NULL or writable.
+int kabase_table_get_many(const kabase_table *table,
+                          const uint8_t *const *rows,
+                          const size_t *row_lens,
+                          size_t row_count,
+                          kabase_row_batch **out_batch,
+                          char **err_msg);
+
 // Delete the whole row `row`.
 //
 // # Safety
@@ -773,6 +802,22 @@ int kabase_producer_send(const kabase_producer *producer,
                          const kabase_message *message,
                          kabase_record_metadata *out_meta,
                          char **err_msg);
+
+// [`kabase_producer_send`] with `header_count` headers (in order; a header whose `value` is
+// NULL, with `value_len` 0, carries Kafka's null value). `headers` may be NULL when
+// `header_count` is 0.
+//
+// # Safety
+// `producer` NULL or live; `topic` NULL or a C string; `message` NULL or readable; `headers`
+// NULL or `header_count` readable entries whose keys are C strings; `out_meta` NULL or
+// writable.
+int kabase_producer_send_with_headers(const kabase_producer *producer,
+                                      const char *topic,
+                                      const kabase_message *message,
+                                      const kabase_header *headers,
+                                      size_t header_count,
+                                      kabase_record_metadata *out_meta,
+                                      char **err_msg);
 
 // Send `count` records to `topic` in one call and wait for all of them; `out_metas` (may be
 // NULL, else room for `count` entries) receives where each landed, in order.
@@ -950,6 +995,24 @@ size_t kabase_record_batch_len(const kabase_record_batch *batch);
 int kabase_record_batch_record(const kabase_record_batch *batch,
                                size_t index,
                                kabase_record_view *out_record,
+                               char **err_msg);
+
+// Number of headers of record `index` of a batch (0 for NULL or an index past the end).
+//
+// # Safety
+// `batch` NULL or live.
+size_t kabase_record_batch_header_count(const kabase_record_batch *batch, size_t index);
+
+// Fill `*out_header` with header `header_index` of record `index` of the batch, in the order
+// sent; a NULL `value` is a null header value. Its pointers stay valid until the batch is
+// freed. An index past the end is `KABASE_INVALID_ARGUMENT`.
+//
+// # Safety
+// `batch` NULL or live; `out_header` NULL or writable; `err_msg` NULL or writable.
+int kabase_record_batch_header(const kabase_record_batch *batch,
+                               size_t index,
+                               size_t header_index,
+                               kabase_header *out_header,
                                char **err_msg);
 
 // Release a record batch (NULL does nothing); every view read from it becomes invalid.

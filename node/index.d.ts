@@ -136,6 +136,10 @@ export class Table {
   sinkFrom(topic: string, options?: SinkOptions): Promise<ChangeStream>
   put(row: Bytes, data: Record<string, Bytes>): Promise<void>
   get(row: Bytes, options?: { columns?: string[] }): Promise<RowData | null>
+  /** Many rows in one call: per key, in key order, the row's data or null. */
+  getMany(rows: Bytes[]): Promise<Array<RowData | null>>
+  /** Many rows in one call (happybase's `rows`): the rows that exist, in key order. */
+  rows(rows: Bytes[]): Promise<Array<{ row: Buffer; data: RowData }>>
   getCells(row: Bytes, options?: { columns?: string[] }): Promise<Cell[] | null>
   delete(row: Bytes, options?: { columns?: string[] }): Promise<void>
   scan(options?: ScanOptions): Promise<Array<{ row: Buffer; data: RowData }>>
@@ -155,7 +159,8 @@ export interface Message {
   key?: Bytes | null
   value: Bytes | null
   partition?: number
-  headers?: Record<string, Bytes>
+  /** A null (or undefined) value is Kafka's null header value. */
+  headers?: Record<string, Bytes | null | undefined>
   timestamp?: string | number
 }
 
@@ -173,7 +178,8 @@ export interface KafkaMessage {
   value: Buffer | null
   offset: string
   timestamp: string
-  headers: Record<string, Buffer>
+  /** null for a header sent with a null value. */
+  headers: Record<string, Buffer | null>
   attributes: number
   size: number
 }

@@ -134,6 +134,19 @@ class Table {
     const r = await call(() => this._inner.get(toBuffer(row, 'row'), columns))
     return r ? rowData(r) : null
   }
+  /** Many rows in one call: per key, in key order, { 'family:qualifier': Buffer } or null. */
+  async getMany(rows) {
+    return (await this._getMany(rows, 'getMany')).map((r) => (r ? rowData(r) : null))
+  }
+  /** Many rows in one call, as happybase's Table.rows: [{ row, data }] of the rows that exist. */
+  async rows(rows) {
+    return (await this._getMany(rows, 'rows')).filter((r) => r).map((r) => ({ row: r.row, data: rowData(r) }))
+  }
+  async _getMany(rows, what) {
+    if (!Array.isArray(rows)) throw invalid(`${what} needs an array of row keys`)
+    const keys = rows.map((r, i) => toBuffer(r, `row ${i}`))
+    return call(() => this._inner.getMany(keys))
+  }
   /** The newest cells of a row with their timestamps, or null. */
   async getCells(row, { columns } = {}) {
     const r = await call(() => this._inner.get(toBuffer(row, 'row'), columns))
@@ -333,7 +346,8 @@ function producerConfigs(config) {
 
 function headersOf(headers) {
   if (!headers) return undefined
-  return Object.entries(headers).map(([key, value]) => ({ key, value: toBuffer(value, `header ${key}`) }))
+  // A null (or undefined) header value is Kafka's null header value, not an empty one.
+  return Object.entries(headers).map(([key, value]) => ({ key, value: value === null || value === undefined ? undefined : toBuffer(value, `header ${key}`) }))
 }
 
 class Producer {
@@ -724,7 +738,7 @@ function uncommitted(resolved) {
 
 function toMessage(r) {
   const headers = {}
-  for (const h of r.headers) headers[h.key] = h.value
+  for (const h of r.headers) headers[h.key] = h.value ?? null
   return {
     key: r.key ?? null,
     value: r.value ?? null,

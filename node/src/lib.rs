@@ -145,8 +145,8 @@ pub struct ScanSpec {
 pub struct HeaderEntry {
     /// Header key.
     pub key: String,
-    /// Header value.
-    pub value: Buffer,
+    /// Header value; absent (or null) = Kafka's null header value.
+    pub value: Option<Buffer>,
 }
 
 /// One record to send.
@@ -368,6 +368,14 @@ impl Table {
         })
     }
 
+    /// Many rows in one call (the facade's multi-get): a row or null per key, in key order.
+    #[napi]
+    pub fn get_many(&self, rows: Vec<Buffer>) -> AsyncTask<Job<Vec<Option<RowOut>>>> {
+        let t = self.inner.clone();
+        let keys: Vec<Vec<u8>> = rows.into_iter().map(|b| b.to_vec()).collect();
+        job(move || Ok(t.get_many(&keys)?.into_iter().map(|r| r.map(row_out)).collect()))
+    }
+
     /// Delete a row, or only some of its columns.
     #[napi]
     pub fn delete(&self, row: Buffer, columns: Option<Vec<String>>) -> AsyncTask<Job<()>> {
@@ -414,7 +422,7 @@ impl Producer {
                 key: m.key.map(|b| b.to_vec()),
                 value: m.value.map(|b| b.to_vec()),
                 timestamp: m.timestamp,
-                headers: m.headers.unwrap_or_default().into_iter().map(|h| (h.key, h.value.to_vec())).collect(),
+                headers: m.headers.unwrap_or_default().into_iter().map(|h| (h.key, h.value.map(|b| b.to_vec()))).collect(),
             })
             .collect();
         job(move || {
@@ -505,7 +513,7 @@ impl Consumer {
                     timestamp: r.timestamp,
                     key: r.key.map(Buffer::from),
                     value: r.value.map(Buffer::from),
-                    headers: r.headers.into_iter().map(|h| HeaderEntry { key: h.key, value: h.value.unwrap_or_default().into() }).collect(),
+                    headers: r.headers.into_iter().map(|h| HeaderEntry { key: h.key, value: h.value.map(Buffer::from) }).collect(),
                 })
                 .collect())
         })

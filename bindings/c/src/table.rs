@@ -214,6 +214,43 @@ pub unsafe extern "C" fn kabase_table_get(
     })
 }
 
+/// Read the newest version of every column of `row_count` rows in one call (the core's
+/// multi-get) into a new batch in `*out_batch`: exactly `row_count` rows, in the order of the
+/// keys; a row that has no cell is there with its key and `cell_count == 0`. Row `i` is
+/// `rows[i]` of `row_lens[i]` bytes (every key non-empty). Each row is read consistently on its
+/// own. The batch is the caller's: free it once with `kabase_row_batch_free`; on failure
+/// `*out_batch` is NULL.
+///
+/// # Safety
+/// `table` NULL or live; `rows` and `row_lens` NULL or `row_count` readable entries, `rows[i]`
+/// `row_lens[i]` readable bytes; `out_batch` NULL or writable; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_table_get_many(
+    table: *const kabase_table,
+    rows: *const *const u8,
+    row_lens: *const usize,
+    row_count: usize,
+    out_batch: *mut *mut kabase_row_batch,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        write_new(out_batch, "out_batch", || {
+            let t = handle(table, "table")?;
+            let ptrs = slice_arg(rows, row_count, "rows")?;
+            let lens = slice_arg(row_lens, row_count, "row_lens")?;
+            let keys = ptrs
+                .iter()
+                .zip(lens)
+                .enumerate()
+                .map(|(i, (p, len))| bytes_arg(*p, *len, &format!("rows[{i}]")).map(<[u8]>::to_vec))
+                .collect::<Result<Vec<_>>>()?;
+            let got = t.table.get_many(&keys)?;
+            let rows = keys.into_iter().zip(got).map(|(key, r)| r.unwrap_or(Row { row: key, cells: Vec::new() })).collect();
+            Ok(kabase_row_batch::new(rows))
+        })
+    })
+}
+
 /// Delete the whole row `row`.
 ///
 /// # Safety

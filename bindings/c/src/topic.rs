@@ -68,6 +68,19 @@ pub struct kabase_record_view {
     pub value_len: usize,
 }
 
+/// One record header: a key and a value. A NULL `value` is Kafka's null header value; an
+/// empty non-NULL buffer is an empty value. Passed in, both are borrowed for the call; handed
+/// out (`kabase_record_batch_header`), both point into the batch until it is freed.
+#[repr(C)]
+pub struct kabase_header {
+    /// Header key (NUL-terminated UTF-8).
+    pub key: *const c_char,
+    /// Value bytes or NULL.
+    pub value: *const u8,
+    /// Length of `value`.
+    pub value_len: usize,
+}
+
 /// A topic partition and an offset (the next offset to read). `topic` is borrowed: for the
 /// call when passed in, until the owning object is freed when handed out.
 #[repr(C)]
@@ -84,6 +97,25 @@ pub struct kabase_topic_offset {
 pub struct kabase_record_batch {
     records: Vec<Record>,
     topics: Vec<CString>,
+    /// Each record's header keys as C strings (a NUL inside a key becomes U+FFFD).
+    header_keys: Vec<Vec<CString>>,
+}
+
+impl kabase_record_batch {
+    fn new(records: Vec<Record>) -> kabase_record_batch {
+        let topics = records.iter().map(|r| to_cstring(&r.topic)).collect();
+        let header_keys = records.iter().map(|r| r.headers.iter().map(|h| to_cstring(&h.key)).collect()).collect();
+        kabase_record_batch { records, topics, header_keys }
+    }
+}
+
+/// Headers from `count` C entries; a NULL `value` with length 0 is a null value.
+fn headers_arg(headers: *const kabase_header, count: usize) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+    slice_arg(headers, count, "headers")?
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Ok((str_arg(h.key, &format!("headers[{i}].key"))?.to_string(), opt_bytes(h.value, h.value_len, &format!("headers[{i}].value"))?)))
+        .collect()
 }
 
 fn opt_bytes(p: *const u8, len: usize, what: &str) -> Result<Option<Vec<u8>>> {
@@ -245,6 +277,43 @@ pub unsafe extern "C" fn kabase_producer_send(
             partition: partition_arg(m.partition)?,
             key: opt_bytes(m.key, m.key_len, "message.key")?,
             value: opt_bytes(m.value, m.value_len, "message.value")?,
+            ..OutgoingRecord::default()
+        };
+        let meta = p.producer.send(topic, &rec)?;
+        if !out_meta.is_null() {
+            write_out(out_meta, meta_out(&meta));
+        }
+        Ok(())
+    })
+}
+
+/// [`kabase_producer_send`] with `header_count` headers (in order; a header whose `value` is
+/// NULL, with `value_len` 0, carries Kafka's null value). `headers` may be NULL when
+/// `header_count` is 0.
+///
+/// # Safety
+/// `producer` NULL or live; `topic` NULL or a C string; `message` NULL or readable; `headers`
+/// NULL or `header_count` readable entries whose keys are C strings; `out_meta` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_producer_send_with_headers(
+    producer: *const kabase_producer,
+    topic: *const c_char,
+    message: *const kabase_message,
+    headers: *const kabase_header,
+    header_count: usize,
+    out_meta: *mut kabase_record_metadata,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        let p = handle(producer, "producer")?;
+        let topic = str_arg(topic, "topic")?;
+        let m = handle(message, "message")?;
+        let rec = OutgoingRecord {
+            partition: partition_arg(m.partition)?,
+            key: opt_bytes(m.key, m.key_len, "message.key")?,
+            value: opt_bytes(m.value, m.value_len, "message.value")?,
+            headers: headers_arg(headers, header_count)?,
             ..OutgoingRecord::default()
         };
         let meta = p.producer.send(topic, &rec)?;
@@ -458,9 +527,7 @@ pub unsafe extern "C" fn kabase_consumer_poll(
 ) -> c_int {
     call(err_msg, || {
         write_new(out_batch, "out_batch", || {
-            let records = handle(consumer, "consumer")?.consumer.poll(max_records, timeout_ms)?.records;
-            let topics = records.iter().map(|r| to_cstring(&r.topic)).collect();
-            Ok(kabase_record_batch { records, topics })
+            Ok(kabase_record_batch::new(handle(consumer, "consumer")?.consumer.poll(max_records, timeout_ms)?.records))
         })
     })
 }
@@ -561,6 +628,40 @@ pub unsafe extern "C" fn kabase_record_batch_record(
             out_record,
             kabase_record_view { topic: topic.as_ptr(), partition: r.partition, offset: r.offset, timestamp: r.timestamp, key, key_len, value, value_len },
         );
+        Ok(())
+    })
+}
+
+/// Number of headers of record `index` of a batch (0 for NULL or an index past the end).
+///
+/// # Safety
+/// `batch` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_record_batch_header_count(batch: *const kabase_record_batch, index: usize) -> usize {
+    guard(0, || handle(batch, "batch").ok().and_then(|b| b.records.get(index)).map_or(0, |r| r.headers.len()))
+}
+
+/// Fill `*out_header` with header `header_index` of record `index` of the batch, in the order
+/// sent; a NULL `value` is a null header value. Its pointers stay valid until the batch is
+/// freed. An index past the end is `KABASE_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `batch` NULL or live; `out_header` NULL or writable; `err_msg` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kabase_record_batch_header(
+    batch: *const kabase_record_batch,
+    index: usize,
+    header_index: usize,
+    out_header: *mut kabase_header,
+    err_msg: *mut *mut c_char,
+) -> c_int {
+    call(err_msg, || {
+        out_arg(out_header, "out_header")?;
+        let b = handle(batch, "batch")?;
+        let (r, keys) = (item_at(&b.records, index, "record")?, item_at(&b.header_keys, index, "record")?);
+        let (h, key) = (item_at(&r.headers, header_index, "header")?, item_at(keys, header_index, "header")?);
+        let (value, value_len) = h.value.as_ref().map_or((std::ptr::null(), 0), |v| (v.as_ptr(), v.len()));
+        write_out(out_header, kabase_header { key: key.as_ptr(), value, value_len });
         Ok(())
     })
 }

@@ -190,6 +190,18 @@ impl Table {
         Ok(if r.is_empty() { None } else { Some(r) })
     }
 
+    /// [`Table::get`] of many rows in one call into the core (the core's multi-get): a row or
+    /// `None` per key, in key order (a repeated key is read again). Each row is read
+    /// consistently on its own, as HBase's multi-get does; the core has no snapshot spanning
+    /// several rows. An empty key (or any failure) fails the whole call, naming the key.
+    pub fn get_many(&self, rows: &[Vec<u8>]) -> Result<Vec<Option<Row>>> {
+        if let Some(i) = rows.iter().position(Vec::is_empty) {
+            return Err(Error::invalid(format!("row key {i} of the multi-get must not be empty")));
+        }
+        let gets = rows.iter().map(|r| kabase::Get::new(r.clone())).collect();
+        Ok(self.core.get_many(gets)?.into_iter().map(|r| if r.is_empty() { None } else { Some(r) }).collect())
+    }
+
     /// The newest version of the given columns (`family:qualifier`, or `family` for the whole
     /// family) of a row; `None` when none of them has a cell.
     pub fn get_columns(&self, row: &[u8], columns: &[Vec<u8>]) -> Result<Option<Row>> {
@@ -336,6 +348,26 @@ mod tests {
         assert_eq!(sizes, vec![10, 10, 5]);
         s.close();
         assert_eq!(s.next_batch(1).unwrap_err().code(), ErrorCode::Closed);
+    }
+
+    #[test]
+    fn get_many_keeps_key_order_and_missing_rows() {
+        let (e, t) = table();
+        let rows: Vec<_> = (0..5).map(|i| (format!("r{i}").into_bytes(), vec![ColumnValue::new("cf", "v", format!("{i}"))])).collect();
+        t.put_many(&rows).unwrap();
+        let keys = vec![b"r3".to_vec(), b"nope".to_vec(), b"r0".to_vec(), b"r3".to_vec()];
+        let got = t.get_many(&keys).unwrap();
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0].as_ref().unwrap().value("cf", "v"), Some(&b"3"[..]));
+        assert!(got[1].is_none());
+        assert_eq!(got[2].as_ref().unwrap().row, b"r0".to_vec());
+        assert_eq!(got[3].as_ref().unwrap().row, b"r3".to_vec());
+        assert!(t.get_many(&[]).unwrap().is_empty());
+        let err = t.get_many(&[b"r1".to_vec(), Vec::new()]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        assert!(err.message().contains("row key 1"), "{}", err.message());
+        e.close().unwrap();
+        assert_eq!(t.get_many(&keys).unwrap_err().code(), ErrorCode::Closed);
     }
 
     #[test]

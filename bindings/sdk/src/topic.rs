@@ -23,8 +23,8 @@ pub struct OutgoingRecord {
     pub value: Option<Vec<u8>>,
     /// Create time in ms since the epoch; `None` = now.
     pub timestamp: Option<i64>,
-    /// Headers in order.
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Headers in order: key and value, `None` for Kafka's null header value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
 impl OutgoingRecord {
@@ -186,7 +186,7 @@ fn to_core_record(topic: &str, r: &OutgoingRecord) -> ProducerRecord {
         key: r.key.clone(),
         value: r.value.clone(),
         timestamp: r.timestamp,
-        headers: r.headers.iter().map(|(k, v)| Header { key: k.clone(), value: Some(v.clone()) }).collect(),
+        headers: r.headers.iter().map(|(k, v)| Header { key: k.clone(), value: v.clone() }).collect(),
     }
 }
 
@@ -529,6 +529,21 @@ mod tests {
         assert_eq!(c.poll(1, 0).unwrap_err().code(), ErrorCode::Closed);
         p.close().unwrap();
         assert_eq!(p.send("t", &kv("a", "b")).unwrap_err().code(), ErrorCode::Closed);
+    }
+
+    #[test]
+    fn null_header_values_round_trip() {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_topic("h", 1).unwrap();
+        let p = e.producer(&[]).unwrap();
+        let headers = vec![("trace".to_string(), Some(b"abc".to_vec())), ("gone".to_string(), None), ("empty".to_string(), Some(Vec::new()))];
+        p.send("h", &OutgoingRecord { headers, ..kv("k", "v") }).unwrap();
+        let c = e.consumer(None, &[]).unwrap();
+        c.subscribe(&["h".into()], true).unwrap();
+        let recs = c.poll(10, 2000).unwrap().records;
+        assert_eq!(recs.len(), 1);
+        let got: Vec<(String, Option<Vec<u8>>)> = recs[0].headers.iter().map(|h| (h.key.clone(), h.value.clone())).collect();
+        assert_eq!(got, vec![("trace".into(), Some(b"abc".to_vec())), ("gone".into(), None), ("empty".into(), Some(Vec::new()))]);
     }
 
     #[test]

@@ -21,6 +21,13 @@ pub struct Engine {
     inner: kabase_sdk::Engine,
 }
 
+impl Engine {
+    /// The facade's engine (for the other modules' exported methods).
+    pub(crate) fn sdk(&self) -> &kabase_sdk::Engine {
+        &self.inner
+    }
+}
+
 #[uniffi::export]
 impl Engine {
     /// Open (or create) a durable engine in the directory `path`.

@@ -19,11 +19,13 @@ uniffi::setup_scaffolding!();
 
 mod engine;
 mod error;
+mod stream;
 mod table;
 mod topic;
 
 pub use engine::{Admin, Engine};
 pub use error::{error_codes, ErrorCodeInfo, KabaseError};
+pub use stream::{ChangeStream, SinkOptions, StreamDescription, StreamOptions, StreamRoute, StreamSnapshot};
 pub use table::{parse_column_value, Cell, ColumnValue, Row, RowMutation, RowStream, ScanOptions, Table};
 pub use topic::{Consumer, ConsumerRecord, Header, OutgoingRecord, PartitionOffset, Producer, RecordMetadata, TopicPartition};
 

@@ -61,7 +61,7 @@ pub struct Row {
     pub cells: Vec<Cell>,
 }
 
-fn row_out(r: kabase_sdk::Row) -> Row {
+pub(crate) fn row_out(r: kabase_sdk::Row) -> Row {
     Row {
         row: r.row,
         cells: r.cells.into_iter().map(|c| Cell { family: c.family, qualifier: c.qualifier, timestamp: c.timestamp, value: c.value }).collect(),
@@ -149,11 +149,11 @@ impl Table {
         Ok(self.inner.get(&row)?.map(row_out))
     }
 
-    /// [`Table::get`] of many rows in one call (one crossing instead of one per row): a row or
-    /// null per key, in key order. The facade has no multi-get yet, so this is its `get` per key;
-    /// the first failure is returned.
+    /// [`Table::get`] of many rows in one call (one crossing and one call into the core's
+    /// multi-get): a row or null per key, in key order. Each row is read consistently on its
+    /// own; an empty key fails the whole call with `INVALID_ARGUMENT`.
     pub fn get_many(&self, rows: Vec<Vec<u8>>) -> Result<Vec<Option<Row>>> {
-        rows.iter().map(|r| Ok(self.inner.get(r)?.map(row_out))).collect()
+        Ok(self.inner.get_many(&rows)?.into_iter().map(|r| r.map(row_out)).collect())
     }
 
     /// The newest version of the given columns (`family:qualifier`, or `family` for a whole
@@ -244,6 +244,7 @@ mod tests {
         assert_eq!(got.iter().map(|r| r.as_ref().map(|r| r.row.clone())).collect::<Vec<_>>(), vec![Some(b"r2".to_vec()), None, Some(b"r0".to_vec())]);
         assert_eq!(got[0].as_ref().unwrap().cells[0].value, b"2".to_vec());
         assert!(t.get_many(vec![]).unwrap().is_empty());
+        assert!(matches!(t.get_many(vec![b"r1".to_vec(), vec![]]), Err(crate::KabaseError::Failed { code: 103, .. })));
         let some = t.scan(ScanOptions { start: Some(b"r3".to_vec()), stop: Some(b"r6".to_vec()), ..Default::default() }).unwrap();
         assert_eq!(some.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"r3".to_vec(), b"r4".to_vec(), b"r5".to_vec()]);
         let rev = t.scan(ScanOptions { reversed: true, limit: Some(2), ..Default::default() }).unwrap();

@@ -51,6 +51,27 @@ static void test_round_trip(kabase_engine *e) {
     CHECK(kabase_row_batch_len(b) == 4);
     kabase_row_batch_free(b);
 
+    /* Multi-get: one row per key, in key order; a missing row keeps its key and has no cell. */
+    const uint8_t *keys[4] = {B("u12"), B("absent"), B("u03"), B("u12")};
+    size_t key_lens[4] = {3, 6, 3, 3};
+    b = NULL;
+    CHECK_STATUS(KABASE_OK, kabase_table_get_many(t, keys, key_lens, 4, &b, ERR));
+    CHECK(kabase_row_batch_len(b) == 4);
+    CHECK_STATUS(KABASE_OK, kabase_row_batch_row(b, 0, &r, ERR));
+    CHECK(r.row_len == 3 && memcmp(r.row, "u12", 3) == 0 && r.cell_count == 2);
+    CHECK(r.cells[0].value_len == 3 && memcmp(r.cells[0].value, "u12", 3) == 0);
+    CHECK_STATUS(KABASE_OK, kabase_row_batch_row(b, 1, &r, ERR));
+    CHECK(r.row_len == 6 && memcmp(r.row, "absent", 6) == 0 && r.cell_count == 0);
+    CHECK_STATUS(KABASE_OK, kabase_row_batch_row(b, 2, &r, ERR));
+    CHECK(r.row_len == 3 && memcmp(r.row, "u03", 3) == 0 && r.cell_count == 2);
+    CHECK_STATUS(KABASE_OK, kabase_row_batch_row(b, 3, &r, ERR));
+    CHECK(r.cell_count == 2 && memcmp(r.cells[0].value, "u12", 3) == 0);
+    kabase_row_batch_free(b);
+    b = NULL;
+    CHECK_STATUS(KABASE_OK, kabase_table_get_many(t, NULL, NULL, 0, &b, ERR));
+    CHECK(b != NULL && kabase_row_batch_len(b) == 0);
+    kabase_row_batch_free(b);
+
     CHECK_STATUS(KABASE_OK, kabase_table_delete_row(t, B("u07"), 3, ERR));
     b = NULL;
     CHECK_STATUS(KABASE_OK, kabase_table_get(t, B("u07"), 3, &b, ERR));
@@ -98,6 +119,17 @@ static void test_bad_input(kabase_engine *e) {
     CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_get(NULL, B("r"), 1, &b, ERR));
     CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_get(t, B("r"), 1, NULL, ERR));
     CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_scan(t, NULL, 3, NULL, 0, 0, &b, ERR));
+    const uint8_t *keys[2] = {B("r"), NULL};
+    size_t lens[2] = {1, 1};
+    size_t empty_lens[2] = {1, 0};
+    b = (kabase_row_batch *)0x1;
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_get_many(t, keys, lens, 2, &b, ERR)); /* NULL key */
+    CHECK(b == NULL);
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_get_many(t, keys, empty_lens, 2, &b, ERR)); /* empty key */
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_get_many(t, keys, NULL, 1, &b, ERR));
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_get_many(t, NULL, lens, 1, &b, ERR));
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_get_many(NULL, keys, lens, 1, &b, ERR));
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_get_many(t, keys, lens, 1, NULL, ERR));
     CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_table_delete_row(t, NULL, 0, ERR));
     CHECK(kabase_row_batch_len(NULL) == 0);
     kabase_row_view r;

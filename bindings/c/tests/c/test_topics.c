@@ -21,6 +21,52 @@ static size_t drain(kabase_consumer *c, size_t want, int64_t *first_offset) {
     return got;
 }
 
+/* Headers go out and come back in order; a NULL value is Kafka's null header value, distinct
+ * from an empty one. */
+static void test_headers(kabase_engine *e) {
+    CHECK_STATUS(KABASE_OK, kabase_topic_create(e, "with-headers", 1, ERR));
+    kabase_producer *p = NULL;
+    CHECK_STATUS(KABASE_OK, kabase_producer_new(e, &p, ERR));
+    kabase_message m = {-1, B("k"), 1, B("v"), 1};
+    kabase_header hs[3] = {{"trace", B("abc"), 3}, {"gone", NULL, 0}, {"empty", B(""), 0}};
+    kabase_record_metadata meta;
+    CHECK_STATUS(KABASE_OK, kabase_producer_send_with_headers(p, "with-headers", &m, hs, 3, &meta, ERR));
+    CHECK(meta.offset == 0);
+    CHECK_STATUS(KABASE_OK, kabase_producer_send_with_headers(p, "with-headers", &m, NULL, 0, NULL, ERR));
+    kabase_header bad_key[1] = {{NULL, B("x"), 1}};
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_producer_send_with_headers(p, "with-headers", &m, bad_key, 1, NULL, ERR));
+    kabase_header bad_value[1] = {{"h", NULL, 4}};
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_producer_send_with_headers(p, "with-headers", &m, bad_value, 1, NULL, ERR));
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_producer_send_with_headers(p, "with-headers", &m, NULL, 2, NULL, ERR));
+
+    kabase_consumer *c = NULL;
+    CHECK_STATUS(KABASE_OK, kabase_consumer_new(e, NULL, &c, ERR));
+    const char *topics[] = {"with-headers"};
+    CHECK_STATUS(KABASE_OK, kabase_consumer_subscribe(c, topics, 1, 1, ERR));
+    kabase_record_batch *b = NULL;
+    CHECK_STATUS(KABASE_OK, kabase_consumer_poll(c, 10, 2000, &b, ERR));
+    CHECK(kabase_record_batch_len(b) == 2);
+    CHECK(kabase_record_batch_header_count(b, 0) == 3);
+    CHECK(kabase_record_batch_header_count(b, 1) == 0);
+    CHECK(kabase_record_batch_header_count(b, 9) == 0);
+    CHECK(kabase_record_batch_header_count(NULL, 0) == 0);
+    kabase_header h;
+    CHECK_STATUS(KABASE_OK, kabase_record_batch_header(b, 0, 0, &h, ERR));
+    CHECK(strcmp(h.key, "trace") == 0 && h.value != NULL && h.value_len == 3 && memcmp(h.value, "abc", 3) == 0);
+    CHECK_STATUS(KABASE_OK, kabase_record_batch_header(b, 0, 1, &h, ERR));
+    CHECK(strcmp(h.key, "gone") == 0 && h.value == NULL && h.value_len == 0);
+    CHECK_STATUS(KABASE_OK, kabase_record_batch_header(b, 0, 2, &h, ERR));
+    CHECK(strcmp(h.key, "empty") == 0 && h.value != NULL && h.value_len == 0);
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_record_batch_header(b, 0, 3, &h, ERR));
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_record_batch_header(b, 1, 0, &h, ERR));
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_record_batch_header(b, 5, 0, &h, ERR));
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_record_batch_header(b, 0, 0, NULL, ERR));
+    CHECK_STATUS(KABASE_INVALID_ARGUMENT, kabase_record_batch_header(NULL, 0, 0, &h, ERR));
+    kabase_record_batch_free(b);
+    kabase_consumer_free(c);
+    kabase_producer_free(p);
+}
+
 static void test_send_consume(kabase_engine *e) {
     CHECK_STATUS(KABASE_OK, kabase_topic_create(e, "events", 2, ERR));
     CHECK_STATUS(KABASE_TOPIC_EXISTS, kabase_topic_create(e, "events", 2, ERR));
@@ -150,6 +196,7 @@ int main(int argc, char **argv) {
     kabase_engine *e = NULL;
     CHECK_STATUS(KABASE_OK, kabase_engine_open_in_memory(&e, ERR));
     test_send_consume(e);
+    test_headers(e);
     test_bad_input(e);
     kabase_engine_free(e);
     return check_summary("test_topics");
