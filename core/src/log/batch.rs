@@ -569,14 +569,7 @@ pub struct BatchBuilder {
     count: i32,
     base_timestamp: i64,
     max_timestamp: i64,
-    /// With [`BatchBuilder::checksum_while_building`]: CRC-32C of `buf[HEADER_SIZE..crc_pos]`.
-    records_crc: Option<u32>,
-    crc_pos: usize,
 }
-
-/// Bytes of new records that [`BatchBuilder::push`] lets accumulate before it folds them into
-/// the running CRC (long runs keep CRC-32C on its fast three-way path).
-const CRC_CHUNK: usize = 16 << 10;
 
 impl BatchBuilder {
     /// An empty batch whose buffer can take `capacity` bytes of records without growing.
@@ -588,19 +581,7 @@ impl BatchBuilder {
         buf.clear();
         buf.reserve(HEADER_SIZE + capacity);
         buf.resize(HEADER_SIZE, 0);
-        BatchBuilder { buf, count: 0, base_timestamp: -1, max_timestamp: -1, records_crc: None, crc_pos: HEADER_SIZE }
-    }
-    /// Checksum the records as they are pushed (in [`CRC_CHUNK`] runs), so that
-    /// [`BatchBuilder::finish`] without compression only checksums the 40 header bytes and
-    /// combines the two CRCs. The producer uses this to do the CRC work on the sending thread
-    /// instead of its one writer thread; the bytes are the same either way. (With compression
-    /// the CRC covers the compressed bytes, so the running CRC is then simply not used.)
-    pub fn checksum_while_building(mut self) -> BatchBuilder {
-        if self.records_crc.is_none() {
-            self.records_crc = Some(crc32c::crc32c(&self.buf[HEADER_SIZE..]));
-            self.crc_pos = self.buf.len();
-        }
-        self
+        BatchBuilder { buf, count: 0, base_timestamp: -1, max_timestamp: -1 }
     }
     /// Append one record; returns its offset delta.
     pub fn push(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> i32 {
@@ -613,12 +594,6 @@ impl BatchBuilder {
         let delta = self.count;
         put_record_parts(&mut self.buf, delta, timestamp.wrapping_sub(self.base_timestamp), key, value, headers);
         self.count += 1;
-        if let Some(crc) = self.records_crc {
-            if self.buf.len() - self.crc_pos >= CRC_CHUNK {
-                self.records_crc = Some(crc32c::crc32c_append(crc, &self.buf[self.crc_pos..]));
-                self.crc_pos = self.buf.len();
-            }
-        }
         delta
     }
     /// Records so far.
@@ -638,19 +613,7 @@ impl BatchBuilder {
             base_timestamp: self.base_timestamp,
             max_timestamp: self.max_timestamp,
         };
-        match self.records_crc {
-            Some(crc) if spec.compression == Compression::None => {
-                let mut buf = self.buf;
-                let records = crc32c::crc32c_append(crc, &buf[self.crc_pos..]);
-                let total = buf.len();
-                write_header(&mut buf, spec, &v, total)?;
-                let head = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..HEADER_SIZE]);
-                let crc = crc32c::crc32c_combine(head, records, total - HEADER_SIZE);
-                buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-                Ok(buf)
-            }
-            _ => seal_buffer(spec, &v, self.buf),
-        }
+        seal_buffer(spec, &v, self.buf)
     }
 }
 
@@ -1195,21 +1158,6 @@ mod tests {
             })
             .unwrap();
             assert_eq!(seen, 25, "stops when the callback says so");
-        }
-        // the same bytes when the records are checksummed while the batch is built, with
-        // records small and large enough to cross the CRC chunk many times
-        let big: Vec<RecordInput> = (0..60)
-            .map(|i| RecordInput { offset_delta: i, timestamp: 5 + i64::from(i), value: Some(vec![i as u8 ^ 0x5a; if i % 3 == 0 { 7000 } else { 90 }]), ..RecordInput::default() })
-            .collect();
-        for (set, c) in [(&recs, Compression::None), (&big, Compression::None), (&big, Compression::Lz4), (&recs[..0].to_vec(), Compression::None)] {
-            let spec = BatchSpec { compression: c, producer_id: 9, base_sequence: 4, ..BatchSpec::default() };
-            let mut b = BatchBuilder::with_capacity(16).checksum_while_building();
-            for r in set.iter() {
-                b.push(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
-            }
-            let built = b.finish(&spec).unwrap();
-            assert_eq!(built, encode_batch(&spec, set).unwrap(), "{c:?}, {} records", set.len());
-            assert!(set.is_empty() || validate(&built).is_ok());
         }
         // the unchecked iterator skips the CRC, the checked one does not
         let mut bad = encode_batch(&BatchSpec::default(), &recs[..3]).unwrap();

@@ -687,13 +687,7 @@ impl Producer {
             new_batch = true;
             let buf = pool.pop().unwrap_or_default();
             *pool_bytes -= buf.capacity();
-            let mut builder = BatchBuilder::with_buffer(buf, batch_capacity(inner.config.batch_size, size));
-            if inner.config.compression == Compression::None {
-                // CRC the records here, on the sending thread, in 16 KiB runs: the one sender
-                // thread per producer then only checksums the header (it is the busier one).
-                builder = builder.checksum_while_building();
-            }
-            OpenBatch { builder, bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
+            OpenBatch { builder: BatchBuilder::with_buffer(buf, batch_capacity(inner.config.batch_size, size)), bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
         });
         let index = b.builder.push(timestamp, record.key, record.value, record.headers) as u32;
         b.bytes += size;
