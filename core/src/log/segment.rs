@@ -620,4 +620,27 @@ mod tests {
         let again: Vec<_> = (100..600).step_by(37).map(|o| s.translate(o).unwrap().map(|(p, _)| p)).collect();
         assert_eq!(again, lookups);
     }
+
+    #[test]
+    fn reads_append_to_a_reused_buffer_and_a_short_file_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let s = filled(d.path());
+        let whole = std::fs::read(d.path().join(file_name(100, ".log"))).unwrap();
+        // appends after what the buffer holds, reading the same bytes as the file has
+        let mut out = b"prefix".to_vec();
+        assert!(s.read_into(100, 5000, s.size(), &mut out).unwrap());
+        assert_eq!(&out[..6], b"prefix");
+        assert_eq!(&out[6..], &whole[..out.len() - 6]);
+        let (pos, _) = s.translate(350).unwrap().unwrap();
+        let mut again = Vec::with_capacity(1 << 20);
+        assert!(s.read_into(350, usize::MAX / 2, s.size(), &mut again).unwrap());
+        assert_eq!(&again[..], &whole[pos as usize..]);
+        // the file shrinks behind the segment's back: an error, the buffer as it was
+        let f = OpenOptions::new().write(true).open(d.path().join(file_name(100, ".log"))).unwrap();
+        f.set_len(s.size() - 500).unwrap();
+        let mut out = b"keep".to_vec();
+        let e = s.read_into(350, usize::MAX / 2, s.size(), &mut out).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::CorruptRecord);
+        assert_eq!(out, b"keep");
+    }
 }
