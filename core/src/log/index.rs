@@ -12,8 +12,15 @@
 //!
 //! The offset and time indexes carry no checksum (as in Kafka): they are sanity-checked on load
 //! and rebuilt from the `.log` whenever the segment is recovered. kabase keeps each index in
-//! memory as well (binary search there) and appends every new entry to its file; files hold
-//! exactly their entries (Kafka trims its preallocated files to this size on roll and close).
+//! memory (binary search there) and buffers new entries, writing them to the file in one
+//! `pwrite` per [`ENTRY_BUFFER`] bytes and whenever the index is synced (segment flush, roll,
+//! clean close) or dropped, instead of one write syscall per entry (the `.txnindex`, one entry
+//! per aborted transaction, is written through). Kafka gets the same effect by
+//! preallocating `segment.index.bytes` and appending through an mmap, trimming the file on roll
+//! and close; either way the file holds exactly its entries once the segment is flushed. An
+//! index is only trusted after a clean shutdown or below the recovery point, i.e. after such a
+//! flush; after a crash the entries still in the buffer are rebuilt from the `.log` like the
+//! rest of the index.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -39,31 +46,64 @@ fn read_all(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
-/// An append-only file of fixed-size entries mirrored in memory.
+/// Entry bytes buffered before they are written to an index file.
+pub const ENTRY_BUFFER: usize = 4096;
+
+/// An append-only file of fixed-size entries mirrored in memory; appends are buffered.
 struct EntryFile {
     path: PathBuf,
     file: File,
-    len: u64,
+    /// Bytes in the file.
+    written: u64,
+    /// Appended entries not yet in the file (they follow `written`).
+    pending: Vec<u8>,
 }
 
 impl EntryFile {
     fn open(path: &Path) -> Result<EntryFile> {
         let file = open_rw(path)?;
-        let len = file.metadata().map_err(|e| Error::io(format_args!("stat {}", path.display()), e))?.len();
-        Ok(EntryFile { path: path.to_path_buf(), file, len })
+        let written = file.metadata().map_err(|e| Error::io(format_args!("stat {}", path.display()), e))?.len();
+        Ok(EntryFile { path: path.to_path_buf(), file, written, pending: Vec::new() })
     }
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        self.file.write_all_at(bytes, self.len).map_err(|e| Error::io(format_args!("write {}", self.path.display()), e))?;
-        self.len += bytes.len() as u64;
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= ENTRY_BUFFER {
+            self.write_pending()?;
+        }
         Ok(())
     }
+    /// Write the buffered entries to the file (no fsync).
+    fn write_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all_at(&self.pending, self.written).map_err(|e| Error::io(format_args!("write {}", self.path.display()), e))?;
+        self.written += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+    /// Keep the first `len` bytes of entries (file and buffer).
     fn truncate(&mut self, len: u64) -> Result<()> {
+        if len >= self.written {
+            self.pending.truncate((len - self.written) as usize);
+            return Ok(());
+        }
+        self.pending.clear();
         self.file.set_len(len).map_err(|e| Error::io(format_args!("truncate {}", self.path.display()), e))?;
-        self.len = len;
+        self.written = len;
         Ok(())
     }
-    fn sync(&self) -> Result<()> {
+    /// Write the buffered entries and fsync.
+    fn sync(&mut self) -> Result<()> {
+        self.write_pending()?;
         self.file.sync_data().map_err(|e| Error::io(format_args!("sync {}", self.path.display()), e))
+    }
+}
+
+impl Drop for EntryFile {
+    fn drop(&mut self) {
+        // Best effort: an index missing its tail is rebuilt from the `.log` on recovery.
+        let _ = self.write_pending();
     }
 }
 
@@ -146,8 +186,8 @@ impl OffsetIndex {
     pub fn last_offset(&self) -> Option<i64> {
         self.entries.last().map(|&(r, _)| self.base_offset + i64::from(r))
     }
-    /// fsync.
-    pub fn sync(&self) -> Result<()> {
+    /// Write buffered entries and fsync.
+    pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
     }
 }
@@ -229,8 +269,8 @@ impl TimeIndex {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-    /// fsync.
-    pub fn sync(&self) -> Result<()> {
+    /// Write buffered entries and fsync.
+    pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
     }
 }
@@ -297,9 +337,10 @@ impl TxnIndex {
         }
         Ok(TxnIndex { entries, file })
     }
-    /// Record an aborted transaction.
+    /// Record an aborted transaction (written through at once: aborts are rare).
     pub fn append(&mut self, t: AbortedTxn) -> Result<()> {
         self.file.append(&t.to_bytes())?;
+        self.file.write_pending()?;
         self.entries.push(t);
         Ok(())
     }
@@ -318,8 +359,8 @@ impl TxnIndex {
         self.entries.clear();
         self.file.truncate(0)
     }
-    /// fsync.
-    pub fn sync(&self) -> Result<()> {
+    /// Write buffered entries and fsync.
+    pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
     }
 }
@@ -337,6 +378,9 @@ mod tests {
         ix.append(109, 0).unwrap();
         ix.append(120, 4200).unwrap();
         ix.append(131, 8400).unwrap();
+        // buffered: nothing written yet, everything after a sync
+        assert_eq!(std::fs::read(&p).unwrap().len(), 0);
+        ix.sync().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), [0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0x10, 0x68, 0, 0, 0, 31, 0, 0, 0x20, 0xd0]);
         assert_eq!(ix.lookup(99), (100, 0));
         assert_eq!(ix.lookup(119), (109, 0));
@@ -359,6 +403,7 @@ mod tests {
         ix.maybe_append(1000, 12).unwrap();
         ix.maybe_append(900, 13).unwrap(); // not larger: skipped
         ix.maybe_append(2000, 20).unwrap();
+        ix.sync().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), [0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0x07, 0xd0, 0, 0, 0, 10]);
         assert_eq!(ix.lookup(500), 10);
         assert_eq!(ix.lookup(1000), 10);
@@ -390,5 +435,42 @@ mod tests {
         assert_eq!(TxnIndex::open(&p, true).unwrap().entries().len(), 2);
         ix.truncate_to_offset(5).unwrap();
         assert_eq!(std::fs::read(&p).unwrap().len(), 34);
+    }
+
+    #[test]
+    fn buffered_entries_reach_the_file_in_few_writes_and_truncate_across_the_buffer() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("00000000000000000000.index");
+        let mut ix = OffsetIndex::open(&p, 0, true).unwrap();
+        let per_write = ENTRY_BUFFER / 8;
+        for i in 0..per_write as i64 - 1 {
+            ix.append(i, i as u32 * 10).unwrap();
+        }
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 0, "below one buffer: still in memory");
+        assert_eq!(ix.lookup(100), (100, 1000), "lookups see buffered entries");
+        ix.append(per_write as i64, 99_999).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), ENTRY_BUFFER as u64, "a full buffer is written in one go");
+        for i in 0..10 {
+            ix.append(per_write as i64 + 1 + i, 100_000 + i as u32).unwrap();
+        }
+        assert_eq!(ix.len(), per_write + 10);
+        // truncate inside the buffer, then inside the written part
+        ix.truncate_to_position(100_005).unwrap();
+        assert_eq!(ix.len(), per_write + 5);
+        ix.sync().unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), (per_write as u64 + 5) * 8);
+        ix.append(per_write as i64 + 20, 100_020).unwrap();
+        ix.truncate_to_position(50).unwrap();
+        assert_eq!(ix.len(), 5);
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 40);
+        ix.append(7, 70).unwrap();
+        drop(ix); // drop writes the buffer
+        let ix = OffsetIndex::open(&p, 0, true).unwrap();
+        assert_eq!((ix.len(), ix.lookup(7)), (6, (7, 70)));
+        // a crash loses the buffer, never the entries already written
+        let mut ix = ix;
+        ix.append(8, 80).unwrap();
+        std::mem::forget(ix);
+        assert_eq!(OffsetIndex::open(&p, 0, true).unwrap().len(), 6);
     }
 }

@@ -433,8 +433,11 @@ struct Accum {
     processed: u64,
     stop: bool,
     topics: FxMap<String, (Arc<str>, Arc<Topic>)>,
-    /// Buffers of written batches, reused for new ones (no fresh pages per batch).
+    /// Buffers of written batches, reused for new ones (no fresh pages per batch), as
+    /// Kafka's `BufferPool` keeps its free batch buffers.
     pool: Vec<Vec<u8>>,
+    /// Capacity of the buffers in `pool`: at most half of `buffer.memory`, two sender rounds.
+    pool_bytes: usize,
     sticky: FxMap<String, (u32, usize)>,
 }
 
@@ -679,9 +682,11 @@ impl Producer {
         let mut new_batch = false;
         let acc = &mut *a;
         let pool = &mut acc.pool;
+        let pool_bytes = &mut acc.pool_bytes;
         let b = acc.open.entry(key.clone()).or_insert_with(|| {
             new_batch = true;
             let buf = pool.pop().unwrap_or_default();
+            *pool_bytes -= buf.capacity();
             OpenBatch { builder: BatchBuilder::with_buffer(buf, batch_capacity(inner.config.batch_size, size)), bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
         });
         let index = b.builder.push(timestamp, record.key, record.value, record.headers) as u32;
@@ -900,18 +905,21 @@ fn sender_loop(inner: &Inner) {
         }
         let count = batch.len() as u64;
         let bytes: usize = batch.iter().map(|s| s.bytes).sum();
-        let mut spent = process(inner, batch, &mut sequences, ident);
+        let spent = process(inner, batch, &mut sequences, ident);
         a = inner.accum.lock();
-        spent.truncate(POOL_BUFFERS.saturating_sub(a.pool.len()));
-        a.pool.append(&mut spent);
+        let pool_cap = inner.config.buffer_memory / 2;
+        for b in spent {
+            if a.pool_bytes + b.capacity() > pool_cap {
+                break;
+            }
+            a.pool_bytes += b.capacity();
+            a.pool.push(b);
+        }
         a.processed += count;
         a.ready_bytes = a.ready_bytes.saturating_sub(bytes);
         inner.cv_done.notify_all();
     }
 }
-
-/// Batch buffers kept for reuse per producer.
-const POOL_BUFFERS: usize = 8;
 
 /// Encode, append and complete `batch`; returns the written buffers for reuse.
 fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32>, ident: (i64, i16)) -> Vec<Vec<u8>> {
@@ -936,7 +944,7 @@ fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32
             let (info, buf) = part.append_reuse(bytes);
             let info = info?;
             if let Some(b) = buf {
-                if spent.len() < POOL_BUFFERS && b.capacity() <= (1 << 20) + 4096 {
+                if b.capacity() <= (1 << 20) + 4096 {
                     spent.push(b);
                 }
             }
