@@ -517,8 +517,8 @@ impl PyConsumer {
         }
         let recs = recs?;
         match &record_cls {
-            Some(cls) => records_as(py, &recs, cls, tp_cls.as_ref()),
-            None => Ok(records_to_py(py, &recs)?.into_any()),
+            Some(cls) => crate::gc::deferred(py, recs.len(), || records_as(py, &recs, cls, tp_cls.as_ref())),
+            None => crate::gc::deferred(py, recs.len(), || Ok(records_to_py(py, &recs)?.into_any())),
         }
     }
 
