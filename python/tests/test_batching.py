@@ -157,3 +157,49 @@ def test_gc_resumed_after_batches(eng, table):
     finally:
         gc.enable()
     c.close()
+
+
+@needs_topics
+def test_polled_records_are_real_namedtuples(eng):
+    import pickle
+
+    from kabase.kafka.structs import ConsumerRecord
+
+    p = KafkaProducer(engine=eng)
+    p.send("nt", b"v0", key=b"k0", headers=[("h", b"x")]).get()
+    p.send("nt", b"v1").get()
+    p.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest")
+    c.assign([TopicPartition("nt", 0)])
+    batch = c.poll(timeout_ms=1000)
+    assert list(batch) == [TopicPartition("nt", 0)]
+    tp = next(iter(batch))
+    assert type(tp) is TopicPartition and hash(tp) == hash(TopicPartition("nt", 0)) and tp.topic == "nt"
+    r0, r1 = batch[TopicPartition("nt", 0)]
+    for r in (r0, r1):
+        assert type(r) is ConsumerRecord and isinstance(r, tuple) and len(r) == 13
+        assert r == ConsumerRecord(*r) and r[:5] == tuple(ConsumerRecord(*r))[:5]
+        assert pickle.loads(pickle.dumps(r)) == r
+        assert r._replace(offset=9).offset == 9 and r._asdict()["topic"] == "nt"
+    assert (r0.key, r0.value, r0.headers, r0.offset, r0.leader_epoch) == (b"k0", b"v0", [("h", b"x")], 0, -1)
+    assert (r1.key, r1.value, r1.headers, r1.serialized_key_size) == (None, b"v1", [], -1)
+    c.close()
+
+
+@needs_topics
+def test_poll_into_other_tuple_classes(eng):
+    # A tuple subclass that is not a plain namedtuple (it has a __dict__) is made through
+    # tuple.__new__ instead of being filled directly.
+    from kabase.kafka.structs import ConsumerRecord
+
+    class WithDict(ConsumerRecord):
+        pass
+
+    _fill(eng, 3)
+    c = _native.Consumer(eng, [("auto.offset.reset", "earliest")])
+    c.assign([("g", 0)])
+    recs = c.poll(10, 1000, WithDict, None)
+    assert [type(r) for r in recs] == [WithDict] * 3
+    assert [r.value for r in recs] == [b"v0", b"v1", b"v2"]
+    recs[0].extra = 1  # it has a __dict__
+    c.close()
