@@ -349,8 +349,8 @@ impl PartitionLog {
         Error::closed(&format!("partition {}-{}", self.topic, self.partition))
     }
 
-    /// [`PartitionLog::append_reuse`] for tests.
-    #[cfg(test)]
+    /// Append one batch encoded in this process (offsets are assigned here): the internal
+    /// offsets topic and the change-stream relay write this way.
     pub(crate) fn append(&self, bytes: Vec<u8>) -> Result<AppendInfo> {
         self.append_inner(bytes, false).map(|(info, _)| info)
     }
@@ -591,7 +591,6 @@ impl PartitionLog {
     }
 
     /// Read whole batches from `offset`, at most `max_bytes` (at least one batch).
-    #[cfg(test)]
     pub(crate) fn read(&self, offset: i64, max_bytes: usize, isolation: IsolationLevel) -> Result<FetchData> {
         self.read_into(offset, max_bytes, isolation, Vec::new())
     }
