@@ -22,7 +22,7 @@ use kabase::log::{Consumer, ConsumerConfig, ConsumerRebalanceListener, ConsumerR
 use kabase::{Engine, Error, ErrorCode};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
 use crate::engine::{PyEngine, Release};
 use crate::error::IntoPyResult;
@@ -228,12 +228,75 @@ pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &[ConsumerRecord]) -> Py
     Ok(out)
 }
 
+/// Makes instances of a namedtuple class from their fields without running the class's Python
+/// `__new__`: by allocating the instance and filling its items directly when the class is a
+/// plain tuple subclass (no extra fields, which namedtuples are: `__slots__ = ()`) on an
+/// interpreter whose tuples keep no other state, else through `tuple.__new__(cls, fields)`.
+enum RecordMaker<'py> {
+    Direct(Bound<'py, PyType>),
+    TupleNew(Bound<'py, PyAny>, Bound<'py, PyAny>),
+}
+
+impl<'py> RecordMaker<'py> {
+    fn new(py: Python<'py>, cls: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let tuple = py.get_type::<PyTuple>();
+        if let Ok(ty) = cls.cast::<PyType>() {
+            // 3.14 caches a tuple's hash inside the object, which a direct fill would leave unset.
+            let plain = py.version_info() < (3, 14)
+                && ty.is_subclass(&tuple)?
+                && ty.getattr("__basicsize__")?.eq(tuple.getattr("__basicsize__")?)?
+                && ty.getattr("__itemsize__")?.eq(tuple.getattr("__itemsize__")?)?
+                && ty.getattr("__dictoffset__")?.extract::<isize>()? == 0
+                && ty.getattr("__weakrefoffset__")?.extract::<isize>()? == 0;
+            if plain {
+                return Ok(RecordMaker::Direct(ty.clone()));
+            }
+        }
+        Ok(RecordMaker::TupleNew(tuple.getattr("__new__")?, cls.clone()))
+    }
+
+    fn make<const N: usize>(&self, py: Python<'py>, items: [Bound<'py, PyAny>; N]) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            RecordMaker::Direct(ty) => fill_tuple_subclass(py, ty, items),
+            RecordMaker::TupleNew(new, cls) => new.call1((cls, PyTuple::new(py, items)?)),
+        }
+    }
+}
+
+/// A new instance of the tuple subclass `ty` holding `items`.
+#[allow(unsafe_code)]
+fn fill_tuple_subclass<'py, const N: usize>(py: Python<'py>, ty: &Bound<'py, PyType>, items: [Bound<'py, PyAny>; N]) -> PyResult<Bound<'py, PyAny>> {
+    use pyo3::ffi;
+    // SAFETY: `ty` is a subclass of tuple with tuple's layout (checked by `RecordMaker::new`),
+    // so its allocator (`PyType_GenericAlloc`, which a tuple subclass defined in Python
+    // inherits) returns a zeroed variable-size tuple of `N` empty items and a reference we own.
+    // `PyTuple_SetItem` accepts tuple subclasses, steals each item's reference (also on
+    // failure), and requires the tuple unshared, which it is until we return it; a tuple whose
+    // items are still NULL (an error part way) is deallocated safely.
+    unsafe {
+        let raw = ffi::PyType_GenericAlloc(ty.as_type_ptr(), N as ffi::Py_ssize_t);
+        if raw.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let obj = Bound::from_owned_ptr(py, raw);
+        for (i, item) in items.into_iter().enumerate() {
+            if ffi::PyTuple_SetItem(obj.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr()) != 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        Ok(obj)
+    }
+}
+
 /// Records as instances of `rec_cls` (kafka-python's 13-field `ConsumerRecord` namedtuple),
 /// built here in one pass: as a list, or with `tp_cls` (the `TopicPartition` namedtuple) as
 /// `{TopicPartition: [ConsumerRecord]}` the way `KafkaConsumer.poll` returns them.
 fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-    // `tuple.__new__(cls, fields)` makes a namedtuple without running its Python `__new__`.
-    let tuple_new = py.get_type::<PyTuple>().getattr("__new__")?;
+    let make = RecordMaker::new(py, rec_cls)?;
+    let tp_make = match tp_cls {
+        Some(c) => Some(RecordMaker::new(py, c)?),
+        None => None,
+    };
     let none = py.None().into_bound(py);
     let minus_one = (-1i64).into_pyobject(py)?.into_any();
     let zero = 0i64.into_pyobject(py)?.into_any();
@@ -253,9 +316,9 @@ fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py
                 topic_obj = Some(r.topic.as_ref().into_pyobject(py)?.into_any());
             }
             cur = Some((r.topic.clone(), r.partition));
-            if let Some(tp_cls) = tp_cls {
+            if let Some(tp_make) = &tp_make {
                 let t = topic_obj.clone().unwrap_or_else(|| none.clone());
-                let key = tuple_new.call1((tp_cls, PyTuple::new(py, [t, r.partition.into_pyobject(py)?.into_any()])?))?;
+                let key = tp_make.make(py, [t, r.partition.into_pyobject(py)?.into_any()])?;
                 cur_list = match dict.get_item(&key)? {
                     Some(l) => l.cast_into::<PyList>()?,
                     None => {
@@ -287,9 +350,7 @@ fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py
             kabase::log::TimestampType::CreateTime => zero.clone(),
             kabase::log::TimestampType::LogAppendTime => one.clone(),
         };
-        let fields = PyTuple::new(
-            py,
-            [
+        let fields = [
                 topic,
                 r.partition.into_pyobject(py)?.into_any(),
                 r.offset.into_pyobject(py)?.into_any(),
@@ -303,9 +364,8 @@ fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py
                 vsize.into_pyobject(py)?.into_any(),
                 if r.headers.is_empty() { minus_one.clone() } else { hsize.into_pyobject(py)?.into_any() },
                 minus_one.clone(),
-            ],
-        )?;
-        cur_list.append(tuple_new.call1((rec_cls, fields))?)?;
+        ];
+        cur_list.append(make.make(py, fields)?)?;
     }
     Ok(if tp_cls.is_some() { dict.into_any() } else { list.into_any() })
 }
@@ -517,8 +577,8 @@ impl PyConsumer {
         }
         let recs = recs?;
         match &record_cls {
-            Some(cls) => records_as(py, &recs, cls, tp_cls.as_ref()),
-            None => Ok(records_to_py(py, &recs)?.into_any()),
+            Some(cls) => crate::gc::deferred(py, recs.len(), || records_as(py, &recs, cls, tp_cls.as_ref())),
+            None => crate::gc::deferred(py, recs.len(), || Ok(records_to_py(py, &recs)?.into_any())),
         }
     }
 

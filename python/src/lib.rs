@@ -7,6 +7,7 @@
 
 mod engine;
 mod error;
+mod gc;
 #[cfg(feature = "topics")]
 mod consumer;
 #[cfg(feature = "tables")]
@@ -36,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     {
         m.add_class::<table::PyTable>()?;
         m.add_class::<table::PyScanner>()?;
+        m.add_class::<table::PyMutationBuffer>()?;
     }
     #[cfg(feature = "topics")]
     {

@@ -48,21 +48,52 @@ fn parse_filter(filter: Option<Vec<u8>>) -> PyResult<Option<Box<dyn kabase::filt
     }
 }
 
+/// Column names (`family:qualifier` bytes objects) of the previous row, by cell position: rows
+/// of one table mostly repeat their columns, so each name object is made once per batch and
+/// shared (bytes are immutable) instead of once per cell.
+struct ColumnNames<'py> {
+    names: Vec<(Vec<u8>, Vec<u8>, Bound<'py, PyBytes>)>,
+    buf: Vec<u8>,
+}
+
+impl<'py> ColumnNames<'py> {
+    fn new() -> Self {
+        ColumnNames { names: Vec::new(), buf: Vec::with_capacity(64) }
+    }
+
+    /// The name of the `i`-th cell of a row, `family:qualifier`.
+    fn get(&mut self, py: Python<'py>, i: usize, family: &[u8], qualifier: &[u8]) -> Bound<'py, PyBytes> {
+        if let Some((f, q, o)) = self.names.get(i) {
+            if f.as_slice() == family && q.as_slice() == qualifier {
+                return o.clone();
+            }
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(family);
+        self.buf.push(b':');
+        self.buf.extend_from_slice(qualifier);
+        let o = PyBytes::new(py, &self.buf);
+        let entry = (family.to_vec(), qualifier.to_vec(), o.clone());
+        if i < self.names.len() {
+            self.names[i] = entry;
+        } else if i == self.names.len() {
+            self.names.push(entry);
+        }
+        o
+    }
+}
+
 /// Rows as `[(row, [(column, value, ts)])]`.
 pub(crate) fn rows_to_py<'py>(py: Python<'py>, rows: &[RowResult]) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
-    let mut colbuf: Vec<u8> = Vec::with_capacity(64);
+    let mut names = ColumnNames::new();
     for r in rows {
         let cells = PyList::empty(py);
-        for c in &r.cells {
-            colbuf.clear();
-            colbuf.extend_from_slice(&c.family);
-            colbuf.push(b':');
-            colbuf.extend_from_slice(&c.qualifier);
+        for (i, c) in r.cells.iter().enumerate() {
             let t = PyTuple::new(
                 py,
                 [
-                    PyBytes::new(py, &colbuf).into_any(),
+                    names.get(py, i, &c.family, &c.qualifier).into_any(),
                     PyBytes::new(py, &c.value).into_any(),
                     c.timestamp.into_pyobject(py)?.into_any(),
                 ],
@@ -78,25 +109,24 @@ pub(crate) fn rows_to_py<'py>(py: Python<'py>, rows: &[RowResult]) -> PyResult<B
 /// keeping the newest version of each column, the way happybase returns rows.
 pub(crate) fn rows_to_dicts<'py>(py: Python<'py>, rows: &[RowResult], include_timestamp: bool) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
-    let mut colbuf: Vec<u8> = Vec::with_capacity(64);
+    let mut names = ColumnNames::new();
     for r in rows {
         let d = PyDict::new(py);
         let mut last: Option<(&[u8], &[u8])> = None;
+        let mut i = 0;
         for c in &r.cells {
             // Versions of one column are adjacent, newest first: keep the first.
             if last == Some((c.family.as_slice(), c.qualifier.as_slice())) {
                 continue;
             }
             last = Some((c.family.as_slice(), c.qualifier.as_slice()));
-            colbuf.clear();
-            colbuf.extend_from_slice(&c.family);
-            colbuf.push(b':');
-            colbuf.extend_from_slice(&c.qualifier);
+            let name = names.get(py, i, &c.family, &c.qualifier);
+            i += 1;
             let value = PyBytes::new(py, &c.value);
             if include_timestamp {
-                d.set_item(PyBytes::new(py, &colbuf), (value, c.timestamp))?;
+                d.set_item(name, (value, c.timestamp))?;
             } else {
-                d.set_item(PyBytes::new(py, &colbuf), value)?;
+                d.set_item(name, value)?;
             }
         }
         out.append(PyTuple::new(py, [PyBytes::new(py, &r.row).into_any(), d.into_any()])?)?;
@@ -290,6 +320,65 @@ impl PyTable {
 
 type MutationTuple = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<Vec<u8>>>, bool, Option<i64>, bool);
 
+/// One row's mutations as [`Mutation`]s: a put of `puts` (`family:qualifier` columns), then a
+/// delete of `deletes` (`family` deletes the family, `family:` the empty qualifier,
+/// `family:qualifier` every version of that column), or of the whole row with `delete_row`.
+fn row_mutations(
+    mut row: Vec<u8>,
+    puts: Vec<(Vec<u8>, Vec<u8>)>,
+    deletes: Vec<Vec<u8>>,
+    delete_row: bool,
+    ts: Option<i64>,
+    wal: bool,
+    out: &mut Vec<Mutation>,
+) -> PyResult<()> {
+    let durability = if wal { kabase::table::Durability::UseDefault } else { kabase::table::Durability::SkipWal };
+    let has_delete = delete_row || !deletes.is_empty();
+    if !puts.is_empty() {
+        let key = if has_delete { row.clone() } else { std::mem::take(&mut row) };
+        let mut p = match ts {
+            Some(t) => Put::new_at(key, t),
+            None => Put::new(key),
+        };
+        for (col, value) in puts {
+            let (f, q) = column_for_write(&col).py()?;
+            p = p.add(f, q, value);
+        }
+        out.push(Mutation::Put(p.durability(durability)));
+    }
+    if has_delete {
+        let mut d = match ts {
+            Some(t) => Delete::new_at(row, t),
+            None => Delete::new(row),
+        };
+        if !delete_row {
+            for col in deletes {
+                d = match parse_column(&col) {
+                    ColumnSpec::Family(f) if !col.ends_with(b":") => d.family(f),
+                    ColumnSpec::Family(f) => d.columns(f, Vec::new()),
+                    ColumnSpec::Column(f, q) => d.columns(f, q),
+                };
+            }
+        }
+        out.push(Mutation::Delete(d.durability(durability)));
+    }
+    Ok(())
+}
+
+/// Apply `muts` as one batch with the GIL released; raises the first failed row's error.
+fn apply(py: Python<'_>, t: Table, muts: Vec<Mutation>) -> PyResult<()> {
+    if muts.is_empty() {
+        return Ok(());
+    }
+    py.detach(move || -> Result<(), Error> {
+        for r in t.batch(muts)? {
+            r?;
+        }
+        Ok(())
+    })
+    .py()
+}
+
 #[pymethods]
 impl PyTable {
     /// The table's name.
@@ -337,11 +426,7 @@ impl PyTable {
         }
         let t = self.table()?;
         let results = py.detach(move || if gets.len() == 1 { t.get(gets.into_iter().next().unwrap_or_else(|| Get::new(Vec::new()))).map(|r| vec![r]) } else { t.get_many(gets) }).py()?;
-        if as_dict {
-            rows_to_dicts(py, &results, include_timestamp)
-        } else {
-            rows_to_py(py, &results)
-        }
+        crate::gc::deferred(py, results.len(), || if as_dict { rows_to_dicts(py, &results, include_timestamp) } else { rows_to_py(py, &results) })
     }
 
     /// Apply mutations: `[(row, puts [(column, value)], deletes [column] | None, delete_row,
@@ -351,47 +436,9 @@ impl PyTable {
     fn mutate(&self, py: Python<'_>, ops: Vec<MutationTuple>) -> PyResult<()> {
         let mut muts: Vec<Mutation> = Vec::with_capacity(ops.len());
         for (row, puts, deletes, delete_row, ts, wal) in ops {
-            let durability = if wal { kabase::table::Durability::UseDefault } else { kabase::table::Durability::SkipWal };
-            if !puts.is_empty() {
-                let mut p = match ts {
-                    Some(t) => Put::new_at(row.clone(), t),
-                    None => Put::new(row.clone()),
-                };
-                for (col, value) in puts {
-                    let (f, q) = column_for_write(&col).py()?;
-                    p = p.add(f, q, value);
-                }
-                muts.push(Mutation::Put(p.durability(durability)));
-            }
-            if delete_row || deletes.as_ref().is_some_and(|d| !d.is_empty()) {
-                let mut d = match ts {
-                    Some(t) => Delete::new_at(row.clone(), t),
-                    None => Delete::new(row.clone()),
-                };
-                if !delete_row {
-                    for col in deletes.unwrap_or_default() {
-                        d = match parse_column(&col) {
-                            ColumnSpec::Family(f) if !col.ends_with(b":") => d.family(f),
-                            ColumnSpec::Family(f) => d.columns(f, Vec::new()),
-                            ColumnSpec::Column(f, q) => d.columns(f, q),
-                        };
-                    }
-                }
-                muts.push(Mutation::Delete(d.durability(durability)));
-            }
+            row_mutations(row, puts, deletes.unwrap_or_default(), delete_row, ts, wal, &mut muts)?;
         }
-        if muts.is_empty() {
-            return Ok(());
-        }
-        let t = self.table()?;
-        py.detach(move || -> Result<(), Error> {
-            let results = t.batch(muts)?;
-            for r in results {
-                r?;
-            }
-            Ok(())
-        })
-        .py()
+        apply(py, self.table()?, muts)
     }
 
     /// Open a scanner. Rows come in batches from [`PyScanner::next_batch`].
@@ -517,16 +564,185 @@ impl PyScanner {
             }
             Ok(out)
         });
-        if as_dict {
-            rows_to_dicts(py, &rows.py()?, include_timestamp)
-        } else {
-            rows_to_py(py, &rows.py()?)
-        }
+        let rows = rows.py()?;
+        crate::gc::deferred(py, rows.len(), || if as_dict { rows_to_dicts(py, &rows, include_timestamp) } else { rows_to_py(py, &rows) })
     }
 
     /// Release the scanner early.
     fn close(&self) {
         let s = self.inner.0.lock().take();
         drop(s);
+    }
+}
+
+/// `str` -> UTF-8, `bytes`/`bytearray`/`memoryview` as is; anything else is a `TypeError`
+/// naming `what` (the happybase facade's rule for row keys, columns and values).
+fn to_bytes(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    if let Ok(b) = v.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(s) = v.cast::<pyo3::types::PyString>() {
+        return Ok(s.to_cow()?.as_bytes().to_vec());
+    }
+    if let Ok(b) = v.cast::<pyo3::types::PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    if v.is_instance_of::<pyo3::types::PyMemoryView>() {
+        return Ok(v.call_method0("tobytes")?.cast_into::<PyBytes>()?.as_bytes().to_vec());
+    }
+    Err(pyo3::exceptions::PyTypeError::new_err(format!("{what} must be str or bytes, not {}", v.get_type().name()?)))
+}
+
+/// One row's buffered mutations: puts by column (a later put of a column replaces the value,
+/// keeping the column's first position), deletes in order, and the WAL flag (off once any
+/// mutation of the row skipped it).
+struct RowOps {
+    row: Vec<u8>,
+    puts: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Column -> index in `puts`, built once a row has many columns.
+    index: Option<std::collections::HashMap<Vec<u8>, usize>>,
+    deletes: Vec<Vec<u8>>,
+    wal: bool,
+}
+
+/// Columns a row may hold before its puts are indexed by a hash map instead of searched.
+const LINEAR_COLUMNS: usize = 16;
+
+impl RowOps {
+    fn put(&mut self, col: Vec<u8>, value: Vec<u8>) {
+        let found = match &self.index {
+            Some(ix) => ix.get(&col).copied(),
+            None => self.puts.iter().position(|(c, _)| *c == col),
+        };
+        match found {
+            Some(i) => self.puts[i].1 = value,
+            None => {
+                if let Some(ix) = &mut self.index {
+                    ix.insert(col.clone(), self.puts.len());
+                }
+                self.puts.push((col, value));
+                if self.index.is_none() && self.puts.len() > LINEAR_COLUMNS {
+                    self.index = Some(self.puts.iter().enumerate().map(|(i, (c, _))| (c.clone(), i)).collect());
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Buffered {
+    rows: Vec<RowOps>,
+    by_key: std::collections::HashMap<Vec<u8>, usize>,
+    count: usize,
+}
+
+impl Buffered {
+    fn entry(&mut self, row: Vec<u8>, wal: bool) -> &mut RowOps {
+        let i = match self.by_key.get(&row) {
+            Some(&i) => {
+                if !wal {
+                    self.rows[i].wal = false;
+                }
+                i
+            }
+            None => {
+                let i = self.rows.len();
+                self.by_key.insert(row.clone(), i);
+                self.rows.push(RowOps { row, puts: Vec::new(), index: None, deletes: Vec::new(), wal });
+                i
+            }
+        };
+        &mut self.rows[i]
+    }
+}
+
+/// A happybase `Batch`'s buffer: puts and deletes are converted and merged per row here as
+/// they are added, and `send(table)` applies the whole buffer in one core batch.
+#[pyclass(module = "kabase._native", name = "MutationBuffer", frozen)]
+pub struct PyMutationBuffer {
+    timestamp: Option<i64>,
+    inner: Mutex<Buffered>,
+}
+
+#[pymethods]
+impl PyMutationBuffer {
+    /// A buffer whose mutations carry `timestamp` (None: the time they are applied).
+    #[new]
+    #[pyo3(signature = (timestamp=None))]
+    fn new(timestamp: Option<i64>) -> Self {
+        PyMutationBuffer { timestamp, inner: Mutex::new(Buffered::default()) }
+    }
+
+    /// Buffer a put of `data` (`{column: value}`, str or bytes) into `row`; returns the number
+    /// of buffered mutations. Nothing is buffered when any key or value has a wrong type.
+    fn put(&self, row: &Bound<'_, PyAny>, data: &Bound<'_, PyAny>, wal: bool) -> PyResult<usize> {
+        let row = to_bytes(row, "row key")?;
+        let mut cells: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        if let Ok(d) = data.cast::<PyDict>() {
+            cells.reserve(d.len());
+            for (c, v) in d.iter() {
+                cells.push((to_bytes(&c, "column")?, to_bytes(&v, "value")?));
+            }
+        } else if data.hasattr("items")? {
+            for item in data.call_method0("items")?.try_iter()? {
+                let (c, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+                cells.push((to_bytes(&c, "column")?, to_bytes(&v, "value")?));
+            }
+        } else {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!("'data' must be a dict, not {}", data.get_type().name()?)));
+        }
+        let mut b = self.inner.lock();
+        let n = cells.len();
+        let e = b.entry(row, wal);
+        for (c, v) in cells {
+            e.put(c, v);
+        }
+        b.count += n;
+        Ok(b.count)
+    }
+
+    /// Buffer a delete of `columns` (`family`, `family:` or `family:qualifier`) in `row`;
+    /// returns the number of buffered mutations.
+    fn delete(&self, row: &Bound<'_, PyAny>, columns: &Bound<'_, PyAny>, wal: bool) -> PyResult<usize> {
+        let row = to_bytes(row, "row key")?;
+        let mut cols = Vec::new();
+        for c in columns.try_iter()? {
+            cols.push(to_bytes(&c?, "column")?);
+        }
+        let mut b = self.inner.lock();
+        let n = cols.len();
+        b.entry(row, wal).deletes.extend(cols);
+        b.count += n;
+        Ok(b.count)
+    }
+
+    /// Drop everything buffered.
+    fn clear(&self) {
+        *self.inner.lock() = Buffered::default();
+    }
+
+    /// Apply everything buffered to `table` in one batch and empty the buffer (also when
+    /// applying fails); raises the first failed row's error after applying the others.
+    fn send(&self, py: Python<'_>, table: &PyTable) -> PyResult<()> {
+        let b = std::mem::take(&mut *self.inner.lock());
+        if b.rows.is_empty() {
+            return Ok(());
+        }
+        let t = table.table()?;
+        let mut muts = Vec::with_capacity(b.rows.len());
+        for r in b.rows {
+            row_mutations(r.row, r.puts, r.deletes, false, self.timestamp, r.wal, &mut muts)?;
+        }
+        apply(py, t, muts)
+    }
+
+    /// The number of buffered mutations (cells put plus columns deleted).
+    fn __len__(&self) -> usize {
+        self.inner.lock().count
+    }
+
+    /// Whether any row is buffered (a put of an empty dict buffers its row).
+    fn __bool__(&self) -> bool {
+        !self.inner.lock().rows.is_empty()
     }
 }

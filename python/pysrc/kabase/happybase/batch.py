@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from numbers import Integral
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional
 
+from .. import _native
 from .._conv import to_bytes
 
 __all__ = ["Batch"]
@@ -42,66 +42,36 @@ class Batch(object):
         self._transaction = transaction
         self._wal = bool(wal)
         self._families: Optional[List[bytes]] = None
-        self._reset_mutations()
-
-    def _reset_mutations(self) -> None:
-        # row -> [puts {col: value}, deletes [col], wal]
-        self._mutations: "OrderedDict[bytes, List[Any]]" = OrderedDict()
-        self._mutation_count = 0
+        # Puts and deletes are converted and merged per row natively as they come; `send`
+        # hands the whole buffer to the engine in one call.
+        self._buffer = _native.MutationBuffer(timestamp)
 
     def send(self) -> None:
         """Send the batch to the engine."""
-        if not self._mutations:
+        if not self._buffer:
             return
-        ops = [
-            (row, list(puts.items()), dels, False, self._timestamp, wal)
-            for row, (puts, dels, wal) in self._mutations.items()
-        ]
-        self._reset_mutations()
-        self._table._native().mutate(ops)
-
-    def _entry(self, row: bytes, wal: Optional[bool]) -> List[Any]:
-        e = self._mutations.get(row)
-        w = self._wal if wal is None else bool(wal)
-        if e is None:
-            e = [OrderedDict(), [], w]
-            self._mutations[row] = e
-        elif not w:
-            e[2] = False
-        return e
+        self._buffer.send(self._table._native())
 
     def put(self, row: Any, data: Dict[Any, Any], wal: Optional[bool] = None) -> None:
         """Store data in the table (see :py:meth:`Table.put`)."""
-        row_b = to_bytes(row, "row key", numbers=False)
-        if not hasattr(data, "items"):
-            raise TypeError(f"'data' must be a dict, not {type(data).__name__}")
-        cells: List[Tuple[bytes, bytes]] = [
-            (to_bytes(c, "column", numbers=False), to_bytes(v, "value", numbers=False)) for c, v in data.items()
-        ]
-        puts = self._entry(row_b, wal)[0]
-        for c, v in cells:
-            puts[c] = v
-        self._mutation_count += len(cells)
-        self._check_send()
+        n = self._buffer.put(row, data, self._wal if wal is None else bool(wal))
+        if self._batch_size and n >= self._batch_size:
+            self.send()
 
     def delete(self, row: Any, columns: Optional[Iterable[Any]] = None, wal: Optional[bool] = None) -> None:
         """Delete data from the table (see :py:meth:`Table.delete`)."""
-        row_b = to_bytes(row, "row key", numbers=False)
         if columns is None:
             # As happybase: a whole-row delete is one family delete per family.
+            to_bytes(row, "row key", numbers=False)
             if self._families is None:
                 self._families = self._table._column_family_names()
-            cols = list(self._families)
+            cols: Iterable[Any] = self._families
         else:
             if isinstance(columns, (str, bytes)):
                 raise TypeError("'columns' must be a list or tuple of column names")
-            cols = [to_bytes(c, "column", numbers=False) for c in columns]
-        self._entry(row_b, wal)[1].extend(cols)
-        self._mutation_count += len(cols)
-        self._check_send()
-
-    def _check_send(self) -> None:
-        if self._batch_size and self._mutation_count >= self._batch_size:
+            cols = columns
+        n = self._buffer.delete(row, cols, self._wal if wal is None else bool(wal))
+        if self._batch_size and n >= self._batch_size:
             self.send()
 
     def __enter__(self) -> "Batch":
@@ -109,6 +79,6 @@ class Batch(object):
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
         if self._transaction and exc_type is not None:
-            self._reset_mutations()
+            self._buffer.clear()
             return
         self.send()

@@ -1,0 +1,205 @@
+"""The batched paths' native conversions: happybase batches buffered in `MutationBuffer`, row
+dicts built natively (column names shared between rows), and the garbage collector deferred,
+not left off, while a poll or scan batch is built."""
+
+import gc
+from collections import OrderedDict
+
+import pytest
+
+import kabase.happybase as happybase
+from kabase import _native
+from kabase.kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from conftest import needs_tables, needs_topics
+
+
+@pytest.fixture
+def table(eng):
+    c = happybase.Connection(engine=eng)
+    c.create_table("t", {"cf": {}, "cg": {}})
+    yield c.table("t")
+    c.close()
+
+
+@needs_tables
+def test_batch_merges_puts_per_row(table):
+    with table.batch() as b:
+        b.put(b"r", {b"cf:a": b"1", b"cf:b": b"1"})
+        b.put("r", {"cf:a": "2", b"cg:c": bytearray(b"3")})  # str and bytearray convert
+        b.put(b"s", OrderedDict([(b"cf:a", memoryview(b"m"))]))  # any mapping with items()
+    assert table.row(b"r") == {b"cf:a": b"2", b"cf:b": b"1", b"cg:c": b"3"}
+    assert table.row(b"s") == {b"cf:a": b"m"}
+
+
+@needs_tables
+def test_batch_many_columns_in_one_row(table):
+    # More columns than a row searches linearly: the per-row index keeps the last value.
+    with table.batch() as b:
+        for rnd in range(3):
+            b.put(b"wide", {b"cf:q%03d" % i: b"%d-%d" % (rnd, i) for i in range(100)})
+    row = table.row(b"wide")
+    assert len(row) == 100 and all(row[b"cf:q%03d" % i] == b"2-%d" % i for i in range(100))
+
+
+@needs_tables
+def test_batch_bad_input_buffers_nothing(table):
+    b = table.batch()
+    b.put(b"ok", {b"cf:a": b"1"})
+    with pytest.raises(TypeError, match="value must be str or bytes, not int"):
+        b.put(b"bad", {b"cf:a": b"1", b"cf:b": 5})
+    with pytest.raises(TypeError, match="row key must be str or bytes, not int"):
+        b.put(7, {b"cf:a": b"1"})
+    with pytest.raises(TypeError, match="column must be str or bytes, not NoneType"):
+        b.put(b"bad", {None: b"1"})
+    with pytest.raises(TypeError, match="'data' must be a dict, not list"):
+        b.put(b"bad", [b"cf:a"])
+    with pytest.raises(TypeError, match="column must be str or bytes"):
+        b.delete(b"bad", [1])
+    b.send()
+    assert table.row(b"ok") == {b"cf:a": b"1"}
+    assert table.row(b"bad") == {}
+
+
+@needs_tables
+def test_batch_size_counts_cells_and_deletes(table):
+    b = table.batch(batch_size=4)
+    b.put(b"a", {b"cf:x": b"1", b"cf:y": b"1", b"cf:z": b"1"})  # 3 mutations: kept
+    assert table.row(b"a") == {}
+    b.delete(b"old", [b"cf:x"])  # the 4th: sent
+    assert table.row(b"a") == {b"cf:x": b"1", b"cf:y": b"1", b"cf:z": b"1"}
+    b.put(b"c", {})  # an empty put sends nothing and fails nothing
+    b.send()
+
+
+@needs_tables
+def test_batch_put_then_delete_same_row(table):
+    table.put(b"r", {b"cf:a": b"0", b"cg:b": b"0"})
+    with table.batch() as b:
+        b.put(b"r", {b"cf:c": b"1"})
+        b.delete(b"r", [b"cg"])
+    assert table.row(b"r") == {b"cf:a": b"0", b"cf:c": b"1"}
+
+
+@needs_tables
+def test_buffer_native_api(table):
+    buf = _native.MutationBuffer(55)
+    assert not buf and len(buf) == 0
+    assert buf.put(b"r", {b"cf:a": b"1"}, True) == 1
+    assert buf.put(b"r", {b"cf:a": b"2", b"cf:b": b"2"}, False) == 3
+    assert buf and len(buf) == 3
+    buf.send(table._native())
+    assert not buf and len(buf) == 0
+    assert table.row(b"r", include_timestamp=True) == {b"cf:a": (b"2", 55), b"cf:b": (b"2", 55)}
+    buf.put(b"x", {b"nofamily": b"1"}, True)
+    with pytest.raises(Exception, match="family:qualifier"):
+        buf.send(table._native())
+    assert not buf  # emptied even when applying failed
+    buf.put(b"y", {b"cf:a": b"1"}, True)
+    buf.clear()
+    buf.send(table._native())
+    assert table.row(b"y") == {}
+
+
+@needs_tables
+def test_scan_rows_with_varying_columns(table):
+    # Column-name objects are shared between rows by position; rows whose columns differ
+    # must still get their own names.
+    rows = {
+        b"r1": {b"cf:a": b"1", b"cf:b": b"2"},
+        b"r2": {b"cf:b": b"3", b"cg:c": b"4"},
+        b"r3": {b"cf:a": b"5"},
+        b"r4": {b"cf:a": b"6", b"cf:b": b"7", b"cg:c": b"8", b"cg:d": b"9"},
+        b"r5": {b"cg:d": b""},
+    }
+    with table.batch() as b:
+        for k, v in rows.items():
+            b.put(k, v)
+    assert dict(table.scan()) == rows
+    assert dict(table.scan(batch_size=2)) == rows
+    assert dict(table.rows(list(rows))) == rows
+    ts = dict(table.scan(include_timestamp=True))
+    assert {k: {c: v for c, (v, _) in d.items()} for k, d in ts.items()} == rows
+    # the cells API (lists of (column, value, ts)) too
+    got = {r: {c: v for c, v, _ in cells} for r, cells in table._native().scan().next_batch(100)}
+    assert got == rows
+
+
+def _fill(eng, n):
+    p = KafkaProducer(engine=eng)
+    p.send_batch("g", [b"v%d" % i for i in range(n)])
+    p.flush()
+    p.close()
+
+
+@needs_topics
+@needs_tables
+def test_gc_resumed_after_batches(eng, table):
+    _fill(eng, 500)
+    with table.batch() as b:
+        for i in range(300):
+            b.put(b"k%03d" % i, {b"cf:a": b"1"})
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", consumer_timeout_ms=200)
+    c.assign([TopicPartition("g", 0)])
+    assert gc.isenabled()
+    assert sum(len(v) for v in c.poll(timeout_ms=1000, max_records=500).values()) == 500
+    assert gc.isenabled()
+    assert len(list(table.scan(batch_size=300))) == 300
+    assert len(table.rows([b"k%03d" % i for i in range(300)])) == 300
+    assert gc.isenabled()
+    # a collector the user turned off stays off
+    gc.disable()
+    try:
+        c.seek_to_beginning()
+        assert len(list(c)) == 500
+        assert len(list(table.scan(batch_size=300))) == 300
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    c.close()
+
+
+@needs_topics
+def test_polled_records_are_real_namedtuples(eng):
+    import pickle
+
+    from kabase.kafka.structs import ConsumerRecord
+
+    p = KafkaProducer(engine=eng)
+    p.send("nt", b"v0", key=b"k0", headers=[("h", b"x")]).get()
+    p.send("nt", b"v1").get()
+    p.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest")
+    c.assign([TopicPartition("nt", 0)])
+    batch = c.poll(timeout_ms=1000)
+    assert list(batch) == [TopicPartition("nt", 0)]
+    tp = next(iter(batch))
+    assert type(tp) is TopicPartition and hash(tp) == hash(TopicPartition("nt", 0)) and tp.topic == "nt"
+    r0, r1 = batch[TopicPartition("nt", 0)]
+    for r in (r0, r1):
+        assert type(r) is ConsumerRecord and isinstance(r, tuple) and len(r) == 13
+        assert r == ConsumerRecord(*r) and r[:5] == tuple(ConsumerRecord(*r))[:5]
+        assert pickle.loads(pickle.dumps(r)) == r
+        assert r._replace(offset=9).offset == 9 and r._asdict()["topic"] == "nt"
+    assert (r0.key, r0.value, r0.headers, r0.offset, r0.leader_epoch) == (b"k0", b"v0", [("h", b"x")], 0, -1)
+    assert (r1.key, r1.value, r1.headers, r1.serialized_key_size) == (None, b"v1", [], -1)
+    c.close()
+
+
+@needs_topics
+def test_poll_into_other_tuple_classes(eng):
+    # A tuple subclass that is not a plain namedtuple (it has a __dict__) is made through
+    # tuple.__new__ instead of being filled directly.
+    from kabase.kafka.structs import ConsumerRecord
+
+    class WithDict(ConsumerRecord):
+        pass
+
+    _fill(eng, 3)
+    c = _native.Consumer(eng, [("auto.offset.reset", "earliest")])
+    c.assign([("g", 0)])
+    recs = c.poll(10, 1000, WithDict, None)
+    assert [type(r) for r in recs] == [WithDict] * 3
+    assert [r.value for r in recs] == [b"v0", b"v1", b"v2"]
+    recs[0].extra = 1  # it has a __dict__
+    c.close()
