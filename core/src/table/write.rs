@@ -7,6 +7,11 @@
 //! outbox record there). The batch is applied atomically across keyspaces, and readers read
 //! through one fjall snapshot, so a row change is all-or-nothing to them.
 //!
+//! Lock order of a write: [`Committer::admit`] (hooks may wait there, e.g. for change-stream
+//! room, holding nothing), then the row lock(s), then the server timestamp is read, then the
+//! commit mutex inside [`Committer::commit`]. Reading the time under the row lock makes writers
+//! of one row commit in timestamp order (HBase takes its timestamps the same way).
+//!
 //! Change sequence numbers are per engine and strictly increasing across restarts: they are
 //! handed out in commit order under the commit mutex, and reserved in blocks of
 //! [`SEQ_BLOCK`]; the batch that crosses into a new block also writes the new reservation
