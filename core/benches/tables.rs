@@ -7,7 +7,11 @@
 //! ```text
 //! cargo bench -p kabase --bench tables                 # 1M cells
 //! KABASE_BENCH_CELLS=10000000 cargo bench -p kabase --bench tables
+//! KABASE_BENCH_ONLY=put cargo bench -p kabase --bench tables    # only the put cases
 //! ```
+//!
+//! `KABASE_BENCH_ONLY=put` stops after the two put workloads (the batched put still loads the
+//! data set); any other value, or none, runs everything.
 //!
 //! Keys: kabase stores row `r%010d`, family `cf`, qualifier `q`, timestamp 1; raw fjall stores the
 //! same encoded cell key (`kabase::table::codec::column_key`) and the same 100-byte values, so
@@ -151,6 +155,10 @@ fn main() {
         rs.record(1, s.elapsed());
     }
     report(&mut ks, &mut rs);
+    if std::env::var("KABASE_BENCH_ONLY").is_ok_and(|v| v == "put") {
+        engine.close().expect("close");
+        return;
+    }
     let total = cells + singles;
 
     // Point gets, hit and miss.

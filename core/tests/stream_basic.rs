@@ -417,3 +417,50 @@ fn a_mutation_refused_by_one_stream_leaves_no_lag_in_another() {
     assert_eq!(change(&recs[0]).row, b"r0");
     engine.close().unwrap();
 }
+
+#[test]
+fn a_writer_blocked_by_backpressure_stalls_only_its_own_table() {
+    let engine = Engine::open_in_memory().unwrap();
+    table(&engine, "slow", &["cf"]);
+    table(&engine, "fast", &["cf"]);
+    engine
+        .stream_table_to_topic(StreamSpec::new("ss", "slow").max_lag(2).backpressure(Backpressure::Block { timeout_ms: 30_000 }))
+        .unwrap();
+    engine.pause_stream("ss").unwrap();
+    let slow = engine.table("slow").unwrap();
+    for i in 0..2 {
+        slow.put(Put::new(format!("r{i}")).add("cf", "v", "x")).unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let blocked = {
+        let slow = slow.clone();
+        std::thread::spawn(move || {
+            let r = slow.put(Put::new("blocked").add("cf", "v", "x"));
+            let _ = tx.send(());
+            r
+        })
+    };
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "the writer should wait for outbox room");
+    // Meanwhile every kind of write to another table goes through at once.
+    let fast = engine.table("fast").unwrap();
+    let start = std::time::Instant::now();
+    for i in 0..20 {
+        fast.put(Put::new(format!("f{i}")).add("cf", "v", "x")).unwrap();
+    }
+    for r in fast.batch((20..40).map(|i| Mutation::from(Put::new(format!("f{i}")).add("cf", "v", "x"))).collect()).unwrap() {
+        r.unwrap();
+    }
+    fast.delete(Delete::new("f0")).unwrap();
+    fast.increment(kabase::Increment::new("n").add("cf", "n", 1)).unwrap();
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "writes to another table took {took:?} while a stream was blocked");
+    assert_eq!(fast.scan(Scan::new()).unwrap().count(), 40);
+    assert!(rx.try_recv().is_err(), "the blocked writer went through before its stream had room");
+    assert!(slow.get(Get::new("blocked")).unwrap().is_empty());
+    engine.resume_stream("ss").unwrap();
+    rx.recv_timeout(WAIT).unwrap();
+    blocked.join().unwrap().unwrap();
+    engine.await_stream("ss", WAIT).unwrap();
+    assert_eq!(read_all(&engine, "default.slow").len(), 3);
+    engine.close().unwrap();
+}

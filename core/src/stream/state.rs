@@ -24,6 +24,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::stream::outbox::{Group, OutboxEntry};
 use crate::stream::record::{ChangeCell, ChangeRecord};
 use crate::stream::spec::{Backpressure, ResolvedStream, StoredSinkSpec, StoredStream, StreamKind, StreamState};
+use crate::table::schema::TableName;
 use crate::table::write::{CommitContext, CommitHook, HookBatch};
 
 pub(crate) const META_KEYSPACE: &str = "kabase.stream.meta";
@@ -88,6 +89,9 @@ thread_local! {
     /// the batch is visible ([`CommitHook::committed`]), so a relay never looks too early.
     /// The count is how many outbox entries the batch added to the stream's `pending`.
     static CAPTURED: RefCell<Vec<(Arc<StreamRt>, u64)>> = const { RefCell::new(Vec::new()) };
+    /// Scratch for a table's full name (`ns:table`), so looking up a table's streams on the
+    /// commit path allocates nothing.
+    static NAME_BUF: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Queue `writes` (keys of `kabase.stream.meta`) for the next commit on this thread.
@@ -293,7 +297,42 @@ struct CaptureHook {
     shared: Arc<Shared>,
 }
 
+impl CaptureHook {
+    /// The capturing streams of `table`, if any (no allocation when there are none).
+    fn streams_of(&self, table: &TableName) -> Option<Vec<Arc<StreamRt>>> {
+        let map = self.shared.by_table.read();
+        if map.is_empty() {
+            return None;
+        }
+        NAME_BUF.with(|b| {
+            let mut b = b.borrow_mut();
+            b.clear();
+            b.push_str(&table.namespace);
+            b.push(':');
+            b.push_str(&table.qualifier);
+            match map.get(b.as_str()) {
+                Some(l) if !l.is_empty() => Some(l.clone()),
+                _ => None,
+            }
+        })
+    }
+}
+
 impl CommitHook for CaptureHook {
+    /// Backpressure: wait for (or refuse for want of) outbox room before the writer takes its
+    /// row locks and the commit mutex, so a full stream stalls only writers of its own table.
+    /// The bound is soft: writers admitted together may overshoot `max_lag` by their count.
+    fn admit(&self, table: &TableName) -> Result<()> {
+        let Some(list) = self.streams_of(table) else { return Ok(()) };
+        for s in list {
+            let Some(r) = &s.resolved else { continue };
+            if !s.removed.load(Ordering::Acquire) {
+                s.reserve(r)?;
+            }
+        }
+        Ok(())
+    }
+
     fn extend(&self, ctx: &CommitContext<'_>, batch: &mut HookBatch<'_>) -> Result<()> {
         let extra = take_sink_extra();
         for (k, v) in extra {
@@ -308,13 +347,7 @@ impl CommitHook for CaptureHook {
                 s.freed(n);
             }
         }
-        let list = {
-            let map = self.shared.by_table.read();
-            match map.get(&ctx.table.full()) {
-                Some(l) if !l.is_empty() => l.clone(),
-                _ => return Ok(()),
-            }
-        };
+        let Some(list) = self.streams_of(ctx.table) else { return Ok(()) };
         let group = if last > first {
             let len = u32::try_from(last - first + 1).map_err(|_| Error::invalid("an atomic batch of more than 4 billion rows"))?;
             Some(Group { first, len })
@@ -339,14 +372,10 @@ impl CommitHook for CaptureHook {
         };
         let now = crate::now_ms();
         for s in list {
-            let Some(r) = &s.resolved else { continue };
-            if s.removed.load(Ordering::Acquire) {
+            if s.resolved.is_none() || s.removed.load(Ordering::Acquire) {
                 continue;
             }
-            // A multi-row batch is admitted as a whole: only its first change waits for room.
-            if ctx.seq == first {
-                s.reserve(r)?;
-            }
+            // Room was waited for in `admit`, before the commit mutex.
             let entry = OutboxEntry { stream: s.id, seq: ctx.seq, group, time_ms: now, change: change.clone() };
             batch.insert(&self.shared.outbox, entry.key().to_vec(), entry.value());
             s.pending.fetch_add(1, Ordering::AcqRel);

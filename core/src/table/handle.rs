@@ -16,7 +16,7 @@ use crate::table::ops::{
 use crate::table::read::{self, EntrySource, Entries, FamilyRead, ReadBufs};
 use crate::table::scan::{Cursor, Scanner};
 use crate::table::schema::{Durability, TableDescriptor, MAX_ROW_LEN};
-use crate::table::write::{PendingCell, RowChange};
+use crate::table::write::{ChangeSet, EncodedWrite, PendingCell, RowChange};
 use crate::table::{Shape, TableRt, TablesState};
 use crate::Engine;
 
@@ -328,6 +328,13 @@ impl Table {
     // ---------------------------------------------------------------- writes
 
     fn put_cells(shape: &Shape, timestamp: Option<i64>, ttl: Option<i64>, cells: Vec<PutCell>, now: i64) -> Result<Vec<PendingCell>> {
+        let mut out = Vec::with_capacity(cells.len());
+        Self::put_cells_into(shape, timestamp, ttl, cells, now, &mut out)?;
+        Ok(out)
+    }
+
+    /// Append a put's cells to `out`; on error `out` may hold some of them (callers truncate).
+    fn put_cells_into(shape: &Shape, timestamp: Option<i64>, ttl: Option<i64>, cells: Vec<PutCell>, now: i64, out: &mut Vec<PendingCell>) -> Result<()> {
         if cells.is_empty() {
             return Err(Error::invalid("a put needs at least one cell"));
         }
@@ -337,7 +344,7 @@ impl Table {
             }
         }
         let default_ts = resolve_ts(timestamp, now)?;
-        let mut out = Vec::with_capacity(cells.len());
+        out.reserve(cells.len());
         for c in cells {
             let fam = family_index(shape, &c.family)?;
             let ts = match c.timestamp {
@@ -349,7 +356,7 @@ impl Table {
             }
             out.push(PendingCell { fam, qualifier: c.qualifier, ts, kind: CellKind::Put, value: c.value, ttl });
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Delete markers for a delete; reads the newest version for `column` without a timestamp.
@@ -409,12 +416,13 @@ impl Table {
         Ok(out)
     }
 
-    fn change<'a>(&'a self, shape: &'a Shape, row: &'a [u8], cells: Vec<PendingCell>) -> Result<RowChange<'a>> {
-        let mut writes = Vec::with_capacity(cells.len());
-        let mut kbuf = Vec::with_capacity(row.len() + 32);
-        for c in &cells {
+    /// Encode `cells` of `row` into `writes` (one write per cell, same order), using `kbuf` as
+    /// scratch; on error `writes` may hold some of them (callers truncate).
+    fn encode_into(shape: &Shape, row: &[u8], cells: &[PendingCell], kbuf: &mut Vec<u8>, writes: &mut Vec<EncodedWrite>) -> Result<()> {
+        writes.reserve(cells.len());
+        for c in cells {
             kbuf.clear();
-            codec::push_cell_key(&mut kbuf, row, &c.qualifier, c.ts, c.kind);
+            codec::push_cell_key(kbuf, row, &c.qualifier, c.ts, c.kind);
             if kbuf.len() > codec::MAX_KEY_LEN {
                 return Err(Error::invalid(format!(
                     "cell key is {} bytes once encoded (row {} bytes, qualifier {} bytes); the storage limit is {}",
@@ -433,19 +441,19 @@ impl Table {
             };
             writes.push((c.fam, fjall::Slice::from(kbuf.as_slice()), value));
         }
-        Ok(RowChange {
-            table: &self.rt.name,
-            row,
-            family_names: &shape.family_names,
-            keyspaces: &shape.keyspaces,
-            writes,
-            cells,
-        })
+        Ok(())
+    }
+
+    fn row_change<'a>(&'a self, shape: &'a Shape, row: &'a [u8], cells: std::ops::Range<usize>) -> RowChange<'a> {
+        RowChange { table: &self.rt.name, row, family_names: &shape.family_names, keyspaces: &shape.keyspaces, cells }
     }
 
     fn commit_one(&self, shape: &Shape, row: &[u8], cells: Vec<PendingCell>, durability: Durability) -> Result<u64> {
-        let ch = self.change(shape, row, cells)?;
-        let seqs = self.state().committer.commit(vec![ch], Self::durability(shape, durability))?;
+        let mut writes = Vec::with_capacity(cells.len());
+        let mut kbuf = Vec::with_capacity(row.len() + 32);
+        Self::encode_into(shape, row, &cells, &mut kbuf, &mut writes)?;
+        let set = ChangeSet { changes: vec![self.row_change(shape, row, 0..cells.len())], cells, writes };
+        let seqs = self.state().committer.commit(set, Self::durability(shape, durability))?;
         Ok(seqs.first().copied().unwrap_or(0))
     }
 
@@ -453,10 +461,12 @@ impl Table {
     pub fn put(&self, put: Put) -> Result<()> {
         check_row(&put.row)?;
         let shape = self.shape()?;
-        let now = crate::now_ms();
         let Put { row, timestamp, cells, durability, ttl } = put;
-        let cells = Self::put_cells(&shape, timestamp, ttl, cells, now)?;
+        self.state().committer.admit(&self.rt.name)?;
         let _lock = self.state().committer.lock_row(shape.id(), &row);
+        // Server time is read under the row lock (as HBase does), so writers of one row commit
+        // in the order of their timestamps.
+        let cells = Self::put_cells(&shape, timestamp, ttl, cells, crate::now_ms())?;
         self.commit_one(&shape, &row, cells, durability)?;
         Ok(())
     }
@@ -465,6 +475,7 @@ impl Table {
     pub fn delete(&self, del: Delete) -> Result<()> {
         check_row(&del.row)?;
         let shape = self.shape()?;
+        self.state().committer.admit(&self.rt.name)?;
         let _lock = self.state().committer.lock_row(shape.id(), &del.row);
         self.delete_locked(&shape, &del)
     }
@@ -480,6 +491,7 @@ impl Table {
     pub fn increment(&self, inc: Increment) -> Result<RowResult> {
         check_row(&inc.row)?;
         let shape = self.shape()?;
+        self.state().committer.admit(&self.rt.name)?;
         let _lock = self.state().committer.lock_row(shape.id(), &inc.row);
         self.increment_locked(&shape, &inc)
     }
@@ -535,6 +547,7 @@ impl Table {
     pub fn append(&self, app: Append) -> Result<RowResult> {
         check_row(&app.row)?;
         let shape = self.shape()?;
+        self.state().committer.admit(&self.rt.name)?;
         let _lock = self.state().committer.lock_row(shape.id(), &app.row);
         self.append_locked(&shape, &app)
     }
@@ -575,6 +588,7 @@ impl Table {
     pub fn mutate_row(&self, rm: RowMutations) -> Result<()> {
         check_row(&rm.row)?;
         let shape = self.shape()?;
+        self.state().committer.admit(&self.rt.name)?;
         let _lock = self.state().committer.lock_row(shape.id(), &rm.row);
         self.mutate_row_locked(&shape, &rm)
     }
@@ -645,6 +659,7 @@ impl Table {
         }
         let cond = cam.condition.take().ok_or_else(|| Error::invalid("check-and-mutate needs a condition"))?;
         let shape = self.shape()?;
+        self.state().committer.admit(&self.rt.name)?;
         let _lock = self.state().committer.lock_row(shape.id(), &cam.row);
         let holds = match cond {
             Condition::NotExists { family, qualifier } => {
@@ -691,49 +706,85 @@ impl Table {
                 rest.push((i, m));
             }
         }
+        // Stream backpressure is waited for before any row lock is taken; a refusal fails every
+        // put and delete of the batch.
+        if !group.is_empty() {
+            if let Err(e) = self.state().committer.admit(&self.rt.name) {
+                for (i, _) in &group {
+                    results[*i] = Some(Err(same_error(&e)));
+                }
+                group.clear();
+            }
+        }
         if !group.is_empty() {
             let rows: Vec<&[u8]> = group.iter().map(|(_, m)| m.row()).collect();
             let committer = &self.state().committer;
             let _locks = committer.lock_rows(shape.id(), &rows);
             drop(rows);
             let now = crate::now_ms();
-            // Pass 1: build each member's cells (moving the values out of puts).
-            let mut built: Vec<Result<(Vec<PendingCell>, Durability)>> = Vec::with_capacity(group.len());
-            for (_, m) in group.iter_mut() {
-                let row_ok = check_row(m.row());
-                built.push(row_ok.and_then(|_| match m {
+            // Pass 1: build and encode each member's cells into the batch's flat buffers
+            // (moving the values out of puts).
+            let mut cells: Vec<PendingCell> = Vec::with_capacity(group.len());
+            let mut writes: Vec<EncodedWrite> = Vec::with_capacity(group.len());
+            let mut kbuf = Vec::with_capacity(64);
+            let mut built: Vec<Option<(std::ops::Range<usize>, Durability)>> = Vec::with_capacity(group.len());
+            for (i, m) in group.iter_mut() {
+                let start = cells.len();
+                let r = check_row(m.row()).and_then(|_| match m {
                     Mutation::Put(p) => {
-                        let cells = std::mem::take(&mut p.cells);
-                        Self::put_cells(&shape, p.timestamp, p.ttl, cells, now).map(|c| (c, p.durability))
+                        let pc = std::mem::take(&mut p.cells);
+                        Self::put_cells_into(&shape, p.timestamp, p.ttl, pc, now, &mut cells).map(|_| p.durability)
                     }
-                    Mutation::Delete(d) => self.delete_cells(&shape, d, now).map(|c| (c, d.durability)),
+                    Mutation::Delete(d) => {
+                        let dc = self.delete_cells(&shape, d, now)?;
+                        cells.extend(dc);
+                        Ok(d.durability)
+                    }
                     _ => Err(Error::internal("not a put or delete")),
-                }));
-            }
-            // Pass 2: encode and commit together.
-            let mut changes = Vec::with_capacity(group.len());
-            let mut members = Vec::with_capacity(group.len());
-            let mut durability = Durability::UseDefault;
-            for ((i, m), b) in group.iter().zip(built) {
-                match b.and_then(|(cells, d)| self.change(&shape, m.row(), cells).map(|c| (c, d))) {
-                    Ok((ch, d)) => {
-                        durability = durability.max(Self::durability(&shape, d));
-                        changes.push(ch);
-                        members.push((*i, m.row()));
+                });
+                let r = r.and_then(|d| Self::encode_into(&shape, m.row(), &cells[start..], &mut kbuf, &mut writes).map(|_| d));
+                match r {
+                    Ok(d) => built.push(Some((start..cells.len(), d))),
+                    Err(e) => {
+                        cells.truncate(start);
+                        writes.truncate(start);
+                        results[*i] = Some(Err(e));
+                        built.push(None);
                     }
-                    Err(e) => results[*i] = Some(Err(e)),
                 }
             }
-            let outcome = committer.commit(changes, Self::durability(&shape, durability));
-            for (i, row) in members {
-                results[i] = Some(match &outcome {
-                    Ok(_) => Ok(RowResult { row: row.to_vec(), cells: Vec::new() }),
+            // Pass 2: commit together.
+            let mut changes = Vec::with_capacity(group.len());
+            let mut durability = Durability::UseDefault;
+            for ((_, m), b) in group.iter().zip(built.iter()) {
+                if let Some((range, d)) = b {
+                    durability = durability.max(Self::durability(&shape, *d));
+                    changes.push(self.row_change(&shape, m.row(), range.clone()));
+                }
+            }
+            let set = ChangeSet { changes, cells, writes };
+            let outcome = committer.commit(set, Self::durability(&shape, durability));
+            // The results take the rows out of the (consumed) mutations instead of copying them.
+            for ((i, m), b) in group.iter_mut().zip(built) {
+                if b.is_none() {
+                    continue;
+                }
+                results[*i] = Some(match &outcome {
+                    Ok(_) => {
+                        let row = match m {
+                            Mutation::Put(p) => std::mem::take(&mut p.row),
+                            Mutation::Delete(d) => std::mem::take(&mut d.row),
+                            _ => Vec::new(),
+                        };
+                        Ok(RowResult { row, cells: Vec::new() })
+                    }
                     Err(e) => Err(same_error(e)),
                 });
             }
         }
         for (i, m) in rest {
             let r = check_row(m.row()).and_then(|_| {
+                self.state().committer.admit(&self.rt.name)?;
                 let _lock = self.state().committer.lock_row(shape.id(), m.row());
                 self.apply_locked(&shape, &m)
             });

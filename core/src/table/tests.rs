@@ -1293,3 +1293,71 @@ fn hints_inside_a_column_still_apply_its_delete_markers() {
         assert_eq!(ts_of(&got[0]), ts_of(&r));
     }
 }
+
+/// Records every committed change of one cell, in commit order (hooks run under the commit
+/// mutex, in sequence order).
+struct CommitOrderProbe {
+    row: Vec<u8>,
+    seen: parking_lot::Mutex<Vec<(u64, i64, Vec<u8>)>>,
+}
+
+impl write::CommitHook for CommitOrderProbe {
+    fn extend(&self, ctx: &write::CommitContext<'_>, _batch: &mut write::HookBatch<'_>) -> Result<()> {
+        if ctx.row == self.row.as_slice() {
+            let mut seen = self.seen.lock();
+            for c in ctx.cells {
+                seen.push((ctx.seq, c.ts, c.value.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn racing_server_timestamped_writes_commit_in_timestamp_order() {
+    let e = engine();
+    let t = simple(&e);
+    let probe = std::sync::Arc::new(CommitOrderProbe { row: b"hot".to_vec(), seen: parking_lot::Mutex::new(Vec::new()) });
+    e.inner.tables.committer.add_hook(probe.clone());
+    let threads = 8;
+    let per = 2000;
+    let hs: Vec<_> = (0..threads)
+        .map(|w| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                for i in 0..per {
+                    let v = format!("{w}-{i}");
+                    // Every write path that takes server time: put, row mutations, check-and-mutate, batch.
+                    match i % 4 {
+                        0 => t.put(Put::new("hot").add("cf", "q", v)).unwrap(),
+                        1 => t.mutate_row(RowMutations::new("hot").put(Put::new("hot").add("cf", "q", v))).unwrap(),
+                        2 => {
+                            let cam = CheckAndMutate::new("hot").if_not_exists("cg", "never").then(Put::new("hot").add("cf", "q", v));
+                            assert!(t.check_and_mutate(cam).unwrap().success);
+                        }
+                        _ => {
+                            for r in t.batch(vec![Put::new("hot").add("cf", "q", v).into()]).unwrap() {
+                                r.unwrap();
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let seen = probe.seen.lock();
+    assert_eq!(seen.len(), threads * per);
+    for w in seen.windows(2) {
+        assert!(w[0].0 < w[1].0, "sequence numbers out of order");
+        assert!(w[0].1 <= w[1].1, "commit {} has timestamp {} after commit {} with timestamp {}", w[1].0, w[1].1, w[0].0, w[0].1);
+    }
+    // The stored value is the last committed put's, not an earlier-timestamped straggler's.
+    let last = seen.last().unwrap();
+    let got = t.get(Get::new("hot")).unwrap();
+    assert_eq!(got.value("cf", "q"), Some(last.2.as_slice()));
+    assert_eq!(got.cells[0].timestamp, last.1);
+    e.close().unwrap();
+}

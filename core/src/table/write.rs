@@ -7,6 +7,11 @@
 //! outbox record there). The batch is applied atomically across keyspaces, and readers read
 //! through one fjall snapshot, so a row change is all-or-nothing to them.
 //!
+//! Lock order of a write: [`Committer::admit`] (hooks may wait there, e.g. for change-stream
+//! room, holding nothing), then the row lock(s), then the server timestamp is read, then the
+//! commit mutex inside [`Committer::commit`]. Reading the time under the row lock makes writers
+//! of one row commit in timestamp order (HBase takes its timestamps the same way).
+//!
 //! Change sequence numbers are per engine and strictly increasing across restarts: they are
 //! handed out in commit order under the commit mutex, and reserved in blocks of
 //! [`SEQ_BLOCK`]; the batch that crosses into a new block also writes the new reservation
@@ -101,6 +106,12 @@ impl HookBatch<'_> {
 /// An extension of the commit path: called under the commit mutex for every row change, it may
 /// add keys to the change's batch. An error aborts the change (nothing is written).
 pub(crate) trait CommitHook: Send + Sync {
+    /// Called by a writer of `table` before it takes any row lock or the commit mutex; may wait
+    /// (change-stream backpressure) or refuse the write. Waiting here stalls only this writer,
+    /// never the writers of other tables or rows.
+    fn admit(&self, _table: &TableName) -> Result<()> {
+        Ok(())
+    }
     fn extend(&self, ctx: &CommitContext<'_>, batch: &mut HookBatch<'_>) -> Result<()>;
     /// Called on the committing thread once the batch is applied and `last_seq()` covers it
     /// (outside the commit mutex); change streams wake their relay here.
@@ -126,21 +137,36 @@ pub(crate) struct Committer {
     last_committed: AtomicU64,
     sync: Mutex<SyncState>,
     sync_cv: Condvar,
-    hooks: RwLock<Vec<Arc<dyn CommitHook>>>,
+    /// Registered hooks; replaced as a whole on registration, so a writer holds no lock while
+    /// a hook makes it wait.
+    hooks: RwLock<Arc<Vec<Arc<dyn CommitHook>>>>,
     row_locks: Box<[Mutex<()>]>,
     pub(crate) async_pending: Arc<AtomicBool>,
     fsyncs: AtomicU64,
 }
 
-/// One row change ready to commit.
+/// One row change ready to commit; its cells live in the [`ChangeSet`]'s flat buffers.
 pub(crate) struct RowChange<'a> {
     pub table: &'a TableName,
     pub row: &'a [u8],
     pub family_names: &'a [Vec<u8>],
     pub keyspaces: &'a [fjall::Keyspace],
-    /// Encoded `(family index, key, value)`; later entries win over earlier ones with the same key.
-    pub writes: Vec<(usize, fjall::Slice, fjall::Slice)>,
+    /// This change's slice of [`ChangeSet::cells`] and of [`ChangeSet::writes`].
+    pub cells: std::ops::Range<usize>,
+}
+
+/// An encoded write: `(family index, key, value)`.
+pub(crate) type EncodedWrite = (usize, fjall::Slice, fjall::Slice);
+
+/// Row changes committed together, with the cells and encoded writes of all of them in two flat
+/// buffers (one allocation each per batch, not per row). Change `c` owns `cells[c.cells]` and
+/// `writes[c.cells]`: one encoded write per cell, in the same order. Within one change, later
+/// writes win over earlier ones with the same key.
+#[derive(Default)]
+pub(crate) struct ChangeSet<'a> {
+    pub changes: Vec<RowChange<'a>>,
     pub cells: Vec<PendingCell>,
+    pub writes: Vec<EncodedWrite>,
 }
 
 impl Committer {
@@ -161,7 +187,7 @@ impl Committer {
             last_committed: AtomicU64::new(reserved),
             sync: Mutex::new(SyncState { synced: reserved, syncing: false }),
             sync_cv: Condvar::new(),
-            hooks: RwLock::new(Vec::new()),
+            hooks: RwLock::new(Arc::new(Vec::new())),
             row_locks: locks.into_boxed_slice(),
             async_pending: Arc::new(AtomicBool::new(false)),
             fsyncs: AtomicU64::new(0),
@@ -171,7 +197,20 @@ impl Committer {
     /// Register a hook (for the change-stream layer).
     #[allow(dead_code)]
     pub(crate) fn add_hook(&self, hook: Arc<dyn CommitHook>) {
-        self.hooks.write().push(hook);
+        let mut hooks = self.hooks.write();
+        let mut list = Vec::clone(&hooks);
+        list.push(hook);
+        *hooks = Arc::new(list);
+    }
+
+    /// Admission of a write to `table` ([`CommitHook::admit`]): every write path calls this
+    /// before taking its row locks, so a writer waiting for change-stream room holds no lock.
+    pub(crate) fn admit(&self, table: &TableName) -> Result<()> {
+        let hooks = Arc::clone(&self.hooks.read());
+        for h in hooks.iter() {
+            h.admit(table)?;
+        }
+        Ok(())
     }
 
     fn stripe(table_id: u64, row: &[u8]) -> usize {
@@ -216,32 +255,44 @@ impl Committer {
     /// and hook calls), then wait for `durability`. Returns the sequence numbers.
     ///
     /// This is the only place where row data reaches the LSM.
-    pub(crate) fn commit(&self, changes: Vec<RowChange<'_>>, durability: Durability) -> Result<Vec<u64>> {
+    pub(crate) fn commit(&self, set: ChangeSet<'_>, durability: Durability) -> Result<Vec<u64>> {
+        let ChangeSet { changes, cells, writes } = set;
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The changes' ranges must tile both buffers in order.
+        let mut at = 0;
+        for c in &changes {
+            if c.cells.start != at || c.cells.end < c.cells.start {
+                return Err(Error::internal("change set ranges out of order"));
+            }
+            at = c.cells.end;
+        }
+        if at != cells.len() || writes.len() != cells.len() {
+            return Err(Error::internal("change set buffers out of step"));
+        }
         let mut batch = self.db.batch();
         batch = match durability {
             Durability::SkipWal | Durability::AsyncWal => batch.durability(None),
             _ => batch.durability(Some(fjall::PersistMode::Buffer)),
         };
-        if changes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut changes = changes;
-        for ch in changes.iter_mut() {
-            let writes = std::mem::take(&mut ch.writes);
-            let n = writes.len();
+        let mut writes = writes.into_iter();
+        for ch in changes.iter() {
+            let n = ch.cells.len();
             if n == 1 {
-                for (fam, key, value) in writes {
+                if let Some((fam, key, value)) = writes.next() {
                     let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
                     batch.insert(ks, key, value);
                 }
                 continue;
             }
+            let own: Vec<EncodedWrite> = writes.by_ref().take(n).collect();
             // Later writes of the same key win: keep only the last occurrence.
             let mut last = std::collections::HashMap::with_capacity(n);
-            for (i, (fam, key, _)) in writes.iter().enumerate() {
+            for (i, (fam, key, _)) in own.iter().enumerate() {
                 last.insert((*fam, key.clone()), i);
             }
-            for (i, (fam, key, value)) in writes.into_iter().enumerate() {
+            for (i, (fam, key, value)) in own.into_iter().enumerate() {
                 if last.get(&(fam, key.clone())) != Some(&i) {
                     continue;
                 }
@@ -249,7 +300,7 @@ impl Committer {
                 batch.insert(ks, key, value);
             }
         }
-        let hooks = self.hooks.read();
+        let hooks = Arc::clone(&self.hooks.read());
         let seqs;
         {
             let mut st = self.seq.lock();
@@ -266,7 +317,7 @@ impl Committer {
                 if hooks.is_empty() {
                     break;
                 }
-                let ctx = CommitContext { table: ch.table, row: ch.row, families: ch.family_names, cells: &ch.cells, seq: *seq, batch_seqs: (first, last) };
+                let ctx = CommitContext { table: ch.table, row: ch.row, families: ch.family_names, cells: &cells[ch.cells.clone()], seq: *seq, batch_seqs: (first, last) };
                 let mut hb = HookBatch { batch: &mut batch };
                 for h in hooks.iter() {
                     h.extend(&ctx, &mut hb)?;
