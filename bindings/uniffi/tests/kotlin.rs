@@ -94,6 +94,13 @@ fn kotlin_runs_the_shared_seed_flow_on_disk() {
     assert!(stderr.contains("seed failed: TABLE_EXISTS (204)"), "{stderr}");
 }
 
+/// Change streams through the Kotlin bindings: the same flow and transcript as the generated
+/// Python's (bindings/uniffi/python/streams.py, tests/generate.rs).
+#[test]
+fn kotlin_change_streams_move_rows_and_records() {
+    assert_eq!(java("StreamsKt", &[]), include_str!("expected/streams.txt"));
+}
+
 #[test]
 fn kotlin_errors_carry_the_core_codes() {
     let first = ErrorCode::all()[0];
