@@ -9,9 +9,10 @@
 //! `group_kill9_child_entry` (which does nothing when the variable is absent).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
+
+#[path = "support/kill9.rs"]
+mod kill9;
 
 use kabase::group::{ConsumerGroupMetadata, OffsetAndMetadata, TopicPartition as GroupTp};
 use kabase::{Engine, EngineOptions, ProducerConfig, TopicPartition};
@@ -51,34 +52,18 @@ fn group_kill9_child_entry() {
 #[test]
 fn group_kill9_acknowledged_commits_survive() {
     let d = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut acked: BTreeMap<u32, i64> = BTreeMap::new();
     let mut next_seq = 0i64;
     for round in 0..3 {
-        let mut child = Command::new(&exe)
-            .args(["--exact", "group_kill9_child_entry", "--nocapture", "--test-threads=1"])
-            .env(ENV, d.path())
-            .env("KABASE_GROUP_KILL9_START", next_seq.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                let parts: Vec<&str> = line.split(' ').collect();
-                if parts.len() == 3 && parts[0] == "ACK" {
-                    v.push((parts[1].parse::<u32>().unwrap(), parts[2].parse::<i64>().unwrap()));
-                }
-            }
-            v
-        });
-        std::thread::sleep(Duration::from_millis(500 + rand::random_range(0..700)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let got = reader.join().unwrap();
+        let got: Vec<(u32, i64)> = kill9::run_and_kill(
+            "group_kill9_child_entry",
+            &[(ENV, d.path().display().to_string()), ("KABASE_GROUP_KILL9_START", next_seq.to_string())],
+            Duration::from_millis(500 + rand::random_range(0..700)),
+        )
+        .into_iter()
+        .filter(|f| f.len() == 2)
+        .map(|f| (f[0].parse().unwrap(), f[1].parse().unwrap()))
+        .collect();
         assert!(!got.is_empty(), "round {round}: the child acknowledged nothing");
         println!("round {round}: {} commits acknowledged", got.len());
         let mut max_sent = next_seq;

@@ -8,10 +8,11 @@
 //! `kill9_child_entry` (which does nothing when the variable is absent).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
+
+#[path = "support/kill9.rs"]
+mod kill9;
 
 use kabase::log::batch;
 use kabase::{ConsumerConfig, Engine, ProducerConfig, ProducerRecord, TopicPartition};
@@ -69,35 +70,19 @@ fn kill9_acknowledged_records_survive() {
         e.create_topic(kabase::NewTopic::new("k9", 2).config("segment.bytes", "65536")).unwrap();
         e.close().unwrap();
     }
-    let exe = std::env::current_exe().unwrap();
     let mut acked: BTreeMap<u64, (u32, i64)> = BTreeMap::new();
     let mut next_seq = 0u64;
     for round in 0..3 {
-        let mut child = Command::new(&exe)
-            .args(["--exact", "kill9_child_entry", "--nocapture", "--test-threads=1"])
-            .env(ENV, d.path())
-            .env("KABASE_KILL9_START", next_seq.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                let parts: Vec<&str> = line.split(' ').collect();
-                if parts.len() == 4 && parts[0] == "ACK" {
-                    v.push((parts[3].parse::<u64>().unwrap(), parts[1].parse::<u32>().unwrap(), parts[2].parse::<i64>().unwrap()));
-                }
-            }
-            v
-        });
         // Wait for the child to make progress, then kill it at a random moment.
-        std::thread::sleep(Duration::from_millis(300 + rand::random_range(0..700)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let got = reader.join().unwrap();
+        let got: Vec<(u64, u32, i64)> = kill9::run_and_kill(
+            "kill9_child_entry",
+            &[(ENV, d.path().display().to_string()), ("KABASE_KILL9_START", next_seq.to_string())],
+            Duration::from_millis(300 + rand::random_range(0..700)),
+        )
+        .into_iter()
+        .filter(|f| f.len() == 3)
+        .map(|f| (f[2].parse().unwrap(), f[0].parse().unwrap(), f[1].parse().unwrap()))
+        .collect();
         assert!(!got.is_empty(), "round {round}: the child acknowledged nothing");
         println!("round {round}: {} acknowledged", got.len());
         for (s, p, o) in got {
