@@ -31,6 +31,17 @@ fn python_found() -> Result<(), String> {
     }
 }
 
+/// Group metadata for `group`: one generation with a member subscribed to topic `in`, then an
+/// empty one once it leaves (the group thread records each within a few milliseconds).
+fn record_generations(e: &Engine, group: &str) {
+    let mut m = kabase::group::GroupMembership::new(e, group, kabase::group::MembershipConfig::default()).unwrap();
+    m.subscribe(std::collections::BTreeMap::from([("in".to_string(), 3u32)]));
+    m.poll(std::time::Duration::from_secs(5), &mut Vec::new()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    m.leave(&mut Vec::new()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+}
+
 #[test]
 fn segments_parse_with_kafka_python() {
     if let Err(why) = python_ready() {
@@ -63,13 +74,7 @@ fn segments_parse_with_kafka_python() {
     t.send(ProducerRecord::new("py-none", "in-txn")).unwrap();
     t.commit_transaction().unwrap();
     drop(t);
-    // Group metadata: one generation with a member, then an empty one.
-    let mut m = kabase::group::GroupMembership::new(&e, "py-group", kabase::group::MembershipConfig::default()).unwrap();
-    m.subscribe(std::collections::BTreeMap::from([("in".to_string(), 3u32)]));
-    m.poll(std::time::Duration::from_secs(5), &mut Vec::new()).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    m.leave(&mut Vec::new()).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    record_generations(&e, "py-group");
     e.close().unwrap();
     let files: Vec<std::path::PathBuf> = expected.iter().map(|(codec, _)| d.path().join(format!("log/py-{codec}-0/00000000000000000000.log"))).collect();
     let out = Command::new("python3").arg("-c").arg(SCRIPT).args(&files).output().unwrap();
@@ -116,13 +121,7 @@ fn offsets_topic_parses_with_kafka_python() {
     t.send_offsets_to_transaction(&[(kabase::TopicPartition::new("in", 2), 11)], "py-group").unwrap();
     t.commit_transaction().unwrap();
     drop(t);
-    // Group metadata: one generation with a member, then an empty one.
-    let mut m = kabase::group::GroupMembership::new(&e, "py-group", kabase::group::MembershipConfig::default()).unwrap();
-    m.subscribe(std::collections::BTreeMap::from([("in".to_string(), 3u32)]));
-    m.poll(std::time::Duration::from_secs(5), &mut Vec::new()).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    m.leave(&mut Vec::new()).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    record_generations(&e, "py-group");
     e.close().unwrap();
     let file = |g: &str| d.path().join(format!("log/{OFFSETS_TOPIC}-{}/00000000000000000000.log", partition_for(g, 3)));
     let run = |g: &str| {
