@@ -464,3 +464,48 @@ fn a_writer_blocked_by_backpressure_stalls_only_its_own_table() {
     assert_eq!(read_all(&engine, "default.slow").len(), 3);
     engine.close().unwrap();
 }
+
+#[test]
+fn once_pause_returns_nothing_more_reaches_the_topic_until_resume() {
+    let engine = Engine::open_in_memory().unwrap();
+    table(&engine, "p", &["cf"]);
+    engine.stream_table_to_topic(StreamSpec::new("ps", "p").topic("p-out").partitions(1)).unwrap();
+    let t = engine.table("p").unwrap();
+    let leo = |e: &Engine| e.describe_topic("p-out").unwrap().partitions[0].log_end_offset;
+    // A writer keeps the relay busy while the stream is paused in the middle of it.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (t, stop) = (t.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                t.put(Put::new(format!("r{n}")).add("cf", "v", "x")).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    while leo(&engine) < 50 {
+        std::thread::yield_now();
+    }
+    for round in 0..5 {
+        engine.pause_stream("ps").unwrap();
+        let at_pause = leo(&engine);
+        // Writes go on; the topic must not move while paused.
+        let before = t.scan(Scan::new()).unwrap().count();
+        while t.scan(Scan::new()).unwrap().count() < before + 20 {
+            std::thread::yield_now();
+        }
+        assert_eq!(leo(&engine), at_pause, "round {round}: the topic grew after pause_stream returned");
+        engine.resume_stream("ps").unwrap();
+        while leo(&engine) <= at_pause {
+            std::thread::yield_now();
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    let written = writer.join().unwrap();
+    let info = engine.await_stream("ps", WAIT).unwrap();
+    assert_eq!(info.lag, 0);
+    assert_eq!(leo(&engine), written as i64, "every change once, none lost across pauses");
+    engine.close().unwrap();
+}

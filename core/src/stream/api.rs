@@ -250,6 +250,12 @@ impl Engine {
         Self::save_stream(shared, &stored, false)?;
         rt.paused.store(paused, Ordering::Release);
         rt.notify();
+        drop(_admin);
+        if paused {
+            // A step that began before the flag was set finishes first: once this returns,
+            // the stream moves nothing until it is resumed.
+            drop(rt.step.lock());
+        }
         Ok(())
     }
 

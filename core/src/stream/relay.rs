@@ -503,7 +503,9 @@ pub(crate) fn relay_thread(shared: &Arc<Shared>, rt: &Arc<StreamRt>) {
     while !rt.stop.load(Ordering::Acquire) {
         // Read before looking, so a commit that lands meanwhile makes the wait return at once.
         let gen = rt.generation();
+        let step = rt.step.lock();
         if rt.paused.load(Ordering::Acquire) {
+            drop(step);
             rt.wait(gen, Duration::from_millis(100));
             continue;
         }
@@ -513,6 +515,7 @@ pub(crate) fn relay_thread(shared: &Arc<Shared>, rt: &Arc<StreamRt>) {
         };
         let res = relay_step(shared, rt, &engine, u64::MAX);
         drop(engine);
+        drop(step);
         match res {
             Ok(n) if n > 0 => {
                 *rt.failure.lock() = None;

@@ -159,7 +159,9 @@ pub(crate) fn sink_thread(shared: &Arc<Shared>, rt: &Arc<StreamRt>) {
     let mut core: Option<SinkCore> = None;
     while !rt.stop.load(Ordering::Acquire) {
         let gen = rt.generation();
+        let step_guard = rt.step.lock();
         if rt.paused.load(Ordering::Acquire) {
+            drop(step_guard);
             rt.wait(gen, Duration::from_millis(100));
             continue;
         }
@@ -179,6 +181,7 @@ pub(crate) fn sink_thread(shared: &Arc<Shared>, rt: &Arc<StreamRt>) {
             apply(shared, rt, &spec, &engine, c, recs)
         })();
         drop(engine);
+        drop(step_guard);
         match step {
             Ok(_) => {
                 *rt.failure.lock() = None;

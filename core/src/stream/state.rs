@@ -126,6 +126,9 @@ pub(crate) struct StreamRt {
     pub thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The relay's producers and dedup floors; held while a chunk is relayed.
     pub relay: Mutex<Option<crate::stream::relay::RelayCore>>,
+    /// Held by the stream's thread while it moves data, with `paused` checked under it;
+    /// pausing takes it once so that no step is still running when `pause_stream` returns.
+    pub step: Mutex<()>,
     /// Sink: next offset per partition, as last committed.
     pub sink_offsets: Mutex<BTreeMap<u32, i64>>,
     /// Sink: records applied since open (for describe/tests).
@@ -157,6 +160,7 @@ impl StreamRt {
             room: (Mutex::new(()), Condvar::new()),
             thread: Mutex::new(None),
             relay: Mutex::new(None),
+            step: Mutex::new(()),
             sink_offsets: Mutex::new(BTreeMap::new()),
             applied: AtomicI64::new(0),
         })
