@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod engine;
+mod mutation;
 mod status;
 mod stream;
 mod table;
@@ -32,7 +33,8 @@ mod topic;
 
 pub use engine::Engine;
 pub use stream::{ChangeStream, SinkOptions, StreamDescription, StreamOptions, StreamRoute, StreamSnapshot};
-pub use table::{parse_column, Cell, ColumnValue, Row, RowBatch, RowStream, ScanOptions, Table};
+pub use mutation::{MutationBuffer, RowMutation};
+pub use table::{parse_column, parse_filter, Cell, ColumnValue, FamilyOptions, ReadOptions, RegionInfo, Row, RowBatch, RowStream, ScanOptions, Table};
 pub use topic::{
     Admin, Consumer, Header, OutgoingBatch, OutgoingRecord, PartitionOffset, Producer, Record, RecordBatch, RecordMetadata,
 };

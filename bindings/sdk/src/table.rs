@@ -97,6 +97,238 @@ impl RowBatch {
     }
 }
 
+/// What to read of each row, for [`Table::read`] and [`Table::scanner_with`]: HBase's column,
+/// version, time-range and filter settings of a `Get` or `Scan`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Only these columns: `family` or `family:` (the whole family) or `family:qualifier`
+    /// (empty = every column).
+    pub columns: Vec<Vec<u8>>,
+    /// Versions per column (0 = the core default, 1).
+    pub max_versions: u32,
+    /// Only versions at or after this timestamp.
+    pub time_min: Option<i64>,
+    /// Only versions before this timestamp (exclusive, as HBase Thrift's `timestamp`).
+    pub time_max: Option<i64>,
+    /// A filter in the HBase filter language, e.g. `PrefixFilter('r1')`.
+    pub filter: Option<Vec<u8>>,
+    /// Scans only: most cells per returned row part (0 = whole rows).
+    pub batch: u32,
+    /// Scans only: rows the core reads ahead per chunk (0 = the core's default).
+    pub caching: u32,
+}
+
+/// A column spec for reading: `family`, `family:` (whole family) or `family:qualifier`.
+enum ReadColumn {
+    Family(Vec<u8>),
+    Column(Vec<u8>, Vec<u8>),
+}
+
+fn read_column(col: &[u8]) -> ReadColumn {
+    match col.iter().position(|&b| b == b':') {
+        None => ReadColumn::Family(col.to_vec()),
+        Some(i) if i + 1 == col.len() => ReadColumn::Family(col[..i].to_vec()),
+        Some(i) => ReadColumn::Column(col[..i].to_vec(), col[i + 1..].to_vec()),
+    }
+}
+
+/// Parse a filter-language string (HBase's `ParseFilter` syntax) into a core filter.
+pub fn parse_filter(text: &[u8]) -> Result<Box<dyn kabase::filter::Filter>> {
+    kabase::filter::parse_bytes(text)
+}
+
+impl ReadOptions {
+    fn get(&self, row: Vec<u8>) -> Result<kabase::Get> {
+        let mut g = kabase::Get::new(row);
+        if self.max_versions > 0 {
+            g = g.max_versions(self.max_versions);
+        }
+        for c in &self.columns {
+            g = match read_column(c) {
+                ReadColumn::Family(f) => g.family(f),
+                ReadColumn::Column(f, q) => g.column(f, q),
+            };
+        }
+        if self.time_max.is_some() || self.time_min.is_some() {
+            g = g.time_range(self.time_min.unwrap_or(0), self.time_max.unwrap_or(i64::MAX));
+        }
+        if let Some(f) = &self.filter {
+            g = g.filter(parse_filter(f)?);
+        }
+        Ok(g)
+    }
+
+    fn apply_to(&self, mut s: kabase::Scan) -> Result<kabase::Scan> {
+        if self.max_versions > 0 {
+            s = s.max_versions(self.max_versions);
+        }
+        s = s.batch(self.batch);
+        if self.caching > 0 {
+            s = s.caching(self.caching);
+        }
+        for c in &self.columns {
+            s = match read_column(c) {
+                ReadColumn::Family(f) => s.family(f),
+                ReadColumn::Column(f, q) => s.column(f, q),
+            };
+        }
+        if self.time_max.is_some() || self.time_min.is_some() {
+            s = s.time_range(self.time_min.unwrap_or(0), self.time_max.unwrap_or(i64::MAX));
+        }
+        if let Some(f) = &self.filter {
+            s = s.filter(parse_filter(f)?);
+        }
+        Ok(s)
+    }
+}
+
+/// A column family's settings by name, as HBase's shell and happybase spell them; `None` keeps
+/// the core's default when creating a table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FamilyOptions {
+    /// Family name.
+    pub name: Vec<u8>,
+    /// Versions kept per column.
+    pub max_versions: Option<u32>,
+    /// Versions kept even when older than the TTL.
+    pub min_versions: Option<u32>,
+    /// Time to live of a cell in seconds.
+    pub ttl: Option<u64>,
+    /// `NONE`, `GZ`, `SNAPPY`, `LZ4`, `ZSTD`.
+    pub compression: Option<String>,
+    /// `NONE`, `ROW`, `ROWCOL`.
+    pub bloom_filter: Option<String>,
+    /// Prefer keeping this family's blocks cached.
+    pub in_memory: Option<bool>,
+    /// Block size in bytes.
+    pub block_size: Option<u32>,
+    /// `FALSE`, `TRUE` or `TTL` (any case).
+    pub keep_deleted_cells: Option<String>,
+}
+
+impl FamilyOptions {
+    /// The core descriptor (names checked here: a bad compression, bloom filter or
+    /// keep-deleted-cells name is `InvalidConfig`).
+    pub fn to_descriptor(&self) -> Result<kabase::FamilyDescriptor> {
+        use kabase::table::{BloomType, Compression, KeepDeletedCells};
+        let mut f = kabase::FamilyDescriptor::new(self.name.clone());
+        if let Some(v) = self.max_versions {
+            f = f.versions(v);
+        }
+        if let Some(v) = self.min_versions {
+            f = f.min_versions(v);
+        }
+        if let Some(v) = self.ttl {
+            f = f.ttl(v);
+        }
+        if let Some(v) = &self.compression {
+            f = f.compression(Compression::parse(v)?);
+        }
+        if let Some(v) = &self.bloom_filter {
+            f = f.bloom_filter(BloomType::parse(v)?);
+        }
+        if let Some(v) = self.in_memory {
+            f = f.in_memory(v);
+        }
+        if let Some(v) = self.block_size {
+            f = f.block_size(v);
+        }
+        if let Some(v) = &self.keep_deleted_cells {
+            f = f.keep_deleted_cells(match v.to_ascii_uppercase().as_str() {
+                "FALSE" => KeepDeletedCells::False,
+                "TRUE" => KeepDeletedCells::True,
+                "TTL" => KeepDeletedCells::Ttl,
+                other => return Err(Error::new(kabase::ErrorCode::InvalidConfig, format!("KEEP_DELETED_CELLS must be FALSE, TRUE or TTL, not {other:?}"))),
+            });
+        }
+        Ok(f)
+    }
+
+    /// Every setting of a core descriptor, by name.
+    pub fn from_descriptor(f: &kabase::FamilyDescriptor) -> FamilyOptions {
+        use kabase::table::{BloomType, KeepDeletedCells};
+        FamilyOptions {
+            name: f.name.clone(),
+            max_versions: Some(f.max_versions),
+            min_versions: Some(f.min_versions),
+            ttl: f.ttl_seconds,
+            compression: Some(f.compression.name().to_string()),
+            bloom_filter: Some(
+                match f.bloom_filter {
+                    BloomType::None => "NONE",
+                    BloomType::Row => "ROW",
+                    BloomType::RowCol => "ROWCOL",
+                }
+                .to_string(),
+            ),
+            in_memory: Some(f.in_memory),
+            block_size: Some(f.block_size),
+            keep_deleted_cells: Some(
+                match f.keep_deleted_cells {
+                    KeepDeletedCells::False => "FALSE",
+                    KeepDeletedCells::True => "TRUE",
+                    KeepDeletedCells::Ttl => "TTL",
+                }
+                .to_string(),
+            ),
+        }
+    }
+}
+
+/// One region of a table: its id, name and key range (`end_key` empty = the table's end).
+pub use kabase::table::RegionInfo;
+
+impl Engine {
+    /// Create a table from family settings by name.
+    pub fn create_table_from(&self, name: &str, families: &[FamilyOptions]) -> Result<()> {
+        let mut desc = kabase::TableDescriptor::new(name);
+        for f in families {
+            desc = desc.family(f.to_descriptor()?);
+        }
+        self.core.create_table(desc)
+    }
+
+    /// Delete a table that is disabled already (HBase's rule: `TableNotDisabled` otherwise).
+    /// [`Engine::delete_table`] disables it first.
+    pub fn delete_disabled_table(&self, name: &str) -> Result<()> {
+        self.core.delete_table(name)
+    }
+
+    /// Enable a disabled table.
+    pub fn enable_table(&self, name: &str) -> Result<()> {
+        self.core.enable_table(name)
+    }
+
+    /// Disable a table: reads and writes fail with `TableDisabled` until it is enabled.
+    pub fn disable_table(&self, name: &str) -> Result<()> {
+        self.core.disable_table(name)
+    }
+
+    /// Whether a table is enabled.
+    pub fn is_table_enabled(&self, name: &str) -> Result<bool> {
+        self.core.is_table_enabled(name)
+    }
+
+    /// Every family's settings.
+    pub fn describe_table(&self, name: &str) -> Result<Vec<FamilyOptions>> {
+        Ok(self.core.describe_table(name)?.families.iter().map(FamilyOptions::from_descriptor).collect())
+    }
+
+    /// The table's regions.
+    pub fn table_regions(&self, name: &str) -> Result<Vec<RegionInfo>> {
+        self.core.table_regions(name)
+    }
+
+    /// Flush the table's memtables (`major` = false) or major-compact it (`major` = true).
+    pub fn compact_table(&self, name: &str, major: bool) -> Result<()> {
+        if major {
+            self.core.major_compact_table(name)
+        } else {
+            self.core.flush_table(name)
+        }
+    }
+}
+
 impl Engine {
     /// Create a table with these column families (default family options). The name is
     /// `table` or `namespace:table`.
@@ -219,6 +451,35 @@ impl Table {
         Ok(if r.is_empty() { None } else { Some(r) })
     }
 
+    /// Read rows with [`ReadOptions`]: one result per requested row, in order (an empty
+    /// [`Row`] where nothing is visible). One row is a get, several a multi-get.
+    pub fn read(&self, rows: Vec<Vec<u8>>, options: &ReadOptions) -> Result<Vec<Row>> {
+        let mut gets = Vec::with_capacity(rows.len());
+        for r in rows {
+            gets.push(options.get(r)?);
+        }
+        if gets.len() == 1 {
+            if let Some(g) = gets.pop() {
+                return Ok(vec![self.core.get(g)?]);
+            }
+        }
+        self.core.get_many(gets)
+    }
+
+    /// Add `amount` to the 8-byte big-endian counter at `column` (`family:qualifier`) of `row`;
+    /// returns the new value.
+    pub fn increment(&self, row: &[u8], column: &[u8], amount: i64) -> Result<i64> {
+        let colon = column.iter().position(|&b| b == b':').ok_or_else(|| {
+            Error::invalid(format!(
+                "column {:?} must be 'family:qualifier' (a put needs a qualifier, which may be empty: 'family:')",
+                String::from_utf8_lossy(column)
+            ))
+        })?;
+        let (f, q) = (&column[..colon], &column[colon + 1..]);
+        let r = self.core.increment(kabase::table::Increment::new(row.to_vec()).add(f.to_vec(), q.to_vec(), amount))?;
+        r.long(f, q).ok_or_else(|| Error::internal("increment returned no counter value"))
+    }
+
     /// Delete a whole row (every version of every column).
     pub fn delete(&self, row: &[u8]) -> Result<()> {
         if row.is_empty() {
@@ -244,9 +505,16 @@ impl Table {
         Ok(RowBatch { rows })
     }
 
+    /// A stream of the rows `range` selects, reading what `read` says of each (columns,
+    /// versions, time range, filter string, batching).
+    pub fn scanner_with(&self, range: &ScanOptions, read: &ReadOptions) -> Result<RowStream> {
+        let scan = read.apply_to(range.to_core())?;
+        Ok(RowStream::new(self.core.scan(scan)?))
+    }
+
     /// A stream of matching rows, read a batch at a time with [`RowStream::next_batch`].
     pub fn scanner(&self, options: &ScanOptions) -> Result<RowStream> {
-        Ok(RowStream { inner: Arc::new(Mutex::new(Some(self.core.scan(options.to_core())?))) })
+        Ok(RowStream::new(self.core.scan(options.to_core())?))
     }
 }
 
@@ -264,35 +532,69 @@ fn make_put(row: &[u8], columns: &[ColumnValue]) -> Result<kabase::Put> {
     Ok(put)
 }
 
+/// Where a [`RowStream`] is.
+enum ScanState {
+    Open(kabase::Scanner),
+    /// Every row was read, or [`RowStream::end`] was called: batches come back empty.
+    Done,
+    /// [`RowStream::close`] was called: batches fail with `Closed`.
+    Closed,
+}
+
 /// An open scan, read in batches. Owning and thread-safe; finished once a batch comes back
-/// empty. [`RowStream::close`] (or dropping it) releases the scan.
+/// empty (the scan's resources are released then). [`RowStream::close`] (or dropping it)
+/// releases the scan.
 #[derive(Clone)]
 pub struct RowStream {
-    inner: Arc<Mutex<Option<kabase::Scanner>>>,
+    inner: Arc<Mutex<ScanState>>,
 }
 
 impl RowStream {
+    fn new(scanner: kabase::Scanner) -> RowStream {
+        RowStream { inner: Arc::new(Mutex::new(ScanState::Open(scanner))) }
+    }
+
     /// Up to `max_rows` next rows (at least 1 is asked for when `max_rows` is 0); empty when
     /// the scan is done.
     pub fn next_batch(&self, max_rows: usize) -> Result<RowBatch> {
+        let n = max_rows.max(1);
         let mut guard = self.inner.lock();
-        let scanner = guard.as_mut().ok_or_else(|| Error::closed("row stream"))?;
-        let mut rows = Vec::new();
-        for r in scanner.by_ref().take(max_rows.max(1)) {
-            rows.push(r?);
+        let scanner = match &mut *guard {
+            ScanState::Open(s) => s,
+            ScanState::Done => return Ok(RowBatch::default()),
+            ScanState::Closed => return Err(Error::closed("row stream")),
+        };
+        let mut rows = Vec::with_capacity(n.min(4096));
+        while rows.len() < n {
+            match scanner.next() {
+                Some(r) => rows.push(r?),
+                None => {
+                    *guard = ScanState::Done;
+                    break;
+                }
+            }
         }
         Ok(RowBatch { rows })
     }
 
+    /// Release the scan early; later batches come back empty (as at the scan's end).
+    pub fn end(&self) {
+        let mut g = self.inner.lock();
+        if matches!(*g, ScanState::Open(_)) {
+            *g = ScanState::Done;
+        }
+    }
+
     /// Release the scan; later calls fail with `Closed`.
     pub fn close(&self) {
-        self.inner.lock().take();
+        let old = std::mem::replace(&mut *self.inner.lock(), ScanState::Closed);
+        drop(old);
     }
 }
 
 impl std::fmt::Debug for RowStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RowStream").field("open", &self.inner.lock().is_some()).finish()
+        f.debug_struct("RowStream").field("open", &matches!(*self.inner.lock(), ScanState::Open(_))).finish()
     }
 }
 
@@ -368,6 +670,82 @@ mod tests {
         assert!(err.message().contains("row key 1"), "{}", err.message());
         e.close().unwrap();
         assert_eq!(t.get_many(&keys).unwrap_err().code(), ErrorCode::Closed);
+    }
+
+    #[test]
+    fn read_with_options_and_filters() {
+        let e = Engine::open_in_memory().unwrap();
+        let fam = |n: &str| FamilyOptions { name: n.as_bytes().to_vec(), max_versions: Some(3), ..Default::default() };
+        e.create_table_from("t", &[fam("cf"), fam("meta")]).unwrap();
+        let t = e.table("t").unwrap();
+        for i in 0..3 {
+            let m = crate::RowMutation {
+                row: format!("r{i}").into_bytes(),
+                puts: vec![(b"cf:a".to_vec(), format!("a{i}").into_bytes()), (b"meta:b".to_vec(), b"b".to_vec())],
+                timestamp: Some(100 + i),
+                wal: true,
+                ..Default::default()
+            };
+            t.mutate(vec![m]).unwrap();
+        }
+        t.mutate(vec![crate::RowMutation { row: b"r0".to_vec(), puts: vec![(b"cf:a".to_vec(), b"new".to_vec())], timestamp: Some(200), wal: true, ..Default::default() }]).unwrap();
+        let all = t.read(vec![b"r0".to_vec(), b"none".to_vec()], &ReadOptions::default()).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all[1].is_empty());
+        assert_eq!(all[0].value("cf", "a"), Some(&b"new"[..]));
+        let two = ReadOptions { columns: vec![b"cf:a".to_vec()], max_versions: 2, ..Default::default() };
+        assert_eq!(t.read(vec![b"r0".to_vec()], &two).unwrap()[0].cells.len(), 2);
+        let fam = ReadOptions { columns: vec![b"meta:".to_vec()], ..Default::default() };
+        assert_eq!(t.read(vec![b"r1".to_vec()], &fam).unwrap()[0].cells.len(), 1);
+        let old = ReadOptions { columns: vec![b"cf".to_vec()], time_max: Some(200), ..Default::default() };
+        assert_eq!(t.read(vec![b"r0".to_vec()], &old).unwrap()[0].value("cf", "a"), Some(&b"a0"[..]));
+        let filtered = ReadOptions { filter: Some(b"PrefixFilter('r1')".to_vec()), ..Default::default() };
+        let s = t.scanner_with(&ScanOptions::default(), &filtered).unwrap();
+        let rows = s.next_batch(10).unwrap();
+        assert_eq!(rows.rows.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"r1".to_vec()]);
+        assert!(s.next_batch(10).unwrap().is_empty(), "a finished scan gives empty batches");
+        let bad = ReadOptions { filter: Some(b"NoSuchFilter(".to_vec()), ..Default::default() };
+        assert!(t.scanner_with(&ScanOptions::default(), &bad).is_err());
+        assert!(t.read(vec![b"r0".to_vec()], &bad).is_err());
+        let s = t.scanner_with(&ScanOptions::default(), &ReadOptions { caching: 1, ..Default::default() }).unwrap();
+        assert_eq!(s.next_batch(1).unwrap().len(), 1);
+        s.end();
+        assert!(s.next_batch(5).unwrap().is_empty(), "end() finishes the scan");
+        s.close();
+        assert_eq!(s.next_batch(5).unwrap_err().code(), ErrorCode::Closed);
+    }
+
+    #[test]
+    fn counters() {
+        let (_e, t) = table();
+        assert_eq!(t.increment(b"c", b"cf:n", 5).unwrap(), 5);
+        assert_eq!(t.increment(b"c", b"cf:n", -2).unwrap(), 3);
+        assert_eq!(t.increment(b"c", b"cfn", 1).unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn family_options_and_table_admin() {
+        let e = Engine::open_in_memory().unwrap();
+        let fam = FamilyOptions { name: b"cf".to_vec(), max_versions: Some(3), compression: Some("GZ".into()), keep_deleted_cells: Some("ttl".into()), ..Default::default() };
+        e.create_table_from("fa", &[fam]).unwrap();
+        let d = e.describe_table("fa").unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].max_versions, d[0].compression.as_deref(), d[0].keep_deleted_cells.as_deref()), (Some(3), Some("GZ"), Some("TTL")));
+        let bad = FamilyOptions { name: b"x".to_vec(), keep_deleted_cells: Some("maybe".into()), ..Default::default() };
+        assert_eq!(e.create_table_from("fb", &[bad]).unwrap_err().code(), ErrorCode::InvalidConfig);
+        let bad = FamilyOptions { name: b"x".to_vec(), compression: Some("RAR".into()), ..Default::default() };
+        assert!(e.create_table_from("fb", &[bad]).is_err());
+        assert_eq!(e.table_regions("fa").unwrap().len(), 1);
+        e.compact_table("fa", false).unwrap();
+        e.compact_table("fa", true).unwrap();
+        assert!(e.delete_disabled_table("fa").is_err(), "an enabled table is not deleted");
+        e.disable_table("fa").unwrap();
+        assert!(!e.is_table_enabled("fa").unwrap());
+        e.enable_table("fa").unwrap();
+        assert!(e.is_table_enabled("fa").unwrap());
+        e.disable_table("fa").unwrap();
+        e.delete_disabled_table("fa").unwrap();
+        assert!(!e.table_exists("fa").unwrap());
     }
 
     #[test]

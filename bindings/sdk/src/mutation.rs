@@ -1,0 +1,337 @@
+//! Row mutations through the facade: [`RowMutation`] (puts then deletes of one row, as
+//! HBase's `RowMutations`), applied many at a time with [`Table::mutate`], and
+//! [`MutationBuffer`], the buffer behind happybase's `Batch`: puts and deletes are merged per
+//! row as they are added and sent in one core batch.
+
+use std::collections::HashMap;
+
+use kabase::table::{Delete, Durability, Mutation, Put};
+use kabase::{Error, Result};
+use parking_lot::Mutex;
+
+use crate::Table;
+
+/// Every mutation of one row, applied as: a put of `puts`, then a delete of `deletes` (or of the
+/// whole row with `delete_row`).
+///
+/// Columns of `puts` are `family:qualifier` (the qualifier may be empty: `family:`). Columns of
+/// `deletes` are `family` (the whole family), `family:` (the empty qualifier) or
+/// `family:qualifier` (every version of that column).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RowMutation {
+    /// Row key.
+    pub row: Vec<u8>,
+    /// `(column, value)` to put, in order.
+    pub puts: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Columns or families to delete.
+    pub deletes: Vec<Vec<u8>>,
+    /// Delete the whole row (`deletes` is then ignored).
+    pub delete_row: bool,
+    /// Timestamp of the puts and deletes (`None` = the time they are applied).
+    pub timestamp: Option<i64>,
+    /// Write through the WAL (`false` skips it: faster, lost on a crash before a flush).
+    pub wal: bool,
+}
+
+/// Split a column to write, `family:qualifier`, at the first `:`.
+fn column_for_write(col: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    match col.iter().position(|&b| b == b':') {
+        Some(i) => Ok((col[..i].to_vec(), col[i + 1..].to_vec())),
+        None => Err(Error::invalid(format!(
+            "column {:?} must be 'family:qualifier' (a put needs a qualifier, which may be empty: 'family:')",
+            String::from_utf8_lossy(col)
+        ))),
+    }
+}
+
+impl RowMutation {
+    /// The core mutations of this row (a put, a delete, both or none), appended to `out`.
+    fn into_core(self, out: &mut Vec<Mutation>) -> Result<()> {
+        let RowMutation { mut row, puts, deletes, delete_row, timestamp, wal } = self;
+        let durability = if wal { Durability::UseDefault } else { Durability::SkipWal };
+        let has_delete = delete_row || !deletes.is_empty();
+        if !puts.is_empty() {
+            let key = if has_delete { row.clone() } else { std::mem::take(&mut row) };
+            let mut p = match timestamp {
+                Some(t) => Put::new_at(key, t),
+                None => Put::new(key),
+            };
+            for (col, value) in puts {
+                let (f, q) = column_for_write(&col)?;
+                p = p.add(f, q, value);
+            }
+            out.push(Mutation::Put(p.durability(durability)));
+        }
+        if has_delete {
+            let mut d = match timestamp {
+                Some(t) => Delete::new_at(row, t),
+                None => Delete::new(row),
+            };
+            if !delete_row {
+                for col in deletes {
+                    d = match col.iter().position(|&b| b == b':') {
+                        None => d.family(col),
+                        Some(i) => d.columns(col[..i].to_vec(), col[i + 1..].to_vec()),
+                    };
+                }
+            }
+            out.push(Mutation::Delete(d.durability(durability)));
+        }
+        Ok(())
+    }
+}
+
+impl Table {
+    /// Apply many rows' mutations as one core batch (each row atomic). Every row is applied;
+    /// the first failed row's error is returned after (HBase's batch semantics). A malformed
+    /// column fails the call before anything is applied.
+    pub fn mutate(&self, rows: Vec<RowMutation>) -> Result<()> {
+        let mut muts = Vec::with_capacity(rows.len());
+        for r in rows {
+            r.into_core(&mut muts)?;
+        }
+        if muts.is_empty() {
+            return Ok(());
+        }
+        for r in self.core().batch(muts)? {
+            r?;
+        }
+        Ok(())
+    }
+}
+
+/// One row's buffered mutations: puts by column (a later put of a column replaces the value,
+/// keeping the column's first position), deletes in order, and the WAL flag (off once any
+/// mutation of the row skipped it).
+struct RowOps {
+    row: Vec<u8>,
+    puts: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Column -> index in `puts`, built once a row has many columns.
+    index: Option<HashMap<Vec<u8>, usize>>,
+    deletes: Vec<Vec<u8>>,
+    wal: bool,
+}
+
+/// Columns a row may hold before its puts are indexed by a hash map instead of searched.
+const LINEAR_COLUMNS: usize = 16;
+
+impl RowOps {
+    fn put(&mut self, col: Vec<u8>, value: Vec<u8>) {
+        let found = match &self.index {
+            Some(ix) => ix.get(&col).copied(),
+            None => self.puts.iter().position(|(c, _)| *c == col),
+        };
+        match found {
+            Some(i) => self.puts[i].1 = value,
+            None => {
+                if let Some(ix) = &mut self.index {
+                    ix.insert(col.clone(), self.puts.len());
+                }
+                self.puts.push((col, value));
+                if self.index.is_none() && self.puts.len() > LINEAR_COLUMNS {
+                    self.index = Some(self.puts.iter().enumerate().map(|(i, (c, _))| (c.clone(), i)).collect());
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Buffered {
+    rows: Vec<RowOps>,
+    by_key: HashMap<Vec<u8>, usize>,
+    count: usize,
+}
+
+impl Buffered {
+    fn entry(&mut self, row: Vec<u8>, wal: bool) -> &mut RowOps {
+        let i = match self.by_key.get(&row) {
+            Some(&i) => {
+                if !wal {
+                    self.rows[i].wal = false;
+                }
+                i
+            }
+            None => {
+                let i = self.rows.len();
+                self.by_key.insert(row.clone(), i);
+                self.rows.push(RowOps { row, puts: Vec::new(), index: None, deletes: Vec::new(), wal });
+                i
+            }
+        };
+        &mut self.rows[i]
+    }
+}
+
+/// A buffer of puts and deletes merged per row (happybase's `Batch`), sent to a table in one
+/// core batch. Thread-safe; rows keep the order in which they were first touched.
+pub struct MutationBuffer {
+    timestamp: Option<i64>,
+    inner: Mutex<Buffered>,
+}
+
+impl std::fmt::Debug for MutationBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.inner.lock();
+        f.debug_struct("MutationBuffer").field("rows", &b.rows.len()).field("mutations", &b.count).finish()
+    }
+}
+
+impl MutationBuffer {
+    /// An empty buffer whose mutations carry `timestamp` (`None` = the time they are applied).
+    pub fn new(timestamp: Option<i64>) -> MutationBuffer {
+        MutationBuffer { timestamp, inner: Mutex::new(Buffered::default()) }
+    }
+
+    /// Buffer puts of `(column, value)` into `row`; returns the number of buffered mutations.
+    /// An empty `cells` still buffers the row.
+    pub fn put(&self, row: Vec<u8>, cells: Vec<(Vec<u8>, Vec<u8>)>, wal: bool) -> usize {
+        let mut b = self.inner.lock();
+        let n = cells.len();
+        let e = b.entry(row, wal);
+        for (c, v) in cells {
+            e.put(c, v);
+        }
+        b.count += n;
+        b.count
+    }
+
+    /// Buffer deletes of `columns` (`family`, `family:` or `family:qualifier`) in `row`;
+    /// returns the number of buffered mutations.
+    pub fn delete(&self, row: Vec<u8>, columns: Vec<Vec<u8>>, wal: bool) -> usize {
+        let mut b = self.inner.lock();
+        let n = columns.len();
+        b.entry(row, wal).deletes.extend(columns);
+        b.count += n;
+        b.count
+    }
+
+    /// Drop everything buffered.
+    pub fn clear(&self) {
+        *self.inner.lock() = Buffered::default();
+    }
+
+    /// The number of buffered mutations (cells put plus columns deleted).
+    pub fn len(&self) -> usize {
+        self.inner.lock().count
+    }
+
+    /// Whether no row is buffered (a put without cells buffers its row).
+    pub fn is_empty(&self) -> bool {
+        self.inner.lock().rows.is_empty()
+    }
+
+    /// Empty the buffer, returning its rows' mutations in order.
+    pub fn take(&self) -> Vec<RowMutation> {
+        let b = std::mem::take(&mut *self.inner.lock());
+        b.rows
+            .into_iter()
+            .map(|r| RowMutation { row: r.row, puts: r.puts, deletes: r.deletes, delete_row: false, timestamp: self.timestamp, wal: r.wal })
+            .collect()
+    }
+
+    /// Apply everything buffered to `table` with [`Table::mutate`] and empty the buffer (also
+    /// when applying fails).
+    pub fn send(&self, table: &Table) -> Result<()> {
+        let rows = self.take();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        table.mutate(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Engine;
+    use kabase::ErrorCode;
+
+    fn table() -> (Engine, Table) {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_table("t", &["cf", "meta"]).unwrap();
+        let t = e.table("t").unwrap();
+        (e, t)
+    }
+
+    fn put(row: &str, cols: &[(&str, &str)]) -> RowMutation {
+        RowMutation { row: row.into(), puts: cols.iter().map(|(c, v)| (c.as_bytes().to_vec(), v.as_bytes().to_vec())).collect(), wal: true, ..RowMutation::default() }
+    }
+
+    #[test]
+    fn mutate_puts_then_deletes() {
+        let (_e, t) = table();
+        t.mutate(vec![put("r", &[("cf:a", "1"), ("cf:b", "2"), ("meta:", "m")])]).unwrap();
+        assert_eq!(t.get(b"r").unwrap().unwrap().cells.len(), 3);
+        // Put and delete in one row mutation: the delete of cf:a wins, the family delete of meta too.
+        let m = RowMutation { deletes: vec![b"cf:a".to_vec(), b"meta".to_vec()], ..put("r", &[("cf:c", "3")]) };
+        t.mutate(vec![m]).unwrap();
+        let row = t.get(b"r").unwrap().unwrap();
+        let cols: Vec<&[u8]> = row.cells.iter().map(|c| c.qualifier.as_slice()).collect();
+        assert_eq!(cols, vec![&b"b"[..], &b"c"[..]]);
+        t.mutate(vec![RowMutation { row: b"r".to_vec(), delete_row: true, wal: true, ..RowMutation::default() }]).unwrap();
+        assert!(t.get(b"r").unwrap().is_none());
+        // Explicit timestamps.
+        t.mutate(vec![RowMutation { timestamp: Some(42), ..put("ts", &[("cf:a", "x")]) }]).unwrap();
+        assert_eq!(t.get(b"ts").unwrap().unwrap().cells[0].timestamp, 42);
+    }
+
+    #[test]
+    fn mutate_errors() {
+        let (_e, t) = table();
+        let err = t.mutate(vec![put("r", &[("nocolon", "1")])]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        assert!(err.message().contains("family:qualifier"), "{}", err.message());
+        // A bad family fails its row; the other rows are applied.
+        let err = t.mutate(vec![put("ok", &[("cf:a", "1")]), put("bad", &[("nope:a", "1")])]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NoSuchColumnFamily);
+        assert!(t.get(b"ok").unwrap().is_some());
+        t.mutate(Vec::new()).unwrap();
+    }
+
+    #[test]
+    fn buffer_merges_per_row() {
+        let (_e, t) = table();
+        let b = MutationBuffer::new(None);
+        assert!(b.is_empty());
+        assert_eq!(b.put(b"r1".to_vec(), vec![(b"cf:a".to_vec(), b"1".to_vec())], true), 1);
+        assert_eq!(b.put(b"r2".to_vec(), Vec::new(), true), 1);
+        assert!(!b.is_empty());
+        assert_eq!(b.put(b"r1".to_vec(), vec![(b"cf:a".to_vec(), b"2".to_vec()), (b"cf:b".to_vec(), b"3".to_vec())], false), 3);
+        assert_eq!(b.delete(b"r1".to_vec(), vec![b"cf:b".to_vec()], true), 4);
+        assert_eq!(b.len(), 4);
+        let rows = b.take();
+        assert!(b.is_empty() && b.len() == 0);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].puts, vec![(b"cf:a".to_vec(), b"2".to_vec()), (b"cf:b".to_vec(), b"3".to_vec())]);
+        assert!(!rows[0].wal, "one put without the WAL turns it off for the row");
+        assert_eq!(rows[0].deletes, vec![b"cf:b".to_vec()]);
+        t.mutate(rows).unwrap();
+        let r1 = t.get(b"r1").unwrap().unwrap();
+        assert_eq!(r1.cells.len(), 1);
+        assert_eq!(r1.value("cf", "a"), Some(&b"2"[..]));
+    }
+
+    #[test]
+    fn buffer_many_columns_and_send() {
+        let (_e, t) = table();
+        let b = MutationBuffer::new(Some(7));
+        for round in 0..2 {
+            let cells = (0..40).map(|i| (format!("cf:c{i}").into_bytes(), format!("{round}").into_bytes())).collect();
+            b.put(b"wide".to_vec(), cells, true);
+        }
+        assert_eq!(b.len(), 80);
+        b.send(&t).unwrap();
+        assert!(b.is_empty());
+        let row = t.get(b"wide").unwrap().unwrap();
+        assert_eq!(row.cells.len(), 40);
+        assert!(row.cells.iter().all(|c| c.value == b"1" && c.timestamp == 7));
+        b.put(b"x".to_vec(), vec![(b"bad".to_vec(), b"v".to_vec())], true);
+        assert_eq!(b.send(&t).unwrap_err().code(), ErrorCode::InvalidArgument);
+        assert!(b.is_empty(), "a failed send still empties the buffer");
+        b.put(b"y".to_vec(), vec![(b"cf:a".to_vec(), b"v".to_vec())], true);
+        b.clear();
+        assert!(b.is_empty());
+        b.send(&t).unwrap();
+    }
+}
