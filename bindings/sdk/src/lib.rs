@@ -26,6 +26,7 @@
 
 mod engine;
 mod mutation;
+mod queue;
 mod status;
 mod stream;
 mod table;
@@ -35,8 +36,10 @@ pub use engine::Engine;
 pub use stream::{ChangeStream, SinkOptions, StreamDescription, StreamOptions, StreamRoute, StreamSnapshot};
 pub use mutation::{MutationBuffer, RowMutation};
 pub use table::{parse_column, parse_filter, Cell, ColumnValue, FamilyOptions, ReadOptions, RegionInfo, Row, RowBatch, RowStream, ScanOptions, Table};
+pub use queue::{deadline, Pending, SendQueue};
 pub use topic::{
-    Admin, Consumer, Header, OutgoingBatch, OutgoingRecord, PartitionOffset, Producer, Record, RecordBatch, RecordMetadata,
+    Admin, CommittedOffset, ConfigEntry, Consumer, GroupDescription, Header, MemberDescription, OutgoingBatch, OutgoingRecord, PartitionDescription,
+    PartitionOffset, Producer, Record, RecordBatch, RecordMetadata, SendFuture, TopicDescription,
 };
 pub use kabase::{Error, ErrorCode, Result};
 pub use status::{code_by_name, error_codes, status_of, STATUS_OK};

@@ -10,7 +10,8 @@ use parking_lot::Mutex;
 
 use crate::Engine;
 
-pub use kabase::log::{ConsumerRecord as Record, Header, RecordMetadata};
+pub use kabase::log::admin::{ConfigEntry, PartitionDescription, TopicDescription};
+pub use kabase::log::{ConsumerRecord as Record, Header, RecordMetadata, SendFuture};
 
 /// One record to send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,6 +106,45 @@ impl Engine {
         self.core.partitions_for(name)
     }
 
+    /// Check a topic could be created (its name, a partition count of at least 1, not existing
+    /// yet), without creating it.
+    pub fn validate_topic(&self, name: &str, partitions: u32) -> Result<()> {
+        kabase::log::validate_topic_name(name)?;
+        if partitions == 0 {
+            return Err(Error::invalid("a topic needs at least one partition"));
+        }
+        if self.core.list_topics()?.iter().any(|t| t == name) {
+            return Err(Error::new(ErrorCode::TopicExists, format!("topic {name} already exists")));
+        }
+        Ok(())
+    }
+
+    /// Grow a topic to `total` partitions.
+    pub fn create_partitions(&self, name: &str, total: u32) -> Result<()> {
+        self.core.create_partitions(name, total)
+    }
+
+    /// A topic's id and per-partition offsets and segments.
+    pub fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        self.core.describe_topic(name)
+    }
+
+    /// A topic's configs (every known key, with whether it is the default).
+    pub fn describe_topic_configs(&self, name: &str) -> Result<Vec<ConfigEntry>> {
+        self.core.describe_configs(name)
+    }
+
+    /// Set (`Some`) or reset to the default (`None`) topic configs by Kafka's names.
+    pub fn alter_topic_configs(&self, name: &str, changes: &[(String, Option<String>)]) -> Result<()> {
+        let ch: Vec<(&str, Option<&str>)> = changes.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+        self.core.alter_configs(name, &ch)
+    }
+
+    /// Delete the records of a partition before `offset`; returns the new log start offset.
+    pub fn delete_records(&self, topic: &str, partition: u32, offset: i64) -> Result<i64> {
+        self.core.delete_records(&TopicPartition::new(topic, partition), offset)
+    }
+
     /// A producer with configs by Kafka's names (`acks`, `linger.ms`, `compression.type`,
     /// `enable.idempotence`, ...).
     pub fn producer(&self, configs: &[(String, String)]) -> Result<Producer> {
@@ -112,7 +152,8 @@ impl Engine {
         for (k, v) in configs {
             config = config.set(k, v)?;
         }
-        Ok(Producer { core: Arc::new(self.core.producer(config)?) })
+        let transactional = config.transactional_id.is_some();
+        Ok(Producer { core: Arc::new(self.core.producer(config)?), transactional })
     }
 
     /// A consumer: the core's group-aware consumer. With a `group_id` it joins that consumer
@@ -177,6 +218,18 @@ impl Admin {
 #[derive(Clone, Debug)]
 pub struct Producer {
     core: Arc<kabase::log::Producer>,
+    transactional: bool,
+}
+
+fn into_core_record(topic: String, r: OutgoingRecord) -> ProducerRecord {
+    ProducerRecord {
+        topic,
+        partition: r.partition,
+        key: r.key,
+        value: r.value,
+        timestamp: r.timestamp,
+        headers: r.headers.into_iter().map(|(key, value)| Header { key, value }).collect(),
+    }
 }
 
 fn to_core_record(topic: &str, r: &OutgoingRecord) -> ProducerRecord {
@@ -194,6 +247,52 @@ impl Producer {
     /// Send one record and wait until it is in the log.
     pub fn send(&self, topic: &str, record: &OutgoingRecord) -> Result<RecordMetadata> {
         self.core.send(to_core_record(topic, record))?.get()
+    }
+
+    /// Hand one record to the producer without waiting: the future completes once it is in
+    /// the log (or failed). May wait while `buffer.memory` is full.
+    pub fn send_async(&self, topic: String, record: OutgoingRecord) -> Result<SendFuture> {
+        self.core.send(into_core_record(topic, record))
+    }
+
+    /// Hand many records of one topic to the producer without waiting; their futures in order.
+    /// Stops at the first record the producer refuses.
+    pub fn send_many_async(&self, topic: &str, records: Vec<OutgoingRecord>) -> Result<Vec<SendFuture>> {
+        records.into_iter().map(|r| self.core.send(into_core_record(topic.to_string(), r))).collect()
+    }
+
+    /// Whether the producer has a `transactional.id`.
+    pub fn is_transactional(&self) -> bool {
+        self.transactional
+    }
+
+    /// Partition count of a topic (created on first use when the engine allows it).
+    pub fn partitions_for(&self, topic: &str) -> Result<u32> {
+        self.core.partitions_for(topic)
+    }
+
+    /// The producer id (idempotent and transactional producers; -1 otherwise).
+    pub fn producer_id(&self) -> i64 {
+        self.core.producer_id()
+    }
+
+    /// The producer epoch.
+    pub fn producer_epoch(&self) -> i16 {
+        self.core.producer_epoch()
+    }
+
+    /// [`Producer::flush`] waiting at most `timeout` (`None` = no bound): `Timeout` once it
+    /// passes, the flush then finishing in the background.
+    pub fn flush_within(&self, timeout: Option<Duration>) -> Result<()> {
+        let core = Arc::clone(&self.core);
+        crate::queue::bounded(timeout, "flush", move || core.flush())
+    }
+
+    /// [`Producer::close`] waiting at most `timeout`: the producer is closed for new records
+    /// either way and finishes in the background after a `Timeout`.
+    pub fn close_within(&self, timeout: Option<Duration>) -> Result<()> {
+        let core = Arc::clone(&self.core);
+        crate::queue::bounded(timeout, "close", move || core.close())
     }
 
     /// Send a batch: every record is handed to the producer first, then the producer is flushed
@@ -492,6 +591,50 @@ impl Consumer {
     }
 }
 
+/// A consumer group as the coordinator describes it (state, protocol, members with their
+/// assignments).
+pub use kabase::group::{GroupDescription, MemberDescription};
+
+/// A group's committed offset of one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedOffset {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: u32,
+    /// Next offset to consume.
+    pub offset: i64,
+    /// The metadata string committed with it.
+    pub metadata: String,
+}
+
+impl Engine {
+    /// Every consumer group id.
+    pub fn list_groups(&self) -> Result<Vec<String>> {
+        Ok(self.core.list_groups()?.into_iter().map(|g| g.group_id).collect())
+    }
+
+    /// A group's state, protocol and members (`GroupIdNotFound` for an unknown group).
+    pub fn describe_group(&self, group_id: &str) -> Result<GroupDescription> {
+        self.core.describe_group(group_id)
+    }
+
+    /// The offsets a group committed, by topic and partition.
+    pub fn group_offsets(&self, group_id: &str) -> Result<Vec<CommittedOffset>> {
+        Ok(self
+            .core
+            .list_group_offsets(group_id)?
+            .into_iter()
+            .filter_map(|(tp, o)| u32::try_from(tp.partition).ok().map(|partition| CommittedOffset { topic: tp.topic, partition, offset: o.offset, metadata: o.metadata }))
+            .collect())
+    }
+
+    /// Delete an empty group and its offsets.
+    pub fn delete_group(&self, group_id: &str) -> Result<()> {
+        self.core.delete_group(group_id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,6 +852,55 @@ mod tests {
         c1.heartbeat().unwrap();
         c2.close().unwrap();
         assert_eq!(c2.heartbeat().unwrap_err().code(), ErrorCode::Closed);
+    }
+
+    #[test]
+    fn topic_admin() {
+        let e = Engine::open_in_memory().unwrap();
+        e.validate_topic("fresh", 2).unwrap();
+        assert_eq!(e.validate_topic("bad name", 1).unwrap_err().code(), ErrorCode::InvalidName);
+        assert_eq!(e.validate_topic("fresh", 0).unwrap_err().code(), ErrorCode::InvalidArgument);
+        e.create_topic_with("fresh", 1, &[("retention.ms".into(), "1000".into())]).unwrap();
+        assert_eq!(e.validate_topic("fresh", 1).unwrap_err().code(), ErrorCode::TopicExists);
+        e.create_partitions("fresh", 3).unwrap();
+        let d = e.describe_topic("fresh").unwrap();
+        assert_eq!(d.partitions.len(), 3);
+        let cfg = e.describe_topic_configs("fresh").unwrap();
+        assert!(cfg.iter().any(|c| c.name == "retention.ms" && c.value == "1000" && !c.is_default));
+        e.alter_topic_configs("fresh", &[("retention.ms".into(), None)]).unwrap();
+        assert!(e.describe_topic_configs("fresh").unwrap().iter().any(|c| c.name == "retention.ms" && c.is_default));
+        let p = e.producer(&[]).unwrap();
+        assert!(!p.is_transactional());
+        assert_eq!(p.partitions_for("fresh").unwrap(), 3);
+        let futs = p.send_many_async("fresh", (0..3).map(|i| OutgoingRecord { partition: Some(0), ..kv("k", &i.to_string()) }).collect()).unwrap();
+        p.flush_within(Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(futs.iter().map(|f| f.get().unwrap().offset).collect::<Vec<_>>(), vec![0, 1, 2]);
+        let one = p.send_async("fresh".into(), OutgoingRecord { partition: Some(1), ..kv("k", "v") }).unwrap();
+        assert_eq!(one.get().unwrap().partition, 1);
+        assert_eq!(e.delete_records("fresh", 0, 2).unwrap(), 2);
+        p.close_within(None).unwrap();
+        assert_eq!(p.send_async("fresh".into(), kv("k", "v")).unwrap_err().code(), ErrorCode::Closed);
+        let tx = e.producer(&[("transactional.id".into(), "t1".into())]).unwrap();
+        assert!(tx.is_transactional());
+    }
+
+    #[test]
+    fn group_admin() {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_topic("g", 1).unwrap();
+        let c = e.consumer(Some("ga"), &[]).unwrap();
+        c.subscribe(&["g".into()], true).unwrap();
+        c.poll(10, 100).unwrap();
+        c.commit_offsets(&[PartitionOffset { topic: "g".into(), partition: 0, offset: 0 }]).unwrap();
+        assert!(e.list_groups().unwrap().contains(&"ga".to_string()));
+        let d = e.describe_group("ga").unwrap();
+        assert_eq!(d.members.len(), 1);
+        let offs = e.group_offsets("ga").unwrap();
+        assert_eq!(offs, vec![CommittedOffset { topic: "g".into(), partition: 0, offset: 0, metadata: String::new() }]);
+        assert!(e.delete_group("ga").is_err(), "a group with members is not deleted");
+        c.close().unwrap();
+        e.delete_group("ga").unwrap();
+        assert!(!e.list_groups().unwrap().contains(&"ga".to_string()));
     }
 
     #[test]
