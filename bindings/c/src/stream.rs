@@ -134,6 +134,7 @@ fn stream_options(o: *const kabase_stream_options) -> Result<StreamOptions> {
                 })
             })
             .collect::<Result<_>>()?,
+        ..StreamOptions::default()
     })
 }
 

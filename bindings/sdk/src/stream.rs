@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use kabase::stream::{BytesEncoding, Partitioning, RecordFormat, RecordShape, RouteAction, RouteRule, SinkSpec, StreamInfo, StreamKind, StreamSpec, StreamState};
+use kabase::stream::{Backpressure, BytesEncoding, Partitioning, RecordFormat, RecordShape, RouteAction, RouteRule, SinkSpec, StreamInfo, StreamKind, StreamSpec, StreamState};
 use kabase::{Error, ErrorCode, Result};
 
 use crate::{Engine, PartitionOffset, Row};
@@ -37,7 +37,8 @@ pub struct StreamOptions {
     pub name: Option<String>,
     /// `"row_key"` (default), `"family"` or `"fixed:<n>"`.
     pub partitioning: Option<String>,
-    /// `"row"` (one record per row mutation, default) or `"cell"`.
+    /// `"row"` (one record per row mutation, default) or `"cell"` (also `"per_row"`,
+    /// `"per_cell"`).
     pub shape: Option<String>,
     /// `"json"` (default) or `"binary"`.
     pub format: Option<String>,
@@ -51,6 +52,11 @@ pub struct StreamOptions {
     pub max_lag: Option<u64>,
     /// Route rules.
     pub routes: Vec<StreamRoute>,
+    /// What a write does when the outbox holds `max_lag` changes: `"block"` (wait, default)
+    /// or `"error"` (fail at once).
+    pub backpressure: Option<String>,
+    /// How long a `"block"` write waits for room before failing.
+    pub backpressure_timeout_ms: Option<u64>,
 }
 
 /// How a topic sinks into a table; every field is optional.
@@ -195,7 +201,7 @@ fn count_option<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
 
 impl StreamOptions {
     /// Set one option by its name (`name`, `partitioning`, `shape`, `format`, `bytes`,
-    /// `compression`, `partitions`, `max_lag`), for bindings that pass options as string
+    /// `compression`, `partitions`, `max_lag`, `backpressure`, `backpressure_timeout_ms`), for bindings that pass options as string
     /// pairs. Values are checked when the stream is made; an unknown name is `InvalidConfig`.
     pub fn set(mut self, key: &str, value: &str) -> Result<StreamOptions> {
         let v = Some(value.to_string());
@@ -208,6 +214,8 @@ impl StreamOptions {
             "compression" => self.compression = v,
             "partitions" => self.partitions = Some(count_option(key, value)?),
             "max_lag" => self.max_lag = Some(count_option(key, value)?),
+            "backpressure" => self.backpressure = v,
+            "backpressure_timeout_ms" => self.backpressure_timeout_ms = Some(count_option(key, value)?),
             _ => return Err(Error::new(ErrorCode::InvalidConfig, format!("unknown stream option {key:?}"))),
         }
         Ok(self)
@@ -223,8 +231,8 @@ impl StreamOptions {
         }
         if let Some(s) = &self.shape {
             spec.shape = match s.as_str() {
-                "row" => RecordShape::PerRow,
-                "cell" => RecordShape::PerCell,
+                "row" | "per_row" => RecordShape::PerRow,
+                "cell" | "per_cell" => RecordShape::PerCell,
                 _ => return Err(bad_option("shape", s, "\"row\" or \"cell\"")),
             };
         }
@@ -248,6 +256,13 @@ impl StreamOptions {
             spec.max_lag = n;
         }
         spec.routes = self.routes.iter().map(route_rule).collect::<Result<_>>()?;
+        spec.backpressure = match (self.backpressure.as_deref(), self.backpressure_timeout_ms) {
+            (None | Some("block"), Some(ms)) => Backpressure::Block { timeout_ms: ms },
+            (None | Some("block"), None) => Backpressure::default(),
+            (Some("error"), None) => Backpressure::Error,
+            (Some("error"), Some(_)) => return Err(Error::new(ErrorCode::InvalidConfig, "backpressure_timeout_ms applies to backpressure \"block\" only")),
+            (Some(o), _) => return Err(bad_option("backpressure", o, "\"block\" or \"error\"")),
+        };
         Ok(spec)
     }
 }
@@ -392,6 +407,21 @@ mod tests {
     }
 
     #[test]
+    fn backpressure_error_fails_writes_over_max_lag() {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_table("bp", &["cf"]).unwrap();
+        let t = e.table("bp").unwrap();
+        let opts = StreamOptions { max_lag: Some(1), backpressure: Some("error".into()), shape: Some("per_row".into()), ..StreamOptions::default() };
+        let s = e.stream_table_to_topic("bp", Some("bp-out"), &opts).unwrap();
+        s.pause().unwrap();
+        put(&t, "a", "1");
+        let err = t.put(b"b", &[ColumnValue::parse(b"cf:v", "2").unwrap()]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Timeout, "{err}");
+        s.resume().unwrap();
+        s.wait_caught_up(10_000).unwrap();
+    }
+
+    #[test]
     fn sink_topic_to_table() {
         let e = Engine::open_in_memory().unwrap();
         e.create_table("users", &["cf"]).unwrap();
@@ -411,6 +441,8 @@ mod tests {
         let o = StreamOptions::default().set("shape", "cell").unwrap().set("partitions", "3").unwrap().set("max_lag", "10").unwrap();
         assert_eq!((o.shape.as_deref(), o.partitions, o.max_lag), (Some("cell"), Some(3), Some(10)));
         assert_eq!(StreamOptions::default().set("partitions", "-1").unwrap_err().code(), ErrorCode::InvalidConfig);
+        let b = StreamOptions::default().set("backpressure", "error").unwrap().set("backpressure_timeout_ms", "20").unwrap();
+        assert_eq!((b.backpressure.as_deref(), b.backpressure_timeout_ms), (Some("error"), Some(20)));
         assert_eq!(StreamOptions::default().set("colour", "red").unwrap_err().code(), ErrorCode::InvalidConfig);
         let s = SinkOptions::default().set("default_family", "cf").unwrap();
         assert_eq!(s.default_family.as_deref(), Some("cf"));
@@ -425,6 +457,8 @@ mod tests {
         assert_eq!(bad(StreamOptions { shape: Some("square".into()), ..Default::default() }), ErrorCode::InvalidConfig);
         assert_eq!(bad(StreamOptions { partitioning: Some("rows".into()), ..Default::default() }), ErrorCode::InvalidConfig);
         assert_eq!(bad(StreamOptions { format: Some("xml".into()), ..Default::default() }), ErrorCode::InvalidConfig);
+        assert_eq!(bad(StreamOptions { backpressure: Some("drop".into()), ..Default::default() }), ErrorCode::InvalidConfig);
+        assert_eq!(bad(StreamOptions { backpressure: Some("error".into()), backpressure_timeout_ms: Some(5), ..Default::default() }), ErrorCode::InvalidConfig);
         assert_eq!(bad(StreamOptions { name: Some("bad name".into()), ..Default::default() }), ErrorCode::InvalidName);
         let route = StreamRoute { action: "bounce".into(), table: "t".into(), ..Default::default() };
         assert_eq!(bad(StreamOptions { routes: vec![route], ..Default::default() }), ErrorCode::InvalidConfig);

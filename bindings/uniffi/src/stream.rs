@@ -86,6 +86,7 @@ impl StreamOptions {
                 .iter()
                 .map(|r| kabase_sdk::StreamRoute { action: r.action.clone(), table: r.table.clone(), family: r.family.clone(), qualifier: r.qualifier.clone(), topics: r.topics.clone() })
                 .collect(),
+            ..kabase_sdk::StreamOptions::default()
         })
     }
 }
