@@ -440,7 +440,7 @@ impl PyConsumer {
                 cfg = cfg.set(k, v).py()?;
             }
         }
-        let e = engine.core()?;
+        let e = engine.core()?.core().clone();
         let inner = py
             .detach(move || -> Result<Inner, Error> {
                 let consumer = e.consumer(cfg)?;
@@ -585,7 +585,7 @@ impl PyConsumer {
     /// Commit `[(topic, partition, offset, metadata)]`, or (None) the current positions.
     #[pyo3(signature = (offsets=None))]
     fn commit(&self, py: Python<'_>, offsets: Option<Vec<(String, u32, i64, String)>>) -> PyResult<()> {
-        let engine = self.shared.engine().py()?;
+        let engine = self.shared.engine().py()?.core().clone();
         self.with_consumer(py, move |c| {
             if c.config().group_id.is_none() {
                 return Err(no_group("commit"));

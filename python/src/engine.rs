@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
-use kabase::{Engine, EngineOptions, Error};
+use kabase_sdk::{Engine, Error};
 use parking_lot::{Mutex, RwLock};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -117,9 +117,9 @@ fn shared_for(engine: Engine) -> Arc<Shared> {
         }
     }
     let s = Arc::new(Shared {
-        dir: engine.dir().to_path_buf(),
-        in_memory: engine.options().in_memory,
-        num_partitions: engine.options().num_partitions,
+        dir: engine.dir(),
+        in_memory: engine.is_in_memory(),
+        num_partitions: engine.num_partitions(),
         engine: RwLock::new(Some(engine)),
         handles: Mutex::new(Vec::new()),
     });
@@ -150,22 +150,7 @@ impl PyEngine {
     #[new]
     #[pyo3(signature = (path=None, memory=false, num_partitions=1))]
     fn new(py: Python<'_>, path: Option<PathBuf>, memory: bool, num_partitions: u32) -> PyResult<Self> {
-        if memory && path.is_some() {
-            return Err(crate::error::new_err(
-                kabase::ErrorCode::InvalidArgument,
-                "give either a path or memory=True, not both",
-            ));
-        }
-        let options = EngineOptions { in_memory: memory, num_partitions, ..EngineOptions::default() };
-        let engine = py
-            .detach(move || {
-                if memory {
-                    Engine::open_in_memory_with(options)
-                } else {
-                    Engine::open_with(path.unwrap_or_else(Engine::default_dir), options)
-                }
-            })
-            .py()?;
+        let engine = py.detach(move || Engine::open_with(path.as_deref(), memory, num_partitions)).py()?;
         Ok(PyEngine { shared: shared_for(engine) })
     }
 

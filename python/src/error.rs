@@ -1,4 +1,4 @@
-//! The one mapping from the core's [`kabase::Error`] to Python exceptions.
+//! The one mapping from the facade's (the core's) [`Error`] to Python exceptions.
 //!
 //! Every [`ErrorCode`] gets one exception class, created in `kabase._native` when the module is
 //! imported and re-exported by the pure-Python `kabase.errors`. All of them derive from
@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 
-use kabase::{Error, ErrorCode};
+use kabase_sdk::{Error, ErrorCode};
 use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;

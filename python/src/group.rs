@@ -1,14 +1,13 @@
 //! The engine's consumer-group admin calls. Group membership itself (subscribe, rebalances,
 //! commits) is the core consumer's: see [`crate::consumer`].
 
-use kabase::group::TopicPartition as GroupTp;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::engine::PyEngine;
 use crate::error::IntoPyResult;
 
-fn tuples(parts: &[GroupTp]) -> Vec<(String, u32)> {
+fn tuples(parts: &[kabase_sdk::GroupPartition]) -> Vec<(String, u32)> {
     parts.iter().filter_map(|tp| u32::try_from(tp.partition).ok().map(|p| (tp.topic.clone(), p))).collect()
 }
 
@@ -16,7 +15,7 @@ fn tuples(parts: &[GroupTp]) -> Vec<(String, u32)> {
 impl PyEngine {
     /// Group ids.
     fn list_groups(&self) -> PyResult<Vec<String>> {
-        Ok(self.core()?.list_groups().py()?.into_iter().map(|g| g.group_id).collect())
+        self.core()?.list_groups().py()
     }
 
     /// `{'group_id', 'state', 'protocol', 'members': [{'member_id', 'client_id', 'client_host',
@@ -43,13 +42,7 @@ impl PyEngine {
 
     /// `[(topic, partition, offset, metadata)]` committed by a group.
     fn group_offsets(&self, group_id: &str) -> PyResult<Vec<(String, u32, i64, String)>> {
-        Ok(self
-            .core()?
-            .list_group_offsets(group_id)
-            .py()?
-            .into_iter()
-            .filter_map(|(tp, o)| u32::try_from(tp.partition).ok().map(|p| (tp.topic, p, o.offset, o.metadata)))
-            .collect())
+        Ok(self.core()?.group_offsets(group_id).py()?.into_iter().map(|o| (o.topic, o.partition, o.offset, o.metadata)).collect())
     }
 
     /// Delete an empty group and its offsets.

@@ -1,6 +1,6 @@
-//! `kabase._native`: the thin PyO3 layer between the pure-Python package `kabase` and the core
-//! crate `kabase`. It converts types and maps errors (see [`error`]); every semantic lives in the
-//! core. Every call that may block (I/O, fsync, waiting) releases the GIL, and data crosses the
+//! `kabase._native`: the thin PyO3 layer between the pure-Python package `kabase` and the facade
+//! crate `kabase-sdk` (which the C, Node and UniFFI bindings share). It converts types and maps
+//! errors (see [`error`]); every semantic lives in the facade and the core. Every call that may block (I/O, fsync, waiting) releases the GIL, and data crosses the
 //! boundary in batches (a scan returns many rows per call, a poll many records).
 
 #![deny(unsafe_code)]
@@ -10,12 +10,8 @@ mod error;
 mod gc;
 #[cfg(feature = "topics")]
 mod consumer;
-#[cfg(feature = "tables")]
-mod filters;
 #[cfg(feature = "groups")]
 mod group;
-#[cfg(feature = "topics")]
-mod pipe;
 #[cfg(feature = "topics")]
 mod producer;
 #[cfg(all(feature = "tables", feature = "topics"))]

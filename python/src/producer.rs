@@ -3,13 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kabase::log::{NewTopic, Producer, ProducerConfig, ProducerRecord, SendFuture, TopicPartition};
-use kabase::{Error, ErrorCode};
+use kabase_sdk::{ErrorCode, OutgoingRecord, PartitionOffset, Pending, Producer, SendFuture, SendQueue};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::engine::{PyEngine, Release, Slot};
-use crate::pipe::{Pending, Pipe};
 use crate::error::IntoPyResult;
 
 type Headers = Option<Vec<(String, Option<Vec<u8>>)>>;
@@ -22,46 +20,48 @@ fn timeout(t: Option<f64>) -> PyResult<Option<Duration>> {
     }
 }
 
-fn record(topic: &str, value: Option<Vec<u8>>, key: Option<Vec<u8>>, headers: Headers, partition: Option<i64>, ts: Option<i64>) -> PyResult<ProducerRecord> {
+fn record(value: Option<Vec<u8>>, key: Option<Vec<u8>>, headers: Headers, partition: Option<i64>, ts: Option<i64>) -> PyResult<OutgoingRecord> {
     let partition = match partition {
         None => None,
         Some(p) if (0..=i64::from(u32::MAX)).contains(&p) => Some(p as u32),
         Some(p) => return Err(crate::error::new_err(ErrorCode::UnknownPartition, format!("partition {p} is out of range"))),
     };
-    let mut r = ProducerRecord {
-        topic: topic.to_string(),
-        partition,
-        key,
-        value,
-        timestamp: ts,
-        headers: Vec::new(),
-    };
-    for (k, v) in headers.unwrap_or_default() {
-        r.headers.push(kabase::log::Header { key: k, value: v });
+    Ok(OutgoingRecord { partition, key, value, timestamp: ts, headers: headers.unwrap_or_default() })
+}
+
+/// The engine's close drops the queue's producer (queued records then fail with `Closed`).
+struct QueueSlot(Arc<SendQueue>);
+
+impl Release for QueueSlot {
+    fn release(&self) {
+        self.0.release();
     }
-    Ok(r)
 }
 
 /// A producer (thread-safe; share it between threads).
 #[pyclass(module = "kabase._native", name = "Producer", frozen)]
 pub struct PyProducer {
-    slot: Arc<Slot<Arc<Producer>>>,
+    slot: Arc<Slot<Producer>>,
     /// The queued send path (not for transactional producers, whose sends must fail at once
     /// outside a transaction).
-    pipe: Option<Arc<Pipe>>,
+    pipe: Option<Arc<QueueSlot>>,
 }
 
 impl Drop for PyProducer {
     fn drop(&mut self) {
         if let Some(p) = &self.pipe {
-            p.stop();
+            p.0.stop();
         }
     }
 }
 
 impl PyProducer {
-    fn producer(&self) -> PyResult<Arc<Producer>> {
+    fn producer(&self) -> PyResult<Producer> {
         self.slot.get().py()
+    }
+
+    fn queue(&self) -> Option<Arc<SendQueue>> {
+        self.pipe.as_ref().map(|p| Arc::clone(&p.0))
     }
 }
 
@@ -70,17 +70,12 @@ impl PyProducer {
     /// A producer on `engine` with Kafka-named configs (`[("acks", "all"), ("linger.ms", "5")]`).
     #[new]
     fn new(py: Python<'_>, engine: &PyEngine, configs: Vec<(String, String)>) -> PyResult<Self> {
-        let mut cfg = ProducerConfig::default();
-        for (k, v) in &configs {
-            cfg = cfg.set(k, v).py()?;
-        }
-        let transactional = cfg.transactional_id.is_some();
         let e = engine.core()?;
-        let producer = Arc::new(py.detach(move || e.producer(cfg)).py()?);
-        let pipe = if transactional {
+        let producer = py.detach(move || e.producer(&configs)).py()?;
+        let pipe = if producer.is_transactional() {
             None
         } else {
-            let p = Pipe::new(Arc::clone(&producer));
+            let p = Arc::new(QueueSlot(SendQueue::new(producer.clone())));
             engine.shared.register(Arc::downgrade(&p) as std::sync::Weak<dyn Release>);
             Some(p)
         };
@@ -102,19 +97,20 @@ impl PyProducer {
     ) -> PyResult<PySendFuture> {
         if let (Some(pipe), None, None, None) = (&self.pipe, &headers, partition, timestamp_ms) {
             // The common case: queue it (no GIL release unless the queue is full).
-            let r = ProducerRecord { topic: topic.to_string(), partition: None, key: key.map(<[u8]>::to_vec), value: value.map(<[u8]>::to_vec), timestamp: None, headers: Vec::new() };
-            let pending = match pipe.try_push(r).py()? {
+            let r = OutgoingRecord { partition: None, key: key.map(<[u8]>::to_vec), value: value.map(<[u8]>::to_vec), timestamp: None, headers: Vec::new() };
+            let pending = match pipe.0.try_push(topic.to_string(), r).py()? {
                 Ok(p) => p,
-                Err(r) => {
-                    let pipe = Arc::clone(pipe);
-                    py.detach(move || pipe.push_blocking(r)).py()?
+                Err((topic, r)) => {
+                    let q = Arc::clone(&pipe.0);
+                    py.detach(move || q.push_blocking(topic, r)).py()?
                 }
             };
             return Ok(PySendFuture { fut: Fut::Queued(pending) });
         }
-        let r = record(topic, value.map(<[u8]>::to_vec), key.map(<[u8]>::to_vec), headers, partition, timestamp_ms)?;
+        let r = record(value.map(<[u8]>::to_vec), key.map(<[u8]>::to_vec), headers, partition, timestamp_ms)?;
         let p = self.producer()?;
-        let pipe = self.pipe.clone();
+        let pipe = self.queue();
+        let topic = topic.to_string();
         // `send` may block while `buffer.memory` is full, so release the GIL. Records queued
         // earlier go first.
         let fut = py
@@ -122,7 +118,7 @@ impl PyProducer {
                 if let Some(pipe) = pipe {
                     pipe.drain(None)?;
                 }
-                p.send(r)
+                p.send_async(topic, r)
             })
             .py()?;
         Ok(PySendFuture { fut: Fut::Core(fut) })
@@ -148,16 +144,16 @@ impl PyProducer {
             if k.is_none() && v.is_none() {
                 return Err(crate::error::new_err(ErrorCode::InvalidArgument, "Need at least one: key or value"));
             }
-            recs.push(record(topic, v.map(<[u8]>::to_vec), k, None, partition, None)?);
+            recs.push(record(v.map(<[u8]>::to_vec), k, None, partition, None)?);
         }
         let p = self.producer()?;
-        let pipe = self.pipe.clone();
+        let pipe = self.queue();
         let futs = py
-            .detach(move || -> Result<Vec<SendFuture>, Error> {
+            .detach(move || -> kabase_sdk::Result<Vec<SendFuture>> {
                 if let Some(pipe) = pipe {
                     pipe.drain(None)?;
                 }
-                recs.into_iter().map(|r| p.send(r)).collect()
+                p.send_many_async(topic, recs)
             })
             .py()?;
         Ok(futs.into_iter().map(|fut| PySendFuture { fut: Fut::Core(fut) }).collect())
@@ -169,14 +165,10 @@ impl PyProducer {
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let t = self::timeout(timeout)?;
         let p = self.producer()?;
-        let pipe = self.pipe.clone();
-        py.detach(move || {
-            bounded(t, "flush", move || {
-                if let Some(pipe) = pipe {
-                    pipe.drain(None)?;
-                }
-                p.flush()
-            })
+        let pipe = self.queue();
+        py.detach(move || match pipe {
+            Some(q) => q.flush(t),
+            None => p.flush_within(t),
         })
         .py()
     }
@@ -187,17 +179,10 @@ impl PyProducer {
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let t = self::timeout(timeout)?;
         let p = self.producer()?;
-        let pipe = self.pipe.clone();
-        py.detach(move || {
-            bounded(t, "close", move || {
-                if let Some(pipe) = pipe {
-                    pipe.drain(None)?;
-                    pipe.stop();
-                    // A send that raced the stop is handed over by the thread before it ends.
-                    pipe.drain(None)?;
-                }
-                p.close()
-            })
+        let pipe = self.queue();
+        py.detach(move || match pipe {
+            Some(q) => q.close(t),
+            None => p.close_within(t),
         })
         .py()
     }
@@ -240,7 +225,7 @@ impl PyProducer {
 
     /// Add `[(topic, partition, offset, metadata)]` of `group_id` to the transaction.
     fn send_offsets_to_transaction(&self, py: Python<'_>, offsets: Vec<(String, u32, i64, String)>, group_id: &str) -> PyResult<()> {
-        let offs: Vec<(TopicPartition, i64)> = offsets.into_iter().map(|(t, p, o, _m)| (TopicPartition::new(t, p), o)).collect();
+        let offs: Vec<PartitionOffset> = offsets.into_iter().map(|(topic, partition, offset, _m)| PartitionOffset { topic, partition, offset }).collect();
         let p = self.producer()?;
         py.detach(move || p.send_offsets_to_transaction(&offs, group_id)).py()
     }
@@ -253,25 +238,6 @@ impl PyProducer {
     fn abort_transaction(&self, py: Python<'_>) -> PyResult<()> {
         let p = self.producer()?;
         py.detach(move || p.abort_transaction()).py()
-    }
-}
-
-/// Run `f` (a flush or close) with a bounded wait: without a timeout inline; with one on a
-/// helper thread, failing with `Timeout` when it has not finished in time (it then finishes in
-/// the background; waiting on a flush never changes what it does).
-fn bounded(t: Option<Duration>, what: &'static str, f: impl FnOnce() -> Result<(), Error> + Send + 'static) -> Result<(), Error> {
-    let Some(t) = t else { return f() };
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name(format!("kabase-py-{what}"))
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .map_err(|e| Error::io(format_args!("start the {what} thread"), e))?;
-    match rx.recv_timeout(t) {
-        Ok(r) => r,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::new(ErrorCode::Timeout, format!("{what} did not finish within {:.3} s", t.as_secs_f64()))),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::internal(format!("the {what} thread ended without a result"))),
     }
 }
 
@@ -299,7 +265,7 @@ impl PySendFuture {
             .detach(|| match (&self.fut, t) {
                 (Fut::Core(f), None) => f.get(),
                 (Fut::Core(f), Some(d)) => f.get_timeout(d),
-                (Fut::Queued(p), t) => p.get(crate::pipe::deadline(t)),
+                (Fut::Queued(p), t) => p.get(kabase_sdk::deadline(t)),
             })
             .py()?;
         PyTuple::new(
@@ -330,26 +296,15 @@ impl PyEngine {
     /// Create a topic with `partitions` partitions and Kafka-named configs.
     #[pyo3(signature = (name, partitions, configs=Vec::new()))]
     fn create_topic(&self, py: Python<'_>, name: &str, partitions: u32, configs: Vec<(String, String)>) -> PyResult<()> {
-        let mut t = NewTopic::new(name, partitions);
-        for (k, v) in configs {
-            t = t.config(k, v);
-        }
         let e = self.core()?;
-        py.detach(move || e.create_topic(t)).py()
+        py.detach(move || e.create_topic_with(name, partitions, &configs)).py()
     }
 
     /// Check a topic could be created, without creating it.
     #[pyo3(signature = (name, partitions, configs=Vec::new()))]
     fn validate_topic(&self, name: &str, partitions: u32, configs: Vec<(String, String)>) -> PyResult<()> {
-        kabase::log::validate_topic_name(name).py()?;
-        if partitions == 0 {
-            return Err(crate::error::new_err(ErrorCode::InvalidArgument, "a topic needs at least one partition"));
-        }
         let _ = configs;
-        if self.core()?.list_topics().py()?.iter().any(|t| t == name) {
-            return Err(crate::error::new_err(ErrorCode::TopicExists, format!("topic {name} already exists")));
-        }
-        Ok(())
+        self.core()?.validate_topic(name, partitions).py()
     }
 
     fn delete_topic(&self, py: Python<'_>, name: &str) -> PyResult<()> {
@@ -397,21 +352,19 @@ impl PyEngine {
 
     /// `[(name, value, is_default)]` of a topic.
     fn describe_topic_configs(&self, name: &str) -> PyResult<Vec<(String, String, bool)>> {
-        Ok(self.core()?.describe_configs(name).py()?.into_iter().map(|c| (c.name, c.value, c.is_default)).collect())
+        Ok(self.core()?.describe_topic_configs(name).py()?.into_iter().map(|c| (c.name, c.value, c.is_default)).collect())
     }
 
     /// Set (`(key, value)`) or reset (`(key, None)`) topic configs.
     fn alter_topic_configs(&self, py: Python<'_>, name: &str, changes: Vec<(String, Option<String>)>) -> PyResult<()> {
-        let ch: Vec<(&str, Option<&str>)> = changes.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
         let e = self.core()?;
-        py.detach(move || e.alter_configs(name, &ch)).py()
+        py.detach(move || e.alter_topic_configs(name, &changes)).py()
     }
 
     /// Delete records before `offset`; returns the new log start offset.
     fn delete_records(&self, py: Python<'_>, topic: &str, partition: u32, offset: i64) -> PyResult<i64> {
         let e = self.core()?;
-        let tp = TopicPartition::new(topic, partition);
-        py.detach(move || e.delete_records(&tp, offset)).py()
+        py.detach(move || e.delete_records(topic, partition, offset)).py()
     }
 }
 

@@ -1,13 +1,11 @@
 //! Change streams: `Table.stream_to(...)` (table to topic), `Engine.stream_from(...)` (topic
 //! to table, a sink), `Engine.streams()` / `Engine.stream(name)`, and the `Stream` handle
-//! (describe, pause, resume, remove, wait, snapshot-then-stream). Everything is the core's
-//! stream API (`kabase::stream`); this file converts options and results.
+//! (describe, pause, resume, remove, wait, snapshot-then-stream). Everything is the facade's
+//! stream API (`kabase_sdk::ChangeStream`); this file converts options and results.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use kabase::stream::{Backpressure, BytesEncoding, Partitioning, RecordFormat, RecordShape, RouteAction, RouteRule, SinkSpec, StreamInfo, StreamKind, StreamSpec, StreamState};
-use kabase::ErrorCode;
+use kabase_sdk::{ErrorCode, SinkOptions, StreamDescription, StreamOptions, StreamRoute};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -20,7 +18,7 @@ fn bad(msg: impl Into<String>) -> PyErr {
 
 /// A route rule from `{'action': 'route'|'drop', 'table': ..., 'family': ..., 'qualifier': ...,
 /// 'topics': [...]}` (`table` defaults to the streamed table).
-fn route_from(d: &Bound<'_, PyDict>, table: &str) -> PyResult<RouteRule> {
+fn route_from(d: &Bound<'_, PyDict>, table: &str) -> PyResult<StreamRoute> {
     for k in d.keys() {
         let k: String = k.extract()?;
         if !matches!(k.as_str(), "action" | "table" | "family" | "qualifier" | "topics") {
@@ -28,8 +26,8 @@ fn route_from(d: &Bound<'_, PyDict>, table: &str) -> PyResult<RouteRule> {
         }
     }
     let action = match d.get_item("action")? {
-        Some(a) => RouteAction::parse(&a.extract::<String>()?).py()?,
-        None => RouteAction::Route,
+        Some(a) => a.extract::<String>()?,
+        None => "route".to_string(),
     };
     let table = match d.get_item("table")? {
         Some(t) if !t.is_none() => t.extract::<String>()?,
@@ -39,32 +37,28 @@ fn route_from(d: &Bound<'_, PyDict>, table: &str) -> PyResult<RouteRule> {
         Some(t) if !t.is_none() => t.extract()?,
         _ => Vec::new(),
     };
-    let mut r = match action {
-        RouteAction::Route => RouteRule::route(table, topics),
-        RouteAction::Drop => RouteRule::drop(table),
+    let family = match d.get_item("family")?.filter(|f| !f.is_none()) {
+        Some(f) => Some(str_arg(&f)?),
+        None => None,
     };
-    if let Some(f) = d.get_item("family")?.filter(|f| !f.is_none()) {
-        r = r.family(bytes_arg(&f)?);
-    }
-    if let Some(q) = d.get_item("qualifier")?.filter(|q| !q.is_none()) {
-        r = r.qualifier(bytes_arg(&q)?);
-    }
-    Ok(r)
+    let qualifier = match d.get_item("qualifier")?.filter(|q| !q.is_none()) {
+        Some(q) => Some(str_arg(&q)?),
+        None => None,
+    };
+    Ok(StreamRoute { action, table, family, qualifier, topics })
 }
 
-fn bytes_arg(v: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+/// A pattern given as `str` or (UTF-8) `bytes`.
+fn str_arg(v: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = v.extract::<String>() {
-        return Ok(s.into_bytes());
+        return Ok(s);
     }
-    v.extract::<Vec<u8>>()
+    String::from_utf8(v.extract::<Vec<u8>>()?).map_err(|_| bad("route patterns must be UTF-8"))
 }
 
-/// A table-to-topic spec from keyword options.
-fn stream_spec(name: String, table: String, topic: Option<String>, opts: Option<&Bound<'_, PyDict>>) -> PyResult<StreamSpec> {
-    let mut s = StreamSpec::new(name, table.clone());
-    s.topic = topic;
-    let mut block_ms: Option<u64> = None;
-    let mut policy: Option<String> = None;
+/// Table-to-topic options from keyword options (the facade checks the values).
+fn stream_options(name: String, table: &str, opts: Option<&Bound<'_, PyDict>>) -> PyResult<StreamOptions> {
+    let mut s = StreamOptions { name: Some(name), ..StreamOptions::default() };
     if let Some(opts) = opts {
         for (k, v) in opts.iter() {
             let k: String = k.extract()?;
@@ -72,39 +66,19 @@ fn stream_spec(name: String, table: String, topic: Option<String>, opts: Option<
                 continue;
             }
             match k.as_str() {
-                "partitioning" => {
-                    s.partitioning = if let Ok(n) = v.extract::<u32>() { Partitioning::Fixed(n) } else { Partitioning::parse(&v.extract::<String>()?).py()? }
-                }
-                "shape" => {
-                    s.shape = match v.extract::<String>()?.as_str() {
-                        "per_row" | "row" => RecordShape::PerRow,
-                        "per_cell" | "cell" => RecordShape::PerCell,
-                        o => return Err(bad(format!("shape must be 'per_row' or 'per_cell', not {o:?}"))),
-                    }
-                }
-                "format" => {
-                    s.format = match v.extract::<String>()?.as_str() {
-                        "json" => RecordFormat::Json,
-                        "binary" => RecordFormat::Binary,
-                        o => return Err(bad(format!("format must be 'json' or 'binary', not {o:?}"))),
-                    }
-                }
-                "bytes" => {
-                    s.bytes = match v.extract::<String>()?.as_str() {
-                        "auto" => BytesEncoding::Auto,
-                        "base64" => BytesEncoding::Base64,
-                        o => return Err(bad(format!("bytes must be 'auto' or 'base64', not {o:?}"))),
-                    }
-                }
+                "partitioning" => s.partitioning = Some(if let Ok(n) = v.extract::<u32>() { format!("fixed:{n}") } else { v.extract::<String>()? }),
+                "shape" => s.shape = Some(v.extract()?),
+                "format" => s.format = Some(v.extract()?),
+                "bytes" => s.bytes = Some(v.extract()?),
                 "compression" => s.compression = Some(v.extract()?),
                 "partitions" => s.partitions = Some(v.extract()?),
-                "max_lag" => s.max_lag = v.extract()?,
-                "backpressure" => policy = Some(v.extract()?),
-                "backpressure_timeout_ms" => block_ms = Some(v.extract()?),
+                "max_lag" => s.max_lag = Some(v.extract()?),
+                "backpressure" => s.backpressure = Some(v.extract()?),
+                "backpressure_timeout_ms" => s.backpressure_timeout_ms = Some(v.extract()?),
                 "routes" => {
                     for r in v.cast::<PyList>().map_err(|_| pyo3::exceptions::PyTypeError::new_err("routes must be a list of dicts"))?.iter() {
                         let d = r.cast::<PyDict>().map_err(|_| pyo3::exceptions::PyTypeError::new_err("each route rule must be a dict"))?;
-                        s.routes.push(route_from(d, &table)?);
+                        s.routes.push(route_from(d, table)?);
                     }
                 }
                 o => {
@@ -115,40 +89,18 @@ fn stream_spec(name: String, table: String, topic: Option<String>, opts: Option<
             }
         }
     }
-    s.backpressure = match (policy.as_deref(), block_ms) {
-        (None | Some("block"), Some(ms)) => Backpressure::Block { timeout_ms: ms },
-        (None | Some("block"), None) => Backpressure::default(),
-        (Some("error"), None) => Backpressure::Error,
-        (Some("error"), Some(_)) => return Err(bad("backpressure_timeout_ms applies to backpressure='block' only")),
-        (Some(o), _) => return Err(bad(format!("backpressure must be 'block' or 'error', not {o:?}"))),
-    };
     Ok(s)
 }
 
-fn state_name(s: &StreamState) -> (&'static str, Option<String>) {
-    match s {
-        StreamState::Running => ("running", None),
-        StreamState::Paused => ("paused", None),
-        StreamState::Failed(m) => ("failed", Some(m.clone())),
-    }
-}
-
 /// `{'name', 'kind', 'table', 'topics', 'state', 'error', 'position', 'lag', 'offsets'}`.
-fn info_to_py<'py>(py: Python<'py>, i: &StreamInfo) -> PyResult<Bound<'py, PyDict>> {
+fn info_to_py<'py>(py: Python<'py>, i: &StreamDescription) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("name", &i.name)?;
-    d.set_item(
-        "kind",
-        match i.kind {
-            StreamKind::TableToTopic => "table_to_topic",
-            StreamKind::TopicToTable => "topic_to_table",
-        },
-    )?;
+    d.set_item("kind", &i.kind)?;
     d.set_item("table", &i.table)?;
     d.set_item("topics", i.topics.clone())?;
-    let (state, err) = state_name(&i.state);
-    d.set_item("state", state)?;
-    d.set_item("error", err)?;
+    d.set_item("state", &i.state)?;
+    d.set_item("error", i.error.clone())?;
     d.set_item("position", i.position)?;
     d.set_item("lag", i.lag)?;
     let offs = PyDict::new(py);
@@ -167,8 +119,9 @@ pub struct PyStream {
 }
 
 impl PyStream {
-    fn engine(&self) -> PyResult<kabase::Engine> {
-        self.shared.engine().py()
+    /// The facade's handle on this stream (`Closed` once the engine closed).
+    fn handle(&self) -> PyResult<kabase_sdk::ChangeStream> {
+        Ok(self.shared.engine().py()?.stream_handle(&self.name))
     }
 }
 
@@ -182,32 +135,28 @@ impl PyStream {
 
     /// State, position and lag as a dict (see `Engine.streams()`).
     fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let e = self.engine()?;
-        let n = self.name.clone();
-        let i = py.detach(move || e.describe_stream(&n)).py()?;
+        let s = self.handle()?;
+        let i = py.detach(move || s.describe()).py()?;
         info_to_py(py, &i)
     }
 
     /// Stop moving data (a table-to-topic stream keeps capturing changes up to `max_lag`).
     /// Survives restarts.
     fn pause(&self, py: Python<'_>) -> PyResult<()> {
-        let e = self.engine()?;
-        let n = self.name.clone();
-        py.detach(move || e.pause_stream(&n)).py()
+        let s = self.handle()?;
+        py.detach(move || s.pause()).py()
     }
 
     /// Resume a paused stream.
     fn resume(&self, py: Python<'_>) -> PyResult<()> {
-        let e = self.engine()?;
-        let n = self.name.clone();
-        py.detach(move || e.resume_stream(&n)).py()
+        let s = self.handle()?;
+        py.detach(move || s.resume()).py()
     }
 
     /// Remove the stream with its outbox, checkpoint and offsets (topics and tables stay).
     fn remove(&self, py: Python<'_>) -> PyResult<()> {
-        let e = self.engine()?;
-        let n = self.name.clone();
-        py.detach(move || e.remove_stream(&n)).py()
+        let s = self.handle()?;
+        py.detach(move || s.remove()).py()
     }
 
     /// Wait until the stream has no lag; raises `Timeout` after `timeout` seconds. Returns the
@@ -217,9 +166,9 @@ impl PyStream {
         if !(timeout.is_finite() && timeout >= 0.0) {
             return Err(crate::error::new_err(ErrorCode::InvalidArgument, format!("timeout must be >= 0 seconds, not {timeout}")));
         }
-        let e = self.engine()?;
-        let n = self.name.clone();
-        let i = py.detach(move || e.await_stream(&n, Duration::from_secs_f64(timeout))).py()?;
+        let s = self.handle()?;
+        let ms = (timeout * 1000.0).min(u64::MAX as f64) as u64;
+        let i = py.detach(move || s.wait_caught_up(ms)).py()?;
         info_to_py(py, &i)
     }
 
@@ -228,13 +177,12 @@ impl PyStream {
     /// offset}` where the stream continues them: apply the rows, then consume each partition
     /// from its offset, and every change appears exactly once.
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<(u64, Bound<'py, PyList>, Bound<'py, PyDict>)> {
-        let e = self.engine()?;
-        let n = self.name.clone();
-        let s = py.detach(move || e.snapshot_stream(&n)).py()?;
+        let h = self.handle()?;
+        let s = py.detach(move || h.snapshot()).py()?;
         let rows = crate::table::rows_to_py(py, &s.rows)?;
         let offs = PyDict::new(py);
-        for (tp, o) in &s.offsets {
-            offs.set_item((tp.topic.as_str(), tp.partition), *o)?;
+        for o in &s.offsets {
+            offs.set_item((o.topic.as_str(), o.partition), o.offset)?;
         }
         Ok((s.seq, rows, offs))
     }
@@ -262,9 +210,9 @@ pub(crate) fn stream_to(py: Python<'_>, shared: &Arc<Shared>, table: String, top
         Some(t) => format!("{short}-to-{t}"),
         None => format!("{short}-changes"),
     });
-    let spec = stream_spec(name.clone(), table, topic, Some(&rest))?;
+    let options = stream_options(name.clone(), &table, Some(&rest))?;
     let e = shared.engine().py()?;
-    py.detach(move || e.stream_table_to_topic(spec)).py()?;
+    py.detach(move || e.stream_table_to_topic(&table, topic.as_deref(), &options)).py()?;
     Ok(PyStream { name, shared: Arc::clone(shared) })
 }
 
@@ -277,15 +225,9 @@ impl PyEngine {
     #[pyo3(signature = (topic, table, *, name=None, default_family=None, row_key_field=None))]
     fn stream_from(&self, py: Python<'_>, topic: String, table: String, name: Option<String>, default_family: Option<String>, row_key_field: Option<String>) -> PyResult<PyStream> {
         let name = name.unwrap_or_else(|| format!("{topic}-to-{}", table.rsplit(':').next().unwrap_or(&table)));
-        let mut spec = SinkSpec::new(name.clone(), topic, table);
-        if let Some(f) = default_family {
-            spec = spec.default_family(f);
-        }
-        if let Some(f) = row_key_field {
-            spec = spec.row_key_field(f);
-        }
+        let options = SinkOptions { name: Some(name.clone()), default_family, row_key_field };
         let e = self.core()?;
-        py.detach(move || e.sink_topic_to_table(spec)).py()?;
+        py.detach(move || e.sink_topic_to_table(&topic, &table, &options)).py()?;
         Ok(PyStream { name, shared: Arc::clone(&self.shared) })
     }
 
@@ -298,7 +240,7 @@ impl PyEngine {
     /// Every stream's description (a list of dicts, by name).
     fn streams<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let e = self.core()?;
-        let all = py.detach(move || e.describe_streams()).py()?;
+        let all = py.detach(move || e.list_streams()).py()?;
         all.iter().map(|i| info_to_py(py, i)).collect()
     }
 
@@ -306,7 +248,7 @@ impl PyEngine {
     fn stream(&self, py: Python<'_>, name: String) -> PyResult<PyStream> {
         let e = self.core()?;
         let n = name.clone();
-        py.detach(move || e.describe_stream(&n).map(|_| ())).py()?;
+        py.detach(move || e.change_stream(&n).map(|_| ())).py()?;
         Ok(PyStream { name, shared: Arc::clone(&self.shared) })
     }
 }

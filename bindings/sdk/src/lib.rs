@@ -39,7 +39,7 @@ pub use mutation::{MutationBuffer, RowMutation};
 pub use table::{parse_column, parse_filter, Cell, ColumnValue, FamilyOptions, ReadOptions, RegionInfo, Row, RowBatch, RowStream, ScanOptions, Table};
 pub use queue::{deadline, Pending, SendQueue};
 pub use topic::{
-    Admin, CommittedOffset, ConfigEntry, Consumer, GroupDescription, Header, MemberDescription, OutgoingBatch, OutgoingRecord, PartitionDescription,
+    Admin, CommittedOffset, ConfigEntry, Consumer, GroupDescription, GroupPartition, GroupState, Header, MemberDescription, OutgoingBatch, OutgoingRecord, PartitionDescription,
     PartitionOffset, Producer, Record, RecordBatch, RecordMetadata, SendFuture, TopicDescription,
 };
 pub use kabase::{Error, ErrorCode, Result};

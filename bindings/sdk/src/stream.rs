@@ -309,6 +309,12 @@ impl Engine {
         Ok(ChangeStream { engine: self.clone(), name: name.to_string() })
     }
 
+    /// A handle on the stream `name` without checking it exists (its calls fail with
+    /// `StreamNotFound` when it does not), for hosts that keep stream handles by name.
+    pub fn stream_handle(&self, name: &str) -> ChangeStream {
+        ChangeStream { engine: self.clone(), name: name.to_string() }
+    }
+
     /// Every stream, by name.
     pub fn list_streams(&self) -> Result<Vec<StreamDescription>> {
         Ok(self.core.describe_streams()?.into_iter().map(StreamDescription::from_core).collect())

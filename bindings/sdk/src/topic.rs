@@ -593,7 +593,7 @@ impl Consumer {
 
 /// A consumer group as the coordinator describes it (state, protocol, members with their
 /// assignments).
-pub use kabase::group::{GroupDescription, MemberDescription};
+pub use kabase::group::{GroupDescription, GroupState, MemberDescription, TopicPartition as GroupPartition};
 
 /// A group's committed offset of one partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
