@@ -1,25 +1,15 @@
-//! `kabase._native.Consumer`: the core's consumer, which is group-aware when it has a
-//! `group.id` (subscribe, commits, auto-commit and rebalances all live in the core).
+//! `kabase._native.Consumer`: the facade's [`KafkaConsumer`] (the core's consumer with the Kafka
+//! client's semantics: group-less subscriptions, rebalance callbacks that may call back into the
+//! consumer), with Python values.
 //!
-//! This layer converts types and adds two things the core has no place for:
-//!
-//! - A consumer *without* a group id may still `subscribe` (kafka-python allows it): it then
-//!   reads every partition of the subscribed topics, refreshed on each poll. Patterns match whole
-//!   topic names, internal (`__`) topics excluded, as the core's group subscription does.
-//! - The rebalance listener is a Python object. The core calls it inside `poll`, `unsubscribe`
-//!   and `close` with the consumer in hand; the bridge below parks that consumer in a
-//!   thread-local slot while the Python callback runs, so the callback's own calls on this
-//!   consumer (`position`, `seek`, `commit`, `committed`, ...) reach it instead of waiting on
-//!   the lock its caller holds. A callback's exception is raised from the call that ran it,
-//!   after the records that call fetched are given back (their positions rewound).
+//! This layer converts records into Python tuples or namedtuples and bridges the rebalance
+//! listener: a Python object whose `on_partitions_*` methods the facade calls inside `poll`,
+//! `unsubscribe` and `close`. A callback's exception is raised from the call that ran it, after
+//! the records that call fetched are given back (their positions rewound).
 
-use std::cell::RefCell;
 use std::sync::Arc;
-use std::time::Duration;
 
-use kabase::group::{OffsetAndMetadata, TopicPartition as GroupTp};
-use kabase::log::{Consumer, ConsumerConfig, ConsumerRebalanceListener, ConsumerRecord, TopicPartition};
-use kabase::{Engine, Error, ErrorCode};
+use kabase_sdk::{KafkaConsumer, OffsetForTime, RebalanceCallback, Record, TimestampType};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
@@ -28,64 +18,9 @@ use crate::engine::{PyEngine, Release};
 use crate::error::IntoPyResult;
 use crate::producer::opt_bytes;
 
-/// `(topic, partition, (offset, timestamp) | None)`.
-type OffsetForTime = (String, u32, Option<(i64, i64)>);
-
-/// What a consumer without a group id subscribed to.
-enum Groupless {
-    None,
-    Topics(Vec<String>),
-    Pattern(regex::Regex),
-}
-
-struct Inner {
-    engine: Engine,
-    consumer: Consumer,
-    groupless: Groupless,
-    has_group: bool,
-}
-
-impl Inner {
-    /// Topics a group-less subscription names that exist now, with their partition counts.
-    fn groupless_topics(&self) -> Result<Vec<(String, u32)>, Error> {
-        let names: Vec<String> = match &self.groupless {
-            Groupless::Topics(t) => t.clone(),
-            Groupless::Pattern(re) => self.engine.list_topics()?.into_iter().filter(|t| !t.starts_with("__") && re.is_match(t)).collect(),
-            Groupless::None => return Ok(Vec::new()),
-        };
-        let mut out = Vec::new();
-        for n in names {
-            match self.engine.partitions_for(&n) {
-                Ok(p) => out.push((n, p)),
-                Err(e) if matches!(e.code(), ErrorCode::TopicNotFound | ErrorCode::UnknownPartition) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
-    }
-
-    /// A group-less subscription reads every partition of its topics.
-    fn refresh_groupless(&mut self) -> Result<(), Error> {
-        if matches!(self.groupless, Groupless::None) {
-            return Ok(());
-        }
-        let mut tps = Vec::new();
-        for (t, n) in self.groupless_topics()? {
-            for p in 0..n {
-                tps.push(TopicPartition::new(t.clone(), p));
-            }
-        }
-        if tps != self.consumer.assignment() {
-            self.consumer.assign(&tps)?;
-        }
-        Ok(())
-    }
-}
-
-/// The state of a `kabase._native.Consumer`: `None` once closed (by `close()` or by closing its
-/// engine).
+/// The state of a `kabase._native.Consumer`.
 pub(crate) struct ConsumerSlot {
-    inner: Mutex<Option<Inner>>,
+    consumer: KafkaConsumer,
     /// The first exception a Python rebalance callback raised, until the call that ran it
     /// raises it.
     listener_error: Mutex<Option<PyErr>>,
@@ -93,55 +28,30 @@ pub(crate) struct ConsumerSlot {
 
 impl Release for ConsumerSlot {
     fn release(&self) {
-        let inner = self.inner.lock().take();
-        if let Some(mut i) = inner {
-            // The engine is closed: this only drops the consumer's state.
-            let _ = i.consumer.close();
-        }
+        // The engine is closed: this only drops the consumer's state.
+        self.consumer.release();
     }
 }
 
-thread_local! {
-    /// Consumers lent to a Python rebalance callback running on this thread, by slot address.
-    static LENT: RefCell<Vec<(usize, Consumer)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn slot_id(slot: &Arc<ConsumerSlot>) -> usize {
-    Arc::as_ptr(slot) as usize
-}
-
-/// The core rebalance listener that runs a Python listener (`on_partitions_revoked`,
-/// `on_partitions_assigned`, `on_partitions_lost`, each given `[(topic, partition)]`).
+/// A Python rebalance listener (`on_partitions_revoked`, `on_partitions_assigned`,
+/// `on_partitions_lost`, each given `[(topic, partition)]`; without `on_partitions_lost`, lost
+/// partitions go to `on_partitions_revoked`).
 struct PyListener {
     obj: Py<PyAny>,
     slot: std::sync::Weak<ConsumerSlot>,
-    id: usize,
-    /// Stands in for the consumer while the real one is lent to the callback.
-    spare: Option<Consumer>,
 }
 
 impl PyListener {
-    fn call(&mut self, consumer: &mut Consumer, method: &str, parts: &[TopicPartition]) {
-        let Some(spare) = self.spare.take() else { return };
-        let real = std::mem::replace(consumer, spare);
-        LENT.with(|l| l.borrow_mut().push((self.id, real)));
-        let tuples: Vec<(String, u32)> = parts.iter().map(|tp| (tp.topic.clone(), tp.partition)).collect();
+    fn call(&self, method: &str, parts: &[(String, u32)]) {
         let res = Python::attach(|py| -> PyResult<()> {
             let obj = self.obj.bind(py);
             if method == "on_partitions_lost" && !obj.hasattr(method)? {
-                obj.call_method1("on_partitions_revoked", (tuples,))?;
+                obj.call_method1("on_partitions_revoked", (parts.to_vec(),))?;
             } else {
-                obj.call_method1(method, (tuples,))?;
+                obj.call_method1(method, (parts.to_vec(),))?;
             }
             Ok(())
         });
-        let back = LENT.with(|l| {
-            let mut l = l.borrow_mut();
-            l.iter().rposition(|(i, _)| *i == self.id).map(|pos| l.remove(pos))
-        });
-        if let Some((_, real)) = back {
-            self.spare = Some(std::mem::replace(consumer, real));
-        }
         if let Err(e) = res {
             if let Some(slot) = self.slot.upgrade() {
                 let mut first = slot.listener_error.lock();
@@ -153,37 +63,21 @@ impl PyListener {
     }
 }
 
-impl ConsumerRebalanceListener for PyListener {
-    fn on_partitions_revoked(&mut self, consumer: &mut Consumer, partitions: &[TopicPartition]) {
-        self.call(consumer, "on_partitions_revoked", partitions);
+impl RebalanceCallback for PyListener {
+    fn on_partitions_revoked(&mut self, partitions: &[(String, u32)]) {
+        self.call("on_partitions_revoked", partitions);
     }
-    fn on_partitions_assigned(&mut self, consumer: &mut Consumer, partitions: &[TopicPartition]) {
-        self.call(consumer, "on_partitions_assigned", partitions);
+    fn on_partitions_assigned(&mut self, partitions: &[(String, u32)]) {
+        self.call("on_partitions_assigned", partitions);
     }
-    fn on_partitions_lost(&mut self, consumer: &mut Consumer, partitions: &[TopicPartition]) {
-        self.call(consumer, "on_partitions_lost", partitions);
+    fn on_partitions_lost(&mut self, partitions: &[(String, u32)]) {
+        self.call("on_partitions_lost", partitions);
     }
-}
-
-fn tps(v: Vec<(String, u32)>) -> Vec<TopicPartition> {
-    v.into_iter().map(|(t, p)| TopicPartition::new(t, p)).collect()
-}
-
-fn tp_tuples(v: Vec<TopicPartition>) -> Vec<(String, u32)> {
-    v.into_iter().map(|tp| (tp.topic, tp.partition)).collect()
-}
-
-fn no_group(what: &str) -> Error {
-    Error::invalid(format!("{what} needs a group_id"))
-}
-
-fn in_callback(what: &str) -> Error {
-    Error::invalid(format!("{what} is not allowed inside a rebalance listener callback"))
 }
 
 /// Records as tuples `(topic, partition, offset, timestamp, timestamp_type, key, value,
 /// headers, key_size, value_size, header_size)`.
-pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &[ConsumerRecord]) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &[Record]) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     let mut last_topic: Option<(std::sync::Arc<str>, Bound<'py, PyAny>)> = None;
     for r in recs {
@@ -204,8 +98,8 @@ pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &[ConsumerRecord]) -> Py
         let ksize = r.key.as_ref().map_or(-1, |k| k.len() as i64);
         let vsize = r.value.as_ref().map_or(-1, |v| v.len() as i64);
         let tstype: i64 = match r.timestamp_type {
-            kabase::log::TimestampType::CreateTime => 0,
-            kabase::log::TimestampType::LogAppendTime => 1,
+            TimestampType::CreateTime => 0,
+            TimestampType::LogAppendTime => 1,
         };
         let t = PyTuple::new(
             py,
@@ -291,7 +185,7 @@ fn fill_tuple_subclass<'py, const N: usize>(py: Python<'py>, ty: &Bound<'py, PyT
 /// Records as instances of `rec_cls` (kafka-python's 13-field `ConsumerRecord` namedtuple),
 /// built here in one pass: as a list, or with `tp_cls` (the `TopicPartition` namedtuple) as
 /// `{TopicPartition: [ConsumerRecord]}` the way `KafkaConsumer.poll` returns them.
-fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
     let make = RecordMaker::new(py, rec_cls)?;
     let tp_make = match tp_cls {
         Some(c) => Some(RecordMaker::new(py, c)?),
@@ -347,8 +241,8 @@ fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py
             }
         };
         let tstype = match r.timestamp_type {
-            kabase::log::TimestampType::CreateTime => zero.clone(),
-            kabase::log::TimestampType::LogAppendTime => one.clone(),
+            TimestampType::CreateTime => zero.clone(),
+            TimestampType::LogAppendTime => one.clone(),
         };
         let fields = [
                 topic,
@@ -374,40 +268,14 @@ fn records_as<'py>(py: Python<'py>, recs: &[ConsumerRecord], rec_cls: &Bound<'py
 #[pyclass(module = "kabase._native", name = "Consumer", frozen)]
 pub struct PyConsumer {
     slot: Arc<ConsumerSlot>,
-    shared: Arc<crate::engine::Shared>,
 }
 
 impl PyConsumer {
-    /// Run `f` on the consumer state with the GIL released (every lock of the state is taken
-    /// without the GIL, so a thread blocked in `poll` never deadlocks another). Not allowed
-    /// from this consumer's own rebalance callback (`what` names the call).
-    fn with<R: Send>(&self, py: Python<'_>, what: &str, f: impl FnOnce(&mut Inner) -> Result<R, Error> + Send) -> PyResult<R> {
-        let id = slot_id(&self.slot);
-        if LENT.with(|l| l.borrow().iter().any(|(i, _)| *i == id)) {
-            return Err(in_callback(what)).py();
-        }
-        py.detach(|| {
-            let mut g = self.slot.inner.lock();
-            let inner = g.as_mut().ok_or_else(|| Error::closed("consumer"))?;
-            f(inner)
-        })
-        .py()
-    }
-
-    /// Run `f` on the core consumer: the one lent to a rebalance callback running on this
-    /// thread, else the locked one.
-    fn with_consumer<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Consumer) -> Result<R, Error> + Send) -> PyResult<R> {
-        let id = slot_id(&self.slot);
-        let lent = LENT.with(|l| {
-            let mut l = l.borrow_mut();
-            l.iter_mut().rposition(|(i, _)| *i == id).map(|pos| l.remove(pos))
-        });
-        if let Some((i, mut c)) = lent {
-            let r = py.detach(|| f(&mut c));
-            LENT.with(|l| l.borrow_mut().push((i, c)));
-            return r.py();
-        }
-        self.with(py, "", |inner| f(&mut inner.consumer))
+    /// Run a facade call with the GIL released (a thread blocked in `poll` never blocks
+    /// another; a rebalance callback takes the GIL back to run).
+    fn call<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&KafkaConsumer) -> kabase_sdk::Result<R> + Send) -> PyResult<R> {
+        let c = &self.slot.consumer;
+        py.detach(|| f(c)).py()
     }
 
     /// Raise the exception a rebalance callback left, if any.
@@ -429,121 +297,43 @@ impl PyConsumer {
     #[new]
     #[pyo3(signature = (engine, configs, group_id=None, group_configs=Vec::new()))]
     fn new(py: Python<'_>, engine: &PyEngine, configs: Vec<(String, String)>, group_id: Option<String>, group_configs: Vec<(String, String)>) -> PyResult<Self> {
-        let mut cfg = ConsumerConfig::default();
-        for (k, v) in &configs {
-            cfg = cfg.set(k, v).py()?;
-        }
-        let has_group = group_id.is_some();
-        if let Some(g) = &group_id {
-            cfg = cfg.set("group.id", g).py()?;
-            for (k, v) in &group_configs {
-                cfg = cfg.set(k, v).py()?;
-            }
-        }
-        let e = engine.core()?.core().clone();
-        let inner = py
-            .detach(move || -> Result<Inner, Error> {
-                let consumer = e.consumer(cfg)?;
-                Ok(Inner { engine: e, consumer, groupless: Groupless::None, has_group })
-            })
-            .py()?;
-        let slot = Arc::new(ConsumerSlot { inner: Mutex::new(Some(inner)), listener_error: Mutex::new(None) });
+        let e = engine.core()?;
+        let consumer = py.detach(move || e.kafka_consumer(&configs, group_id.as_deref(), &group_configs)).py()?;
+        let slot = Arc::new(ConsumerSlot { consumer, listener_error: Mutex::new(None) });
         engine.shared.register(Arc::downgrade(&slot) as std::sync::Weak<dyn Release>);
-        Ok(PyConsumer { slot, shared: Arc::clone(&engine.shared) })
+        Ok(PyConsumer { slot })
     }
 
     /// Subscribe to `topics`, or to every topic whose whole name matches `pattern`; with a
     /// group id, `listener` gets the rebalance callbacks.
     #[pyo3(signature = (topics=None, pattern=None, listener=None))]
     fn subscribe(&self, py: Python<'_>, topics: Option<Vec<String>>, pattern: Option<String>, listener: Option<Py<PyAny>>) -> PyResult<()> {
-        if topics.is_some() == pattern.is_some() {
-            return Err(crate::error::new_err(ErrorCode::InvalidArgument, "give topics or a pattern"));
-        }
-        let weak = Arc::downgrade(&self.slot);
-        let id = slot_id(&self.slot);
-        self.with(py, "subscribe", move |inner| {
-            if !inner.has_group {
-                // A group-less subscription (replacing an earlier one; the listener has nothing
-                // to hear without a group).
-                if matches!(inner.groupless, Groupless::None) && !inner.consumer.assignment().is_empty() {
-                    return Err(Error::invalid("subscription and manual assignment cannot be mixed (call unsubscribe first)"));
-                }
-                inner.groupless = match (topics, pattern) {
-                    (Some(t), _) => {
-                        for name in &t {
-                            kabase::log::validate_topic_name(name)?;
-                        }
-                        Groupless::Topics(t)
-                    }
-                    (None, Some(p)) => Groupless::Pattern(
-                        regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| Error::invalid(format!("invalid subscription pattern {p:?}: {e}")))?,
-                    ),
-                    (None, None) => Groupless::None,
-                };
-                return Ok(());
-            }
-            let listener: Option<Box<dyn ConsumerRebalanceListener>> = match listener {
-                Some(obj) => {
-                    let spare = inner.engine.consumer(ConsumerConfig::default())?;
-                    Some(Box::new(PyListener { obj, slot: weak, id, spare: Some(spare) }))
-                }
-                None => None,
-            };
-            match (topics, pattern) {
-                (Some(t), _) => {
-                    let names: Vec<&str> = t.iter().map(String::as_str).collect();
-                    inner.consumer.subscribe(&names, listener)
-                }
-                (None, Some(p)) => inner.consumer.subscribe_pattern(&p, listener),
-                (None, None) => Ok(()),
-            }
-        })
+        let slot = Arc::downgrade(&self.slot);
+        let listener = listener.map(|obj| Box::new(PyListener { obj, slot }) as Box<dyn RebalanceCallback>);
+        self.call(py, move |c| c.subscribe(topics, pattern, listener))
     }
 
     /// The subscribed topics (a pattern's current matches); None when not subscribed.
     fn subscription(&self, py: Python<'_>) -> PyResult<Option<Vec<String>>> {
-        self.with(py, "subscription", |g| {
-            if g.has_group {
-                return Ok(if g.consumer.is_subscribed() { Some(g.consumer.subscription()) } else { None });
-            }
-            Ok(match &g.groupless {
-                Groupless::Topics(t) => Some(t.clone()),
-                Groupless::Pattern(_) => Some(g.groupless_topics()?.into_iter().map(|(t, _)| t).collect()),
-                Groupless::None => None,
-            })
-        })
+        self.call(py, |c| c.subscription())
     }
 
     /// Drop the subscription (leaving the group's assignment; the listener sees the
     /// revocation) or the manual assignment.
     fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
-        let r = self.with(py, "unsubscribe", |inner| {
-            inner.groupless = Groupless::None;
-            if inner.consumer.is_subscribed() {
-                inner.consumer.unsubscribe()
-            } else {
-                inner.consumer.unassign();
-                Ok(())
-            }
-        });
+        let r = self.call(py, |c| c.unsubscribe());
         self.take_listener_error()?;
         r
     }
 
     /// Assign partitions by hand.
     fn assign(&self, py: Python<'_>, partitions: Vec<(String, u32)>) -> PyResult<()> {
-        let t = tps(partitions);
-        self.with(py, "assign", move |g| {
-            if !matches!(g.groupless, Groupless::None) {
-                return Err(Error::invalid("subscription and manual assignment cannot be mixed (call unsubscribe first)"));
-            }
-            g.consumer.assign(&t)
-        })
+        self.call(py, move |c| c.assign(&partitions))
     }
 
     /// The assigned partitions.
     fn assignment(&self, py: Python<'_>) -> PyResult<Vec<(String, u32)>> {
-        self.with_consumer(py, |c| Ok(tp_tuples(c.assignment())))
+        self.call(py, |c| c.assignment())
     }
 
     /// Fetch up to `max_records` records, waiting up to `timeout_ms`. In a group this drives
@@ -552,26 +342,11 @@ impl PyConsumer {
     /// `{tp_cls(topic, partition): [record]}`.
     #[pyo3(signature = (max_records, timeout_ms, record_cls=None, tp_cls=None))]
     fn poll<'py>(&self, py: Python<'py>, max_records: usize, timeout_ms: u64, record_cls: Option<Bound<'py, PyAny>>, tp_cls: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-        let timeout = Duration::from_millis(timeout_ms);
-        let recs = self.with(py, "poll", |inner| {
-            inner.refresh_groupless()?;
-            inner.consumer.poll_records(max_records.max(1), timeout)
-        });
+        let recs = self.call(py, |c| c.poll(max_records, timeout_ms));
         if let Some(err) = self.slot.listener_error.lock().take() {
             // The callback failed: give the fetched records back before raising.
             if let Ok(recs) = &recs {
-                let mut first: Vec<(TopicPartition, i64)> = Vec::new();
-                for r in recs {
-                    if !first.iter().any(|(tp, _)| tp.partition == r.partition && *tp.topic == *r.topic) {
-                        first.push((TopicPartition::new(r.topic.to_string(), r.partition), r.offset));
-                    }
-                }
-                let _ = self.with(py, "poll", move |inner| {
-                    for (tp, off) in &first {
-                        let _ = inner.consumer.seek(tp, *off);
-                    }
-                    Ok(())
-                });
+                let _ = self.call(py, |c| c.rewind(recs));
             }
             return Err(err);
         }
@@ -585,113 +360,75 @@ impl PyConsumer {
     /// Commit `[(topic, partition, offset, metadata)]`, or (None) the current positions.
     #[pyo3(signature = (offsets=None))]
     fn commit(&self, py: Python<'_>, offsets: Option<Vec<(String, u32, i64, String)>>) -> PyResult<()> {
-        let engine = self.shared.engine().py()?.core().clone();
-        self.with_consumer(py, move |c| {
-            if c.config().group_id.is_none() {
-                return Err(no_group("commit"));
-            }
-            match offsets {
-                None => c.commit_sync(None),
-                Some(o) => {
-                    let meta = c.group_metadata()?;
-                    let mut list = Vec::with_capacity(o.len());
-                    for (t, p, off, m) in o {
-                        let part = i32::try_from(p).map_err(|_| Error::invalid(format!("partition {p} of {t} is out of range")))?;
-                        let mut om = OffsetAndMetadata::new(off);
-                        om.metadata = m;
-                        list.push((GroupTp::new(t, part), om));
-                    }
-                    engine.commit_group_offsets(&meta, &list)
-                }
-            }
-        })
+        self.call(py, move |c| c.commit(offsets))
     }
 
     /// The group's committed `(offset, metadata)` of a partition.
     fn committed(&self, py: Python<'_>, topic: String, partition: u32) -> PyResult<Option<(i64, String)>> {
-        self.with_consumer(py, move |c| {
-            if c.config().group_id.is_none() {
-                return Err(no_group("committed"));
-            }
-            let tp = TopicPartition::new(topic, partition);
-            Ok(c.committed(std::slice::from_ref(&tp))?.remove(&tp).map(|o| (o.offset, o.metadata)))
-        })
+        self.call(py, move |c| c.committed(&topic, partition))
     }
 
     fn seek(&self, py: Python<'_>, topic: String, partition: u32, offset: i64) -> PyResult<()> {
-        self.with_consumer(py, move |c| c.seek(&TopicPartition::new(topic, partition), offset))
+        self.call(py, move |c| c.seek(&topic, partition, offset))
     }
 
     /// Seek to the log start of the given partitions (None: all assigned).
     #[pyo3(signature = (partitions=None))]
     fn seek_to_beginning(&self, py: Python<'_>, partitions: Option<Vec<(String, u32)>>) -> PyResult<()> {
-        self.with_consumer(py, move |c| {
-            let t = partitions.map(tps).unwrap_or_else(|| c.assignment());
-            c.seek_to_beginning(&t)
-        })
+        self.call(py, move |c| c.seek_to_beginning(partitions.as_deref()))
     }
 
     /// Seek to the end (the LSO under read_committed).
     #[pyo3(signature = (partitions=None))]
     fn seek_to_end(&self, py: Python<'_>, partitions: Option<Vec<(String, u32)>>) -> PyResult<()> {
-        self.with_consumer(py, move |c| {
-            let t = partitions.map(tps).unwrap_or_else(|| c.assignment());
-            c.seek_to_end(&t)
-        })
+        self.call(py, move |c| c.seek_to_end(partitions.as_deref()))
     }
 
     fn position(&self, py: Python<'_>, topic: String, partition: u32) -> PyResult<i64> {
-        self.with_consumer(py, move |c| c.position(&TopicPartition::new(topic, partition)))
+        self.call(py, move |c| c.position(&topic, partition))
     }
 
     fn pause(&self, py: Python<'_>, partitions: Vec<(String, u32)>) -> PyResult<()> {
-        self.with_consumer(py, move |c| c.pause(&tps(partitions)))
+        self.call(py, move |c| c.pause(&partitions))
     }
 
     fn resume(&self, py: Python<'_>, partitions: Vec<(String, u32)>) -> PyResult<()> {
-        self.with_consumer(py, move |c| c.resume(&tps(partitions)))
+        self.call(py, move |c| c.resume(&partitions))
     }
 
     fn paused(&self, py: Python<'_>) -> PyResult<Vec<(String, u32)>> {
-        self.with_consumer(py, |c| Ok(tp_tuples(c.paused())))
+        self.call(py, |c| c.paused())
     }
 
     fn beginning_offsets(&self, py: Python<'_>, partitions: Vec<(String, u32)>) -> PyResult<Vec<(String, u32, i64)>> {
-        self.with_consumer(py, move |c| Ok(c.beginning_offsets(&tps(partitions))?.into_iter().map(|(tp, o)| (tp.topic, tp.partition, o)).collect()))
+        self.call(py, move |c| c.beginning_offsets(&partitions))
     }
 
     fn end_offsets(&self, py: Python<'_>, partitions: Vec<(String, u32)>) -> PyResult<Vec<(String, u32, i64)>> {
-        self.with_consumer(py, move |c| Ok(c.end_offsets(&tps(partitions))?.into_iter().map(|(tp, o)| (tp.topic, tp.partition, o)).collect()))
+        self.call(py, move |c| c.end_offsets(&partitions))
     }
 
     /// `[(topic, partition, ts)]` -> `[(topic, partition, (offset, timestamp) | None)]`.
     fn offsets_for_times(&self, py: Python<'_>, query: Vec<(String, u32, i64)>) -> PyResult<Vec<OffsetForTime>> {
-        let q: Vec<(TopicPartition, i64)> = query.into_iter().map(|(t, p, ts)| (TopicPartition::new(t, p), ts)).collect();
-        self.with_consumer(py, move |c| {
-            Ok(c.offsets_for_times(&q)?.into_iter().map(|(tp, o)| (tp.topic, tp.partition, o.map(|x| (x.offset, x.timestamp)))).collect())
-        })
+        self.call(py, move |c| c.offsets_for_times(&query))
     }
 
     /// Partition count of a topic (None if it does not exist).
     fn partitions_for_topic(&self, py: Python<'_>, topic: String) -> PyResult<Option<u32>> {
-        self.with(py, "partitions_for_topic", move |g| match g.engine.partitions_for(&topic) {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.code() == ErrorCode::TopicNotFound => Ok(None),
-            Err(e) => Err(e),
-        })
+        self.call(py, move |c| c.partitions_for_topic(&topic))
     }
 
     fn topics(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        self.with(py, "topics", |g| g.engine.list_topics())
+        self.call(py, |c| c.topics())
     }
 
     /// Consumer metrics as a dict.
     fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let (n, meta) = self.with_consumer(py, |c| Ok((c.assignment().len(), c.group_metadata().ok())))?;
+        let (n, member) = self.call(py, |c| c.membership())?;
         let d = PyDict::new(py);
         d.set_item("assigned-partitions", n)?;
-        d.set_item("generation", meta.as_ref().map(|m| m.generation_id))?;
-        d.set_item("member-id", meta.map(|m| m.member_id))?;
+        d.set_item("generation", member.as_ref().map(|m| m.0))?;
+        d.set_item("member-id", member.map(|m| m.1))?;
         Ok(d)
     }
 
@@ -699,30 +436,20 @@ impl PyConsumer {
     /// revocation; with auto-commit the positions are committed first) and close. Closing
     /// twice is a no-op.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let id = slot_id(&self.slot);
-        if LENT.with(|l| l.borrow().iter().any(|(i, _)| *i == id)) {
-            return Err(in_callback("close")).py();
-        }
-        let r = py.detach(|| -> Result<(), Error> {
-            let inner = self.slot.inner.lock().take();
-            match inner {
-                Some(mut i) => i.consumer.close(),
-                None => Ok(()),
-            }
-        });
+        let r = self.call(py, |c| c.close());
         self.take_listener_error()?;
-        r.py()
+        r
     }
 
     /// Whether the consumer was closed (by `close()` or by closing its engine).
     #[getter]
     fn closed(&self) -> bool {
-        self.slot.inner.lock().is_none()
+        self.slot.consumer.is_closed()
     }
 
     /// The member id in the group ("" without a group or before joining).
     #[getter]
     fn member_id(&self, py: Python<'_>) -> String {
-        self.with_consumer(py, |c| Ok(c.group_metadata().map(|m| m.member_id).unwrap_or_default())).unwrap_or_default()
+        self.call(py, |c| c.membership()).ok().and_then(|(_, m)| m.map(|x| x.1)).unwrap_or_default()
     }
 }

@@ -178,7 +178,7 @@ pub fn to_py(err: Error) -> PyErr {
     top
 }
 
-/// `Result<T, kabase::Error>` -> `PyResult<T>`.
+/// `Result<T, kabase_sdk::Error>` -> `PyResult<T>`.
 pub trait IntoPyResult<T> {
     /// Map the error through [`to_py`].
     fn py(self) -> PyResult<T>;

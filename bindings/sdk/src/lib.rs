@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+mod client;
 mod engine;
 mod mutation;
 mod queue;
@@ -33,6 +34,7 @@ mod stream;
 mod table;
 mod topic;
 
+pub use client::{KafkaConsumer, OffsetForTime, RebalanceCallback};
 pub use engine::Engine;
 pub use stream::{ChangeStream, SinkOptions, StreamDescription, StreamOptions, StreamRoute, StreamSnapshot};
 pub use mutation::{MutationBuffer, RowMutation};
@@ -40,7 +42,7 @@ pub use table::{parse_column, parse_filter, Cell, ColumnValue, FamilyOptions, Re
 pub use queue::{deadline, Pending, SendQueue};
 pub use topic::{
     Admin, CommittedOffset, ConfigEntry, Consumer, GroupDescription, GroupPartition, GroupState, Header, MemberDescription, OutgoingBatch, OutgoingRecord, PartitionDescription,
-    PartitionOffset, Producer, Record, RecordBatch, RecordMetadata, SendFuture, TopicDescription,
+    PartitionOffset, Producer, Record, RecordBatch, RecordMetadata, SendFuture, TimestampType, TopicDescription,
 };
 pub use kabase::{Error, ErrorCode, Result};
 pub use status::{code_by_name, error_codes, status_of, STATUS_OK};

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use crate::Engine;
 
 pub use kabase::log::admin::{ConfigEntry, PartitionDescription, TopicDescription};
-pub use kabase::log::{ConsumerRecord as Record, Header, RecordMetadata, SendFuture};
+pub use kabase::log::{ConsumerRecord as Record, Header, RecordMetadata, SendFuture, TimestampType};
 
 /// One record to send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
