@@ -55,55 +55,62 @@ impl<'py> ColumnNames<'py> {
     }
 }
 
-/// Rows as `[(row, [(column, value, ts)])]`.
-pub(crate) fn rows_to_py<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyList>> {
-    let out = PyList::empty(py);
-    let mut names = ColumnNames::new();
-    for r in rows {
-        let cells = PyList::empty(py);
-        for (i, c) in r.cells.iter().enumerate() {
-            let t = PyTuple::new(
-                py,
-                [
-                    names.get(py, i, &c.family, &c.qualifier).into_any(),
-                    PyBytes::new(py, &c.value).into_any(),
-                    c.timestamp.into_pyobject(py)?.into_any(),
-                ],
-            )?;
-            cells.append(t)?;
-        }
-        out.append(PyTuple::new(py, [PyBytes::new(py, &r.row).into_any(), cells.into_any()])?)?;
+/// Rows read and converted per chunk by `Scanner.next_batch`.
+const SCAN_CHUNK: usize = 256;
+
+/// One row as `(row, [(column, value, ts)])`.
+fn row_to_tuple<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row) -> PyResult<Bound<'py, PyAny>> {
+    let mut cells = Vec::with_capacity(r.cells.len());
+    for (i, c) in r.cells.iter().enumerate() {
+        let t = PyTuple::new(
+            py,
+            [
+                names.get(py, i, &c.family, &c.qualifier).into_any(),
+                PyBytes::new(py, &c.value).into_any(),
+                c.timestamp.into_pyobject(py)?.into_any(),
+            ],
+        )?;
+        cells.push(t);
     }
-    Ok(out)
+    Ok(PyTuple::new(py, [PyBytes::new(py, &r.row).into_any(), PyList::new(py, cells)?.into_any()])?.into_any())
 }
 
-/// Rows as `[(row, {column: value})]` (or `{column: (value, ts)}` with `include_timestamp`),
+/// One row as `(row, {column: value})` (or `{column: (value, ts)}` with `include_timestamp`),
 /// keeping the newest version of each column, the way happybase returns rows.
-pub(crate) fn rows_to_dicts<'py>(py: Python<'py>, rows: &[Row], include_timestamp: bool) -> PyResult<Bound<'py, PyList>> {
-    let out = PyList::empty(py);
-    let mut names = ColumnNames::new();
-    for r in rows {
-        let d = PyDict::new(py);
-        let mut last: Option<(&[u8], &[u8])> = None;
-        let mut i = 0;
-        for c in &r.cells {
-            // Versions of one column are adjacent, newest first: keep the first.
-            if last == Some((c.family.as_slice(), c.qualifier.as_slice())) {
-                continue;
-            }
-            last = Some((c.family.as_slice(), c.qualifier.as_slice()));
-            let name = names.get(py, i, &c.family, &c.qualifier);
-            i += 1;
-            let value = PyBytes::new(py, &c.value);
-            if include_timestamp {
-                d.set_item(name, (value, c.timestamp))?;
-            } else {
-                d.set_item(name, value)?;
-            }
+fn row_to_dict<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row, include_timestamp: bool) -> PyResult<Bound<'py, PyAny>> {
+    let d = PyDict::new(py);
+    let mut last: Option<(&[u8], &[u8])> = None;
+    let mut i = 0;
+    for c in &r.cells {
+        // Versions of one column are adjacent, newest first: keep the first.
+        if last == Some((c.family.as_slice(), c.qualifier.as_slice())) {
+            continue;
         }
-        out.append(PyTuple::new(py, [PyBytes::new(py, &r.row).into_any(), d.into_any()])?)?;
+        last = Some((c.family.as_slice(), c.qualifier.as_slice()));
+        let name = names.get(py, i, &c.family, &c.qualifier);
+        i += 1;
+        let value = PyBytes::new(py, &c.value);
+        if include_timestamp {
+            d.set_item(name, (value, c.timestamp))?;
+        } else {
+            d.set_item(name, value)?;
+        }
     }
-    Ok(out)
+    Ok(PyTuple::new(py, [PyBytes::new(py, &r.row).into_any(), d.into_any()])?.into_any())
+}
+
+/// Rows as `[(row, [(column, value, ts)])]`.
+pub(crate) fn rows_to_py<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyList>> {
+    let mut names = ColumnNames::new();
+    let items = rows.iter().map(|r| row_to_tuple(py, &mut names, r)).collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// Rows as `[(row, {column: value})]` (see [`row_to_dict`]).
+pub(crate) fn rows_to_dicts<'py>(py: Python<'py>, rows: &[Row], include_timestamp: bool) -> PyResult<Bound<'py, PyList>> {
+    let mut names = ColumnNames::new();
+    let items = rows.iter().map(|r| row_to_dict(py, &mut names, r, include_timestamp)).collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
 }
 
 fn opt_get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
@@ -370,9 +377,30 @@ impl PyScanner {
     /// value})]`); `[]` once the scan is done.
     #[pyo3(signature = (n=1000, as_dict=false, include_timestamp=false))]
     fn next_batch<'py>(&self, py: Python<'py>, n: usize, as_dict: bool, include_timestamp: bool) -> PyResult<Bound<'py, PyList>> {
-        let batch = py.detach(|| self.inner.0.next_batch(n)).py()?;
-        let rows = batch.rows;
-        crate::gc::deferred(py, rows.len(), || if as_dict { rows_to_dicts(py, &rows, include_timestamp) } else { rows_to_py(py, &rows) })
+        let n = n.max(1);
+        let stream = &self.inner.0;
+        let mut rows: Vec<Row> = Vec::with_capacity(n.min(SCAN_CHUNK));
+        let mut out: Vec<Bound<'py, PyAny>> = Vec::new();
+        let mut names = ColumnNames::new();
+        // Rows are read (GIL released) and converted a chunk at a time into one reused buffer,
+        // so each chunk's rows are freed before the next chunk is read.
+        crate::gc::deferred(py, n.min(SCAN_CHUNK), || {
+            while out.len() < n {
+                rows.clear();
+                let want = (n - out.len()).min(SCAN_CHUNK);
+                let got = py.detach(|| stream.next_batch_into(&mut rows, want)).py()?;
+                if out.is_empty() {
+                    out.reserve(if got < want { got } else { n });
+                }
+                for r in &rows {
+                    out.push(if as_dict { row_to_dict(py, &mut names, r, include_timestamp)? } else { row_to_tuple(py, &mut names, r)? });
+                }
+                if got < want {
+                    break;
+                }
+            }
+            PyList::new(py, out)
+        })
     }
 
     /// Release the scanner early.

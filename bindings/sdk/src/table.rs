@@ -557,24 +557,37 @@ impl RowStream {
     /// Up to `max_rows` next rows (at least 1 is asked for when `max_rows` is 0); empty when
     /// the scan is done.
     pub fn next_batch(&self, max_rows: usize) -> Result<RowBatch> {
+        let mut rows = Vec::with_capacity(max_rows.clamp(1, 4096));
+        self.next_batch_into(&mut rows, max_rows)?;
+        Ok(RowBatch { rows })
+    }
+
+    /// Append up to `max_rows` next rows (at least 1) to `rows`; returns how many were added
+    /// (0 once the scan is done). For hosts that convert rows in small chunks: reusing one
+    /// buffer keeps the allocator on its fast path (rows freed right after conversion are
+    /// reused by the next chunk's rows).
+    pub fn next_batch_into(&self, rows: &mut Vec<Row>, max_rows: usize) -> Result<usize> {
         let n = max_rows.max(1);
         let mut guard = self.inner.lock();
         let scanner = match &mut *guard {
             ScanState::Open(s) => s,
-            ScanState::Done => return Ok(RowBatch::default()),
+            ScanState::Done => return Ok(0),
             ScanState::Closed => return Err(Error::closed("row stream")),
         };
-        let mut rows = Vec::with_capacity(n.min(4096));
-        while rows.len() < n {
+        let mut added = 0;
+        while added < n {
             match scanner.next() {
-                Some(r) => rows.push(r?),
+                Some(r) => {
+                    rows.push(r?);
+                    added += 1;
+                }
                 None => {
                     *guard = ScanState::Done;
                     break;
                 }
             }
         }
-        Ok(RowBatch { rows })
+        Ok(added)
     }
 
     /// Release the scan early; later batches come back empty (as at the scan's end).
@@ -704,6 +717,12 @@ mod tests {
         let rows = s.next_batch(10).unwrap();
         assert_eq!(rows.rows.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"r1".to_vec()]);
         assert!(s.next_batch(10).unwrap().is_empty(), "a finished scan gives empty batches");
+        let s = t.scanner_with(&ScanOptions::default(), &ReadOptions::default()).unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(s.next_batch_into(&mut buf, 2).unwrap(), 2);
+        assert_eq!(s.next_batch_into(&mut buf, 0).unwrap(), 1, "0 asks for one row");
+        assert_eq!(s.next_batch_into(&mut buf, 5).unwrap(), 0);
+        assert_eq!(buf.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"r0".to_vec(), b"r1".to_vec(), b"r2".to_vec()]);
         let bad = ReadOptions { filter: Some(b"NoSuchFilter(".to_vec()), ..Default::default() };
         assert!(t.scanner_with(&ScanOptions::default(), &bad).is_err());
         assert!(t.read(vec![b"r0".to_vec()], &bad).is_err());
