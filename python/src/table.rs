@@ -56,7 +56,7 @@ impl<'py> ColumnNames<'py> {
 }
 
 /// Rows read and converted per chunk by `Scanner.next_batch`.
-const SCAN_CHUNK: usize = 256;
+const SCAN_CHUNK: usize = 64;
 
 /// One row as `(row, [(column, value, ts)])`.
 fn row_to_tuple<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row) -> PyResult<Bound<'py, PyAny>> {

@@ -125,6 +125,34 @@ def test_scan_rows_with_varying_columns(table):
     assert got == rows
 
 
+@needs_tables
+def test_scan_batches_across_native_chunks(table):
+    # `next_batch` reads and converts rows a chunk (64) at a time into one buffer: batch sizes
+    # around and across chunk boundaries must give every row once, in order, then [] for good.
+    keys = [b"k%04d" % i for i in range(300)]
+    with table.batch() as b:
+        for i, k in enumerate(keys):
+            b.put(k, {b"cf:v": b"%d" % i})
+    for size in (1, 63, 64, 65, 129, 1000):
+        sc = table._native().scan()
+        got = []
+        while True:
+            chunk = sc.next_batch(size, True)
+            assert len(chunk) <= size
+            if not chunk:
+                break
+            got.extend(chunk)
+        assert [r for r, _ in got] == keys, size
+        assert got[299] == (b"k0299", {b"cf:v": b"299"})
+        assert sc.next_batch(size) == []
+    sc = table._native().scan(limit=70)
+    assert len(sc.next_batch(1000)) == 70
+    sc = table._native().scan()
+    assert len(sc.next_batch(100)) == 100
+    sc.close()
+    assert sc.next_batch(100) == []
+
+
 def _fill(eng, n):
     p = KafkaProducer(engine=eng)
     p.send_batch("g", [b"v%d" % i for i in range(n)])
