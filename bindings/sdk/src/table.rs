@@ -534,7 +534,7 @@ fn make_put(row: &[u8], columns: &[ColumnValue]) -> Result<kabase::Put> {
 
 /// Where a [`RowStream`] is.
 enum ScanState {
-    Open(kabase::Scanner),
+    Open(Box<kabase::Scanner>),
     /// Every row was read, or [`RowStream::end`] was called: batches come back empty.
     Done,
     /// [`RowStream::close`] was called: batches fail with `Closed`.
@@ -551,7 +551,7 @@ pub struct RowStream {
 
 impl RowStream {
     fn new(scanner: kabase::Scanner) -> RowStream {
-        RowStream { inner: Arc::new(Mutex::new(ScanState::Open(scanner))) }
+        RowStream { inner: Arc::new(Mutex::new(ScanState::Open(Box::new(scanner)))) }
     }
 
     /// Up to `max_rows` next rows (at least 1 is asked for when `max_rows` is 0); empty when
