@@ -48,7 +48,12 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
             let e = e.clone();
             let topic = topic.clone();
             std::thread::spawn(move || {
-                let p = e.producer(ProducerConfig::default().set("acks", acks).unwrap().set("batch.size", "65536").unwrap().set("linger.ms", "1").unwrap()).unwrap();
+                let cfg = ProducerConfig::default().set("acks", acks).unwrap().set("batch.size", "65536").unwrap().set("linger.ms", "1").unwrap();
+                let cfg = match std::env::var("KABASE_BENCH_BUFFER_MEMORY") {
+                    Ok(v) => cfg.set("buffer.memory", &v).unwrap(),
+                    Err(_) => cfg,
+                };
+                let p = e.producer(cfg).unwrap();
                 let value = vec![b'x'; size];
                 let mut lat = Vec::new();
                 let mut pending: std::collections::VecDeque<(Instant, kabase::SendFuture)> = std::collections::VecDeque::new();
@@ -158,7 +163,8 @@ fn main() {
     let base = std::env::var("KABASE_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
     println!("kabase topic benchmark (scale {scale}, dir {})", base.display());
     // Optional filters (profiling one case): KABASE_BENCH_SIZES=100, KABASE_BENCH_ACKS=1,
-    // KABASE_BENCH_THREADS=1 (comma-separated lists).
+    // KABASE_BENCH_THREADS=1 (comma-separated lists); KABASE_BENCH_CONSUME=0 skips the consume
+    // cases, KABASE_BENCH_SEND=ref (or owned) runs only that produce variant for one thread.
     let only = |var: &str, v: &str| std::env::var(var).map_or(true, |l| l.split(',').any(|x| x.trim() == v));
     let mut results = Vec::new();
     for size in [100usize, 1024] {
@@ -174,17 +180,27 @@ fn main() {
                 if !only("KABASE_BENCH_THREADS", &threads.to_string()) {
                     continue;
                 }
+                let send_only = std::env::var("KABASE_BENCH_SEND").ok();
+                if threads == 1 && send_only.as_deref() == Some("ref") {
+                    let d2 = tempfile::tempdir_in(&base).unwrap();
+                    let r = produce(d2.path(), size, acks, threads, total_records, true);
+                    let plain = plain_write(d2.path(), r.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
+                    r.print(plain);
+                    println!("{:<34} {:>32.1} MB/s", "  plain write", plain);
+                    results.push(r);
+                    continue;
+                }
                 let d = tempfile::tempdir_in(&base).unwrap();
                 let run = produce(d.path(), size, acks, threads, total_records / threads as u64, false);
                 let plain = plain_write(d.path(), run.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
                 run.print(plain);
-                if threads == 1 {
+                if threads == 1 && send_only.as_deref() != Some("owned") {
                     let d2 = tempfile::tempdir_in(&base).unwrap();
                     let r = produce(d2.path(), size, acks, threads, total_records, true);
                     r.print(plain);
                     results.push(r);
                 }
-                if threads == 1 && acks == "1" {
+                if threads == 1 && acks == "1" && std::env::var("KABASE_BENCH_CONSUME").map_or(true, |v| v != "0") {
                     let (c, v) = consume(d.path(), &format!("b{size}-1-1"), size);
                     c.print(plain);
                     v.print(plain);
