@@ -533,7 +533,9 @@ impl Consumer {
 
     /// Fetch, waiting until `deadline` for the first records.
     pub(crate) fn fetch_until(&mut self, max_records: usize, deadline: Instant) -> Result<Vec<ConsumerRecord>> {
-        let mut out = Vec::new();
+        // Sized for a full poll up front (bounded: a long poll often returns a few records),
+        // so a large `max.poll.records` does not regrow and copy the vector several times.
+        let mut out = Vec::with_capacity(max_records.clamp(1, 16_384));
         let mut topic: Option<Arc<str>> = None;
         self.fetch_until_with(max_records, deadline, &mut |tp, r, tt| {
             let t = match &topic {
