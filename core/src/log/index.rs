@@ -108,10 +108,11 @@ impl MappedEntries {
         max.max(2 * self.entry).max(len + self.entry)
     }
 
-    /// Whether fewer than two entries fit in the preallocated size (the segment should roll:
-    /// one entry stays free for the final time-index entry of a roll).
-    fn is_full(&self) -> bool {
-        self.len + 2 * self.entry > self.capacity_for(0)
+    /// Whether the index holds `segment.index.bytes / entry size` entries less `reserve`
+    /// (Kafka's `isFull`; the time index keeps one slot for the final entry of a roll).
+    fn is_full(&self, reserve: usize) -> bool {
+        let max_entries = (self.max_bytes.min(i32::MAX as u64) as usize) / self.entry;
+        self.len / self.entry + reserve >= max_entries
     }
 
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
@@ -265,7 +266,7 @@ impl OffsetIndex {
     }
     /// Whether the preallocated size is used up (Kafka rolls the segment then).
     pub fn is_full(&self) -> bool {
-        self.file.is_full()
+        self.file.is_full(0)
     }
     /// Unmap and cut the file to its entries.
     pub fn trim(&mut self) -> Result<()> {
@@ -350,9 +351,10 @@ impl TimeIndex {
     pub fn set_max_bytes(&mut self, bytes: u64) {
         self.file.max_bytes = bytes;
     }
-    /// Whether the preallocated size is used up (Kafka rolls the segment then).
+    /// Whether the preallocated size is used up but for one entry, kept for the final entry
+    /// of a roll (Kafka's `TimeIndex.isFull`; the segment rolls then).
     pub fn is_full(&self) -> bool {
-        self.file.is_full()
+        self.file.is_full(1)
     }
     /// Unmap and cut the file to its entries.
     pub fn trim(&mut self) -> Result<()> {
@@ -613,11 +615,10 @@ mod tests {
             ix.append(n * 10 + 9, (n as u32 + 1) * 4100).unwrap();
             n += 1;
         }
-        assert_eq!(ix.len(), 99, "full leaves room for one more entry");
+        assert_eq!(ix.len(), 100, "full at segment.index.bytes / 8 entries");
         assert_eq!(ix.file.file_len(), 800);
         // past the preallocation (a recovery rebuilding a bigger index): the file grows
         ix.append(n * 10 + 9, (n as u32 + 1) * 4100).unwrap();
-        ix.append(n * 10 + 19, (n as u32 + 2) * 4100).unwrap();
         assert_eq!(ix.len(), 101);
         assert!(ix.file.file_len() >= 808);
         ix.trim().unwrap();
@@ -639,6 +640,10 @@ mod tests {
         tx.maybe_append(1000, 5).unwrap();
         tx.maybe_append(2000, 9).unwrap();
         assert_eq!(tx.file.file_len(), DEFAULT_MAX_INDEX_BYTES / 12 * 12);
+        tx.set_max_bytes(36); // 3 entries, one kept for the final entry of a roll
+        assert!(tx.is_full());
+        tx.set_max_bytes(48);
+        assert!(!tx.is_full());
         std::mem::forget(tx);
         let tx = TimeIndex::open(&tp, 0, true).unwrap();
         assert_eq!((tx.len(), tx.last_entry()), (2, Some((2000, 9))));

@@ -663,7 +663,7 @@ mod tests {
         // a small segment.index.bytes fills up: the partition rolls on that
         let d2 = tempfile::tempdir().unwrap();
         let mut s = Segment::create(d2.path(), 0).unwrap();
-        s.set_max_index_bytes(48); // 6 offset entries, 4 time entries; full keeps one free
+        s.set_max_index_bytes(48); // 6 offset entries; 4 time entries, one kept for the roll
         let mut off = 0;
         while !s.indexes_full() {
             let (h, b) = batch(off, 10, 1000 + off, 500);

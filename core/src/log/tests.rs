@@ -213,6 +213,52 @@ fn segments_roll_and_reads_cross_them() {
     e.close().unwrap();
 }
 
+/// `segment.index.bytes` (Kafka's topic config): the active segment's indexes are preallocated
+/// to it and the log rolls when one is full; rolled segments' indexes are trimmed to their
+/// entries; seeks and time lookups work across the rolls and after a reopen.
+#[test]
+fn segment_index_bytes_preallocates_and_rolls_when_an_index_is_full() {
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    assert_eq!(e.create_topic(NewTopic::new("bad", 1).config("segment.index.bytes", "3")).unwrap_err().code(), ErrorCode::InvalidConfig);
+    e.create_topic(NewTopic::new("x", 1).config("segment.index.bytes", "48").config("index.interval.bytes", "100")).unwrap();
+    let p = e.producer(fast()).unwrap();
+    for i in 0..60 {
+        p.send(ProducerRecord::new("x", format!("{i:0>150}")).timestamp(20_000 + i)).unwrap().get().unwrap();
+    }
+    let segs = e.describe_topic("x").unwrap().partitions[0].segments.clone();
+    // 48 bytes: 4 time-index entries, one kept for the roll's final entry -> 3 a segment
+    assert!(segs.len() >= 10, "rolled on full indexes: {segs:?}");
+    let dir = d.path().join("log/x-0");
+    for s in &segs[..segs.len() - 1] {
+        let ix = std::fs::metadata(dir.join(format!("{:020}.index", s.base_offset))).unwrap().len();
+        let tix = std::fs::metadata(dir.join(format!("{:020}.timeindex", s.base_offset))).unwrap().len();
+        assert!(ix == 3 * 8 && tix % 12 == 0 && tix <= 48, "rolled segment {}: index {ix} bytes, time index {tix}", s.base_offset);
+    }
+    let active = segs.last().unwrap().base_offset;
+    let ix = std::fs::metadata(dir.join(format!("{active:020}.index"))).unwrap().len();
+    assert!(ix == 0 || ix == 48, "active index empty or preallocated: {ix}");
+    let tp = TopicPartition::new("x", 0);
+    let check = |e: &Engine| {
+        let mut c = e.consumer(earliest()).unwrap();
+        c.assign(&[tp.clone()]).unwrap();
+        for o in [0, 7, 23, 41, 59] {
+            c.seek(&tp, o).unwrap();
+            assert_eq!(c.poll(Duration::from_millis(100)).unwrap()[0].offset, o);
+        }
+        let q = c.offsets_for_times(&[(tp.clone(), 20_033)]).unwrap();
+        assert_eq!(q[0].1, Some(OffsetAndTimestamp { offset: 33, timestamp: 20_033 }));
+    };
+    check(&e);
+    e.close().unwrap();
+    drop(e);
+    let ix = std::fs::metadata(dir.join(format!("{active:020}.index"))).unwrap().len();
+    assert!(ix % 8 == 0 && ix < 48, "trimmed on close: {ix}");
+    let e = engine(d.path());
+    check(&e);
+    e.close().unwrap();
+}
+
 #[test]
 fn retention_by_time_and_size() {
     let e = Engine::open_in_memory().unwrap();
