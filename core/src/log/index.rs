@@ -67,6 +67,8 @@ struct MappedEntries {
     max_bytes: u64,
     /// The mapping of the whole (preallocated) file while appends go through it.
     map: Option<memmap2::MmapMut>,
+    /// The file is longer than its entries (preallocated, or loaded with a zero tail).
+    untrimmed: bool,
 }
 
 /// Map `file` (read-write, shared).
@@ -98,7 +100,9 @@ impl MappedEntries {
             file.set_len(0).map_err(|e| Error::io(format_args!("truncate {}", path.display()), e))?;
         }
         let len = bytes.len();
-        Ok((MappedEntries { path: path.to_path_buf(), file, entry, len, max_bytes: DEFAULT_MAX_INDEX_BYTES, map: None }, bytes))
+        let file_len = file.metadata().map_err(|e| Error::io(format_args!("stat {}", path.display()), e))?.len();
+        let untrimmed = file_len > len as u64;
+        Ok((MappedEntries { path: path.to_path_buf(), file, entry, len, max_bytes: DEFAULT_MAX_INDEX_BYTES, map: None, untrimmed }, bytes))
     }
 
     /// Bytes the file is preallocated to: `max_bytes` rounded down to whole entries, at least
@@ -124,6 +128,7 @@ impl MappedEntries {
             self.map = None;
             let cap = self.capacity_for(self.len).max(need);
             self.file.set_len(cap as u64).map_err(|e| Error::io(format_args!("preallocate {}", self.path.display()), e))?;
+            self.untrimmed = true;
             self.map = Some(map_file(&self.file, &self.path)?);
         }
         let Some(map) = self.map.as_mut() else { return Err(Error::internal("index mapping missing")) };
@@ -141,7 +146,10 @@ impl MappedEntries {
         }
         match self.map.as_mut() {
             Some(map) => map[len..self.len].fill(0),
-            None => self.file.set_len(len as u64).map_err(|e| Error::io(format_args!("truncate {}", self.path.display()), e))?,
+            None => {
+                self.file.set_len(len as u64).map_err(|e| Error::io(format_args!("truncate {}", self.path.display()), e))?;
+                self.untrimmed = false;
+            }
         }
         self.len = len;
         Ok(())
@@ -149,8 +157,10 @@ impl MappedEntries {
 
     /// Unmap and cut the file to its entries (Kafka's `trimToValidSize`).
     fn trim(&mut self) -> Result<()> {
-        if self.map.take().is_some() {
+        self.map = None;
+        if self.untrimmed {
             self.file.set_len(self.len as u64).map_err(|e| Error::io(format_args!("trim {}", self.path.display()), e))?;
+            self.untrimmed = false;
         }
         Ok(())
     }
@@ -608,6 +618,9 @@ mod tests {
         std::mem::forget(ix);
         let mut ix = OffsetIndex::open(&p, 0, true).unwrap();
         assert_eq!((ix.len(), ix.lookup(1000), ix.lookup(150)), (29, (289, 29 * 4100), (149, 15 * 4100)));
+        // trimming a loaded, untrimmed file cuts its zero tail (nothing was mapped)
+        ix.trim().unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 29 * 8);
         // appends continue after the valid prefix; fill up to the preallocated size
         ix.set_max_bytes(800);
         let mut n = 29i64;
