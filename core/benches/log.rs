@@ -91,9 +91,10 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
     Run { name: format!("produce {size}B acks={acks} threads={threads}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us }
 }
 
-/// Read the 1-thread acks=1 topic back twice from the page cache: owned records
-/// (`Consumer::poll`) and borrowed views (`Consumer::poll_for_each`).
-fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run) {
+/// Read the 1-thread acks=1 topic back three times from the page cache: owned records
+/// (`Consumer::poll`), borrowed views (`Consumer::poll_for_each`), and owned records refilled
+/// in one reused vector (`Consumer::poll_into`).
+fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
     let e = Engine::open(dir).unwrap();
     let mut c = e.consumer(ConsumerConfig::default().set("auto.offset.reset", "earliest").unwrap().set("max.poll.records", "10000").unwrap()).unwrap();
     let tp = [TopicPartition::new(topic, 0)];
@@ -128,9 +129,25 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run) {
     }
     let secs = start.elapsed().as_secs_f64();
     assert_eq!((m, payload), (n, n * size as u64));
-    e.close().unwrap();
     let view = Run { name: format!("consume {size}B from cache (view)"), records: m, bytes: m * size as u64, secs, lat_us: Vec::new() };
-    (owned, view)
+    c.seek_to_beginning(&tp).unwrap();
+    let start = Instant::now();
+    let mut k = 0u64;
+    let mut payload = 0u64;
+    let mut records = Vec::new();
+    loop {
+        let got = c.poll_into(Duration::from_millis(0), &mut records).unwrap();
+        if got == 0 {
+            break;
+        }
+        k += got as u64;
+        payload += records.iter().map(|r| r.value.as_ref().map_or(0, Vec::len) as u64).sum::<u64>();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!((k, payload), (n, n * size as u64));
+    e.close().unwrap();
+    let reused = Run { name: format!("consume {size}B from cache (poll_into)"), records: k, bytes: k * size as u64, secs, lat_us: Vec::new() };
+    (owned, view, reused)
 }
 
 /// Sequential 64 KiB writes of `bytes` bytes; `sync_every` bytes → fdatasync.
@@ -201,11 +218,13 @@ fn main() {
                     results.push(r);
                 }
                 if threads == 1 && acks == "1" && std::env::var("KABASE_BENCH_CONSUME").map_or(true, |v| v != "0") {
-                    let (c, v) = consume(d.path(), &format!("b{size}-1-1"), size);
+                    let (c, v, r) = consume(d.path(), &format!("b{size}-1-1"), size);
                     c.print(plain);
                     v.print(plain);
+                    r.print(plain);
                     results.push(c);
                     results.push(v);
+                    results.push(r);
                 }
                 println!("{:<34} {:>32.1} MB/s", format!("  plain write {}", if acks == "all" { "+fdatasync/MiB" } else { "" }), plain);
                 results.push(run);

@@ -137,7 +137,7 @@ fn kill9_acknowledged_records_survive() {
         e.close().unwrap();
         // A clean close trims every index to its entries.
         for n in index_sizes(d.path()) {
-            assert!(n % 8 == 0 && n < 10 * 1024 * 1024, "index of {n} bytes after a clean close");
+            assert!(n.is_multiple_of(8) && n < 10 * 1024 * 1024, "index of {n} bytes after a clean close");
         }
         drop(e);
         // the next round starts after a clean close; make the following crash unclean again

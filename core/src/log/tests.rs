@@ -233,7 +233,7 @@ fn segment_index_bytes_preallocates_and_rolls_when_an_index_is_full() {
     for s in &segs[..segs.len() - 1] {
         let ix = std::fs::metadata(dir.join(format!("{:020}.index", s.base_offset))).unwrap().len();
         let tix = std::fs::metadata(dir.join(format!("{:020}.timeindex", s.base_offset))).unwrap().len();
-        assert!(ix == 3 * 8 && tix % 12 == 0 && tix <= 48, "rolled segment {}: index {ix} bytes, time index {tix}", s.base_offset);
+        assert!(ix == 3 * 8 && tix.is_multiple_of(12) && tix <= 48, "rolled segment {}: index {ix} bytes, time index {tix}", s.base_offset);
     }
     let active = segs.last().unwrap().base_offset;
     let ix = std::fs::metadata(dir.join(format!("{active:020}.index"))).unwrap().len();
@@ -253,10 +253,58 @@ fn segment_index_bytes_preallocates_and_rolls_when_an_index_is_full() {
     e.close().unwrap();
     drop(e);
     let ix = std::fs::metadata(dir.join(format!("{active:020}.index"))).unwrap().len();
-    assert!(ix % 8 == 0 && ix < 48, "trimmed on close: {ix}");
+    assert!(ix.is_multiple_of(8) && ix < 48, "trimmed on close: {ix}");
     let e = engine(d.path());
     check(&e);
     e.close().unwrap();
+}
+
+/// `poll_into` returns what `poll` returns, reuses the records (and their value buffers) it
+/// is handed back, and shrinks to the records of the current poll.
+#[test]
+fn poll_into_matches_poll_and_reuses_the_records() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("a", 2)).unwrap();
+    e.create_topic(NewTopic::new("b", 1)).unwrap();
+    let p = e.producer(fast()).unwrap();
+    for i in 0..25u32 {
+        let mut r = ProducerRecord::new(if i % 3 == 0 { "b" } else { "a" }, vec![i as u8; 50 + (i as usize % 4)]).partition(i % 2 * u32::from(i % 3 != 0));
+        if i % 2 == 0 {
+            r = r.key(format!("k{i}"));
+        }
+        if i % 5 == 0 {
+            r = r.header("h", format!("x{i}"));
+        }
+        if i == 7 {
+            r.value = None;
+        }
+        p.send(r).unwrap();
+    }
+    p.flush().unwrap();
+    let tps = [TopicPartition::new("a", 0), TopicPartition::new("a", 1), TopicPartition::new("b", 0)];
+    let cfg = || earliest().set("max.poll.records", "4").unwrap();
+    let mut owned = e.consumer(cfg()).unwrap();
+    owned.assign(&tps).unwrap();
+    let mut reused = e.consumer(cfg()).unwrap();
+    reused.assign(&tps).unwrap();
+    let mut records = Vec::new();
+    let mut total = 0;
+    let mut reused_buffers = 0;
+    loop {
+        let want = owned.poll(Duration::from_millis(50)).unwrap();
+        let before: Vec<*const u8> = records.iter().map(|r: &ConsumerRecord| r.value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())).collect();
+        let n = reused.poll_into(Duration::from_millis(50), &mut records).unwrap();
+        assert_eq!(n, records.len());
+        assert_eq!(records, want);
+        reused_buffers += records.iter().zip(&before).filter(|(r, &p)| !p.is_null() && r.value.as_ref().is_some_and(|v| v.as_ptr() == p)).count();
+        total += n;
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(total, 25);
+    assert!(records.is_empty(), "an empty poll leaves no stale records");
+    assert!(reused_buffers >= 10, "value buffers are refilled in place ({reused_buffers})");
 }
 
 #[test]
