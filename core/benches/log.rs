@@ -48,7 +48,12 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
             let e = e.clone();
             let topic = topic.clone();
             std::thread::spawn(move || {
-                let p = e.producer(ProducerConfig::default().set("acks", acks).unwrap().set("batch.size", "65536").unwrap().set("linger.ms", "1").unwrap()).unwrap();
+                let cfg = ProducerConfig::default().set("acks", acks).unwrap().set("batch.size", "65536").unwrap().set("linger.ms", "1").unwrap();
+                let cfg = match std::env::var("KABASE_BENCH_BUFFER_MEMORY") {
+                    Ok(v) => cfg.set("buffer.memory", &v).unwrap(),
+                    Err(_) => cfg,
+                };
+                let p = e.producer(cfg).unwrap();
                 let value = vec![b'x'; size];
                 let mut lat = Vec::new();
                 let mut pending: std::collections::VecDeque<(Instant, kabase::SendFuture)> = std::collections::VecDeque::new();
@@ -86,9 +91,10 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
     Run { name: format!("produce {size}B acks={acks} threads={threads}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us }
 }
 
-/// Read the 1-thread acks=1 topic back twice from the page cache: owned records
-/// (`Consumer::poll`) and borrowed views (`Consumer::poll_for_each`).
-fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run) {
+/// Read the 1-thread acks=1 topic back three times from the page cache: owned records
+/// (`Consumer::poll`), borrowed views (`Consumer::poll_for_each`), and owned records refilled
+/// in one reused vector (`Consumer::poll_into`).
+fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
     let e = Engine::open(dir).unwrap();
     let mut c = e.consumer(ConsumerConfig::default().set("auto.offset.reset", "earliest").unwrap().set("max.poll.records", "10000").unwrap()).unwrap();
     let tp = [TopicPartition::new(topic, 0)];
@@ -123,9 +129,25 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run) {
     }
     let secs = start.elapsed().as_secs_f64();
     assert_eq!((m, payload), (n, n * size as u64));
-    e.close().unwrap();
     let view = Run { name: format!("consume {size}B from cache (view)"), records: m, bytes: m * size as u64, secs, lat_us: Vec::new() };
-    (owned, view)
+    c.seek_to_beginning(&tp).unwrap();
+    let start = Instant::now();
+    let mut k = 0u64;
+    let mut payload = 0u64;
+    let mut records = Vec::new();
+    loop {
+        let got = c.poll_into(Duration::from_millis(0), &mut records).unwrap();
+        if got == 0 {
+            break;
+        }
+        k += got as u64;
+        payload += records.iter().map(|r| r.value.as_ref().map_or(0, Vec::len) as u64).sum::<u64>();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!((k, payload), (n, n * size as u64));
+    e.close().unwrap();
+    let reused = Run { name: format!("consume {size}B from cache (poll_into)"), records: k, bytes: k * size as u64, secs, lat_us: Vec::new() };
+    (owned, view, reused)
 }
 
 /// Sequential 64 KiB writes of `bytes` bytes; `sync_every` bytes → fdatasync.
@@ -158,7 +180,8 @@ fn main() {
     let base = std::env::var("KABASE_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
     println!("kabase topic benchmark (scale {scale}, dir {})", base.display());
     // Optional filters (profiling one case): KABASE_BENCH_SIZES=100, KABASE_BENCH_ACKS=1,
-    // KABASE_BENCH_THREADS=1 (comma-separated lists).
+    // KABASE_BENCH_THREADS=1 (comma-separated lists); KABASE_BENCH_CONSUME=0 skips the consume
+    // cases, KABASE_BENCH_SEND=ref (or owned) runs only that produce variant for one thread.
     let only = |var: &str, v: &str| std::env::var(var).map_or(true, |l| l.split(',').any(|x| x.trim() == v));
     let mut results = Vec::new();
     for size in [100usize, 1024] {
@@ -174,22 +197,34 @@ fn main() {
                 if !only("KABASE_BENCH_THREADS", &threads.to_string()) {
                     continue;
                 }
+                let send_only = std::env::var("KABASE_BENCH_SEND").ok();
+                if threads == 1 && send_only.as_deref() == Some("ref") {
+                    let d2 = tempfile::tempdir_in(&base).unwrap();
+                    let r = produce(d2.path(), size, acks, threads, total_records, true);
+                    let plain = plain_write(d2.path(), r.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
+                    r.print(plain);
+                    println!("{:<34} {:>32.1} MB/s", "  plain write", plain);
+                    results.push(r);
+                    continue;
+                }
                 let d = tempfile::tempdir_in(&base).unwrap();
                 let run = produce(d.path(), size, acks, threads, total_records / threads as u64, false);
                 let plain = plain_write(d.path(), run.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
                 run.print(plain);
-                if threads == 1 {
+                if threads == 1 && send_only.as_deref() != Some("owned") {
                     let d2 = tempfile::tempdir_in(&base).unwrap();
                     let r = produce(d2.path(), size, acks, threads, total_records, true);
                     r.print(plain);
                     results.push(r);
                 }
-                if threads == 1 && acks == "1" {
-                    let (c, v) = consume(d.path(), &format!("b{size}-1-1"), size);
+                if threads == 1 && acks == "1" && std::env::var("KABASE_BENCH_CONSUME").map_or(true, |v| v != "0") {
+                    let (c, v, r) = consume(d.path(), &format!("b{size}-1-1"), size);
                     c.print(plain);
                     v.print(plain);
+                    r.print(plain);
                     results.push(c);
                     results.push(v);
+                    results.push(r);
                 }
                 println!("{:<34} {:>32.1} MB/s", format!("  plain write {}", if acks == "all" { "+fdatasync/MiB" } else { "" }), plain);
                 results.push(run);

@@ -26,6 +26,7 @@ pub const TOPIC_CONFIG_DEFAULTS: &[(&str, &str)] = &[
     ("retention.bytes", "-1"),
     ("retention.ms", "604800000"),
     ("segment.bytes", "1073741824"),
+    ("segment.index.bytes", "10485760"),
     ("segment.ms", "604800000"),
 ];
 
@@ -39,6 +40,9 @@ pub struct TopicConfig {
     pub segment_bytes: u64,
     /// `segment.ms`: roll when the active segment's first batch is older than this.
     pub segment_ms: i64,
+    /// `segment.index.bytes`: the size the offset and time indexes are preallocated to; the
+    /// segment rolls when one is full.
+    pub segment_index_bytes: u64,
     /// `retention.ms` (finest of ms / minutes / hours); -1 = forever.
     pub retention_ms: i64,
     /// `retention.bytes`; -1 = no size limit.
@@ -71,6 +75,7 @@ impl Default for TopicConfig {
         TopicConfig::from_overrides(&BTreeMap::new()).unwrap_or(TopicConfig {
             segment_bytes: 1 << 30,
             segment_ms: 604_800_000,
+            segment_index_bytes: 10 * 1024 * 1024,
             retention_ms: 604_800_000,
             retention_bytes: -1,
             cleanup_delete: true,
@@ -163,6 +168,7 @@ impl TopicConfig {
         Ok(TopicConfig {
             segment_bytes: long("segment.bytes", &get("segment.bytes"), 14)? as u64,
             segment_ms: long("segment.ms", &get("segment.ms"), 1)?,
+            segment_index_bytes: long("segment.index.bytes", &get("segment.index.bytes"), 4)?.min(i32::MAX as i64) as u64,
             retention_ms,
             retention_bytes: long("retention.bytes", &get("retention.bytes"), -1)?,
             cleanup_delete,

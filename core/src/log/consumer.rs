@@ -531,9 +531,79 @@ impl Consumer {
         self.fetch_until_with(max_records, Instant::now() + timeout, &mut sink)
     }
 
+    /// [`Consumer::poll`] into `records`, reusing it: the records a previous call left there
+    /// are refilled in place (their key and value buffers keep their allocations), extra ones
+    /// are appended, and `records` ends up holding exactly this poll's records. A loop that
+    /// hands the same vector back allocates nothing per record once the buffers have grown
+    /// (headers, when present, are still allocated). Returns the count. If an error is
+    /// returned, `records` holds what was filled before it, and those may be polled again.
+    ///
+    /// ```
+    /// use kabase::log::{ConsumerConfig, NewTopic, ProducerConfig, ProducerRecord, TopicPartition};
+    /// let engine = kabase::Engine::open_in_memory().unwrap();
+    /// engine.create_topic(NewTopic::new("t", 1)).unwrap();
+    /// let p = engine.producer(ProducerConfig::default()).unwrap();
+    /// for i in 0..5 { p.send(ProducerRecord::new("t", format!("v{i}"))).unwrap(); }
+    /// p.flush().unwrap();
+    /// let mut c = engine.consumer(ConsumerConfig::default().set("auto.offset.reset", "earliest").unwrap()
+    ///     .set("max.poll.records", "3").unwrap()).unwrap();
+    /// c.assign(&[TopicPartition::new("t", 0)]).unwrap();
+    /// let mut records = Vec::new();
+    /// assert_eq!(c.poll_into(std::time::Duration::from_millis(500), &mut records).unwrap(), 3);
+    /// assert_eq!(c.poll_into(std::time::Duration::from_millis(500), &mut records).unwrap(), 2);
+    /// assert_eq!((records.len(), records[1].value.as_deref()), (2, Some(&b"v4"[..])));
+    /// ```
+    pub fn poll_into(&mut self, timeout: Duration, records: &mut Vec<ConsumerRecord>) -> Result<usize> {
+        self.check()?;
+        let max_records = self.config.max_poll_records;
+        let mut filled = 0usize;
+        let mut topic: Option<Arc<str>> = None;
+        let r = {
+            let mut sink = |tp: &TopicPartition, r: &RecordRef<'_>, tt: TimestampType| {
+                if let Some(rec) = records.get_mut(filled) {
+                    if *rec.topic != *tp.topic {
+                        rec.topic = shared_topic(&mut topic, tp);
+                    }
+                    rec.partition = tp.partition;
+                    rec.offset = r.offset;
+                    rec.timestamp = r.timestamp;
+                    rec.timestamp_type = tt;
+                    refill(&mut rec.key, r.key);
+                    refill(&mut rec.value, r.value);
+                    if r.header_count() == 0 {
+                        rec.headers.clear();
+                    } else {
+                        rec.headers = r.owned_headers();
+                    }
+                } else {
+                    records.push(ConsumerRecord {
+                        topic: shared_topic(&mut topic, tp),
+                        partition: tp.partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        timestamp_type: tt,
+                        key: r.key.map(<[u8]>::to_vec),
+                        value: r.value.map(<[u8]>::to_vec),
+                        headers: r.owned_headers(),
+                    });
+                }
+                filled += 1;
+            };
+            if self.is_subscribed() {
+                self.poll_group_with(max_records, timeout, &mut sink)
+            } else {
+                self.fetch_until_with(max_records, Instant::now() + timeout, &mut sink)
+            }
+        };
+        records.truncate(filled);
+        r
+    }
+
     /// Fetch, waiting until `deadline` for the first records.
     pub(crate) fn fetch_until(&mut self, max_records: usize, deadline: Instant) -> Result<Vec<ConsumerRecord>> {
-        let mut out = Vec::new();
+        // Sized for a full poll up front (bounded: a long poll often returns a few records),
+        // so a large `max.poll.records` does not regrow and copy the vector several times.
+        let mut out = Vec::with_capacity(max_records.clamp(1, 16_384));
         let mut topic: Option<Arc<str>> = None;
         self.fetch_until_with(max_records, deadline, &mut |tp, r, tt| {
             let t = match &topic {
@@ -611,6 +681,30 @@ impl Consumer {
         self.closed = true;
         self.parts.clear();
         r
+    }
+}
+
+/// The topic name of `tp` as a shared string, allocated once per poll and topic.
+fn shared_topic(cache: &mut Option<Arc<str>>, tp: &TopicPartition) -> Arc<str> {
+    match cache {
+        Some(t) if **t == *tp.topic => Arc::clone(t),
+        _ => {
+            let t: Arc<str> = Arc::from(tp.topic.as_str());
+            *cache = Some(Arc::clone(&t));
+            t
+        }
+    }
+}
+
+/// Copy `src` into `dst`, reusing `dst`'s buffer when both are present.
+fn refill(dst: &mut Option<Vec<u8>>, src: Option<&[u8]>) {
+    match (src, dst.as_mut()) {
+        (Some(s), Some(d)) => {
+            d.clear();
+            d.extend_from_slice(s);
+        }
+        (Some(s), None) => *dst = Some(s.to_vec()),
+        (None, _) => *dst = None,
     }
 }
 

@@ -11,16 +11,22 @@
 //! ```
 //!
 //! The offset and time indexes carry no checksum (as in Kafka): they are sanity-checked on load
-//! and rebuilt from the `.log` whenever the segment is recovered. kabase keeps each index in
-//! memory (binary search there) and buffers new entries, writing them to the file in one
-//! `pwrite` per [`ENTRY_BUFFER`] bytes and whenever the index is synced (segment flush, roll,
-//! clean close) or dropped, instead of one write syscall per entry (the `.txnindex`, one entry
-//! per aborted transaction, is written through). Kafka gets the same effect by
-//! preallocating `segment.index.bytes` and appending through an mmap, trimming the file on roll
-//! and close; either way the file holds exactly its entries once the segment is flushed. An
-//! index is only trusted after a clean shutdown or below the recovery point, i.e. after such a
-//! flush; after a crash the entries still in the buffer are rebuilt from the `.log` like the
-//! rest of the index.
+//! and rebuilt from the `.log` whenever the segment is recovered. As Kafka's `AbstractIndex`
+//! does, an index that takes appends is preallocated to `segment.index.bytes` (10 MiB by
+//! default, rounded down to whole entries) and memory-mapped; an append stores its entry
+//! through the mapping (no system call), and the file is trimmed to its entries when the
+//! segment stops being the active one (roll) and on clean close. kabase preallocates on the
+//! first entry rather than at segment creation, so a segment that never gets an index entry
+//! never maps anything. Lookups binary-search a copy of the entries kept in memory.
+//!
+//! A file that was not trimmed (the process was killed) is its entries followed by zero
+//! bytes. Such a file is only found on segments at or past the recovery point, which are
+//! rebuilt from the `.log` anyway; if one is ever loaded as trusted, the entries up to the
+//! last non-zero one are used and the zero tail is ignored (no valid entry is all zeros: an
+//! offset-index entry points past the first batch, so its position is never 0), and
+//! anything that is not in order there makes the index corrupt, which sends the segment to
+//! recovery. The `.txnindex` (one entry per aborted transaction) is written through with
+//! `pwrite`, as Kafka's `TransactionIndex` writes through its file channel.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -46,10 +52,143 @@ fn read_all(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
-/// Entry bytes buffered before they are written to an index file.
-pub const ENTRY_BUFFER: usize = 4096;
+/// Kafka's default `segment.index.bytes`: the size an index is preallocated to.
+pub const DEFAULT_MAX_INDEX_BYTES: u64 = 10 * 1024 * 1024;
 
-/// An append-only file of fixed-size entries mirrored in memory; appends are buffered.
+/// The file of an offset or time index: preallocated and memory-mapped while it takes
+/// appends, trimmed to `len` bytes of entries otherwise.
+struct MappedEntries {
+    path: PathBuf,
+    file: File,
+    entry: usize,
+    /// Bytes of entries.
+    len: usize,
+    /// Preallocation target (`segment.index.bytes`).
+    max_bytes: u64,
+    /// The mapping of the whole (preallocated) file while appends go through it.
+    map: Option<memmap2::MmapMut>,
+    /// The file is longer than its entries (preallocated, or loaded with a zero tail).
+    untrimmed: bool,
+}
+
+/// Map `file` (read-write, shared).
+#[allow(unsafe_code)]
+fn map_file(file: &File, path: &Path) -> Result<memmap2::MmapMut> {
+    // SAFETY: the mapping is of a segment index file that only this partition's log opens and
+    // changes, and it is dropped before the file is ever shortened (`trim`, `truncate` keep
+    // the file at least as long as the mapping while it exists). Another process truncating
+    // the file under us would fault, exactly as with Kafka's mapped indexes; the data
+    // directory is owned by one engine at a time (its lock file).
+    unsafe { memmap2::MmapMut::map_mut(file) }.map_err(|e| Error::io(format_args!("map {}", path.display()), e))
+}
+
+impl MappedEntries {
+    /// Open (creating if missing). With `load`, returns the entry bytes to trust: the file up
+    /// to its last non-zero entry (a preallocated tail of zeros is ignored); without, the file
+    /// is emptied.
+    fn open(path: &Path, entry: usize, load: bool) -> Result<(MappedEntries, Vec<u8>)> {
+        let file = open_rw(path)?;
+        let mut bytes = Vec::new();
+        if load {
+            bytes = read_all(path)?;
+            if bytes.len() % entry != 0 {
+                return Err(Error::corrupt(format!("{} has {} bytes, not a multiple of {entry}", path.display(), bytes.len())));
+            }
+            let valid = bytes.chunks_exact(entry).rposition(|e| e.iter().any(|&b| b != 0)).map_or(0, |i| (i + 1) * entry);
+            bytes.truncate(valid);
+        } else {
+            file.set_len(0).map_err(|e| Error::io(format_args!("truncate {}", path.display()), e))?;
+        }
+        let len = bytes.len();
+        let file_len = file.metadata().map_err(|e| Error::io(format_args!("stat {}", path.display()), e))?.len();
+        let untrimmed = file_len > len as u64;
+        Ok((MappedEntries { path: path.to_path_buf(), file, entry, len, max_bytes: DEFAULT_MAX_INDEX_BYTES, map: None, untrimmed }, bytes))
+    }
+
+    /// Bytes the file is preallocated to: `max_bytes` rounded down to whole entries, at least
+    /// two entries and at least room for the entries already there plus one.
+    fn capacity_for(&self, len: usize) -> usize {
+        let max = (self.max_bytes.min(i32::MAX as u64) as usize) / self.entry * self.entry;
+        max.max(2 * self.entry).max(len + self.entry)
+    }
+
+    /// Whether the index holds `segment.index.bytes / entry size` entries less `reserve`
+    /// (Kafka's `isFull`; the time index keeps one slot for the final entry of a roll).
+    fn is_full(&self, reserve: usize) -> bool {
+        let max_entries = (self.max_bytes.min(i32::MAX as u64) as usize) / self.entry;
+        self.len / self.entry + reserve >= max_entries
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        debug_assert_eq!(bytes.len(), self.entry);
+        let need = self.len + bytes.len();
+        if self.map.as_ref().is_none_or(|m| m.len() < need) {
+            // First entry since open/trim, or past the preallocation (a recovery rebuilding
+            // an index larger than `segment.index.bytes`): (re)preallocate and map.
+            self.map = None;
+            let cap = self.capacity_for(self.len).max(need);
+            self.file.set_len(cap as u64).map_err(|e| Error::io(format_args!("preallocate {}", self.path.display()), e))?;
+            self.untrimmed = true;
+            self.map = Some(map_file(&self.file, &self.path)?);
+        }
+        let Some(map) = self.map.as_mut() else { return Err(Error::internal("index mapping missing")) };
+        map[self.len..need].copy_from_slice(bytes);
+        self.len = need;
+        Ok(())
+    }
+
+    /// Keep the first `len` bytes of entries. While mapped, the dropped entries are zeroed so
+    /// that the file never shows stale entries after its valid ones.
+    fn truncate(&mut self, len: u64) -> Result<()> {
+        let len = len as usize;
+        if len >= self.len {
+            return Ok(());
+        }
+        match self.map.as_mut() {
+            Some(map) => map[len..self.len].fill(0),
+            None => {
+                self.file.set_len(len as u64).map_err(|e| Error::io(format_args!("truncate {}", self.path.display()), e))?;
+                self.untrimmed = false;
+            }
+        }
+        self.len = len;
+        Ok(())
+    }
+
+    /// Unmap and cut the file to its entries (Kafka's `trimToValidSize`).
+    fn trim(&mut self) -> Result<()> {
+        self.map = None;
+        if self.untrimmed {
+            self.file.set_len(self.len as u64).map_err(|e| Error::io(format_args!("trim {}", self.path.display()), e))?;
+            self.untrimmed = false;
+        }
+        Ok(())
+    }
+
+    /// Write the entries to disk (the mapping's dirty pages belong to the file's page cache,
+    /// so an fsync of the file covers them).
+    fn sync(&mut self) -> Result<()> {
+        self.file.sync_data().map_err(|e| Error::io(format_args!("sync {}", self.path.display()), e))
+    }
+
+    /// Bytes of the file (the preallocated size while mapped).
+    #[cfg(test)]
+    fn file_len(&self) -> u64 {
+        self.file.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl Drop for MappedEntries {
+    fn drop(&mut self) {
+        // Best effort, as Kafka's index close: a file left preallocated is handled on load.
+        let _ = self.trim();
+    }
+}
+
+/// Entry bytes buffered before they are written to a write-through entry file.
+const ENTRY_BUFFER: usize = 4096;
+
+/// An append-only file of fixed-size entries mirrored in memory (the `.txnindex`).
 struct EntryFile {
     path: PathBuf,
     file: File,
@@ -111,33 +250,37 @@ impl Drop for EntryFile {
 pub struct OffsetIndex {
     base_offset: i64,
     entries: Vec<(i32, u32)>,
-    file: EntryFile,
+    file: MappedEntries,
 }
 
 impl OffsetIndex {
     /// Open (or create) the index; `load` reads and sanity-checks the existing entries.
     pub fn open(path: &Path, base_offset: i64, load: bool) -> Result<OffsetIndex> {
-        let mut file = EntryFile::open(path)?;
-        let mut entries = Vec::new();
-        if load {
-            let bytes = read_all(path)?;
-            if bytes.len() % 8 != 0 {
-                return Err(Error::corrupt(format!("{} has {} bytes, not a multiple of 8", path.display(), bytes.len())));
+        let (file, bytes) = MappedEntries::open(path, 8, load)?;
+        let mut entries = Vec::with_capacity(bytes.len() / 8);
+        let mut last = -1i64;
+        for e in bytes.chunks_exact(8) {
+            let rel = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+            let pos = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+            if i64::from(rel) <= last {
+                return Err(Error::corrupt(format!("{} entries are not increasing", path.display())));
             }
-            let mut last = -1i64;
-            for e in bytes.chunks_exact(8) {
-                let rel = i32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-                let pos = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
-                if i64::from(rel) <= last {
-                    return Err(Error::corrupt(format!("{} entries are not increasing", path.display())));
-                }
-                last = i64::from(rel);
-                entries.push((rel, pos));
-            }
-        } else {
-            file.truncate(0)?;
+            last = i64::from(rel);
+            entries.push((rel, pos));
         }
         Ok(OffsetIndex { base_offset, entries, file })
+    }
+    /// Preallocate to `bytes` (`segment.index.bytes`) when the file is next mapped.
+    pub fn set_max_bytes(&mut self, bytes: u64) {
+        self.file.max_bytes = bytes;
+    }
+    /// Whether the preallocated size is used up (Kafka rolls the segment then).
+    pub fn is_full(&self) -> bool {
+        self.file.is_full(0)
+    }
+    /// Unmap and cut the file to its entries.
+    pub fn trim(&mut self) -> Result<()> {
+        self.file.trim()
     }
     /// Add an entry for a batch whose last offset is `offset`, starting at `position`.
     pub fn append(&mut self, offset: i64, position: u32) -> Result<()> {
@@ -186,7 +329,7 @@ impl OffsetIndex {
     pub fn last_offset(&self) -> Option<i64> {
         self.entries.last().map(|&(r, _)| self.base_offset + i64::from(r))
     }
-    /// Write buffered entries and fsync.
+    /// fsync the entries.
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
     }
@@ -196,31 +339,36 @@ impl OffsetIndex {
 pub struct TimeIndex {
     base_offset: i64,
     entries: Vec<(i64, i32)>,
-    file: EntryFile,
+    file: MappedEntries,
 }
 
 impl TimeIndex {
     /// Open (or create); `load` reads and sanity-checks the existing entries.
     pub fn open(path: &Path, base_offset: i64, load: bool) -> Result<TimeIndex> {
-        let mut file = EntryFile::open(path)?;
-        let mut entries = Vec::new();
-        if load {
-            let bytes = read_all(path)?;
-            if bytes.len() % 12 != 0 {
-                return Err(Error::corrupt(format!("{} has {} bytes, not a multiple of 12", path.display(), bytes.len())));
+        let (file, bytes) = MappedEntries::open(path, 12, load)?;
+        let mut entries = Vec::with_capacity(bytes.len() / 12);
+        for e in bytes.chunks_exact(12) {
+            let ts = i64::from_be_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
+            let rel = i32::from_be_bytes([e[8], e[9], e[10], e[11]]);
+            if entries.last().is_some_and(|&(t, r): &(i64, i32)| t > ts || r > rel) {
+                return Err(Error::corrupt(format!("{} entries are not monotonic", path.display())));
             }
-            for e in bytes.chunks_exact(12) {
-                let ts = i64::from_be_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
-                let rel = i32::from_be_bytes([e[8], e[9], e[10], e[11]]);
-                if entries.last().is_some_and(|&(t, r): &(i64, i32)| t > ts || r > rel) {
-                    return Err(Error::corrupt(format!("{} entries are not monotonic", path.display())));
-                }
-                entries.push((ts, rel));
-            }
-        } else {
-            file.truncate(0)?;
+            entries.push((ts, rel));
         }
         Ok(TimeIndex { base_offset, entries, file })
+    }
+    /// Preallocate to `bytes` (`segment.index.bytes`) when the file is next mapped.
+    pub fn set_max_bytes(&mut self, bytes: u64) {
+        self.file.max_bytes = bytes;
+    }
+    /// Whether the preallocated size is used up but for one entry, kept for the final entry
+    /// of a roll (Kafka's `TimeIndex.isFull`; the segment rolls then).
+    pub fn is_full(&self) -> bool {
+        self.file.is_full(1)
+    }
+    /// Unmap and cut the file to its entries.
+    pub fn trim(&mut self) -> Result<()> {
+        self.file.trim()
     }
     /// Append `(timestamp, offset)` if the timestamp is larger than the last entry's (Kafka's
     /// `maybeAppend`).
@@ -269,7 +417,7 @@ impl TimeIndex {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-    /// Write buffered entries and fsync.
+    /// fsync the entries.
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
     }
@@ -378,10 +526,14 @@ mod tests {
         ix.append(109, 0).unwrap();
         ix.append(120, 4200).unwrap();
         ix.append(131, 8400).unwrap();
-        // buffered: nothing written yet, everything after a sync
-        assert_eq!(std::fs::read(&p).unwrap().len(), 0);
+        // preallocated to segment.index.bytes and written through the mapping; trimmed to
+        // the entries on demand
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), DEFAULT_MAX_INDEX_BYTES);
+        let expect = [0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0x10, 0x68, 0, 0, 0, 31, 0, 0, 0x20, 0xd0];
+        assert_eq!(&std::fs::read(&p).unwrap()[..24], &expect);
         ix.sync().unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), [0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0x10, 0x68, 0, 0, 0, 31, 0, 0, 0x20, 0xd0]);
+        ix.trim().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), expect);
         assert_eq!(ix.lookup(99), (100, 0));
         assert_eq!(ix.lookup(119), (109, 0));
         assert_eq!(ix.lookup(120), (120, 4200));
@@ -403,7 +555,7 @@ mod tests {
         ix.maybe_append(1000, 12).unwrap();
         ix.maybe_append(900, 13).unwrap(); // not larger: skipped
         ix.maybe_append(2000, 20).unwrap();
-        ix.sync().unwrap();
+        ix.trim().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), [0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0x07, 0xd0, 0, 0, 0, 10]);
         assert_eq!(ix.lookup(500), 10);
         assert_eq!(ix.lookup(1000), 10);
@@ -437,40 +589,80 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap().len(), 34);
     }
 
+    /// Kafka's preallocated, memory-mapped index: appends land in the file without a write
+    /// call, truncation zeroes what it drops while mapped, trim cuts the file to its entries,
+    /// and a file left preallocated (a crash before the trim) loads as its valid entries.
     #[test]
-    fn buffered_entries_reach_the_file_in_few_writes_and_truncate_across_the_buffer() {
+    fn mapped_index_preallocates_truncates_trims_and_loads_an_untrimmed_file() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("00000000000000000000.index");
         let mut ix = OffsetIndex::open(&p, 0, true).unwrap();
-        let per_write = ENTRY_BUFFER / 8;
-        for i in 0..per_write as i64 - 1 {
-            ix.append(i, i as u32 * 10).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 0, "nothing preallocated before the first entry");
+        ix.set_max_bytes(8 * 100 + 5); // 100 entries (rounded down to whole entries)
+        for i in 0..50i64 {
+            ix.append(i * 10 + 9, (i as u32 + 1) * 4100).unwrap();
         }
-        assert_eq!(std::fs::metadata(&p).unwrap().len(), 0, "below one buffer: still in memory");
-        assert_eq!(ix.lookup(100), (100, 1000), "lookups see buffered entries");
-        ix.append(per_write as i64, 99_999).unwrap();
-        assert_eq!(std::fs::metadata(&p).unwrap().len(), ENTRY_BUFFER as u64, "a full buffer is written in one go");
-        for i in 0..10 {
-            ix.append(per_write as i64 + 1 + i, 100_000 + i as u32).unwrap();
-        }
-        assert_eq!(ix.len(), per_write + 10);
-        // truncate inside the buffer, then inside the written part
-        ix.truncate_to_position(100_005).unwrap();
-        assert_eq!(ix.len(), per_write + 5);
-        ix.sync().unwrap();
-        assert_eq!(std::fs::metadata(&p).unwrap().len(), (per_write as u64 + 5) * 8);
-        ix.append(per_write as i64 + 20, 100_020).unwrap();
-        ix.truncate_to_position(50).unwrap();
-        assert_eq!(ix.len(), 5);
-        assert_eq!(std::fs::metadata(&p).unwrap().len(), 40);
-        ix.append(7, 70).unwrap();
-        drop(ix); // drop writes the buffer
-        let ix = OffsetIndex::open(&p, 0, true).unwrap();
-        assert_eq!((ix.len(), ix.lookup(7)), (6, (7, 70)));
-        // a crash loses the buffer, never the entries already written
-        let mut ix = ix;
-        ix.append(8, 80).unwrap();
+        assert_eq!(ix.file.file_len(), 800);
+        assert!(!ix.is_full());
+        // the entries are in the file already (the shared mapping is the page cache)
+        let raw = std::fs::read(&p).unwrap();
+        assert_eq!(&raw[..8], &[0, 0, 0, 9, 0, 0, 0x10, 0x04]);
+        assert!(raw[400..].iter().all(|&b| b == 0));
+        // truncate while mapped: the dropped entries are zeroed in the file
+        ix.truncate_to_position(30 * 4100).unwrap();
+        assert_eq!(ix.len(), 29);
+        let raw = std::fs::read(&p).unwrap();
+        assert!(raw[29 * 8..].iter().all(|&b| b == 0) && raw[28 * 8..29 * 8].iter().any(|&b| b != 0));
+        assert_eq!(ix.lookup(1000), (289, 29 * 4100));
+        // a crash now leaves the file preallocated: a trusted load takes the valid prefix
         std::mem::forget(ix);
-        assert_eq!(OffsetIndex::open(&p, 0, true).unwrap().len(), 6);
+        let mut ix = OffsetIndex::open(&p, 0, true).unwrap();
+        assert_eq!((ix.len(), ix.lookup(1000), ix.lookup(150)), (29, (289, 29 * 4100), (149, 15 * 4100)));
+        // trimming a loaded, untrimmed file cuts its zero tail (nothing was mapped)
+        ix.trim().unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 29 * 8);
+        // appends continue after the valid prefix; fill up to the preallocated size
+        ix.set_max_bytes(800);
+        let mut n = 29i64;
+        while !ix.is_full() {
+            ix.append(n * 10 + 9, (n as u32 + 1) * 4100).unwrap();
+            n += 1;
+        }
+        assert_eq!(ix.len(), 100, "full at segment.index.bytes / 8 entries");
+        assert_eq!(ix.file.file_len(), 800);
+        // past the preallocation (a recovery rebuilding a bigger index): the file grows
+        ix.append(n * 10 + 9, (n as u32 + 1) * 4100).unwrap();
+        assert_eq!(ix.len(), 101);
+        assert!(ix.file.file_len() >= 808);
+        ix.trim().unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 101 * 8);
+        // truncating an unmapped (trimmed) index shortens the file
+        ix.truncate_to_position(10 * 4100).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 9 * 8);
+        drop(ix);
+        assert_eq!(OffsetIndex::open(&p, 0, true).unwrap().len(), 9);
+        // a non-zero entry out of order after the valid ones is corruption, not a tail
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1]);
+        bytes.extend_from_slice(&[0; 16]);
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(OffsetIndex::open(&p, 0, true).is_err());
+        // the time index: zero tail ignored, its entries kept
+        let tp = d.path().join("00000000000000000000.timeindex");
+        let mut tx = TimeIndex::open(&tp, 0, true).unwrap();
+        tx.maybe_append(1000, 5).unwrap();
+        tx.maybe_append(2000, 9).unwrap();
+        assert_eq!(tx.file.file_len(), DEFAULT_MAX_INDEX_BYTES / 12 * 12);
+        tx.set_max_bytes(36); // 3 entries, one kept for the final entry of a roll
+        assert!(tx.is_full());
+        tx.set_max_bytes(48);
+        assert!(!tx.is_full());
+        std::mem::forget(tx);
+        let tx = TimeIndex::open(&tp, 0, true).unwrap();
+        assert_eq!((tx.len(), tx.last_entry()), (2, Some((2000, 9))));
+        // not trusted (a segment being recovered): emptied
+        drop(tx);
+        assert_eq!(TimeIndex::open(&tp, 0, false).unwrap().len(), 0);
+        assert_eq!(std::fs::metadata(&tp).unwrap().len(), 0);
     }
 }

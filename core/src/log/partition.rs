@@ -220,13 +220,14 @@ impl PartitionLog {
             } else {
                 Segment::open(&dir, base, true).ok()
             };
-            let seg = match seg {
+            let mut seg = match seg {
                 Some(s) => s,
                 None => {
                     needs.push(base);
                     Segment::open(&dir, base, false)?
                 }
             };
+            seg.set_max_index_bytes(config.segment_index_bytes);
             segments.insert(base, seg);
         }
         // Kafka also recovers every segment after the first one that needs it.
@@ -298,7 +299,9 @@ impl PartitionLog {
         let leo = segments.values().last().map_or(log_start_checkpoint.max(0), Segment::next_offset);
         if segments.is_empty() {
             let base = log_start_checkpoint.max(0);
-            segments.insert(base, Segment::create(&dir, base)?);
+            let mut seg = Segment::create(&dir, base)?;
+            seg.set_max_index_bytes(config.segment_index_bytes);
+            segments.insert(base, seg);
         }
         // Drop snapshots past the end (they describe data that is gone).
         for &s in &snapshots {
@@ -470,7 +473,7 @@ impl PartitionLog {
         let too_old = active.rolling_timestamp().is_some_and(|t| h.max_timestamp.saturating_sub(t) > config.segment_ms)
             || crate::util::now_ms().saturating_sub(active.created_ms) > config.segment_ms;
         let overflow = h.last_offset() - active.base_offset > i64::from(i32::MAX);
-        if !(too_big || too_old || overflow) {
+        if !(too_big || too_old || overflow || active.indexes_full()) {
             return Ok(());
         }
         self.roll(st)
@@ -489,7 +492,9 @@ impl PartitionLog {
         }
         let snap = self.dir.join(producer_state::snapshot_name(leo));
         crate::util::write_atomic(&snap, &st.producers.snapshot_bytes())?;
-        st.segments.insert(leo, Segment::create(&self.dir, leo)?);
+        let mut seg = Segment::create(&self.dir, leo)?;
+        seg.set_max_index_bytes(self.config().segment_index_bytes);
+        st.segments.insert(leo, seg);
         crate::util::sync_dir(&self.dir)?;
         st.recovery_point = leo;
         self.durable.fetch_max(leo, Ordering::AcqRel);
@@ -553,6 +558,10 @@ impl PartitionLog {
         let mut st = self.state.lock();
         if st.closed {
             return Ok(());
+        }
+        // Clean close: every index file holds exactly its entries (Kafka trims on close).
+        for s in st.segments.values_mut() {
+            s.trim_indexes()?;
         }
         let snap = self.dir.join(producer_state::snapshot_name(st.leo));
         crate::util::write_atomic(&snap, &st.producers.snapshot_bytes())?;

@@ -687,7 +687,11 @@ impl Producer {
             new_batch = true;
             let buf = pool.pop().unwrap_or_default();
             *pool_bytes -= buf.capacity();
-            OpenBatch { builder: BatchBuilder::with_buffer(buf, batch_capacity(inner.config.batch_size, size)), bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
+            let capacity = batch_capacity(inner.config.batch_size, size);
+            // Uncompressed batches are checksummed here, as records are appended, so the
+            // sender thread only writes them.
+            let builder = if inner.config.compression == Compression::None { BatchBuilder::checksumming(buf, capacity) } else { BatchBuilder::with_buffer(buf, capacity) };
+            OpenBatch { builder, bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
         });
         let index = b.builder.push(timestamp, record.key, record.value, record.headers) as u32;
         b.bytes += size;

@@ -448,15 +448,35 @@ impl Segment {
         Ok(cut)
     }
 
-    /// Called when the segment stops being the active one: final time-index entry.
+    /// Called when the segment stops being the active one: final time-index entry, then both
+    /// indexes are unmapped and trimmed to their entries (Kafka's `onBecomeInactiveSegment`).
     pub fn on_become_inactive(&mut self) -> Result<()> {
         if self.max_timestamp >= 0 {
             self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
         }
-        Ok(())
+        self.trim_indexes()
     }
 
-    /// fsync the `.log` and the indexes.
+    /// Unmap the offset and time indexes and cut their files to their entries (on roll and on
+    /// clean close; the next entry preallocates and maps again).
+    pub fn trim_indexes(&mut self) -> Result<()> {
+        self.index.trim()?;
+        self.time_index.trim()
+    }
+
+    /// `segment.index.bytes`: the size the offset and time indexes are preallocated to.
+    pub fn set_max_index_bytes(&mut self, bytes: u64) {
+        self.index.set_max_bytes(bytes);
+        self.time_index.set_max_bytes(bytes);
+    }
+
+    /// Whether the offset or time index has used up its preallocated size (Kafka rolls then).
+    pub fn indexes_full(&self) -> bool {
+        self.index.is_full() || self.time_index.is_full()
+    }
+
+    /// fsync the `.log` and the indexes (a mapped index stays mapped and preallocated, as
+    /// Kafka's flush of the active segment leaves it).
     pub fn flush(&mut self) -> Result<()> {
         self.log.sync_data().map_err(|e| Error::io(format_args!("sync {}", self.path(".log").display()), e))?;
         self.index.sync()?;
@@ -586,19 +606,29 @@ mod tests {
         assert!(s.read(300, 100, s.size()).unwrap().is_some());
     }
 
+    /// The active segment's indexes are preallocated and mapped: a flush leaves them so, a
+    /// trusted open of an untrimmed index uses its entries up to the zero tail, a roll or close
+    /// trims them, and after a crash recovery rebuilds them from the `.log` with the same
+    /// lookups as before.
     #[test]
-    fn buffered_indexes_are_whole_after_flush_and_rebuilt_after_a_crash() {
+    fn mapped_indexes_trim_on_roll_load_untrimmed_and_rebuild_after_a_crash() {
         let d = tempfile::tempdir().unwrap();
+        let ix_path = d.path().join(file_name(100, ".index"));
+        let tix_path = d.path().join(file_name(100, ".timeindex"));
         let mut s = filled(d.path());
         let entries = s.index_entries();
         assert!(entries > 5);
         let lookups: Vec<_> = (100..600).step_by(37).map(|o| s.translate(o).unwrap().map(|(p, _)| p)).collect();
         s.flush().unwrap();
-        assert_eq!(std::fs::metadata(d.path().join(file_name(100, ".index"))).unwrap().len(), entries as u64 * 8);
-        drop(s);
+        assert_eq!(std::fs::metadata(&ix_path).unwrap().len(), crate::log::index::DEFAULT_MAX_INDEX_BYTES, "the active index stays preallocated");
+        std::mem::forget(s); // killed: no trim
+        // a trusted open (as below the recovery point) takes the entries before the zero tail
         let s = Segment::open(d.path(), 100, true).unwrap();
         assert_eq!(s.index_entries(), entries);
-        // more appends, then a crash: the buffered entries never reach the file ...
+        let again: Vec<_> = (100..600).step_by(37).map(|o| s.translate(o).unwrap().map(|(p, _)| p)).collect();
+        assert_eq!(again, lookups);
+        assert_eq!((s.next_offset(), s.max_timestamp()), (600, 1000 + 490 + 9));
+        // more appends continue the mapped file, then a crash ...
         let mut s = s;
         let mut off = s.next_offset();
         for i in 0..20 {
@@ -608,8 +638,9 @@ mod tests {
         }
         let grown = s.index_entries();
         assert!(grown > entries);
+        let all: Vec<_> = (100..off).step_by(13).map(|o| s.translate(o).unwrap().map(|(p, _)| p)).collect();
         std::mem::forget(s);
-        assert_eq!(std::fs::metadata(d.path().join(file_name(100, ".index"))).unwrap().len(), entries as u64 * 8);
+        assert_eq!(std::fs::metadata(&ix_path).unwrap().len(), crate::log::index::DEFAULT_MAX_INDEX_BYTES);
         // ... and recovery rebuilds the whole index from the .log
         let mut s = Segment::open(d.path(), 100, false).unwrap();
         assert_eq!(s.recover(4096, |_, _| Ok(None)).unwrap(), 0);
@@ -617,8 +648,31 @@ mod tests {
         // last entry from zero, recovery counts from the start of the .log)
         assert!(s.index_entries() + 1 >= grown && s.index_entries() > entries, "{} rebuilt, {grown} before", s.index_entries());
         assert_eq!(s.next_offset(), off);
-        let again: Vec<_> = (100..600).step_by(37).map(|o| s.translate(o).unwrap().map(|(p, _)| p)).collect();
-        assert_eq!(again, lookups);
+        let rebuilt: Vec<_> = (100..off).step_by(13).map(|o| s.translate(o).unwrap().map(|(p, _)| p)).collect();
+        assert_eq!(rebuilt, all);
+        // a roll trims both files to their entries; a trusted open reads them back
+        let n = s.index_entries();
+        s.on_become_inactive().unwrap();
+        s.flush().unwrap();
+        assert_eq!(std::fs::metadata(&ix_path).unwrap().len(), n as u64 * 8);
+        assert_eq!(std::fs::metadata(&tix_path).unwrap().len() % 12, 0);
+        assert!(std::fs::metadata(&tix_path).unwrap().len() < 12 * 200);
+        drop(s);
+        let s = Segment::open(d.path(), 100, true).unwrap();
+        assert_eq!((s.index_entries(), s.next_offset(), s.max_timestamp()), (n, off, 5019 + 9));
+        // a small segment.index.bytes fills up: the partition rolls on that
+        let d2 = tempfile::tempdir().unwrap();
+        let mut s = Segment::create(d2.path(), 0).unwrap();
+        s.set_max_index_bytes(48); // 6 offset entries; 4 time entries, one kept for the roll
+        let mut off = 0;
+        while !s.indexes_full() {
+            let (h, b) = batch(off, 10, 1000 + off, 500);
+            s.append(&h, &b, 1000).unwrap();
+            off += 10;
+        }
+        assert_eq!(s.index_entries(), 3, "the time index (12-byte entries) fills first");
+        assert_eq!(std::fs::metadata(d2.path().join(file_name(0, ".index"))).unwrap().len(), 48);
+        assert_eq!(std::fs::metadata(d2.path().join(file_name(0, ".timeindex"))).unwrap().len(), 48);
     }
 
     #[test]

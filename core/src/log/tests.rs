@@ -213,6 +213,100 @@ fn segments_roll_and_reads_cross_them() {
     e.close().unwrap();
 }
 
+/// `segment.index.bytes` (Kafka's topic config): the active segment's indexes are preallocated
+/// to it and the log rolls when one is full; rolled segments' indexes are trimmed to their
+/// entries; seeks and time lookups work across the rolls and after a reopen.
+#[test]
+fn segment_index_bytes_preallocates_and_rolls_when_an_index_is_full() {
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    assert_eq!(e.create_topic(NewTopic::new("bad", 1).config("segment.index.bytes", "3")).unwrap_err().code(), ErrorCode::InvalidConfig);
+    e.create_topic(NewTopic::new("x", 1).config("segment.index.bytes", "48").config("index.interval.bytes", "100")).unwrap();
+    let p = e.producer(fast()).unwrap();
+    for i in 0..60 {
+        p.send(ProducerRecord::new("x", format!("{i:0>150}")).timestamp(20_000 + i)).unwrap().get().unwrap();
+    }
+    let segs = e.describe_topic("x").unwrap().partitions[0].segments.clone();
+    // 48 bytes: 4 time-index entries, one kept for the roll's final entry -> 3 a segment
+    assert!(segs.len() >= 10, "rolled on full indexes: {segs:?}");
+    let dir = d.path().join("log/x-0");
+    for s in &segs[..segs.len() - 1] {
+        let ix = std::fs::metadata(dir.join(format!("{:020}.index", s.base_offset))).unwrap().len();
+        let tix = std::fs::metadata(dir.join(format!("{:020}.timeindex", s.base_offset))).unwrap().len();
+        assert!(ix == 3 * 8 && tix.is_multiple_of(12) && tix <= 48, "rolled segment {}: index {ix} bytes, time index {tix}", s.base_offset);
+    }
+    let active = segs.last().unwrap().base_offset;
+    let ix = std::fs::metadata(dir.join(format!("{active:020}.index"))).unwrap().len();
+    assert!(ix == 0 || ix == 48, "active index empty or preallocated: {ix}");
+    let tp = TopicPartition::new("x", 0);
+    let check = |e: &Engine| {
+        let mut c = e.consumer(earliest()).unwrap();
+        c.assign(&[tp.clone()]).unwrap();
+        for o in [0, 7, 23, 41, 59] {
+            c.seek(&tp, o).unwrap();
+            assert_eq!(c.poll(Duration::from_millis(100)).unwrap()[0].offset, o);
+        }
+        let q = c.offsets_for_times(&[(tp.clone(), 20_033)]).unwrap();
+        assert_eq!(q[0].1, Some(OffsetAndTimestamp { offset: 33, timestamp: 20_033 }));
+    };
+    check(&e);
+    e.close().unwrap();
+    drop(e);
+    let ix = std::fs::metadata(dir.join(format!("{active:020}.index"))).unwrap().len();
+    assert!(ix.is_multiple_of(8) && ix < 48, "trimmed on close: {ix}");
+    let e = engine(d.path());
+    check(&e);
+    e.close().unwrap();
+}
+
+/// `poll_into` returns what `poll` returns, reuses the records (and their value buffers) it
+/// is handed back, and shrinks to the records of the current poll.
+#[test]
+fn poll_into_matches_poll_and_reuses_the_records() {
+    let e = Engine::open_in_memory().unwrap();
+    e.create_topic(NewTopic::new("a", 2)).unwrap();
+    e.create_topic(NewTopic::new("b", 1)).unwrap();
+    let p = e.producer(fast()).unwrap();
+    for i in 0..25u32 {
+        let mut r = ProducerRecord::new(if i % 3 == 0 { "b" } else { "a" }, vec![i as u8; 50 + (i as usize % 4)]).partition(i % 2 * u32::from(i % 3 != 0));
+        if i % 2 == 0 {
+            r = r.key(format!("k{i}"));
+        }
+        if i % 5 == 0 {
+            r = r.header("h", format!("x{i}"));
+        }
+        if i == 7 {
+            r.value = None;
+        }
+        p.send(r).unwrap();
+    }
+    p.flush().unwrap();
+    let tps = [TopicPartition::new("a", 0), TopicPartition::new("a", 1), TopicPartition::new("b", 0)];
+    let cfg = || earliest().set("max.poll.records", "4").unwrap();
+    let mut owned = e.consumer(cfg()).unwrap();
+    owned.assign(&tps).unwrap();
+    let mut reused = e.consumer(cfg()).unwrap();
+    reused.assign(&tps).unwrap();
+    let mut records = Vec::new();
+    let mut total = 0;
+    let mut reused_buffers = 0;
+    loop {
+        let want = owned.poll(Duration::from_millis(50)).unwrap();
+        let before: Vec<*const u8> = records.iter().map(|r: &ConsumerRecord| r.value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())).collect();
+        let n = reused.poll_into(Duration::from_millis(50), &mut records).unwrap();
+        assert_eq!(n, records.len());
+        assert_eq!(records, want);
+        reused_buffers += records.iter().zip(&before).filter(|(r, &p)| !p.is_null() && r.value.as_ref().is_some_and(|v| v.as_ptr() == p)).count();
+        total += n;
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(total, 25);
+    assert!(records.is_empty(), "an empty poll leaves no stale records");
+    assert!(reused_buffers >= 10, "value buffers are refilled in place ({reused_buffers})");
+}
+
 #[test]
 fn retention_by_time_and_size() {
     let e = Engine::open_in_memory().unwrap();

@@ -1,0 +1,91 @@
+//! CRC-32C (Castagnoli) pieces the batch encoder needs beyond the `crc32c` crate's checksum:
+//! combining the checksums of two adjacent byte runs without reading the bytes again.
+//!
+//! A record batch's CRC covers its header fields from `attributes` on, then the records. The
+//! producer checksums the records while it appends them (the bytes are still in the CPU cache
+//! then) and only learns the header fields when the batch is sealed, so the batch CRC is
+//! `combine(crc(header fields), crc(records), records length)`.
+//!
+//! `combine` is the method of zlib's `crc32_combine` (zlib 1.2.12 and later, `crc32.c`):
+//! `crc(A ‖ B) = (crc(A) · x^(8·|B|)) mod P ⊕ crc(B)` in the bit-reflected representation, with
+//! `x^(8·n) mod P` built from a table of `x^(2^k) mod P` by square-and-multiply. The pre- and
+//! post-inversion of the standard CRC cancel out, so the inputs and the result are ordinary
+//! CRC-32C values (`crc32c::crc32c`). Cost: one 32-step carry-less multiplication per set bit
+//! of the length plus one, well under a microsecond for a 1 MiB batch (the GF(2)
+//! matrix-squaring combine of the `crc32c` crate takes tens of microseconds).
+
+/// CRC-32C polynomial, bit-reflected.
+const POLY: u32 = 0x82F6_3B78;
+
+/// `a · b mod P` for bit-reflected polynomials (bit 31 is x^0).
+const fn multmodp(a: u32, mut b: u32) -> u32 {
+    let mut p = 0u32;
+    let mut i = 0;
+    while i < 32 {
+        if a & (1u32 << (31 - i)) != 0 {
+            p ^= b;
+        }
+        b = if b & 1 != 0 { (b >> 1) ^ POLY } else { b >> 1 };
+        i += 1;
+    }
+    p
+}
+
+/// `X2N[k] = x^(2^k) mod P`.
+const X2N: [u32; 64] = {
+    let mut t = [0u32; 64];
+    let mut p = 1u32 << 30; // x^1
+    let mut k = 0;
+    while k < 64 {
+        t[k] = p;
+        p = multmodp(p, p);
+        k += 1;
+    }
+    t
+};
+
+/// `x^(8·n) mod P`: the operator that feeds `n` zero bytes through the CRC register.
+fn x8nmodp(mut n: u64) -> u32 {
+    let mut p = 1u32 << 31; // x^0
+    let mut k = 3;
+    while n != 0 {
+        if n & 1 != 0 {
+            p = multmodp(X2N[k], p);
+        }
+        n >>= 1;
+        k += 1;
+    }
+    p
+}
+
+/// The CRC-32C of `A ‖ B` from `crc_a = crc32c(A)`, `crc_b = crc32c(B)` and `len_b = |B|`.
+pub fn combine(crc_a: u32, crc_b: u32, len_b: usize) -> u32 {
+    multmodp(x8nmodp(len_b as u64), crc_a) ^ crc_b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combine_equals_the_checksum_of_the_concatenation() {
+        // known vector: CRC-32C("123456789") = 0xE3069283 (RFC 3720 check value)
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for &split in &[0usize, 1, 7, 40, 61, 1000, 4096, 65_536, 299_999, 300_000] {
+            let (a, b) = data.split_at(split);
+            let whole = crc32c::crc32c(&data);
+            assert_eq!(combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len()), whole, "split at {split}");
+            assert_eq!(combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len()), crc32c::crc32c_combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len()));
+        }
+        // three pieces, combined left to right
+        let (a, rest) = data.split_at(40);
+        let (b, c) = rest.split_at(5000);
+        let ab = combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len());
+        assert_eq!(combine(ab, crc32c::crc32c(c), c.len()), crc32c::crc32c(&data));
+        // a flipped bit anywhere changes the result
+        let mut bad = data[..5040].to_vec();
+        bad[4000] ^= 0x10;
+        assert_ne!(combine(crc32c::crc32c(&bad[..40]), crc32c::crc32c(&bad[40..]), 5000), crc32c::crc32c(&data[..5040]));
+    }
+}
