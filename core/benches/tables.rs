@@ -10,8 +10,11 @@
 //! KABASE_BENCH_ONLY=put cargo bench -p kabase --bench tables    # only the put cases
 //! ```
 //!
-//! `KABASE_BENCH_ONLY=put` stops after the two put workloads (the batched put still loads the
-//! data set); any other value, or none, runs everything.
+//! `KABASE_BENCH_ONLY` takes a comma-separated list of workloads to run: `put` (batched and
+//! single put), `single`, `hit`, `miss`, `get` (hit and miss), `scan` (iterator and
+//! `next_into`), `iter`, `into`. The batched put always runs, since it loads the data set; no
+//! value runs everything. `KABASE_BENCH_GETS` (default 200,000) and `KABASE_BENCH_SCANS` (default
+//! 1,000) set how many gets and scans each workload runs (more make a profile of one workload).
 //!
 //! Keys: kabase stores row `r%010d`, family `cf`, qualifier `q`, timestamp 1; raw fjall stores the
 //! same encoded cell key (`kabase::table::codec::column_key`) and the same 100-byte values, so
@@ -89,6 +92,10 @@ fn report(k: &mut Stats, r: &mut Stats) {
     );
 }
 
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
     let cells: u64 = std::env::var("KABASE_BENCH_CELLS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
@@ -99,6 +106,10 @@ fn main() {
     let raw_db = fjall::Database::builder(base.path().join("raw")).cache_size(64 << 20).open().expect("open fjall");
     let raw = raw_db.keyspace("bench", fjall::KeyspaceCreateOptions::default).expect("keyspace");
     let key = |i: u64| column_key(&row(i), b"q", 1, CellKind::Put);
+
+    let only: Option<Vec<String>> =
+        std::env::var("KABASE_BENCH_ONLY").ok().map(|v| v.split(',').map(|w| w.trim().to_string()).collect());
+    let want = |names: &[&str]| only.as_ref().is_none_or(|o| o.iter().any(|w| names.contains(&w.as_str())));
 
     println!("tables benchmark: {cells} cells of 100 bytes, kabase vs raw fjall (same keys, values, durability)");
 
@@ -140,7 +151,7 @@ fn main() {
     }
     report(&mut kb, &mut rb);
 
-    // Single put of new rows.
+    // Single put of new rows (the rows are written either way: later workloads read them).
     let singles = (cells / 10).clamp(10_000, 200_000);
     let mut ks = Stats::new("single put");
     let mut rs = Stats::new("single put");
@@ -154,19 +165,17 @@ fn main() {
         raw.insert(k, v).expect("raw put");
         rs.record(1, s.elapsed());
     }
-    report(&mut ks, &mut rs);
-    if std::env::var("KABASE_BENCH_ONLY").is_ok_and(|v| v == "put") {
-        engine.close().expect("close");
-        return;
+    if want(&["put", "single"]) {
+        report(&mut ks, &mut rs);
     }
     let total = cells + singles;
 
     // Point gets, hit and miss.
-    let gets = 200_000u64.min(total);
+    let gets = env_u64("KABASE_BENCH_GETS", 200_000).min(total);
     let mut seed = 0x1234_5678_9abc_def1u64;
     let mut kh = Stats::new("point get hit");
     let mut rh = Stats::new("point get hit");
-    for _ in 0..gets {
+    for _ in 0..if want(&["get", "hit"]) { gets } else { 0 } {
         let j = rng_next(&mut seed) % total;
         let r = row(j);
         let s = Instant::now();
@@ -179,10 +188,12 @@ fn main() {
         rh.record(1, s.elapsed());
         assert!(got.is_some());
     }
-    report(&mut kh, &mut rh);
+    if want(&["get", "hit"]) {
+        report(&mut kh, &mut rh);
+    }
     let mut km = Stats::new("point get miss");
     let mut rm = Stats::new("point get miss");
-    for _ in 0..gets {
+    for _ in 0..if want(&["get", "miss"]) { gets } else { 0 } {
         let j = total + rng_next(&mut seed) % total;
         let r = row(j);
         let s = Instant::now();
@@ -195,13 +206,15 @@ fn main() {
         rm.record(1, s.elapsed());
         assert!(got.is_none());
     }
-    report(&mut km, &mut rm);
+    if want(&["get", "miss"]) {
+        report(&mut km, &mut rm);
+    }
 
     // Scans of 1,000 rows from random starts (ops = rows).
-    let scans = 1_000u64;
+    let scans = env_u64("KABASE_BENCH_SCANS", 1_000);
     let mut ksc = Stats::new("scan 1000 rows");
     let mut rsc = Stats::new("scan 1000 rows");
-    for _ in 0..scans {
+    for _ in 0..if want(&["scan", "iter"]) { scans } else { 0 } {
         let j = rng_next(&mut seed) % total.saturating_sub(1_000).max(1);
         let s = Instant::now();
         let n = t.scan(Scan::new().start(row(j)).limit(1_000).caching(1_000)).expect("scan").map(|r| r.expect("row")).count();
@@ -211,13 +224,15 @@ fn main() {
         let n = raw.range(from..).take(1_000).map(|g| g.into_inner().expect("raw row")).count();
         rsc.record(n as u64, s.elapsed());
     }
-    report(&mut ksc, &mut rsc);
+    if want(&["scan", "iter"]) {
+        report(&mut ksc, &mut rsc);
+    }
 
     // The same scans through `Scanner::next_into`, which reuses the result's buffers.
     let mut ksi = Stats::new("scan 1000 (into)");
     let mut rsi = Stats::new("scan 1000 (into)");
     let mut out = kabase::RowResult::default();
-    for _ in 0..scans {
+    for _ in 0..if want(&["scan", "into"]) { scans } else { 0 } {
         let j = rng_next(&mut seed) % total.saturating_sub(1_000).max(1);
         let s = Instant::now();
         let mut sc = t.scan(Scan::new().start(row(j)).limit(1_000).caching(1_000)).expect("scan");
@@ -231,6 +246,8 @@ fn main() {
         let n = raw.range(from..).take(1_000).map(|g| g.into_inner().expect("raw row")).count();
         rsi.record(n as u64, s.elapsed());
     }
-    report(&mut ksi, &mut rsi);
+    if want(&["scan", "into"]) {
+        report(&mut ksi, &mut rsi);
+    }
     engine.close().expect("close");
 }

@@ -143,7 +143,9 @@ impl Cursor {
             Some(g) => {
                 self.visited += 1;
                 let (k, v) = g.into_inner()?;
-                let n = codec::row_part_len(&k)?;
+                // A key starting with the row being served belongs to it (escaped rows are
+                // prefix-free), so its row part is known without decoding.
+                let n = if !self.row.is_empty() && k.starts_with(&self.row) { self.row.len() } else { codec::row_part_len(&k)? };
                 Some((k, v, n))
             }
             None => None,
