@@ -13,8 +13,9 @@
 //! `KABASE_BENCH_ONLY` takes a comma-separated list of workloads to run: `put` (batched and
 //! single put), `single`, `hit`, `miss`, `get` (hit and miss), `scan` (iterator and
 //! `next_into`), `iter`, `into`. The batched put always runs, since it loads the data set; no
-//! value runs everything. `KABASE_BENCH_GETS` (default 200,000) and `KABASE_BENCH_SCANS` (default
-//! 1,000) set how many gets and scans each workload runs (more make a profile of one workload).
+//! value runs everything. `KABASE_BENCH_SINGLES` (default a tenth of the cells, 10,000 to
+//! 200,000), `KABASE_BENCH_GETS` (default 200,000) and `KABASE_BENCH_SCANS` (default 1,000) set
+//! how many single puts, gets and scans run (more make a profile of one workload).
 //!
 //! Keys: kabase stores row `r%010d`, family `cf`, qualifier `q`, timestamp 1; raw fjall stores the
 //! same encoded cell key (`kabase::table::codec::column_key`) and the same 100-byte values, so
@@ -152,7 +153,7 @@ fn main() {
     report(&mut kb, &mut rb);
 
     // Single put of new rows (the rows are written either way: later workloads read them).
-    let singles = (cells / 10).clamp(10_000, 200_000);
+    let singles = env_u64("KABASE_BENCH_SINGLES", (cells / 10).clamp(10_000, 200_000));
     let mut ks = Stats::new("single put");
     let mut rs = Stats::new("single put");
     for j in cells..cells + singles {

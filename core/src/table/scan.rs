@@ -101,12 +101,42 @@ enum CursorIter {
     Backward(std::iter::Rev<fjall::Iter>),
 }
 
+/// The entry at a cursor's head: key, value, the length of the key's row part, and whether
+/// that row is the one the cursor serves (decided once per entry, so peeking is free).
+struct Head {
+    key: Slice,
+    value: Slice,
+    row_len: usize,
+    in_row: bool,
+}
+
+/// Whether `key` starts with `prefix`, testing the prefix's last 8 bytes first: the row parts
+/// of neighbouring rows mostly differ near their end, so a new row is told in one comparison.
+#[inline]
+fn starts_with_tail_first(key: &[u8], prefix: &[u8]) -> bool {
+    let n = prefix.len();
+    if key.len() < n {
+        return false;
+    }
+    if n >= 8 && key.get(n - 8..n).map(u64_ne) != prefix.get(n - 8..n).map(u64_ne) {
+        return false;
+    }
+    key[..n] == *prefix
+}
+
+#[inline]
+fn u64_ne(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    u64::from_ne_bytes(a)
+}
+
 /// An LSM iterator over one family keyspace, with the entry at its head, that can seek
 /// forwards (by opening a new range at the target through the same snapshot). Between
 /// [`Cursor::set_row`] calls it is an [`EntrySource`] for that row.
 pub(crate) struct Cursor {
     iter: CursorIter,
-    head: Option<(Slice, Slice, usize)>,
+    head: Option<Head>,
     snap: fjall::Snapshot,
     ks: fjall::Keyspace,
     upper: Bound<Vec<u8>>,
@@ -142,11 +172,12 @@ impl Cursor {
         self.head = match next {
             Some(g) => {
                 self.visited += 1;
-                let (k, v) = g.into_inner()?;
+                let (key, value) = g.into_inner()?;
                 // A key starting with the row being served belongs to it (escaped rows are
                 // prefix-free), so its row part is known without decoding.
-                let n = if !self.row.is_empty() && k.starts_with(&self.row) { self.row.len() } else { codec::row_part_len(&k)? };
-                Some((k, v, n))
+                let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
+                let row_len = if in_row { self.row.len() } else { codec::row_part_len(&key)? };
+                Some(Head { key, value, row_len, in_row })
             }
             None => None,
         };
@@ -154,13 +185,16 @@ impl Cursor {
     }
 
     fn row(&self) -> Option<&[u8]> {
-        self.head.as_ref().map(|(k, _, n)| &k[..*n])
+        self.head.as_ref().map(|h| &h.key[..h.row_len])
     }
 
     /// Serve the row with encoded part `row_enc` as an entry source.
     pub(crate) fn set_row(&mut self, row_enc: &[u8]) {
         self.row.clear();
         self.row.extend_from_slice(row_enc);
+        if let Some(h) = &mut self.head {
+            h.in_row = h.key[..h.row_len] == *row_enc;
+        }
     }
 
     /// Move past whatever is left of the current row (forward cursors).
@@ -179,7 +213,7 @@ impl Cursor {
 impl EntrySource for Cursor {
     fn peek(&self) -> Option<(&[u8], &[u8])> {
         match &self.head {
-            Some((k, v, n)) if k[..*n] == self.row[..] => Some((&k[..], &v[..])),
+            Some(h) if h.in_row => Some((&h.key[..], &h.value[..])),
             _ => None,
         }
     }
@@ -372,8 +406,8 @@ impl Scanner {
                 b.entries.clear();
                 b.pos = 0;
                 while c.row() == Some(row_enc) {
-                    if let Some((k, v, _)) = c.head.take() {
-                        b.entries.push((k, v));
+                    if let Some(h) = c.head.take() {
+                        b.entries.push((h.key, h.value));
                     }
                     c.pull()?;
                 }
