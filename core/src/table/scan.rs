@@ -137,7 +137,12 @@ fn u64_ne(b: &[u8]) -> u64 {
 pub(crate) struct Cursor {
     iter: CursorIter,
     head: Option<Head>,
-    snap: fjall::Snapshot,
+    /// The snapshot seeks re-open the range through; `None` for a cursor that reads one range
+    /// through the keyspace's own snapshot and cannot seek (see [`Cursor::open_unpinned`]).
+    snap: Option<fjall::Snapshot>,
+    /// Set when a seek was asked of a cursor without a snapshot (the read must start over
+    /// through a pinned cursor).
+    pub(crate) wanted_seek: bool,
     ks: fjall::Keyspace,
     upper: Bound<Vec<u8>>,
     /// Encoded row part the cursor serves as an entry source.
@@ -150,7 +155,26 @@ impl Cursor {
     /// A forward cursor over `[lower, upper)` of `ks` in `snap`, at its first entry.
     pub(crate) fn open(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Forward(snap.range::<&[u8], _>(ks, (lower, upper)));
-        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper: upper.map(<[u8]>::to_vec), row: Vec::new(), visited: 0 };
+        let mut c = Cursor {
+            iter,
+            head: None,
+            snap: Some(snap),
+            wanted_seek: false,
+            ks: ks.clone(),
+            upper: upper.map(<[u8]>::to_vec),
+            row: Vec::new(),
+            visited: 0,
+        };
+        c.pull()?;
+        Ok(c)
+    }
+
+    /// A forward cursor over `[lower, upper)` of `ks` read through the range's own snapshot
+    /// (one snapshot registration instead of two). It steps but cannot seek: a seek fails and
+    /// sets [`Cursor::wanted_seek`], and the caller reads again through [`Cursor::open`].
+    pub(crate) fn open_unpinned(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
+        let iter = CursorIter::Forward(ks.range::<&[u8], _>((lower, upper)));
+        let mut c = Cursor { iter, head: None, snap: None, wanted_seek: false, ks: ks.clone(), upper: Bound::Unbounded, row: Vec::new(), visited: 0 };
         c.pull()?;
         Ok(c)
     }
@@ -159,7 +183,16 @@ impl Cursor {
     /// into memory).
     fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Backward(snap.range::<&[u8], _>(ks, (lower, upper)).rev());
-        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper: upper.map(<[u8]>::to_vec), row: Vec::new(), visited: 0 };
+        let mut c = Cursor {
+            iter,
+            head: None,
+            snap: Some(snap),
+            wanted_seek: false,
+            ks: ks.clone(),
+            upper: upper.map(<[u8]>::to_vec),
+            row: Vec::new(),
+            visited: 0,
+        };
         c.pull()?;
         Ok(c)
     }
@@ -221,8 +254,12 @@ impl EntrySource for Cursor {
         self.pull()
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
+        let Some(snap) = &self.snap else {
+            self.wanted_seek = true;
+            return Err(crate::error::Error::internal("an unpinned cursor cannot seek"));
+        };
         let upper = bound_ref(&self.upper);
-        self.iter = CursorIter::Forward(self.snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
+        self.iter = CursorIter::Forward(snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
         self.pull()
     }
 }
