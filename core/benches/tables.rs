@@ -13,7 +13,8 @@
 //! `KABASE_BENCH_ONLY` takes a comma-separated list of workloads to run: `put` (batched and
 //! single put), `single`, `hit`, `miss`, `get` (hit and miss), `scan` (iterator and
 //! `next_into`), `iter`, `into`. The batched put always runs, since it loads the data set; no
-//! value runs everything. `KABASE_BENCH_SINGLES` (default a tenth of the cells, 10,000 to
+//! value runs everything (except `presence`, which runs only when named: it measures on raw fjall what
+//! a per-row presence key would cost puts). `KABASE_BENCH_SINGLES` (default a tenth of the cells, 10,000 to
 //! 200,000), `KABASE_BENCH_GETS` (default 200,000) and `KABASE_BENCH_SCANS` (default 1,000) set
 //! how many single puts, gets and scans run (more make a profile of one workload).
 //!
@@ -79,9 +80,13 @@ fn rng_next(s: &mut u64) -> u64 {
 }
 
 fn report(k: &mut Stats, r: &mut Stats) {
+    report_as(k, r, "kabase", "raw");
+}
+
+fn report_as(k: &mut Stats, r: &mut Stats, k_label: &str, r_label: &str) {
     let (kp50, kp99, rp50, rp99) = (k.pct(0.5), k.pct(0.99), r.pct(0.5), r.pct(0.99));
     println!(
-        "{:<18} kabase {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | raw {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | ratio {:.2}",
+        "{:<18} {k_label} {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | {r_label} {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | ratio {:.2}",
         k.name,
         k.ops_per_sec(),
         kp50,
@@ -250,5 +255,88 @@ fn main() {
     if want(&["scan", "into"]) {
         report(&mut ksi, &mut rsi);
     }
+    if only.as_ref().is_some_and(|o| o.iter().any(|w| w == "presence")) {
+        presence_cost(&base, cells);
+    }
     engine.close().expect("close");
+}
+
+/// The put-side cost of a per-row "row present" key (an exact key a point lookup's bloom filter
+/// can answer, written in the same batch as the row's cells), measured on raw fjall: one
+/// keyspace gets the cell alone, another the cell and the row's presence key
+/// (`codec::row_prefix`, empty value), in alternating batches of 100 rows, then single puts of
+/// new rows; then a missing row is looked up by its presence key (`contains_key`) against the
+/// plain store's point get of the cell key. Only with `KABASE_BENCH_ONLY=presence`.
+fn presence_cost(base: &tempfile::TempDir, cells: u64) {
+    use kabase::table::codec::row_prefix;
+    let open = |name: &str| {
+        let db = fjall::Database::builder(base.path().join(name)).cache_size(64 << 20).open().expect("open fjall");
+        let ks = db.keyspace("bench", fjall::KeyspaceCreateOptions::default).expect("keyspace");
+        (db, ks)
+    };
+    let (plain_db, plain) = open("presence-plain");
+    let (pres_db, pres) = open("presence-with");
+    let key = |i: u64| column_key(&row(i), b"q", 1, CellKind::Put);
+    let batch = 100u64;
+    let mut ps = Stats::new("presence: batched");
+    let mut pp = Stats::new("presence: batched");
+    let mut i = 0;
+    while i < cells {
+        let n = batch.min(cells - i);
+        let run = |with: bool, st: &mut Stats| {
+            let (db, ks) = if with { (&pres_db, &pres) } else { (&plain_db, &plain) };
+            let s = Instant::now();
+            let mut b = db.batch();
+            for j in i..i + n {
+                b.insert(ks, key(j), value(j));
+                if with {
+                    b.insert(ks, row_prefix(&row(j)), &b""[..]);
+                }
+            }
+            b.commit().expect("batch");
+            st.record(n, s.elapsed());
+        };
+        if (i / batch) % 2 == 0 {
+            run(true, &mut pp);
+            run(false, &mut ps);
+        } else {
+            run(false, &mut ps);
+            run(true, &mut pp);
+        }
+        i += n;
+    }
+    report_as(&mut pp, &mut ps, "with presence", "plain");
+    let singles = (cells / 10).clamp(10_000, 200_000);
+    let mut ss = Stats::new("presence: single");
+    let mut sp = Stats::new("presence: single");
+    for j in cells..cells + singles {
+        let s = Instant::now();
+        plain.insert(key(j), value(j)).expect("put");
+        ss.record(1, s.elapsed());
+        let s = Instant::now();
+        let mut b = pres_db.batch();
+        b.insert(&pres, key(j), value(j));
+        b.insert(&pres, row_prefix(&row(j)), &b""[..]);
+        b.commit().expect("batch");
+        sp.record(1, s.elapsed());
+    }
+    report_as(&mut sp, &mut ss, "with presence", "plain");
+    let total = cells + singles;
+    let mut seed = 0x0bad_5eed_u64;
+    let mut ms = Stats::new("presence: miss");
+    let mut mp = Stats::new("presence: miss");
+    for _ in 0..200_000u64.min(total) {
+        let j = rng_next(&mut seed) % (2 * total);
+        let j = if j < total { j + 2 * total } else { j };
+        let (k, p) = (key(j), row_prefix(&row(j)));
+        let s = Instant::now();
+        let got = plain.get(k).expect("get");
+        ms.record(1, s.elapsed());
+        assert!(got.is_none());
+        let s = Instant::now();
+        let got = pres.contains_key(p).expect("contains");
+        mp.record(1, s.elapsed());
+        assert!(!got);
+    }
+    report_as(&mut mp, &mut ms, "with presence", "plain");
 }
