@@ -20,7 +20,8 @@
 //!
 //! Keys: kabase stores row `r%010d`, family `cf`, qualifier `q`, timestamp 1; raw fjall stores the
 //! same encoded cell key (`kabase::table::codec::column_key`) and the same 100-byte values, so
-//! both LSMs hold identical data. Durability: both flush the journal to the OS per write
+//! both LSMs hold identical data, stored alike (`raw_options`: no block compression, 4 KiB
+//! blocks, the same bloom filters). Durability: both flush the journal to the OS per write
 //! (kabase `SYNC_WAL`, fjall's default `PersistMode::Buffer`).
 
 use std::time::{Duration, Instant};
@@ -98,6 +99,18 @@ fn report_as(k: &mut Stats, r: &mut Stats, k_label: &str, r_label: &str) {
     );
 }
 
+/// The raw keyspace's options: the ones kabase gives a family with the defaults the bench table
+/// uses (no block compression, 4 KiB blocks, 10-bit-per-key bloom filters on every level), so
+/// both LSMs store the same bytes the same way. fjall's own defaults would LZ4-compress levels 2
+/// and up and build larger filters for level 0.
+fn raw_options() -> fjall::KeyspaceCreateOptions {
+    use fjall::config::{BlockSizePolicy, BloomConstructionPolicy, CompressionPolicy, FilterPolicy, FilterPolicyEntry};
+    fjall::KeyspaceCreateOptions::default()
+        .data_block_compression_policy(CompressionPolicy::disabled())
+        .data_block_size_policy(BlockSizePolicy::all(4096))
+        .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(BloomConstructionPolicy::BitsPerKey(10.0))))
+}
+
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
@@ -110,7 +123,7 @@ fn main() {
     engine.create_table(TableDescriptor::new("bench").family(FamilyDescriptor::new("cf"))).expect("create table");
     let t = engine.table("bench").expect("table");
     let raw_db = fjall::Database::builder(base.path().join("raw")).cache_size(64 << 20).open().expect("open fjall");
-    let raw = raw_db.keyspace("bench", fjall::KeyspaceCreateOptions::default).expect("keyspace");
+    let raw = raw_db.keyspace("bench", raw_options).expect("keyspace");
     let key = |i: u64| column_key(&row(i), b"q", 1, CellKind::Put);
 
     let only: Option<Vec<String>> =
@@ -271,7 +284,7 @@ fn presence_cost(base: &tempfile::TempDir, cells: u64) {
     use kabase::table::codec::row_prefix;
     let open = |name: &str| {
         let db = fjall::Database::builder(base.path().join(name)).cache_size(64 << 20).open().expect("open fjall");
-        let ks = db.keyspace("bench", fjall::KeyspaceCreateOptions::default).expect("keyspace");
+        let ks = db.keyspace("bench", raw_options).expect("keyspace");
         (db, ks)
     };
     let (plain_db, plain) = open("presence-plain");
