@@ -101,6 +101,10 @@ enum CursorIter {
     Backward(std::iter::Rev<fjall::Iter>),
 }
 
+/// How many entries an unpinned cursor steps over in place of a seek before its read starts
+/// over through a pinned snapshot.
+const UNPINNED_SEEK_STEPS: usize = 32;
+
 /// The entry at a cursor's head: key, value, the length of the key's row part, and whether
 /// that row is the one the cursor serves (decided once per entry, so peeking is free).
 struct Head {
@@ -170,8 +174,9 @@ impl Cursor {
     }
 
     /// A forward cursor over `[lower, upper)` of `ks` read through the range's own snapshot
-    /// (one snapshot registration instead of two). It steps but cannot seek: a seek fails and
-    /// sets [`Cursor::wanted_seek`], and the caller reads again through [`Cursor::open`].
+    /// (one snapshot registration instead of two). It cannot seek: a seek steps over up to
+    /// [`UNPINNED_SEEK_STEPS`] entries, and past that fails and sets [`Cursor::wanted_seek`], and
+    /// the caller reads again through [`Cursor::open`].
     pub(crate) fn open_unpinned(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Forward(ks.range::<&[u8], _>((lower, upper)));
         let mut c = Cursor { iter, head: None, snap: None, wanted_seek: false, ks: ks.clone(), upper: Bound::Unbounded, row: Vec::new(), visited: 0 };
@@ -255,6 +260,17 @@ impl EntrySource for Cursor {
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
         let Some(snap) = &self.snap else {
+            // Step instead, up to a budget (a hot cell overwritten a few dozen times before a
+            // major compaction stays on this path); past it the read starts over pinned.
+            for _ in 0..UNPINNED_SEEK_STEPS {
+                match &self.head {
+                    Some(h) if h.key[..] < *key => self.pull()?,
+                    _ => return Ok(()),
+                }
+            }
+            if self.head.as_ref().is_none_or(|h| h.key[..] >= *key) {
+                return Ok(());
+            }
             self.wanted_seek = true;
             return Err(crate::error::Error::internal("an unpinned cursor cannot seek"));
         };

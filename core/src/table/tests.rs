@@ -1367,6 +1367,7 @@ fn plain_get_starts_over_pinned_when_it_must_seek() {
     let e = engine();
     let t = table_with(&e, "many", vec![FamilyDescriptor::new("cf").versions(100)]);
     let mut p = Put::new("m");
+    // More versions than the steps an unpinned read takes in place of a seek.
     for ts in 1..=40 {
         p = p.add_at("cf", "q", ts, format!("q{ts}"));
     }
@@ -1394,6 +1395,20 @@ fn plain_get_starts_over_pinned_when_it_must_seek() {
     // A short row needs no seek and reads unpinned.
     assert_eq!(t.get(Get::new("n")).unwrap().value("cf", "q"), Some(&b"n1"[..]));
     assert!(t.get(Get::new("o")).unwrap().is_empty());
+    // A column with a few more versions than the steps before a seek is stepped over unpinned.
+    let mut p = Put::new("k");
+    for ts in 1..=12 {
+        p = p.add_at("cf", "q", ts, format!("k{ts}"));
+    }
+    t.put(p.add_at("cf", "r", 1, "kr")).unwrap();
+    let row_enc = codec::row_prefix(b"k");
+    let upper = codec::after_row(b"k");
+    let mut c = scan::Cursor::open_unpinned(&shape.families[0].ks, std::ops::Bound::Included(&row_enc), std::ops::Bound::Excluded(&upper)).unwrap();
+    c.set_row(&row_enc);
+    let mut out = Vec::new();
+    let (keep, _) = handle::process_row(&shape, &plan, b"k", &row_enc, std::slice::from_mut(&mut c), crate::now_ms(), None, &mut out, &mut read::ReadBufs::default()).unwrap();
+    assert!(keep && !c.wanted_seek);
+    assert_eq!(out.iter().map(|c| c.value.clone()).collect::<Vec<_>>(), [b"k12".to_vec(), b"kr".to_vec()]);
     // Deleting the newest versions is seen by the restarted read.
     t.delete(Delete::new("m").column_at("cf", "q", 40)).unwrap();
     assert_eq!(vals(&t.get(Get::new("m")).unwrap(), "cf", "q"), [(39, "q39".to_string())]);
