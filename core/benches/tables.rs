@@ -10,12 +10,18 @@
 //! KABASE_BENCH_ONLY=put cargo bench -p kabase --bench tables    # only the put cases
 //! ```
 //!
-//! `KABASE_BENCH_ONLY=put` stops after the two put workloads (the batched put still loads the
-//! data set); any other value, or none, runs everything.
+//! `KABASE_BENCH_ONLY` takes a comma-separated list of workloads to run: `put` (batched and
+//! single put), `single`, `hit`, `miss`, `get` (hit and miss), `scan` (iterator and
+//! `next_into`), `iter`, `into`. The batched put always runs, since it loads the data set; no
+//! value runs everything (except `presence`, which runs only when named: it measures on raw fjall what
+//! a per-row presence key would cost puts). `KABASE_BENCH_SINGLES` (default a tenth of the cells, 10,000 to
+//! 200,000), `KABASE_BENCH_GETS` (default 200,000) and `KABASE_BENCH_SCANS` (default 1,000) set
+//! how many single puts, gets and scans run (more make a profile of one workload).
 //!
 //! Keys: kabase stores row `r%010d`, family `cf`, qualifier `q`, timestamp 1; raw fjall stores the
 //! same encoded cell key (`kabase::table::codec::column_key`) and the same 100-byte values, so
-//! both LSMs hold identical data. Durability: both flush the journal to the OS per write
+//! both LSMs hold identical data, stored alike (`raw_options`: no block compression, 4 KiB
+//! blocks, the same bloom filters). Durability: both flush the journal to the OS per write
 //! (kabase `SYNC_WAL`, fjall's default `PersistMode::Buffer`).
 
 use std::time::{Duration, Instant};
@@ -75,9 +81,13 @@ fn rng_next(s: &mut u64) -> u64 {
 }
 
 fn report(k: &mut Stats, r: &mut Stats) {
+    report_as(k, r, "kabase", "raw");
+}
+
+fn report_as(k: &mut Stats, r: &mut Stats, k_label: &str, r_label: &str) {
     let (kp50, kp99, rp50, rp99) = (k.pct(0.5), k.pct(0.99), r.pct(0.5), r.pct(0.99));
     println!(
-        "{:<18} kabase {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | raw {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | ratio {:.2}",
+        "{:<18} {k_label} {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | {r_label} {:>11.0} ops/s p50 {:>9.1?} p99 {:>9.1?} | ratio {:.2}",
         k.name,
         k.ops_per_sec(),
         kp50,
@@ -89,6 +99,22 @@ fn report(k: &mut Stats, r: &mut Stats) {
     );
 }
 
+/// The raw keyspace's options: the ones kabase gives a family with the defaults the bench table
+/// uses (no block compression, 4 KiB blocks, 10-bit-per-key bloom filters on every level), so
+/// both LSMs store the same bytes the same way. fjall's own defaults would LZ4-compress levels 2
+/// and up and build larger filters for level 0.
+fn raw_options() -> fjall::KeyspaceCreateOptions {
+    use fjall::config::{BlockSizePolicy, BloomConstructionPolicy, CompressionPolicy, FilterPolicy, FilterPolicyEntry};
+    fjall::KeyspaceCreateOptions::default()
+        .data_block_compression_policy(CompressionPolicy::disabled())
+        .data_block_size_policy(BlockSizePolicy::all(4096))
+        .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(BloomConstructionPolicy::BitsPerKey(10.0))))
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
     let cells: u64 = std::env::var("KABASE_BENCH_CELLS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
@@ -97,8 +123,12 @@ fn main() {
     engine.create_table(TableDescriptor::new("bench").family(FamilyDescriptor::new("cf"))).expect("create table");
     let t = engine.table("bench").expect("table");
     let raw_db = fjall::Database::builder(base.path().join("raw")).cache_size(64 << 20).open().expect("open fjall");
-    let raw = raw_db.keyspace("bench", fjall::KeyspaceCreateOptions::default).expect("keyspace");
+    let raw = raw_db.keyspace("bench", raw_options).expect("keyspace");
     let key = |i: u64| column_key(&row(i), b"q", 1, CellKind::Put);
+
+    let only: Option<Vec<String>> =
+        std::env::var("KABASE_BENCH_ONLY").ok().map(|v| v.split(',').map(|w| w.trim().to_string()).collect());
+    let want = |names: &[&str]| only.as_ref().is_none_or(|o| o.iter().any(|w| names.contains(&w.as_str())));
 
     println!("tables benchmark: {cells} cells of 100 bytes, kabase vs raw fjall (same keys, values, durability)");
 
@@ -140,8 +170,8 @@ fn main() {
     }
     report(&mut kb, &mut rb);
 
-    // Single put of new rows.
-    let singles = (cells / 10).clamp(10_000, 200_000);
+    // Single put of new rows (the rows are written either way: later workloads read them).
+    let singles = env_u64("KABASE_BENCH_SINGLES", (cells / 10).clamp(10_000, 200_000));
     let mut ks = Stats::new("single put");
     let mut rs = Stats::new("single put");
     for j in cells..cells + singles {
@@ -154,19 +184,17 @@ fn main() {
         raw.insert(k, v).expect("raw put");
         rs.record(1, s.elapsed());
     }
-    report(&mut ks, &mut rs);
-    if std::env::var("KABASE_BENCH_ONLY").is_ok_and(|v| v == "put") {
-        engine.close().expect("close");
-        return;
+    if want(&["put", "single"]) {
+        report(&mut ks, &mut rs);
     }
     let total = cells + singles;
 
     // Point gets, hit and miss.
-    let gets = 200_000u64.min(total);
+    let gets = env_u64("KABASE_BENCH_GETS", 200_000).min(total);
     let mut seed = 0x1234_5678_9abc_def1u64;
     let mut kh = Stats::new("point get hit");
     let mut rh = Stats::new("point get hit");
-    for _ in 0..gets {
+    for _ in 0..if want(&["get", "hit"]) { gets } else { 0 } {
         let j = rng_next(&mut seed) % total;
         let r = row(j);
         let s = Instant::now();
@@ -179,10 +207,12 @@ fn main() {
         rh.record(1, s.elapsed());
         assert!(got.is_some());
     }
-    report(&mut kh, &mut rh);
+    if want(&["get", "hit"]) {
+        report(&mut kh, &mut rh);
+    }
     let mut km = Stats::new("point get miss");
     let mut rm = Stats::new("point get miss");
-    for _ in 0..gets {
+    for _ in 0..if want(&["get", "miss"]) { gets } else { 0 } {
         let j = total + rng_next(&mut seed) % total;
         let r = row(j);
         let s = Instant::now();
@@ -195,13 +225,15 @@ fn main() {
         rm.record(1, s.elapsed());
         assert!(got.is_none());
     }
-    report(&mut km, &mut rm);
+    if want(&["get", "miss"]) {
+        report(&mut km, &mut rm);
+    }
 
     // Scans of 1,000 rows from random starts (ops = rows).
-    let scans = 1_000u64;
+    let scans = env_u64("KABASE_BENCH_SCANS", 1_000);
     let mut ksc = Stats::new("scan 1000 rows");
     let mut rsc = Stats::new("scan 1000 rows");
-    for _ in 0..scans {
+    for _ in 0..if want(&["scan", "iter"]) { scans } else { 0 } {
         let j = rng_next(&mut seed) % total.saturating_sub(1_000).max(1);
         let s = Instant::now();
         let n = t.scan(Scan::new().start(row(j)).limit(1_000).caching(1_000)).expect("scan").map(|r| r.expect("row")).count();
@@ -211,13 +243,15 @@ fn main() {
         let n = raw.range(from..).take(1_000).map(|g| g.into_inner().expect("raw row")).count();
         rsc.record(n as u64, s.elapsed());
     }
-    report(&mut ksc, &mut rsc);
+    if want(&["scan", "iter"]) {
+        report(&mut ksc, &mut rsc);
+    }
 
     // The same scans through `Scanner::next_into`, which reuses the result's buffers.
     let mut ksi = Stats::new("scan 1000 (into)");
     let mut rsi = Stats::new("scan 1000 (into)");
     let mut out = kabase::RowResult::default();
-    for _ in 0..scans {
+    for _ in 0..if want(&["scan", "into"]) { scans } else { 0 } {
         let j = rng_next(&mut seed) % total.saturating_sub(1_000).max(1);
         let s = Instant::now();
         let mut sc = t.scan(Scan::new().start(row(j)).limit(1_000).caching(1_000)).expect("scan");
@@ -231,6 +265,91 @@ fn main() {
         let n = raw.range(from..).take(1_000).map(|g| g.into_inner().expect("raw row")).count();
         rsi.record(n as u64, s.elapsed());
     }
-    report(&mut ksi, &mut rsi);
+    if want(&["scan", "into"]) {
+        report(&mut ksi, &mut rsi);
+    }
+    if only.as_ref().is_some_and(|o| o.iter().any(|w| w == "presence")) {
+        presence_cost(&base, cells);
+    }
     engine.close().expect("close");
+}
+
+/// The put-side cost of a per-row "row present" key (an exact key a point lookup's bloom filter
+/// can answer, written in the same batch as the row's cells), measured on raw fjall: one
+/// keyspace gets the cell alone, another the cell and the row's presence key
+/// (`codec::row_prefix`, empty value), in alternating batches of 100 rows, then single puts of
+/// new rows; then a missing row is looked up by its presence key (`contains_key`) against the
+/// plain store's point get of the cell key. Only with `KABASE_BENCH_ONLY=presence`.
+fn presence_cost(base: &tempfile::TempDir, cells: u64) {
+    use kabase::table::codec::row_prefix;
+    let open = |name: &str| {
+        let db = fjall::Database::builder(base.path().join(name)).cache_size(64 << 20).open().expect("open fjall");
+        let ks = db.keyspace("bench", raw_options).expect("keyspace");
+        (db, ks)
+    };
+    let (plain_db, plain) = open("presence-plain");
+    let (pres_db, pres) = open("presence-with");
+    let key = |i: u64| column_key(&row(i), b"q", 1, CellKind::Put);
+    let batch = 100u64;
+    let mut ps = Stats::new("presence: batched");
+    let mut pp = Stats::new("presence: batched");
+    let mut i = 0;
+    while i < cells {
+        let n = batch.min(cells - i);
+        let run = |with: bool, st: &mut Stats| {
+            let (db, ks) = if with { (&pres_db, &pres) } else { (&plain_db, &plain) };
+            let s = Instant::now();
+            let mut b = db.batch();
+            for j in i..i + n {
+                b.insert(ks, key(j), value(j));
+                if with {
+                    b.insert(ks, row_prefix(&row(j)), &b""[..]);
+                }
+            }
+            b.commit().expect("batch");
+            st.record(n, s.elapsed());
+        };
+        if (i / batch) % 2 == 0 {
+            run(true, &mut pp);
+            run(false, &mut ps);
+        } else {
+            run(false, &mut ps);
+            run(true, &mut pp);
+        }
+        i += n;
+    }
+    report_as(&mut pp, &mut ps, "with presence", "plain");
+    let singles = (cells / 10).clamp(10_000, 200_000);
+    let mut ss = Stats::new("presence: single");
+    let mut sp = Stats::new("presence: single");
+    for j in cells..cells + singles {
+        let s = Instant::now();
+        plain.insert(key(j), value(j)).expect("put");
+        ss.record(1, s.elapsed());
+        let s = Instant::now();
+        let mut b = pres_db.batch();
+        b.insert(&pres, key(j), value(j));
+        b.insert(&pres, row_prefix(&row(j)), &b""[..]);
+        b.commit().expect("batch");
+        sp.record(1, s.elapsed());
+    }
+    report_as(&mut sp, &mut ss, "with presence", "plain");
+    let total = cells + singles;
+    let mut seed = 0x0bad_5eed_u64;
+    let mut ms = Stats::new("presence: miss");
+    let mut mp = Stats::new("presence: miss");
+    for _ in 0..200_000u64.min(total) {
+        let j = rng_next(&mut seed) % (2 * total);
+        let j = if j < total { j + 2 * total } else { j };
+        let (k, p) = (key(j), row_prefix(&row(j)));
+        let s = Instant::now();
+        let got = plain.get(k).expect("get");
+        ms.record(1, s.elapsed());
+        assert!(got.is_none());
+        let s = Instant::now();
+        let got = pres.contains_key(p).expect("contains");
+        mp.record(1, s.elapsed());
+        assert!(!got);
+    }
+    report_as(&mut mp, &mut ms, "with presence", "plain");
 }

@@ -37,25 +37,33 @@ const TAG_COLUMN: u8 = 0x01;
 
 /// Append `escaped(bytes) 0x00 0x01`.
 pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    for &b in bytes {
-        if b == 0 {
-            out.extend_from_slice(&[0x00, 0xFF]);
-        } else {
-            out.push(b);
-        }
-    }
+    push_escaped_prefix(out, bytes);
     out.extend_from_slice(&[0x00, 0x01]);
 }
 
 /// Append `escaped(bytes)` without terminator (a prefix of every longer escaped string).
+/// Copies the runs between 0x00 bytes whole (rows and qualifiers rarely hold any).
 pub fn push_escaped_prefix(out: &mut Vec<u8>, bytes: &[u8]) {
-    for &b in bytes {
-        if b == 0 {
-            out.extend_from_slice(&[0x00, 0xFF]);
-        } else {
-            out.push(b);
-        }
+    out.reserve(bytes.len() + 2);
+    let mut rest = bytes;
+    while let Some(i) = rest.iter().position(|&b| b == 0) {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(0xFF);
+        rest = &rest[i + 1..];
     }
+    out.extend_from_slice(rest);
+}
+
+/// Append the raw bytes of an escaped string without its terminator (`enc` as cut by
+/// [`row_part_len`] minus its last two bytes): every `0x00 x` pair gives one 0x00.
+fn push_unescaped(out: &mut Vec<u8>, enc: &[u8]) {
+    out.reserve(enc.len());
+    let mut rest = enc;
+    while let Some(i) = rest.iter().position(|&b| b == 0) {
+        out.extend_from_slice(&rest[..=i]);
+        rest = rest.get(i + 2..).unwrap_or_default();
+    }
+    out.extend_from_slice(rest);
 }
 
 /// The key prefix shared by every cell of `row`.
@@ -120,27 +128,21 @@ pub fn push_cell_key(out: &mut Vec<u8>, row: &[u8], qualifier: &[u8], ts: i64, k
 /// Length of the encoded row part (including the 0x00 0x01 terminator) at the start of `key`.
 pub fn row_part_len(key: &[u8]) -> Result<usize> {
     let mut i = 0;
-    while i + 1 < key.len() {
-        if key[i] == 0 {
-            match key[i + 1] {
-                0xFF => i += 2,
-                0x01 => return Ok(i + 2),
-                b => return Err(Error::corrupt(format!("cell key has invalid escape 0x00 0x{b:02x}"))),
-            }
-        } else {
-            i += 1;
+    while let Some(p) = key.get(i..).and_then(|r| r.iter().position(|&b| b == 0)) {
+        let z = i + p;
+        match key.get(z + 1) {
+            Some(0xFF) => i = z + 2,
+            Some(0x01) => return Ok(z + 2),
+            Some(b) => return Err(Error::corrupt(format!("cell key has invalid escape 0x00 0x{b:02x}"))),
+            None => break,
         }
     }
     Err(Error::corrupt("cell key has no row terminator"))
 }
 
 fn unescape(enc: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(enc.len());
-    let mut i = 0;
-    while i < enc.len() {
-        out.push(enc[i]);
-        i += if enc[i] == 0 { 2 } else { 1 };
-    }
+    let mut out = Vec::new();
+    push_unescaped(&mut out, enc);
     out
 }
 
@@ -381,12 +383,20 @@ pub fn decode_value_into(stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
 /// (cleared first).
 pub fn decode_row_into(enc: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    let enc = &enc[..enc.len().saturating_sub(2)];
-    let mut i = 0;
-    while i < enc.len() {
-        out.push(enc[i]);
-        i += if enc[i] == 0 { 2 } else { 1 };
-    }
+    push_unescaped(out, &enc[..enc.len().saturating_sub(2)]);
+}
+
+/// Whether `key` (a key of the row whose encoded part is `row_len` bytes long) is a cell of the
+/// column with the escaped, terminated qualifier `qualifier_enc`: the column's cells are exactly
+/// the keys starting with `row 0x01 qualifier_enc`, and they are contiguous.
+pub fn in_column(key: &[u8], row_len: usize, qualifier_enc: &[u8]) -> bool {
+    key.get(row_len) == Some(&TAG_COLUMN) && key.get(row_len + 1..).is_some_and(|r| r.starts_with(qualifier_enc))
+}
+
+/// Whether `key` (of a row whose encoded part is `row_len` bytes long) is a family-level marker
+/// key (tag 0x00); a key too short for a tag is not (decoding it reports the corruption).
+pub fn is_family_level(key: &[u8], row_len: usize) -> bool {
+    key.get(row_len) == Some(&TAG_FAMILY)
 }
 
 /// Seek keys inside one row of one family, from the row part `row_enc` (with its terminator)
@@ -549,6 +559,42 @@ mod tests {
         // A flagged value too short for its TTL is corrupt, not a panic.
         assert!(decode_value(&[0x80, 1, 2]).is_err());
         assert!(value_ttl(&[0x80]).is_err());
+    }
+
+    #[test]
+    fn escaping_runs_round_trip() {
+        for raw in [&b""[..], b"\x00", b"\x00\x00", b"ab\x00", b"\x00ab", b"a\x00\x00b\x00c", b"plain"] {
+            let mut enc = Vec::new();
+            push_escaped(&mut enc, raw);
+            let byte_wise: Vec<u8> = raw.iter().flat_map(|&b| if b == 0 { vec![0, 0xFF] } else { vec![b] }).chain([0, 1]).collect();
+            assert_eq!(enc, byte_wise);
+            assert_eq!(row_part_len(&enc).unwrap(), enc.len());
+            let mut out = vec![9];
+            decode_row_into(&enc, &mut out);
+            assert_eq!(out, raw);
+            assert_eq!(decode_row(&enc), raw);
+        }
+        // A lone 0x00 at the end has no terminator.
+        assert!(row_part_len(b"ab\x00").is_err());
+        assert!(row_part_len(b"\x00\xff\x00").is_err());
+    }
+
+    #[test]
+    fn column_membership_and_marker_tags() {
+        let row_enc = row_prefix(b"r");
+        let n = row_enc.len();
+        let mut q = Vec::new();
+        escape_into(&mut q, b"q");
+        assert!(in_column(&column_key(b"r", b"q", 5, CellKind::Put), n, &q));
+        assert!(in_column(&column_key(b"r", b"q", 5, CellKind::DeleteColumn), n, &q));
+        assert!(!in_column(&column_key(b"r", b"q\x00", 5, CellKind::Put), n, &q));
+        assert!(!in_column(&column_key(b"r", b"qa", 5, CellKind::Put), n, &q));
+        assert!(!in_column(&column_key(b"r", b"", 5, CellKind::Put), n, &q));
+        assert!(!in_column(&family_marker_key(b"r", 5, CellKind::DeleteFamily), n, &q));
+        assert!(!in_column(&row_enc, n, &q));
+        assert!(is_family_level(&family_marker_key(b"r", 5, CellKind::DeleteFamilyVersion), n));
+        assert!(!is_family_level(&column_key(b"r", b"", 5, CellKind::Put), n));
+        assert!(!is_family_level(&row_enc, n));
     }
 
     #[test]

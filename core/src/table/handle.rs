@@ -272,6 +272,26 @@ impl Table {
         let row_enc = codec::row_prefix(row);
         let mut upper = Vec::with_capacity(row_enc.len());
         codec::row_end_key(&mut upper, &row_enc);
+        let now = crate::now_ms();
+        let mut filter = filter;
+        let mut extra_visited = 0;
+        // One family, every column, no filter (a plain get): read through the range's own
+        // snapshot, which a single keyspace read needs no other. Such a read steps through the
+        // row; if it wants to seek (a column with many versions), it starts over below through
+        // a pinned snapshot.
+        if let ([fp], None) = (plan.fams.as_slice(), filter.as_ref()) {
+            if fp.qualifiers_enc.is_none() {
+                let mut c = Cursor::open_unpinned(&shape.families[fp.index].ks, Bound::Included(&row_enc), Bound::Excluded(&upper))?;
+                c.set_row(&row_enc);
+                let mut out = Vec::new();
+                let r = process_row(shape, plan, row, &row_enc, std::slice::from_mut(&mut c), now, None, &mut out, &mut ReadBufs::default());
+                match r {
+                    Ok((keep, _)) => return Ok((if keep { Some(out) } else { None }, c.visited)),
+                    Err(_) if c.wanted_seek => extra_visited = c.visited,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let mut snap = Some(self.state().db_snapshot());
         let mut cursors = Vec::with_capacity(plan.fams.len());
         let last = plan.fams.len().saturating_sub(1);
@@ -284,8 +304,8 @@ impl Table {
             cursors.push(c);
         }
         let mut out = Vec::new();
-        let (keep, _) = process_row(shape, plan, row, &row_enc, &mut cursors, crate::now_ms(), filter, &mut out, &mut ReadBufs::default())?;
-        let visited = cursors.iter().map(|c| c.visited).sum();
+        let (keep, _) = process_row(shape, plan, row, &row_enc, &mut cursors, now, filter.take(), &mut out, &mut ReadBufs::default())?;
+        let visited = extra_visited + cursors.iter().map(|c| c.visited).sum::<u64>();
         Ok((if keep { Some(out) } else { None }, visited))
     }
 

@@ -123,6 +123,24 @@ pub(crate) fn skip_to<S: EntrySource + ?Sized>(src: &mut S, target: &[u8]) -> Re
     src.seek(target)
 }
 
+/// Move `src` past the rest of the current column (`qualifier_enc` in the row `row_enc`): a few
+/// steps while the next entry is still in the column (a prefix test, no seek key built), then a
+/// seek to the column's end. Equivalent to [`skip_to`] with [`codec::column_end_key`], cheaper
+/// when the column has one version, as most do.
+fn skip_column<S: EntrySource + ?Sized>(src: &mut S, row_enc: &[u8], qualifier_enc: &[u8], target: &mut Vec<u8>) -> Result<()> {
+    let row_len = row_enc.len();
+    for _ in 0..STEPS_BEFORE_SEEK {
+        src.advance()?;
+        match src.peek() {
+            None => return Ok(()),
+            Some((k, _)) if !codec::in_column(k, row_len, qualifier_enc) => return Ok(()),
+            Some(_) => {}
+        }
+    }
+    codec::column_end_key(target, row_enc, qualifier_enc);
+    src.seek(target)
+}
+
 /// Buffers a read reuses from row to row: cells to refill (their byte buffers kept) and key
 /// scratch space.
 #[derive(Default)]
@@ -246,12 +264,13 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
         Ok(cell)
     };
 
-    // Family-level markers come first in the row.
+    // Family-level markers come first in the row (told apart by their tag byte, so a row
+    // without markers is not decoded twice).
     while let Some((key, _)) = src.peek() {
-        let p = parse(key, row_len)?;
-        if !p.family_level {
+        if !codec::is_family_level(key, row_len) {
             break;
         }
+        let p = parse(key, row_len)?;
         let counts = read_counts_marker(kdc, &tr, p.ts);
         match p.kind {
             CellKind::DeleteFamily => {
@@ -369,8 +388,7 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                 // exists. A raw scan shows versions past VERSIONS until a major compaction.
                 let expired_here = expired(desc, ts, read.now) && rank > desc.min_versions;
                 if (rank > desc.max_versions && !raw) || expired_here {
-                    codec::column_end_key(target, row_enc, cur_q);
-                    skip_to(src, target)?;
+                    skip_column(src, row_enc, cur_q, target)?;
                     continue;
                 }
                 let masked_read = !raw
@@ -405,10 +423,7 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
         }
         match after {
             After::Next => src.advance()?,
-            After::NextCol => {
-                codec::column_end_key(target, row_enc, cur_q);
-                skip_to(src, target)?;
-            }
+            After::NextCol => skip_column(src, row_enc, cur_q, target)?,
             After::EndFamily => return Ok(()),
             After::Hint(h) => {
                 let mut qe = Vec::with_capacity(h.qualifier.len() + 2);

@@ -101,13 +101,52 @@ enum CursorIter {
     Backward(std::iter::Rev<fjall::Iter>),
 }
 
+/// How many entries an unpinned cursor steps over in place of a seek before its read starts
+/// over through a pinned snapshot.
+const UNPINNED_SEEK_STEPS: usize = 32;
+
+/// The entry at a cursor's head: key, value, the length of the key's row part, and whether
+/// that row is the one the cursor serves (decided once per entry, so peeking is free).
+struct Head {
+    key: Slice,
+    value: Slice,
+    row_len: usize,
+    in_row: bool,
+}
+
+/// Whether `key` starts with `prefix`, testing the prefix's last 8 bytes first: the row parts
+/// of neighbouring rows mostly differ near their end, so a new row is told in one comparison.
+#[inline]
+fn starts_with_tail_first(key: &[u8], prefix: &[u8]) -> bool {
+    let n = prefix.len();
+    if key.len() < n {
+        return false;
+    }
+    if n >= 8 && key.get(n - 8..n).map(u64_ne) != prefix.get(n - 8..n).map(u64_ne) {
+        return false;
+    }
+    key[..n] == *prefix
+}
+
+#[inline]
+fn u64_ne(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    u64::from_ne_bytes(a)
+}
+
 /// An LSM iterator over one family keyspace, with the entry at its head, that can seek
 /// forwards (by opening a new range at the target through the same snapshot). Between
 /// [`Cursor::set_row`] calls it is an [`EntrySource`] for that row.
 pub(crate) struct Cursor {
     iter: CursorIter,
-    head: Option<(Slice, Slice, usize)>,
-    snap: fjall::Snapshot,
+    head: Option<Head>,
+    /// The snapshot seeks re-open the range through; `None` for a cursor that reads one range
+    /// through the keyspace's own snapshot and cannot seek (see [`Cursor::open_unpinned`]).
+    snap: Option<fjall::Snapshot>,
+    /// Set when a seek was asked of a cursor without a snapshot (the read must start over
+    /// through a pinned cursor).
+    pub(crate) wanted_seek: bool,
     ks: fjall::Keyspace,
     upper: Bound<Vec<u8>>,
     /// Encoded row part the cursor serves as an entry source.
@@ -120,7 +159,27 @@ impl Cursor {
     /// A forward cursor over `[lower, upper)` of `ks` in `snap`, at its first entry.
     pub(crate) fn open(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Forward(snap.range::<&[u8], _>(ks, (lower, upper)));
-        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper: upper.map(<[u8]>::to_vec), row: Vec::new(), visited: 0 };
+        let mut c = Cursor {
+            iter,
+            head: None,
+            snap: Some(snap),
+            wanted_seek: false,
+            ks: ks.clone(),
+            upper: upper.map(<[u8]>::to_vec),
+            row: Vec::new(),
+            visited: 0,
+        };
+        c.pull()?;
+        Ok(c)
+    }
+
+    /// A forward cursor over `[lower, upper)` of `ks` read through the range's own snapshot
+    /// (one snapshot registration instead of two). It cannot seek: a seek steps over up to
+    /// [`UNPINNED_SEEK_STEPS`] entries, and past that fails and sets [`Cursor::wanted_seek`], and
+    /// the caller reads again through [`Cursor::open`].
+    pub(crate) fn open_unpinned(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
+        let iter = CursorIter::Forward(ks.range::<&[u8], _>((lower, upper)));
+        let mut c = Cursor { iter, head: None, snap: None, wanted_seek: false, ks: ks.clone(), upper: Bound::Unbounded, row: Vec::new(), visited: 0 };
         c.pull()?;
         Ok(c)
     }
@@ -129,7 +188,16 @@ impl Cursor {
     /// into memory).
     fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Backward(snap.range::<&[u8], _>(ks, (lower, upper)).rev());
-        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper: upper.map(<[u8]>::to_vec), row: Vec::new(), visited: 0 };
+        let mut c = Cursor {
+            iter,
+            head: None,
+            snap: Some(snap),
+            wanted_seek: false,
+            ks: ks.clone(),
+            upper: upper.map(<[u8]>::to_vec),
+            row: Vec::new(),
+            visited: 0,
+        };
         c.pull()?;
         Ok(c)
     }
@@ -142,9 +210,12 @@ impl Cursor {
         self.head = match next {
             Some(g) => {
                 self.visited += 1;
-                let (k, v) = g.into_inner()?;
-                let n = codec::row_part_len(&k)?;
-                Some((k, v, n))
+                let (key, value) = g.into_inner()?;
+                // A key starting with the row being served belongs to it (escaped rows are
+                // prefix-free), so its row part is known without decoding.
+                let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
+                let row_len = if in_row { self.row.len() } else { codec::row_part_len(&key)? };
+                Some(Head { key, value, row_len, in_row })
             }
             None => None,
         };
@@ -152,13 +223,16 @@ impl Cursor {
     }
 
     fn row(&self) -> Option<&[u8]> {
-        self.head.as_ref().map(|(k, _, n)| &k[..*n])
+        self.head.as_ref().map(|h| &h.key[..h.row_len])
     }
 
     /// Serve the row with encoded part `row_enc` as an entry source.
     pub(crate) fn set_row(&mut self, row_enc: &[u8]) {
         self.row.clear();
         self.row.extend_from_slice(row_enc);
+        if let Some(h) = &mut self.head {
+            h.in_row = h.key[..h.row_len] == *row_enc;
+        }
     }
 
     /// Move past whatever is left of the current row (forward cursors).
@@ -177,7 +251,7 @@ impl Cursor {
 impl EntrySource for Cursor {
     fn peek(&self) -> Option<(&[u8], &[u8])> {
         match &self.head {
-            Some((k, v, n)) if k[..*n] == self.row[..] => Some((&k[..], &v[..])),
+            Some(h) if h.in_row => Some((&h.key[..], &h.value[..])),
             _ => None,
         }
     }
@@ -185,8 +259,23 @@ impl EntrySource for Cursor {
         self.pull()
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
+        let Some(snap) = &self.snap else {
+            // Step instead, up to a budget (a hot cell overwritten a few dozen times before a
+            // major compaction stays on this path); past it the read starts over pinned.
+            for _ in 0..UNPINNED_SEEK_STEPS {
+                match &self.head {
+                    Some(h) if h.key[..] < *key => self.pull()?,
+                    _ => return Ok(()),
+                }
+            }
+            if self.head.as_ref().is_none_or(|h| h.key[..] >= *key) {
+                return Ok(());
+            }
+            self.wanted_seek = true;
+            return Err(crate::error::Error::internal("an unpinned cursor cannot seek"));
+        };
         let upper = bound_ref(&self.upper);
-        self.iter = CursorIter::Forward(self.snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
+        self.iter = CursorIter::Forward(snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
         self.pull()
     }
 }
@@ -370,8 +459,8 @@ impl Scanner {
                 b.entries.clear();
                 b.pos = 0;
                 while c.row() == Some(row_enc) {
-                    if let Some((k, v, _)) = c.head.take() {
-                        b.entries.push((k, v));
+                    if let Some(h) = c.head.take() {
+                        b.entries.push((h.key, h.value));
                     }
                     c.pull()?;
                 }

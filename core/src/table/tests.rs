@@ -1361,3 +1361,55 @@ fn racing_server_timestamped_writes_commit_in_timestamp_order() {
     assert_eq!(got.cells[0].timestamp, last.1);
     e.close().unwrap();
 }
+
+#[test]
+fn plain_get_starts_over_pinned_when_it_must_seek() {
+    let e = engine();
+    let t = table_with(&e, "many", vec![FamilyDescriptor::new("cf").versions(100)]);
+    let mut p = Put::new("m");
+    // More versions than the steps an unpinned read takes in place of a seek.
+    for ts in 1..=40 {
+        p = p.add_at("cf", "q", ts, format!("q{ts}"));
+    }
+    t.put(p.add_at("cf", "r", 7, "r7")).unwrap();
+    t.put(Put::new("n").add_at("cf", "q", 1, "n1")).unwrap();
+    // The unpinned read of row "m" wants to seek past q's older versions.
+    let shape = t.shape().unwrap();
+    let plan = handle::plan(&shape, &ColumnSelection::default(), TimeRange::ALL, 1).unwrap();
+    let row_enc = codec::row_prefix(b"m");
+    let upper = codec::after_row(b"m");
+    let mut c = scan::Cursor::open_unpinned(&shape.families[0].ks, std::ops::Bound::Included(&row_enc), std::ops::Bound::Excluded(&upper)).unwrap();
+    c.set_row(&row_enc);
+    let mut out = Vec::new();
+    let r = handle::process_row(&shape, &plan, b"m", &row_enc, std::slice::from_mut(&mut c), crate::now_ms(), None, &mut out, &mut read::ReadBufs::default());
+    assert!(r.is_err() && c.wanted_seek);
+    // Gets still see exactly the newest versions.
+    let g = t.get(Get::new("m")).unwrap();
+    assert_eq!(vals(&g, "cf", "q"), [(40, "q40".to_string())]);
+    assert_eq!(vals(&g, "cf", "r"), [(7, "r7".to_string())]);
+    let g = t.get(Get::new("m").max_versions(3)).unwrap();
+    assert_eq!(vals(&g, "cf", "q"), [(40, "q40".to_string()), (39, "q39".to_string()), (38, "q38".to_string())]);
+    let g = t.get(Get::new("m").time_range(10, 20)).unwrap();
+    assert_eq!(vals(&g, "cf", "q"), [(19, "q19".to_string())]);
+    assert!(t.get(Get::new("m").time_range(10, 20)).unwrap().value("cf", "r").is_none());
+    // A short row needs no seek and reads unpinned.
+    assert_eq!(t.get(Get::new("n")).unwrap().value("cf", "q"), Some(&b"n1"[..]));
+    assert!(t.get(Get::new("o")).unwrap().is_empty());
+    // A column with a few more versions than the steps before a seek is stepped over unpinned.
+    let mut p = Put::new("k");
+    for ts in 1..=12 {
+        p = p.add_at("cf", "q", ts, format!("k{ts}"));
+    }
+    t.put(p.add_at("cf", "r", 1, "kr")).unwrap();
+    let row_enc = codec::row_prefix(b"k");
+    let upper = codec::after_row(b"k");
+    let mut c = scan::Cursor::open_unpinned(&shape.families[0].ks, std::ops::Bound::Included(&row_enc), std::ops::Bound::Excluded(&upper)).unwrap();
+    c.set_row(&row_enc);
+    let mut out = Vec::new();
+    let (keep, _) = handle::process_row(&shape, &plan, b"k", &row_enc, std::slice::from_mut(&mut c), crate::now_ms(), None, &mut out, &mut read::ReadBufs::default()).unwrap();
+    assert!(keep && !c.wanted_seek);
+    assert_eq!(out.iter().map(|c| c.value.clone()).collect::<Vec<_>>(), [b"k12".to_vec(), b"kr".to_vec()]);
+    // Deleting the newest versions is seen by the restarted read.
+    t.delete(Delete::new("m").column_at("cf", "q", 40)).unwrap();
+    assert_eq!(vals(&t.get(Get::new("m")).unwrap(), "cf", "q"), [(39, "q39".to_string())]);
+}
