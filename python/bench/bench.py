@@ -3,7 +3,8 @@
     python python/bench/bench.py [--records N] [--value-size B]
 
 Measures, on an in-memory engine: produce through the send loop (one `send` per record) and
-through the batch path (`send_batch`), consume by iteration and by `poll()` batches,
+through the batch path (`send_batch`), consume by iteration and by `poll()` batches (also with
+a `value_deserializer`),
 happybase-style `put` (batched and one per call), `row`, `rows` and `scan`. The same run then
 does the same workloads through the Rust core alone (`kabase._native._bench`, no Python per
 record) and prints the Python/Rust time ratio for each workload that has a Rust twin: what the
@@ -92,6 +93,21 @@ def run_once(args, run: int):
                 got += len(recs)
         results["consume (poll batches)"] = (got, time.perf_counter() - t0)
         c.close()
+
+        # The same with a value_deserializer (`bytes.decode`, run per record inside the batch).
+        c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", max_poll_records=5000,
+                          value_deserializer=bytes.decode)
+        c.assign([TopicPartition("bench-loop", 0)])
+        t0 = time.perf_counter()
+        got = 0
+        while got < n + 1:
+            batch = c.poll(timeout_ms=100, max_records=5000)
+            if not batch:
+                break
+            for recs in batch.values():
+                got += len(recs)
+        results["consume (poll, deserializer)"] = (got, time.perf_counter() - t0)
+        c.close()
     else:
         print("topics: not in this build's core (HAS_TOPICS is false)")
 
@@ -134,7 +150,8 @@ def run_once(args, run: int):
 def report(results, rust) -> None:
     # Python twins of the Rust workloads (the iteration and the per-call paths compare with the
     # core's batched loop over the same records).
-    twin = {"consume (iteration)": "consume (poll batches)", "put (one per call)": "put (batch, 5000/send)"}
+    twin = {"consume (iteration)": "consume (poll batches)", "consume (poll, deserializer)": "consume (poll batches)",
+            "put (one per call)": "put (batch, 5000/send)"}
     print("%-28s %22s %22s %8s" % ("workload", "Python", "Rust core", "Py/Rust"))
     for name, (cnt, secs) in results.items():
         r = rust.get(name) or rust.get(twin.get(name, ""))

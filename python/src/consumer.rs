@@ -182,10 +182,30 @@ fn fill_tuple_subclass<'py, const N: usize>(py: Python<'py>, ty: &Bound<'py, PyT
     }
 }
 
+/// The consumer's `key_deserializer` and `value_deserializer`: each, when given, is called with
+/// every non-null key (value) bytes and its result becomes the record's key (value).
+#[derive(Clone, Copy)]
+struct Deserializers<'a, 'py> {
+    key: Option<&'a Bound<'py, PyAny>>,
+    value: Option<&'a Bound<'py, PyAny>>,
+}
+
+impl<'py> Deserializers<'_, 'py> {
+    /// `bytes`, or what `f` makes of it (None stays None, as in kafka-python).
+    fn apply(f: Option<&Bound<'py, PyAny>>, py: Python<'py>, b: &Option<Vec<u8>>) -> PyResult<Bound<'py, PyAny>> {
+        let raw = opt_bytes(py, b);
+        match f {
+            Some(f) if b.is_some() => f.call1((raw,)),
+            _ => Ok(raw),
+        }
+    }
+}
+
 /// Records as instances of `rec_cls` (kafka-python's 13-field `ConsumerRecord` namedtuple),
-/// built here in one pass: as a list, or with `tp_cls` (the `TopicPartition` namedtuple) as
-/// `{TopicPartition: [ConsumerRecord]}` the way `KafkaConsumer.poll` returns them.
-fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+/// built here in one pass (keys and values through the deserializers, if any): as a list, or
+/// with `tp_cls` (the `TopicPartition` namedtuple) as `{TopicPartition: [ConsumerRecord]}` the
+/// way `KafkaConsumer.poll` returns them.
+fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>, de: Deserializers<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     let make = RecordMaker::new(py, rec_cls)?;
     let tp_make = match tp_cls {
         Some(c) => Some(RecordMaker::new(py, c)?),
@@ -250,8 +270,8 @@ fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>
                 r.offset.into_pyobject(py)?.into_any(),
                 ts,
                 tstype,
-                opt_bytes(py, &r.key),
-                opt_bytes(py, &r.value),
+                Deserializers::apply(de.key, py, &r.key)?,
+                Deserializers::apply(de.value, py, &r.value)?,
                 headers.into_any(),
                 none.clone(),
                 ksize.into_pyobject(py)?.into_any(),
@@ -339,9 +359,31 @@ impl PyConsumer {
     /// Fetch up to `max_records` records, waiting up to `timeout_ms`. In a group this drives
     /// the group protocol too (the listener runs inside). Records are tuples (see
     /// `records_to_py`), or `record_cls` instances; with `tp_cls` too, a dict
-    /// `{tp_cls(topic, partition): [record]}`.
-    #[pyo3(signature = (max_records, timeout_ms, record_cls=None, tp_cls=None))]
-    fn poll<'py>(&self, py: Python<'py>, max_records: usize, timeout_ms: u64, record_cls: Option<Bound<'py, PyAny>>, tp_cls: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    /// `{tp_cls(topic, partition): [record]}`. With `record_cls`, `key_deserializer` and
+    /// `value_deserializer` (callables) turn each non-null key and value into the record's; if
+    /// one raises, the fetched records are given back (positions rewound, nothing skipped) and
+    /// its exception is raised.
+    #[pyo3(signature = (max_records, timeout_ms, record_cls=None, tp_cls=None, key_deserializer=None, value_deserializer=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn poll<'py>(
+        &self,
+        py: Python<'py>,
+        max_records: usize,
+        timeout_ms: u64,
+        record_cls: Option<Bound<'py, PyAny>>,
+        tp_cls: Option<Bound<'py, PyAny>>,
+        key_deserializer: Option<Bound<'py, PyAny>>,
+        value_deserializer: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let de = Deserializers { key: key_deserializer.as_ref(), value: value_deserializer.as_ref() };
+        if record_cls.is_none() && (de.key.is_some() || de.value.is_some()) {
+            return Err(pyo3::exceptions::PyTypeError::new_err("deserializers need record_cls"));
+        }
+        for f in [de.key, de.value].into_iter().flatten() {
+            if !f.is_callable() {
+                return Err(pyo3::exceptions::PyTypeError::new_err("a deserializer must be callable"));
+            }
+        }
         let recs = self.call(py, |c| c.poll(max_records, timeout_ms));
         if let Some(err) = self.slot.listener_error.lock().take() {
             // The callback failed: give the fetched records back before raising.
@@ -351,10 +393,16 @@ impl PyConsumer {
             return Err(err);
         }
         let recs = recs?;
-        match &record_cls {
-            Some(cls) => crate::gc::deferred(py, recs.len(), || records_as(py, &recs, cls, tp_cls.as_ref())),
+        let out = match &record_cls {
+            Some(cls) => crate::gc::deferred(py, recs.len(), || records_as(py, &recs, cls, tp_cls.as_ref(), de)),
             None => crate::gc::deferred(py, recs.len(), || Ok(records_to_py(py, &recs)?.into_any())),
+        };
+        if out.is_err() && !recs.is_empty() {
+            // A deserializer (or the conversion) failed: none of the batch reaches the caller, so
+            // give it back rather than skip it.
+            let _ = self.call(py, |c| c.rewind(&recs));
         }
+        out
     }
 
     /// Commit `[(topic, partition, offset, metadata)]`, or (None) the current positions.

@@ -36,3 +36,12 @@ def test_bench_script_prints_ratios():
     r = run_py([str(BENCH), "--records", "2000", "--repeat", "1"], timeout=300)
     assert r.returncode == 0, r.stderr
     assert "Py/Rust" in r.stdout and "produce (send loop)" in r.stdout
+    assert "consume (poll, deserializer)" in r.stdout
+
+
+@needs_topics
+def test_poll_ab_script_runs():
+    r = run_py([str(BENCH.with_name("poll_ab.py")), "--records", "2000", "--batch", "500", "--repeat", "1"], timeout=300)
+    assert r.returncode == 0, r.stderr
+    for name in ("poll()", "collector off", "value_deserializer", "in a Python pass", "inside collections"):
+        assert name in r.stdout, r.stdout

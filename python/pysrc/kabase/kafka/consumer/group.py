@@ -207,18 +207,6 @@ class KafkaConsumer(object):
         except Exception as e:
             raise Errors.translate(e) from e
 
-    def _records(self, raw: Sequence[Tuple[Any, ...]]) -> List[ConsumerRecord]:
-        kd, vd = self._kd, self._vd
-        out = []
-        CR = ConsumerRecord
-        for topic, partition, offset, ts, tstype, key, value, headers, ksize, vsize, hsize in raw:
-            if kd is not None and key is not None:
-                key = kd(key)
-            if vd is not None and value is not None:
-                value = vd(value)
-            out.append(CR(topic, partition, offset, ts, tstype, key, value, headers, None, ksize, vsize, hsize))
-        return out
-
     # -- subscription and assignment
     def subscribe(self, topics: Sequence[str] = (), pattern: Optional[str] = None, listener: Optional[ConsumerRebalanceListener] = None) -> None:
         """Subscribe to topics (or a regex ``pattern``); with a group, partitions are assigned
@@ -274,19 +262,9 @@ class KafkaConsumer(object):
             max_records = self._max_poll_records
         elif isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
             raise ValueError("max_records must be a positive integer")
-        if self._kd is None and self._vd is None:
-            # Records and the {TopicPartition: [...]} dict are built natively in one pass.
-            return self._call("poll", int(max_records), int(timeout_ms), ConsumerRecord, TopicPartition)
-        raw = self._call("poll", int(max_records), int(timeout_ms))
-        out: Dict[TopicPartition, List[ConsumerRecord]] = {}
-        for r in self._records(raw):
-            tp = TopicPartition(r.topic, r.partition)
-            lst = out.get(tp)
-            if lst is None:
-                out[tp] = [r]
-            else:
-                lst.append(r)
-        return out
+        # Records (keys and values through the deserializers) and the {TopicPartition: [...]}
+        # dict are built natively in one pass.
+        return self._call("poll", int(max_records), int(timeout_ms), ConsumerRecord, TopicPartition, self._kd, self._vd)
 
     def __iter__(self) -> "KafkaConsumer":
         return self
@@ -302,10 +280,7 @@ class KafkaConsumer(object):
             if remaining <= 0:
                 raise StopIteration
             wait_ms = int(min(remaining * 1000.0, 1000.0)) if remaining != float("inf") else 1000
-            if self._kd is None and self._vd is None:
-                recs = self._call("poll", self._max_poll_records, max(wait_ms, 0), ConsumerRecord, None)
-            else:
-                recs = self._records(self._call("poll", self._max_poll_records, max(wait_ms, 0)))
+            recs = self._call("poll", self._max_poll_records, max(wait_ms, 0), ConsumerRecord, None, self._kd, self._vd)
             if recs:
                 self._iter_buffer = recs
                 self._iter_pos = 1
