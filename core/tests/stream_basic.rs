@@ -153,14 +153,26 @@ fn family_partitioning_and_transactions() {
     assert_eq!(leo, vec![2, 0, 2]);
     assert!(d.partitions.iter().all(|p| p.last_stable_offset == p.log_end_offset));
 
-    // A multi-row batch goes as one transaction too.
+    // A multi-row batch whose records all go to one partition is one record batch, atomic
+    // without a transaction: no COMMIT marker.
     let muts: Vec<Mutation> = (0..5).map(|i| Put::new(format!("b{i}")).add("b", "q", "v").into()).collect();
     assert!(t.batch(muts).unwrap().iter().all(|r| r.is_ok()));
     engine.await_stream("fs", WAIT).unwrap();
     let recs = read_all(&engine, "default.f");
     let in_b: Vec<&ConsumerRecord> = recs.iter().filter(|r| r.partition == 1).collect();
     assert_eq!(in_b.len(), 5);
-    assert_eq!(engine.describe_topic("default.f").unwrap().partitions[1].log_end_offset, 6, "5 records and one COMMIT marker");
+    let d = engine.describe_topic("default.f").unwrap();
+    assert_eq!(d.partitions[1].log_end_offset, 5, "5 records, no COMMIT marker");
+    assert_eq!(d.partitions[1].last_stable_offset, 5);
+
+    // A multi-row batch over two families (partitions) goes as one transaction: one COMMIT
+    // marker in each partition it touched.
+    let muts: Vec<Mutation> = (0..3).map(|i| Put::new(format!("m{i}")).add(if i == 0 { "a" } else { "c" }, "q", "v").into()).collect();
+    assert!(t.batch(muts).unwrap().iter().all(|r| r.is_ok()));
+    engine.await_stream("fs", WAIT).unwrap();
+    let leo: Vec<i64> = engine.describe_topic("default.f").unwrap().partitions.iter().map(|p| p.log_end_offset).collect();
+    assert_eq!(leo, vec![2 + 2, 5, 2 + 3]);
+    assert_eq!(read_all(&engine, "default.f").len(), 2 + 5 + 3);
     engine.close().unwrap();
 }
 

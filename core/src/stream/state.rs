@@ -94,6 +94,13 @@ thread_local! {
     static NAME_BUF: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
+/// Nanoseconds on a monotonic clock (since the first call), for the relay's pacing.
+pub(crate) fn mono_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    // Starts at 1 s so that 0 means "never".
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1_000_000_000
+}
+
 /// Queue `writes` (keys of `kabase.stream.meta`) for the next commit on this thread.
 pub(crate) fn set_sink_extra(writes: Vec<(Vec<u8>, Vec<u8>)>) {
     SINK_EXTRA.with(|x| *x.borrow_mut() = writes);
@@ -119,6 +126,8 @@ pub(crate) struct StreamRt {
     pub pending: AtomicU64,
     /// Seq of the last change appended to the topic.
     pub last_relayed: AtomicU64,
+    /// When a writer last started a relay step itself ([`mono_ns`]).
+    pub last_inline: AtomicU64,
     /// Wakes the stream's thread (captures, resume, stop).
     pub wake: (Mutex<u64>, Condvar),
     /// Wakes writers waiting for outbox room.
@@ -156,6 +165,7 @@ impl StreamRt {
             failure: Mutex::new(None),
             pending: AtomicU64::new(0),
             last_relayed: AtomicU64::new(0),
+            last_inline: AtomicU64::new(0),
             wake: (Mutex::new(0), Condvar::new()),
             room: (Mutex::new(()), Condvar::new()),
             thread: Mutex::new(None),
@@ -394,10 +404,14 @@ impl CommitHook for CaptureHook {
         Ok(())
     }
 
+    /// The batch is visible: relay it on this thread if the stream's thread is idle (no
+    /// wake-up on the way to the topic), else wake that thread.
     fn committed(&self) {
         let woken = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
         for (s, _) in woken {
-            s.notify();
+            if !crate::stream::relay::relay_inline(&self.shared, &s) {
+                s.notify();
+            }
         }
     }
 }
