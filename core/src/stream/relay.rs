@@ -95,7 +95,8 @@ const CHUNK: usize = 1024;
 /// fsync of a growing log file commits the file system's journal, and appends (this relay's
 /// and the table writers' journal writes) that need the journal meanwhile can wait for that
 /// commit; fewer fsyncs mean fewer such stalls. Nothing waits for this stage but the deletion
-/// of outbox entries (and so `await_stream` and outbox room).
+/// of outbox entries (and so `await_stream` and outbox room); a writer that finds the outbox
+/// full cuts the window short ([`StreamRt::hurry_durable`]).
 const DURABLE_WINDOW: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -137,7 +138,7 @@ impl DurableStage {
                 while let Ok(first) = rx.recv() {
                     // Group commit: let more chunks arrive (without waking for each) so one fsync
                     // and one LSM batch cover them; the appends are already visible meanwhile.
-                    std::thread::sleep(DURABLE_WINDOW);
+                    rt.durable_wait(DURABLE_WINDOW);
                     let mut work = vec![first];
                     while let Ok(w) = rx.try_recv() {
                         work.push(w);

@@ -132,6 +132,9 @@ pub(crate) struct StreamRt {
     pub wake: (Mutex<u64>, Condvar),
     /// Wakes writers waiting for outbox room.
     pub room: (Mutex<()>, Condvar),
+    /// Set by a writer that finds the outbox full: the relay's durability stage stops gathering
+    /// and frees room now instead of at the end of its window.
+    pub hurry: (Mutex<bool>, Condvar),
     pub thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The relay's producers and dedup floors; held while a chunk is relayed.
     pub relay: Mutex<Option<crate::stream::relay::RelayCore>>,
@@ -168,6 +171,7 @@ impl StreamRt {
             last_inline: AtomicU64::new(0),
             wake: (Mutex::new(0), Condvar::new()),
             room: (Mutex::new(()), Condvar::new()),
+            hurry: (Mutex::new(false), Condvar::new()),
             thread: Mutex::new(None),
             relay: Mutex::new(None),
             step: Mutex::new(()),
@@ -206,6 +210,22 @@ impl StreamRt {
         }
     }
 
+    /// Ask the durability stage to free room now (see [`StreamRt::hurry`]).
+    pub(crate) fn hurry_durable(&self) {
+        let mut h = self.hurry.0.lock();
+        *h = true;
+        self.hurry.1.notify_all();
+    }
+
+    /// The durability stage's wait: `window`, or less if a writer found the outbox full.
+    pub(crate) fn durable_wait(&self, window: Duration) {
+        let mut h = self.hurry.0.lock();
+        if !*h {
+            self.hurry.1.wait_for(&mut h, window);
+        }
+        *h = false;
+    }
+
     /// Space freed in the outbox: wake blocked writers.
     pub(crate) fn freed(&self, n: u64) {
         let _ = self.pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(p.saturating_sub(n)));
@@ -224,6 +244,7 @@ impl StreamRt {
                 format!("change stream {} has {} changes waiting (max_lag {}); its relay is paused or behind", self.name, self.pending.load(Ordering::Acquire), r.max_lag),
             )
         };
+        self.hurry_durable();
         match r.backpressure {
             Backpressure::Error => Err(full()),
             Backpressure::Block { timeout_ms } => {
@@ -335,7 +356,11 @@ impl CaptureHook {
 impl CommitHook for CaptureHook {
     /// Backpressure: wait for (or refuse for want of) outbox room before the writer takes its
     /// row locks and the commit mutex, so a full stream stalls only writers of its own table.
-    /// The bound is soft: writers admitted together may overshoot `max_lag` by their count.
+    /// The bound is soft: the check is once per write call and the entries are counted at
+    /// commit, so write calls admitted together overshoot `max_lag` by up to their rows
+    /// ([`crate::stream::StreamSpec::max_lag`] gives the exact bound). An exact bound would
+    /// need the admission to reserve the call's rows and every write path to give back what
+    /// it did not commit.
     fn admit(&self, table: &TableName) -> Result<()> {
         let Some(list) = self.streams_of(table) else { return Ok(()) };
         for s in list {
