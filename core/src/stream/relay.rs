@@ -491,7 +491,10 @@ pub(crate) fn start_relay(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine: &Eng
 /// for fsyncs; writers never do), or the step failed (the thread rebuilds the relay).
 ///
 /// Exactly once is unchanged: the step runs under the same `step` and relay locks as the
-/// thread's, so steps never overlap and `pause_stream` still waits for a running one.
+/// thread's, so steps never overlap and `pause_stream` still waits for a running one. The
+/// writer still holds its row locks meanwhile (the commit hook runs before the write call
+/// returns), so other writers of the same row stripes wait for the step too; a step that
+/// waits for the disk delays them, never the writers of other rows.
 pub(crate) fn relay_inline(shared: &Arc<Shared>, rt: &Arc<StreamRt>) -> bool {
     if rt.stop.load(Ordering::Acquire) || rt.paused.load(Ordering::Acquire) {
         return false;
