@@ -1,5 +1,6 @@
 //! Change-stream benchmark: change throughput (table mutation to durable topic record), the
-//! same for atomic multi-row batches (one transaction each at most), and change-to-consumer
+//! same for atomic multi-row batches (one record batch each when in one partition, else a
+//! transaction shared by a relay chunk), and change-to-consumer
 //! latency (put issued to record polled by a read_committed consumer) under a steady load, next
 //! to a plain topic's latency in the same run (send issued to record polled, `acks=1`, the
 //! relay's own setting). Run: `cargo bench -p kabase --bench stream` (`-- --quick` for a short

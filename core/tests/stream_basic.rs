@@ -153,14 +153,26 @@ fn family_partitioning_and_transactions() {
     assert_eq!(leo, vec![2, 0, 2]);
     assert!(d.partitions.iter().all(|p| p.last_stable_offset == p.log_end_offset));
 
-    // A multi-row batch goes as one transaction too.
+    // A multi-row batch whose records all go to one partition is one record batch, atomic
+    // without a transaction: no COMMIT marker.
     let muts: Vec<Mutation> = (0..5).map(|i| Put::new(format!("b{i}")).add("b", "q", "v").into()).collect();
     assert!(t.batch(muts).unwrap().iter().all(|r| r.is_ok()));
     engine.await_stream("fs", WAIT).unwrap();
     let recs = read_all(&engine, "default.f");
     let in_b: Vec<&ConsumerRecord> = recs.iter().filter(|r| r.partition == 1).collect();
     assert_eq!(in_b.len(), 5);
-    assert_eq!(engine.describe_topic("default.f").unwrap().partitions[1].log_end_offset, 6, "5 records and one COMMIT marker");
+    let d = engine.describe_topic("default.f").unwrap();
+    assert_eq!(d.partitions[1].log_end_offset, 5, "5 records, no COMMIT marker");
+    assert_eq!(d.partitions[1].last_stable_offset, 5);
+
+    // A multi-row batch over two families (partitions) goes as one transaction: one COMMIT
+    // marker in each partition it touched.
+    let muts: Vec<Mutation> = (0..3).map(|i| Put::new(format!("m{i}")).add(if i == 0 { "a" } else { "c" }, "q", "v").into()).collect();
+    assert!(t.batch(muts).unwrap().iter().all(|r| r.is_ok()));
+    engine.await_stream("fs", WAIT).unwrap();
+    let leo: Vec<i64> = engine.describe_topic("default.f").unwrap().partitions.iter().map(|p| p.log_end_offset).collect();
+    assert_eq!(leo, vec![2 + 2, 5, 2 + 3]);
+    assert_eq!(read_all(&engine, "default.f").len(), 2 + 5 + 3);
     engine.close().unwrap();
 }
 
@@ -301,9 +313,14 @@ fn backpressure_bounds_the_outbox() {
     engine.stream_table_to_topic(StreamSpec::new("bs", "b").max_lag(5).backpressure(Backpressure::Error)).unwrap();
     engine.pause_stream("bs").unwrap();
     let t = engine.table("b").unwrap();
-    for i in 0..5 {
+    for i in 0..4 {
         t.put(Put::new(format!("r{i}")).add("cf", "v", "x")).unwrap();
     }
+    // The bound is soft, as documented on `StreamSpec::max_lag`: a write call checks for room
+    // once, so a batch of 3 rows admitted at max_lag - 1 entries leaves max_lag - 1 + 3.
+    let muts: Vec<Mutation> = (0..3).map(|i| Put::new(format!("g{i}")).add("cf", "v", "x").into()).collect();
+    assert!(t.batch(muts).unwrap().iter().all(|r| r.is_ok()));
+    assert_eq!(engine.describe_stream("bs").unwrap().lag, 5 - 1 + 3);
     let err = t.put(Put::new("r5").add("cf", "v", "x")).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Timeout);
     assert!(err.message().contains("max_lag 5"), "{err}");

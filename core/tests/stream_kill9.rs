@@ -65,6 +65,11 @@ fn child_writer(dir: &str, round: usize) {
     if engine.describe_stream("ws").is_err() {
         engine.stream_table_to_topic(StreamSpec::new("ws", "w").topic("w-changes")).unwrap();
     }
+    // A second stream of the same table into one partition: there an atomic batch is one
+    // record batch instead of a transaction.
+    if engine.describe_stream("ws1").is_err() {
+        engine.stream_table_to_topic(StreamSpec::new("ws1", "w").topic("w-one").partitions(1)).unwrap();
+    }
     let t = engine.table("w").unwrap();
     say("READY");
     for i in 0.. {
@@ -166,6 +171,43 @@ fn key(v: &str) -> (usize, usize, usize) {
     (it.next().unwrap(), it.next().unwrap(), it.next().unwrap())
 }
 
+/// Every acknowledged mutation is in `topic` exactly once, in row order, atomic batches whole,
+/// and each row's last value is the table's.
+fn check_topic(engine: &Engine, topic: &str, acked: &[(String, String)]) {
+    let recs = read_all(engine, topic);
+    // Exactly once: no value twice; every acknowledged one present.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut per_row: BTreeMap<String, Vec<(usize, usize, usize)>> = BTreeMap::new();
+    for r in &recs {
+        let c = ChangeRecord::from_json(r.value.as_deref().unwrap()).unwrap();
+        let v = String::from_utf8(c.cells[0].value.clone()).unwrap();
+        *seen.entry(v.clone()).or_default() += 1;
+        per_row.entry(String::from_utf8(c.row).unwrap()).or_default().push(key(&v));
+    }
+    let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dups.is_empty(), "duplicates in {topic}: {dups:?}");
+    let missing: Vec<_> = acked.iter().filter(|(_, v)| !seen.contains_key(v)).collect();
+    assert!(missing.is_empty(), "{} acknowledged mutations missing in {topic}, e.g. {:?}", missing.len(), missing.first());
+    // In row order: each row's values in the topic follow the writers' order.
+    for (row, vals) in &per_row {
+        assert!(vals.windows(2).all(|w| w[0] < w[1]), "row {row} out of order in {topic}: {vals:?}");
+    }
+    // The topic's last value of each row is the table's value.
+    let t = engine.table("w").unwrap();
+    for (row, vals) in &per_row {
+        let last = vals.last().unwrap();
+        let want = format!("{}:{}:{}", last.0, last.1, last.2);
+        assert_eq!(t.get(Get::new(row.clone())).unwrap().value("cf", "v"), Some(want.as_bytes()));
+    }
+    // Atomic batches: a batch's three values are all there or none.
+    let by_batch: HashSet<(usize, usize)> = seen.keys().map(|v| key(v)).filter(|k| k.1 % 10 == 9).map(|k| (k.0, k.1)).collect();
+    for (r, i) in by_batch {
+        for k in 0..3 {
+            assert!(seen.contains_key(&format!("{r}:{i}:{k}")), "batch {r}:{i} is partial in {topic}");
+        }
+    }
+}
+
 #[test]
 fn kill9_table_to_topic_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,38 +223,9 @@ fn kill9_table_to_topic_exactly_once() {
     }
     assert!(acked.len() > 20, "the children acknowledged only {} mutations", acked.len());
     let engine = Engine::open(&d).unwrap();
-    engine.await_stream("ws", Duration::from_secs(30)).unwrap();
-    let recs = read_all(&engine, "w-changes");
-    // Exactly once: no value twice; every acknowledged one present.
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut per_row: BTreeMap<String, Vec<(usize, usize, usize)>> = BTreeMap::new();
-    for r in &recs {
-        let c = ChangeRecord::from_json(r.value.as_deref().unwrap()).unwrap();
-        let v = String::from_utf8(c.cells[0].value.clone()).unwrap();
-        *seen.entry(v.clone()).or_default() += 1;
-        per_row.entry(String::from_utf8(c.row).unwrap()).or_default().push(key(&v));
-    }
-    let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(dups.is_empty(), "duplicates in the topic: {dups:?}");
-    let missing: Vec<_> = acked.iter().filter(|(_, v)| !seen.contains_key(v)).collect();
-    assert!(missing.is_empty(), "{} acknowledged mutations missing, e.g. {:?}", missing.len(), missing.first());
-    // In row order: each row's values in the topic follow the writers' order.
-    for (row, vals) in &per_row {
-        assert!(vals.windows(2).all(|w| w[0] < w[1]), "row {row} out of order: {vals:?}");
-    }
-    // The topic's last value of each row is the table's value.
-    let t = engine.table("w").unwrap();
-    for (row, vals) in &per_row {
-        let last = vals.last().unwrap();
-        let want = format!("{}:{}:{}", last.0, last.1, last.2);
-        assert_eq!(t.get(Get::new(row.clone())).unwrap().value("cf", "v"), Some(want.as_bytes()));
-    }
-    // Atomic batches: a batch's three values are all there or none.
-    let by_batch: HashSet<(usize, usize)> = seen.keys().map(|v| key(v)).filter(|k| k.1 % 10 == 9).map(|k| (k.0, k.1)).collect();
-    for (r, i) in by_batch {
-        for k in 0..3 {
-            assert!(seen.contains_key(&format!("{r}:{i}:{k}")), "batch {r}:{i} is partial");
-        }
+    for (stream, topic) in [("ws", "w-changes"), ("ws1", "w-one")] {
+        engine.await_stream(stream, Duration::from_secs(30)).unwrap();
+        check_topic(&engine, topic, &acked);
     }
     engine.close().unwrap();
 }

@@ -147,8 +147,12 @@ impl Engine {
         let id = Self::next_stream_id(shared)?;
         let stored = StoredStream { v: META_VERSION, id, name: spec.name.clone(), kind: StreamKind::TableToTopic, paused: false, stream: Some(resolved.store()), sink: None };
         Self::save_stream(shared, &stored, true)?;
-        shared.activate(Arc::new(StreamRt::new(&stored)?))?;
+        let rt = Arc::new(StreamRt::new(&stored)?);
+        shared.activate(Arc::clone(&rt))?;
         drop(_admin);
+        // Ready on return: the relay's start (its transactional producer's fsynced init) does
+        // not delay the first changes.
+        crate::stream::relay::start_relay(shared, &rt, self);
         self.describe_stream(&spec.name)
     }
 

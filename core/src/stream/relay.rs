@@ -1,32 +1,52 @@
 //! The relay: moves a table-to-topic stream's outbox into its topics, in commit order, exactly
 //! once, in two stages.
 //!
-//! **Append stage** (the stream's thread, woken by the commit hook once a batch is visible).
+//! **Append stage.** Steps run one at a time (under the stream's `step` and relay locks), either
+//! on the committing writer's own thread or on the stream's thread:
+//!
+//! - *Inline* ([`relay_inline`], from the commit hook once the writer's batch is visible): if
+//!   the stream's thread is not in a step, the relay is started, the visible backlog is at most
+//!   [`INLINE_MAX`] entries, the chunk needs no transaction and the previous inline step is at
+//!   least [`INLINE_GAP_NS`] old, the writer runs the step itself and wakes nobody. This keeps
+//!   a thread wake-up (which on a loaded machine can wait milliseconds for a CPU) off the way
+//!   from a commit to the topic.
+//! - *On the stream's thread*, woken by the commit hook whenever the writer did not relay
+//!   inline: bursts (commits closer than the gap, a backlog, a busy thread) go here, in chunks
+//!   of up to [`CHUNK`] entries, and so do transactions.
+//!
 //! Each step reads the outbox entries after its cursor up to the engine's last committed change
 //! sequence number ([`crate::table::write::Committer::last_seq`]): sequence numbers are handed
 //! out and their batch applied under one commit mutex, so every entry at or below that number is
 //! already visible and no gap below it can be filled later. Entries above it are left for the
 //! next step (never skipped). The step turns each change into records
-//! ([`crate::stream::partition::Planner`]) and appends them, never splitting an atomic group:
+//! ([`crate::stream::partition::Planner`]) and appends them, never splitting a unit (one change,
+//! or one atomic multi-row group):
 //!
-//! - a change whose records all go to one partition is appended by the relay thread itself,
-//!   one record batch per partition per step (split below `max.message.bytes`), with no
-//!   producer id: the `acks=1` level (in the OS page cache, as durable as the table's default
-//!   `SYNC_WAL` acknowledgement), seen by consumers at once, and no hand-off to a producer's
-//!   sender thread on the way;
-//! - an atomic multi-row group, or a change spread over several partitions (several families
-//!   under family partitioning, several topics by route rules), is sent as ONE transaction of the
-//!   relay's transactional producer (`transactional.id = __kabase_stream.<id>`, `acks=all`), so
-//!   `read_committed` consumers see all of it or none. Every unit of a chunk that needs a
-//!   transaction shares it, so a burst of atomic batches costs one commit, not one per batch.
+//! - a unit whose records all go to one partition and fit one record batch (half the topic's
+//!   `max.message.bytes`) is appended directly, inside one record batch per partition per step
+//!   (several units per batch, a unit never split over two), with no producer id: the `acks=1`
+//!   level (in the OS page cache, as durable as the table's default `SYNC_WAL`
+//!   acknowledgement), seen by consumers at once. A record batch is atomic by itself: readers
+//!   never read past the end of the last whole batch, and recovery cuts a torn one off, so an
+//!   atomic group in one partition needs no transaction;
+//! - a unit spread over several partitions (the rows of an atomic group in different
+//!   partitions, several families under family partitioning, several topics by route rules),
+//!   or too big for one batch, makes the chunk ONE transaction of the relay's transactional
+//!   producer (`transactional.id = __kabase_stream.<id>`, `acks=all`), so `read_committed`
+//!   consumers see all of each unit or none. Every unit of the chunk shares it, so a burst of
+//!   atomic batches costs one commit (its coordinator writes and an fsync per partition), not
+//!   one per batch.
 //!
 //! A step's appends are all in the log before the next step starts (direct appends return once
 //! done; the transaction is committed), so the two paths never interleave within a partition:
-//! per partition, records are in outbox (commit) order.
+//! per partition, records are in outbox (commit) order. A step that fails marks the relay
+//! broken; the stream's thread then rebuilds it (a new tail scan de-duplicates whatever the
+//! failed step appended).
 //!
 //! **Durability stage** (a second thread per stream). A step hands over the outbox keys it
-//! appended and the end offset of every partition it touched. The stage waits a short window
-//! (2 ms) for more, takes everything queued, fsyncs each touched partition once up to its end (overlapping the next appends), then deletes
+//! appended and the end offset of every partition it touched. The stage waits a window
+//! ([`DURABLE_WINDOW`], 10 ms) for more, takes everything queued, fsyncs each touched partition
+//! once up to its end (overlapping the next appends), then deletes
 //! those outbox entries and writes the relay checkpoint in one LSM batch, and frees their room
 //! (backpressure counts an entry until it is deleted, so it also bounds the hand-over queue,
 //! and the relay never waits for an fsync). A failed fsync stops the stage for good: the relay
@@ -71,8 +91,13 @@ pub const HEADER_SEQ: &str = "kabase.seq";
 /// Most outbox entries relayed in one step (a group is never split).
 const CHUNK: usize = 1024;
 
-/// How long the durability stage gathers chunks before one fsync and one delete batch.
-const DURABLE_WINDOW: Duration = Duration::from_millis(2);
+/// How long the durability stage gathers chunks before one fsync and one delete batch. Every
+/// fsync of a growing log file commits the file system's journal, and appends (this relay's
+/// and the table writers' journal writes) that need the journal meanwhile can wait for that
+/// commit; fewer fsyncs mean fewer such stalls. Nothing waits for this stage but the deletion
+/// of outbox entries (and so `await_stream` and outbox room); a writer that finds the outbox
+/// full cuts the window short ([`StreamRt::hurry_durable`]).
+const DURABLE_WINDOW: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Checkpoint {
@@ -113,7 +138,7 @@ impl DurableStage {
                 while let Ok(first) = rx.recv() {
                     // Group commit: let more chunks arrive (without waking for each) so one fsync
                     // and one LSM batch cover them; the appends are already visible meanwhile.
-                    std::thread::sleep(DURABLE_WINDOW);
+                    rt.durable_wait(DURABLE_WINDOW);
                     let mut work = vec![first];
                     while let Ok(w) = rx.try_recv() {
                         work.push(w);
@@ -194,9 +219,17 @@ struct Outgoing {
     seq: u64,
     time_ms: i64,
     stream: u64,
+    /// The unit (change or atomic group) of the chunk the record belongs to: a direct append
+    /// never splits a unit over two record batches.
+    unit: usize,
 }
 
 impl Outgoing {
+    /// An upper bound of the record's bytes in a record batch (its two headers included).
+    fn size(&self) -> usize {
+        self.key.len() + self.value.len() + 64
+    }
+
     fn headers(&self) -> Vec<Header> {
         vec![
             Header { key: HEADER_STREAM.to_string(), value: Some(self.stream.to_be_bytes().to_vec()) },
@@ -233,6 +266,10 @@ pub(crate) struct RelayCore {
     scan_from: Vec<(String, u32, i64)>,
     replay_until: u64,
     stage: DurableStage,
+    /// Set by a step that failed: its appends may be partial and its cursor and offsets out of
+    /// step with the log, so the core refuses further steps and the stream's thread rebuilds it
+    /// (with a new tail scan, which de-duplicates whatever the failed step appended).
+    broken: Option<(ErrorCode, String)>,
 }
 
 impl Drop for RelayCore {
@@ -317,11 +354,12 @@ impl RelayCore {
         let topics = Arc::clone(&engine.inner.topics.shared);
         let stage = DurableStage::start(shared, rt, Arc::clone(&topics))?;
         let replay_until = floors.values().copied().max().unwrap_or(0);
-        Ok(RelayCore { txn, topics, compression, floors, offsets, partitions, cursor: 0, scan_from, replay_until, stage })
+        Ok(RelayCore { txn, topics, compression, floors, offsets, partitions, cursor: 0, scan_from, replay_until, stage, broken: None })
     }
 
-    fn record(rt: &StreamRt, r: &ResolvedStream, p: &PlannedRecord, time_ms: i64) -> Outgoing {
+    fn record(rt: &StreamRt, r: &ResolvedStream, p: &PlannedRecord, time_ms: i64, unit: usize) -> Outgoing {
         Outgoing {
+            unit,
             topic: p.topic.clone(),
             partition: p.partition,
             key: p.record.row.clone(),
@@ -330,6 +368,13 @@ impl RelayCore {
             time_ms,
             stream: rt.id,
         }
+    }
+
+    /// Most record bytes a direct append puts in one record batch of a partition (half its
+    /// `max.message.bytes`, leaving room for the batch header).
+    fn batch_limit(&self, topic: &str, partition: u32) -> Result<usize> {
+        let part = self.topics.partition(&TopicPartition::new(topic.to_string(), partition))?;
+        Ok((part.config().max_message_bytes / 2).max(1))
     }
 
     /// Append records straight to their partitions, in order: one batch per partition (split
@@ -350,11 +395,13 @@ impl RelayCore {
             let mut bytes = 0usize;
             let mut it = recs.into_iter().peekable();
             while let Some(o) = it.next() {
-                bytes += o.key.len() + o.value.len() + 64;
-                let headers = o.headers();
+                bytes += o.size();
+                let (headers, unit) = (o.headers(), o.unit);
                 batch.push(RecordInput { offset_delta: batch.len() as i32, timestamp: o.time_ms, key: Some(o.key), value: Some(o.value), headers });
-                let next_fits = it.peek().is_some_and(|n| bytes + n.key.len() + n.value.len() + 64 <= limit);
-                if !next_fits {
+                // A unit stays in one batch (the planner sent any unit bigger than the limit
+                // as a transaction instead).
+                let next_joins = it.peek().is_some_and(|n| n.unit == unit || bytes + n.size() <= limit);
+                if !next_joins {
                     let info = part.append(encode_batch(&spec, &batch)?)?;
                     end = info.last_offset + 1;
                     batch.clear();
@@ -383,6 +430,22 @@ impl RelayCore {
     }
 }
 
+/// Most outbox entries a committing writer relays itself ([`relay_inline`]); a larger backlog
+/// is the stream thread's work.
+const INLINE_MAX: usize = 64;
+
+/// Least time between two steps a writer runs itself ([`relay_inline`]), in ns.
+const INLINE_GAP_NS: u64 = 100_000;
+
+/// What one relay step did.
+pub(crate) struct Stepped {
+    /// Outbox entries appended (or found already in the log).
+    pub appended: usize,
+    /// Entries at or below the step's bound are left: the chunk was full, or an inline step
+    /// left its entries to the stream's thread.
+    pub more: bool,
+}
+
 /// Relay one chunk of outbox entries with seq <= `upto` (and <= the last committed seq).
 /// Returns how many entries it appended; they become durable (and are deleted) in the
 /// durability stage.
@@ -398,32 +461,113 @@ pub(crate) fn relay_step_locked(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine
         *guard = Some(RelayCore::init(shared, rt, r, engine)?);
     }
     let core = guard.as_mut().ok_or_else(|| Error::internal("relay core missing"))?;
+    step(shared, rt, engine, r, core, upto, false).map(|s| s.appended)
+}
+
+/// Start a stream's relay (its transactional producer, tail scan and durability stage) if it
+/// is not running yet, so that the first changes after [`Engine::stream_table_to_topic`]
+/// returns do not wait for it. A failure is left to the stream's thread, which retries and
+/// reports it in the stream's state.
+pub(crate) fn start_relay(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine: &Engine) {
+    let _step = rt.step.lock();
+    if rt.paused.load(Ordering::Acquire) || rt.stop.load(Ordering::Acquire) {
+        return;
+    }
+    let Some(r) = rt.resolved.as_ref() else { return };
+    let mut guard = rt.relay.lock();
+    if guard.is_none() {
+        if let Ok(core) = RelayCore::init(shared, rt, r, engine) {
+            *guard = Some(core);
+        }
+    }
+}
+
+/// The committing writer's fast path, called once its batch is visible: if the stream's thread
+/// is not in a step, relay what is visible now on the writer's own thread, so the change
+/// reaches the topic without waking another thread (on a loaded machine a wake-up can wait
+/// milliseconds for a CPU). Returns `false` when the stream's thread must be woken instead:
+/// it is busy (it then relays this change in its next step), the relay is not started, the
+/// backlog is more than [`INLINE_MAX`] entries, the chunk needs a transaction (that waits
+/// for fsyncs; writers never do), or the step failed (the thread rebuilds the relay).
+///
+/// Exactly once is unchanged: the step runs under the same `step` and relay locks as the
+/// thread's, so steps never overlap and `pause_stream` still waits for a running one. The
+/// writer still holds its row locks meanwhile (the commit hook runs before the write call
+/// returns), so other writers of the same row stripes wait for the step too; a step that
+/// waits for the disk delays them, never the writers of other rows.
+pub(crate) fn relay_inline(shared: &Arc<Shared>, rt: &Arc<StreamRt>) -> bool {
+    if rt.stop.load(Ordering::Acquire) || rt.paused.load(Ordering::Acquire) {
+        return false;
+    }
+    // Commits coming faster than one per INLINE_GAP go to the thread, which relays them in
+    // chunks (one step per commit would cost the writers more than the wake-up saves).
+    let now = crate::stream::state::mono_ns();
+    let last = rt.last_inline.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < INLINE_GAP_NS {
+        return false;
+    }
+    let Some(_step) = rt.step.try_lock() else { return false };
+    rt.last_inline.store(now, Ordering::Relaxed);
+    if rt.paused.load(Ordering::Acquire) || rt.stop.load(Ordering::Acquire) {
+        return false;
+    }
+    let Some(r) = rt.resolved.as_ref() else { return false };
+    let Some(mut guard) = rt.relay.try_lock() else { return false };
+    let Some(core) = guard.as_mut() else { return false };
+    let Ok(engine) = shared.engine() else { return false };
+    match step(shared, rt, &engine, r, core, u64::MAX, true) {
+        Ok(s) => !s.more,
+        Err(_) => false,
+    }
+}
+
+/// One relay step on a running core; a failure marks the core broken (see
+/// [`RelayCore::broken`]).
+fn step(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine: &Engine, r: &ResolvedStream, core: &mut RelayCore, upto: u64, inline: bool) -> Result<Stepped> {
+    if let Some((c, m)) = &core.broken {
+        return Err(Error::new(*c, format!("the relay failed and restarts: {m}")));
+    }
+    let res = step_body(shared, rt, engine, r, core, upto, inline);
+    if let Err(e) = &res {
+        core.broken = Some((e.code(), e.message().to_string()));
+    }
+    res
+}
+
+/// The step itself: read a chunk, append it, hand it to the durability stage.
+fn step_body(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine: &Engine, r: &ResolvedStream, core: &mut RelayCore, upto: u64, inline: bool) -> Result<Stepped> {
     core.stage.failure()?;
 
     // Everything at or below the last committed seq is visible (seq assignment and the batch
     // apply under one mutex); anything above may still be committing and waits for next time.
     let upto = upto.min(engine.inner.tables.committer.last_seq());
+    let idle = Stepped { appended: 0, more: false };
     if core.cursor >= upto {
-        return Ok(0);
+        return Ok(idle);
     }
     let mut entries: Vec<OutboxEntry> = Vec::new();
     let from = outbox::key(rt.id, core.cursor.saturating_add(1));
     let to = outbox::key(rt.id, upto);
+    let mut full = false;
     for kv in shared.outbox.range(from..=to) {
         let (k, v) = kv.into_inner()?;
         let e = OutboxEntry::decode(&k, &v)?;
         if e.stream != rt.id || e.seq > upto {
             break;
         }
+        if inline && entries.len() >= INLINE_MAX {
+            return Ok(Stepped { appended: 0, more: true }); // a backlog: the thread's work
+        }
         let boundary = e.group.is_none_or(|g| e.seq + 1 == g.end());
         entries.push(e);
         if entries.len() >= CHUNK && boundary {
+            full = true;
             break;
         }
     }
     if entries.is_empty() {
         core.cursor = upto;
-        return Ok(0);
+        return Ok(idle);
     }
     if let Some(g) = entries.last().and_then(|e| e.group) {
         if entries.last().map(|e| e.seq + 1) != Some(g.end()) {
@@ -435,9 +579,14 @@ pub(crate) fn relay_step_locked(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine
     let parts = core.partitions.clone();
     let partitions_of = |t: &str| -> Result<u32> { parts.get(t).copied().ok_or_else(|| Error::new(ErrorCode::TopicNotFound, format!("stream {} has no topic {t}", rt.name))) };
 
-    // Plan the whole chunk; it goes as ONE transaction if any unit needs atomicity (an atomic
-    // multi-row group, or a change spread over several partitions), else through the plain
-    // producer. A transaction holding several units keeps each one atomic.
+    // Plan the whole chunk. A unit (one change, or an atomic multi-row group) whose records
+    // all go to one partition and fit one record batch is appended directly as part of one
+    // batch: a batch is in the log whole or not at all (a torn one is cut off by recovery,
+    // and readers never see past the end of the last whole one), so it is atomic without a
+    // transaction. The chunk goes as ONE transaction if any unit spreads over several
+    // partitions (several families under family partitioning, several topics by route rules,
+    // the rows of a group in different partitions) or is too big for one batch; a transaction
+    // holding several units keeps each one atomic.
     let mut records: Vec<Outgoing> = Vec::new();
     let mut needs_txn = false;
     let mut i = 0;
@@ -447,9 +596,10 @@ pub(crate) fn relay_step_locked(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine
             None => 1,
         };
         let unit = &entries[i..i + unit_len];
+        let unit_id = i;
         i += unit_len;
         let mut tps: Vec<(String, u32)> = Vec::new();
-        let mut n = 0;
+        let mut bytes = 0usize;
         for e in unit {
             for p in planner.plan(&e.change, &partitions_of)? {
                 let tp = (p.topic.clone(), p.partition);
@@ -459,13 +609,21 @@ pub(crate) fn relay_step_locked(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine
                 if !tps.contains(&tp) {
                     tps.push(tp);
                 }
-                records.push(RelayCore::record(rt, r, &p, e.time_ms));
-                n += 1;
+                let o = RelayCore::record(rt, r, &p, e.time_ms, unit_id);
+                bytes += o.size();
+                records.push(o);
             }
         }
-        if n > 0 && (unit_len > 1 || tps.len() > 1) {
+        if tps.len() > 1 {
             needs_txn = true;
+        } else if let Some((t, p)) = tps.first() {
+            if bytes > core.batch_limit(t, *p)? {
+                needs_txn = true;
+            }
         }
+    }
+    if inline && needs_txn {
+        return Ok(Stepped { appended: 0, more: true }); // a transaction waits for fsyncs: the thread's work
     }
     let touched = if records.is_empty() {
         Vec::new()
@@ -495,7 +653,7 @@ pub(crate) fn relay_step_locked(shared: &Arc<Shared>, rt: &Arc<StreamRt>, engine
     let offsets = if last < core.replay_until { core.scan_from.clone() } else { core.offsets.iter().map(|((t, p), o)| (t.clone(), *p, *o)).collect() };
     let checkpoint = Checkpoint { v: 1, last_seq: last, offsets };
     core.stage.push(Appended { keys: entries.iter().map(OutboxEntry::key).collect(), ends: touched, checkpoint })?;
-    Ok(entries.len())
+    Ok(Stepped { appended: entries.len(), more: full })
 }
 
 /// The relay thread of one stream.
@@ -664,6 +822,102 @@ mod tests {
         drain(&shared, &rt, &engine);
         assert_eq!(outbox_entries(&shared, &rt).len(), 0);
         assert_eq!(rt.pending.load(Ordering::Acquire), 0);
+        engine.close().unwrap();
+    }
+
+    fn read_committed(e: &Engine, topic: &str, partitions: u32) -> Vec<crate::log::ConsumerRecord> {
+        let mut c = e.consumer(ConsumerConfig::default().set("isolation.level", "read_committed").unwrap()).unwrap();
+        let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
+        c.assign(&tps).unwrap();
+        c.seek_to_beginning(&tps).unwrap();
+        let mut out = Vec::new();
+        loop {
+            let got = c.poll(Duration::from_millis(100)).unwrap();
+            if got.is_empty() {
+                return out;
+            }
+            out.extend(got);
+        }
+    }
+
+    /// An atomic group whose rows all go to one partition is appended as one record batch,
+    /// atomic by itself: no transaction (so no commit marker taking an offset, no coordinator
+    /// write, no fsync on the way). A group spread over partitions still goes as a transaction.
+    #[test]
+    fn an_atomic_group_in_one_partition_needs_no_transaction() {
+        let engine = Engine::open_in_memory().unwrap();
+        engine.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf"))).unwrap();
+        engine.stream_table_to_topic(StreamSpec::new("one", "t").topic("one").partitions(1)).unwrap();
+        engine.stream_table_to_topic(StreamSpec::new("two", "t").topic("two").partitions(2)).unwrap();
+        let t = engine.table("t").unwrap();
+        let muts: Vec<crate::table::Mutation> = (0..8).map(|i| Put::new(format!("b{i}")).add("cf", "v", "x").into()).collect();
+        for r in t.batch(muts).unwrap() {
+            r.unwrap();
+        }
+        engine.await_stream("one", Duration::from_secs(10)).unwrap();
+        engine.await_stream("two", Duration::from_secs(10)).unwrap();
+        assert_eq!(leo(&engine, "one"), vec![8], "8 records and no transaction marker");
+        assert_eq!(read_committed(&engine, "one", 1).len(), 8);
+        let two = leo(&engine, "two");
+        assert!(two.iter().all(|&o| o > 0), "the 8 rows hash to both partitions: {two:?}");
+        assert_eq!(two.iter().sum::<i64>(), 8 + 2, "one commit marker per partition: {two:?}");
+        assert_eq!(read_committed(&engine, "two", 2).len(), 8);
+        engine.close().unwrap();
+    }
+
+    /// A unit too big for one record batch is never split over two direct appends (a crash
+    /// between them would leave half of it, and the replay would skip the rest as sent): it
+    /// goes as a transaction.
+    #[test]
+    fn a_unit_too_big_for_one_batch_goes_as_a_transaction() {
+        let engine = Engine::open_in_memory().unwrap();
+        engine.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf"))).unwrap();
+        engine.create_topic(crate::log::NewTopic::new("small", 1).config("max.message.bytes", "4096")).unwrap();
+        engine.stream_table_to_topic(StreamSpec::new("s", "t").topic("small").partitions(1)).unwrap();
+        let t = engine.table("t").unwrap();
+        // Three of these exceed a direct append's limit (half of 4096 bytes) but fit one of the
+        // transactional producer's batches.
+        let big = "x".repeat(700);
+        t.put(Put::new("alone").add("cf", "v", big.clone())).unwrap();
+        engine.await_stream("s", Duration::from_secs(10)).unwrap();
+        assert_eq!(leo(&engine, "small"), vec![1], "a change that fits goes directly");
+        let muts: Vec<crate::table::Mutation> = (0..3).map(|i| Put::new(format!("b{i}")).add("cf", "v", big.clone()).into()).collect();
+        for r in t.batch(muts).unwrap() {
+            r.unwrap();
+        }
+        engine.await_stream("s", Duration::from_secs(10)).unwrap();
+        assert_eq!(leo(&engine, "small"), vec![1 + 3 + 1], "3 records and a commit marker");
+        assert_eq!(read_committed(&engine, "small", 1).len(), 4);
+        engine.close().unwrap();
+    }
+
+    /// A writer relays its own change when the stream's thread is idle: the record is in the
+    /// topic when `put` returns, with no wake-up of the stream's thread on the way. (The thread
+    /// only steps when woken or every 100 ms, so a put that finds it stepping is rare: most of
+    /// the spaced puts below must be visible at once.)
+    #[test]
+    fn a_writer_relays_its_own_change_when_the_relay_is_idle() {
+        let engine = Engine::open_in_memory().unwrap();
+        engine.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf"))).unwrap();
+        engine.stream_table_to_topic(StreamSpec::new("s", "t").topic("s").partitions(1)).unwrap();
+        let t = engine.table("t").unwrap();
+        let mut at_once = 0;
+        for i in 0..20i64 {
+            std::thread::sleep(Duration::from_millis(2));
+            t.put(Put::new(format!("r{i}")).add("cf", "v", "x")).unwrap();
+            if leo(&engine, "s") == vec![i + 1] {
+                at_once += 1;
+            }
+        }
+        assert!(at_once >= 15, "only {at_once} of 20 changes were in the topic when put returned");
+        // Paused: the writer relays nothing, and resuming moves the change.
+        engine.pause_stream("s").unwrap();
+        t.put(Put::new("late").add("cf", "v", "x")).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(leo(&engine, "s"), vec![20]);
+        engine.resume_stream("s").unwrap();
+        engine.await_stream("s", Duration::from_secs(10)).unwrap();
+        assert_eq!(leo(&engine, "s"), vec![21]);
         engine.close().unwrap();
     }
 }

@@ -15,7 +15,7 @@ use crate::stream::route::{RouteAction, RouteRule, RouteRules};
 pub const META_VERSION: u32 = 1;
 
 /// What a writer meets when a stream's outbox is full (its relay is paused or slower than the
-/// writers): the outbox never grows past [`StreamSpec::max_lag`] entries.
+/// writers), as bounded by [`StreamSpec::max_lag`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Backpressure {
     /// Wait up to this many milliseconds for room, then fail with [`ErrorCode::Timeout`].
@@ -60,7 +60,16 @@ pub struct StreamSpec {
     /// Partitions of topics the stream creates; `None` = one per family with
     /// [`Partitioning::Family`], else the engine's `num_partitions`.
     pub partitions: Option<u32>,
-    /// Most changes waiting in the outbox (default 100 000).
+    /// Outbox bound (default 100 000): a write is admitted only while the stream's outbox holds
+    /// fewer entries. An entry counts from its commit until it is deleted (relayed, and then
+    /// fsynced in the topic by the relay's durability stage).
+    ///
+    /// The bound is soft: a write call (`put`, `delete`, the puts and deletes of one `batch`,
+    /// ...) checks for room once, before it takes its row locks, then adds one entry per row it
+    /// commits. So the outbox holds at most `max_lag - 1 + R` entries, R being the rows of the
+    /// write calls admitted but not yet committed at that moment: exactly `max_lag` for one
+    /// writer of single rows, `max_lag - 1 + W` with W concurrent single-row writers, and
+    /// `max_lag - 1 + N` after a batch of N rows admitted at `max_lag - 1` entries.
     pub max_lag: u64,
     /// What writers meet when the outbox is full.
     pub backpressure: Backpressure,

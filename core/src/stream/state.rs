@@ -94,6 +94,13 @@ thread_local! {
     static NAME_BUF: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
+/// Nanoseconds on a monotonic clock (since the first call), for the relay's pacing.
+pub(crate) fn mono_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    // Starts at 1 s so that 0 means "never".
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1_000_000_000
+}
+
 /// Queue `writes` (keys of `kabase.stream.meta`) for the next commit on this thread.
 pub(crate) fn set_sink_extra(writes: Vec<(Vec<u8>, Vec<u8>)>) {
     SINK_EXTRA.with(|x| *x.borrow_mut() = writes);
@@ -119,10 +126,15 @@ pub(crate) struct StreamRt {
     pub pending: AtomicU64,
     /// Seq of the last change appended to the topic.
     pub last_relayed: AtomicU64,
+    /// When a writer last started a relay step itself ([`mono_ns`]).
+    pub last_inline: AtomicU64,
     /// Wakes the stream's thread (captures, resume, stop).
     pub wake: (Mutex<u64>, Condvar),
     /// Wakes writers waiting for outbox room.
     pub room: (Mutex<()>, Condvar),
+    /// Set by a writer that finds the outbox full: the relay's durability stage stops gathering
+    /// and frees room now instead of at the end of its window.
+    pub hurry: (Mutex<bool>, Condvar),
     pub thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The relay's producers and dedup floors; held while a chunk is relayed.
     pub relay: Mutex<Option<crate::stream::relay::RelayCore>>,
@@ -156,8 +168,10 @@ impl StreamRt {
             failure: Mutex::new(None),
             pending: AtomicU64::new(0),
             last_relayed: AtomicU64::new(0),
+            last_inline: AtomicU64::new(0),
             wake: (Mutex::new(0), Condvar::new()),
             room: (Mutex::new(()), Condvar::new()),
+            hurry: (Mutex::new(false), Condvar::new()),
             thread: Mutex::new(None),
             relay: Mutex::new(None),
             step: Mutex::new(()),
@@ -196,6 +210,22 @@ impl StreamRt {
         }
     }
 
+    /// Ask the durability stage to free room now (see [`StreamRt::hurry`]).
+    pub(crate) fn hurry_durable(&self) {
+        let mut h = self.hurry.0.lock();
+        *h = true;
+        self.hurry.1.notify_all();
+    }
+
+    /// The durability stage's wait: `window`, or less if a writer found the outbox full.
+    pub(crate) fn durable_wait(&self, window: Duration) {
+        let mut h = self.hurry.0.lock();
+        if !*h {
+            self.hurry.1.wait_for(&mut h, window);
+        }
+        *h = false;
+    }
+
     /// Space freed in the outbox: wake blocked writers.
     pub(crate) fn freed(&self, n: u64) {
         let _ = self.pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(p.saturating_sub(n)));
@@ -214,6 +244,7 @@ impl StreamRt {
                 format!("change stream {} has {} changes waiting (max_lag {}); its relay is paused or behind", self.name, self.pending.load(Ordering::Acquire), r.max_lag),
             )
         };
+        self.hurry_durable();
         match r.backpressure {
             Backpressure::Error => Err(full()),
             Backpressure::Block { timeout_ms } => {
@@ -325,7 +356,11 @@ impl CaptureHook {
 impl CommitHook for CaptureHook {
     /// Backpressure: wait for (or refuse for want of) outbox room before the writer takes its
     /// row locks and the commit mutex, so a full stream stalls only writers of its own table.
-    /// The bound is soft: writers admitted together may overshoot `max_lag` by their count.
+    /// The bound is soft: the check is once per write call and the entries are counted at
+    /// commit, so write calls admitted together overshoot `max_lag` by up to their rows
+    /// ([`crate::stream::StreamSpec::max_lag`] gives the exact bound). An exact bound would
+    /// need the admission to reserve the call's rows and every write path to give back what
+    /// it did not commit.
     fn admit(&self, table: &TableName) -> Result<()> {
         let Some(list) = self.streams_of(table) else { return Ok(()) };
         for s in list {
@@ -394,10 +429,14 @@ impl CommitHook for CaptureHook {
         Ok(())
     }
 
+    /// The batch is visible: relay it on this thread if the stream's thread is idle (no
+    /// wake-up on the way to the topic), else wake that thread.
     fn committed(&self) {
         let woken = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
         for (s, _) in woken {
-            s.notify();
+            if !crate::stream::relay::relay_inline(&self.shared, &s) {
+                s.notify();
+            }
         }
     }
 }

@@ -62,8 +62,9 @@ pub(crate) struct CommitContext<'a> {
     /// This change's sequence number.
     pub seq: u64,
     /// The sequence numbers of every change committed in the same atomic batch as this one
-    /// (`first..=last`; a single change has `first == last == seq`). Change streams send a
-    /// multi-row batch to a topic as one transaction.
+    /// (`first..=last`; a single change has `first == last == seq`). Change streams deliver a
+    /// multi-row batch to a topic atomically (one record batch, or one transaction when its
+    /// records go to several partitions).
     pub batch_seqs: (u64, u64),
 }
 
