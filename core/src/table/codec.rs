@@ -22,6 +22,14 @@
 //! per-cell TTL in milliseconds (`Put::ttl`, HBase's cell TTL tag) follows the codec byte:
 //! `codec|0x80 ttl(8) payload`; the cell expires once `ts + ttl < now`. Delete markers have an
 //! empty value.
+//!
+//! In a family with NEW_VERSION_BEHAVIOR, every cell also carries the change sequence number of
+//! the commit that wrote it (HBase orders a marker against puts by this "mvcc"): the flag byte's
+//! 0x40 bit is set and an 8-byte big-endian sequence number follows it, before any TTL:
+//! `flags seq(8) [ttl(8)] payload`, flags = `codec | 0x40 [| 0x80]`. A marker is then
+//! `0x40 seq(8)`. The writer leaves the sequence number zero and the commit fills it in
+//! ([`stamp_seq`]) once the number is handed out. A cell without the bit has sequence number 0
+//! (written before the option was turned on).
 
 use crate::cell::CellKind;
 use crate::error::{Error, Result};
@@ -293,21 +301,65 @@ pub fn encode_value_slice(value: &[u8], compression: Compression) -> fjall::Slic
 }
 
 const TTL_FLAG: u8 = 0x80;
+const SEQ_FLAG: u8 = 0x40;
+const CODEC_MASK: u8 = !(TTL_FLAG | SEQ_FLAG);
 
 /// Split a stored value into `(codec, per-cell TTL, payload)`; `None` for an empty value.
 fn split_value(stored: &[u8]) -> Result<Option<(u8, Option<i64>, &[u8])>> {
-    let Some((&first, rest)) = stored.split_first() else {
+    let Some((&first, mut rest)) = stored.split_first() else {
         return Ok(None);
     };
+    if first & SEQ_FLAG != 0 {
+        rest = rest.get(8..).ok_or_else(|| Error::corrupt("value with a sequence flag is shorter than its sequence number"))?;
+    }
     if first & TTL_FLAG == 0 {
-        return Ok(Some((first, None, rest)));
+        return Ok(Some((first & CODEC_MASK, None, rest)));
     }
     if rest.len() < 8 {
         return Err(Error::corrupt("value with a TTL flag is shorter than its TTL"));
     }
     let mut b = [0u8; 8];
     b.copy_from_slice(&rest[..8]);
-    Ok(Some((first & !TTL_FLAG, Some(i64::from_be_bytes(b)), &rest[8..])))
+    Ok(Some((first & CODEC_MASK, Some(i64::from_be_bytes(b)), &rest[8..])))
+}
+
+/// The change sequence number a stored value carries (NEW_VERSION_BEHAVIOR families); 0 when it
+/// carries none.
+pub fn value_seq(stored: &[u8]) -> Result<u64> {
+    match stored.first() {
+        Some(b) if b & SEQ_FLAG != 0 => {
+            let s = stored.get(1..9).ok_or_else(|| Error::corrupt("value with a sequence flag is shorter than its sequence number"))?;
+            let mut b = [0u8; 8];
+            b.copy_from_slice(s);
+            Ok(u64::from_be_bytes(b))
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Give an encoded value (or an empty marker value) a sequence-number slot, zero until
+/// [`stamp_seq`] fills it.
+pub fn with_seq_slot(mut encoded: Vec<u8>) -> Vec<u8> {
+    if encoded.is_empty() {
+        encoded.push(0);
+    }
+    encoded[0] |= SEQ_FLAG;
+    encoded.splice(1..1, [0u8; 8]);
+    encoded
+}
+
+/// Whether a value to write has a sequence-number slot for the commit to fill.
+pub fn has_seq_slot(value: &[u8]) -> bool {
+    value.first().is_some_and(|b| b & SEQ_FLAG != 0)
+}
+
+/// A copy of `value` (which has a slot, see [`has_seq_slot`]) carrying `seq`.
+pub fn stamp_seq(value: &[u8], seq: u64) -> fjall::Slice {
+    let mut v = value.to_vec();
+    if let Some(slot) = v.get_mut(1..9) {
+        slot.copy_from_slice(&seq.to_be_bytes());
+    }
+    fjall::Slice::from(v)
 }
 
 /// [`encode_value`] with a per-cell TTL (ms) when `ttl` is set.
@@ -328,12 +380,19 @@ pub fn value_ttl(stored: &[u8]) -> Result<Option<i64>> {
     }
 }
 
-/// Re-encode a stored value with another family compression, keeping its per-cell TTL.
+/// Re-encode a stored value with another family compression, keeping its per-cell TTL and
+/// sequence number. A marker value stays as it is.
 pub fn recode_value(stored: &[u8], compression: Compression) -> Result<Vec<u8>> {
-    if stored.is_empty() {
-        return Ok(Vec::new());
+    if stored.is_empty() || stored.len() == 9 && stored[0] == SEQ_FLAG {
+        return Ok(stored.to_vec());
     }
-    Ok(encode_value_ttl(&decode_value(stored)?, compression, value_ttl(stored)?))
+    let v = encode_value_ttl(&decode_value(stored)?, compression, value_ttl(stored)?);
+    if has_seq_slot(stored) {
+        let mut v = with_seq_slot(v);
+        v[1..9].copy_from_slice(&value_seq(stored)?.to_be_bytes());
+        return Ok(v);
+    }
+    Ok(v)
 }
 
 /// Decode a stored put value.
@@ -436,7 +495,7 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
 
 /// The codec byte of a stored value (for tests and describe).
 pub fn stored_codec(stored: &[u8]) -> Option<u8> {
-    stored.first().map(|b| b & !TTL_FLAG)
+    stored.first().map(|b| b & CODEC_MASK)
 }
 
 #[cfg(test)]
@@ -549,6 +608,37 @@ mod tests {
         // A flagged value too short for its TTL is corrupt, not a panic.
         assert!(decode_value(&[0x80, 1, 2]).is_err());
         assert!(value_ttl(&[0x80]).is_err());
+    }
+
+    #[test]
+    fn values_carry_a_sequence_number() {
+        let v = b"abc abc abc abc abc abc abc abc abc abc".repeat(4);
+        for (c, ttl) in [(Compression::None, None), (Compression::Zstd, Some(1500)), (Compression::Gz, None)] {
+            let slotted = with_seq_slot(encode_value_ttl(&v, c, ttl));
+            assert!(has_seq_slot(&slotted));
+            assert_eq!(value_seq(&slotted).unwrap(), 0);
+            let stored = stamp_seq(&slotted, 0x0102_0304_0506_0708);
+            assert_eq!(value_seq(&stored).unwrap(), 0x0102_0304_0506_0708);
+            assert_eq!((decode_value(&stored).unwrap(), value_ttl(&stored).unwrap()), (v.clone(), ttl));
+            let mut out = Vec::new();
+            decode_value_into(&stored, &mut out).unwrap();
+            assert_eq!(out, v);
+            let r = recode_value(&stored, Compression::Snappy).unwrap();
+            assert_eq!((value_seq(&r).unwrap(), value_ttl(&r).unwrap(), decode_value(&r).unwrap()), (0x0102_0304_0506_0708, ttl, v.clone()));
+            assert_eq!(stored_codec(&r), Some(CODEC_SNAPPY));
+        }
+        // A marker: the flag and the number, nothing else.
+        let m = stamp_seq(&with_seq_slot(Vec::new()), 42);
+        assert_eq!((m.len(), value_seq(&m).unwrap()), (9, 42));
+        assert_eq!(recode_value(&m, Compression::Zstd).unwrap(), m.to_vec());
+        // Values without the flag have sequence number 0 and no slot.
+        let plain = encode_value_ttl(b"x", Compression::None, Some(5));
+        assert!(!has_seq_slot(&plain) && !has_seq_slot(b""));
+        assert_eq!(value_seq(&plain).unwrap(), 0);
+        // Too short for its flags: corrupt, not a panic.
+        assert!(value_seq(&[0x40, 1, 2]).is_err());
+        assert!(decode_value(&[0x40, 1, 2]).is_err());
+        assert!(decode_value(&[0xC0, 0, 0, 0, 0, 0, 0, 0, 1, 2]).is_err());
     }
 
     #[test]

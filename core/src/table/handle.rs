@@ -432,7 +432,12 @@ impl Table {
                     codec::MAX_KEY_LEN
                 )));
             }
-            let value = if c.kind == CellKind::Put && c.ttl.is_some() {
+            let desc = &shape.families[c.fam].desc;
+            let value = if desc.new_version_behavior {
+                // A slot for the commit's sequence number, filled in by the commit.
+                let v = if c.kind == CellKind::Put { codec::encode_value_ttl(&c.value, desc.compression, c.ttl) } else { Vec::new() };
+                fjall::Slice::from(codec::with_seq_slot(v))
+            } else if c.kind == CellKind::Put && c.ttl.is_some() {
                 fjall::Slice::from(codec::encode_value_ttl(&c.value, shape.families[c.fam].desc.compression, c.ttl))
             } else if c.kind == CellKind::Put {
                 codec::encode_value_slice(&c.value, shape.families[c.fam].desc.compression)

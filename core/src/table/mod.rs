@@ -27,6 +27,7 @@
 
 pub mod codec;
 mod handle;
+mod nvb;
 pub mod ops;
 pub(crate) mod read;
 mod scan;

@@ -1361,3 +1361,266 @@ fn racing_server_timestamped_writes_commit_in_timestamp_order() {
     assert_eq!(got.cells[0].timestamp, last.1);
     e.close().unwrap();
 }
+
+// ------------------------------------------------------------------ NEW_VERSION_BEHAVIOR
+
+fn nvb_family() -> FamilyDescriptor {
+    FamilyDescriptor::new("f").versions(3).new_version_behavior(true)
+}
+
+/// Timestamps of the visible versions of `f:q`, newest first.
+fn stamps(t: &Table, max_versions: u32) -> Vec<i64> {
+    t.get(Get::new("r").max_versions(max_versions)).unwrap().versions("f", "q").iter().map(|c| c.timestamp).collect()
+}
+
+#[test]
+fn new_version_behavior_lets_puts_after_a_delete_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(dir.path()).unwrap();
+    let plain = table_with(&e, "plain", vec![FamilyDescriptor::new("f").versions(3)]);
+    let nvb = table_with(&e, "nvb", vec![nvb_family()]);
+    assert!(e.describe_table("nvb").unwrap().families[0].new_version_behavior);
+    assert!(!e.describe_table("plain").unwrap().families[0].new_version_behavior);
+    for t in [&plain, &nvb] {
+        t.put(Put::new("r").add_at("f", "q", 100, "old")).unwrap();
+        t.delete(Delete::new("r").columns_at("f", "q", 200)).unwrap();
+        t.put(Put::new("r").add_at("f", "q", 150, "later")).unwrap();
+    }
+    // Without the option the marker hides the later put (HBase's "deletes mask puts")...
+    assert!(plain.get(Get::new("r")).unwrap().is_empty());
+    // ...with it only the put written before the marker is hidden.
+    assert_eq!(vals(&nvb.get(Get::new("r").max_versions(3)).unwrap(), "f", "q"), vec![(150, "later".into())]);
+    assert_eq!(rows(&nvb, Scan::new().reversed(true))[0].value("f", "q"), Some(&b"later"[..]));
+    // The same from disk segments, after a reopen (sequence numbers go on rising), and after a
+    // major compaction.
+    e.flush_table("nvb").unwrap();
+    drop((plain, nvb));
+    e.close().unwrap();
+    drop(e);
+    let e = Engine::open(dir.path()).unwrap();
+    let nvb = e.table("nvb").unwrap();
+    assert_eq!(stamps(&nvb, 3), [150]);
+    nvb.delete(Delete::new("r").columns_at("f", "q", 300)).unwrap();
+    nvb.put(Put::new("r").add_at("f", "q", 120, "after reopen")).unwrap();
+    assert_eq!(stamps(&nvb, 3), [120]);
+    e.major_compact_table("nvb").unwrap();
+    assert_eq!(stamps(&nvb, 3), [120]);
+    assert_eq!(nvb.shape().unwrap().families[0].ks.iter().count(), 1, "the marker and the deleted puts are gone");
+    // Every marker kind: a put written after it shows through.
+    nvb.delete(Delete::new_at("r", 500)).unwrap();
+    nvb.put(Put::new("r").add_at("f", "q", 110, "after family delete")).unwrap();
+    nvb.delete(Delete::new("r").family_version("f", 105)).unwrap();
+    nvb.delete(Delete::new("r").column_at("f", "q", 106)).unwrap();
+    nvb.put(Put::new("r").add_at("f", "q", 105, "a").add_at("f", "q", 106, "b")).unwrap();
+    assert_eq!(stamps(&nvb, 3), [110, 106, 105]);
+    e.close().unwrap();
+}
+
+#[test]
+fn new_version_behavior_orders_by_commit_within_a_batch() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![nvb_family()]);
+    // One commit holding both: the marker wins (HBase gives a mutation one sequence number).
+    t.mutate_row(RowMutations::new("r").delete(Delete::new("r").columns_at("f", "q", 200)).put(Put::new("r").add_at("f", "q", 150, "x")))
+        .unwrap();
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    // A batch commits its rows together, each with its own sequence number, in order.
+    let res = t
+        .batch(vec![
+            Delete::new("s").columns_at("f", "q", 200).into(),
+            Put::new("s").add_at("f", "q", 150, "after").into(),
+            Put::new("u").add_at("f", "q", 150, "before").into(),
+            Delete::new("u").columns_at("f", "q", 200).into(),
+        ])
+        .unwrap();
+    assert!(res.iter().all(|r| r.is_ok()));
+    assert_eq!(t.get(Get::new("s")).unwrap().value("f", "q"), Some(&b"after"[..]));
+    assert!(t.get(Get::new("u")).unwrap().is_empty());
+    // Increments and appends are puts with sequence numbers too.
+    t.delete(Delete::new("c").columns_at("f", "n", i64::MAX - 1)).unwrap();
+    assert_eq!(t.increment(Increment::new("c").add("f", "n", 2)).unwrap().long("f", "n"), Some(2));
+    assert_eq!(t.get(Get::new("c")).unwrap().cells.len(), 1);
+}
+
+/// HBase's TestNewVersionBehaviorFromClientSide scenarios (VERSIONS = 3), each checked from the
+/// memtable, from disk segments and after a major compaction: the option makes results
+/// independent of compaction.
+#[test]
+fn new_version_behavior_counts_versions_by_what_was_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(dir.path()).unwrap();
+    let mut n = 0;
+    let mut check = |steps: &dyn Fn(&Table), max_versions: u32, want: &[i64]| {
+        n += 1;
+        let name = format!("nvb{n}");
+        let t = table_with(&e, &name, vec![nvb_family()]);
+        steps(&t);
+        assert_eq!(stamps(&t, max_versions), want, "{name} in the memtable");
+        e.flush_table(&name).unwrap();
+        assert_eq!(stamps(&t, max_versions), want, "{name} from segments");
+        e.major_compact_table(&name).unwrap();
+        assert_eq!(stamps(&t, max_versions), want, "{name} after major compaction");
+    };
+    let put = |t: &Table, ts: i64| t.put(Put::new("r").add_at("f", "q", ts, format!("v{ts}"))).unwrap();
+    let del_version = |t: &Table, ts: i64| t.delete(Delete::new("r").column_at("f", "q", ts)).unwrap();
+    // testPutAndDeleteVersions: a column delete, then a put older than everything.
+    check(
+        &|t| {
+            (1..=4).for_each(|i| put(t, 1_000_000 + i));
+            t.delete(Delete::new("r").columns_at("f", "q", 2_000_000)).unwrap();
+            put(t, 1_000_000);
+        },
+        3,
+        &[1_000_000],
+    );
+    // testPutMasked: deleting version 3 does not bring back version 1, which was pushed out by
+    // 4, 3 and 2 while they were all visible.
+    check(
+        &|t| {
+            (1..=4).for_each(|i| put(t, 1_000_000 + i));
+            del_version(t, 1_000_003);
+        },
+        3,
+        &[1_000_004, 1_000_002],
+    );
+    // testPutMasked2: a version delete before its put does not hide it.
+    check(
+        &|t| {
+            put(t, 1_000_001);
+            put(t, 1_000_002);
+            del_version(t, 1_000_003);
+            put(t, 1_000_003);
+            put(t, 1_000_004);
+        },
+        3,
+        &[1_000_004, 1_000_003, 1_000_002],
+    );
+    // testPutMaskedAndUserMaxVersion: the read's max versions is applied after the masking.
+    check(
+        &|t| {
+            (1..=4).for_each(|i| put(t, 1_000_000 + i));
+            del_version(t, 1_000_004);
+            del_version(t, 1_000_003);
+        },
+        1,
+        &[1_000_002],
+    );
+    // testSameTs: rewriting a version counts it once.
+    check(
+        &|t| {
+            for ts in [1, 2, 3, 3, 3, 4] {
+                put(t, 1_000_000 + ts);
+            }
+        },
+        3,
+        &[1_000_004, 1_000_003, 1_000_002],
+    );
+    // testSameTsAndDelete: a delete of a rewritten version hides every write of it before.
+    check(
+        &|t| {
+            for ts in [1, 2, 3, 3, 3, 3] {
+                put(t, 1_000_000 + ts);
+            }
+            del_version(t, 1_000_003);
+            put(t, 1_000_004);
+        },
+        3,
+        &[1_000_004, 1_000_002, 1_000_001],
+    );
+    // testTimeRange: versions pushed out by newer ones stay out of a time range that excludes
+    // the newer ones.
+    let t = table_with(&e, "nvb_tr", vec![nvb_family()]);
+    (1..=8).for_each(|i| put(&t, 1_000_000 + i));
+    assert!(t.get(Get::new("r").max_versions(3).time_range(0, 1_000_005)).unwrap().is_empty());
+    // Without the option, deleting the newest version brings older ones back (until a major
+    // compaction drops them, so results depend on compaction timing).
+    let plain = table_with(&e, "plain_masked", vec![FamilyDescriptor::new("f").versions(3)]);
+    (1..=4).for_each(|i| put(&plain, 1_000_000 + i));
+    del_version(&plain, 1_000_003);
+    assert_eq!(stamps(&plain, 3), [1_000_004, 1_000_002, 1_000_001]);
+}
+
+#[test]
+fn new_version_behavior_family_deletes_and_raw_scans() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![nvb_family()]);
+    let put = |q: &str, ts: i64| t.put(Put::new("r").add_at("f", q, ts, "v")).unwrap();
+    let cells = |t: &Table| -> Vec<(String, i64)> {
+        t.get(Get::new("r").max_versions(3)).unwrap().cells.iter().map(|c| (String::from_utf8(c.qualifier.clone()).unwrap(), c.timestamp)).collect()
+    };
+    // testDeleteFamily.
+    put("col1", 1_000_001);
+    put("col1", 1_000_002);
+    put("col2", 1_000_002);
+    put("col3", 1_000_001);
+    t.delete(Delete::new("r").family_at("f", 2_000_000)).unwrap();
+    put("col3", 1_500_002);
+    put("col2", 1_500_001);
+    put("col1", 1_500_001);
+    put("col1", 1_500_002);
+    let q = |s: &str, ts: i64| (s.to_string(), ts);
+    assert_eq!(cells(&t), [q("col1", 1_500_002), q("col1", 1_500_001), q("col2", 1_500_001), q("col3", 1_500_002)]);
+    t.delete(Delete::new("r").family_version("f", 1_500_001)).unwrap();
+    assert_eq!(cells(&t), [q("col1", 1_500_002), q("col3", 1_500_002)]);
+    put("col1", 1_000_001);
+    put("col1", 1_000_002);
+    put("col2", 1_000_002);
+    put("col3", 1_000_001);
+    let want = [q("col1", 1_500_002), q("col1", 1_000_002), q("col1", 1_000_001), q("col2", 1_000_002), q("col3", 1_500_002), q("col3", 1_000_001)];
+    assert_eq!(cells(&t), want);
+    e.major_compact_table("t").unwrap();
+    assert_eq!(cells(&t), want);
+
+    // testRawScanAndMajorCompaction: raw scans show everything until a major compaction keeps
+    // only what is visible.
+    let t = table_with(&e, "raw", vec![nvb_family()]);
+    for ts in 1..=4 {
+        t.put(Put::new("r").add_at("f", "q", 1_000_000 + ts, "v")).unwrap();
+    }
+    t.delete(Delete::new("r").column_at("f", "q", 1_000_004)).unwrap();
+    t.delete(Delete::new("r").column_at("f", "q", 1_000_003)).unwrap();
+    assert_eq!(rows(&t, Scan::new().raw(true).max_versions(10))[0].cells.len(), 6);
+    e.major_compact_table("raw").unwrap();
+    let got = rows(&t, Scan::new().raw(true).max_versions(10));
+    assert_eq!(got.iter().map(described).collect::<Vec<_>>(), [vec!["f:q@1000002Put".to_string()]]);
+}
+
+#[test]
+fn new_version_behavior_with_keep_deleted_cells() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![nvb_family().keep_deleted_cells(KeepDeletedCells::True)]);
+    t.put(Put::new("r").add_at("f", "q", 10, "v10")).unwrap();
+    t.delete(Delete::new("r").columns_at("f", "q", 20)).unwrap();
+    t.put(Put::new("r").add_at("f", "q", 15, "v15")).unwrap();
+    for _ in 0..2 {
+        // The marker hides only the put before it; a range ending before the marker sees both.
+        assert_eq!(stamps(&t, 3), [15]);
+        assert_eq!(vals(&t.get(Get::new("r").max_versions(3).time_range(0, 20)).unwrap(), "f", "q"), vec![(15, "v15".into()), (10, "v10".into())]);
+        // Major compaction keeps the deleted cell and the marker.
+        e.major_compact_table("t").unwrap();
+    }
+}
+
+#[test]
+fn new_version_behavior_can_be_altered() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![FamilyDescriptor::new("f").versions(3).compression(Compression::Zstd)]);
+    t.put(Put::new("r").add_at("f", "q", 100, "old")).unwrap();
+    t.delete(Delete::new("r").columns_at("f", "q", 200)).unwrap();
+    t.put(Put::new("r").add_at("f", "q", 150, "hidden")).unwrap();
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    // Turned on: cells written before count as older than every later one.
+    e.modify_family("t", FamilyDescriptor::new("f").versions(3).compression(Compression::Zstd).new_version_behavior(true)).unwrap();
+    assert!(e.describe_table("t").unwrap().families[0].new_version_behavior);
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    t.put(Put::new("r").add_at("f", "q", 120, "x".repeat(200))).unwrap();
+    assert_eq!(stamps(&t, 3), [120]);
+    // A rewrite into a new keyspace (to LZ4) keeps the sequence numbers.
+    e.disable_table("t").unwrap();
+    e.modify_family("t", FamilyDescriptor::new("f").versions(3).compression(Compression::Lz4).new_version_behavior(true)).unwrap();
+    e.enable_table("t").unwrap();
+    assert_eq!(vals(&t.get(Get::new("r").max_versions(3)).unwrap(), "f", "q"), vec![(120, "x".repeat(200))]);
+    // Turned off: the marker masks by timestamp again.
+    e.modify_family("t", FamilyDescriptor::new("f").versions(3).compression(Compression::Lz4)).unwrap();
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+}
