@@ -38,7 +38,7 @@ pub struct Scanner {
     pub(crate) chunk_rows: usize,
     chunk_now: i64,
     /// Reversed scans: the current row's entries per family.
-    bufs: Vec<BufSource>,
+    bufs: Vec<RevSource>,
     /// Cells and key buffers to reuse.
     read_bufs: ReadBufs,
     scratch: Vec<u8>,
@@ -125,8 +125,9 @@ impl Cursor {
         Ok(c)
     }
 
-    /// A backward cursor over `[lower, upper)` (it never seeks: reversed scans read each row
-    /// into memory).
+    /// A backward cursor over `[lower, upper)`. It finds the rows of a reversed scan; a row is
+    /// then read from memory or through a forward cursor over the row alone (see
+    /// [`Scanner::step`]), and [`Cursor::seek_before`] moves past it.
     fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Backward(snap.range::<&[u8], _>(ks, (lower, upper)).rev());
         let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper: upper.map(<[u8]>::to_vec), row: Vec::new(), visited: 0 };
@@ -153,6 +154,12 @@ impl Cursor {
 
     fn row(&self) -> Option<&[u8]> {
         self.head.as_ref().map(|(k, _, n)| &k[..*n])
+    }
+
+    /// Backward cursors: move to the last entry below `key` (and at or above `lower`).
+    fn seek_before(&mut self, lower: Bound<&[u8]>, key: &[u8]) -> Result<()> {
+        self.iter = CursorIter::Backward(self.snap.range::<&[u8], _>(&self.ks, (lower, Bound::Excluded(key))).rev());
+        self.pull()
     }
 
     /// Serve the row with encoded part `row_enc` as an entry source.
@@ -188,6 +195,41 @@ impl EntrySource for Cursor {
         let upper = bound_ref(&self.upper);
         self.iter = CursorIter::Forward(self.snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
         self.pull()
+    }
+}
+
+/// How many entries of a row a reversed scan reads backwards into memory: a row with more is
+/// read forwards through a cursor over the row alone, so filter hints, explicit columns and
+/// version limits seek in the LSM as they do in forward scans, and one backward seek moves past
+/// the row.
+const REV_BUFFERED_ENTRIES: usize = 16;
+
+/// One family's entries of the current row in a reversed scan.
+enum RevSource {
+    /// Read backwards into memory (a narrow row).
+    Buf(BufSource),
+    /// A forward cursor over the row (a wide one).
+    Row(Cursor),
+}
+
+impl EntrySource for RevSource {
+    fn peek(&self) -> Option<(&[u8], &[u8])> {
+        match self {
+            RevSource::Buf(b) => b.peek(),
+            RevSource::Row(c) => c.peek(),
+        }
+    }
+    fn advance(&mut self) -> Result<()> {
+        match self {
+            RevSource::Buf(b) => b.advance(),
+            RevSource::Row(c) => c.advance(),
+        }
+    }
+    fn seek(&mut self, key: &[u8]) -> Result<()> {
+        match self {
+            RevSource::Buf(b) => b.seek(key),
+            RevSource::Row(c) => c.seek(key),
+        }
     }
 }
 
@@ -314,7 +356,7 @@ impl Scanner {
             cursors.push(c);
         }
         if self.reversed {
-            self.bufs = (0..cursors.len()).map(|_| BufSource::default()).collect();
+            self.bufs = (0..cursors.len()).map(|_| RevSource::Buf(BufSource::default())).collect();
         }
         self.cursors = Some(cursors);
         self.chunk_rows = 0;
@@ -365,19 +407,41 @@ impl Scanner {
         codec::decode_row_into(row_enc, row_out);
         let row = row_out.as_slice();
         let (keep, end) = if self.reversed {
-            // Read the row backwards into memory, then walk it forwards.
-            for (c, b) in cursors.iter_mut().zip(self.bufs.iter_mut()) {
+            // Read a narrow row backwards into memory, then walk it forwards; a wide one
+            // forwards through a cursor over the row, after which the backward cursor seeks
+            // past the row.
+            for (c, src) in cursors.iter_mut().zip(self.bufs.iter_mut()) {
+                let mut b = match std::mem::replace(src, RevSource::Buf(BufSource::default())) {
+                    RevSource::Buf(b) => b,
+                    RevSource::Row(_) => BufSource::default(),
+                };
                 b.entries.clear();
                 b.pos = 0;
-                while c.row() == Some(row_enc) {
+                while c.row() == Some(row_enc) && b.entries.len() < REV_BUFFERED_ENTRIES {
                     if let Some((k, v, _)) = c.head.take() {
                         b.entries.push((k, v));
                     }
                     c.pull()?;
                 }
-                b.entries.reverse();
+                if c.row() == Some(row_enc) {
+                    codec::row_end_key(&mut self.scratch, row_enc);
+                    let mut fwd = Cursor::open(c.snap.clone(), &c.ks, Bound::Included(row_enc), Bound::Excluded(&self.scratch))?;
+                    fwd.set_row(row_enc);
+                    c.seek_before(bound_ref(&self.lower), row_enc)?;
+                    *src = RevSource::Row(fwd);
+                } else {
+                    b.entries.reverse();
+                    *src = RevSource::Buf(b);
+                }
             }
-            process_row(&self.shape, &self.plan, row, row_enc, &mut self.bufs, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs)?
+            let r = process_row(&self.shape, &self.plan, row, row_enc, &mut self.bufs, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs);
+            for src in self.bufs.iter_mut() {
+                if let RevSource::Row(c) = src {
+                    self.visited += c.visited;
+                    *src = RevSource::Buf(BufSource::default());
+                }
+            }
+            r?
         } else {
             for c in cursors.iter_mut() {
                 c.set_row(row_enc);
