@@ -191,6 +191,9 @@ fn family_from_dict(d: &Bound<'_, PyDict>) -> PyResult<FamilyDescriptor> {
         };
         f = f.keep_deleted_cells(k);
     }
+    if let Some(v) = opt_get::<bool>(d, "new_version_behavior")? {
+        f = f.new_version_behavior(v);
+    }
     Ok(f)
 }
 
@@ -219,13 +222,15 @@ fn family_to_dict<'py>(py: Python<'py>, f: &FamilyDescriptor) -> PyResult<Bound<
             KeepDeletedCells::Ttl => "TTL",
         },
     )?;
+    d.set_item("new_version_behavior", f.new_version_behavior)?;
     Ok(d)
 }
 
 #[pymethods]
 impl PyEngine {
     /// Create a table from family dicts (`name`, `max_versions`, `min_versions`, `ttl`,
-    /// `compression`, `bloom_filter`, `in_memory`, `block_size`, `keep_deleted_cells`).
+    /// `compression`, `bloom_filter`, `in_memory`, `block_size`, `keep_deleted_cells`,
+    /// `new_version_behavior`).
     fn create_table(&self, py: Python<'_>, name: &str, families: Vec<Bound<'_, PyDict>>) -> PyResult<()> {
         let mut desc = TableDescriptor::new(name);
         for f in &families {
