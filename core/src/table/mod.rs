@@ -580,8 +580,9 @@ impl Engine {
         })
     }
 
-    /// Change a family's options. VERSIONS, MIN_VERSIONS, TTL and KEEP_DELETED_CELLS apply at
-    /// once to every read; a change of the per-value codec (NONE, GZ, SNAPPY, ZSTD) applies to
+    /// Change a family's options. VERSIONS, MIN_VERSIONS, TTL, KEEP_DELETED_CELLS and
+    /// NEW_VERSION_BEHAVIOR apply at once to every read (cells written while
+    /// NEW_VERSION_BEHAVIOR was off count as older than every later write); a change of the per-value codec (NONE, GZ, SNAPPY, ZSTD) applies to
     /// new writes (stored values keep their own codec byte). Changes that need a different LSM
     /// keyspace layout (to or from LZ4, BLOOMFILTER, BLOCKSIZE, IN_MEMORY) rewrite the family
     /// into a new keyspace and need the table disabled first.
@@ -694,7 +695,8 @@ impl Engine {
     /// Major compaction: drop every cell no read can see any more (beyond VERSIONS, expired by
     /// TTL beyond MIN_VERSIONS, masked by delete markers) and the markers themselves (unless
     /// KEEP_DELETED_CELLS), then compact the LSM so the space is reclaimed. After it, puts with
-    /// timestamps older than a former delete marker are visible again (HBase's behaviour).
+    /// timestamps older than a former delete marker are visible again (HBase's behaviour);
+    /// with NEW_VERSION_BEHAVIOR they were visible before it too, and no result changes.
     pub fn major_compact_table(&self, name: &str) -> Result<()> {
         let rt = self.tables()?.lookup(name)?;
         let shape = rt.shape.read().clone();
