@@ -1625,6 +1625,68 @@ fn new_version_behavior_can_be_altered() {
     assert!(t.get(Get::new("r")).unwrap().is_empty());
 }
 
+/// One step of [`new_version_behavior_results_do_not_depend_on_major_compaction`].
+#[derive(Debug, Clone)]
+enum NvbOp {
+    Put(u8, i64),
+    DeleteColumn(u8, i64),
+    DeleteVersion(u8, i64),
+    DeleteFamily(i64),
+    DeleteFamilyVersion(i64),
+    Compact,
+}
+
+fn nvb_op() -> impl proptest::strategy::Strategy<Value = NvbOp> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => (0u8..2, 1i64..7).prop_map(|(q, ts)| NvbOp::Put(q, ts)),
+        1 => (0u8..2, 1i64..7).prop_map(|(q, ts)| NvbOp::DeleteColumn(q, ts)),
+        2 => (0u8..2, 1i64..7).prop_map(|(q, ts)| NvbOp::DeleteVersion(q, ts)),
+        1 => (1i64..7).prop_map(NvbOp::DeleteFamily),
+        1 => (1i64..7).prop_map(NvbOp::DeleteFamilyVersion),
+        2 => Just(NvbOp::Compact),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// With NEW_VERSION_BEHAVIOR a major compaction changes no result, whenever it runs (without
+    /// the option it does: HBase's "major compactions change query results").
+    #[test]
+    fn new_version_behavior_results_do_not_depend_on_major_compaction(
+        versions in 1u32..4,
+        ops in proptest::collection::vec(nvb_op(), 1..30),
+    ) {
+        let e = engine();
+        let fam = || FamilyDescriptor::new("f").versions(versions).new_version_behavior(true);
+        let never = table_with(&e, "never", vec![fam()]);
+        let sometimes = table_with(&e, "sometimes", vec![fam()]);
+        let col = |q: u8| format!("q{q}");
+        for (i, op) in ops.iter().enumerate() {
+            for t in [&never, &sometimes] {
+                match op {
+                    NvbOp::Put(q, ts) => t.put(Put::new("r").add_at("f", col(*q), *ts, format!("v{i}"))).unwrap(),
+                    NvbOp::DeleteColumn(q, ts) => t.delete(Delete::new("r").columns_at("f", col(*q), *ts)).unwrap(),
+                    NvbOp::DeleteVersion(q, ts) => t.delete(Delete::new("r").column_at("f", col(*q), *ts)).unwrap(),
+                    NvbOp::DeleteFamily(ts) => t.delete(Delete::new("r").family_at("f", *ts)).unwrap(),
+                    NvbOp::DeleteFamilyVersion(ts) => t.delete(Delete::new("r").family_version("f", *ts)).unwrap(),
+                    NvbOp::Compact => {}
+                }
+            }
+            if matches!(op, NvbOp::Compact) {
+                e.major_compact_table("sometimes").unwrap();
+            }
+            let gets = || [Get::new("r").max_versions(5), Get::new("r").max_versions(2).time_range(2, 5), Get::new("r").column("f", "q1")];
+            for (ga, gb) in gets().into_iter().zip(gets()) {
+                let a = never.get(ga).unwrap();
+                let b = sometimes.get(gb).unwrap();
+                proptest::prop_assert_eq!(described(&a), described(&b), "after step {} {:?}", i, op);
+                proptest::prop_assert_eq!(a, b);
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------------------ reversed scans seek
 
 #[test]
