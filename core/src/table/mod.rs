@@ -580,12 +580,13 @@ impl Engine {
         })
     }
 
-    /// Change a family's options. VERSIONS, MIN_VERSIONS, TTL, KEEP_DELETED_CELLS and
-    /// NEW_VERSION_BEHAVIOR apply at once to every read (cells written while
-    /// NEW_VERSION_BEHAVIOR was off count as older than every later write); a change of the per-value codec (NONE, GZ, SNAPPY, ZSTD) applies to
+    /// Change a family's options. VERSIONS, MIN_VERSIONS, TTL and KEEP_DELETED_CELLS apply at
+    /// once to every read; a change of the per-value codec (NONE, GZ, SNAPPY, ZSTD) applies to
     /// new writes (stored values keep their own codec byte). Changes that need a different LSM
-    /// keyspace layout (to or from LZ4, BLOOMFILTER, BLOCKSIZE, IN_MEMORY) rewrite the family
-    /// into a new keyspace and need the table disabled first.
+    /// keyspace layout (to or from LZ4, BLOOMFILTER, BLOCKSIZE, IN_MEMORY) or key layout
+    /// (NEW_VERSION_BEHAVIOR: cells written before it was turned on count as older than every
+    /// later write; turning it off keeps the newest write of each cell) rewrite the family into a
+    /// new keyspace and need the table disabled first.
     pub fn modify_family(&self, name: &str, family: FamilyDescriptor) -> Result<()> {
         family.validate()?;
         let ts = self.tables()?;
@@ -598,12 +599,13 @@ impl Engine {
             let layout_changed = (cur.compression == Compression::Lz4) != (family.compression == Compression::Lz4)
                 || cur.bloom_filter != family.bloom_filter
                 || cur.block_size != family.block_size
-                || cur.in_memory != family.in_memory;
+                || cur.in_memory != family.in_memory
+                || cur.new_version_behavior != family.new_version_behavior;
             if layout_changed {
                 if m.enabled {
                     return Err(Error::new(
                         ErrorCode::TableNotDisabled,
-                        format!("changing the block compression, BLOOMFILTER, BLOCKSIZE or IN_MEMORY of family {} rewrites it; disable table {} first", family.name_str(), m.descriptor.name),
+                        format!("changing the block compression, BLOOMFILTER, BLOCKSIZE, IN_MEMORY or NEW_VERSION_BEHAVIOR of family {} rewrites it; disable table {} first", family.name_str(), m.descriptor.name),
                     ));
                 }
                 let new_id = m.next_family_id;
@@ -618,9 +620,23 @@ impl Engine {
                     .ok_or_else(|| Error::internal("family missing from shape"))?;
                 let mut batch = db.batch();
                 let mut n = 0;
+                let nvb = family.new_version_behavior;
+                // Without sequence numbers, the rewrites of a cell (adjacent, newest first)
+                // become one: the first is kept.
+                let mut last: Option<Vec<u8>> = None;
                 for kv in old_ks.iter() {
                     let (k, v) = kv.into_inner()?;
-                    let v = codec::recode_value(&v, family.compression)?;
+                    let k = match codec::convert_key_layout(&k, nvb)? {
+                        Some(c) => fjall::Slice::from(c),
+                        None => k,
+                    };
+                    if !nvb {
+                        if last.as_deref() == Some(&k[..]) {
+                            continue;
+                        }
+                        last = Some(k.to_vec());
+                    }
+                    let v = codec::recode_value(&v, family.compression, nvb)?;
                     batch.insert(&new_ks, k, v);
                     n += 1;
                     if n % 10_000 == 0 {

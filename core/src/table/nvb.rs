@@ -2,8 +2,8 @@
 //! ordered by the sequence number of the commit that wrote them (HBase 2's
 //! `NewVersionBehaviorTracker`, HBASE-15968), not by timestamp alone.
 //!
-//! The rules, for one column of one row (every cell carries its commit's sequence number, see
-//! [`crate::table::codec`]):
+//! The rules, for one column of one row (every cell's key carries its commit's sequence number,
+//! see [`crate::table::codec`], so a rewrite of a cell is a cell of its own, as in HBase):
 //!
 //! - A put is *deleted* by a DeleteFamily or DeleteColumn marker with timestamp >= its own, or a
 //!   DeleteFamilyVersion or Delete marker at exactly its timestamp, when the marker's sequence
@@ -16,6 +16,8 @@
 //!   them the set of visible puts only grows, so they are where the count peaks. A put counts at
 //!   a moment from its own sequence number up to the marker that deletes it (inclusive), unless
 //!   it was masked at an earlier moment.
+//! - Of several writes of one version (same timestamp), the newest commit is the version; an
+//!   older write counts only until the next one replaced it, and is never visible.
 //!
 //! Cells are fed newest timestamp first, as they sort: family-level markers first, then per
 //! column its markers and puts interleaved. A marker that deletes a put always comes before it
@@ -50,7 +52,8 @@ struct Moment {
 #[derive(Debug, Clone, Copy)]
 struct SeenPut {
     seq: u64,
-    /// Sequence number of the marker that deletes it; `u64::MAX` if none.
+    /// Last sequence number at which it existed: the marker that deletes it (inclusive), or
+    /// just before the rewrite that replaced it; `u64::MAX` if neither.
     death: u64,
     /// The moment it was masked at.
     gone: Option<u64>,
@@ -71,6 +74,8 @@ pub(crate) struct Tracker {
     /// Moments of the current column, by sequence number; the last is now.
     moments: Vec<Moment>,
     seen: Vec<SeenPut>,
+    /// `(ts, seq)` of the previous put of the current column.
+    last_put: Option<(i64, u64)>,
 }
 
 impl Tracker {
@@ -85,6 +90,7 @@ impl Tracker {
             version_deletes: Vec::new(),
             moments: Vec::new(),
             seen: Vec::new(),
+            last_put: None,
         };
         t.start_column();
         t
@@ -107,6 +113,7 @@ impl Tracker {
         self.column_deletes.clear();
         self.version_deletes.clear();
         self.seen.clear();
+        self.last_put = None;
         self.moments.clear();
         self.moments.push(Moment { seq: u64::MAX, count: 0 });
         for i in 0..self.family_version_deletes.len() {
@@ -138,8 +145,15 @@ impl Tracker {
         self.moments.insert(at, Moment { seq, count: u32::try_from(count).unwrap_or(u32::MAX) });
     }
 
-    /// The next put of the current column (timestamps never increase along a column).
+    /// The next put of the current column (timestamps never increase along a column; writes of
+    /// one timestamp come newest commit first).
     pub(crate) fn put(&mut self, ts: i64, seq: u64) -> Verdict {
+        // An older write of the version just seen: it existed until that one replaced it.
+        let replaced_at = match self.last_put {
+            Some((lts, lseq)) if lts == ts => Some(lseq),
+            _ => None,
+        };
+        self.last_put = Some((ts, seq));
         let by_range = |ms: &[(i64, u64)]| ms.iter().filter(|&&(mts, mseq)| mts >= ts && mseq >= seq).map(|m| m.1).min();
         let by_version = |ms: &[(i64, u64)]| ms.iter().filter(|&&(mts, mseq)| mts == ts && mseq >= seq).map(|m| m.1).min();
         let death = [
@@ -152,6 +166,11 @@ impl Tracker {
         .flatten()
         .min()
         .unwrap_or(u64::MAX);
+        let deleted = death != u64::MAX;
+        let death = match replaced_at {
+            Some(r) => death.min(r.saturating_sub(1)),
+            None => death,
+        };
         let mut gone = None;
         let start = self.moments.partition_point(|m| m.seq < seq);
         for m in &mut self.moments[start..] {
@@ -165,9 +184,9 @@ impl Tracker {
             m.count += 1;
         }
         self.seen.push(SeenPut { seq, death, gone });
-        if death != u64::MAX {
+        if deleted {
             Verdict::Deleted
-        } else if gone.is_some() {
+        } else if gone.is_some() || replaced_at.is_some() {
             Verdict::Masked
         } else {
             Verdict::Visible
@@ -270,6 +289,26 @@ mod tests {
         assert_eq!(t.moments.iter().map(|m| (m.seq, m.count)).collect::<Vec<_>>(), [(2, 1), (4, 1), (u64::MAX, 1)]);
         assert_eq!(t.put(3, 1), Masked);
         assert_eq!(t.put(1, 4), Deleted);
+    }
+
+    #[test]
+    fn rewrites_of_a_version_count_until_replaced() {
+        // VERSIONS = 1: q@1 (seq 1), x@6 (seq 2); a version delete at seq 3 of @9 (a moment
+        // where x hid q); x deleted at seq 4 and rewritten at seq 5. q stays out: it was pushed
+        // out at seq 3. The rewrite is the version; the first write is not shown.
+        let mut t = Tracker::new(1);
+        t.column_marker(CellKind::Delete, 9, 3);
+        t.column_marker(CellKind::Delete, 6, 4);
+        assert_eq!(t.put(6, 5), Visible);
+        assert_eq!(t.put(6, 2), Deleted);
+        assert_eq!(t.put(1, 1), Masked);
+        // Without the delete, the older write is replaced (not visible) and counts until then.
+        let mut t = Tracker::new(2);
+        t.column_marker(CellKind::Delete, 9, 3);
+        assert_eq!(t.put(6, 5), Visible);
+        assert_eq!(t.put(6, 2), Masked);
+        assert_eq!(t.moments.iter().map(|m| m.count).collect::<Vec<_>>(), [1, 1]);
+        assert_eq!(t.put(1, 1), Visible);
     }
 
     #[test]

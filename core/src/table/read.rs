@@ -258,7 +258,7 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
     };
 
     // Family-level markers come first in the row.
-    while let Some((key, value)) = src.peek() {
+    while let Some((key, _)) = src.peek() {
         let p = parse(key, row_len)?;
         if !p.family_level {
             break;
@@ -266,7 +266,7 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
         let counts = read_counts_marker(kdc, &tr, p.ts);
         if let Some(t) = tracker.as_mut() {
             if counts {
-                t.family_marker(p.kind, p.ts, codec::value_seq(value)?);
+                t.family_marker(p.kind, p.ts, p.seq);
             }
         }
         match p.kind {
@@ -358,7 +358,7 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                 }
                 if read_counts_marker(kdc, &tr, ts) {
                     if let Some(t) = tracker.as_mut() {
-                        t.column_marker(p.kind, ts, codec::value_seq(value)?);
+                        t.column_marker(p.kind, ts, p.seq);
                     }
                     if p.kind == CellKind::DeleteColumn {
                         col_read_del = col_read_del.max(Some(ts));
@@ -378,7 +378,7 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                     continue;
                 }
                 let verdict = match tracker.as_mut() {
-                    Some(t) => Some(t.put(ts, codec::value_seq(value)?)),
+                    Some(t) => Some(t.put(ts, p.seq)),
                     None => None,
                 };
                 let masked_all = match verdict {
@@ -498,7 +498,7 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
                 fam_ver.push(p.ts);
             }
             if let Some(t) = tracker.as_mut() {
-                t.family_marker(p.kind, p.ts, codec::value_seq(value)?);
+                t.family_marker(p.kind, p.ts, p.seq);
             }
             keep[i] = keep_marker(p.ts);
             continue;
@@ -514,7 +514,7 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
         }
         if p.kind != CellKind::Put {
             if let Some(t) = tracker.as_mut() {
-                t.column_marker(p.kind, p.ts, codec::value_seq(value)?);
+                t.column_marker(p.kind, p.ts, p.seq);
             }
         }
         match p.kind {
@@ -536,7 +536,7 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
             continue;
         }
         let masked = match tracker.as_mut() {
-            Some(t) => t.put(ts, codec::value_seq(value)?) != Verdict::Visible,
+            Some(t) => t.put(ts, p.seq) != Verdict::Visible,
             None => {
                 fam_del.is_some_and(|d| d >= ts)
                     || col_del.is_some_and(|d| d >= ts)

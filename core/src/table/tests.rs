@@ -1609,20 +1609,35 @@ fn new_version_behavior_can_be_altered() {
     t.delete(Delete::new("r").columns_at("f", "q", 200)).unwrap();
     t.put(Put::new("r").add_at("f", "q", 150, "hidden")).unwrap();
     assert!(t.get(Get::new("r")).unwrap().is_empty());
-    // Turned on: cells written before count as older than every later one.
-    e.modify_family("t", FamilyDescriptor::new("f").versions(3).compression(Compression::Zstd).new_version_behavior(true)).unwrap();
+    // Turning it on changes the key layout: the family is rewritten, with the table disabled.
+    let on = FamilyDescriptor::new("f").versions(3).compression(Compression::Zstd).new_version_behavior(true);
+    assert_eq!(e.modify_family("t", on.clone()).unwrap_err().code(), ErrorCode::TableNotDisabled);
+    e.disable_table("t").unwrap();
+    e.modify_family("t", on).unwrap();
+    e.enable_table("t").unwrap();
     assert!(e.describe_table("t").unwrap().families[0].new_version_behavior);
+    // Cells written before count as older than every later write.
     assert!(t.get(Get::new("r")).unwrap().is_empty());
     t.put(Put::new("r").add_at("f", "q", 120, "x".repeat(200))).unwrap();
-    assert_eq!(stamps(&t, 3), [120]);
-    // A rewrite into a new keyspace (to LZ4) keeps the sequence numbers.
+    t.put(Put::new("r").add_at("f", "q", 150, "rewritten")).unwrap();
+    assert_eq!(vals(&t.get(Get::new("r").max_versions(3)).unwrap(), "f", "q"), vec![(150, "rewritten".into()), (120, "x".repeat(200))]);
+    // Turning it off keeps the newest write of each cell, and the marker masks by timestamp
+    // again (here together with a move to LZ4 blocks).
     e.disable_table("t").unwrap();
-    e.modify_family("t", FamilyDescriptor::new("f").versions(3).compression(Compression::Lz4).new_version_behavior(true)).unwrap();
-    e.enable_table("t").unwrap();
-    assert_eq!(vals(&t.get(Get::new("r").max_versions(3)).unwrap(), "f", "q"), vec![(120, "x".repeat(200))]);
-    // Turned off: the marker masks by timestamp again.
     e.modify_family("t", FamilyDescriptor::new("f").versions(3).compression(Compression::Lz4)).unwrap();
+    e.enable_table("t").unwrap();
     assert!(t.get(Get::new("r")).unwrap().is_empty());
+    let raw = rows(&t, Scan::new().raw(true).max_versions(10));
+    let cells: Vec<_> = raw[0].cells.iter().map(|c| (c.timestamp, c.kind, String::from_utf8(c.value.clone()).unwrap())).collect();
+    assert_eq!(
+        cells,
+        [
+            (200, crate::cell::CellKind::DeleteColumn, String::new()),
+            (150, crate::cell::CellKind::Put, "rewritten".to_string()),
+            (120, crate::cell::CellKind::Put, "x".repeat(200)),
+            (100, crate::cell::CellKind::Put, "old".to_string()),
+        ]
+    );
 }
 
 /// One step of [`new_version_behavior_results_do_not_depend_on_major_compaction`].

@@ -278,15 +278,15 @@ impl Committer {
             _ => batch.durability(Some(fjall::PersistMode::Buffer)),
         };
         let mut writes = writes.into_iter();
-        // Writes with a sequence-number slot (NEW_VERSION_BEHAVIOR families), by change index:
-        // they are stamped and added once the numbers are handed out.
+        // Writes whose keys have a sequence-number slot (NEW_VERSION_BEHAVIOR families), by
+        // change index: they are stamped and added once the numbers are handed out.
         let mut stamped: Vec<(usize, &fjall::Keyspace, fjall::Slice, fjall::Slice)> = Vec::new();
         for (ci, ch) in changes.iter().enumerate() {
             let n = ch.cells.len();
             if n == 1 {
                 if let Some((fam, key, value)) = writes.next() {
                     let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
-                    if codec::has_seq_slot(&value) {
+                    if codec::has_seq_flag(&value) {
                         stamped.push((ci, ks, key, value));
                     } else {
                         batch.insert(ks, key, value);
@@ -305,7 +305,7 @@ impl Committer {
                     continue;
                 }
                 let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
-                if codec::has_seq_slot(&value) {
+                if codec::has_seq_flag(&value) {
                     stamped.push((ci, ks, key, value));
                 } else {
                     batch.insert(ks, key, value);
@@ -326,7 +326,7 @@ impl Committer {
             st.next = last + 1;
             seqs = (first..=last).collect::<Vec<u64>>();
             for (ci, ks, key, value) in stamped {
-                batch.insert(ks, key, codec::stamp_seq(&value, first + ci as u64));
+                batch.insert(ks, codec::stamp_key_seq(&key, first + ci as u64), value);
             }
             for (ch, seq) in changes.iter().zip(seqs.iter()) {
                 if hooks.is_empty() {
