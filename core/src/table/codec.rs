@@ -35,8 +35,21 @@ use crate::cell::CellKind;
 use crate::error::{Error, Result};
 use crate::table::schema::Compression;
 
-/// Version of the key layout above, stored in each table's metadata.
+/// Version of the key layout above, stored in each table's metadata: 1, or
+/// [`KEY_FORMAT_SEQ`] for a table with a NEW_VERSION_BEHAVIOR family (keys that may end with a
+/// sequence number), which builds that know only format 1 refuse to open.
 pub const KEY_FORMAT: u32 = 1;
+/// Key format of tables with a NEW_VERSION_BEHAVIOR family.
+pub const KEY_FORMAT_SEQ: u32 = 2;
+
+/// The key format a table with these families is stored in.
+pub fn key_format_for(families: &[crate::table::schema::FamilyDescriptor]) -> u32 {
+    if families.iter().any(|f| f.new_version_behavior) {
+        KEY_FORMAT_SEQ
+    } else {
+        KEY_FORMAT
+    }
+}
 /// Largest key the LSM accepts.
 pub const MAX_KEY_LEN: usize = 65_536;
 

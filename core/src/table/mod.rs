@@ -193,10 +193,17 @@ impl TablesState {
         for kv in meta.prefix(b"tb/") {
             let (_, v) = kv.into_inner()?;
             let m: TableMeta = serde_json::from_slice(&v).map_err(io_json)?;
-            if m.v != META_VERSION || m.key_format != codec::KEY_FORMAT {
+            if m.v != META_VERSION || (m.key_format != codec::KEY_FORMAT && m.key_format != codec::KEY_FORMAT_SEQ) {
                 return Err(Error::new(
                     ErrorCode::IncompatibleFormat,
-                    format!("table {} has record version {} / key format {}; this build reads {META_VERSION} / {}", m.descriptor.name, m.v, m.key_format, codec::KEY_FORMAT),
+                    format!(
+                        "table {} has record version {} / key format {}; this build reads {META_VERSION} / {} or {}",
+                        m.descriptor.name,
+                        m.v,
+                        m.key_format,
+                        codec::KEY_FORMAT,
+                        codec::KEY_FORMAT_SEQ
+                    ),
                 ));
             }
             if m.family_ids.len() != m.descriptor.families.len() {
@@ -433,7 +440,7 @@ impl Engine {
         descriptor.split_keys = splits;
         let meta = TableMeta {
             v: META_VERSION,
-            key_format: codec::KEY_FORMAT,
+            key_format: codec::key_format_for(&descriptor.families),
             id,
             descriptor,
             family_ids: (0..n).collect(),
@@ -513,6 +520,7 @@ impl Engine {
         let old = rt.shape.read().clone();
         let mut meta = old.meta.clone();
         f(&mut meta, &old)?;
+        meta.key_format = codec::key_format_for(&meta.descriptor.families);
         let shape = TablesState::build_shape(&ts.db, &ts.ttl, meta.clone())?;
         ts.save_table(&meta, &rt.name.full())?;
         *rt.shape.write() = Arc::new(shape);

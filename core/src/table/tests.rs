@@ -1381,6 +1381,8 @@ fn new_version_behavior_lets_puts_after_a_delete_through() {
     let nvb = table_with(&e, "nvb", vec![nvb_family()]);
     assert!(e.describe_table("nvb").unwrap().families[0].new_version_behavior);
     assert!(!e.describe_table("plain").unwrap().families[0].new_version_behavior);
+    // Keys that may end with a sequence number: a key format older builds refuse.
+    assert_eq!((plain.shape().unwrap().meta.key_format, nvb.shape().unwrap().meta.key_format), (codec::KEY_FORMAT, codec::KEY_FORMAT_SEQ));
     for t in [&plain, &nvb] {
         t.put(Put::new("r").add_at("f", "q", 100, "old")).unwrap();
         t.delete(Delete::new("r").columns_at("f", "q", 200)).unwrap();
@@ -1616,6 +1618,7 @@ fn new_version_behavior_can_be_altered() {
     e.modify_family("t", on).unwrap();
     e.enable_table("t").unwrap();
     assert!(e.describe_table("t").unwrap().families[0].new_version_behavior);
+    assert_eq!(t.shape().unwrap().meta.key_format, codec::KEY_FORMAT_SEQ);
     // Cells written before count as older than every later write.
     assert!(t.get(Get::new("r")).unwrap().is_empty());
     t.put(Put::new("r").add_at("f", "q", 120, "x".repeat(200))).unwrap();
@@ -1626,6 +1629,7 @@ fn new_version_behavior_can_be_altered() {
     e.disable_table("t").unwrap();
     e.modify_family("t", FamilyDescriptor::new("f").versions(3).compression(Compression::Lz4)).unwrap();
     e.enable_table("t").unwrap();
+    assert_eq!(t.shape().unwrap().meta.key_format, codec::KEY_FORMAT);
     assert!(t.get(Get::new("r")).unwrap().is_empty());
     let raw = rows(&t, Scan::new().raw(true).max_versions(10));
     let cells: Vec<_> = raw[0].cells.iter().map(|c| (c.timestamp, c.kind, String::from_utf8(c.value.clone()).unwrap())).collect();
