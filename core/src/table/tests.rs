@@ -1706,6 +1706,96 @@ proptest::proptest! {
     }
 }
 
+/// NEW_VERSION_BEHAVIOR as a timeline, for [`new_version_behavior_matches_a_timeline_model`]:
+/// every write of a cell is an instance that lives from its commit until a marker deletes it or
+/// a rewrite replaces it; just before each version delete, and at the end, each column's living
+/// instances beyond VERSIONS (by timestamp) are gone for good.
+#[derive(Default)]
+struct NvbModel {
+    /// `(column, ts, value, alive, gone)` in commit order.
+    cells: Vec<(u8, i64, String, bool, bool)>,
+}
+
+impl NvbModel {
+    fn moment(&mut self, versions: usize) {
+        for q in 0..2u8 {
+            let mut live: Vec<usize> = (0..self.cells.len()).filter(|&i| self.cells[i].0 == q && self.cells[i].3 && !self.cells[i].4).collect();
+            live.sort_by_key(|&i| std::cmp::Reverse(self.cells[i].1));
+            for &i in live.iter().skip(versions) {
+                self.cells[i].4 = true;
+            }
+        }
+    }
+
+    fn apply(&mut self, op: &NvbOp, value: String, versions: usize) {
+        let kill = |m: &mut NvbModel, f: &dyn Fn(u8, i64) -> bool| {
+            for c in m.cells.iter_mut().filter(|c| f(c.0, c.1)) {
+                c.3 = false;
+            }
+        };
+        match *op {
+            NvbOp::Put(q, ts) => {
+                kill(self, &|cq, cts| cq == q && cts == ts);
+                self.cells.push((q, ts, value, true, false));
+            }
+            NvbOp::DeleteColumn(q, ts) => kill(self, &|cq, cts| cq == q && cts <= ts),
+            NvbOp::DeleteFamily(ts) => kill(self, &|_, cts| cts <= ts),
+            NvbOp::DeleteVersion(q, ts) => {
+                self.moment(versions);
+                kill(self, &|cq, cts| cq == q && cts == ts);
+            }
+            NvbOp::DeleteFamilyVersion(ts) => {
+                self.moment(versions);
+                kill(self, &|_, cts| cts == ts);
+            }
+            NvbOp::Compact => {}
+        }
+    }
+
+    /// Visible `(column, ts, value)`, by column then newest first.
+    fn visible(&mut self, versions: usize) -> Vec<(String, i64, String)> {
+        self.moment(versions);
+        let mut v: Vec<_> = self.cells.iter().filter(|c| c.3 && !c.4).map(|c| (format!("q{}", c.0), c.1, c.2.clone())).collect();
+        v.sort_by(|a, b| (&a.0, std::cmp::Reverse(a.1)).cmp(&(&b.0, std::cmp::Reverse(b.1))));
+        v
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Reads of a NEW_VERSION_BEHAVIOR family (with major compactions anywhere) give what the
+    /// timeline model gives.
+    #[test]
+    fn new_version_behavior_matches_a_timeline_model(
+        versions in 1u32..4,
+        ops in proptest::collection::vec(nvb_op(), 1..30),
+    ) {
+        let e = engine();
+        let t = table_with(&e, "m", vec![FamilyDescriptor::new("f").versions(versions).new_version_behavior(true)]);
+        let mut model = NvbModel::default();
+        let col = |q: u8| format!("q{q}");
+        for (i, op) in ops.iter().enumerate() {
+            match op {
+                NvbOp::Put(q, ts) => t.put(Put::new("r").add_at("f", col(*q), *ts, format!("v{i}"))).unwrap(),
+                NvbOp::DeleteColumn(q, ts) => t.delete(Delete::new("r").columns_at("f", col(*q), *ts)).unwrap(),
+                NvbOp::DeleteVersion(q, ts) => t.delete(Delete::new("r").column_at("f", col(*q), *ts)).unwrap(),
+                NvbOp::DeleteFamily(ts) => t.delete(Delete::new("r").family_at("f", *ts)).unwrap(),
+                NvbOp::DeleteFamilyVersion(ts) => t.delete(Delete::new("r").family_version("f", *ts)).unwrap(),
+                NvbOp::Compact => e.major_compact_table("m").unwrap(),
+            }
+            model.apply(op, format!("v{i}"), versions as usize);
+            let got: Vec<_> = t
+                .get(Get::new("r").max_versions(5))
+                .unwrap()
+                .cells
+                .iter()
+                .map(|c| (String::from_utf8(c.qualifier.clone()).unwrap(), c.timestamp, String::from_utf8(c.value.clone()).unwrap()))
+                .collect();
+            proptest::prop_assert_eq!(got, model.visible(versions as usize), "after step {} {:?}", i, op);
+        }
+    }
+}
+
 // ------------------------------------------------------------------ reversed scans seek
 
 #[test]
