@@ -1,4 +1,4 @@
-//! Cell key and value codec (key format 1).
+//! Cell key and value codec (key formats 1 and 2).
 //!
 //! Each column family is one LSM keyspace, so the family is not part of the key. A key is:
 //!

@@ -13,7 +13,8 @@
 //!   major compaction at that moment would have dropped it) if at some moment while it existed
 //!   VERSIONS newer-timestamped puts were visible. The moments that matter are "now" and the
 //!   instant before each version delete (Delete, DeleteFamilyVersion) takes effect: between
-//!   them the set of visible puts only grows, so they are where the count peaks. A put counts at
+//!   them puts only join, or leave through a column or family delete that takes every older
+//!   put written before it too, so these are where a put's count peaks. A put counts at
 //!   a moment from its own sequence number up to the marker that deletes it (inclusive), unless
 //!   it was masked at an earlier moment.
 //! - Of several writes of one version (same timestamp), the newest commit is the version; an
@@ -34,7 +35,7 @@ use crate::cell::CellKind;
 pub(crate) enum Verdict {
     /// Visible (as far as markers and version counting go; TTL and time ranges still apply).
     Visible,
-    /// Deleted by a marker written after it.
+    /// Deleted by a marker written after it (or in the same commit).
     Deleted,
     /// Pushed out of VERSIONS at some moment of its life.
     Masked,
