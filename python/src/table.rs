@@ -144,6 +144,7 @@ fn family_from_dict(d: &Bound<'_, PyDict>) -> PyResult<FamilyOptions> {
         in_memory: opt_get(d, "in_memory")?,
         block_size: opt_get(d, "block_size")?,
         keep_deleted_cells: opt_get(d, "keep_deleted_cells")?,
+        new_version_behavior: opt_get(d, "new_version_behavior")?,
     })
 }
 
@@ -158,13 +159,15 @@ fn family_to_dict<'py>(py: Python<'py>, f: &FamilyOptions) -> PyResult<Bound<'py
     d.set_item("in_memory", f.in_memory)?;
     d.set_item("block_size", f.block_size)?;
     d.set_item("keep_deleted_cells", f.keep_deleted_cells.as_deref())?;
+    d.set_item("new_version_behavior", f.new_version_behavior)?;
     Ok(d)
 }
 
 #[pymethods]
 impl PyEngine {
     /// Create a table from family dicts (`name`, `max_versions`, `min_versions`, `ttl`,
-    /// `compression`, `bloom_filter`, `in_memory`, `block_size`, `keep_deleted_cells`).
+    /// `compression`, `bloom_filter`, `in_memory`, `block_size`, `keep_deleted_cells`,
+    /// `new_version_behavior`).
     fn create_table(&self, py: Python<'_>, name: &str, families: Vec<Bound<'_, PyDict>>) -> PyResult<()> {
         let fams = families.iter().map(family_from_dict).collect::<PyResult<Vec<_>>>()?;
         let e = self.core()?;

@@ -30,8 +30,12 @@ def test_create_table_variants(eng):
     fams = {f["name"]: f for f in eng.describe_table("t2")}
     assert set(fams) == {b"a", b"b"}
     assert fams[b"a"]["max_versions"] == 3 and fams[b"a"]["ttl"] == 3600
-    hb.create_table("t3", {"x": {"VERSIONS": 2}, "y": {}})
+    assert fams[b"a"]["new_version_behavior"] is False
+    hb.create_table("t3", {"x": {"VERSIONS": 2, "NEW_VERSION_BEHAVIOR": "true"}, "y": {}})
     assert {f["name"] for f in eng.describe_table("t3")} == {b"x", b"y"}
+    assert {f["name"]: f["new_version_behavior"] for f in eng.describe_table("t3")} == {b"x": True, b"y": False}
+    with pytest.raises(errors.InvalidConfig):
+        hb.create_table("t8", {"COLUMN_FAMILY": "cf", "NEW_VERSION_BEHAVIOR": "maybe"})
     with pytest.raises(errors.TableExists):
         hb.create_table("t3", {"COLUMN_FAMILY": "other"})
     with pytest.raises(errors.InvalidConfig):

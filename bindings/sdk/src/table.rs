@@ -204,6 +204,8 @@ pub struct FamilyOptions {
     pub block_size: Option<u32>,
     /// `FALSE`, `TRUE` or `TTL` (any case).
     pub keep_deleted_cells: Option<String>,
+    /// HBase's NEW_VERSION_BEHAVIOR: a delete masks only puts committed before it.
+    pub new_version_behavior: Option<bool>,
 }
 
 impl FamilyOptions {
@@ -241,6 +243,9 @@ impl FamilyOptions {
                 other => return Err(Error::new(kabase::ErrorCode::InvalidConfig, format!("KEEP_DELETED_CELLS must be FALSE, TRUE or TTL, not {other:?}"))),
             });
         }
+        if let Some(v) = self.new_version_behavior {
+            f = f.new_version_behavior(v);
+        }
         Ok(f)
     }
 
@@ -271,6 +276,7 @@ impl FamilyOptions {
                 }
                 .to_string(),
             ),
+            new_version_behavior: Some(f.new_version_behavior),
         }
     }
 }
@@ -745,11 +751,19 @@ mod tests {
     #[test]
     fn family_options_and_table_admin() {
         let e = Engine::open_in_memory().unwrap();
-        let fam = FamilyOptions { name: b"cf".to_vec(), max_versions: Some(3), compression: Some("GZ".into()), keep_deleted_cells: Some("ttl".into()), ..Default::default() };
+        let fam = FamilyOptions {
+            name: b"cf".to_vec(),
+            max_versions: Some(3),
+            compression: Some("GZ".into()),
+            keep_deleted_cells: Some("ttl".into()),
+            new_version_behavior: Some(true),
+            ..Default::default()
+        };
         e.create_table_from("fa", &[fam]).unwrap();
         let d = e.describe_table("fa").unwrap();
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].max_versions, d[0].compression.as_deref(), d[0].keep_deleted_cells.as_deref()), (Some(3), Some("GZ"), Some("TTL")));
+        assert_eq!(d[0].new_version_behavior, Some(true));
         let bad = FamilyOptions { name: b"x".to_vec(), keep_deleted_cells: Some("maybe".into()), ..Default::default() };
         assert_eq!(e.create_table_from("fb", &[bad]).unwrap_err().code(), ErrorCode::InvalidConfig);
         let bad = FamilyOptions { name: b"x".to_vec(), compression: Some("RAR".into()), ..Default::default() };

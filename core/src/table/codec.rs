@@ -1,4 +1,4 @@
-//! Cell key and value codec (key format 1).
+//! Cell key and value codec (key formats 1 and 2).
 //!
 //! Each column family is one LSM keyspace, so the family is not part of the key. A key is:
 //!
@@ -22,13 +22,34 @@
 //! per-cell TTL in milliseconds (`Put::ttl`, HBase's cell TTL tag) follows the codec byte:
 //! `codec|0x80 ttl(8) payload`; the cell expires once `ts + ttl < now`. Delete markers have an
 //! empty value.
+//!
+//! In a family with NEW_VERSION_BEHAVIOR, every key ends with the change sequence number of the
+//! commit that wrote it (HBase's "mvcc", which orders a marker against puts):
+//! `... inv-ts(8) inv-type(1) inv-seq(8)`, inv-seq = `u64::MAX - seq` big-endian, so rewrites of
+//! one cell (same row, column, timestamp and type) are distinct cells, newest commit first, as in
+//! HBase. Its values have the flag byte's 0x40 bit set (a marker's value is `0x40`): the writer
+//! leaves the key's sequence number zero and the commit fills it in ([`stamp_key_seq`]) once the
+//! number is handed out. A key without it has sequence number 0.
 
 use crate::cell::CellKind;
 use crate::error::{Error, Result};
 use crate::table::schema::Compression;
 
-/// Version of the key layout above, stored in each table's metadata.
+/// Version of the key layout above, stored in each table's metadata: 1, or
+/// [`KEY_FORMAT_SEQ`] for a table with a NEW_VERSION_BEHAVIOR family (keys that may end with a
+/// sequence number), which builds that know only format 1 refuse to open.
 pub const KEY_FORMAT: u32 = 1;
+/// Key format of tables with a NEW_VERSION_BEHAVIOR family.
+pub const KEY_FORMAT_SEQ: u32 = 2;
+
+/// The key format a table with these families is stored in.
+pub fn key_format_for(families: &[crate::table::schema::FamilyDescriptor]) -> u32 {
+    if families.iter().any(|f| f.new_version_behavior) {
+        KEY_FORMAT_SEQ
+    } else {
+        KEY_FORMAT
+    }
+}
 /// Largest key the LSM accepts.
 pub const MAX_KEY_LEN: usize = 65_536;
 
@@ -162,32 +183,38 @@ pub struct KeyTail {
     pub ts: i64,
     /// Kind.
     pub kind: CellKind,
+    /// Commit sequence number (NEW_VERSION_BEHAVIOR families; 0 for keys without one).
+    pub seq: u64,
 }
 
 /// Decode the part of `key` after a row part of `row_len` bytes.
 pub fn decode_tail(key: &[u8], row_len: usize) -> Result<KeyTail> {
-    let rest = key.get(row_len..).ok_or_else(|| Error::corrupt("cell key shorter than its row"))?;
-    let (&tag, rest) = rest.split_first().ok_or_else(|| Error::corrupt("cell key has no tag"))?;
-    let (qualifier, rest, family_level) = match tag {
-        TAG_FAMILY => (Vec::new(), rest, true),
-        TAG_COLUMN => {
-            let ql = row_part_len(rest)?;
-            (decode_row(&rest[..ql]), &rest[ql..], false)
-        }
-        t => return Err(Error::corrupt(format!("cell key has unknown tag 0x{t:02x}"))),
-    };
-    if rest.len() != 9 {
-        return Err(Error::corrupt(format!("cell key suffix is {} bytes, expected 9", rest.len())));
+    let t = decode_tail_ref(key, row_len)?;
+    let qualifier = if t.family_level { Vec::new() } else { decode_row(t.qualifier_enc) };
+    Ok(KeyTail { qualifier, family_level: t.family_level, ts: t.ts, kind: t.kind, seq: t.seq })
+}
+
+/// Decode a key suffix `inv-ts(8) inv-type(1) [inv-seq(8)]` into `(ts, kind, seq)`.
+fn decode_suffix(rest: &[u8], family_level: bool) -> Result<(i64, CellKind, u64)> {
+    if rest.len() != 9 && rest.len() != 17 {
+        return Err(Error::corrupt(format!("cell key suffix is {} bytes, expected 9 or 17", rest.len())));
     }
-    let mut ts_bytes = [0u8; 8];
-    ts_bytes.copy_from_slice(&rest[..8]);
-    let ts = (u64::MAX - u64::from_be_bytes(ts_bytes)) as i64;
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&rest[..8]);
+    let ts = (u64::MAX - u64::from_be_bytes(b)) as i64;
     let code = 0xFF - rest[8];
     let kind = CellKind::from_code(code).ok_or_else(|| Error::corrupt(format!("cell key has unknown type code {code}")))?;
     if family_level != matches!(kind, CellKind::DeleteFamily | CellKind::DeleteFamilyVersion) {
         return Err(Error::corrupt("cell key tag does not match its type"));
     }
-    Ok(KeyTail { qualifier, family_level, ts, kind })
+    let seq = match rest.get(9..17) {
+        Some(s) => {
+            b.copy_from_slice(s);
+            u64::MAX - u64::from_be_bytes(b)
+        }
+        None => 0,
+    };
+    Ok((ts, kind, seq))
 }
 
 /// A decoded key, borrowing the still-escaped qualifier (no allocation).
@@ -201,6 +228,8 @@ pub struct KeyTailRef<'k> {
     pub ts: i64,
     /// Kind.
     pub kind: CellKind,
+    /// Commit sequence number (NEW_VERSION_BEHAVIOR families; 0 for keys without one).
+    pub seq: u64,
 }
 
 /// Like [`decode_tail`] without allocating: the qualifier stays escaped.
@@ -215,18 +244,42 @@ pub fn decode_tail_ref(key: &[u8], row_len: usize) -> Result<KeyTailRef<'_>> {
         }
         t => return Err(Error::corrupt(format!("cell key has unknown tag 0x{t:02x}"))),
     };
-    if rest.len() != 9 {
-        return Err(Error::corrupt(format!("cell key suffix is {} bytes, expected 9", rest.len())));
+    let (ts, kind, seq) = decode_suffix(rest, family_level)?;
+    Ok(KeyTailRef { qualifier_enc, family_level, ts, kind, seq })
+}
+
+/// Append a sequence-number slot (zero until [`stamp_key_seq`] fills it) to a cell key.
+pub fn push_seq_slot(out: &mut Vec<u8>) {
+    out.extend_from_slice(&u64::MAX.to_be_bytes());
+}
+
+/// A copy of `key` (which ends with a sequence-number slot, see [`push_seq_slot`]) carrying
+/// `seq`.
+pub fn stamp_key_seq(key: &[u8], seq: u64) -> fjall::Slice {
+    let mut k = key.to_vec();
+    let n = k.len();
+    if let Some(slot) = k.get_mut(n.saturating_sub(8)..) {
+        slot.copy_from_slice(&(u64::MAX - seq).to_be_bytes());
     }
-    let mut ts_bytes = [0u8; 8];
-    ts_bytes.copy_from_slice(&rest[..8]);
-    let ts = (u64::MAX - u64::from_be_bytes(ts_bytes)) as i64;
-    let code = 0xFF - rest[8];
-    let kind = CellKind::from_code(code).ok_or_else(|| Error::corrupt(format!("cell key has unknown type code {code}")))?;
-    if family_level != matches!(kind, CellKind::DeleteFamily | CellKind::DeleteFamilyVersion) {
-        return Err(Error::corrupt("cell key tag does not match its type"));
-    }
-    Ok(KeyTailRef { qualifier_enc, family_level, ts, kind })
+    fjall::Slice::from(k)
+}
+
+/// The key of the same cell in the other layout: with a sequence number (0 when `key` has none,
+/// so it sorts after every rewrite of the cell) when `with_seq`, else without one. `None` when
+/// `key` is already in that layout.
+pub fn convert_key_layout(key: &[u8], with_seq: bool) -> Result<Option<Vec<u8>>> {
+    let n = row_part_len(key)?;
+    let t = decode_tail_ref(key, n)?;
+    let has_seq = key.len() - n - 1 - t.qualifier_enc.len() == 17;
+    Ok(match (has_seq, with_seq) {
+        (false, true) => {
+            let mut k = key.to_vec();
+            push_seq_slot(&mut k);
+            Some(k)
+        }
+        (true, false) => Some(key[..key.len() - 8].to_vec()),
+        _ => None,
+    })
 }
 
 /// Whether an escaped, terminated string encodes `raw`.
@@ -295,6 +348,8 @@ pub fn encode_value_slice(value: &[u8], compression: Compression) -> fjall::Slic
 }
 
 const TTL_FLAG: u8 = 0x80;
+const SEQ_FLAG: u8 = 0x40;
+const CODEC_MASK: u8 = !(TTL_FLAG | SEQ_FLAG);
 
 /// Split a stored value into `(codec, per-cell TTL, payload)`; `None` for an empty value.
 fn split_value(stored: &[u8]) -> Result<Option<(u8, Option<i64>, &[u8])>> {
@@ -302,14 +357,29 @@ fn split_value(stored: &[u8]) -> Result<Option<(u8, Option<i64>, &[u8])>> {
         return Ok(None);
     };
     if first & TTL_FLAG == 0 {
-        return Ok(Some((first, None, rest)));
+        return Ok(Some((first & CODEC_MASK, None, rest)));
     }
     if rest.len() < 8 {
         return Err(Error::corrupt("value with a TTL flag is shorter than its TTL"));
     }
     let mut b = [0u8; 8];
     b.copy_from_slice(&rest[..8]);
-    Ok(Some((first & !TTL_FLAG, Some(i64::from_be_bytes(b)), &rest[8..])))
+    Ok(Some((first & CODEC_MASK, Some(i64::from_be_bytes(b)), &rest[8..])))
+}
+
+/// Mark an encoded value (or an empty marker value) as written to a NEW_VERSION_BEHAVIOR
+/// family: its key has a sequence-number slot for the commit to fill.
+pub fn with_seq_flag(mut encoded: Vec<u8>) -> Vec<u8> {
+    if encoded.is_empty() {
+        encoded.push(0);
+    }
+    encoded[0] |= SEQ_FLAG;
+    encoded
+}
+
+/// Whether a value to write is marked by [`with_seq_flag`].
+pub fn has_seq_flag(value: &[u8]) -> bool {
+    value.first().is_some_and(|b| b & SEQ_FLAG != 0)
 }
 
 /// [`encode_value`] with a per-cell TTL (ms) when `ttl` is set.
@@ -330,12 +400,12 @@ pub fn value_ttl(stored: &[u8]) -> Result<Option<i64>> {
     }
 }
 
-/// Re-encode a stored value with another family compression, keeping its per-cell TTL.
-pub fn recode_value(stored: &[u8], compression: Compression) -> Result<Vec<u8>> {
-    if stored.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(encode_value_ttl(&decode_value(stored)?, compression, value_ttl(stored)?))
+/// Re-encode a stored value with another family compression, keeping its per-cell TTL, and
+/// set or clear the NEW_VERSION_BEHAVIOR flag. A marker value stays empty or `0x40`.
+pub fn recode_value(stored: &[u8], compression: Compression, seq_flag: bool) -> Result<Vec<u8>> {
+    let marker = stored.is_empty() || stored == [SEQ_FLAG];
+    let v = if marker { Vec::new() } else { encode_value_ttl(&decode_value(stored)?, compression, value_ttl(stored)?) };
+    Ok(if seq_flag { with_seq_flag(v) } else { v })
 }
 
 /// Decode a stored put value.
@@ -446,7 +516,7 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
 
 /// The codec byte of a stored value (for tests and describe).
 pub fn stored_codec(stored: &[u8]) -> Option<u8> {
-    stored.first().map(|b| b & !TTL_FLAG)
+    stored.first().map(|b| b & CODEC_MASK)
 }
 
 #[cfg(test)]
@@ -550,7 +620,7 @@ mod tests {
             let mut out = Vec::new();
             decode_value_into(&e, &mut out).unwrap();
             assert_eq!(out, v);
-            let r = recode_value(&e, Compression::Gz).unwrap();
+            let r = recode_value(&e, Compression::Gz, false).unwrap();
             assert_eq!((value_ttl(&r).unwrap(), decode_value(&r).unwrap()), (Some(1500), v.clone()));
             assert_eq!(stored_codec(&r), Some(CODEC_GZ));
         }
@@ -595,6 +665,54 @@ mod tests {
         assert!(is_family_level(&family_marker_key(b"r", 5, CellKind::DeleteFamilyVersion), n));
         assert!(!is_family_level(&column_key(b"r", b"", 5, CellKind::Put), n));
         assert!(!is_family_level(&row_enc, n));
+    }
+
+    #[test]
+    fn keys_carry_a_sequence_number() {
+        let mut k = column_key(b"r", b"q", 7, CellKind::Delete);
+        let plain = k.clone();
+        push_seq_slot(&mut k);
+        let t = decode_tail_ref(&k, row_part_len(&k).unwrap()).unwrap();
+        assert_eq!((t.ts, t.kind, t.seq), (7, CellKind::Delete, 0));
+        let k1 = stamp_key_seq(&k, 41);
+        let k2 = stamp_key_seq(&k, 42);
+        assert_eq!(decode_tail(&k2, row_part_len(&k2).unwrap()).unwrap().seq, 42);
+        // Rewrites of a cell: newest commit first, all after the layout without a number and
+        // before the next timestamp.
+        assert!(plain[..] < k2[..] && k2[..] < k1[..] && k1[..] < k[..] && k[..] < column_key(b"r", b"q", 6, CellKind::Put)[..]);
+        let mut f = family_marker_key(b"r", 3, CellKind::DeleteFamily);
+        push_seq_slot(&mut f);
+        let f = stamp_key_seq(&f, 9);
+        let t = decode_tail(&f, row_part_len(&f).unwrap()).unwrap();
+        assert_eq!((t.family_level, t.seq), (true, 9));
+        // Converting between layouts: a key without a number gets 0, one with loses it.
+        assert_eq!(convert_key_layout(&plain, true).unwrap().as_deref(), Some(&k[..]));
+        assert_eq!(convert_key_layout(&k2, false).unwrap().as_deref(), Some(&plain[..]));
+        assert_eq!(convert_key_layout(&plain, false).unwrap(), None);
+        assert_eq!(convert_key_layout(&k2, true).unwrap(), None);
+        // Values of such families are flagged; the flag changes nothing else.
+        let v = b"abc abc abc abc abc abc abc abc abc abc".repeat(4);
+        for (c, ttl) in [(Compression::None, None), (Compression::Zstd, Some(1500))] {
+            let flagged = with_seq_flag(encode_value_ttl(&v, c, ttl));
+            assert!(has_seq_flag(&flagged));
+            assert_eq!((decode_value(&flagged).unwrap(), value_ttl(&flagged).unwrap()), (v.clone(), ttl));
+            let mut out = Vec::new();
+            decode_value_into(&flagged, &mut out).unwrap();
+            assert_eq!(out, v);
+            let r = recode_value(&flagged, Compression::Snappy, true).unwrap();
+            assert!(has_seq_flag(&r));
+            assert_eq!((value_ttl(&r).unwrap(), decode_value(&r).unwrap()), (ttl, v.clone()));
+            assert_eq!(stored_codec(&r), Some(CODEC_SNAPPY));
+            assert!(!has_seq_flag(&recode_value(&flagged, Compression::None, false).unwrap()));
+        }
+        assert_eq!(with_seq_flag(Vec::new()), [0x40]);
+        assert_eq!(recode_value(&[0x40], Compression::Zstd, false).unwrap(), b"");
+        assert_eq!(recode_value(b"", Compression::Zstd, true).unwrap(), [0x40]);
+        assert!(!has_seq_flag(&encode_value_ttl(b"x", Compression::None, Some(5))) && !has_seq_flag(b""));
+        // A suffix of another length is corrupt.
+        let mut bad = k.clone();
+        bad.pop();
+        assert!(decode_tail(&bad, row_part_len(&bad).unwrap()).is_err());
     }
 
     #[test]

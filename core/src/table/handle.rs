@@ -443,6 +443,11 @@ impl Table {
         for c in cells {
             kbuf.clear();
             codec::push_cell_key(kbuf, row, &c.qualifier, c.ts, c.kind);
+            let desc = &shape.families[c.fam].desc;
+            if desc.new_version_behavior {
+                // A slot for the commit's sequence number, filled in by the commit.
+                codec::push_seq_slot(kbuf);
+            }
             if kbuf.len() > codec::MAX_KEY_LEN {
                 return Err(Error::invalid(format!(
                     "cell key is {} bytes once encoded (row {} bytes, qualifier {} bytes); the storage limit is {}",
@@ -452,7 +457,10 @@ impl Table {
                     codec::MAX_KEY_LEN
                 )));
             }
-            let value = if c.kind == CellKind::Put && c.ttl.is_some() {
+            let value = if desc.new_version_behavior {
+                let v = if c.kind == CellKind::Put { codec::encode_value_ttl(&c.value, desc.compression, c.ttl) } else { Vec::new() };
+                fjall::Slice::from(codec::with_seq_flag(v))
+            } else if c.kind == CellKind::Put && c.ttl.is_some() {
                 fjall::Slice::from(codec::encode_value_ttl(&c.value, shape.families[c.fam].desc.compression, c.ttl))
             } else if c.kind == CellKind::Put {
                 codec::encode_value_slice(&c.value, shape.families[c.fam].desc.compression)

@@ -27,6 +27,7 @@
 
 pub mod codec;
 mod handle;
+mod nvb;
 pub mod ops;
 pub(crate) mod read;
 mod scan;
@@ -192,10 +193,17 @@ impl TablesState {
         for kv in meta.prefix(b"tb/") {
             let (_, v) = kv.into_inner()?;
             let m: TableMeta = serde_json::from_slice(&v).map_err(io_json)?;
-            if m.v != META_VERSION || m.key_format != codec::KEY_FORMAT {
+            if m.v != META_VERSION || (m.key_format != codec::KEY_FORMAT && m.key_format != codec::KEY_FORMAT_SEQ) {
                 return Err(Error::new(
                     ErrorCode::IncompatibleFormat,
-                    format!("table {} has record version {} / key format {}; this build reads {META_VERSION} / {}", m.descriptor.name, m.v, m.key_format, codec::KEY_FORMAT),
+                    format!(
+                        "table {} has record version {} / key format {}; this build reads {META_VERSION} / {} or {}",
+                        m.descriptor.name,
+                        m.v,
+                        m.key_format,
+                        codec::KEY_FORMAT,
+                        codec::KEY_FORMAT_SEQ
+                    ),
                 ));
             }
             if m.family_ids.len() != m.descriptor.families.len() {
@@ -432,7 +440,7 @@ impl Engine {
         descriptor.split_keys = splits;
         let meta = TableMeta {
             v: META_VERSION,
-            key_format: codec::KEY_FORMAT,
+            key_format: codec::key_format_for(&descriptor.families),
             id,
             descriptor,
             family_ids: (0..n).collect(),
@@ -512,6 +520,7 @@ impl Engine {
         let old = rt.shape.read().clone();
         let mut meta = old.meta.clone();
         f(&mut meta, &old)?;
+        meta.key_format = codec::key_format_for(&meta.descriptor.families);
         let shape = TablesState::build_shape(&ts.db, &ts.ttl, meta.clone())?;
         ts.save_table(&meta, &rt.name.full())?;
         *rt.shape.write() = Arc::new(shape);
@@ -582,8 +591,10 @@ impl Engine {
     /// Change a family's options. VERSIONS, MIN_VERSIONS, TTL and KEEP_DELETED_CELLS apply at
     /// once to every read; a change of the per-value codec (NONE, GZ, SNAPPY, ZSTD) applies to
     /// new writes (stored values keep their own codec byte). Changes that need a different LSM
-    /// keyspace layout (to or from LZ4, BLOOMFILTER, BLOCKSIZE, IN_MEMORY) rewrite the family
-    /// into a new keyspace and need the table disabled first.
+    /// keyspace layout (to or from LZ4, BLOOMFILTER, BLOCKSIZE, IN_MEMORY) or key layout
+    /// (NEW_VERSION_BEHAVIOR: cells written before it was turned on count as older than every
+    /// later write; turning it off keeps the newest write of each cell) rewrite the family into a
+    /// new keyspace and need the table disabled first.
     pub fn modify_family(&self, name: &str, family: FamilyDescriptor) -> Result<()> {
         family.validate()?;
         let ts = self.tables()?;
@@ -596,12 +607,13 @@ impl Engine {
             let layout_changed = (cur.compression == Compression::Lz4) != (family.compression == Compression::Lz4)
                 || cur.bloom_filter != family.bloom_filter
                 || cur.block_size != family.block_size
-                || cur.in_memory != family.in_memory;
+                || cur.in_memory != family.in_memory
+                || cur.new_version_behavior != family.new_version_behavior;
             if layout_changed {
                 if m.enabled {
                     return Err(Error::new(
                         ErrorCode::TableNotDisabled,
-                        format!("changing the block compression, BLOOMFILTER, BLOCKSIZE or IN_MEMORY of family {} rewrites it; disable table {} first", family.name_str(), m.descriptor.name),
+                        format!("changing the block compression, BLOOMFILTER, BLOCKSIZE, IN_MEMORY or NEW_VERSION_BEHAVIOR of family {} rewrites it; disable table {} first", family.name_str(), m.descriptor.name),
                     ));
                 }
                 let new_id = m.next_family_id;
@@ -616,9 +628,23 @@ impl Engine {
                     .ok_or_else(|| Error::internal("family missing from shape"))?;
                 let mut batch = db.batch();
                 let mut n = 0;
+                let nvb = family.new_version_behavior;
+                // Without sequence numbers, the rewrites of a cell (adjacent, newest first)
+                // become one: the first is kept.
+                let mut last: Option<Vec<u8>> = None;
                 for kv in old_ks.iter() {
                     let (k, v) = kv.into_inner()?;
-                    let v = codec::recode_value(&v, family.compression)?;
+                    let k = match codec::convert_key_layout(&k, nvb)? {
+                        Some(c) => fjall::Slice::from(c),
+                        None => k,
+                    };
+                    if !nvb {
+                        if last.as_deref() == Some(&k[..]) {
+                            continue;
+                        }
+                        last = Some(k.to_vec());
+                    }
+                    let v = codec::recode_value(&v, family.compression, nvb)?;
                     batch.insert(&new_ks, k, v);
                     n += 1;
                     if n % 10_000 == 0 {
@@ -693,7 +719,8 @@ impl Engine {
     /// Major compaction: drop every cell no read can see any more (beyond VERSIONS, expired by
     /// TTL beyond MIN_VERSIONS, masked by delete markers) and the markers themselves (unless
     /// KEEP_DELETED_CELLS), then compact the LSM so the space is reclaimed. After it, puts with
-    /// timestamps older than a former delete marker are visible again (HBase's behaviour).
+    /// timestamps older than a former delete marker are visible again (HBase's behaviour);
+    /// with NEW_VERSION_BEHAVIOR they were visible before it too, and no result changes.
     pub fn major_compact_table(&self, name: &str) -> Result<()> {
         let rt = self.tables()?.lookup(name)?;
         let shape = rt.shape.read().clone();

@@ -16,6 +16,11 @@
 //!
 //! Then the read applies its time range, its filter (`filter_cell` before version counting, as
 //! HBase's `ScanQueryMatcher`), and its max versions.
+//!
+//! A family with NEW_VERSION_BEHAVIOR replaces the first two rules by [`nvb`]'s: markers mask
+//! only puts committed before them, and with KEEP_DELETED_CELLS=FALSE versions count what was
+//! visible over time. With KEEP_DELETED_CELLS deleted puts still exist and count, so only the
+//! masking changes.
 
 use fjall::Slice;
 
@@ -23,6 +28,7 @@ use crate::cell::{Cell, CellKind};
 use crate::error::Result;
 use crate::filter::{Filter, ReturnCode};
 use crate::table::codec;
+use crate::table::nvb::{self, Verdict};
 use crate::table::ops::TimeRange;
 use crate::table::schema::{FamilyDescriptor, KeepDeletedCells};
 
@@ -238,6 +244,11 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
     let tr = read.time_range;
     let raw = read.raw;
     let mut fm = FamilyMarkers::default();
+    // NEW_VERSION_BEHAVIOR: fed every marker (KEEP_DELETED_CELLS=FALSE: they all count and
+    // versions count what is visible) or the markers the read counts (otherwise: it only
+    // decides deletion).
+    let mut tracker = (desc.new_version_behavior && !raw)
+        .then(|| nvb::Tracker::new(if kdc == KeepDeletedCells::False { desc.max_versions } else { u32::MAX }));
 
     // Fill a cell from `spare` (buffers reused).
     let make = |spare: &mut Vec<Cell>, qualifier_enc: &[u8], ts: i64, kind: CellKind, value: &[u8]| -> Result<Cell> {
@@ -272,6 +283,11 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
         }
         let p = parse(key, row_len)?;
         let counts = read_counts_marker(kdc, &tr, p.ts);
+        if let Some(t) = tracker.as_mut() {
+            if counts {
+                t.family_marker(p.kind, p.ts, p.seq);
+            }
+        }
         match p.kind {
             CellKind::DeleteFamily => {
                 fm.all_family = fm.all_family.max(Some(p.ts));
@@ -334,6 +350,9 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
             cur_q.clear();
             cur_q.extend_from_slice(p.qualifier_enc);
             have_col = true;
+            if let Some(t) = tracker.as_mut() {
+                t.start_column();
+            }
             if let Some(qs) = read.qualifiers_enc {
                 if qs.binary_search_by(|q| q.as_slice().cmp(p.qualifier_enc)).is_err() {
                     // Not a wanted column: go to the next wanted one, or past the family.
@@ -357,6 +376,9 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                     col_all_ver.push(ts);
                 }
                 if read_counts_marker(kdc, &tr, ts) {
+                    if let Some(t) = tracker.as_mut() {
+                        t.column_marker(p.kind, ts, p.seq);
+                    }
                     if p.kind == CellKind::DeleteColumn {
                         col_read_del = col_read_del.max(Some(ts));
                     } else {
@@ -374,12 +396,27 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                     src.advance()?;
                     continue;
                 }
-                let masked_all = fm.all_family.is_some_and(|d| d >= ts)
-                    || col_all_del.is_some_and(|d| d >= ts)
-                    || fm.all_versions.contains(&ts)
-                    || col_all_ver.contains(&ts);
+                let verdict = match tracker.as_mut() {
+                    Some(t) => Some(t.put(ts, p.seq)),
+                    None => None,
+                };
+                let masked_all = match verdict {
+                    Some(v) => v != Verdict::Visible,
+                    None => {
+                        fm.all_family.is_some_and(|d| d >= ts)
+                            || col_all_del.is_some_and(|d| d >= ts)
+                            || fm.all_versions.contains(&ts)
+                            || col_all_ver.contains(&ts)
+                    }
+                };
                 if masked_all && kdc == KeepDeletedCells::False && !raw {
-                    src.advance()?;
+                    if tracker.as_ref().is_some_and(|t| t.column_full()) {
+                        // VERSIONS puts are visible: the rest of the column is masked.
+                        codec::column_end_key(target, row_enc, cur_q);
+                        skip_to(src, target)?;
+                    } else {
+                        src.advance()?;
+                    }
                     continue;
                 }
                 rank += 1;
@@ -391,9 +428,11 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                     skip_column(src, row_enc, cur_q, target)?;
                     continue;
                 }
+                // The tracker was fed only the markers the read counts.
                 let masked_read = !raw
                     && masked_all
-                    && (fm.read_family.is_some_and(|d| d >= ts)
+                    && (verdict.is_some()
+                        || fm.read_family.is_some_and(|d| d >= ts)
                         || col_read_del.is_some_and(|d| d >= ts)
                         || fm.read_versions.contains(&ts)
                         || col_read_ver.contains(&ts));
@@ -458,6 +497,9 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
     };
     let mut fam_del: Option<i64> = None;
     let mut fam_ver: Vec<i64> = Vec::new();
+    // NEW_VERSION_BEHAVIOR with KEEP_DELETED_CELLS=FALSE: what the tracker hides is gone (with
+    // KEEP_DELETED_CELLS, masked puts exist and count whatever the order).
+    let mut tracker = (desc.new_version_behavior && kdc == KeepDeletedCells::False).then(|| nvb::Tracker::new(desc.max_versions));
     let mut cur_q: Option<&[u8]> = None;
     let mut col_del: Option<i64> = None;
     let mut col_ver: Vec<i64> = Vec::new();
@@ -470,6 +512,9 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
             } else {
                 fam_ver.push(p.ts);
             }
+            if let Some(t) = tracker.as_mut() {
+                t.family_marker(p.kind, p.ts, p.seq);
+            }
             keep[i] = keep_marker(p.ts);
             continue;
         }
@@ -478,6 +523,14 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
             col_ver.clear();
             rank = 0;
             cur_q = Some(p.qualifier_enc);
+            if let Some(t) = tracker.as_mut() {
+                t.start_column();
+            }
+        }
+        if p.kind != CellKind::Put {
+            if let Some(t) = tracker.as_mut() {
+                t.column_marker(p.kind, p.ts, p.seq);
+            }
         }
         match p.kind {
             CellKind::DeleteColumn => {
@@ -497,10 +550,15 @@ pub(crate) fn compaction_keep(desc: &FamilyDescriptor, entries: &[(Slice, Slice)
             keep[i] = false;
             continue;
         }
-        let masked = fam_del.is_some_and(|d| d >= ts)
-            || col_del.is_some_and(|d| d >= ts)
-            || fam_ver.contains(&ts)
-            || col_ver.contains(&ts);
+        let masked = match tracker.as_mut() {
+            Some(t) => t.put(ts, p.seq) != Verdict::Visible,
+            None => {
+                fam_del.is_some_and(|d| d >= ts)
+                    || col_del.is_some_and(|d| d >= ts)
+                    || fam_ver.contains(&ts)
+                    || col_ver.contains(&ts)
+            }
+        };
         if masked && kdc == KeepDeletedCells::False {
             keep[i] = false;
             continue;

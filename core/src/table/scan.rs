@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use fjall::{Readable, Slice};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::table::codec;
 use crate::table::handle::{plan, process_row, ReadPlan, Table};
@@ -38,7 +38,7 @@ pub struct Scanner {
     pub(crate) chunk_rows: usize,
     chunk_now: i64,
     /// Reversed scans: the current row's entries per family.
-    bufs: Vec<BufSource>,
+    bufs: Vec<RevSource>,
     /// Cells and key buffers to reuse.
     read_bufs: ReadBufs,
     scratch: Vec<u8>,
@@ -184,8 +184,9 @@ impl Cursor {
         Ok(c)
     }
 
-    /// A backward cursor over `[lower, upper)` (it never seeks: reversed scans read each row
-    /// into memory).
+    /// A backward cursor over `[lower, upper)`. It finds the rows of a reversed scan; a row is
+    /// then read from memory or through a forward cursor over the row alone (see
+    /// [`Scanner::step`]), and [`Cursor::seek_before`] moves past it.
     fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Backward(snap.range::<&[u8], _>(ks, (lower, upper)).rev());
         let mut c = Cursor {
@@ -224,6 +225,13 @@ impl Cursor {
 
     fn row(&self) -> Option<&[u8]> {
         self.head.as_ref().map(|h| &h.key[..h.row_len])
+    }
+
+    /// Backward cursors: move to the last entry below `key` (and at or above `lower`).
+    fn seek_before(&mut self, lower: Bound<&[u8]>, key: &[u8]) -> Result<()> {
+        let snap = self.snap.as_ref().ok_or_else(|| Error::internal("a backward cursor without a snapshot"))?;
+        self.iter = CursorIter::Backward(snap.range::<&[u8], _>(&self.ks, (lower, Bound::Excluded(key))).rev());
+        self.pull()
     }
 
     /// Serve the row with encoded part `row_enc` as an entry source.
@@ -277,6 +285,41 @@ impl EntrySource for Cursor {
         let upper = bound_ref(&self.upper);
         self.iter = CursorIter::Forward(snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
         self.pull()
+    }
+}
+
+/// How many entries of a row a reversed scan reads backwards into memory: a row with more is
+/// read forwards through a cursor over the row alone, so filter hints, explicit columns and
+/// version limits seek in the LSM as they do in forward scans, and one backward seek moves past
+/// the row.
+const REV_BUFFERED_ENTRIES: usize = 16;
+
+/// One family's entries of the current row in a reversed scan.
+enum RevSource {
+    /// Read backwards into memory (a narrow row).
+    Buf(BufSource),
+    /// A forward cursor over the row (a wide one).
+    Row(Cursor),
+}
+
+impl EntrySource for RevSource {
+    fn peek(&self) -> Option<(&[u8], &[u8])> {
+        match self {
+            RevSource::Buf(b) => b.peek(),
+            RevSource::Row(c) => c.peek(),
+        }
+    }
+    fn advance(&mut self) -> Result<()> {
+        match self {
+            RevSource::Buf(b) => b.advance(),
+            RevSource::Row(c) => c.advance(),
+        }
+    }
+    fn seek(&mut self, key: &[u8]) -> Result<()> {
+        match self {
+            RevSource::Buf(b) => b.seek(key),
+            RevSource::Row(c) => c.seek(key),
+        }
     }
 }
 
@@ -403,7 +446,7 @@ impl Scanner {
             cursors.push(c);
         }
         if self.reversed {
-            self.bufs = (0..cursors.len()).map(|_| BufSource::default()).collect();
+            self.bufs = (0..cursors.len()).map(|_| RevSource::Buf(BufSource::default())).collect();
         }
         self.cursors = Some(cursors);
         self.chunk_rows = 0;
@@ -454,19 +497,42 @@ impl Scanner {
         codec::decode_row_into(row_enc, row_out);
         let row = row_out.as_slice();
         let (keep, end) = if self.reversed {
-            // Read the row backwards into memory, then walk it forwards.
-            for (c, b) in cursors.iter_mut().zip(self.bufs.iter_mut()) {
+            // Read a narrow row backwards into memory, then walk it forwards; a wide one
+            // forwards through a cursor over the row, after which the backward cursor seeks
+            // past the row.
+            for (c, src) in cursors.iter_mut().zip(self.bufs.iter_mut()) {
+                let mut b = match std::mem::replace(src, RevSource::Buf(BufSource::default())) {
+                    RevSource::Buf(b) => b,
+                    RevSource::Row(_) => BufSource::default(),
+                };
                 b.entries.clear();
                 b.pos = 0;
-                while c.row() == Some(row_enc) {
+                while c.row() == Some(row_enc) && b.entries.len() < REV_BUFFERED_ENTRIES {
                     if let Some(h) = c.head.take() {
                         b.entries.push((h.key, h.value));
                     }
                     c.pull()?;
                 }
-                b.entries.reverse();
+                if c.row() == Some(row_enc) {
+                    codec::row_end_key(&mut self.scratch, row_enc);
+                    let snap = c.snap.clone().ok_or_else(|| Error::internal("a backward cursor without a snapshot"))?;
+                    let mut fwd = Cursor::open(snap, &c.ks, Bound::Included(row_enc), Bound::Excluded(&self.scratch))?;
+                    fwd.set_row(row_enc);
+                    c.seek_before(bound_ref(&self.lower), row_enc)?;
+                    *src = RevSource::Row(fwd);
+                } else {
+                    b.entries.reverse();
+                    *src = RevSource::Buf(b);
+                }
             }
-            process_row(&self.shape, &self.plan, row, row_enc, &mut self.bufs, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs)?
+            let r = process_row(&self.shape, &self.plan, row, row_enc, &mut self.bufs, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs);
+            for src in self.bufs.iter_mut() {
+                if let RevSource::Row(c) = src {
+                    self.visited += c.visited;
+                    *src = RevSource::Buf(BufSource::default());
+                }
+            }
+            r?
         } else {
             for c in cursors.iter_mut() {
                 c.set_row(row_enc);

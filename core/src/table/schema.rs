@@ -288,6 +288,14 @@ pub struct FamilyDescriptor {
     /// `BLOCKSIZE` in bytes: the LSM data block size, 1 KiB to 1 MiB. Default 4 KiB, the LSM's
     /// recommendation for point reads (HBase defaults to 64 KiB; larger blocks favour scans).
     pub block_size: u32,
+    /// `NEW_VERSION_BEHAVIOR` (HBase 2, HBASE-15968; default false): a delete marker masks only
+    /// the puts committed before it, not later puts with older timestamps, and a version once
+    /// pushed out of VERSIONS by newer ones stays out even if they are deleted later (deleting a
+    /// version no longer brings older ones back). Every cell of the family then carries its
+    /// commit's sequence number (8 bytes more per cell). Turning it on for a family with data
+    /// orders the cells written before as older than every later one.
+    #[serde(default)]
+    pub new_version_behavior: bool,
 }
 
 impl FamilyDescriptor {
@@ -303,6 +311,7 @@ impl FamilyDescriptor {
             bloom_filter: BloomType::Row,
             in_memory: false,
             block_size: 4096,
+            new_version_behavior: false,
         }
     }
     /// Set `VERSIONS`.
@@ -343,6 +352,23 @@ impl FamilyDescriptor {
     /// Set `BLOCKSIZE` in bytes.
     pub fn block_size(mut self, bytes: u32) -> Self {
         self.block_size = bytes;
+        self
+    }
+    /// Set `NEW_VERSION_BEHAVIOR`.
+    ///
+    /// ```
+    /// use kabase::{Engine, TableDescriptor, FamilyDescriptor, Put, Get, Delete};
+    /// let e = Engine::open_in_memory()?;
+    /// e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf").new_version_behavior(true)))?;
+    /// let t = e.table("t")?;
+    /// t.delete(Delete::new("r").columns_at("cf", "q", 100))?;
+    /// t.put(Put::new("r").add_at("cf", "q", 50, "after the delete"))?;
+    /// // Without the option the marker would hide this put until a major compaction.
+    /// assert_eq!(t.get(Get::new("r"))?.value("cf", "q"), Some(&b"after the delete"[..]));
+    /// # Ok::<(), kabase::Error>(())
+    /// ```
+    pub fn new_version_behavior(mut self, on: bool) -> Self {
+        self.new_version_behavior = on;
         self
     }
 

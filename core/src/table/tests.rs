@@ -1412,4 +1412,475 @@ fn plain_get_starts_over_pinned_when_it_must_seek() {
     // Deleting the newest versions is seen by the restarted read.
     t.delete(Delete::new("m").column_at("cf", "q", 40)).unwrap();
     assert_eq!(vals(&t.get(Get::new("m")).unwrap(), "cf", "q"), [(39, "q39".to_string())]);
+
+// ------------------------------------------------------------------ NEW_VERSION_BEHAVIOR
+
+fn nvb_family() -> FamilyDescriptor {
+    FamilyDescriptor::new("f").versions(3).new_version_behavior(true)
+}
+
+/// Timestamps of the visible versions of `f:q`, newest first.
+fn stamps(t: &Table, max_versions: u32) -> Vec<i64> {
+    t.get(Get::new("r").max_versions(max_versions)).unwrap().versions("f", "q").iter().map(|c| c.timestamp).collect()
+}
+
+#[test]
+fn new_version_behavior_lets_puts_after_a_delete_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(dir.path()).unwrap();
+    let plain = table_with(&e, "plain", vec![FamilyDescriptor::new("f").versions(3)]);
+    let nvb = table_with(&e, "nvb", vec![nvb_family()]);
+    assert!(e.describe_table("nvb").unwrap().families[0].new_version_behavior);
+    assert!(!e.describe_table("plain").unwrap().families[0].new_version_behavior);
+    // Keys that may end with a sequence number: a key format older builds refuse.
+    assert_eq!((plain.shape().unwrap().meta.key_format, nvb.shape().unwrap().meta.key_format), (codec::KEY_FORMAT, codec::KEY_FORMAT_SEQ));
+    for t in [&plain, &nvb] {
+        t.put(Put::new("r").add_at("f", "q", 100, "old")).unwrap();
+        t.delete(Delete::new("r").columns_at("f", "q", 200)).unwrap();
+        t.put(Put::new("r").add_at("f", "q", 150, "later")).unwrap();
+    }
+    // Without the option the marker hides the later put (HBase's "deletes mask puts")...
+    assert!(plain.get(Get::new("r")).unwrap().is_empty());
+    // ...with it only the put written before the marker is hidden.
+    assert_eq!(vals(&nvb.get(Get::new("r").max_versions(3)).unwrap(), "f", "q"), vec![(150, "later".into())]);
+    assert_eq!(rows(&nvb, Scan::new().reversed(true))[0].value("f", "q"), Some(&b"later"[..]));
+    // The same from disk segments, after a reopen (sequence numbers go on rising), and after a
+    // major compaction.
+    e.flush_table("nvb").unwrap();
+    drop((plain, nvb));
+    e.close().unwrap();
+    drop(e);
+    let e = Engine::open(dir.path()).unwrap();
+    let nvb = e.table("nvb").unwrap();
+    assert_eq!(stamps(&nvb, 3), [150]);
+    nvb.delete(Delete::new("r").columns_at("f", "q", 300)).unwrap();
+    nvb.put(Put::new("r").add_at("f", "q", 120, "after reopen")).unwrap();
+    assert_eq!(stamps(&nvb, 3), [120]);
+    e.major_compact_table("nvb").unwrap();
+    assert_eq!(stamps(&nvb, 3), [120]);
+    assert_eq!(nvb.shape().unwrap().families[0].ks.iter().count(), 1, "the marker and the deleted puts are gone");
+    // Every marker kind: a put written after it shows through.
+    nvb.delete(Delete::new_at("r", 500)).unwrap();
+    nvb.put(Put::new("r").add_at("f", "q", 110, "after family delete")).unwrap();
+    nvb.delete(Delete::new("r").family_version("f", 105)).unwrap();
+    nvb.delete(Delete::new("r").column_at("f", "q", 106)).unwrap();
+    nvb.put(Put::new("r").add_at("f", "q", 105, "a").add_at("f", "q", 106, "b")).unwrap();
+    assert_eq!(stamps(&nvb, 3), [110, 106, 105]);
+    e.close().unwrap();
+}
+
+#[test]
+fn new_version_behavior_orders_by_commit_within_a_batch() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![nvb_family()]);
+    // One commit holding both: the marker wins (HBase gives a mutation one sequence number).
+    t.mutate_row(RowMutations::new("r").delete(Delete::new("r").columns_at("f", "q", 200)).put(Put::new("r").add_at("f", "q", 150, "x")))
+        .unwrap();
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    // A batch commits its rows together, each with its own sequence number, in order.
+    let res = t
+        .batch(vec![
+            Delete::new("s").columns_at("f", "q", 200).into(),
+            Put::new("s").add_at("f", "q", 150, "after").into(),
+            Put::new("u").add_at("f", "q", 150, "before").into(),
+            Delete::new("u").columns_at("f", "q", 200).into(),
+        ])
+        .unwrap();
+    assert!(res.iter().all(|r| r.is_ok()));
+    assert_eq!(t.get(Get::new("s")).unwrap().value("f", "q"), Some(&b"after"[..]));
+    assert!(t.get(Get::new("u")).unwrap().is_empty());
+    // Increments and appends are puts with sequence numbers too.
+    t.delete(Delete::new("c").columns_at("f", "n", i64::MAX - 1)).unwrap();
+    assert_eq!(t.increment(Increment::new("c").add("f", "n", 2)).unwrap().long("f", "n"), Some(2));
+    assert_eq!(t.get(Get::new("c")).unwrap().cells.len(), 1);
+}
+
+/// HBase's TestNewVersionBehaviorFromClientSide scenarios (VERSIONS = 3), each checked from the
+/// memtable, from disk segments and after a major compaction: the option makes results
+/// independent of compaction.
+#[test]
+fn new_version_behavior_counts_versions_by_what_was_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(dir.path()).unwrap();
+    let mut n = 0;
+    let mut check = |steps: &dyn Fn(&Table), max_versions: u32, want: &[i64]| {
+        n += 1;
+        let name = format!("nvb{n}");
+        let t = table_with(&e, &name, vec![nvb_family()]);
+        steps(&t);
+        assert_eq!(stamps(&t, max_versions), want, "{name} in the memtable");
+        e.flush_table(&name).unwrap();
+        assert_eq!(stamps(&t, max_versions), want, "{name} from segments");
+        e.major_compact_table(&name).unwrap();
+        assert_eq!(stamps(&t, max_versions), want, "{name} after major compaction");
+    };
+    let put = |t: &Table, ts: i64| t.put(Put::new("r").add_at("f", "q", ts, format!("v{ts}"))).unwrap();
+    let del_version = |t: &Table, ts: i64| t.delete(Delete::new("r").column_at("f", "q", ts)).unwrap();
+    // testPutAndDeleteVersions: a column delete, then a put older than everything.
+    check(
+        &|t| {
+            (1..=4).for_each(|i| put(t, 1_000_000 + i));
+            t.delete(Delete::new("r").columns_at("f", "q", 2_000_000)).unwrap();
+            put(t, 1_000_000);
+        },
+        3,
+        &[1_000_000],
+    );
+    // testPutMasked: deleting version 3 does not bring back version 1, which was pushed out by
+    // 4, 3 and 2 while they were all visible.
+    check(
+        &|t| {
+            (1..=4).for_each(|i| put(t, 1_000_000 + i));
+            del_version(t, 1_000_003);
+        },
+        3,
+        &[1_000_004, 1_000_002],
+    );
+    // testPutMasked2: a version delete before its put does not hide it.
+    check(
+        &|t| {
+            put(t, 1_000_001);
+            put(t, 1_000_002);
+            del_version(t, 1_000_003);
+            put(t, 1_000_003);
+            put(t, 1_000_004);
+        },
+        3,
+        &[1_000_004, 1_000_003, 1_000_002],
+    );
+    // testPutMaskedAndUserMaxVersion: the read's max versions is applied after the masking.
+    check(
+        &|t| {
+            (1..=4).for_each(|i| put(t, 1_000_000 + i));
+            del_version(t, 1_000_004);
+            del_version(t, 1_000_003);
+        },
+        1,
+        &[1_000_002],
+    );
+    // testSameTs: rewriting a version counts it once.
+    check(
+        &|t| {
+            for ts in [1, 2, 3, 3, 3, 4] {
+                put(t, 1_000_000 + ts);
+            }
+        },
+        3,
+        &[1_000_004, 1_000_003, 1_000_002],
+    );
+    // testSameTsAndDelete: a delete of a rewritten version hides every write of it before.
+    check(
+        &|t| {
+            for ts in [1, 2, 3, 3, 3, 3] {
+                put(t, 1_000_000 + ts);
+            }
+            del_version(t, 1_000_003);
+            put(t, 1_000_004);
+        },
+        3,
+        &[1_000_004, 1_000_002, 1_000_001],
+    );
+    // testTimeRange: versions pushed out by newer ones stay out of a time range that excludes
+    // the newer ones.
+    let t = table_with(&e, "nvb_tr", vec![nvb_family()]);
+    (1..=8).for_each(|i| put(&t, 1_000_000 + i));
+    assert!(t.get(Get::new("r").max_versions(3).time_range(0, 1_000_005)).unwrap().is_empty());
+    // Without the option, deleting the newest version brings older ones back (until a major
+    // compaction drops them, so results depend on compaction timing).
+    let plain = table_with(&e, "plain_masked", vec![FamilyDescriptor::new("f").versions(3)]);
+    (1..=4).for_each(|i| put(&plain, 1_000_000 + i));
+    del_version(&plain, 1_000_003);
+    assert_eq!(stamps(&plain, 3), [1_000_004, 1_000_002, 1_000_001]);
+}
+
+#[test]
+fn new_version_behavior_family_deletes_and_raw_scans() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![nvb_family()]);
+    let put = |q: &str, ts: i64| t.put(Put::new("r").add_at("f", q, ts, "v")).unwrap();
+    let cells = |t: &Table| -> Vec<(String, i64)> {
+        t.get(Get::new("r").max_versions(3)).unwrap().cells.iter().map(|c| (String::from_utf8(c.qualifier.clone()).unwrap(), c.timestamp)).collect()
+    };
+    // testDeleteFamily.
+    put("col1", 1_000_001);
+    put("col1", 1_000_002);
+    put("col2", 1_000_002);
+    put("col3", 1_000_001);
+    t.delete(Delete::new("r").family_at("f", 2_000_000)).unwrap();
+    put("col3", 1_500_002);
+    put("col2", 1_500_001);
+    put("col1", 1_500_001);
+    put("col1", 1_500_002);
+    let q = |s: &str, ts: i64| (s.to_string(), ts);
+    assert_eq!(cells(&t), [q("col1", 1_500_002), q("col1", 1_500_001), q("col2", 1_500_001), q("col3", 1_500_002)]);
+    t.delete(Delete::new("r").family_version("f", 1_500_001)).unwrap();
+    assert_eq!(cells(&t), [q("col1", 1_500_002), q("col3", 1_500_002)]);
+    put("col1", 1_000_001);
+    put("col1", 1_000_002);
+    put("col2", 1_000_002);
+    put("col3", 1_000_001);
+    let want = [q("col1", 1_500_002), q("col1", 1_000_002), q("col1", 1_000_001), q("col2", 1_000_002), q("col3", 1_500_002), q("col3", 1_000_001)];
+    assert_eq!(cells(&t), want);
+    e.major_compact_table("t").unwrap();
+    assert_eq!(cells(&t), want);
+
+    // testRawScanAndMajorCompaction: raw scans show everything until a major compaction keeps
+    // only what is visible.
+    let t = table_with(&e, "raw", vec![nvb_family()]);
+    for ts in 1..=4 {
+        t.put(Put::new("r").add_at("f", "q", 1_000_000 + ts, "v")).unwrap();
+    }
+    t.delete(Delete::new("r").column_at("f", "q", 1_000_004)).unwrap();
+    t.delete(Delete::new("r").column_at("f", "q", 1_000_003)).unwrap();
+    assert_eq!(rows(&t, Scan::new().raw(true).max_versions(10))[0].cells.len(), 6);
+    e.major_compact_table("raw").unwrap();
+    let got = rows(&t, Scan::new().raw(true).max_versions(10));
+    assert_eq!(got.iter().map(described).collect::<Vec<_>>(), [vec!["f:q@1000002Put".to_string()]]);
+}
+
+#[test]
+fn new_version_behavior_with_keep_deleted_cells() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![nvb_family().keep_deleted_cells(KeepDeletedCells::True)]);
+    t.put(Put::new("r").add_at("f", "q", 10, "v10")).unwrap();
+    t.delete(Delete::new("r").columns_at("f", "q", 20)).unwrap();
+    t.put(Put::new("r").add_at("f", "q", 15, "v15")).unwrap();
+    for _ in 0..2 {
+        // The marker hides only the put before it; a range ending before the marker sees both.
+        assert_eq!(stamps(&t, 3), [15]);
+        assert_eq!(vals(&t.get(Get::new("r").max_versions(3).time_range(0, 20)).unwrap(), "f", "q"), vec![(15, "v15".into()), (10, "v10".into())]);
+        // Major compaction keeps the deleted cell and the marker.
+        e.major_compact_table("t").unwrap();
+    }
+}
+
+#[test]
+fn new_version_behavior_can_be_altered() {
+    let e = engine();
+    let t = table_with(&e, "t", vec![FamilyDescriptor::new("f").versions(3).compression(Compression::Zstd)]);
+    t.put(Put::new("r").add_at("f", "q", 100, "old")).unwrap();
+    t.delete(Delete::new("r").columns_at("f", "q", 200)).unwrap();
+    t.put(Put::new("r").add_at("f", "q", 150, "hidden")).unwrap();
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    // Turning it on changes the key layout: the family is rewritten, with the table disabled.
+    let on = FamilyDescriptor::new("f").versions(3).compression(Compression::Zstd).new_version_behavior(true);
+    assert_eq!(e.modify_family("t", on.clone()).unwrap_err().code(), ErrorCode::TableNotDisabled);
+    e.disable_table("t").unwrap();
+    e.modify_family("t", on).unwrap();
+    e.enable_table("t").unwrap();
+    assert!(e.describe_table("t").unwrap().families[0].new_version_behavior);
+    assert_eq!(t.shape().unwrap().meta.key_format, codec::KEY_FORMAT_SEQ);
+    // Cells written before count as older than every later write.
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    t.put(Put::new("r").add_at("f", "q", 120, "x".repeat(200))).unwrap();
+    t.put(Put::new("r").add_at("f", "q", 150, "rewritten")).unwrap();
+    assert_eq!(vals(&t.get(Get::new("r").max_versions(3)).unwrap(), "f", "q"), vec![(150, "rewritten".into()), (120, "x".repeat(200))]);
+    // Turning it off keeps the newest write of each cell, and the marker masks by timestamp
+    // again (here together with a move to LZ4 blocks).
+    e.disable_table("t").unwrap();
+    e.modify_family("t", FamilyDescriptor::new("f").versions(3).compression(Compression::Lz4)).unwrap();
+    e.enable_table("t").unwrap();
+    assert_eq!(t.shape().unwrap().meta.key_format, codec::KEY_FORMAT);
+    assert!(t.get(Get::new("r")).unwrap().is_empty());
+    let raw = rows(&t, Scan::new().raw(true).max_versions(10));
+    let cells: Vec<_> = raw[0].cells.iter().map(|c| (c.timestamp, c.kind, String::from_utf8(c.value.clone()).unwrap())).collect();
+    assert_eq!(
+        cells,
+        [
+            (200, crate::cell::CellKind::DeleteColumn, String::new()),
+            (150, crate::cell::CellKind::Put, "rewritten".to_string()),
+            (120, crate::cell::CellKind::Put, "x".repeat(200)),
+            (100, crate::cell::CellKind::Put, "old".to_string()),
+        ]
+    );
+}
+
+/// One step of [`new_version_behavior_results_do_not_depend_on_major_compaction`].
+#[derive(Debug, Clone)]
+enum NvbOp {
+    Put(u8, i64),
+    DeleteColumn(u8, i64),
+    DeleteVersion(u8, i64),
+    DeleteFamily(i64),
+    DeleteFamilyVersion(i64),
+    Compact,
+}
+
+fn nvb_op() -> impl proptest::strategy::Strategy<Value = NvbOp> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => (0u8..2, 1i64..7).prop_map(|(q, ts)| NvbOp::Put(q, ts)),
+        1 => (0u8..2, 1i64..7).prop_map(|(q, ts)| NvbOp::DeleteColumn(q, ts)),
+        2 => (0u8..2, 1i64..7).prop_map(|(q, ts)| NvbOp::DeleteVersion(q, ts)),
+        1 => (1i64..7).prop_map(NvbOp::DeleteFamily),
+        1 => (1i64..7).prop_map(NvbOp::DeleteFamilyVersion),
+        2 => Just(NvbOp::Compact),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// With NEW_VERSION_BEHAVIOR a major compaction changes no result, whenever it runs (without
+    /// the option it does: HBase's "major compactions change query results").
+    #[test]
+    fn new_version_behavior_results_do_not_depend_on_major_compaction(
+        versions in 1u32..4,
+        ops in proptest::collection::vec(nvb_op(), 1..30),
+    ) {
+        let e = engine();
+        let fam = || FamilyDescriptor::new("f").versions(versions).new_version_behavior(true);
+        let never = table_with(&e, "never", vec![fam()]);
+        let sometimes = table_with(&e, "sometimes", vec![fam()]);
+        let col = |q: u8| format!("q{q}");
+        for (i, op) in ops.iter().enumerate() {
+            for t in [&never, &sometimes] {
+                match op {
+                    NvbOp::Put(q, ts) => t.put(Put::new("r").add_at("f", col(*q), *ts, format!("v{i}"))).unwrap(),
+                    NvbOp::DeleteColumn(q, ts) => t.delete(Delete::new("r").columns_at("f", col(*q), *ts)).unwrap(),
+                    NvbOp::DeleteVersion(q, ts) => t.delete(Delete::new("r").column_at("f", col(*q), *ts)).unwrap(),
+                    NvbOp::DeleteFamily(ts) => t.delete(Delete::new("r").family_at("f", *ts)).unwrap(),
+                    NvbOp::DeleteFamilyVersion(ts) => t.delete(Delete::new("r").family_version("f", *ts)).unwrap(),
+                    NvbOp::Compact => {}
+                }
+            }
+            if matches!(op, NvbOp::Compact) {
+                e.major_compact_table("sometimes").unwrap();
+            }
+            let gets = || [Get::new("r").max_versions(5), Get::new("r").max_versions(2).time_range(2, 5), Get::new("r").column("f", "q1")];
+            for (ga, gb) in gets().into_iter().zip(gets()) {
+                let a = never.get(ga).unwrap();
+                let b = sometimes.get(gb).unwrap();
+                proptest::prop_assert_eq!(described(&a), described(&b), "after step {} {:?}", i, op);
+                proptest::prop_assert_eq!(a, b);
+            }
+        }
+    }
+}
+
+/// NEW_VERSION_BEHAVIOR as a timeline, for [`new_version_behavior_matches_a_timeline_model`]:
+/// every write of a cell is an instance that lives from its commit until a marker deletes it or
+/// a rewrite replaces it; just before each version delete, and at the end, each column's living
+/// instances beyond VERSIONS (by timestamp) are gone for good.
+#[derive(Default)]
+struct NvbModel {
+    /// `(column, ts, value, alive, gone)` in commit order.
+    cells: Vec<(u8, i64, String, bool, bool)>,
+}
+
+impl NvbModel {
+    fn moment(&mut self, versions: usize) {
+        for q in 0..2u8 {
+            let mut live: Vec<usize> = (0..self.cells.len()).filter(|&i| self.cells[i].0 == q && self.cells[i].3 && !self.cells[i].4).collect();
+            live.sort_by_key(|&i| std::cmp::Reverse(self.cells[i].1));
+            for &i in live.iter().skip(versions) {
+                self.cells[i].4 = true;
+            }
+        }
+    }
+
+    fn apply(&mut self, op: &NvbOp, value: String, versions: usize) {
+        let kill = |m: &mut NvbModel, f: &dyn Fn(u8, i64) -> bool| {
+            for c in m.cells.iter_mut().filter(|c| f(c.0, c.1)) {
+                c.3 = false;
+            }
+        };
+        match *op {
+            NvbOp::Put(q, ts) => {
+                kill(self, &|cq, cts| cq == q && cts == ts);
+                self.cells.push((q, ts, value, true, false));
+            }
+            NvbOp::DeleteColumn(q, ts) => kill(self, &|cq, cts| cq == q && cts <= ts),
+            NvbOp::DeleteFamily(ts) => kill(self, &|_, cts| cts <= ts),
+            NvbOp::DeleteVersion(q, ts) => {
+                self.moment(versions);
+                kill(self, &|cq, cts| cq == q && cts == ts);
+            }
+            NvbOp::DeleteFamilyVersion(ts) => {
+                self.moment(versions);
+                kill(self, &|_, cts| cts == ts);
+            }
+            NvbOp::Compact => {}
+        }
+    }
+
+    /// Visible `(column, ts, value)`, by column then newest first.
+    fn visible(&mut self, versions: usize) -> Vec<(String, i64, String)> {
+        self.moment(versions);
+        let mut v: Vec<_> = self.cells.iter().filter(|c| c.3 && !c.4).map(|c| (format!("q{}", c.0), c.1, c.2.clone())).collect();
+        v.sort_by(|a, b| (&a.0, std::cmp::Reverse(a.1)).cmp(&(&b.0, std::cmp::Reverse(b.1))));
+        v
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Reads of a NEW_VERSION_BEHAVIOR family (with major compactions anywhere) give what the
+    /// timeline model gives.
+    #[test]
+    fn new_version_behavior_matches_a_timeline_model(
+        versions in 1u32..4,
+        ops in proptest::collection::vec(nvb_op(), 1..30),
+    ) {
+        let e = engine();
+        let t = table_with(&e, "m", vec![FamilyDescriptor::new("f").versions(versions).new_version_behavior(true)]);
+        let mut model = NvbModel::default();
+        let col = |q: u8| format!("q{q}");
+        for (i, op) in ops.iter().enumerate() {
+            match op {
+                NvbOp::Put(q, ts) => t.put(Put::new("r").add_at("f", col(*q), *ts, format!("v{i}"))).unwrap(),
+                NvbOp::DeleteColumn(q, ts) => t.delete(Delete::new("r").columns_at("f", col(*q), *ts)).unwrap(),
+                NvbOp::DeleteVersion(q, ts) => t.delete(Delete::new("r").column_at("f", col(*q), *ts)).unwrap(),
+                NvbOp::DeleteFamily(ts) => t.delete(Delete::new("r").family_at("f", *ts)).unwrap(),
+                NvbOp::DeleteFamilyVersion(ts) => t.delete(Delete::new("r").family_version("f", *ts)).unwrap(),
+                NvbOp::Compact => e.major_compact_table("m").unwrap(),
+            }
+            model.apply(op, format!("v{i}"), versions as usize);
+            let got: Vec<_> = t
+                .get(Get::new("r").max_versions(5))
+                .unwrap()
+                .cells
+                .iter()
+                .map(|c| (String::from_utf8(c.qualifier.clone()).unwrap(), c.timestamp, String::from_utf8(c.value.clone()).unwrap()))
+                .collect();
+            proptest::prop_assert_eq!(got, model.visible(versions as usize), "after step {} {:?}", i, op);
+        }
+    }
+}
+
+// ------------------------------------------------------------------ reversed scans seek
+
+#[test]
+fn reversed_scans_seek_in_wide_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_e, t) = wide_table(dir.path());
+    // Only row `w`: a reversed scan starts at its start row and stops before its stop row.
+    let only_w = || Scan::new().reversed(true).start("w").stop("a");
+    // Baseline: a filter that looks at every cell visits the whole row.
+    let (none, all) = scan_counting(&t, only_w().filter(filter::parse("ValueFilter(=, 'binary:nope')").unwrap()));
+    assert!(none.is_empty());
+    assert!(all >= 2002, "visited {all}");
+    // A hint seeks in the LSM, as in a forward scan.
+    let f = filter::parse("ColumnRangeFilter('c1990', true, 'c1995', true)").unwrap();
+    let (got, visited) = scan_counting(&t, only_w().filter(f));
+    let quals: Vec<_> = got[0].cells.iter().map(|c| String::from_utf8(c.qualifier.clone()).unwrap()).collect();
+    assert_eq!(quals, ["c1990", "c1991", "c1992", "c1993", "c1994", "c1995"]);
+    assert!(visited < 60, "visited {visited} entries for 6 cells of a 2,002-cell row");
+    // Explicit columns and a filter ending the family seek too.
+    let (got, visited) = scan_counting(&t, only_w().column("cf", "c1999").column("cf", "c0001"));
+    assert_eq!(got[0].cells.iter().map(|c| c.value.clone()).collect::<Vec<_>>(), [b"v1".to_vec(), b"v1999".to_vec()]);
+    assert!(visited < 60, "visited {visited}");
+    let (got, visited) = scan_counting(&t, only_w().filter(filter::parse("ColumnPaginationFilter(3, 0)").unwrap()));
+    assert_eq!(got[0].cells.len(), 3);
+    assert!(visited < 60, "visited {visited}");
+    // The whole table backwards gives the forward scan's rows in reverse, wide row included,
+    // with and without batching, and across chunk boundaries.
+    let forward = rows(&t, Scan::new());
+    let mut backward = rows(&t, Scan::new().reversed(true).caching(1));
+    backward.reverse();
+    assert_eq!(backward, forward);
+    assert_eq!(backward[1].cells.len(), 2002);
+    let parts = rows(&t, Scan::new().reversed(true).batch(500));
+    assert_eq!(parts.iter().map(|r| r.cells.len()).collect::<Vec<_>>(), [1, 500, 500, 500, 500, 2, 1]);
+    let f = filter::parse("ColumnRangeFilter('c1990', true, 'c1995', true)").unwrap();
+    assert_eq!(row_keys(&t, Scan::new().reversed(true).filter(f)), ["z", "w"]);
 }

@@ -26,6 +26,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 use crate::cell::{Cell, CellKind};
 use crate::error::{Error, Result};
+use crate::table::codec;
 use crate::table::schema::{Durability, TableName};
 
 /// Reservation block of change sequence numbers.
@@ -278,12 +279,19 @@ impl Committer {
             _ => batch.durability(Some(fjall::PersistMode::Buffer)),
         };
         let mut writes = writes.into_iter();
-        for ch in changes.iter() {
+        // Writes whose keys have a sequence-number slot (NEW_VERSION_BEHAVIOR families), by
+        // change index: they are stamped and added once the numbers are handed out.
+        let mut stamped: Vec<(usize, &fjall::Keyspace, fjall::Slice, fjall::Slice)> = Vec::new();
+        for (ci, ch) in changes.iter().enumerate() {
             let n = ch.cells.len();
             if n == 1 {
                 if let Some((fam, key, value)) = writes.next() {
                     let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
-                    batch.insert(ks, key, value);
+                    if codec::has_seq_flag(&value) {
+                        stamped.push((ci, ks, key, value));
+                    } else {
+                        batch.insert(ks, key, value);
+                    }
                 }
                 continue;
             }
@@ -298,7 +306,11 @@ impl Committer {
                     continue;
                 }
                 let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
-                batch.insert(ks, key, value);
+                if codec::has_seq_flag(&value) {
+                    stamped.push((ci, ks, key, value));
+                } else {
+                    batch.insert(ks, key, value);
+                }
             }
         }
         let hooks = Arc::clone(&self.hooks.read());
@@ -314,6 +326,9 @@ impl Committer {
             }
             st.next = last + 1;
             seqs = (first..=last).collect::<Vec<u64>>();
+            for (ci, ks, key, value) in stamped {
+                batch.insert(ks, codec::stamp_key_seq(&key, first + ci as u64), value);
+            }
             for (ch, seq) in changes.iter().zip(seqs.iter()) {
                 if hooks.is_empty() {
                     break;

@@ -26,6 +26,7 @@ _FAMILY_OPTIONS = {
     "IN_MEMORY": "in_memory",
     "KEEP_DELETED_CELLS": "keep_deleted_cells",
     "BLOCKSIZE": "block_size",
+    "NEW_VERSION_BEHAVIOR": "new_version_behavior",
 }
 
 
@@ -37,10 +38,10 @@ def _option_value(key: str, v: Any) -> Any:
             return int(v)
         except ValueError:
             raise errors.InvalidConfig(f"{key} must be an integer, not {v!r}") from None
-    if key == "in_memory":
+    if key in ("in_memory", "new_version_behavior"):
         if isinstance(v, str):
             if v.lower() not in ("true", "false"):
-                raise errors.InvalidConfig(f"IN_MEMORY must be true or false, not {v!r}")
+                raise errors.InvalidConfig(f"{key.upper()} must be true or false, not {v!r}")
             return v.lower() == "true"
         return bool(v)
     if key == "keep_deleted_cells":
