@@ -1412,6 +1412,7 @@ fn plain_get_starts_over_pinned_when_it_must_seek() {
     // Deleting the newest versions is seen by the restarted read.
     t.delete(Delete::new("m").column_at("cf", "q", 40)).unwrap();
     assert_eq!(vals(&t.get(Get::new("m")).unwrap(), "cf", "q"), [(39, "q39".to_string())]);
+}
 
 // ------------------------------------------------------------------ NEW_VERSION_BEHAVIOR
 
