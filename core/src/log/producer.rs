@@ -1167,6 +1167,34 @@ mod tests {
     }
 
     #[test]
+    fn a_waiting_send_makes_the_sender_seal_lingering_batches() {
+        // Two open batches hold all of buffer.memory and linger.ms is long: the third
+        // partition's send must not wait for linger.ms (nor time out) but have the sender
+        // write the open batches now, as Kafka's sender drains an exhausted pool.
+        let e = crate::Engine::open_in_memory().unwrap();
+        e.create_topic(NewTopic::new("w", 3)).unwrap();
+        let cfg = ProducerConfig::default()
+            .set("batch.size", "1024")
+            .unwrap()
+            .set("buffer.memory", &(2 * batch_capacity(1024, 0)).to_string())
+            .unwrap()
+            .set("linger.ms", "20000")
+            .unwrap()
+            .set("max.block.ms", "5000")
+            .unwrap();
+        let p = e.producer(cfg).unwrap();
+        let f0 = p.send(ProducerRecord::new("w", "a").partition(0)).unwrap();
+        let f1 = p.send(ProducerRecord::new("w", "b").partition(1)).unwrap();
+        assert!(!f0.is_done() && !f1.is_done());
+        let t0 = Instant::now();
+        let f2 = p.send(ProducerRecord::new("w", "c").partition(2)).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+        assert_eq!((f0.get().unwrap().offset, f1.get().unwrap().offset), (0, 0));
+        p.flush().unwrap();
+        assert_eq!(f2.get().unwrap().partition, 2);
+    }
+
+    #[test]
     fn send_blocks_up_to_max_block_ms_while_buffer_memory_is_held() {
         let e = crate::Engine::open_in_memory().unwrap();
         let cfg = |block: &str| {
