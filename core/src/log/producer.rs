@@ -54,8 +54,13 @@ pub struct ProducerConfig {
     pub transaction_timeout_ms: i64,
     /// `partitioner.ignore.keys` (default false).
     pub partitioner_ignore_keys: bool,
-    /// `buffer.memory` (default 32 MiB): `send` blocks while this much is waiting.
+    /// `buffer.memory` (default 32 MiB): the most bytes of batch buffers (open, queued and
+    /// being written, plus free pooled ones) the producer holds; `send` blocks for a new batch
+    /// buffer while they are all in use.
     pub buffer_memory: usize,
+    /// `max.block.ms` (default 60000): how long `send` waits for `buffer.memory` before it fails
+    /// with [`ErrorCode::Timeout`].
+    pub max_block_ms: u64,
     /// `client.id`.
     pub client_id: String,
     idempotence_set: bool,
@@ -74,6 +79,7 @@ impl Default for ProducerConfig {
             transaction_timeout_ms: 60_000,
             partitioner_ignore_keys: false,
             buffer_memory: 32 << 20,
+            max_block_ms: 60_000,
             client_id: String::new(),
             idempotence_set: false,
         }
@@ -87,7 +93,7 @@ fn cfg_err(key: &str, value: &str, rule: &str) -> Error {
 impl ProducerConfig {
     /// Set one config by Kafka's name (`acks`, `batch.size`, `linger.ms`, `compression.type`,
     /// `max.request.size`, `enable.idempotence`, `transactional.id`, `transaction.timeout.ms`,
-    /// `partitioner.ignore.keys`, `buffer.memory`, `client.id`).
+    /// `partitioner.ignore.keys`, `buffer.memory`, `max.block.ms`, `client.id`).
     pub fn set(mut self, key: &str, value: &str) -> Result<ProducerConfig> {
         let num = |min: u64| -> Result<u64> {
             let v: u64 = value.trim().parse().map_err(|_| cfg_err(key, value, "expected a non-negative integer"))?;
@@ -124,6 +130,7 @@ impl ProducerConfig {
             "transaction.timeout.ms" => self.transaction_timeout_ms = num(1)? as i64,
             "partitioner.ignore.keys" => self.partitioner_ignore_keys = boolean()?,
             "buffer.memory" => self.buffer_memory = num(1)? as usize,
+            "max.block.ms" => self.max_block_ms = num(0)?,
             "client.id" => self.client_id = value.to_string(),
             _ => return Err(Error::new(ErrorCode::InvalidConfig, format!("unknown producer config {key:?}"))),
         }
@@ -410,6 +417,8 @@ type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 /// A batch being filled: records are encoded into its final buffer as they are sent.
 struct OpenBatch {
     builder: BatchBuilder,
+    /// Bytes of `buffer.memory` this batch holds until its buffer comes back.
+    reserved: usize,
     bytes: usize,
     created: Instant,
     done: Arc<BatchDone>,
@@ -419,6 +428,7 @@ struct OpenBatch {
 struct Sealed {
     key: TpKey,
     builder: BatchBuilder,
+    reserved: usize,
     bytes: usize,
     done: Arc<BatchDone>,
     transactional: bool,
@@ -428,17 +438,71 @@ struct Sealed {
 struct Accum {
     open: FxMap<TpKey, OpenBatch>,
     ready: VecDeque<Sealed>,
-    ready_bytes: usize,
     sealed: u64,
     processed: u64,
     stop: bool,
     topics: FxMap<String, (Arc<str>, Arc<Topic>)>,
-    /// Buffers of written batches, reused for new ones (no fresh pages per batch), as
-    /// Kafka's `BufferPool` keeps its free batch buffers.
-    pool: Vec<Vec<u8>>,
-    /// Capacity of the buffers in `pool`: at most half of `buffer.memory`, two sender rounds.
-    pool_bytes: usize,
+    pool: BufferPool,
+    /// Threads of `send` waiting for `buffer.memory`: the sender then seals open batches
+    /// without waiting for `linger.ms`, as Kafka's sender drains when the pool is exhausted.
+    waiters: usize,
     sticky: FxMap<String, (u32, usize)>,
+}
+
+/// The batch buffers of one producer, as Kafka's `BufferPool`: `total` (`buffer.memory`)
+/// bounds the bytes held by live batches plus the free list; free buffers of the standard
+/// batch size are kept and handed out again, most recently returned first (the buffer the
+/// sender has just written is the warmest in the cache); a batch of another size (a record
+/// larger than `batch.size`) gets a buffer of its own, dropped when the batch is written.
+#[derive(Default)]
+struct BufferPool {
+    total: usize,
+    /// Reservation of a standard batch (`batch_capacity(batch.size, 0)`).
+    standard: usize,
+    /// Bytes reserved by live batches plus `standard` per free buffer.
+    used: usize,
+    free: Vec<Vec<u8>>,
+}
+
+impl BufferPool {
+    fn new(total: usize, batch_size: usize) -> BufferPool {
+        BufferPool { total, standard: batch_capacity(batch_size, 0), used: 0, free: Vec::new() }
+    }
+
+    /// The reservation for a batch whose first record is `first_record` bytes (never more
+    /// than the whole pool, so one record no larger than `buffer.memory` always fits).
+    fn reservation(&self, first_record: usize) -> usize {
+        batch_capacity_from(self.standard, first_record).min(self.total)
+    }
+
+    /// A buffer for a batch reserving `reserved` bytes, or `None` while the memory is in use.
+    fn try_allocate(&mut self, reserved: usize) -> Option<Vec<u8>> {
+        if reserved == self.standard {
+            if let Some(b) = self.free.pop() {
+                return Some(b);
+            }
+        }
+        // Free buffers are memory too: drop them (oldest first) to make room for a new size.
+        while self.used + reserved > self.total && !self.free.is_empty() {
+            self.free.remove(0);
+            self.used -= self.standard;
+        }
+        if self.used + reserved > self.total {
+            return None;
+        }
+        self.used += reserved;
+        Some(Vec::new())
+    }
+
+    /// A written batch gives its reservation back: a standard buffer goes to the free list.
+    fn release(&mut self, reserved: usize, buf: Option<Vec<u8>>) {
+        match buf {
+            Some(b) if reserved == self.standard && b.capacity() >= batch::HEADER_SIZE + reserved && b.capacity() <= 2 * (batch::HEADER_SIZE + reserved) => {
+                self.free.push(b)
+            }
+            _ => self.used -= reserved,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -488,6 +552,11 @@ fn batch_capacity(batch_size: usize, first_record: usize) -> usize {
     batch_size.min(1 << 20).max(first_record) + 16
 }
 
+/// [`batch_capacity`] from the standard capacity.
+fn batch_capacity_from(standard: usize, first_record: usize) -> usize {
+    standard.max(first_record + 16)
+}
+
 /// Bytes a record adds to a batch (upper estimate of its encoding).
 fn record_size(r: &ProducerRecordRef<'_>) -> usize {
     21 + r.key.map_or(0, <[u8]>::len) + r.value.map_or(0, <[u8]>::len) + r.headers.iter().map(|h| 10 + h.key.len() + h.value.as_ref().map_or(0, Vec::len)).sum::<usize>()
@@ -505,11 +574,12 @@ impl crate::Engine {
         } else {
             (-1, -1)
         };
+        let pool = BufferPool::new(config.buffer_memory, config.batch_size);
         let inner = Arc::new(Inner {
             shared,
             config,
             ident: Mutex::new(ident),
-            accum: Mutex::new(Accum::default()),
+            accum: Mutex::new(Accum { pool, ..Accum::default() }),
             cv_sender: Condvar::new(),
             cv_done: Condvar::new(),
             txn: Mutex::new(ClientTxn::default()),
@@ -670,29 +740,63 @@ impl Producer {
                 t.partitions.insert(tp);
             }
         }
-        // back-pressure: buffer.memory
-        while a.ready_bytes > inner.config.buffer_memory && !a.stop {
-            inner.cv_done.wait(&mut a);
-        }
         let key: TpKey = (tname, partition);
         let full = a.open.get(&key).is_some_and(|b| b.builder.records() > 0 && b.bytes + size > inner.config.batch_size);
         if full {
             seal(&mut a, &key);
         }
         let mut new_batch = false;
-        let acc = &mut *a;
-        let pool = &mut acc.pool;
-        let pool_bytes = &mut acc.pool_bytes;
-        let b = acc.open.entry(key.clone()).or_insert_with(|| {
-            new_batch = true;
-            let buf = pool.pop().unwrap_or_default();
-            *pool_bytes -= buf.capacity();
-            let capacity = batch_capacity(inner.config.batch_size, size);
-            // Uncompressed batches are checksummed here, as records are appended, so the
-            // sender thread only writes them.
-            let builder = if inner.config.compression == Compression::None { BatchBuilder::checksumming(buf, capacity) } else { BatchBuilder::with_buffer(buf, capacity) };
-            OpenBatch { builder, bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional }
-        });
+        if !a.open.contains_key(&key) {
+            // A new batch needs a buffer from the pool; wait up to max.block.ms while
+            // buffer.memory is held by other batches (Kafka's `BufferPool.allocate`).
+            if size + 16 > inner.config.buffer_memory {
+                return Err(Error::new(
+                    ErrorCode::RecordTooLarge,
+                    format!("record of about {size} bytes is larger than buffer.memory {}", inner.config.buffer_memory),
+                ));
+            }
+            let reserved = a.pool.reservation(size);
+            let mut deadline = None;
+            let buf = loop {
+                if let Some(buf) = a.pool.try_allocate(reserved) {
+                    break buf;
+                }
+                if a.stop {
+                    return Err(Error::closed("producer"));
+                }
+                let d = *deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(inner.config.max_block_ms));
+                a.waiters += 1;
+                inner.cv_sender.notify_one();
+                let timed_out = inner.cv_done.wait_until(&mut a, d).timed_out();
+                a.waiters -= 1;
+                if timed_out {
+                    if let Some(buf) = a.pool.try_allocate(reserved) {
+                        break buf;
+                    }
+                    return Err(Error::new(
+                        ErrorCode::Timeout,
+                        format!("no room in buffer.memory ({} bytes) for a new batch within max.block.ms ({} ms)", inner.config.buffer_memory, inner.config.max_block_ms),
+                    ));
+                }
+            };
+            // Another thread may have opened this partition's batch while this one waited.
+            let other = a.open.get(&key).map(|b| b.builder.records() > 0 && b.bytes + size > inner.config.batch_size);
+            if other == Some(true) {
+                seal(&mut a, &key);
+            }
+            if other == Some(false) {
+                a.pool.release(reserved, Some(buf));
+                inner.cv_done.notify_all();
+            } else {
+                new_batch = true;
+                // Uncompressed batches are checksummed here, as records are appended, so the
+                // sender thread only writes them.
+                let capacity = reserved.max(size + 16);
+                let builder = if inner.config.compression == Compression::None { BatchBuilder::checksumming(buf, capacity) } else { BatchBuilder::with_buffer(buf, capacity) };
+                a.open.insert(key.clone(), OpenBatch { builder, reserved, bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional });
+            }
+        }
+        let b = a.open.get_mut(&key).expect("the partition's batch is open");
         let index = b.builder.push(timestamp, record.key, record.value, record.headers) as u32;
         b.bytes += size;
         let done = Arc::clone(&b.done);
@@ -826,9 +930,12 @@ impl Producer {
         }
         {
             let mut a = self.inner.accum.lock();
-            for (_, b) in a.open.drain() {
+            let open: Vec<OpenBatch> = a.open.drain().map(|(_, b)| b).collect();
+            for b in open {
+                a.pool.release(b.reserved, None);
                 b.done.complete(Err((ErrorCode::TransactionAborted, "the transaction was aborted before the record was sent".into())));
             }
+            self.inner.cv_done.notify_all();
         }
         self.flush_inner();
         let (pid, epoch) = *self.inner.ident.lock();
@@ -850,11 +957,11 @@ impl Drop for Producer {
 fn seal(a: &mut Accum, key: &TpKey) {
     if let Some(b) = a.open.remove(key) {
         if b.builder.records() == 0 {
+            a.pool.release(b.reserved, None);
             return;
         }
-        a.ready_bytes += b.bytes;
         a.sealed += 1;
-        a.ready.push_back(Sealed { key: key.clone(), builder: b.builder, bytes: b.bytes, done: b.done, transactional: b.transactional });
+        a.ready.push_back(Sealed { key: key.clone(), builder: b.builder, reserved: b.reserved, bytes: b.bytes, done: b.done, transactional: b.transactional });
     }
 }
 
@@ -864,7 +971,7 @@ fn sender_loop(inner: &Inner) {
     let mut last_ident = *inner.ident.lock();
     let mut a = inner.accum.lock();
     loop {
-        if a.ready.is_empty() {
+        if a.ready.is_empty() && (a.waiters == 0 || a.open.is_empty()) {
             if a.stop && a.open.is_empty() {
                 break;
             }
@@ -880,7 +987,7 @@ fn sender_loop(inner: &Inner) {
             }
         }
         let now = Instant::now();
-        let expired: Vec<TpKey> = a.open.iter().filter(|(_, b)| a.stop || b.created + linger <= now).map(|(k, _)| k.clone()).collect();
+        let expired: Vec<TpKey> = a.open.iter().filter(|(_, b)| a.stop || a.waiters > 0 || b.created + linger <= now).map(|(k, _)| k.clone()).collect();
         for k in expired {
             seal(&mut a, &k);
         }
@@ -908,26 +1015,22 @@ fn sender_loop(inner: &Inner) {
             last_ident = ident;
         }
         let count = batch.len() as u64;
-        let bytes: usize = batch.iter().map(|s| s.bytes).sum();
         let spent = process(inner, batch, &mut sequences, ident);
         a = inner.accum.lock();
-        let pool_cap = inner.config.buffer_memory / 2;
-        for b in spent {
-            if a.pool_bytes + b.capacity() > pool_cap {
-                break;
-            }
-            a.pool_bytes += b.capacity();
-            a.pool.push(b);
+        // Returned in write order to a free list taken from its end: the next batch gets the
+        // buffer written last (the warmest in the cache).
+        for (reserved, buf) in spent {
+            a.pool.release(reserved, buf);
         }
         a.processed += count;
-        a.ready_bytes = a.ready_bytes.saturating_sub(bytes);
         inner.cv_done.notify_all();
     }
 }
 
-/// Encode, append and complete `batch`; returns the written buffers for reuse.
-fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32>, ident: (i64, i16)) -> Vec<Vec<u8>> {
-    let mut spent = Vec::new();
+/// Encode, append and complete `batch`; returns each batch's reservation and written buffer,
+/// for the pool. A buffer is only returned once the OS has its bytes (`write` copied them).
+fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32>, ident: (i64, i16)) -> Vec<(usize, Option<Vec<u8>>)> {
+    let mut spent = Vec::with_capacity(batch.len());
     let (pid, epoch) = ident;
     let idempotent = inner.config.enable_idempotence && pid >= 0;
     let mut to_sync: HashMap<TpKey, (Arc<super::partition::PartitionLog>, i64)> = HashMap::new();
@@ -943,17 +1046,14 @@ fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32
             ..BatchSpec::default()
         };
         let n = s.builder.records();
+        let mut returned = None;
         let r = s.builder.finish(&spec).and_then(|bytes| {
             let part = inner.shared.topic(&s.key.0)?.partition(s.key.1)?;
             let (info, buf) = part.append_reuse(bytes);
-            let info = info?;
-            if let Some(b) = buf {
-                if b.capacity() <= (1 << 20) + 4096 {
-                    spent.push(b);
-                }
-            }
-            Ok((part, info))
+            returned = buf;
+            Ok((part, info?))
         });
+        spent.push((s.reserved, returned));
         match r {
             Ok((part, info)) => {
                 if idempotent {
@@ -995,4 +1095,148 @@ fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32
         done.complete(r);
     }
     spent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{ConsumerConfig, NewTopic, TopicPartition};
+
+    /// The payload of record `i` of thread `t`: its own length and bytes, some larger than
+    /// `batch.size` (a one-off buffer), so a reused buffer shows as a wrong byte.
+    fn payload(t: u32, i: u32) -> Vec<u8> {
+        let len = if i % 97 == 5 { 3000 } else { 1 + ((i * 37 + t * 11) % 600) as usize };
+        (0..len).map(|j| (t as usize * 131 + i as usize * 7 + j) as u8).collect()
+    }
+
+    #[test]
+    fn pooled_buffers_are_not_reused_while_their_batch_is_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = crate::Engine::open(dir.path()).unwrap();
+        e.create_topic(NewTopic::new("pool", 4)).unwrap();
+        let cfg = ProducerConfig::default()
+            .set("acks", "1")
+            .unwrap()
+            .set("batch.size", "1024")
+            .unwrap()
+            .set("buffer.memory", "8192")
+            .unwrap()
+            .set("linger.ms", "0")
+            .unwrap();
+        let p = Arc::new(e.producer(cfg).unwrap());
+        let per_thread = 3000u32;
+        let hs: Vec<_> = (0..4u32)
+            .map(|t| {
+                let p = Arc::clone(&p);
+                std::thread::spawn(move || {
+                    let fs: Vec<_> = (0..per_thread).map(|i| p.send_ref(ProducerRecordRef::new("pool", &payload(t, i)).partition(t).key(&i.to_be_bytes())).unwrap()).collect();
+                    for (i, f) in fs.iter().enumerate() {
+                        assert_eq!(f.get().unwrap().offset, i as i64);
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        {
+            let a = p.inner.accum.lock();
+            // every reservation came back: what is held is the free list only
+            assert!(a.open.is_empty() && a.ready.is_empty());
+            assert_eq!(a.pool.used, a.pool.free.len() * a.pool.standard);
+            assert!(a.pool.used <= 8192 && !a.pool.free.is_empty());
+        }
+        p.close().unwrap();
+        let mut c = e.consumer(ConsumerConfig::default().set("auto.offset.reset", "earliest").unwrap()).unwrap();
+        for t in 0..4u32 {
+            c.assign(&[TopicPartition::new("pool", t)]).unwrap();
+            let mut got = Vec::new();
+            loop {
+                let rs = c.poll(Duration::from_millis(20)).unwrap();
+                if rs.is_empty() {
+                    break;
+                }
+                got.extend(rs);
+            }
+            assert_eq!(got.len(), per_thread as usize, "partition {t}");
+            for (i, r) in got.iter().enumerate() {
+                assert_eq!(r.key.as_deref(), Some(&(i as u32).to_be_bytes()[..]), "partition {t} record {i}");
+                assert!(r.value.as_deref() == Some(&payload(t, i as u32)[..]), "partition {t} record {i}: bytes differ");
+            }
+        }
+    }
+
+    #[test]
+    fn a_waiting_send_makes_the_sender_seal_lingering_batches() {
+        // Two open batches hold all of buffer.memory and linger.ms is long: the third
+        // partition's send must not wait for linger.ms (nor time out) but have the sender
+        // write the open batches now, as Kafka's sender drains an exhausted pool.
+        let e = crate::Engine::open_in_memory().unwrap();
+        e.create_topic(NewTopic::new("w", 3)).unwrap();
+        let cfg = ProducerConfig::default()
+            .set("batch.size", "1024")
+            .unwrap()
+            .set("buffer.memory", &(2 * batch_capacity(1024, 0)).to_string())
+            .unwrap()
+            .set("linger.ms", "20000")
+            .unwrap()
+            .set("max.block.ms", "5000")
+            .unwrap();
+        let p = e.producer(cfg).unwrap();
+        let f0 = p.send(ProducerRecord::new("w", "a").partition(0)).unwrap();
+        let f1 = p.send(ProducerRecord::new("w", "b").partition(1)).unwrap();
+        assert!(!f0.is_done() && !f1.is_done());
+        let t0 = Instant::now();
+        let f2 = p.send(ProducerRecord::new("w", "c").partition(2)).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+        assert_eq!((f0.get().unwrap().offset, f1.get().unwrap().offset), (0, 0));
+        p.flush().unwrap();
+        assert_eq!(f2.get().unwrap().partition, 2);
+    }
+
+    #[test]
+    fn send_blocks_up_to_max_block_ms_while_buffer_memory_is_held() {
+        let e = crate::Engine::open_in_memory().unwrap();
+        let cfg = |block: &str| {
+            ProducerConfig::default().set("batch.size", "1024").unwrap().set("buffer.memory", "4096").unwrap().set("max.block.ms", block).unwrap().set("linger.ms", "0").unwrap()
+        };
+        assert_eq!(cfg("7").max_block_ms, 7);
+        assert!(ProducerConfig::default().set("max.block.ms", "-1").is_err());
+        // larger than the whole of buffer.memory: refused at once, as Kafka
+        let p = e.producer(cfg("100")).unwrap();
+        let err = p.send(ProducerRecord::new("m", vec![0u8; 5000])).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::RecordTooLarge);
+        // the memory is held (as by batches being written): send waits max.block.ms, then fails
+        p.inner.accum.lock().pool.used = 4096;
+        let t0 = Instant::now();
+        let err = p.send(ProducerRecord::new("m", "a")).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Timeout);
+        assert!(t0.elapsed() >= Duration::from_millis(100), "{:?}", t0.elapsed());
+        p.inner.accum.lock().pool.used = 0;
+        p.send(ProducerRecord::new("m", "b")).unwrap().get().unwrap();
+        p.close().unwrap();
+        // memory given back while send waits wakes it
+        let p = Arc::new(e.producer(cfg("10000")).unwrap());
+        p.inner.accum.lock().pool.used = 4096;
+        let p2 = Arc::clone(&p);
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let mut a = p2.inner.accum.lock();
+            a.pool.used = 0;
+            p2.inner.cv_done.notify_all();
+        });
+        let t0 = Instant::now();
+        let meta = p.send(ProducerRecord::new("m", "c")).unwrap().get().unwrap();
+        let waited = t0.elapsed();
+        assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(9), "{waited:?}");
+        assert_eq!(meta.offset, 1);
+        h.join().unwrap();
+        // a batch buffer of its own (record above batch.size) is given back whole; standard
+        // ones stay in the free list
+        let f = p.send(ProducerRecord::new("m", vec![1u8; 3000])).unwrap();
+        f.get().unwrap();
+        p.flush().unwrap();
+        let a = p.inner.accum.lock();
+        assert_eq!(a.pool.used, a.pool.free.len() * a.pool.standard);
+    }
 }
