@@ -89,6 +89,14 @@ def test_send_errors(eng):
         KafkaProducer(engine=eng, no_such_option=1)
     with pytest.raises(kerrors.KafkaConfigurationError):
         KafkaProducer(engine=eng, acks="most")
+    # max_block_ms and buffer_memory reach the engine's producer (max.block.ms, buffer.memory).
+    with pytest.raises(kerrors.KafkaConfigurationError):
+        KafkaProducer(engine=eng, max_block_ms=-1)
+    small = KafkaProducer(engine=eng, buffer_memory=4096, batch_size=1024, max_block_ms=100)
+    with pytest.raises(kerrors.MessageSizeTooLargeError):
+        small.send("big", b"x" * 5000).get(5)  # more than all of buffer_memory: refused at once
+    small.send("big", b"fits").get(5)
+    small.close()
     with pytest.raises(errors.Unsupported):
         KafkaProducer("kafka://broker:9092")
 

@@ -24,6 +24,7 @@ _ENGINE_KEYS = {
     "transactional_id": "transactional.id",
     "transaction_timeout_ms": "transaction.timeout.ms",
     "buffer_memory": "buffer.memory",
+    "max_block_ms": "max.block.ms",
     "client_id": "client.id",
     "partitioner_ignore_keys": "partitioner.ignore.keys",
 }
@@ -33,7 +34,7 @@ _ENGINE_KEYS = {
 _CLIENT_ONLY = {
     "bootstrap_servers", "key_serializer", "value_serializer", "retries", "retry_backoff_ms",
     "max_in_flight_requests_per_connection", "request_timeout_ms", "delivery_timeout_ms",
-    "max_block_ms", "receive_buffer_bytes", "send_buffer_bytes", "socket_options",
+    "receive_buffer_bytes", "send_buffer_bytes", "socket_options",
     "reconnect_backoff_ms", "reconnect_backoff_max_ms", "connections_max_idle_ms",
     "metadata_max_age_ms", "security_protocol", "ssl_context", "ssl_check_hostname", "ssl_cafile",
     "ssl_certfile", "ssl_keyfile", "ssl_crlfile", "ssl_password", "ssl_ciphers", "api_version",
