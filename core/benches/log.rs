@@ -152,14 +152,25 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
 
 /// Sequential 64 KiB writes of `bytes` bytes; `sync_every` bytes → fdatasync.
 fn plain_write(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>) -> f64 {
+    plain_write_from(dir, bytes, sync_every, 65536)
+}
+
+/// [`plain_write`] in 64 KiB writes taken in turn from a source of `source_len` bytes: 64 KiB
+/// is one chunk, hot in the CPU's cache; 64 MiB is larger than its caches, as the producer's
+/// batches (fresh memory, up to `buffer.memory`) are.
+fn plain_write_from(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>, source_len: usize) -> f64 {
     let path = dir.join("plain.bin");
     let mut f = std::fs::File::create(&path).unwrap();
-    let chunk = vec![b'x'; 65536];
+    let source: Vec<u8> = (0..source_len).map(|i| b'a' + (i % 26) as u8).collect();
+    let chunks = source_len / 65536;
     let start = Instant::now();
     let mut written = 0u64;
     let mut since_sync = 0u64;
+    let mut i = 0usize;
     while written < bytes {
-        f.write_all(&chunk).unwrap();
+        let chunk = &source[(i % chunks) * 65536..][..65536];
+        i += 1;
+        f.write_all(chunk).unwrap();
         written += chunk.len() as u64;
         since_sync += chunk.len() as u64;
         if let Some(s) = sync_every {
@@ -227,6 +238,13 @@ fn main() {
                     results.push(r);
                 }
                 println!("{:<34} {:>32.1} MB/s", format!("  plain write {}", if acks == "all" { "+fdatasync/MiB" } else { "" }), plain);
+                if acks == "1" && threads == 1 {
+                    // The same writes with a source larger than the caches: what copying fresh
+                    // memory into the page cache costs on this machine (shown, not the target's
+                    // baseline).
+                    let cold = plain_write_from(d.path(), run.bytes.max(1 << 20), None, 64 << 20);
+                    println!("{:<34} {:>32.1} MB/s  (kabase send: {:.2} of it)", "  plain write, 64 MiB source", cold, run.bytes as f64 / run.secs / 1e6 / cold);
+                }
                 results.push(run);
             }
         }
