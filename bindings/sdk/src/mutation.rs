@@ -244,15 +244,9 @@ impl MutationBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Engine;
     use kabase::ErrorCode;
 
-    fn table() -> (Engine, Table) {
-        let e = Engine::open_in_memory().unwrap();
-        e.create_table("t", &["cf", "meta"]).unwrap();
-        let t = e.table("t").unwrap();
-        (e, t)
-    }
+    use crate::table::tests::table;
 
     fn put(row: &str, cols: &[(&str, &str)]) -> RowMutation {
         RowMutation { row: row.into(), puts: cols.iter().map(|(c, v)| (c.as_bytes().to_vec(), v.as_bytes().to_vec())).collect(), wal: true, ..RowMutation::default() }

@@ -618,11 +618,13 @@ impl std::fmt::Debug for RowStream {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use kabase::ErrorCode;
 
-    fn table() -> (Engine, Table) {
+    /// An in-memory engine with table `t` (families `cf` and `meta`); shared by the facade's
+    /// table tests.
+    pub(crate) fn table() -> (Engine, Table) {
         let e = Engine::open_in_memory().unwrap();
         e.create_table("t", &["cf", "meta"]).unwrap();
         let t = e.table("t").unwrap();

@@ -156,21 +156,17 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
+    /// A cursor over `iter`, at its first entry.
+    fn start(iter: CursorIter, snap: Option<fjall::Snapshot>, ks: &fjall::Keyspace, upper: Bound<Vec<u8>>) -> Result<Cursor> {
+        let mut c = Cursor { iter, head: None, snap, wanted_seek: false, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
+        c.pull()?;
+        Ok(c)
+    }
+
     /// A forward cursor over `[lower, upper)` of `ks` in `snap`, at its first entry.
     pub(crate) fn open(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Forward(snap.range::<&[u8], _>(ks, (lower, upper)));
-        let mut c = Cursor {
-            iter,
-            head: None,
-            snap: Some(snap),
-            wanted_seek: false,
-            ks: ks.clone(),
-            upper: upper.map(<[u8]>::to_vec),
-            row: Vec::new(),
-            visited: 0,
-        };
-        c.pull()?;
-        Ok(c)
+        Cursor::start(iter, Some(snap), ks, upper.map(<[u8]>::to_vec))
     }
 
     /// A forward cursor over `[lower, upper)` of `ks` read through the range's own snapshot
@@ -179,9 +175,7 @@ impl Cursor {
     /// the caller reads again through [`Cursor::open`].
     pub(crate) fn open_unpinned(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Forward(ks.range::<&[u8], _>((lower, upper)));
-        let mut c = Cursor { iter, head: None, snap: None, wanted_seek: false, ks: ks.clone(), upper: Bound::Unbounded, row: Vec::new(), visited: 0 };
-        c.pull()?;
-        Ok(c)
+        Cursor::start(iter, None, ks, Bound::Unbounded)
     }
 
     /// A backward cursor over `[lower, upper)`. It finds the rows of a reversed scan; a row is
@@ -189,18 +183,7 @@ impl Cursor {
     /// [`Scanner::step`]), and [`Cursor::seek_before`] moves past it.
     fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Backward(snap.range::<&[u8], _>(ks, (lower, upper)).rev());
-        let mut c = Cursor {
-            iter,
-            head: None,
-            snap: Some(snap),
-            wanted_seek: false,
-            ks: ks.clone(),
-            upper: upper.map(<[u8]>::to_vec),
-            row: Vec::new(),
-            visited: 0,
-        };
-        c.pull()?;
-        Ok(c)
+        Cursor::start(iter, Some(snap), ks, upper.map(<[u8]>::to_vec))
     }
 
     fn pull(&mut self) -> Result<()> {
