@@ -171,6 +171,13 @@ impl MappedEntries {
         self.file.sync_data().map_err(|e| Error::io(format_args!("sync {}", self.path.display()), e))
     }
 
+    /// A second handle to the file, for an fsync without `&mut self` (a mapping's dirty pages
+    /// are the file's page cache, so the fsync covers them too).
+    fn sync_handle(&self) -> Result<(PathBuf, File)> {
+        let f = self.file.try_clone().map_err(|e| Error::io(format_args!("duplicate {}", self.path.display()), e))?;
+        Ok((self.path.clone(), f))
+    }
+
     /// Bytes of the file (the preallocated size while mapped).
     #[cfg(test)]
     fn file_len(&self) -> u64 {
@@ -236,6 +243,12 @@ impl EntryFile {
     fn sync(&mut self) -> Result<()> {
         self.write_pending()?;
         self.file.sync_data().map_err(|e| Error::io(format_args!("sync {}", self.path.display()), e))
+    }
+    /// Write the buffered entries and give a second handle to fsync later.
+    fn sync_handle(&mut self) -> Result<(PathBuf, File)> {
+        self.write_pending()?;
+        let f = self.file.try_clone().map_err(|e| Error::io(format_args!("duplicate {}", self.path.display()), e))?;
+        Ok((self.path.clone(), f))
     }
 }
 
@@ -333,6 +346,10 @@ impl OffsetIndex {
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
     }
+    /// A handle to fsync the entries later without `&mut self`.
+    pub(crate) fn sync_handle(&mut self) -> Result<(PathBuf, File)> {
+        self.file.sync_handle()
+    }
 }
 
 /// `.timeindex`: monotonic `(max timestamp so far, offset)` entries.
@@ -420,6 +437,10 @@ impl TimeIndex {
     /// fsync the entries.
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
+    }
+    /// A handle to fsync the entries later without `&mut self`.
+    pub(crate) fn sync_handle(&mut self) -> Result<(PathBuf, File)> {
+        self.file.sync_handle()
     }
 }
 
@@ -510,6 +531,10 @@ impl TxnIndex {
     /// Write buffered entries and fsync.
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
+    }
+    /// A handle to fsync the entries later without `&mut self`.
+    pub(crate) fn sync_handle(&mut self) -> Result<(PathBuf, File)> {
+        self.file.sync_handle()
     }
 }
 

@@ -355,7 +355,8 @@ impl TopicsState {
     }
 }
 
-/// The engine's background thread for topics: `flush.ms`, checkpoints, retention.
+/// The engine's background thread for topics: the flush a roll leaves behind, `flush.ms`,
+/// checkpoints, retention.
 fn background(shared: std::sync::Weak<TopicsShared>, stop: crossbeam_channel::Receiver<()>) {
     let mut last_retention = std::time::Instant::now();
     loop {
@@ -369,6 +370,7 @@ fn background(shared: std::sync::Weak<TopicsShared>, stop: crossbeam_channel::Re
         }
         let now = crate::util::now_ms();
         for p in s.all_partitions() {
+            let _ = p.flush_rolled();
             let _ = p.maybe_flush_by_time(now);
         }
         let _ = s.write_checkpoints();

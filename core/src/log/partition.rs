@@ -12,6 +12,12 @@
 //! Appends take the partition lock; acks=all durability uses group commit: a caller that needs
 //! offset N on disk takes the flush lock, and if nobody has synced past N yet it fsyncs the
 //! segment files once for everything appended so far, so concurrent producers share fsyncs.
+//!
+//! A roll does not fsync the old segment on the appending thread: as Kafka's `UnifiedLog.roll`
+//! schedules `flushUptoOffsetExclusive(newSegment.baseOffset)`, it records the new base offset
+//! and the engine's background thread ([`PartitionLog::flush_rolled`]) fsyncs the older
+//! segments without the partition lock, then moves the recovery point. Until then the recovery
+//! point stays behind, so a crash in between rescans from the old one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -122,6 +128,9 @@ pub(crate) struct LogState {
     leo: i64,
     /// Everything below is flushed with its indexes (checkpointed).
     recovery_point: i64,
+    /// A roll started a segment at this offset; the segments below it wait for the background
+    /// flush ([`PartitionLog::flush_rolled`]) before the recovery point moves there.
+    roll_flush_upto: Option<i64>,
     producers: ProducerStateManager,
     unflushed_messages: i64,
     first_unflushed_ms: Option<i64>,
@@ -326,6 +335,7 @@ impl PartitionLog {
                 log_start,
                 leo,
                 recovery_point: recovery_point.min(leo),
+                roll_flush_upto: None,
                 producers,
                 unflushed_messages: 0,
                 first_unflushed_ms: None,
@@ -480,7 +490,8 @@ impl PartitionLog {
     }
 
     /// Start a new segment at the log end offset: the old one gets its final time-index entry
-    /// and is flushed; a producer snapshot is taken at the new base offset.
+    /// and a producer snapshot is taken at the new base offset. The old segment is fsynced
+    /// later by [`PartitionLog::flush_rolled`], off the append path.
     fn roll(&self, st: &mut LogState) -> Result<()> {
         let leo = st.leo;
         if let Some(active) = st.segments.values_mut().next_back() {
@@ -488,7 +499,6 @@ impl PartitionLog {
                 return Ok(());
             }
             active.on_become_inactive()?;
-            active.flush()?;
         }
         let snap = self.dir.join(producer_state::snapshot_name(leo));
         crate::util::write_atomic(&snap, &st.producers.snapshot_bytes())?;
@@ -496,9 +506,51 @@ impl PartitionLog {
         seg.set_max_index_bytes(self.config().segment_index_bytes);
         st.segments.insert(leo, seg);
         crate::util::sync_dir(&self.dir)?;
-        st.recovery_point = leo;
-        self.durable.fetch_max(leo, Ordering::AcqRel);
+        st.roll_flush_upto = Some(st.roll_flush_upto.map_or(leo, |u| u.max(leo)));
         Ok(())
+    }
+
+    /// The background half of a roll (Kafka's "flush-log" task): fsync every segment below the
+    /// rolled-to offset that is not yet flushed, with its indexes, holding no lock during the
+    /// fsyncs; only then move the recovery point (and `durable`) to that offset. Does nothing
+    /// when no roll is waiting. Called by the engine's background thread.
+    pub(crate) fn flush_rolled(&self) -> Result<()> {
+        let (upto, files) = {
+            let mut st = self.state.lock();
+            let Some(upto) = st.roll_flush_upto else { return Ok(()) };
+            let rp = st.recovery_point;
+            let mut files = Vec::new();
+            for seg in st.segments.range_mut(..upto).map(|(_, s)| s) {
+                if seg.next_offset() > rp || seg.size() > seg.flushed_size {
+                    files.push(seg.sync_files()?);
+                }
+            }
+            (upto, files)
+        };
+        for f in &files {
+            f.sync()?;
+        }
+        let mut st = self.state.lock();
+        for f in &files {
+            if let Some(seg) = st.segments.get_mut(&f.base_offset) {
+                seg.mark_synced(f);
+            }
+        }
+        if st.roll_flush_upto == Some(upto) {
+            st.roll_flush_upto = None;
+        }
+        st.recovery_point = st.recovery_point.max(upto);
+        drop(st);
+        self.durable.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// `.log` files that may hold data not yet fsynced: every segment past `durable` (a
+    /// rolled segment whose background flush is pending included) and any written past its
+    /// last full flush.
+    pub(super) fn unsynced_logs(&self, st: &LogState) -> Vec<(i64, Arc<std::fs::File>)> {
+        let durable = self.durable.load(Ordering::Acquire);
+        st.segments.values().filter(|s| s.next_offset() > durable || s.size() > s.flushed_size).map(|s| (s.base_offset, s.log_file())).collect()
     }
 
     /// Make everything below `offset` durable, sharing one fsync with concurrent callers.
@@ -512,10 +564,9 @@ impl PartitionLog {
         }
         let (files, leo) = {
             let st = self.state.lock();
-            let files: Vec<_> = st.segments.values().filter(|s| s.next_offset() > self.durable.load(Ordering::Acquire) || s.size() > s.flushed_size).map(Segment::log_file).collect();
-            (files, st.leo)
+            (self.unsynced_logs(&st), st.leo)
         };
-        for f in files {
+        for (_, f) in files {
             f.sync_data().map_err(|e| io(format_args!("sync {}", self.dir.display()), e))?;
         }
         self.durable.fetch_max(leo, Ordering::AcqRel);
@@ -546,6 +597,7 @@ impl PartitionLog {
             s.flush()?;
         }
         st.recovery_point = st.leo;
+        st.roll_flush_upto = None;
         st.unflushed_messages = 0;
         st.first_unflushed_ms = None;
         self.durable.fetch_max(st.leo, Ordering::AcqRel);

@@ -45,6 +45,28 @@ pub struct Segment {
     pub flushed_size: u64,
 }
 
+/// The files of one segment to fsync outside the partition lock ([`Segment::sync_files`]).
+pub struct SegmentSync {
+    /// Base offset of the segment.
+    pub base_offset: i64,
+    log: Arc<File>,
+    log_path: PathBuf,
+    /// Bytes of the `.log` when the handles were taken.
+    size: u64,
+    others: Vec<(PathBuf, File)>,
+}
+
+impl SegmentSync {
+    /// fsync the `.log` and the index files.
+    pub fn sync(&self) -> Result<()> {
+        self.log.sync_data().map_err(|e| Error::io(format_args!("sync {}", self.log_path.display()), e))?;
+        for (p, f) in &self.others {
+            f.sync_data().map_err(|e| Error::io(format_args!("sync {}", p.display()), e))?;
+        }
+        Ok(())
+    }
+}
+
 /// Where a scan of the `.log` stopped.
 pub struct ScanEnd {
     /// Bytes of whole, valid batches from the start of the scan.
@@ -484,6 +506,21 @@ impl Segment {
         self.txn_index.sync()?;
         self.flushed_size = self.size;
         Ok(())
+    }
+
+    /// Handles to the segment's files (buffered `.txnindex` entries written first), so that a
+    /// background thread can fsync a rolled segment without holding the partition lock.
+    pub fn sync_files(&mut self) -> Result<SegmentSync> {
+        let others = vec![self.index.sync_handle()?, self.time_index.sync_handle()?, self.txn_index.sync_handle()?];
+        Ok(SegmentSync { base_offset: self.base_offset, log: Arc::clone(&self.log), log_path: self.path(".log"), size: self.size, others })
+    }
+
+    /// Record a completed [`SegmentSync::sync`] of this very segment (not of one that replaced
+    /// it at the same base offset meanwhile, such as a compacted copy).
+    pub fn mark_synced(&mut self, done: &SegmentSync) {
+        if Arc::ptr_eq(&self.log, &done.log) {
+            self.flushed_size = self.flushed_size.max(done.size.min(self.size));
+        }
     }
 
     /// Remove the segment's files.

@@ -900,3 +900,87 @@ fn borrowed_send_and_views_match_owned_paths() {
     }
     e.close().unwrap();
 }
+
+/// A roll leaves the old segment's fsync to the background (Kafka's "flush-log" task after
+/// `roll`): the append that rolls does not move the recovery point or `durable`; an acks=all
+/// flush meanwhile still syncs the old segment's `.log`; `flush_rolled` then syncs it with its
+/// indexes and moves the recovery point; and a crash before that recovers from the old one.
+#[test]
+fn roll_leaves_the_old_segment_flush_to_the_background() {
+    use std::sync::atomic::Ordering;
+    let d = tempfile::tempdir().unwrap();
+    let overrides = [("segment.bytes".to_string(), "1000".to_string())].into_iter().collect();
+    let cfg = Arc::new(config::TopicConfig::from_overrides(&overrides).unwrap());
+    let open = |dir: PathBuf, clean: bool, rp: i64| PartitionLog::open(dir, "r", 0, "id", Arc::clone(&cfg), clean, rp, 0, Arc::new(DataSignal::default())).unwrap();
+    let batch = || {
+        let recs: Vec<RecordInput> = (0..5).map(|i| RecordInput { offset_delta: i, timestamp: 1, value: Some(vec![7; 100]), ..Default::default() }).collect();
+        batch::encode_batch(&BatchSpec::default(), &recs).unwrap()
+    };
+    let bases = |p: &PartitionLog| p.segment_infos().iter().map(|s| s.base_offset).collect::<Vec<_>>();
+    let p = open(d.path().join("r-0"), true, 0);
+    for _ in 0..3 {
+        p.append(batch()).unwrap();
+    }
+    assert_eq!(bases(&p), [0, 5, 10], "each ~600-byte batch past 1000 bytes rolls");
+    assert_eq!(p.recovery_point(), 0, "the rolls did not flush on the append path");
+    assert_eq!(p.durable.load(Ordering::Acquire), 0);
+    let pending = p.unsynced_logs(&p.state.lock()).into_iter().map(|(b, _)| b).collect::<Vec<_>>();
+    assert_eq!(pending, [0, 5, 10], "an acks=all flush covers the rolled segments still waiting");
+    p.flush_to(15).unwrap();
+    assert_eq!(p.durable.load(Ordering::Acquire), 15);
+    assert_eq!(p.recovery_point(), 0, "a data flush does not sync indexes, so the recovery point stays");
+    p.flush_rolled().unwrap();
+    assert_eq!(p.recovery_point(), 10, "the background flush moves the recovery point to the last roll");
+    let pending = p.unsynced_logs(&p.state.lock()).into_iter().map(|(b, _)| b).collect::<Vec<_>>();
+    assert_eq!(pending, [10], "flushed rolled segments are not synced again");
+    p.flush_rolled().unwrap();
+    assert_eq!(p.recovery_point(), 10, "nothing waiting: no change");
+
+    // Kill between a roll and its background flush: the checkpoint still has the old recovery
+    // point, so reopening rescans segment 10 (unflushed data torn by the crash) and drops the rest.
+    p.append(batch()).unwrap();
+    p.append(batch()).unwrap();
+    assert_eq!(bases(&p), [0, 5, 10, 15, 20]);
+    let rp = p.recovery_point();
+    assert_eq!(rp, 10);
+    let crashed = tempfile::tempdir().unwrap();
+    let dst = crashed.path().join("r-0");
+    std::fs::create_dir(&dst).unwrap();
+    for f in std::fs::read_dir(d.path().join("r-0")).unwrap().flatten() {
+        std::fs::copy(f.path(), dst.join(f.file_name())).unwrap();
+    }
+    let seg10 = dst.join(partition::log_file_name(10));
+    let mut bytes = std::fs::read(&seg10).unwrap();
+    let keep = bytes.len() - 9;
+    bytes.truncate(keep);
+    std::fs::write(&seg10, &bytes).unwrap();
+    let r = open(dst, false, rp);
+    assert_eq!(r.log_end_offset(), 10, "the torn batch of the unflushed segment is gone");
+    assert_eq!(bases(&r), [0, 5, 10], "segments after the torn one are dropped");
+    assert_eq!(r.recovery_point(), 10);
+    let got = r.read(0, 1 << 20, IsolationLevel::ReadUncommitted).unwrap();
+    assert_eq!(batch::batches_unchecked(&got.bytes).count(), 2);
+    p.close().unwrap();
+}
+
+/// Through the engine, the background thread performs the roll's flush soon after the roll.
+#[test]
+fn engine_background_thread_flushes_after_a_roll() {
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    e.create_topic(NewTopic::new("b", 1).config("segment.bytes", "1000")).unwrap();
+    let p = e.producer(fast()).unwrap();
+    for i in 0..30 {
+        p.send(ProducerRecord::new("b", format!("{i:0>100}"))).unwrap().get().unwrap();
+    }
+    let part = e.topics().unwrap().partition(&TopicPartition::new("b", 0)).unwrap();
+    let last_base = part.segment_infos().last().unwrap().base_offset;
+    assert!(last_base > 0, "the log rolled");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while part.recovery_point() < last_base {
+        assert!(std::time::Instant::now() < deadline, "recovery point {} never reached {last_base}", part.recovery_point());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(part.recovery_point(), last_base);
+    e.close().unwrap();
+}
