@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use kabase::log::{ConsumerConfig, ProducerConfig, ProducerRecord, TopicPartition};
-use kabase::table::{Durability, FamilyDescriptor, Get, Mutation, Put, Scan, TableDescriptor};
+use kabase::table::{Durability, FamilyDescriptor, Get, Mutation, Put, RowResult, Scan, TableDescriptor};
 use kabase::{Error, Result};
 
 use crate::Engine;
@@ -95,9 +95,12 @@ pub fn core_workloads(engine: &Engine, records: usize, value_size: usize, linger
     }
     out.push(("get (rows, 1000 per call)", m as u64, t0.elapsed().as_secs_f64()));
     let t0 = Instant::now();
+    // through `next_into`, reusing one row's buffers: the path the bindings' scans take
+    // (`RowStream::refill`), and the core's fastest (the allocating iterator is ~25% slower)
+    let mut scanner = t.scan(Scan::new().caching(5000))?;
+    let mut row = RowResult::default();
     let mut cnt = 0u64;
-    for r in t.scan(Scan::new().caching(5000))? {
-        r?;
+    while scanner.next_into(&mut row)? {
         cnt += 1;
     }
     out.push(("scan", cnt, t0.elapsed().as_secs_f64()));
