@@ -148,10 +148,9 @@ def run_once(args, run: int):
 
 
 def report(results, rust) -> None:
-    # Python twins of the Rust workloads (the iteration and the per-call paths compare with the
-    # core's batched loop over the same records).
-    twin = {"consume (iteration)": "consume (poll batches)", "consume (poll, deserializer)": "consume (poll batches)",
-            "put (one per call)": "put (batch, 5000/send)"}
+    # Python twins of the Rust workloads (the iteration paths compare with the core's batched
+    # poll loop over the same records).
+    twin = {"consume (iteration)": "consume (poll batches)", "consume (poll, deserializer)": "consume (poll batches)"}
     print("%-28s %22s %22s %8s" % ("workload", "Python", "Rust core", "Py/Rust"))
     for name, (cnt, secs) in results.items():
         r = rust.get(name) or rust.get(twin.get(name, ""))

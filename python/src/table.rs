@@ -385,13 +385,13 @@ impl PyScanner {
         let mut rows: Vec<Row> = Vec::with_capacity(n.min(SCAN_CHUNK));
         let mut out: Vec<Bound<'py, PyAny>> = Vec::new();
         let mut names = ColumnNames::new();
-        // Rows are read (GIL released) and converted a chunk at a time into one reused buffer,
-        // so each chunk's rows are freed before the next chunk is read.
+        // Rows are read (GIL released) and converted a chunk at a time into one reused buffer
+        // whose rows are refilled in place (`RowStream::refill`): after the first chunk, reading
+        // a row allocates nothing on the Rust side, only the Python objects are new.
         crate::gc::deferred(py, n.min(SCAN_CHUNK), || {
             while out.len() < n {
-                rows.clear();
                 let want = (n - out.len()).min(SCAN_CHUNK);
-                let got = py.detach(|| stream.next_batch_into(&mut rows, want)).py()?;
+                let got = py.detach(|| stream.refill(&mut rows, want)).py()?;
                 if out.is_empty() {
                     out.reserve(if got < want { got } else { n });
                 }

@@ -153,6 +153,31 @@ def test_scan_batches_across_native_chunks(table):
     assert sc.next_batch(100) == []
 
 
+
+@needs_tables
+def test_scan_reused_row_buffers_hold_only_the_new_row(table):
+    # `next_batch` refills one chunk's rows in place (`RowStream::refill`): a slot that held a
+    # wide row with long values must, when it holds a narrower row next, show only that row's
+    # cells and values, through chunk after chunk (200 rows > several chunks of 64).
+    rows = {}
+    for i in range(200):
+        width = 1 + (i * 7) % 5
+        rows[b"w%04d" % i] = {b"cf:c%d" % j: (b"%d-" % i) * ((i * 13 + j) % 9) for j in range(width)}
+    with table.batch() as b:
+        for k, v in rows.items():
+            b.put(k, v)
+    assert dict(table.scan(batch_size=1000)) == rows
+    assert dict(table.scan(batch_size=50)) == rows
+    sc = table._native().scan()
+    got = {}
+    while True:
+        chunk = sc.next_batch(70)
+        if not chunk:
+            break
+        for r, cells in chunk:
+            got[r] = {c: v for c, v, _ in cells}
+    assert got == rows
+
 def _fill(eng, n):
     p = KafkaProducer(engine=eng)
     p.send_batch("g", [b"v%d" % i for i in range(n)])

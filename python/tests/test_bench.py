@@ -15,10 +15,10 @@ BENCH = pathlib.Path(__file__).resolve().parents[1] / "bench" / "bench.py"
 def test_native_bench_runs_every_workload(eng):
     r = _native._bench(eng, 300, value_size=50, linger_ms=0, chunk=100, prefix="t")
     assert set(r) == {"produce (send loop)", "produce (send_batch)", "consume (poll batches)",
-                      "put (batch, 5000/send)", "get (one row per call)", "get (rows, 1000 per call)", "scan"}
+                      "put (batch, 5000/send)", "put (one per call)", "get (one row per call)", "get (rows, 1000 per call)", "scan"}
     assert r["produce (send loop)"][0] == 300 and r["produce (send_batch)"][0] == 300
     assert r["consume (poll batches)"][0] == 301  # the warm-up record too
-    assert r["scan"][0] == 300
+    assert r["scan"][0] == 300 and r["put (one per call)"][0] == 300
     assert all(secs >= 0 for _, secs in r.values())
     # It really went through the engine.
     assert eng.describe_topic("t-loop")["partitions"][0]["log_end_offset"] == 301

@@ -596,6 +596,45 @@ impl RowStream {
         Ok(added)
     }
 
+    /// Overwrite `rows` with up to `max_rows` next rows (at least 1), reusing the buffers of
+    /// the rows already in it: each slot is refilled in place (the core's `Scanner::next_into`:
+    /// row key, cell vector and every cell's byte buffers are recycled), new slots are added when
+    /// `rows` is shorter, and `rows` is truncated to the number read (0 once the scan is done).
+    /// For hosts that copy each chunk out (into their own objects) before reading the next: a
+    /// loop of these calls allocates (almost) nothing per row on the Rust side.
+    pub fn refill(&self, rows: &mut Vec<Row>, max_rows: usize) -> Result<usize> {
+        let n = max_rows.max(1);
+        let mut guard = self.inner.lock();
+        let scanner = match &mut *guard {
+            ScanState::Open(s) => s,
+            ScanState::Done => {
+                rows.clear();
+                return Ok(0);
+            }
+            ScanState::Closed => return Err(Error::closed("row stream")),
+        };
+        let mut added = 0;
+        let mut result = Ok(());
+        while added < n {
+            if added == rows.len() {
+                rows.push(Row::default());
+            }
+            match scanner.next_into(&mut rows[added]) {
+                Ok(true) => added += 1,
+                Ok(false) => {
+                    *guard = ScanState::Done;
+                    break;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        rows.truncate(added);
+        result.map(|()| added)
+    }
+
     /// Release the scan early; later batches come back empty (as at the scan's end).
     pub fn end(&self) {
         let mut g = self.inner.lock();
@@ -731,6 +770,20 @@ pub(crate) mod tests {
         assert_eq!(s.next_batch_into(&mut buf, 0).unwrap(), 1, "0 asks for one row");
         assert_eq!(s.next_batch_into(&mut buf, 5).unwrap(), 0);
         assert_eq!(buf.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"r0".to_vec(), b"r1".to_vec(), b"r2".to_vec()]);
+        let s = t.scanner_with(&ScanOptions::default(), &ReadOptions::default()).unwrap();
+        let mut buf = vec![Row { row: b"stale".to_vec(), cells: Vec::new() }; 3];
+        assert_eq!(s.refill(&mut buf, 2).unwrap(), 2);
+        assert_eq!(buf.iter().map(|r| r.row.clone()).collect::<Vec<_>>(), vec![b"r0".to_vec(), b"r1".to_vec()], "slots are overwritten, the rest dropped");
+        assert_eq!(buf[0].value("cf", "a"), Some(&b"new"[..]));
+        assert_eq!(buf[0].cells.len(), 2, "a reused slot holds only the new row's cells");
+        assert_eq!(s.refill(&mut buf, 0).unwrap(), 1, "0 asks for one row");
+        assert_eq!(buf.len(), 1);
+        assert_eq!((buf[0].row.as_slice(), buf[0].value("cf", "a")), (&b"r2"[..], Some(&b"a2"[..])));
+        assert_eq!(s.refill(&mut buf, 5).unwrap(), 0);
+        assert!(buf.is_empty(), "the end empties the buffer");
+        assert_eq!(s.refill(&mut buf, 5).unwrap(), 0);
+        s.close();
+        assert_eq!(s.refill(&mut buf, 5).unwrap_err().code(), ErrorCode::Closed);
         let bad = ReadOptions { filter: Some(b"NoSuchFilter(".to_vec()), ..Default::default() };
         assert!(t.scanner_with(&ScanOptions::default(), &bad).is_err());
         assert!(t.read(vec![b"r0".to_vec()], &bad).is_err());
