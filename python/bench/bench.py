@@ -26,6 +26,19 @@ def rate(n: int, secs: float) -> str:
     return "%12.0f rec/s  (%d in %.3f s)" % (n / secs if secs > 0 else float("inf"), n, secs)
 
 
+def poll_all(consumer, want: int):
+    """Poll batches of up to 5,000 until `want` records or an empty poll: (records, seconds)."""
+    t0 = time.perf_counter()
+    got = 0
+    while got < want:
+        batch = consumer.poll(timeout_ms=100, max_records=5000)
+        if not batch:
+            break
+        for recs in batch.values():
+            got += len(recs)
+    return got, time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=200_000)
@@ -83,30 +96,14 @@ def run_once(args, run: int):
         results["consume (iteration)"] = (got, time.perf_counter() - t0)
 
         c.seek_to_beginning()
-        t0 = time.perf_counter()
-        got = 0
-        while got < n + 1:
-            batch = c.poll(timeout_ms=100, max_records=5000)
-            if not batch:
-                break
-            for recs in batch.values():
-                got += len(recs)
-        results["consume (poll batches)"] = (got, time.perf_counter() - t0)
+        results["consume (poll batches)"] = poll_all(c, n + 1)
         c.close()
 
         # The same with a value_deserializer (`bytes.decode`, run per record inside the batch).
         c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", max_poll_records=5000,
                           value_deserializer=bytes.decode)
         c.assign([TopicPartition("bench-loop", 0)])
-        t0 = time.perf_counter()
-        got = 0
-        while got < n + 1:
-            batch = c.poll(timeout_ms=100, max_records=5000)
-            if not batch:
-                break
-            for recs in batch.values():
-                got += len(recs)
-        results["consume (poll, deserializer)"] = (got, time.perf_counter() - t0)
+        results["consume (poll, deserializer)"] = poll_all(c, n + 1)
         c.close()
     else:
         print("topics: not in this build's core (HAS_TOPICS is false)")
