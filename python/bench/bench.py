@@ -4,7 +4,7 @@
 
 Measures, on an in-memory engine: produce through the send loop (one `send` per record) and
 through the batch path (`send_batch`), consume by iteration and by `poll()` batches (also with
-a `value_deserializer`),
+a `value_deserializer`; both read every record's value, as their core twin does),
 happybase-style `put` (batched and one per call), `row`, `rows` and `scan`. The same run then
 does the same workloads through the Rust core alone (`kabase._native._bench`, no Python per
 record) and prints the Python/Rust time ratio for each workload that has a Rust twin: what the
@@ -14,6 +14,7 @@ binding costs. Not a test: figures depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
+import operator
 import time
 
 import kabase
@@ -26,17 +27,24 @@ def rate(n: int, secs: float) -> str:
     return "%12.0f rec/s  (%d in %.3f s)" % (n / secs if secs > 0 else float("inf"), n, secs)
 
 
-def poll_all(consumer, want: int):
-    """Poll batches of up to 5,000 until `want` records or an empty poll: (records, seconds)."""
+def poll_all(consumer, want: int, value_size: int):
+    """Poll batches of up to 5,000 until `want` records or an empty poll, reading every record's
+    value (the sum of their lengths, checked), as the core's twin does: (records, seconds)."""
+    value_of = operator.attrgetter("value")
     t0 = time.perf_counter()
     got = 0
+    total = 0
     while got < want:
         batch = consumer.poll(timeout_ms=100, max_records=5000)
         if not batch:
             break
         for recs in batch.values():
             got += len(recs)
-    return got, time.perf_counter() - t0
+            total += sum(map(len, map(value_of, recs)))
+    secs = time.perf_counter() - t0
+    if total != got * value_size:
+        raise AssertionError("read %d value bytes in %d records of %d" % (total, got, value_size))
+    return got, secs
 
 
 def main() -> None:
@@ -96,14 +104,14 @@ def run_once(args, run: int):
         results["consume (iteration)"] = (got, time.perf_counter() - t0)
 
         c.seek_to_beginning()
-        results["consume (poll batches)"] = poll_all(c, n + 1)
+        results["consume (poll batches)"] = poll_all(c, n + 1, size)
         c.close()
 
         # The same with a value_deserializer (`bytes.decode`, run per record inside the batch).
         c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", max_poll_records=5000,
                           value_deserializer=bytes.decode)
         c.assign([TopicPartition("bench-loop", 0)])
-        results["consume (poll, deserializer)"] = poll_all(c, n + 1)
+        results["consume (poll, deserializer)"] = poll_all(c, n + 1, size)
         c.close()
     else:
         print("topics: not in this build's core (HAS_TOPICS is false)")

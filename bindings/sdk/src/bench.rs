@@ -48,19 +48,26 @@ pub fn core_workloads(engine: &Engine, records: usize, value_size: usize, linger
     out.push(("produce (send_batch)", sent as u64, t0.elapsed().as_secs_f64()));
     p.close()?;
 
-    // consume: the whole loop topic, `chunk`-record polls
+    // consume: the whole loop topic, `chunk`-record polls, reading every record's value (the
+    // Python twin sums the values' lengths too, so a lazily made value cannot flatter it)
     let mut c = e.consumer(ConsumerConfig::default().set("auto.offset.reset", "earliest")?.set("max.poll.records", &chunk.to_string())?)?;
     c.assign(&[TopicPartition::new(loop_topic.clone(), 0)])?;
     let t0 = Instant::now();
     let mut got = 0usize;
+    let mut value_bytes = 0usize;
     while got < n + 1 {
         let recs = c.poll(Duration::from_millis(100))?;
         if recs.is_empty() {
             break;
         }
         got += recs.len();
+        value_bytes += recs.iter().map(|r| std::hint::black_box(r.value.as_deref()).map_or(0, <[u8]>::len)).sum::<usize>();
     }
-    out.push(("consume (poll batches)", got as u64, t0.elapsed().as_secs_f64()));
+    let secs = t0.elapsed().as_secs_f64();
+    if value_bytes != got * size {
+        return Err(Error::invalid(format!("consumed {value_bytes} value bytes in {got} records of {size}")));
+    }
+    out.push(("consume (poll batches)", got as u64, secs));
     c.close()?;
 
     // tables: batched puts without the WAL, single puts, single gets, 1,000-row multi-gets, a scan
