@@ -12,11 +12,12 @@ use std::sync::Arc;
 use kabase_sdk::{KafkaConsumer, OffsetForTime, RebalanceCallback, Record, TimestampType};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 
 use crate::engine::{PyEngine, Release};
 use crate::error::IntoPyResult;
 use crate::producer::opt_bytes;
+use crate::record::PyConsumerRecord;
 
 /// The state of a `kabase._native.Consumer`.
 pub(crate) struct ConsumerSlot {
@@ -199,14 +200,26 @@ impl<'py> Deserializers<'_, 'py> {
             _ => Ok(raw),
         }
     }
+
+    /// The same for a record field kept as an `Option` (None for a null key or value).
+    fn apply_opt(f: Option<&Bound<'py, PyAny>>, py: Python<'py>, b: &Option<Vec<u8>>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(b) = b else { return Ok(None) };
+        let raw = PyBytes::new(py, b).into_any();
+        match f {
+            Some(f) => f.call1((raw,)).map(Some),
+            None => Ok(Some(raw)),
+        }
+    }
 }
 
-/// Records as instances of `rec_cls` (kafka-python's 13-field `ConsumerRecord` namedtuple),
-/// built here in one pass (keys and values through the deserializers, if any): as a list, or
-/// with `tp_cls` (the `TopicPartition` namedtuple) as `{TopicPartition: [ConsumerRecord]}` the
-/// way `KafkaConsumer.poll` returns them.
+/// Records as instances of `rec_cls`, built here in one pass (keys and values through the
+/// deserializers, if any): as a list, or with `tp_cls` (the `TopicPartition` namedtuple) as
+/// `{TopicPartition: [ConsumerRecord]}` the way `KafkaConsumer.poll` returns them. `rec_cls` is
+/// the native [`PyConsumerRecord`] (what `kabase.kafka` passes) or any class taking the same
+/// 13 fields as a tuple does (a namedtuple such as kafka-python's).
 fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>, de: Deserializers<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
-    let make = RecordMaker::new(py, rec_cls)?;
+    let native = rec_cls.as_ptr() == py.get_type::<PyConsumerRecord>().as_ptr();
+    let make = if native { None } else { Some(RecordMaker::new(py, rec_cls)?) };
     let tp_make = match tp_cls {
         Some(c) => Some(RecordMaker::new(py, c)?),
         None => None,
@@ -218,21 +231,24 @@ fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>
     let list = PyList::empty(py);
     let dict = PyDict::new(py);
     let mut cur: Option<(Arc<str>, u32)> = None;
-    let mut topic_obj: Option<Bound<'py, PyAny>> = None;
+    let mut topic_obj: Option<Bound<'py, PyString>> = None;
     let mut cur_list: Bound<'py, PyList> = list.clone();
     // Records of one batch share a timestamp more often than not: reuse its int object.
     let mut last_ts: Option<(i64, Bound<'py, PyAny>)> = None;
     for r in recs {
-        let same = cur.as_ref().is_some_and(|(t, p)| Arc::ptr_eq(t, &r.topic) && *p == r.partition);
-        if !same {
-            let same_topic = cur.as_ref().is_some_and(|(t, _)| Arc::ptr_eq(t, &r.topic));
-            if !same_topic {
-                topic_obj = Some(r.topic.as_ref().into_pyobject(py)?.into_any());
+        let same_topic = cur.as_ref().is_some_and(|(t, _)| Arc::ptr_eq(t, &r.topic));
+        let topic = match &topic_obj {
+            Some(t) if same_topic => t.clone(),
+            _ => {
+                let t = PyString::new(py, r.topic.as_ref());
+                topic_obj = Some(t.clone());
+                t
             }
+        };
+        if !(same_topic && cur.as_ref().is_some_and(|(_, p)| *p == r.partition)) {
             cur = Some((r.topic.clone(), r.partition));
             if let Some(tp_make) = &tp_make {
-                let t = topic_obj.clone().unwrap_or_else(|| none.clone());
-                let key = tp_make.make(py, [t, r.partition.into_pyobject(py)?.into_any()])?;
+                let key = tp_make.make(py, [topic.clone().into_any(), r.partition.into_pyobject(py)?.into_any()])?;
                 cur_list = match dict.get_item(&key)? {
                     Some(l) => l.cast_into::<PyList>()?,
                     None => {
@@ -243,7 +259,12 @@ fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>
                 };
             }
         }
-        let topic = topic_obj.clone().unwrap_or_else(|| none.clone());
+        let Some(make) = &make else {
+            let key = Deserializers::apply_opt(de.key, py, &r.key)?;
+            let value = Deserializers::apply_opt(de.value, py, &r.value)?;
+            cur_list.append(PyConsumerRecord::fetched(py, &topic, r, key, value)?)?;
+            continue;
+        };
         let headers = PyList::empty(py);
         let mut hsize: i64 = 0;
         for h in &r.headers {
@@ -265,7 +286,7 @@ fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>
             TimestampType::LogAppendTime => one.clone(),
         };
         let fields = [
-                topic,
+                topic.into_any(),
                 r.partition.into_pyobject(py)?.into_any(),
                 r.offset.into_pyobject(py)?.into_any(),
                 ts,

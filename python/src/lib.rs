@@ -14,6 +14,8 @@ mod consumer;
 mod group;
 #[cfg(feature = "topics")]
 mod producer;
+#[cfg(feature = "topics")]
+mod record;
 #[cfg(all(feature = "tables", feature = "topics"))]
 mod stream;
 #[cfg(all(feature = "tables", feature = "topics"))]
@@ -40,6 +42,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_class::<producer::PyProducer>()?;
         m.add_class::<producer::PySendFuture>()?;
         m.add_class::<consumer::PyConsumer>()?;
+        m.add_class::<record::PyConsumerRecord>()?;
     }
     #[cfg(all(feature = "tables", feature = "topics"))]
     {

@@ -213,8 +213,9 @@ def test_gc_resumed_after_batches(eng, table):
 
 
 @needs_topics
-def test_polled_records_are_real_namedtuples(eng):
+def test_polled_records_are_native_records_equal_to_the_namedtuple(eng):
     import pickle
+    from collections import namedtuple
 
     from kabase.kafka.structs import ConsumerRecord
 
@@ -229,9 +230,11 @@ def test_polled_records_are_real_namedtuples(eng):
     tp = next(iter(batch))
     assert type(tp) is TopicPartition and hash(tp) == hash(TopicPartition("nt", 0)) and tp.topic == "nt"
     r0, r1 = batch[TopicPartition("nt", 0)]
+    nt = namedtuple("ConsumerRecord", ConsumerRecord._fields, defaults=(-1,))
     for r in (r0, r1):
-        assert type(r) is ConsumerRecord and isinstance(r, tuple) and len(r) == 13
-        assert r == ConsumerRecord(*r) and r[:5] == tuple(ConsumerRecord(*r))[:5]
+        # The native type, not a tuple subclass (the documented difference), equal to the tuple.
+        assert type(r) is ConsumerRecord is _native.ConsumerRecord and not isinstance(r, tuple) and len(r) == 13
+        assert r == ConsumerRecord(*r) == nt(*r) == tuple(r) and r[:5] == tuple(ConsumerRecord(*r))[:5]
         assert pickle.loads(pickle.dumps(r)) == r
         assert r._replace(offset=9).offset == 9 and r._asdict()["topic"] == "nt"
     assert (r0.key, r0.value, r0.headers, r0.offset, r0.leader_epoch) == (b"k0", b"v0", [("h", b"x")], 0, -1)
@@ -241,28 +244,37 @@ def test_polled_records_are_real_namedtuples(eng):
 
 @needs_topics
 def test_poll_into_other_tuple_classes(eng):
-    # A tuple subclass that is not a plain namedtuple (it has a __dict__) is made through
-    # tuple.__new__ instead of being filled directly.
+    # The native poll still makes any class taking the 13 fields as a tuple does: a namedtuple
+    # (kafka-python's own) is filled directly, a tuple subclass with a __dict__ is made through
+    # tuple.__new__.
+    from collections import namedtuple
+
     from kabase.kafka.structs import ConsumerRecord
 
-    class WithDict(ConsumerRecord):
+    Plain = namedtuple("ConsumerRecord", ConsumerRecord._fields, defaults=(-1,))
+
+    class WithDict(Plain):
         pass
 
     _fill(eng, 3)
     c = _native.Consumer(eng, [("auto.offset.reset", "earliest")])
     c.assign([("g", 0)])
-    recs = c.poll(10, 1000, WithDict, None)
-    assert [type(r) for r in recs] == [WithDict] * 3
-    assert [r.value for r in recs] == [b"v0", b"v1", b"v2"]
+    for cls in (Plain, WithDict):
+        c.seek("g", 0, 0)
+        recs = c.poll(10, 1000, cls, None)
+        assert [type(r) for r in recs] == [cls] * 3
+        assert [r.value for r in recs] == [b"v0", b"v1", b"v2"]
+        assert [r.headers for r in recs] == [[], [], []] and recs[0].headers is not recs[1].headers
     recs[0].extra = 1  # it has a __dict__
     c.close()
 
 
 @needs_topics
 def test_each_record_has_its_own_headers_list_and_stays_collectable(eng):
-    # kafka-python gives every record a fresh mutable headers list ([] without headers), so
-    # records are containers the collector must see: a cycle a user builds through `headers`
-    # is collected.
+    # kafka-python gives every record a fresh mutable headers list ([] without headers). The
+    # native record makes it on first read and keeps it; until then the record holds nothing
+    # that can refer back to it and is off the collector's lists; once the list exists it is
+    # tracked, so a cycle a user builds through `headers` is collected.
     import weakref
 
     _fill(eng, 200)  # more than gc.MIN_OBJECTS: built with the collector deferred
@@ -271,10 +283,13 @@ def test_each_record_has_its_own_headers_list_and_stays_collectable(eng):
     recs = c.poll(timeout_ms=1000, max_records=200)[TopicPartition("g", 0)]
     assert len(recs) == 200 and gc.isenabled()
     r0, r1 = recs[0], recs[1]
+    assert not gc.is_tracked(r0) and not gc.is_tracked(r1)
     assert r0.headers == [] and type(r0.headers) is list and r0.headers is not r1.headers
+    assert r0.headers is r0.headers and r0[7] is r0.headers
     r0.headers.append(("k", b"v"))
-    assert r1.headers == [] and r0.headers == [("k", b"v")]
-    assert gc.is_tracked(r0) and gc.is_tracked(r0.headers)
+    assert r1.headers == [] and r0.headers == [("k", b"v")] and r0[7] == [("k", b"v")]
+    assert gc.is_tracked(r0) and gc.is_tracked(r0.headers) and gc.is_tracked(r1)
+    assert not gc.is_tracked(recs[2])  # not read: still off the lists
 
     class Sentinel:
         pass
@@ -285,6 +300,39 @@ def test_each_record_has_its_own_headers_list_and_stays_collectable(eng):
     del s, r0, r1, recs
     gc.collect()
     assert gone() is None
+    c.close()
+
+
+@needs_topics
+def test_a_record_holding_a_container_is_tracked_and_collectable(eng):
+    # A deserializer's result that can hold references (a dict) keeps the record tracked from
+    # the start: a cycle through the value is collected; a str value leaves it untracked.
+    import json
+    import weakref
+
+    p = KafkaProducer(engine=eng)
+    p.send("j", b'{"a": 1}').get()
+    p.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", value_deserializer=json.loads)
+    c.assign([TopicPartition("j", 0)])
+    (r,) = c.poll(timeout_ms=1000)[TopicPartition("j", 0)]
+    assert r.value == {"a": 1} and gc.is_tracked(r)
+
+    class Sentinel:
+        pass
+
+    s = Sentinel()
+    gone = weakref.ref(s)
+    r.value["self"] = r  # record -> value dict -> record
+    r.value["s"] = s
+    del s, r
+    gc.collect()
+    assert gone() is None
+    c.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", value_deserializer=bytes.decode)
+    c.assign([TopicPartition("j", 0)])
+    (r,) = c.poll(timeout_ms=1000)[TopicPartition("j", 0)]
+    assert r.value == '{"a": 1}' and not gc.is_tracked(r)
     c.close()
 
 

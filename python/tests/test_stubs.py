@@ -16,7 +16,7 @@ if not STUB.exists():  # an editable install keeps the stub in the source tree
 # Methods only present when the build has the matching core feature.
 FEATURE_OF = {
     "Table": "HAS_TABLES", "Scanner": "HAS_TABLES", "MutationBuffer": "HAS_TABLES", "Producer": "HAS_TOPICS", "SendFuture": "HAS_TOPICS",
-    "Consumer": "HAS_TOPICS", "Stream": "HAS_TOPICS",
+    "Consumer": "HAS_TOPICS", "ConsumerRecord": "HAS_TOPICS", "Stream": "HAS_TOPICS",
 }
 ENGINE_FEATURE = {
     **{m: "HAS_TABLES" for m in ("create_table", "delete_table", "enable_table", "disable_table", "is_table_enabled",
@@ -89,7 +89,7 @@ def test_module_names_match():
         assert v in stub_vars and hasattr(_native, v)
 
 
-@pytest.mark.parametrize("cls_name", ["Engine", "Table", "Scanner", "MutationBuffer", "Producer", "SendFuture", "Consumer", "Stream"])
+@pytest.mark.parametrize("cls_name", ["Engine", "Table", "Scanner", "MutationBuffer", "Producer", "SendFuture", "Consumer", "ConsumerRecord", "Stream"])
 def test_class_members_and_signatures_match(cls_name):
     stub = stub_classes()[cls_name]
     feat = FEATURE_OF.get(cls_name)

@@ -1,0 +1,478 @@
+//! `kabase._native.ConsumerRecord`: kafka-python's `ConsumerRecord` as a native type.
+//!
+//! kafka-python's record is a 13-field namedtuple. Made as one, a polled record costs the tuple,
+//! an int for its offset, its value bytes and a fresh headers list, and the tuple and the list
+//! are containers Python's cyclic collector walks. This type holds what the consumer fetched
+//! natively instead: topic (one shared str per batch), partition, offset, timestamp and the
+//! sizes as Rust integers (made into Python ints when read), key and value as the objects the
+//! caller gets (bytes, or what a deserializer returned), and the headers as the core's until
+//! `headers` is first read, when they become a list that is kept (`r.headers is r.headers`, and
+//! appending to it sticks, as with the namedtuple).
+//!
+//! It behaves as the namedtuple does (field access, `_fields`, `_field_defaults`, indexing and
+//! slicing, `len`, iteration and unpacking, `in`, `count`/`index`, `+` and `*` giving tuples,
+//! comparison and `hash` as the equal tuple, the namedtuple `repr`, `_asdict`, `_replace`,
+//! `_make`, pickling and `copy`), but it is not a `tuple` subclass: `isinstance(r, tuple)` is
+//! false, and what needs a real tuple (`"%s" % r`, `json.dumps(r)`) takes `tuple(r)`.
+//!
+//! The collector: a record the consumer built holds only objects that cannot refer to anything
+//! (str, bytes, None, or a deserializer's result of such a type) until its headers list exists,
+//! so it cannot be part of a cycle; it is taken off the collector's lists when built (as CPython
+//! does with a tuple of atomic items) and put back when its headers list is made or when a
+//! deserializer's result is a container. A record made from Python (`ConsumerRecord(...)`,
+//! `_replace`, unpickling) holds arbitrary objects and stays tracked. `__traverse__` reports
+//! every object a record holds; like a tuple it has no `tp_clear` (a cycle through a record
+//! always passes through a mutable container, which the collector clears).
+
+use std::sync::OnceLock;
+
+use kabase_sdk::{Header, Record, TimestampType};
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::{PyTraverseError, PyVisit};
+
+/// kafka-python 2.0.2's twelve fields in its order, then `leader_epoch` (2.1 added it; kept
+/// last here so code that unpacks 2.0.2's records positionally keeps working).
+pub(crate) const FIELDS: [&str; 13] = [
+    "topic",
+    "partition",
+    "offset",
+    "timestamp",
+    "timestamp_type",
+    "key",
+    "value",
+    "headers",
+    "checksum",
+    "serialized_key_size",
+    "serialized_value_size",
+    "serialized_header_size",
+    "leader_epoch",
+];
+const N: usize = FIELDS.len();
+/// `leader_epoch`'s default (the only field with one, as in the namedtuple).
+const EPOCH_DEFAULT: i64 = -1;
+
+/// The fields of a record the consumer fetched, other than topic, key and value.
+struct Fetched {
+    partition: u32,
+    offset: i64,
+    timestamp: i64,
+    log_append_time: bool,
+    headers: Vec<Header>,
+    /// `headers` as the list the caller sees, made on first read.
+    headers_list: OnceLock<Py<PyList>>,
+    key_size: i64,
+    value_size: i64,
+    header_size: i64,
+}
+
+enum Rest {
+    Fetched(Fetched),
+    /// Made from Python: any 13 objects, as a namedtuple takes them (all of them here, topic,
+    /// key and value too).
+    Given(Box<[Py<PyAny>; N]>),
+}
+
+/// A record consumed from a topic partition: kafka-python's `ConsumerRecord` (see the module
+/// documentation for how it differs from the namedtuple).
+#[pyclass(module = "kabase._native", name = "ConsumerRecord", frozen, sequence)]
+pub struct PyConsumerRecord {
+    // The fields read most, as struct members (read by the interpreter without a call).
+    #[pyo3(get)]
+    topic: Py<PyAny>,
+    /// The key bytes (or the key deserializer's result); None for a null key.
+    #[pyo3(get)]
+    key: Py<PyAny>,
+    /// The value bytes (or the value deserializer's result); None for a null value.
+    #[pyo3(get)]
+    value: Py<PyAny>,
+    rest: Rest,
+}
+
+/// Whether `obj`'s type can hold references to other objects (is collected by the cyclic
+/// collector); str, bytes, int, float and None cannot.
+#[allow(unsafe_code)]
+fn is_container(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `PyType_GetFlags` reads the flags of a live type object (the object's type).
+    unsafe { pyo3::ffi::PyType_GetFlags(obj.get_type().as_type_ptr()) & pyo3::ffi::Py_TPFLAGS_HAVE_GC != 0 }
+}
+
+/// Take `obj` off the collector's lists.
+#[allow(unsafe_code)]
+fn untrack(obj: &Bound<'_, PyAny>) {
+    // SAFETY: `obj` is a live instance of a `#[pyclass]` (a GC type) and the GIL is held;
+    // untracking an untracked object does nothing, and its deallocation untracks only if
+    // tracked.
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) }
+}
+
+/// Put `obj` back on the collector's lists if it is off them.
+#[allow(unsafe_code)]
+fn track(obj: &Bound<'_, PyAny>) {
+    // SAFETY: as for `untrack`; tracking an object already tracked is a fatal error, so it is
+    // checked first (with the GIL held, nothing can track it in between).
+    unsafe {
+        if pyo3::ffi::PyObject_GC_IsTracked(obj.as_ptr()) == 0 {
+            pyo3::ffi::PyObject_GC_Track(obj.as_ptr().cast());
+        }
+    }
+}
+
+impl PyConsumerRecord {
+    /// The record the consumer returns for `r`, with `topic` (shared by a batch) and `key` and
+    /// `value` already made (bytes, or a deserializer's results).
+    pub(crate) fn fetched<'py>(py: Python<'py>, topic: &Bound<'py, PyString>, r: &Record, key: Option<Bound<'py, PyAny>>, value: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyConsumerRecord>> {
+        let atomic = !key.as_ref().is_some_and(is_container) && !value.as_ref().is_some_and(is_container);
+        let header_size = if r.headers.is_empty() { -1 } else { r.headers.iter().map(|h| h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64)).sum() };
+        let rest = Fetched {
+            partition: r.partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+            log_append_time: matches!(r.timestamp_type, TimestampType::LogAppendTime),
+            headers: r.headers.clone(),
+            headers_list: OnceLock::new(),
+            key_size: r.key.as_ref().map_or(-1, |k| k.len() as i64),
+            value_size: r.value.as_ref().map_or(-1, |v| v.len() as i64),
+            header_size,
+        };
+        let obj_or_none = |o: Option<Bound<'py, PyAny>>| o.map_or_else(|| py.None(), Bound::unbind);
+        let rec = PyConsumerRecord { topic: topic.clone().into_any().unbind(), key: obj_or_none(key), value: obj_or_none(value), rest: Rest::Fetched(rest) };
+        let obj = Bound::new(py, rec)?;
+        if atomic {
+            untrack(obj.as_any());
+        }
+        Ok(obj)
+    }
+
+    /// Field `i` (< 13) as a Python object.
+    fn field<'py>(slf: &Bound<'py, Self>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let rec = slf.get();
+        let f = match &rec.rest {
+            Rest::Given(v) => return Ok(v[i].bind(py).clone()),
+            Rest::Fetched(f) => f,
+        };
+        Ok(match i {
+            0 => rec.topic.bind(py).clone(),
+            1 => f.partition.into_pyobject(py)?.into_any(),
+            2 => f.offset.into_pyobject(py)?.into_any(),
+            3 => f.timestamp.into_pyobject(py)?.into_any(),
+            4 => i64::from(f.log_append_time).into_pyobject(py)?.into_any(),
+            5 => rec.key.bind(py).clone(),
+            6 => rec.value.bind(py).clone(),
+            7 => Self::headers_list(slf, f)?.into_any(),
+            8 => py.None().into_bound(py),
+            9 => f.key_size.into_pyobject(py)?.into_any(),
+            10 => f.value_size.into_pyobject(py)?.into_any(),
+            11 => f.header_size.into_pyobject(py)?.into_any(),
+            _ => EPOCH_DEFAULT.into_pyobject(py)?.into_any(),
+        })
+    }
+
+    /// The headers list, made on first read and kept.
+    fn headers_list<'py>(slf: &Bound<'py, Self>, f: &Fetched) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
+        if let Some(l) = f.headers_list.get() {
+            return Ok(l.bind(py).clone());
+        }
+        let list = PyList::empty(py);
+        for h in &f.headers {
+            list.append((h.key.as_str(), crate::producer::opt_bytes(py, &h.value)))?;
+        }
+        // Another thread may have made the list meanwhile (making this one may run Python
+        // code); the first one set wins, so every reader sees the same list.
+        let _ = f.headers_list.set(list.unbind());
+        // The record now holds a mutable container: it could be part of a cycle.
+        track(slf.as_any());
+        Ok(f.headers_list.get().map(|l| l.bind(py).clone()).unwrap_or_else(|| PyList::empty(py)))
+    }
+
+    /// The record's fields as a tuple (what it compares, hashes and iterates as).
+    fn to_tuple<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let mut items = Vec::with_capacity(N);
+        for i in 0..N {
+            items.push(Self::field(slf, i)?);
+        }
+        PyTuple::new(slf.py(), items)
+    }
+
+    /// `other` as a tuple when it is a record or a tuple (what a namedtuple compares with).
+    fn other_tuple<'py>(other: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        if let Ok(r) = other.cast::<PyConsumerRecord>() {
+            return Self::to_tuple(r).map(Some);
+        }
+        Ok(other.cast::<PyTuple>().ok().cloned())
+    }
+
+    /// A record of 13 given objects.
+    fn given(py: Python<'_>, items: Vec<Py<PyAny>>) -> PyResult<Self> {
+        let arr: [Py<PyAny>; N] = items.try_into().map_err(|v: Vec<_>| PyTypeError::new_err(format!("Expected {N} arguments, got {}", v.len())))?;
+        Ok(PyConsumerRecord { topic: arr[0].clone_ref(py), key: arr[5].clone_ref(py), value: arr[6].clone_ref(py), rest: Rest::Given(Box::new(arr)) })
+    }
+}
+
+#[pymethods]
+impl PyConsumerRecord {
+    /// `ConsumerRecord(topic, partition, offset, timestamp, timestamp_type, key, value, headers,
+    /// checksum, serialized_key_size, serialized_value_size, serialized_header_size,
+    /// leader_epoch=-1)`, by position or name, any objects (as the namedtuple takes them).
+    #[new]
+    #[pyo3(
+        signature = (*args, **kwargs),
+        text_signature = "(topic, partition, offset, timestamp, timestamp_type, key, value, headers, checksum, serialized_key_size, serialized_value_size, serialized_header_size, leader_epoch=-1)"
+    )]
+    fn new(py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        if args.len() > N {
+            return Err(PyTypeError::new_err(format!("ConsumerRecord() takes from {} to {N} positional arguments but {} were given", N - 1, args.len())));
+        }
+        let mut items: Vec<Option<Py<PyAny>>> = args.iter().map(|a| Some(a.unbind())).collect();
+        items.resize_with(N, || None);
+        if let Some(kw) = kwargs {
+            for (k, v) in kw.iter() {
+                let name = k.cast::<PyString>()?.to_cow()?;
+                let Some(i) = FIELDS.iter().position(|f| *f == name) else {
+                    return Err(PyTypeError::new_err(format!("ConsumerRecord() got an unexpected keyword argument '{name}'")));
+                };
+                if items[i].is_some() {
+                    return Err(PyTypeError::new_err(format!("ConsumerRecord() got multiple values for argument '{name}'")));
+                }
+                items[i] = Some(v.unbind());
+            }
+        }
+        if items[N - 1].is_none() {
+            items[N - 1] = Some(EPOCH_DEFAULT.into_pyobject(py)?.into_any().unbind());
+        }
+        let missing: Vec<String> = FIELDS.iter().zip(&items).filter(|(_, v)| v.is_none()).map(|(f, _)| format!("'{f}'")).collect();
+        if !missing.is_empty() {
+            return Err(PyTypeError::new_err(format!("ConsumerRecord() missing {} required argument(s): {}", missing.len(), missing.join(", "))));
+        }
+        Self::given(py, items.into_iter().flatten().collect())
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.topic)?;
+        visit.call(&self.key)?;
+        visit.call(&self.value)?;
+        match &self.rest {
+            Rest::Given(v) => {
+                for o in v.iter() {
+                    visit.call(o)?;
+                }
+            }
+            Rest::Fetched(f) => visit.call(f.headers_list.get())?,
+        }
+        Ok(())
+    }
+
+    /// The field names, in order.
+    #[classattr]
+    fn _fields(py: Python<'_>) -> Py<PyTuple> {
+        PyTuple::new(py, FIELDS).expect("a tuple of str").unbind()
+    }
+
+    /// Pattern matching by position (`case ConsumerRecord(topic, partition, ...)`).
+    #[classattr]
+    fn __match_args__(py: Python<'_>) -> Py<PyTuple> {
+        PyTuple::new(py, FIELDS).expect("a tuple of str").unbind()
+    }
+
+    /// The fields with a default: `{'leader_epoch': -1}`.
+    #[classattr]
+    fn _field_defaults(py: Python<'_>) -> Py<PyDict> {
+        let d = PyDict::new(py);
+        d.set_item(FIELDS[N - 1], EPOCH_DEFAULT).expect("a str key");
+        d.unbind()
+    }
+
+    #[getter]
+    fn partition<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 1)
+    }
+    #[getter]
+    fn offset<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 2)
+    }
+    #[getter]
+    fn timestamp<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 3)
+    }
+    /// 0: CreateTime, 1: LogAppendTime.
+    #[getter]
+    fn timestamp_type<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 4)
+    }
+    /// `[(key, value)]`: one list per record, the same on every read.
+    #[getter]
+    fn headers<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 7)
+    }
+    /// Always None (record batches v2 carry no per-record checksum).
+    #[getter]
+    fn checksum<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 8)
+    }
+    #[getter]
+    fn serialized_key_size<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 9)
+    }
+    #[getter]
+    fn serialized_value_size<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 10)
+    }
+    #[getter]
+    fn serialized_header_size<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 11)
+    }
+    #[getter]
+    fn leader_epoch<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::field(slf, 12)
+    }
+
+    fn __len__(&self) -> usize {
+        N
+    }
+
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, index: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(i) = index.extract::<isize>() {
+            let j = if i < 0 { i + N as isize } else { i };
+            if !(0..N as isize).contains(&j) {
+                return Err(PyIndexError::new_err("tuple index out of range"));
+            }
+            return Self::field(slf, j as usize);
+        }
+        // Slices (a tuple, as a namedtuple's are) and the tuple's own errors.
+        Self::to_tuple(slf)?.as_any().get_item(index)
+    }
+
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(Self::to_tuple(slf)?.as_any().try_iter()?.into_any())
+    }
+
+    fn __contains__(slf: &Bound<'_, Self>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Self::to_tuple(slf)?.contains(item)
+    }
+
+    /// How many fields equal `value`.
+    fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Self::to_tuple(slf)?.call_method1("count", (value,))?.extract()
+    }
+
+    /// The first field equal to `value` (between `start` and `stop`), as `tuple.index`.
+    #[pyo3(signature = (value, start=None, stop=None, /))]
+    fn index(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>, start: Option<&Bound<'_, PyAny>>, stop: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+        let t = Self::to_tuple(slf)?;
+        let r = match (start, stop) {
+            (None, None) => t.call_method1("index", (value,))?,
+            (Some(a), None) => t.call_method1("index", (value, a))?,
+            (a, Some(b)) => {
+                let a = a.cloned().unwrap_or_else(|| 0i64.into_pyobject(slf.py()).expect("an int").into_any());
+                t.call_method1("index", (value, a, b))?
+            }
+        };
+        r.extract()
+    }
+
+    fn __richcmp__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>, op: CompareOp) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        match Self::other_tuple(other)? {
+            Some(o) => Ok(Self::to_tuple(slf)?.as_any().rich_compare(o, op)?),
+            None => Ok(py.NotImplemented().into_bound(py)),
+        }
+    }
+
+    /// The hash of the equal tuple (a record with a headers list, as every polled one has, is
+    /// unhashable, as kafka-python's is).
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        Self::to_tuple(slf)?.hash()
+    }
+
+    fn __add__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        match Self::other_tuple(other)? {
+            Some(o) => Self::to_tuple(slf)?.as_any().add(o),
+            None => Ok(py.NotImplemented().into_bound(py)),
+        }
+    }
+
+    fn __radd__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        match Self::other_tuple(other)? {
+            Some(o) => o.as_any().add(Self::to_tuple(slf)?),
+            None => Ok(py.NotImplemented().into_bound(py)),
+        }
+    }
+
+    fn __mul__<'py>(slf: &Bound<'py, Self>, n: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if n.extract::<isize>().is_err() {
+            return Ok(py.NotImplemented().into_bound(py));
+        }
+        Self::to_tuple(slf)?.as_any().mul(n)
+    }
+
+    fn __rmul__<'py>(slf: &Bound<'py, Self>, n: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        Self::__mul__(slf, n)
+    }
+
+    /// `ConsumerRecord(topic='t', partition=0, ...)`, as the namedtuple prints.
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let mut s = String::from("ConsumerRecord(");
+        for (i, name) in FIELDS.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            s.push_str(name);
+            s.push('=');
+            s.push_str(&Self::field(slf, i)?.repr()?.to_cow()?);
+        }
+        s.push(')');
+        Ok(s)
+    }
+
+    /// `{field: value}` in field order.
+    fn _asdict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(slf.py());
+        for (i, name) in FIELDS.iter().enumerate() {
+            d.set_item(name, Self::field(slf, i)?)?;
+        }
+        Ok(d)
+    }
+
+    /// A new record with the named fields replaced.
+    #[pyo3(signature = (**changes))]
+    fn _replace(slf: &Bound<'_, Self>, changes: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut items: Vec<Py<PyAny>> = (0..N).map(|i| Self::field(slf, i).map(Bound::unbind)).collect::<PyResult<_>>()?;
+        let mut unknown = Vec::new();
+        if let Some(ch) = changes {
+            for (k, v) in ch.iter() {
+                let name = k.cast::<PyString>()?.to_cow()?.into_owned();
+                match FIELDS.iter().position(|f| *f == name) {
+                    Some(i) => items[i] = v.unbind(),
+                    None => unknown.push(format!("'{name}'")),
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(PyValueError::new_err(format!("Got unexpected field names: [{}]", unknown.join(", "))));
+        }
+        Self::given(slf.py(), items)
+    }
+
+    /// A record from an iterable of exactly 13 items.
+    #[classmethod]
+    fn _make(cls: &Bound<'_, PyType>, iterable: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let items: Vec<Py<PyAny>> = iterable.try_iter()?.map(|o| o.map(Bound::unbind)).collect::<PyResult<_>>()?;
+        Self::given(cls.py(), items)
+    }
+
+    fn __getnewargs__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        Self::to_tuple(slf)
+    }
+
+    /// Pickled (and copied) as `ConsumerRecord(*fields)`.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyType>, Bound<'py, PyTuple>)> {
+        Ok((slf.get_type(), Self::to_tuple(slf)?))
+    }
+}

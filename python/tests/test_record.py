@@ -1,0 +1,293 @@
+"""kabase.kafka.ConsumerRecord, the native record a poll returns, against kafka-python's
+namedtuple: every behaviour is checked against a namedtuple holding the same fields."""
+
+import copy
+import gc
+import operator
+import pickle
+import threading
+from collections import namedtuple
+from collections.abc import Sequence
+
+import pytest
+
+from kabase import _native
+from kabase.kafka import ConsumerRecord, KafkaConsumer, KafkaProducer, TopicPartition
+
+from conftest import needs_topics
+
+pytestmark = needs_topics
+
+FIELDS = ("topic", "partition", "offset", "timestamp", "timestamp_type", "key", "value", "headers",
+          "checksum", "serialized_key_size", "serialized_value_size", "serialized_header_size", "leader_epoch")
+# The reference: the namedtuple kabase.kafka used to return (kafka-python 2.0.2's fields, then
+# leader_epoch with its default).
+NT = namedtuple("ConsumerRecord", FIELDS, defaults=(-1,))
+
+
+@pytest.fixture
+def polled(eng):
+    """Two polled records: one with key and headers, one with a null key and none."""
+    p = KafkaProducer(engine=eng)
+    p.send("r", b"value-0", key=b"k0", headers=[("h1", b"x"), ("h2", None)]).get()
+    p.send("r", b"value-1").get()
+    p.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest")
+    c.assign([TopicPartition("r", 0)])
+    recs = c.poll(timeout_ms=1000)[TopicPartition("r", 0)]
+    c.close()
+    assert len(recs) == 2
+    return recs
+
+
+def ref(r):
+    """The namedtuple with the record's fields."""
+    return NT(*[getattr(r, f) for f in FIELDS])
+
+
+def test_type_is_the_native_one_and_exported():
+    assert ConsumerRecord is _native.ConsumerRecord
+    import kabase.kafka.consumer.fetcher as fetcher
+    import kabase.kafka.structs as structs
+
+    assert structs.ConsumerRecord is fetcher.ConsumerRecord is ConsumerRecord
+    assert ConsumerRecord.__name__ == "ConsumerRecord" and ConsumerRecord.__module__ == "kabase._native"
+
+
+def test_fields_and_defaults():
+    assert ConsumerRecord._fields == NT._fields == FIELDS
+    assert ConsumerRecord._field_defaults == NT._field_defaults == {"leader_epoch": -1}
+    assert ConsumerRecord.__match_args__ == FIELDS
+
+
+def test_attributes_of_polled_records(polled):
+    r0, r1 = polled
+    assert (r0.topic, r0.partition, r0.offset, r0.timestamp_type, r0.key, r0.value) == ("r", 0, 0, 0, b"k0", b"value-0")
+    assert r0.headers == [("h1", b"x"), ("h2", None)] and r0.checksum is None and r0.leader_epoch == -1
+    assert (r0.serialized_key_size, r0.serialized_value_size, r0.serialized_header_size) == (2, 7, 5)
+    assert (r1.offset, r1.key, r1.headers, r1.serialized_key_size, r1.serialized_header_size) == (1, None, [], -1, -1)
+    assert isinstance(r0.timestamp, int) and r0.timestamp > 1_500_000_000_000
+    assert type(r0.topic) is str and r0.topic is r1.topic  # one str per batch
+    assert type(r0.value) is bytes and r0.value is r0.value
+    with pytest.raises(AttributeError):
+        r0.offset = 5
+    with pytest.raises(AttributeError):
+        r0.nonexistent
+    with pytest.raises(AttributeError):
+        r0.extra = 1  # no __dict__, as a namedtuple has none
+
+
+def test_indexing_slicing_len(polled):
+    for r in polled:
+        t = ref(r)
+        assert len(r) == len(t) == 13
+        for i in range(-13, 13):
+            assert r[i] == t[i]
+        for sl in (slice(None), slice(2, 5), slice(None, None, -1), slice(-3, None), slice(1, 100, 3)):
+            assert r[sl] == t[sl] and type(r[sl]) is tuple
+        for bad in (13, -14, 1 << 80):
+            with pytest.raises(IndexError):
+                r[bad]
+        with pytest.raises(TypeError):
+            r["topic"]
+        with pytest.raises(TypeError):
+            r[1.0]
+        assert r[True] == t[1]
+
+
+def test_iteration_unpacking_and_membership(polled):
+    r = polled[0]
+    (topic, partition, offset, ts, ts_type, key, value, headers, checksum, ksize, vsize, hsize, epoch) = r
+    assert (topic, offset, key, value, headers, epoch) == ("r", 0, b"k0", b"value-0", [("h1", b"x"), ("h2", None)], -1)
+    assert list(r) == list(ref(r)) and tuple(r) == tuple(ref(r))
+    assert list(reversed(r)) == list(reversed(ref(r)))
+    first, *rest = r
+    assert first == "r" and len(rest) == 12
+    assert b"value-0" in r and "r" in r and b"nope" not in r
+    assert isinstance(r, Sequence) and not isinstance(r, tuple)
+
+
+def test_equality_ordering_and_hash(polled):
+    r0, r1 = polled
+    t0 = ref(r0)
+    assert r0 == t0 and t0 == r0 and r0 == tuple(t0) and tuple(t0) == r0
+    assert not (r0 != t0) and r0 != r1 and r0 != ref(r1) and not (r0 == ref(r1))
+    assert r0 == ConsumerRecord(*t0) and ConsumerRecord(*t0) == r0
+    assert r0 != list(t0) and r0 != None and r0 != "r"  # noqa: E711 - as a tuple compares
+    assert (r0 < r1) == (t0 < ref(r1)) and (r1 > r0) == (ref(r1) > t0) and r0 <= t0 and r0 >= tuple(t0)
+    with pytest.raises(TypeError):
+        r0 < 5
+    # Polled records hold a headers list: unhashable, as kafka-python's are.
+    with pytest.raises(TypeError):
+        hash(r0)
+    with pytest.raises(TypeError):
+        hash(t0)
+    hashable = ConsumerRecord("t", 0, 1, 2, 0, None, b"v", (), None, -1, 1, -1)
+    assert hash(hashable) == hash(NT("t", 0, 1, 2, 0, None, b"v", (), None, -1, 1, -1)) == hash(tuple(hashable))
+    assert {hashable: 1}[NT(*hashable)] == 1
+
+
+def test_repr_is_the_namedtuples(polled):
+    for r in polled:
+        assert repr(r) == repr(ref(r))
+        assert str(r) == str(ref(r))
+    r = polled[1]
+    r.headers.append(r)  # a cycle prints, the list's own guard stopping it as for a namedtuple
+    t = ref(r)._replace(headers=[])
+    t.headers.append(t)
+    assert repr(r).count("[...]") == repr(t).count("[...]") == 1
+    r.headers.clear()
+
+
+def test_asdict_replace_make(polled):
+    r = polled[0]
+    d = r._asdict()
+    assert d == ref(r)._asdict() and list(d) == list(FIELDS) and type(d) is dict
+    r2 = r._replace(offset=99, value=b"other")
+    assert type(r2) is ConsumerRecord and (r2.offset, r2.value) == (99, b"other")
+    assert r2 == ref(r)._replace(offset=99, value=b"other") and r.offset == 0
+    assert r2.headers is r.headers  # the same objects, as a namedtuple's _replace keeps them
+    assert r._replace() == r
+    with pytest.raises(ValueError, match="unexpected field names"):
+        r._replace(nope=1)
+    m = ConsumerRecord._make(iter(list(r)))
+    assert type(m) is ConsumerRecord and m == r
+    with pytest.raises(TypeError):
+        ConsumerRecord._make(list(r)[:12])  # _make takes every field, as the namedtuple's does
+    with pytest.raises(TypeError):
+        NT._make(list(r)[:12])
+
+
+def test_count_and_index(polled):
+    r = polled[1]
+    t = ref(r)
+    assert r.count(-1) == t.count(-1) == 3 and r.count(b"absent") == 0
+    assert r.index(-1) == t.index(-1) and r.index(-1, 10) == t.index(-1, 10) and r.index(-1, 10, 13) == t.index(-1, 10, 13)
+    assert r.index(-1, -2) == t.index(-1, -2)
+    with pytest.raises(ValueError):
+        r.index(b"absent")
+    with pytest.raises(ValueError):
+        r.index("r", 1)
+
+
+def test_concatenation_and_repetition_give_tuples(polled):
+    r = polled[0]
+    t = ref(r)
+    assert r + (1,) == t + (1,) and type(r + (1,)) is tuple
+    assert (1,) + r == (1,) + t and r + r == t + t
+    assert r * 2 == t * 2 and 2 * r == 2 * t and type(r * 2) is tuple
+    with pytest.raises(TypeError):
+        r + [1]
+    with pytest.raises(TypeError):
+        r * 1.5
+
+
+def test_pickle_and_copy(polled):
+    for r in polled:
+        for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+            back = pickle.loads(pickle.dumps(r, proto))
+            assert type(back) is ConsumerRecord and back == r and back.headers == r.headers
+            assert repr(back) == repr(r)
+        c = copy.copy(r)
+        assert c == r and c.headers is r.headers  # shallow, as for the namedtuple
+        d = copy.deepcopy(r)
+        assert d == r and d.headers is not r.headers
+        assert r.__getnewargs__() == tuple(r)
+
+
+def test_constructor_takes_any_values_like_the_namedtuple():
+    r = ConsumerRecord("t", "p", 1.5, None, 0, "k", {"v": 1}, ("h",), "crc", 1, 2, 3)
+    assert r.leader_epoch == -1 and r.partition == "p" and r.offset == 1.5 and r.value == {"v": 1}
+    assert r == NT("t", "p", 1.5, None, 0, "k", {"v": 1}, ("h",), "crc", 1, 2, 3)
+    kw = dict(zip(FIELDS, range(13)))
+    assert ConsumerRecord(**kw) == tuple(range(13)) == NT(**kw)
+    assert ConsumerRecord(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, leader_epoch=None).leader_epoch is None
+    assert ConsumerRecord(*range(13)).headers == 7
+    for args, kwargs in (((), {}), (range(11), {}), (range(14), {}), (range(13), {"topic": 1}),
+                         (range(12), {"nope": 1}), ((), {"topic": 1})):
+        with pytest.raises(TypeError):
+            ConsumerRecord(*args, **kwargs)
+        with pytest.raises(TypeError):
+            NT(*args, **kwargs)
+    with pytest.raises(TypeError):
+        class Sub(ConsumerRecord):  # the native type is final (a namedtuple can be subclassed)
+            pass
+
+
+def test_attribute_access_by_name_and_getattr(polled):
+    r = polled[0]
+    for i, f in enumerate(FIELDS):
+        assert getattr(r, f) == r[i] == ref(r)[i]
+        assert operator.attrgetter(f)(r) == r[i]
+
+
+def test_deserializer_results_are_stored(eng):
+    import json
+
+    p = KafkaProducer(engine=eng)
+    p.send("d", b'{"i": 0}', key=b"k0").get()
+    p.send("d", None, key=b"k1").get()
+    p.send("d", b"[1, 2]").get()
+    p.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", key_deserializer=bytes.decode,
+                      value_deserializer=json.loads)
+    c.assign([TopicPartition("d", 0)])
+    recs = c.poll(timeout_ms=1000)[TopicPartition("d", 0)]
+    assert [(r.key, r.value) for r in recs] == [("k0", {"i": 0}), ("k1", None), (None, [1, 2])]
+    assert recs[0].value is recs[0].value and recs[0][6] is recs[0].value and recs[0][5] == "k0"
+    assert [(r.serialized_key_size, r.serialized_value_size) for r in recs] == [(2, 8), (2, -1), (-1, 6)]
+    assert recs[0] == NT(*recs[0]) and pickle.loads(pickle.dumps(recs[0])) == recs[0]
+    # A deserializer may return None for a non-null value: stored as None.
+    c.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", value_deserializer=lambda b: None)
+    c.assign([TopicPartition("d", 0)])
+    recs = c.poll(timeout_ms=1000)[TopicPartition("d", 0)]
+    assert [r.value for r in recs] == [None, None, None] and [r.serialized_value_size for r in recs] == [8, -1, 6]
+    c.close()
+
+
+def test_iteration_yields_native_records(eng):
+    p = KafkaProducer(engine=eng)
+    for i in range(3):
+        p.send("it", b"v%d" % i).get()
+    p.close()
+    c = KafkaConsumer("it", engine=eng, auto_offset_reset="earliest", consumer_timeout_ms=200)
+    recs = list(c)
+    assert [type(r) for r in recs] == [ConsumerRecord] * 3 and [r.value for r in recs] == [b"v0", b"v1", b"v2"]
+    c.close()
+
+
+def test_log_append_time_records(eng):
+    eng.create_topic("lat", 1, [("message.timestamp.type", "LogAppendTime")])
+    p = KafkaProducer(engine=eng)
+    p.send("lat", b"v", timestamp_ms=1000).get()
+    p.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest")
+    c.assign([TopicPartition("lat", 0)])
+    (r,) = c.poll(timeout_ms=1000)[TopicPartition("lat", 0)]
+    assert r.timestamp_type == 1 and r.timestamp != 1000 and r[4] == 1
+    c.close()
+
+
+def test_headers_list_is_made_once_across_threads(eng):
+    p = KafkaProducer(engine=eng)
+    p.send("th", b"v", headers=[("a", b"1")]).get()
+    p.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest")
+    c.assign([TopicPartition("th", 0)])
+    (r,) = c.poll(timeout_ms=1000)[TopicPartition("th", 0)]
+    c.close()
+    seen = []
+    barrier = threading.Barrier(8)
+
+    def read():
+        barrier.wait()
+        seen.append(r.headers)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 8 and all(h is seen[0] for h in seen) and seen[0] == [("a", b"1")]
+    assert gc.is_tracked(r)
