@@ -2,7 +2,8 @@
 //! client's semantics: group-less subscriptions, rebalance callbacks that may call back into the
 //! consumer), with Python values.
 //!
-//! This layer converts records into Python tuples or namedtuples and bridges the rebalance
+//! This layer converts records into native `ConsumerRecord`s (`record.rs`), tuples or a given
+//! tuple class (a namedtuple), and bridges the rebalance
 //! listener: a Python object whose `on_partitions_*` methods the facade calls inside `poll`,
 //! `unsubscribe` and `close`. A callback's exception is raised from the call that ran it, after
 //! the records that call fetched are given back (their positions rewound).
