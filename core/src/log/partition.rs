@@ -585,7 +585,7 @@ impl PartitionLog {
             Ok(h) => h,
             Err(e) => return Err((e, bytes, false)),
         };
-        if self.needs_roll(st, &h, config, run.bytes) {
+        if self.needs_roll(st, &h, config, run.bytes, run.pending.len()) {
             if let Err(e) = self.write_run(st, config, run) {
                 return Err((e, bytes, true));
             }
@@ -668,10 +668,11 @@ impl PartitionLog {
         }
     }
 
-    /// Whether `h` must go to a new segment, with `pending` bytes placed but not yet written.
-    fn needs_roll(&self, st: &LogState, h: &BatchHeader, config: &TopicConfig, pending: u64) -> bool {
+    /// Whether `h` must go to a new segment, with `pending` batches of `pending_bytes` placed
+    /// but not yet written (nor indexed).
+    fn needs_roll(&self, st: &LogState, h: &BatchHeader, config: &TopicConfig, pending_bytes: u64, pending: usize) -> bool {
         let Some(active) = st.segments.values().next_back() else { return false };
-        let size = active.size() + pending;
+        let size = active.size() + pending_bytes;
         if size == 0 {
             return false;
         }
@@ -679,7 +680,7 @@ impl PartitionLog {
         let too_old = active.rolling_timestamp().is_some_and(|t| h.max_timestamp.saturating_sub(t) > config.segment_ms)
             || crate::util::now_ms().saturating_sub(active.created_ms) > config.segment_ms;
         let overflow = h.last_offset() - active.base_offset > i64::from(i32::MAX);
-        too_big || too_old || overflow || active.indexes_full()
+        too_big || too_old || overflow || active.indexes_full_after(pending)
     }
 
     /// Start a new segment at the log end offset: the old one gets its final time-index entry

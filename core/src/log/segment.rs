@@ -579,6 +579,12 @@ impl Segment {
         self.index.is_full() || self.time_index.is_full()
     }
 
+    /// [`Segment::indexes_full`] once `pending` more batches are appended (each adds at most
+    /// one entry to each index).
+    pub fn indexes_full_after(&self, pending: usize) -> bool {
+        self.index.is_full_after(pending) || self.time_index.is_full_after(pending)
+    }
+
     /// fsync the `.log` and the indexes (a mapped index stays mapped and preallocated, as
     /// Kafka's flush of the active segment leaves it).
     pub fn flush(&mut self) -> Result<()> {

@@ -1054,3 +1054,36 @@ fn append_batches_renumbers_after_a_refusal_rolls_inside_a_run_and_takes_back_a_
     let data = p.read(35, 1 << 20, IsolationLevel::ReadUncommitted).unwrap();
     assert_eq!(batch::batches(&data.bytes).map(|b| b.unwrap().0.base_offset).collect::<Vec<_>>()[..2], [35, 40]);
 }
+
+/// A run written by `append_batches` still rolls when an index would overflow its
+/// `segment.index.bytes`: the placed but unwritten batches count as index entries to come.
+#[test]
+fn append_batches_roll_before_a_run_overflows_an_index() {
+    let d = tempfile::tempdir().unwrap();
+    let overrides = [("segment.index.bytes", "48"), ("index.interval.bytes", "100")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let cfg = Arc::new(config::TopicConfig::from_overrides(&overrides).unwrap());
+    let dir = d.path().join("r-0");
+    let p = PartitionLog::open(dir.clone(), "r", 0, "id", cfg, true, 0, 0, Arc::new(DataSignal::default())).unwrap();
+    let batches: Vec<Vec<u8>> = (0..40)
+        .map(|i| {
+            let recs = vec![RecordInput { offset_delta: 0, timestamp: 20_000 + i, value: Some(vec![b'v'; 150]), ..Default::default() }];
+            batch::encode_batch(&BatchSpec::default(), &recs).unwrap()
+        })
+        .collect();
+    let (results, accepted) = p.append_batches(batches, |_, _| Ok(()));
+    assert_eq!(accepted, 40);
+    assert!(results.iter().all(|(r, _)| r.is_ok()));
+    let segs = p.segment_infos();
+    assert!(segs.len() >= 10, "rolled on full indexes inside the run: {segs:?}");
+    for s in &segs[..segs.len() - 1] {
+        let ix = std::fs::metadata(dir.join(format!("{:020}.index", s.base_offset))).unwrap().len();
+        let tix = std::fs::metadata(dir.join(format!("{:020}.timeindex", s.base_offset))).unwrap().len();
+        assert!(ix <= 48 && tix <= 48, "segment {}: index {ix} bytes, time index {tix} (segment.index.bytes 48)", s.base_offset);
+    }
+    for o in [0, 7, 23, 39] {
+        let data = p.read(o, 1, IsolationLevel::ReadUncommitted).unwrap();
+        let (h, _) = batch::batches(&data.bytes).next().unwrap().unwrap();
+        assert_eq!(h.base_offset, o);
+    }
+    assert_eq!(p.offset_for_time(20_033).unwrap(), Some((20_033, 33)), "(timestamp, offset)");
+}
