@@ -152,23 +152,25 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
 
 /// Sequential 64 KiB writes of `bytes` bytes; `sync_every` bytes → fdatasync.
 fn plain_write(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>) -> f64 {
-    plain_write_from(dir, bytes, sync_every, 65536)
+    plain_write_from(dir, bytes, sync_every, 65536, 65536)
 }
 
-/// [`plain_write`] in 64 KiB writes taken in turn from a source of `source_len` bytes: 64 KiB
-/// is one chunk, hot in the CPU's cache; 64 MiB is larger than its caches, as the producer's
-/// batches (fresh memory, up to `buffer.memory`) are.
-fn plain_write_from(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>, source_len: usize) -> f64 {
+/// [`plain_write`] in writes of `chunk` bytes taken in turn from a source of `source_len`
+/// bytes: 64 KiB is one chunk, hot in the CPU's cache; 64 MiB is larger than its caches, as
+/// the producer's batches (fresh memory, up to `buffer.memory`) are. A `chunk` that is not a
+/// multiple of the page size (a 1 KiB-record batch is ~63 KiB) makes every write start and
+/// end inside a page.
+fn plain_write_from(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>, source_len: usize, chunk: usize) -> f64 {
     let path = dir.join("plain.bin");
     let mut f = std::fs::File::create(&path).unwrap();
     let source: Vec<u8> = (0..source_len).map(|i| b'a' + (i % 26) as u8).collect();
-    let chunks = source_len / 65536;
+    let chunks = source_len / chunk;
     let start = Instant::now();
     let mut written = 0u64;
     let mut since_sync = 0u64;
     let mut i = 0usize;
     while written < bytes {
-        let chunk = &source[(i % chunks) * 65536..][..65536];
+        let chunk = &source[(i % chunks) * chunk..][..chunk];
         i += 1;
         f.write_all(chunk).unwrap();
         written += chunk.len() as u64;
@@ -242,8 +244,15 @@ fn main() {
                     // The same writes with a source larger than the caches: what copying fresh
                     // memory into the page cache costs on this machine (shown, not the target's
                     // baseline).
-                    let cold = plain_write_from(d.path(), run.bytes.max(1 << 20), None, 64 << 20);
+                    let cold = plain_write_from(d.path(), run.bytes.max(1 << 20), None, 64 << 20, 65536);
                     println!("{:<34} {:>32.1} MB/s  (kabase send: {:.2} of it)", "  plain write, 64 MiB source", cold, run.bytes as f64 / run.secs / 1e6 / cold);
+                    // Diagnostic: one write per batch of this size (62 records of 1 KiB are
+                    // 64,107 bytes), each starting and ending inside a page, as the producer's
+                    // writes did before it gathered a round's batches into one `pwritev`.
+                    if size == 1024 {
+                        let odd = plain_write_from(d.path(), run.bytes.max(1 << 20), None, 64_107, 64_107);
+                        println!("{:<34} {:>32.1} MB/s  (diagnostic, not the baseline)", "  plain write, 64,107 B writes", odd);
+                    }
                 }
                 results.push(run);
             }

@@ -672,6 +672,15 @@ pub fn set_base_offset(buf: &mut [u8], base_offset: i64) {
     }
 }
 
+/// Rewrite the base sequence of an encoded batch, then the CRC (which covers it).
+pub fn set_base_sequence(buf: &mut [u8], base_sequence: i32) {
+    if buf.len() < HEADER_SIZE {
+        return;
+    }
+    buf[53..57].copy_from_slice(&base_sequence.to_be_bytes());
+    refresh_crc(buf);
+}
+
 /// Set LogAppendTime: the timestamp-type bit and maxTimestamp, then the CRC (as Kafka's
 /// `DefaultRecordBatch.setMaxTimestamp`).
 pub fn set_log_append_time(buf: &mut [u8], now: i64) {

@@ -291,6 +291,10 @@ impl OffsetIndex {
     pub fn is_full(&self) -> bool {
         self.file.is_full(0)
     }
+    /// [`OffsetIndex::is_full`] once `pending` more entries are in.
+    pub fn is_full_after(&self, pending: usize) -> bool {
+        self.file.is_full(pending)
+    }
     /// Unmap and cut the file to its entries.
     pub fn trim(&mut self) -> Result<()> {
         self.file.trim()
@@ -382,6 +386,10 @@ impl TimeIndex {
     /// of a roll (Kafka's `TimeIndex.isFull`; the segment rolls then).
     pub fn is_full(&self) -> bool {
         self.file.is_full(1)
+    }
+    /// [`TimeIndex::is_full`] once `pending` more entries are in.
+    pub fn is_full_after(&self, pending: usize) -> bool {
+        self.file.is_full(1 + pending)
     }
     /// Unmap and cut the file to its entries.
     pub fn trim(&mut self) -> Result<()> {

@@ -138,6 +138,46 @@ pub(crate) struct LogState {
     epoch_written: bool,
 }
 
+/// A batch that passed [`PartitionLog::check_batch`].
+struct CheckedBatch {
+    bytes: Vec<u8>,
+    h: BatchHeader,
+    control: Option<(ControlType, i32)>,
+}
+
+/// What [`PartitionLog::place`] did with a batch.
+enum Placed {
+    /// Waiting in the run to be written.
+    Pending,
+    /// A retry already in the log: its original offsets, and the buffer.
+    Duplicate(AppendInfo, Vec<u8>),
+}
+
+/// A placed batch waiting for the run's write.
+struct PendingBatch {
+    slot: usize,
+    h: BatchHeader,
+    bytes: Vec<u8>,
+    info: AppendInfo,
+    completed: Option<producer_state::CompletedTxn>,
+}
+
+/// Batches placed under one hold of the partition lock and not yet written, with what a
+/// failed write must restore; and the results of every batch of the call by slot.
+#[derive(Default)]
+struct Run {
+    pending: Vec<PendingBatch>,
+    /// Bytes and records of `pending`.
+    bytes: u64,
+    records: i32,
+    /// The producers' state before the first pending batch of each.
+    saved: Vec<producer_state::SavedProducer>,
+    results: Vec<Option<(Result<AppendInfo>, Option<Vec<u8>>)>>,
+    /// Records written by this call so far, and whether anything was.
+    written_records: i32,
+    wrote: bool,
+}
+
 /// The log of one partition.
 pub(crate) struct PartitionLog {
     pub(crate) topic: String,
@@ -368,14 +408,26 @@ impl PartitionLog {
         self.append_inner(bytes, false).map(|(info, _)| info)
     }
 
-    /// Append one client batch (offsets are assigned here) and give its buffer back for reuse.
-    /// The batch comes from this process's producer, which computed its CRC over these very
-    /// bytes a moment ago, so only the header is checked here (one CRC pass per batch).
-    pub(crate) fn append_reuse(&self, bytes: Vec<u8>) -> (Result<AppendInfo>, Option<Vec<u8>>) {
-        match self.append_inner(bytes, false) {
-            Ok((info, buf)) => (Ok(info), Some(buf)),
-            Err(e) => (Err(e), None),
-        }
+    /// Append client batches of one producer in order under one hold of the partition lock,
+    /// the batches placed one after another written with one vectored write (a run of batches
+    /// costs the kernel less than a write each: see [`Segment::append_batches`]). Before a
+    /// batch is checked, `restamp(batch, records)` gets it with the number of records this call
+    /// has accepted so far, so a producer numbering its batches renumbers one when an earlier
+    /// batch was refused, as Kafka's producer adjusts the sequences of in-flight batches after
+    /// a failed one. Returns each batch's result with its buffer for reuse, and the records
+    /// accepted (written, or answered as duplicates). A batch refused by its checks fails
+    /// alone; an I/O error fails the batches not yet written and every later one. The batches
+    /// come from this process's producer, which computed their CRCs over these very bytes a
+    /// moment ago, so only their headers are checked here (one CRC pass per batch).
+    pub(crate) fn append_batches(&self, batches: Vec<Vec<u8>>, mut restamp: impl FnMut(&mut Vec<u8>, i32) -> Result<()>) -> (Vec<(Result<AppendInfo>, Option<Vec<u8>>)>, i32) {
+        let config = self.config();
+        let count = batches.len();
+        let mut it = batches.into_iter();
+        self.append_run(&config, false, count, |accepted| {
+            let mut b = it.next().ok_or_else(|| Error::internal("append_batches ran out of batches"))?;
+            restamp(&mut b, accepted)?;
+            self.check_batch(&config, b, false)
+        })
     }
 
     /// Append a transaction marker (COMMIT or ABORT) for a producer.
@@ -385,8 +437,22 @@ impl PartitionLog {
     }
 
     /// Both callers pass batches encoded in this process (CRC freshly computed).
-    fn append_inner(&self, mut bytes: Vec<u8>, coordinator: bool) -> Result<(AppendInfo, Vec<u8>)> {
+    fn append_inner(&self, bytes: Vec<u8>, coordinator: bool) -> Result<(AppendInfo, Vec<u8>)> {
         let config = self.config();
+        // The checks that need no lock run before it is taken.
+        let mut checked = Some(self.check_batch(&config, bytes, coordinator)?);
+        let (mut results, _) = self.append_run(&config, coordinator, 1, |_| checked.take().ok_or_else(|| Error::internal("one batch appended twice")));
+        match results.pop() {
+            Some((Ok(info), Some(bytes))) => Ok((info, bytes)),
+            Some((Err(e), _)) => Err(e),
+            _ => Err(Error::internal("append lost its batch")),
+        }
+    }
+
+    /// The checks of a batch that need no lock: one whole batch, its record count, the size
+    /// limit, the topic's codec (recompressing when it differs), keys for a compacted topic,
+    /// and the marker of a control batch.
+    fn check_batch(&self, config: &TopicConfig, mut bytes: Vec<u8>, coordinator: bool) -> Result<CheckedBatch> {
         let mut h = batch::parse_header(&bytes)?;
         if bytes.len() != h.size() {
             return Err(Error::new(ErrorCode::CorruptRecord, "append takes exactly one record batch"));
@@ -426,67 +492,195 @@ impl PartitionLog {
         } else {
             None
         };
-        let flush_needed;
-        let info;
+        Ok(CheckedBatch { bytes, h, control })
+    }
+
+    /// Append `count` checked batches taken from `next` (given the records accepted so far)
+    /// under one hold of the partition lock. Each batch is placed (producer state checked and
+    /// updated, offsets assigned) and waits in a run; the run is written with one vectored
+    /// write before a roll and at the end, and only then indexed and counted. A failed write
+    /// takes the run back (log end offset and the producers' state as before it).
+    fn append_run(&self, config: &TopicConfig, coordinator: bool, count: usize, mut next: impl FnMut(i32) -> Result<CheckedBatch>) -> (Vec<(Result<AppendInfo>, Option<Vec<u8>>)>, i32) {
+        let mut run = Run { results: (0..count).map(|_| None).collect(), ..Run::default() };
+        let mut accepted = 0i32;
+        let mut written_end = None;
+        let mut flush_needed = false;
         {
             let mut st = self.state.lock();
-            if st.closed {
-                return Err(self.closed_err());
-            }
-            if let AppendCheck::Duplicate { first_offset, last_offset } = st.producers.check(&h)? {
-                return Ok((AppendInfo { first_offset, last_offset, log_append_time: -1, duplicate: true }, bytes));
-            }
-            let base = st.leo;
-            batch::set_base_offset(&mut bytes, base);
-            let mut log_append_time = -1;
-            if config.timestamp_type == TimestampType::LogAppendTime && !h.is_control() {
-                log_append_time = crate::util::now_ms();
-                batch::set_log_append_time(&mut bytes, log_append_time);
-            }
-            let h = batch::parse_header(&bytes)?;
-            self.maybe_roll(&mut st, &h, &config)?;
-            if !st.epoch_written {
-                write_epoch_checkpoint(&self.dir, Some(base))?;
-                st.epoch_written = true;
-            }
-            let active = st.segments.values_mut().next_back().ok_or_else(|| Error::internal("partition has no segment"))?;
-            active.append(&h, &bytes, config.index_interval_bytes)?;
-            if let Some(done) = st.producers.update(&h, control) {
-                if done.aborted {
-                    let entry = st.producers.aborted_entry(&done);
-                    if let Some(active) = st.segments.values_mut().next_back() {
-                        active.append_aborted(entry)?;
+            let mut failed: Option<Error> = None;
+            for slot in 0..count {
+                if st.closed {
+                    failed = Some(self.closed_err());
+                }
+                if let Some(e) = &failed {
+                    run.results[slot] = Some((Err(Error::new(e.code(), e.message().to_string())), None));
+                    continue;
+                }
+                let c = match next(accepted + run.written_records + run.records) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        run.results[slot] = Some((Err(e), None));
+                        continue;
+                    }
+                };
+                let records = c.h.records_count;
+                match self.place(&mut st, config, c, slot, &mut run) {
+                    Ok(Placed::Pending) => {}
+                    Ok(Placed::Duplicate(info, bytes)) => {
+                        accepted += records;
+                        run.results[slot] = Some((Ok(info), Some(bytes)));
+                    }
+                    Err((e, bytes, io)) => {
+                        if io {
+                            failed = Some(Error::new(e.code(), e.message().to_string()));
+                        }
+                        run.results[slot] = Some((Err(e), Some(bytes)));
                     }
                 }
             }
-            st.leo = h.next_offset();
-            st.unflushed_messages += i64::from(h.records_count);
+            // A failed write is in the results of its batches.
+            let _ = self.write_run(&mut st, config, &mut run);
+            accepted += run.written_records;
+            if run.wrote {
+                written_end = Some(st.leo);
+                flush_needed = st.unflushed_messages >= config.flush_messages;
+            }
+        }
+        if let Some(end) = written_end {
+            self.signal.notify();
+            if flush_needed || coordinator {
+                if let Err(e) = self.flush_to(end) {
+                    for (r, _) in run.results.iter_mut().flatten() {
+                        if r.as_ref().is_ok_and(|i| !i.duplicate) {
+                            *r = Err(Error::new(e.code(), e.message().to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        let results = run.results.into_iter().map(|r| r.unwrap_or_else(|| (Err(Error::internal("batch not appended")), None))).collect();
+        (results, accepted)
+    }
+
+    /// Place one checked batch at the log end: de-duplicate, assign its offsets, roll first
+    /// when the segment is due (writing the run so far), update the producer state, and add
+    /// it to the run. An error says whether it was I/O (`true`: nothing later may follow).
+    fn place(&self, st: &mut LogState, config: &TopicConfig, c: CheckedBatch, slot: usize, run: &mut Run) -> std::result::Result<Placed, (Error, Vec<u8>, bool)> {
+        let CheckedBatch { mut bytes, h, control } = c;
+        match st.producers.check(&h) {
+            Ok(AppendCheck::Duplicate { first_offset, last_offset }) => {
+                return Ok(Placed::Duplicate(AppendInfo { first_offset, last_offset, log_append_time: -1, duplicate: true }, bytes));
+            }
+            Ok(AppendCheck::Append) => {}
+            Err(e) => return Err((e, bytes, false)),
+        }
+        let base = st.leo;
+        batch::set_base_offset(&mut bytes, base);
+        let mut log_append_time = -1;
+        if config.timestamp_type == TimestampType::LogAppendTime && !h.is_control() {
+            log_append_time = crate::util::now_ms();
+            batch::set_log_append_time(&mut bytes, log_append_time);
+        }
+        let h = match batch::parse_header(&bytes) {
+            Ok(h) => h,
+            Err(e) => return Err((e, bytes, false)),
+        };
+        if self.needs_roll(st, &h, config, run.bytes, run.pending.len()) {
+            if let Err(e) = self.write_run(st, config, run) {
+                return Err((e, bytes, true));
+            }
+            if let Err(e) = self.roll(st) {
+                return Err((e, bytes, true));
+            }
+        }
+        if !st.epoch_written {
+            if let Err(e) = write_epoch_checkpoint(&self.dir, Some(base)) {
+                return Err((e, bytes, true));
+            }
+            st.epoch_written = true;
+        }
+        if h.has_producer_id() && !run.saved.iter().any(|s| s.producer_id() == h.producer_id) {
+            run.saved.push(st.producers.save(h.producer_id));
+        }
+        let completed = st.producers.update(&h, control);
+        st.leo = h.next_offset();
+        run.bytes += bytes.len() as u64;
+        run.records += h.records_count;
+        let info = AppendInfo { first_offset: base, last_offset: h.last_offset(), log_append_time, duplicate: false };
+        run.pending.push(PendingBatch { slot, h, bytes, info, completed });
+        Ok(Placed::Pending)
+    }
+
+    /// Write the run's batches with one vectored write, then index and count them and fill
+    /// their results. On a write error every batch of the run fails and the log end offset and
+    /// the producers' state go back to before the run.
+    fn write_run(&self, st: &mut LogState, config: &TopicConfig, run: &mut Run) -> Result<()> {
+        if run.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut run.pending);
+        let records = std::mem::take(&mut run.records);
+        run.bytes = 0;
+        let saved = std::mem::take(&mut run.saved);
+        let from = pending[0].info.first_offset;
+        let written = match st.segments.values_mut().next_back() {
+            None => Err(Error::internal("partition has no segment")),
+            Some(active) => {
+                let list: Vec<(BatchHeader, &[u8])> = pending.iter().map(|p| (p.h, &p.bytes[..])).collect();
+                active.append_batches(&list, config.index_interval_bytes)
+            }
+        };
+        if let Err(e) = written {
+            st.leo = from;
+            for s in saved {
+                st.producers.restore(s, from);
+            }
+            for p in pending {
+                run.results[p.slot] = Some((Err(Error::new(e.code(), e.message().to_string())), Some(p.bytes)));
+            }
+            return Err(e);
+        }
+        run.wrote = true;
+        run.written_records += records;
+        let mut index_error = None;
+        for p in pending {
+            if let Some(done) = p.completed {
+                if done.aborted {
+                    let entry = st.producers.aborted_entry(&done);
+                    if let Some(active) = st.segments.values_mut().next_back() {
+                        if let Err(e) = active.append_aborted(entry) {
+                            index_error = Some(Error::new(e.code(), e.message().to_string()));
+                            run.results[p.slot] = Some((Err(e), Some(p.bytes)));
+                            continue;
+                        }
+                    }
+                }
+            }
+            st.unflushed_messages += i64::from(p.h.records_count);
             if st.first_unflushed_ms.is_none() {
                 st.first_unflushed_ms = Some(crate::util::now_ms());
             }
-            flush_needed = st.unflushed_messages >= config.flush_messages;
-            info = AppendInfo { first_offset: base, last_offset: h.last_offset(), log_append_time, duplicate: false };
+            run.results[p.slot] = Some((Ok(p.info), Some(p.bytes)));
         }
-        self.signal.notify();
-        if flush_needed || coordinator {
-            self.flush_to(info.last_offset + 1)?;
+        match index_error {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        Ok((info, bytes))
     }
 
-    fn maybe_roll(&self, st: &mut LogState, h: &BatchHeader, config: &TopicConfig) -> Result<()> {
-        let Some(active) = st.segments.values().next_back() else { return Ok(()) };
-        if active.size() == 0 {
-            return Ok(());
+    /// Whether `h` must go to a new segment, with `pending` batches of `pending_bytes` placed
+    /// but not yet written (nor indexed).
+    fn needs_roll(&self, st: &LogState, h: &BatchHeader, config: &TopicConfig, pending_bytes: u64, pending: usize) -> bool {
+        let Some(active) = st.segments.values().next_back() else { return false };
+        let size = active.size() + pending_bytes;
+        if size == 0 {
+            return false;
         }
-        let too_big = active.size() + h.size() as u64 > config.segment_bytes;
+        let too_big = size + h.size() as u64 > config.segment_bytes;
         let too_old = active.rolling_timestamp().is_some_and(|t| h.max_timestamp.saturating_sub(t) > config.segment_ms)
             || crate::util::now_ms().saturating_sub(active.created_ms) > config.segment_ms;
         let overflow = h.last_offset() - active.base_offset > i64::from(i32::MAX);
-        if !(too_big || too_old || overflow || active.indexes_full()) {
-            return Ok(());
-        }
-        self.roll(st)
+        too_big || too_old || overflow || active.indexes_full_after(pending)
     }
 
     /// Start a new segment at the log end offset: the old one gets its final time-index entry

@@ -1029,53 +1029,92 @@ fn sender_loop(inner: &Inner) {
 
 /// Encode, append and complete `batch`; returns each batch's reservation and written buffer,
 /// for the pool. A buffer is only returned once the OS has its bytes (`write` copied them).
+///
+/// The round's batches are grouped by partition (keeping their order) and each group is
+/// appended with one [`PartitionLog::append_batches`](super::partition::PartitionLog): one
+/// hold of the partition lock and one vectored write for all of them. Each batch is sealed
+/// with the sequence it gets if every batch before it is accepted; the partition has one
+/// renumbered (header and CRC) only when an earlier one was refused.
 fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32>, ident: (i64, i16)) -> Vec<(usize, Option<Vec<u8>>)> {
     let mut spent = Vec::with_capacity(batch.len());
     let (pid, epoch) = ident;
     let idempotent = inner.config.enable_idempotence && pid >= 0;
     let mut to_sync: HashMap<TpKey, (Arc<super::partition::PartitionLog>, i64)> = HashMap::new();
     let mut results: Vec<(Arc<BatchDone>, BatchResult, Option<TpKey>)> = Vec::with_capacity(batch.len());
+    let mut groups: Vec<(TpKey, Vec<Sealed>)> = Vec::new();
+    let mut group_of: FxMap<TpKey, usize> = FxMap::default();
     for s in batch {
-        let seq = if idempotent { *sequences.get(&s.key).unwrap_or(&0) } else { -1 };
-        let spec = BatchSpec {
-            compression: inner.config.compression,
-            producer_id: if idempotent { pid } else { -1 },
-            producer_epoch: if idempotent { epoch } else { -1 },
-            base_sequence: seq,
-            transactional: s.transactional,
-            ..BatchSpec::default()
-        };
-        let n = s.builder.records();
-        let mut returned = None;
-        let r = s.builder.finish(&spec).and_then(|bytes| {
-            let part = inner.shared.topic(&s.key.0)?.partition(s.key.1)?;
-            let (info, buf) = part.append_reuse(bytes);
-            returned = buf;
-            Ok((part, info?))
-        });
-        spent.push((s.reserved, returned));
-        match r {
-            Ok((part, info)) => {
-                if idempotent {
-                    sequences.insert(s.key.clone(), batch::increment_sequence(seq, n));
-                }
-                let e = to_sync.entry(s.key.clone()).or_insert((Arc::clone(&part), 0));
-                e.1 = e.1.max(info.last_offset + 1);
-                results.push((s.done, Ok((info.first_offset, info.log_append_time)), Some(s.key)));
+        match group_of.get(&s.key) {
+            Some(&g) => groups[g].1.push(s),
+            None => {
+                group_of.insert(s.key.clone(), groups.len());
+                groups.push((s.key.clone(), vec![s]));
             }
+        }
+    }
+    for (key, group) in groups {
+        let start = if idempotent { *sequences.get(&key).unwrap_or(&0) } else { -1 };
+        // (reservation, future, transactional, records before it when all are accepted)
+        let mut metas = Vec::with_capacity(group.len());
+        let mut encoded = Vec::with_capacity(group.len());
+        let mut planned = 0i32;
+        for s in group {
+            let n = s.builder.records();
+            let spec = BatchSpec {
+                compression: inner.config.compression,
+                producer_id: if idempotent { pid } else { -1 },
+                producer_epoch: if idempotent { epoch } else { -1 },
+                base_sequence: if idempotent { batch::increment_sequence(start, planned) } else { -1 },
+                transactional: s.transactional,
+                ..BatchSpec::default()
+            };
+            match s.builder.finish(&spec) {
+                Ok(bytes) => {
+                    encoded.push(bytes);
+                    metas.push((s.reserved, s.done, s.transactional, planned));
+                    planned += n;
+                }
+                Err(e) => {
+                    spent.push((s.reserved, None));
+                    results.push((s.done, Err(failure(inner, s.transactional, &e)), None));
+                }
+            }
+        }
+        if encoded.is_empty() {
+            continue;
+        }
+        let part = inner.shared.topic(&key.0).and_then(|t| t.partition(key.1));
+        let part = match part {
+            Ok(p) => p,
             Err(e) => {
-                let mut code = e.code();
-                if s.transactional && code == ErrorCode::InvalidProducerEpoch {
-                    code = ErrorCode::ProducerFenced;
+                for (reserved, done, transactional, _) in metas {
+                    spent.push((reserved, None));
+                    results.push((done, Err(failure(inner, transactional, &e)), None));
                 }
-                let msg = e.message().to_string();
-                if code == ErrorCode::ProducerFenced {
-                    *inner.fatal.lock() = Some((code, msg.clone()));
+                continue;
+            }
+        };
+        let mut next = 0;
+        let (outcomes, accepted) = part.append_batches(encoded, |bytes, accepted| {
+            let planned = metas[next].3;
+            next += 1;
+            if idempotent && planned != accepted {
+                batch::set_base_sequence(bytes, batch::increment_sequence(start, accepted));
+            }
+            Ok(())
+        });
+        if idempotent {
+            sequences.insert(key.clone(), batch::increment_sequence(start, accepted));
+        }
+        for ((reserved, done, transactional, _), (r, buf)) in metas.into_iter().zip(outcomes) {
+            spent.push((reserved, buf));
+            match r {
+                Ok(info) => {
+                    let e = to_sync.entry(key.clone()).or_insert((Arc::clone(&part), 0));
+                    e.1 = e.1.max(info.last_offset + 1);
+                    results.push((done, Ok((info.first_offset, info.log_append_time)), Some(key.clone())));
                 }
-                if s.transactional {
-                    inner.txn.lock().error = Some((code, msg.clone()));
-                }
-                results.push((s.done, Err((code, msg)), None));
+                Err(e) => results.push((done, Err(failure(inner, transactional, &e)), None)),
             }
         }
     }
@@ -1095,6 +1134,23 @@ fn process(inner: &Inner, batch: Vec<Sealed>, sequences: &mut HashMap<TpKey, i32
         done.complete(r);
     }
     spent
+}
+
+/// The error a batch's future gets, recording a fencing as fatal and a transactional batch's
+/// failure for the commit.
+fn failure(inner: &Inner, transactional: bool, e: &Error) -> (ErrorCode, String) {
+    let mut code = e.code();
+    if transactional && code == ErrorCode::InvalidProducerEpoch {
+        code = ErrorCode::ProducerFenced;
+    }
+    let msg = e.message().to_string();
+    if code == ErrorCode::ProducerFenced {
+        *inner.fatal.lock() = Some((code, msg.clone()));
+    }
+    if transactional {
+        inner.txn.lock().error = Some((code, msg.clone()));
+    }
+    (code, msg)
 }
 
 #[cfg(test)]

@@ -96,6 +96,21 @@ pub struct CompletedTxn {
     pub aborted: bool,
 }
 
+/// One producer's state as it was before appends that may be taken back
+/// ([`ProducerStateManager::save`], [`ProducerStateManager::restore`]).
+#[derive(Debug, Clone)]
+pub struct SavedProducer {
+    producer_id: i64,
+    entry: Option<ProducerEntry>,
+}
+
+impl SavedProducer {
+    /// The producer saved.
+    pub fn producer_id(&self) -> i64 {
+        self.producer_id
+    }
+}
+
 /// The producer state of one partition.
 #[derive(Debug, Default, Clone)]
 pub struct ProducerStateManager {
@@ -248,6 +263,26 @@ impl ProducerStateManager {
     pub fn aborted_entry(&self, c: &CompletedTxn) -> AbortedTxn {
         let lso = self.first_unstable_offset().unwrap_or(c.last_offset + 1);
         AbortedTxn { producer_id: c.producer_id, first_offset: c.first_offset, last_offset: c.last_offset, last_stable_offset: lso }
+    }
+
+    /// The state of `producer_id` now, to [`ProducerStateManager::restore`] if the batches
+    /// updated after this are not written.
+    pub fn save(&self, producer_id: i64) -> SavedProducer {
+        SavedProducer { producer_id, entry: self.producers.get(&producer_id).cloned() }
+    }
+
+    /// Put a saved producer back as it was, and forget the transactions opened at or after
+    /// `from_offset` (by batches that were not written).
+    pub fn restore(&mut self, saved: SavedProducer, from_offset: i64) {
+        self.ongoing.retain(|&f, _| f < from_offset);
+        match saved.entry {
+            Some(e) => {
+                self.producers.insert(saved.producer_id, e);
+            }
+            None => {
+                self.producers.remove(&saved.producer_id);
+            }
+        }
     }
 
     /// Forget everything at or after `offset` (after a truncation): drops batches and open

@@ -17,6 +17,35 @@ use super::batch::{self, BatchHeader, HEADER_SIZE};
 use super::index::{AbortedTxn, OffsetIndex, TimeIndex, TxnIndex};
 use crate::error::{Error, ErrorCode, Result};
 
+/// Most batches [`Segment::append_batches`] hands to one `pwritev` (Linux's `IOV_MAX`).
+pub const MAX_IOVECS: usize = 1024;
+
+/// Bytes [`Segment::append_batches`] writes per `pwritev` (more when one batch is larger).
+/// Measured on ext4 (kernel 6.18, 2-core VM), copying ~63 KiB batches filled by another
+/// thread: one batch per call cost 29-38 us of CPU per 64 KiB, eight per call 19-20 us, and
+/// calls of 8 MiB were erratic (15-91 us), so runs are written in pieces of this size.
+pub const WRITE_BYTES: usize = 512 << 10;
+
+/// One `pwritev(2)` of `bufs` at `pos`; returns the bytes written.
+#[allow(unsafe_code)]
+fn pwritev(f: &File, bufs: &[std::io::IoSlice<'_>], pos: u64) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let pos = libc::off_t::try_from(pos).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "file position out of range"))?;
+    let count = bufs.len().min(MAX_IOVECS) as libc::c_int;
+    loop {
+        // SAFETY: `IoSlice` is ABI-compatible with `struct iovec` on Unix (documented by std);
+        // the slices borrow live buffers for the duration of the call.
+        let n = unsafe { libc::pwritev(f.as_raw_fd(), bufs.as_ptr().cast::<libc::iovec>(), count, pos) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// File name of a segment file: 20-digit base offset and a suffix such as `.log`.
 pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
@@ -205,6 +234,59 @@ impl Segment {
         self.log.write_all_at(bytes, pos).map_err(|e| Error::io(format_args!("append to {}", self.path(".log").display()), e))?;
         self.size += bytes.len() as u64;
         self.after_batch(h, pos, index_interval)
+    }
+
+    /// Append consecutive whole batches with one vectored positional write (`pwritev`, up to
+    /// [`MAX_IOVECS`] batches per call), then index them as [`Segment::append`] does. Writing a
+    /// run of batches at once costs the kernel less than one write per batch: a batch rarely
+    /// starts or ends on a page boundary, and every write pays for its partial first and last
+    /// page. On an error nothing is recorded (the segment's size stays where it was, so the
+    /// next append overwrites any partly written bytes).
+    pub fn append_batches(&mut self, batches: &[(BatchHeader, &[u8])], index_interval: u64) -> Result<()> {
+        let start = self.size;
+        let total: u64 = batches.iter().map(|(_, b)| b.len() as u64).sum();
+        if start + total > u64::from(u32::MAX) {
+            return Err(Error::internal("segment position would exceed 4 GiB"));
+        }
+        let mut pos = start;
+        let mut rest = batches;
+        while !rest.is_empty() {
+            // Up to WRITE_BYTES (at least one batch) and MAX_IOVECS batches per call.
+            let mut take = 0;
+            let mut bytes = 0;
+            while take < rest.len() && take < MAX_IOVECS && (take == 0 || bytes + rest[take].1.len() <= WRITE_BYTES) {
+                bytes += rest[take].1.len();
+                take += 1;
+            }
+            let (chunk, later) = rest.split_at(take);
+            rest = later;
+            let mut slices: Vec<std::io::IoSlice<'_>> = chunk.iter().map(|(_, b)| std::io::IoSlice::new(b)).collect();
+            let mut bufs = &mut slices[..];
+            while !bufs.is_empty() {
+                let n = pwritev(&self.log, bufs, pos).map_err(|e| Error::io(format_args!("append to {}", self.path(".log").display()), e))?;
+                if n == 0 {
+                    let e = std::io::Error::new(std::io::ErrorKind::WriteZero, "pwritev wrote nothing");
+                    return Err(Error::io(format_args!("append to {}", self.path(".log").display()), e));
+                }
+                pos += n as u64;
+                std::io::IoSlice::advance_slices(&mut bufs, n);
+            }
+        }
+        let mut pos = start;
+        for (h, b) in batches {
+            self.size += b.len() as u64;
+            self.after_batch(h, pos, index_interval)?;
+            pos += b.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Tests: reopen the `.log` read-only (`false`) so appends fail with an I/O error, or
+    /// read-write again (`true`).
+    #[cfg(test)]
+    pub(crate) fn set_log_writable(&mut self, writable: bool) {
+        let f = OpenOptions::new().read(true).write(writable).open(self.path(".log")).unwrap();
+        self.log = Arc::new(f);
     }
 
     fn after_batch(&mut self, h: &BatchHeader, pos: u64, index_interval: u64) -> Result<()> {
@@ -497,6 +579,12 @@ impl Segment {
         self.index.is_full() || self.time_index.is_full()
     }
 
+    /// [`Segment::indexes_full`] once `pending` more batches are appended (each adds at most
+    /// one entry to each index).
+    pub fn indexes_full_after(&self, pending: usize) -> bool {
+        self.index.is_full_after(pending) || self.time_index.is_full_after(pending)
+    }
+
     /// fsync the `.log` and the indexes (a mapped index stays mapped and preallocated, as
     /// Kafka's flush of the active segment leaves it).
     pub fn flush(&mut self) -> Result<()> {
@@ -546,6 +634,53 @@ mod tests {
         let recs: Vec<RecordInput> = (0..n).map(|i| RecordInput { offset_delta: i, timestamp: ts + i64::from(i), value: Some(vec![b'x'; size]), ..RecordInput::default() }).collect();
         let b = encode_batch(&BatchSpec { base_offset: base, ..BatchSpec::default() }, &recs).unwrap();
         (batch::parse_header(&b).unwrap(), b)
+    }
+
+    /// A run written by `append_batches` (in several `pwritev` calls: more than
+    /// `WRITE_BYTES`) leaves the same `.log` bytes and the same offset and time index as the
+    /// same batches appended one at a time; a failed write records nothing.
+    #[test]
+    fn append_batches_matches_one_append_per_batch() {
+        let d = tempfile::tempdir().unwrap();
+        let (one, many) = (d.path().join("one"), d.path().join("many"));
+        std::fs::create_dir(&one).unwrap();
+        std::fs::create_dir(&many).unwrap();
+        let mut a = Segment::create(&one, 0).unwrap();
+        let mut b = Segment::create(&many, 0).unwrap();
+        let mut batches = Vec::new();
+        let mut off = 0;
+        for i in 0..60 {
+            // 2 to 7 records of 3,001 bytes: batches of ~6-21 KiB, 60 of them ~800 KiB in all
+            let n = 2 + (i % 6) as i32;
+            batches.push(batch(off, n, 1000 + i64::from(i) * 7, 3001));
+            off += i64::from(n);
+        }
+        let total: usize = batches.iter().map(|(_, x)| x.len()).sum();
+        assert!(total > 3 * WRITE_BYTES / 2, "the run needs more than one pwritev");
+        for (h, x) in &batches {
+            a.append(h, x, 4096).unwrap();
+        }
+        let list: Vec<(BatchHeader, &[u8])> = batches.iter().map(|(h, x)| (*h, &x[..])).collect();
+        b.append_batches(&list[..1], 4096).unwrap();
+        b.append_batches(&list[1..], 4096).unwrap();
+        assert_eq!(b.size(), total as u64);
+        assert_eq!(std::fs::read(one.join(file_name(0, ".log"))).unwrap(), std::fs::read(many.join(file_name(0, ".log"))).unwrap());
+        assert_eq!((a.index_entries(), a.next_offset(), a.max_timestamp()), (b.index_entries(), b.next_offset(), b.max_timestamp()));
+        assert!(b.index_entries() > 30);
+        for o in (0..off).step_by(13) {
+            assert_eq!(a.translate(o).unwrap().map(|(p, _)| p), b.translate(o).unwrap().map(|(p, _)| p), "offset {o}");
+            assert_eq!(a.find_offset_by_timestamp(1000 + o * 2, 0).unwrap(), b.find_offset_by_timestamp(1000 + o * 2, 0).unwrap());
+            assert_eq!(b.read(o, 1, u64::MAX).unwrap().map(|r| batch::parse_header(&r).unwrap().last_offset() >= o), Some(true));
+        }
+        // A failed write: nothing recorded, the next append goes where the run would have.
+        b.set_log_writable(false);
+        let (h, x) = batch(off, 3, 5000, 100);
+        assert!(b.append_batches(&[(h, &x[..])], 4096).is_err());
+        assert_eq!((b.size(), b.next_offset()), (total as u64, off));
+        b.set_log_writable(true);
+        b.append_batches(&[(h, &x[..])], 4096).unwrap();
+        assert_eq!(b.size(), (total + x.len()) as u64);
+        assert_eq!(batch::validate(&b.read(off, 1, u64::MAX).unwrap().unwrap()).unwrap().base_offset, off);
     }
 
     fn filled(dir: &Path) -> Segment {

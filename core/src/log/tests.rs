@@ -984,3 +984,106 @@ fn engine_background_thread_flushes_after_a_roll() {
     assert_eq!(part.recovery_point(), last_base);
     e.close().unwrap();
 }
+
+/// `PartitionLog::append_batches`, the producer's path: a run of one producer's batches under
+/// one lock hold, written together; a batch refused in the middle fails alone and the later
+/// ones are renumbered through `restamp` (so their sequences follow the log's producer state);
+/// a roll inside the run; a failed write fails the run and takes it back (log end offset and
+/// producer state), so the same batches are accepted again afterwards, not taken as duplicates.
+#[test]
+fn append_batches_renumbers_after_a_refusal_rolls_inside_a_run_and_takes_back_a_failed_write() {
+    let d = tempfile::tempdir().unwrap();
+    let overrides = [("segment.bytes", "3000"), ("max.message.bytes", "1500")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let cfg = Arc::new(config::TopicConfig::from_overrides(&overrides).unwrap());
+    let p = PartitionLog::open(d.path().join("r-0"), "r", 0, "id", cfg, true, 0, 0, Arc::new(DataSignal::default())).unwrap();
+    let batch = |n: i32, size: usize, seq: i32| {
+        let recs: Vec<RecordInput> = (0..n).map(|i| RecordInput { offset_delta: i, timestamp: 1, value: Some(vec![b'a' + i as u8; size]), ..Default::default() }).collect();
+        batch::encode_batch(&BatchSpec { producer_id: 9, producer_epoch: 0, base_sequence: seq, ..BatchSpec::default() }, &recs).unwrap()
+    };
+    // Sequences as a producer plans them (every batch accepted): the second batch, ~1.9 KB,
+    // exceeds max.message.bytes 1500.
+    let sizes = [(5, 100), (3, 600), (5, 100), (5, 100), (5, 100), (5, 100), (5, 100), (5, 100)];
+    let mut planned = Vec::new();
+    let mut batches = Vec::new();
+    let mut seq = 0;
+    for (n, size) in sizes {
+        planned.push(seq);
+        batches.push(batch(n, size, seq));
+        seq += n;
+    }
+    let mut next = 0;
+    let (results, accepted) = p.append_batches(batches, |b, accepted| {
+        if planned[next] != accepted {
+            batch::set_base_sequence(b, accepted);
+        }
+        next += 1;
+        Ok(())
+    });
+    assert_eq!(accepted, 35);
+    assert_eq!(results[1].0.as_ref().unwrap_err().code(), ErrorCode::RecordTooLarge);
+    let firsts: Vec<i64> = results.iter().filter_map(|(r, _)| r.as_ref().ok().map(|i| i.first_offset)).collect();
+    assert_eq!(firsts, [0, 5, 10, 15, 20, 25, 30]);
+    assert!(results.iter().all(|(r, buf)| r.is_err() || buf.is_some()), "the buffer of every written batch comes back");
+    let bases: Vec<i64> = p.segment_infos().iter().map(|s| s.base_offset).collect();
+    assert!(bases.len() >= 2 && bases[0] == 0, "~650-byte batches past 3000 bytes roll inside the run: {bases:?}");
+    let mut seen = Vec::new();
+    let mut at = 0;
+    while at < 35 {
+        let data = p.read(at, 1 << 20, IsolationLevel::ReadUncommitted).unwrap();
+        for b in batch::batches(&data.bytes) {
+            let (h, _) = b.unwrap();
+            seen.push((h.base_offset, h.base_sequence));
+            at = h.next_offset();
+        }
+    }
+    assert_eq!(seen, [(0, 0), (5, 5), (10, 10), (15, 15), (20, 20), (25, 25), (30, 30)], "CRCs hold and sequences follow on");
+
+    // A failed write: both batches fail, nothing moves.
+    let again = || vec![batch(5, 100, 35), batch(5, 100, 40)];
+    p.state.lock().segments.values_mut().next_back().unwrap().set_log_writable(false);
+    let (results, accepted) = p.append_batches(again(), |_, _| Ok(()));
+    assert_eq!(accepted, 0);
+    assert!(results.iter().all(|(r, _)| r.as_ref().is_err_and(|e| e.code() == ErrorCode::Io)), "{results:?}");
+    assert_eq!(p.log_end_offset(), 35);
+    p.state.lock().segments.values_mut().next_back().unwrap().set_log_writable(true);
+    let (results, accepted) = p.append_batches(again(), |_, _| Ok(()));
+    assert_eq!(accepted, 10);
+    let infos: Vec<partition::AppendInfo> = results.into_iter().map(|(r, _)| r.unwrap()).collect();
+    assert_eq!(infos.iter().map(|i| (i.first_offset, i.duplicate)).collect::<Vec<_>>(), [(35, false), (40, false)], "not taken for duplicates");
+    assert_eq!(p.log_end_offset(), 45);
+    let data = p.read(35, 1 << 20, IsolationLevel::ReadUncommitted).unwrap();
+    assert_eq!(batch::batches(&data.bytes).map(|b| b.unwrap().0.base_offset).collect::<Vec<_>>()[..2], [35, 40]);
+}
+
+/// A run written by `append_batches` still rolls when an index would overflow its
+/// `segment.index.bytes`: the placed but unwritten batches count as index entries to come.
+#[test]
+fn append_batches_roll_before_a_run_overflows_an_index() {
+    let d = tempfile::tempdir().unwrap();
+    let overrides = [("segment.index.bytes", "48"), ("index.interval.bytes", "100")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let cfg = Arc::new(config::TopicConfig::from_overrides(&overrides).unwrap());
+    let dir = d.path().join("r-0");
+    let p = PartitionLog::open(dir.clone(), "r", 0, "id", cfg, true, 0, 0, Arc::new(DataSignal::default())).unwrap();
+    let batches: Vec<Vec<u8>> = (0..40)
+        .map(|i| {
+            let recs = vec![RecordInput { offset_delta: 0, timestamp: 20_000 + i, value: Some(vec![b'v'; 150]), ..Default::default() }];
+            batch::encode_batch(&BatchSpec::default(), &recs).unwrap()
+        })
+        .collect();
+    let (results, accepted) = p.append_batches(batches, |_, _| Ok(()));
+    assert_eq!(accepted, 40);
+    assert!(results.iter().all(|(r, _)| r.is_ok()));
+    let segs = p.segment_infos();
+    assert!(segs.len() >= 10, "rolled on full indexes inside the run: {segs:?}");
+    for s in &segs[..segs.len() - 1] {
+        let ix = std::fs::metadata(dir.join(format!("{:020}.index", s.base_offset))).unwrap().len();
+        let tix = std::fs::metadata(dir.join(format!("{:020}.timeindex", s.base_offset))).unwrap().len();
+        assert!(ix <= 48 && tix <= 48, "segment {}: index {ix} bytes, time index {tix} (segment.index.bytes 48)", s.base_offset);
+    }
+    for o in [0, 7, 23, 39] {
+        let data = p.read(o, 1, IsolationLevel::ReadUncommitted).unwrap();
+        let (h, _) = batch::batches(&data.bytes).next().unwrap().unwrap();
+        assert_eq!(h.base_offset, o);
+    }
+    assert_eq!(p.offset_for_time(20_033).unwrap(), Some((20_033, 33)), "(timestamp, offset)");
+}
