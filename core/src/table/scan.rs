@@ -101,10 +101,6 @@ enum CursorIter {
     Backward(std::iter::Rev<fjall::Iter>),
 }
 
-/// How many entries an unpinned cursor steps over in place of a seek before its read starts
-/// over through a pinned snapshot.
-const UNPINNED_SEEK_STEPS: usize = 32;
-
 /// The entry at a cursor's head: key, value, the length of the key's row part, and whether
 /// that row is the one the cursor serves (decided once per entry, so peeking is free).
 struct Head {
@@ -141,12 +137,9 @@ fn u64_ne(b: &[u8]) -> u64 {
 pub(crate) struct Cursor {
     iter: CursorIter,
     head: Option<Head>,
-    /// The snapshot seeks re-open the range through; `None` for a cursor that reads one range
-    /// through the keyspace's own snapshot and cannot seek (see [`Cursor::open_unpinned`]).
+    /// The snapshot seeks re-open the range through; `None` for a cursor that reads the newest
+    /// data (see [`Cursor::open_unpinned`]).
     snap: Option<fjall::Snapshot>,
-    /// Set when a seek was asked of a cursor without a snapshot (the read must start over
-    /// through a pinned cursor).
-    pub(crate) wanted_seek: bool,
     ks: fjall::Keyspace,
     upper: Bound<Vec<u8>>,
     /// Encoded row part the cursor serves as an entry source.
@@ -158,7 +151,7 @@ pub(crate) struct Cursor {
 impl Cursor {
     /// A cursor over `iter`, at its first entry.
     fn start(iter: CursorIter, snap: Option<fjall::Snapshot>, ks: &fjall::Keyspace, upper: Bound<Vec<u8>>) -> Result<Cursor> {
-        let mut c = Cursor { iter, head: None, snap, wanted_seek: false, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
+        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
         c.pull()?;
         Ok(c)
     }
@@ -169,13 +162,12 @@ impl Cursor {
         Cursor::start(iter, Some(snap), ks, upper.map(<[u8]>::to_vec))
     }
 
-    /// A forward cursor over `[lower, upper)` of `ks` read through the range's own snapshot
-    /// (one snapshot registration instead of two). It cannot seek: a seek steps over up to
-    /// [`UNPINNED_SEEK_STEPS`] entries, and past that fails and sets [`Cursor::wanted_seek`], and
-    /// the caller reads again through [`Cursor::open`].
+    /// A forward cursor over `[lower, upper)` of `ks` reading the newest data, through no
+    /// snapshot (a seek opens a new range, which may see later writes): its reader checks the
+    /// write epoch around the read ([`crate::table::write::Committer::read_epoch`]).
     pub(crate) fn open_unpinned(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
         let iter = CursorIter::Forward(ks.range::<&[u8], _>((lower, upper)));
-        Cursor::start(iter, None, ks, Bound::Unbounded)
+        Cursor::start(iter, None, ks, upper.map(<[u8]>::to_vec))
     }
 
     /// A backward cursor over `[lower, upper)`. It finds the rows of a reversed scan; a row is
@@ -250,23 +242,12 @@ impl EntrySource for Cursor {
         self.pull()
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
-        let Some(snap) = &self.snap else {
-            // Step instead, up to a budget (a hot cell overwritten a few dozen times before a
-            // major compaction stays on this path); past it the read starts over pinned.
-            for _ in 0..UNPINNED_SEEK_STEPS {
-                match &self.head {
-                    Some(h) if h.key[..] < *key => self.pull()?,
-                    _ => return Ok(()),
-                }
-            }
-            if self.head.as_ref().is_none_or(|h| h.key[..] >= *key) {
-                return Ok(());
-            }
-            self.wanted_seek = true;
-            return Err(crate::error::Error::internal("an unpinned cursor cannot seek"));
-        };
         let upper = bound_ref(&self.upper);
-        self.iter = CursorIter::Forward(snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
+        let range = (Bound::Included(key), upper);
+        self.iter = CursorIter::Forward(match &self.snap {
+            Some(snap) => snap.range::<&[u8], _>(&self.ks, range),
+            None => self.ks.range::<&[u8], _>(range),
+        });
         self.pull()
     }
 }
