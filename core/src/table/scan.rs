@@ -99,6 +99,20 @@ fn min_upper(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
 enum CursorIter {
     Forward(fjall::Iter),
     Backward(std::iter::Rev<fjall::Iter>),
+    /// The keyspace's LSM read at its newest data, without registering a snapshot (see
+    /// [`Cursor::open_unpinned`]).
+    Newest(NewestIter),
+}
+
+/// What `AbstractTree::range` returns.
+type NewestIter = Box<dyn DoubleEndedIterator<Item = lsm_tree::IterGuardImpl> + Send + 'static>;
+
+/// A range of `ks` at its newest data: what `Keyspace::range` reads, without the snapshot
+/// registration (a shared map update on open and on drop) that only matters to a read that
+/// must not see later writes; an unpinned read checks the write epoch instead.
+fn newest_range(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> NewestIter {
+    use fjall::AbstractTree;
+    ks.tree.range::<&[u8], _>((lower, upper), fjall::SeqNo::MAX, None)
 }
 
 /// The entry at a cursor's head: key, value, the length of the key's row part, and whether
@@ -166,7 +180,7 @@ impl Cursor {
     /// snapshot (a seek opens a new range, which may see later writes): its reader checks the
     /// write epoch around the read ([`crate::table::write::Committer::read_epoch`]).
     pub(crate) fn open_unpinned(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
-        let iter = CursorIter::Forward(ks.range::<&[u8], _>((lower, upper)));
+        let iter = CursorIter::Newest(newest_range(ks, lower, upper));
         Cursor::start(iter, None, ks, upper.map(<[u8]>::to_vec))
     }
 
@@ -180,13 +194,14 @@ impl Cursor {
 
     fn pull(&mut self) -> Result<()> {
         let next = match &mut self.iter {
-            CursorIter::Forward(it) => it.next(),
-            CursorIter::Backward(it) => it.next(),
+            CursorIter::Forward(it) => it.next().map(|g| g.into_inner()),
+            CursorIter::Backward(it) => it.next().map(|g| g.into_inner()),
+            CursorIter::Newest(it) => it.next().map(|g| lsm_tree::Guard::into_inner(g).map_err(fjall::Error::from)),
         };
         self.head = match next {
-            Some(g) => {
+            Some(kv) => {
                 self.visited += 1;
-                let (key, value) = g.into_inner()?;
+                let (key, value) = kv?;
                 // A key starting with the row being served belongs to it (escaped rows are
                 // prefix-free), so its row part is known without decoding.
                 let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
@@ -244,10 +259,10 @@ impl EntrySource for Cursor {
     fn seek(&mut self, key: &[u8]) -> Result<()> {
         let upper = bound_ref(&self.upper);
         let range = (Bound::Included(key), upper);
-        self.iter = CursorIter::Forward(match &self.snap {
-            Some(snap) => snap.range::<&[u8], _>(&self.ks, range),
-            None => self.ks.range::<&[u8], _>(range),
-        });
+        self.iter = match &self.snap {
+            Some(snap) => CursorIter::Forward(snap.range::<&[u8], _>(&self.ks, range)),
+            None => CursorIter::Newest(newest_range(&self.ks, range.0, range.1)),
+        };
         self.pull()
     }
 }
