@@ -278,12 +278,10 @@ impl Table {
         filter: Option<&mut (dyn Filter + '_)>,
     ) -> Result<(Option<Vec<Cell>>, u64)> {
         let row_enc = codec::row_prefix(row);
-        let mut upper = Vec::with_capacity(row_enc.len());
-        codec::row_end_key(&mut upper, &row_enc);
         let mut extra_visited = 0;
         if filter.is_none() {
             if let Some(epoch) = self.state().committer.read_epoch() {
-                let r = self.read_row_unpinned(shape, row, &row_enc, &upper, plan);
+                let r = self.read_row_unpinned(shape, row, &row_enc, plan);
                 let unchanged = self.state().committer.epoch_unchanged(epoch);
                 match r {
                     Ok((cells, visited)) if unchanged => return Ok((cells, visited)),
@@ -293,22 +291,31 @@ impl Table {
                 }
             }
         }
+        let mut upper = Vec::with_capacity(row_enc.len());
+        codec::row_end_key(&mut upper, &row_enc);
         let (cells, visited) = self.read_row_pinned(shape, row, &row_enc, &upper, plan, filter)?;
         Ok((cells, extra_visited + visited))
     }
 
     /// [`Table::read_row_counting`]'s unpinned read (no filter); valid only if the write epoch
     /// did not move meanwhile.
-    pub(crate) fn read_row_unpinned(&self, shape: &Shape, row: &[u8], row_enc: &[u8], upper: &[u8], plan: &ReadPlan) -> Result<(Option<Vec<Cell>>, u64)> {
-        let mut cursors = Vec::with_capacity(plan.fams.len());
-        for fp in &plan.fams {
-            let mut c = Cursor::open_unpinned(&shape.families[fp.index].ks, Bound::Included(row_enc), Bound::Excluded(upper))?;
-            c.set_row(row_enc);
-            cursors.push(c);
-        }
+    pub(crate) fn read_row_unpinned(&self, shape: &Shape, row: &[u8], row_enc: &[u8], plan: &ReadPlan) -> Result<(Option<Vec<Cell>>, u64)> {
         let mut out = Vec::new();
-        let r = process_row(shape, plan, row, row_enc, &mut cursors, read::NOW_UNREAD, None, &mut out, &mut ReadBufs::default());
-        let visited = cursors.iter().map(|c| c.visited).sum::<u64>();
+        let run = |cursors: &mut [Cursor], out: &mut Vec<Cell>| {
+            let r = process_row(shape, plan, row, row_enc, cursors, read::NOW_UNREAD, None, out, &mut ReadBufs::default());
+            (r, cursors.iter().map(|c| c.visited).sum::<u64>())
+        };
+        let (r, visited) = if let [fp] = plan.fams.as_slice() {
+            // One family (the common get): no cursor list.
+            let mut c = Cursor::open_unpinned_row(&shape.families[fp.index].ks, row_enc)?;
+            run(std::slice::from_mut(&mut c), &mut out)
+        } else {
+            let mut cursors = Vec::with_capacity(plan.fams.len());
+            for fp in &plan.fams {
+                cursors.push(Cursor::open_unpinned_row(&shape.families[fp.index].ks, row_enc)?);
+            }
+            run(&mut cursors, &mut out)
+        };
         let (keep, _) = r?;
         Ok((if keep { Some(out) } else { None }, visited))
     }

@@ -100,7 +100,7 @@ enum CursorIter {
     Forward(fjall::Iter),
     Backward(std::iter::Rev<fjall::Iter>),
     /// The keyspace's LSM read at its newest data, without registering a snapshot (see
-    /// [`Cursor::open_unpinned`]).
+    /// [`Cursor::open_unpinned_row`]).
     Newest(NewestIter),
 }
 
@@ -152,7 +152,7 @@ pub(crate) struct Cursor {
     iter: CursorIter,
     head: Option<Head>,
     /// The snapshot seeks re-open the range through; `None` for a cursor that reads the newest
-    /// data (see [`Cursor::open_unpinned`]).
+    /// data (see [`Cursor::open_unpinned_row`]).
     snap: Option<fjall::Snapshot>,
     ks: fjall::Keyspace,
     upper: Bound<Vec<u8>>,
@@ -176,12 +176,17 @@ impl Cursor {
         Cursor::start(iter, Some(snap), ks, upper.map(<[u8]>::to_vec))
     }
 
-    /// A forward cursor over `[lower, upper)` of `ks` reading the newest data, through no
-    /// snapshot (a seek opens a new range, which may see later writes): its reader checks the
-    /// write epoch around the read ([`crate::table::write::Committer::read_epoch`]).
-    pub(crate) fn open_unpinned(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
-        let iter = CursorIter::Newest(newest_range(ks, lower, upper));
-        Cursor::start(iter, None, ks, upper.map(<[u8]>::to_vec))
+    /// A forward cursor over the row `row_enc` (an encoded row part) of `ks`, serving that row,
+    /// reading the newest data through no snapshot (a seek opens a new range, which may see
+    /// later writes): its reader checks the write epoch around the read
+    /// ([`crate::table::write::Committer::read_epoch`]).
+    pub(crate) fn open_unpinned_row(ks: &fjall::Keyspace, row_enc: &[u8]) -> Result<Cursor> {
+        let mut upper = Vec::with_capacity(row_enc.len());
+        codec::row_end_key(&mut upper, row_enc);
+        let iter = CursorIter::Newest(newest_range(ks, Bound::Included(row_enc), Bound::Excluded(&upper)));
+        let mut c = Cursor { iter, head: None, snap: None, ks: ks.clone(), upper: Bound::Excluded(upper), row: row_enc.to_vec(), visited: 0 };
+        c.pull()?;
+        Ok(c)
     }
 
     /// A backward cursor over `[lower, upper)`. It finds the rows of a reversed scan; a row is

@@ -917,7 +917,7 @@ fn unpinned_and_pinned_reads_agree() {
             let plan = handle::plan(&shape, &g.columns, g.time_range, g.max_versions).unwrap().with_family_ranges(&shape, &g.family_time_ranges).unwrap();
             let row_enc = codec::row_prefix(r.as_bytes());
             let upper = codec::after_row(r.as_bytes());
-            let (un, _) = t.read_row_unpinned(&shape, r.as_bytes(), &row_enc, &upper, &plan).unwrap();
+            let (un, _) = t.read_row_unpinned(&shape, r.as_bytes(), &row_enc, &plan).unwrap();
             let (pin, _) = t.read_row_pinned(&shape, r.as_bytes(), &row_enc, &upper, &plan, None).unwrap();
             assert_eq!(un, pin, "row {r}");
             assert_eq!(t.get(g).unwrap().cells, pin.unwrap_or_default(), "row {r}");
@@ -1524,9 +1524,7 @@ fn unpinned_get_seeks_past_many_versions() {
     let shape = t.shape().unwrap();
     let plan = handle::plan(&shape, &ColumnSelection::default(), TimeRange::ALL, 1).unwrap();
     let row_enc = codec::row_prefix(b"m");
-    let upper = codec::after_row(b"m");
-    let mut c = scan::Cursor::open_unpinned(&shape.families[0].ks, std::ops::Bound::Included(&row_enc), std::ops::Bound::Excluded(&upper)).unwrap();
-    c.set_row(&row_enc);
+    let mut c = scan::Cursor::open_unpinned_row(&shape.families[0].ks, &row_enc).unwrap();
     let mut out = Vec::new();
     let (keep, _) = handle::process_row(&shape, &plan, b"m", &row_enc, std::slice::from_mut(&mut c), crate::now_ms(), None, &mut out, &mut read::ReadBufs::default()).unwrap();
     assert!(keep && c.visited < 20, "visited {}", c.visited);
@@ -1550,9 +1548,7 @@ fn unpinned_get_seeks_past_many_versions() {
     }
     t.put(p.add_at("cf", "r", 1, "kr")).unwrap();
     let row_enc = codec::row_prefix(b"k");
-    let upper = codec::after_row(b"k");
-    let mut c = scan::Cursor::open_unpinned(&shape.families[0].ks, std::ops::Bound::Included(&row_enc), std::ops::Bound::Excluded(&upper)).unwrap();
-    c.set_row(&row_enc);
+    let mut c = scan::Cursor::open_unpinned_row(&shape.families[0].ks, &row_enc).unwrap();
     let mut out = Vec::new();
     let (keep, _) = handle::process_row(&shape, &plan, b"k", &row_enc, std::slice::from_mut(&mut c), crate::now_ms(), None, &mut out, &mut read::ReadBufs::default()).unwrap();
     assert!(keep);
