@@ -800,7 +800,7 @@ fn one_family_gets_never_see_half_a_change() {
     let writer = {
         let t = t.clone();
         std::thread::spawn(move || {
-            for i in 1..=400i64 {
+            for i in 1..=1500i64 {
                 let mut p = Put::new("row");
                 for c in 0..COLS {
                     p = p.add_at("cf", format!("c{c:02}"), i, format!("{i}"));
