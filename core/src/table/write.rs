@@ -266,7 +266,7 @@ impl Committer {
     /// read must use a snapshot). Pair with [`Committer::epoch_unchanged`] after the read.
     pub(crate) fn read_epoch(&self) -> Option<u64> {
         let e = self.epoch.load(Ordering::Acquire);
-        (e % 2 == 0).then_some(e)
+        e.is_multiple_of(2).then_some(e)
     }
 
     /// Whether no batch was applied since [`Committer::read_epoch`] returned `e`: the reads in
