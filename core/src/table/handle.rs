@@ -129,7 +129,8 @@ pub(crate) fn family_index(shape: &Shape, family: &[u8]) -> Result<usize> {
 /// Read one row's cells from per-family entry sources (same order as `plan.fams`, each
 /// positioned at the row's first entry), applying the filter as HBase's RegionScanner and
 /// per-family StoreScanners do. Kept cells go to `out` (built from `bufs.spare` when it has cells,
-/// reusing their buffers; cells a filter drops go back there). Returns whether the row is
+/// reusing their buffers; cells a filter drops go back there). `now` may be
+/// [`read::NOW_UNREAD`] (the clock is read if a TTL needs it). Returns whether the row is
 /// kept and whether the scan must end. Sources may be left anywhere inside the row.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn process_row<S: EntrySource>(
@@ -152,6 +153,7 @@ pub(crate) fn process_row<S: EntrySource>(
             return Ok((false, f.filter_all_remaining()));
         }
     }
+    let now = read::LazyNow::new(now);
     for (fp, src) in plan.fams.iter().zip(sources.iter_mut()) {
         let fam = &shape.families[fp.index];
         let fr = FamilyRead {
@@ -160,7 +162,7 @@ pub(crate) fn process_row<S: EntrySource>(
             time_range: fp.time_range,
             max_versions: plan.max_versions,
             raw: plan.raw,
-            now,
+            now: &now,
         };
         // A filter's NextRow ends only this family (HBase's per-family store scanners).
         read::read_family(&fr, row, row_enc, &fam.desc.name, src, filter.as_deref_mut(), out, bufs)?;
@@ -260,8 +262,14 @@ impl Table {
         Ok(cells)
     }
 
-    /// Read one row through one snapshot (the row stays atomic across its families); also
-    /// returns how many LSM entries were visited.
+    /// Read one row, whole (the row stays atomic across its families); also returns how many
+    /// LSM entries were visited.
+    ///
+    /// Without a filter the row is first read unpinned: through no snapshot, inside one even
+    /// write epoch ([`crate::table::write::Committer::read_epoch`]), which saves registering a
+    /// snapshot per read. If a batch was applied meanwhile (or was being applied), the row is
+    /// read again through a snapshot. A filter may keep state across calls, so a filtered read
+    /// goes through a snapshot once.
     pub(crate) fn read_row_counting(
         &self,
         shape: &Shape,
@@ -270,28 +278,58 @@ impl Table {
         filter: Option<&mut (dyn Filter + '_)>,
     ) -> Result<(Option<Vec<Cell>>, u64)> {
         let row_enc = codec::row_prefix(row);
-        let mut upper = Vec::with_capacity(row_enc.len());
-        codec::row_end_key(&mut upper, &row_enc);
-        let now = crate::now_ms();
-        let mut filter = filter;
         let mut extra_visited = 0;
-        // One family, every column, no filter (a plain get): read through the range's own
-        // snapshot, which a single keyspace read needs no other. Such a read steps through the
-        // row; if it wants to seek (a column with many versions), it starts over below through
-        // a pinned snapshot.
-        if let ([fp], None) = (plan.fams.as_slice(), filter.as_ref()) {
-            if fp.qualifiers_enc.is_none() {
-                let mut c = Cursor::open_unpinned(&shape.families[fp.index].ks, Bound::Included(&row_enc), Bound::Excluded(&upper))?;
-                c.set_row(&row_enc);
-                let mut out = Vec::new();
-                let r = process_row(shape, plan, row, &row_enc, std::slice::from_mut(&mut c), now, None, &mut out, &mut ReadBufs::default());
+        if filter.is_none() {
+            if let Some(epoch) = self.state().committer.read_epoch() {
+                let r = self.read_row_unpinned(shape, row, &row_enc, plan);
+                let unchanged = self.state().committer.epoch_unchanged(epoch);
                 match r {
-                    Ok((keep, _)) => return Ok((if keep { Some(out) } else { None }, c.visited)),
-                    Err(_) if c.wanted_seek => extra_visited = c.visited,
-                    Err(e) => return Err(e),
+                    Ok((cells, visited)) if unchanged => return Ok((cells, visited)),
+                    Err(e) if unchanged => return Err(e),
+                    Ok((_, visited)) => extra_visited = visited,
+                    Err(_) => {}
                 }
             }
         }
+        let mut upper = Vec::with_capacity(row_enc.len());
+        codec::row_end_key(&mut upper, &row_enc);
+        let (cells, visited) = self.read_row_pinned(shape, row, &row_enc, &upper, plan, filter)?;
+        Ok((cells, extra_visited + visited))
+    }
+
+    /// [`Table::read_row_counting`]'s unpinned read (no filter); valid only if the write epoch
+    /// did not move meanwhile.
+    pub(crate) fn read_row_unpinned(&self, shape: &Shape, row: &[u8], row_enc: &[u8], plan: &ReadPlan) -> Result<(Option<Vec<Cell>>, u64)> {
+        let mut out = Vec::new();
+        let run = |cursors: &mut [Cursor], out: &mut Vec<Cell>| {
+            let r = process_row(shape, plan, row, row_enc, cursors, read::NOW_UNREAD, None, out, &mut ReadBufs::default());
+            (r, cursors.iter().map(|c| c.visited).sum::<u64>())
+        };
+        let (r, visited) = if let [fp] = plan.fams.as_slice() {
+            // One family (the common get): no cursor list.
+            let mut c = Cursor::open_unpinned_row(&shape.families[fp.index].ks, row_enc)?;
+            run(std::slice::from_mut(&mut c), &mut out)
+        } else {
+            let mut cursors = Vec::with_capacity(plan.fams.len());
+            for fp in &plan.fams {
+                cursors.push(Cursor::open_unpinned_row(&shape.families[fp.index].ks, row_enc)?);
+            }
+            run(&mut cursors, &mut out)
+        };
+        let (keep, _) = r?;
+        Ok((if keep { Some(out) } else { None }, visited))
+    }
+
+    /// [`Table::read_row_counting`]'s read through one snapshot.
+    pub(crate) fn read_row_pinned(
+        &self,
+        shape: &Shape,
+        row: &[u8],
+        row_enc: &[u8],
+        upper: &[u8],
+        plan: &ReadPlan,
+        mut filter: Option<&mut (dyn Filter + '_)>,
+    ) -> Result<(Option<Vec<Cell>>, u64)> {
         let mut snap = Some(self.state().db_snapshot());
         let mut cursors = Vec::with_capacity(plan.fams.len());
         let last = plan.fams.len().saturating_sub(1);
@@ -299,13 +337,13 @@ impl Table {
             // The last family takes the snapshot itself; the others share clones of it.
             let s = if i == last { snap.take() } else { snap.clone() };
             let s = s.ok_or_else(|| Error::internal("read snapshot already taken"))?;
-            let mut c = Cursor::open(s, &shape.families[fp.index].ks, Bound::Included(&row_enc), Bound::Excluded(&upper))?;
-            c.set_row(&row_enc);
+            let mut c = Cursor::open(s, &shape.families[fp.index].ks, Bound::Included(row_enc), Bound::Excluded(upper))?;
+            c.set_row(row_enc);
             cursors.push(c);
         }
         let mut out = Vec::new();
-        let (keep, _) = process_row(shape, plan, row, &row_enc, &mut cursors, now, filter.take(), &mut out, &mut ReadBufs::default())?;
-        let visited = extra_visited + cursors.iter().map(|c| c.visited).sum::<u64>();
+        let (keep, _) = process_row(shape, plan, row, row_enc, &mut cursors, read::NOW_UNREAD, filter.take(), &mut out, &mut ReadBufs::default())?;
+        let visited = cursors.iter().map(|c| c.visited).sum::<u64>();
         Ok((if keep { Some(out) } else { None }, visited))
     }
 
@@ -854,7 +892,9 @@ pub(crate) fn compact_shape(engine: &Engine, shape: &Shape) -> Result<()> {
                     batch.remove(&fam.ks, k.clone());
                 }
             }
-            batch.commit()?;
+            // Inside the write epoch: a marker and the puts it masks go together to unpinned
+            // readers.
+            state.committer.apply_unsequenced(batch)?;
             Ok(())
         };
         for kv in snap.iter(&fam.ks) {

@@ -43,9 +43,34 @@ pub(crate) struct FamilyRead<'a> {
     pub qualifiers_enc: Option<&'a [Vec<u8>]>,
     pub time_range: TimeRange,
     pub max_versions: u32,
-    pub now: i64,
+    /// The read's clock, taken when a TTL first needs it.
+    pub now: &'a LazyNow,
     /// A raw scan: delete markers and masked puts are returned too.
     pub raw: bool,
+}
+
+/// A `now` for [`LazyNow::new`] that makes the read take the clock only if a TTL needs it
+/// (most reads meet none, and skip the clock call).
+pub(crate) const NOW_UNREAD: i64 = i64::MIN;
+
+/// A read's current time in ms: given, or ([`NOW_UNREAD`]) taken on first use and then kept,
+/// so every family of a row sees one time.
+pub(crate) struct LazyNow(std::cell::Cell<i64>);
+
+impl LazyNow {
+    pub(crate) fn new(now: i64) -> LazyNow {
+        LazyNow(std::cell::Cell::new(now))
+    }
+
+    pub(crate) fn get(&self) -> i64 {
+        let v = self.0.get();
+        if v != NOW_UNREAD {
+            return v;
+        }
+        let v = crate::now_ms();
+        self.0.set(v);
+        v
+    }
 }
 
 #[derive(Default)]
@@ -60,6 +85,14 @@ struct FamilyMarkers {
 fn expired(desc: &FamilyDescriptor, ts: i64, now: i64) -> bool {
     match desc.ttl_ms() {
         Some(ttl) => ts < now.saturating_sub(ttl),
+        None => false,
+    }
+}
+
+/// [`expired`] with the clock read only when the family has a TTL.
+fn expired_lazy(desc: &FamilyDescriptor, ts: i64, now: &LazyNow) -> bool {
+    match desc.ttl_ms() {
+        Some(ttl) => ts < now.get().saturating_sub(ttl),
         None => false,
     }
 }
@@ -171,8 +204,13 @@ fn take_cell(spare: &mut Vec<Cell>) -> Cell {
 
 /// Whether a put's own TTL (`Put::ttl`, stored with its value) has run out.
 fn cell_ttl_expired(value: &[u8], ts: i64, now: i64) -> Result<bool> {
+    cell_ttl_expired_lazy(value, ts, &LazyNow::new(now))
+}
+
+/// [`cell_ttl_expired`] with the clock read only when the put has a TTL.
+fn cell_ttl_expired_lazy(value: &[u8], ts: i64, now: &LazyNow) -> Result<bool> {
     Ok(match codec::value_ttl(value)? {
-        Some(ttl) => ts.saturating_add(ttl) < now,
+        Some(ttl) => ts.saturating_add(ttl) < now.get(),
         None => false,
     })
 }
@@ -391,7 +429,7 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                 }
             }
             CellKind::Put => {
-                if cell_ttl_expired(value, ts, read.now)? {
+                if cell_ttl_expired_lazy(value, ts, read.now)? {
                     // Its own TTL ran out: gone for every read (and for major compaction).
                     src.advance()?;
                     continue;
@@ -423,7 +461,7 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
                 // Past VERSIONS, or expired beyond MIN_VERSIONS (older versions are expired too,
                 // as timestamps only decrease along the column): nothing more of this column
                 // exists. A raw scan shows versions past VERSIONS until a major compaction.
-                let expired_here = expired(desc, ts, read.now) && rank > desc.min_versions;
+                let expired_here = expired_lazy(desc, ts, read.now) && rank > desc.min_versions;
                 if (rank > desc.max_versions && !raw) || expired_here {
                     skip_column(src, row_enc, cur_q, target)?;
                     continue;

@@ -99,11 +99,21 @@ fn min_upper(a: Bound<Vec<u8>>, b: Vec<u8>) -> Bound<Vec<u8>> {
 enum CursorIter {
     Forward(fjall::Iter),
     Backward(std::iter::Rev<fjall::Iter>),
+    /// The keyspace's LSM read at its newest data, without registering a snapshot (see
+    /// [`Cursor::open_unpinned_row`]).
+    Newest(NewestIter),
 }
 
-/// How many entries an unpinned cursor steps over in place of a seek before its read starts
-/// over through a pinned snapshot.
-const UNPINNED_SEEK_STEPS: usize = 32;
+/// What `AbstractTree::range` returns.
+type NewestIter = Box<dyn DoubleEndedIterator<Item = lsm_tree::IterGuardImpl> + Send + 'static>;
+
+/// A range of `ks` at its newest data: what `Keyspace::range` reads, without the snapshot
+/// registration (a shared map update on open and on drop) that only matters to a read that
+/// must not see later writes; an unpinned read checks the write epoch instead.
+fn newest_range(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> NewestIter {
+    use fjall::AbstractTree;
+    ks.tree.range::<&[u8], _>((lower, upper), fjall::SeqNo::MAX, None)
+}
 
 /// The entry at a cursor's head: key, value, the length of the key's row part, and whether
 /// that row is the one the cursor serves (decided once per entry, so peeking is free).
@@ -141,12 +151,9 @@ fn u64_ne(b: &[u8]) -> u64 {
 pub(crate) struct Cursor {
     iter: CursorIter,
     head: Option<Head>,
-    /// The snapshot seeks re-open the range through; `None` for a cursor that reads one range
-    /// through the keyspace's own snapshot and cannot seek (see [`Cursor::open_unpinned`]).
+    /// The snapshot seeks re-open the range through; `None` for a cursor that reads the newest
+    /// data (see [`Cursor::open_unpinned_row`]).
     snap: Option<fjall::Snapshot>,
-    /// Set when a seek was asked of a cursor without a snapshot (the read must start over
-    /// through a pinned cursor).
-    pub(crate) wanted_seek: bool,
     ks: fjall::Keyspace,
     upper: Bound<Vec<u8>>,
     /// Encoded row part the cursor serves as an entry source.
@@ -158,7 +165,7 @@ pub(crate) struct Cursor {
 impl Cursor {
     /// A cursor over `iter`, at its first entry.
     fn start(iter: CursorIter, snap: Option<fjall::Snapshot>, ks: &fjall::Keyspace, upper: Bound<Vec<u8>>) -> Result<Cursor> {
-        let mut c = Cursor { iter, head: None, snap, wanted_seek: false, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
+        let mut c = Cursor { iter, head: None, snap, ks: ks.clone(), upper, row: Vec::new(), visited: 0 };
         c.pull()?;
         Ok(c)
     }
@@ -169,13 +176,17 @@ impl Cursor {
         Cursor::start(iter, Some(snap), ks, upper.map(<[u8]>::to_vec))
     }
 
-    /// A forward cursor over `[lower, upper)` of `ks` read through the range's own snapshot
-    /// (one snapshot registration instead of two). It cannot seek: a seek steps over up to
-    /// [`UNPINNED_SEEK_STEPS`] entries, and past that fails and sets [`Cursor::wanted_seek`], and
-    /// the caller reads again through [`Cursor::open`].
-    pub(crate) fn open_unpinned(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
-        let iter = CursorIter::Forward(ks.range::<&[u8], _>((lower, upper)));
-        Cursor::start(iter, None, ks, Bound::Unbounded)
+    /// A forward cursor over the row `row_enc` (an encoded row part) of `ks`, serving that row,
+    /// reading the newest data through no snapshot (a seek opens a new range, which may see
+    /// later writes): its reader checks the write epoch around the read
+    /// ([`crate::table::write::Committer::read_epoch`]).
+    pub(crate) fn open_unpinned_row(ks: &fjall::Keyspace, row_enc: &[u8]) -> Result<Cursor> {
+        let mut upper = Vec::with_capacity(row_enc.len());
+        codec::row_end_key(&mut upper, row_enc);
+        let iter = CursorIter::Newest(newest_range(ks, Bound::Included(row_enc), Bound::Excluded(&upper)));
+        let mut c = Cursor { iter, head: None, snap: None, ks: ks.clone(), upper: Bound::Excluded(upper), row: row_enc.to_vec(), visited: 0 };
+        c.pull()?;
+        Ok(c)
     }
 
     /// A backward cursor over `[lower, upper)`. It finds the rows of a reversed scan; a row is
@@ -188,13 +199,14 @@ impl Cursor {
 
     fn pull(&mut self) -> Result<()> {
         let next = match &mut self.iter {
-            CursorIter::Forward(it) => it.next(),
-            CursorIter::Backward(it) => it.next(),
+            CursorIter::Forward(it) => it.next().map(|g| g.into_inner()),
+            CursorIter::Backward(it) => it.next().map(|g| g.into_inner()),
+            CursorIter::Newest(it) => it.next().map(|g| lsm_tree::Guard::into_inner(g).map_err(fjall::Error::from)),
         };
         self.head = match next {
-            Some(g) => {
+            Some(kv) => {
                 self.visited += 1;
-                let (key, value) = g.into_inner()?;
+                let (key, value) = kv?;
                 // A key starting with the row being served belongs to it (escaped rows are
                 // prefix-free), so its row part is known without decoding.
                 let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
@@ -250,23 +262,12 @@ impl EntrySource for Cursor {
         self.pull()
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
-        let Some(snap) = &self.snap else {
-            // Step instead, up to a budget (a hot cell overwritten a few dozen times before a
-            // major compaction stays on this path); past it the read starts over pinned.
-            for _ in 0..UNPINNED_SEEK_STEPS {
-                match &self.head {
-                    Some(h) if h.key[..] < *key => self.pull()?,
-                    _ => return Ok(()),
-                }
-            }
-            if self.head.as_ref().is_none_or(|h| h.key[..] >= *key) {
-                return Ok(());
-            }
-            self.wanted_seek = true;
-            return Err(crate::error::Error::internal("an unpinned cursor cannot seek"));
-        };
         let upper = bound_ref(&self.upper);
-        self.iter = CursorIter::Forward(snap.range::<&[u8], _>(&self.ks, (Bound::Included(key), upper)));
+        let range = (Bound::Included(key), upper);
+        self.iter = match &self.snap {
+            Some(snap) => CursorIter::Forward(snap.range::<&[u8], _>(&self.ks, range)),
+            None => CursorIter::Newest(newest_range(&self.ks, range.0, range.1)),
+        };
         self.pull()
     }
 }

@@ -12,13 +12,20 @@
 //! commit mutex inside [`Committer::commit`]. Reading the time under the row lock makes writers
 //! of one row commit in timestamp order (HBase takes its timestamps the same way).
 //!
+//! Every batch that changes table keyspaces is applied under the commit mutex inside the *write
+//! epoch* (a sequence lock: odd while a batch is being applied to the memtables, even between
+//! batches). A read that opens its LSM iterators without a snapshot (reading the newest data)
+//! checks the epoch before and after: unchanged and even means no batch was half-applied while
+//! it read, so it saw every row whole ([`Committer::read_epoch`]); otherwise it reads again
+//! through a snapshot.
+//!
 //! Change sequence numbers are per engine and strictly increasing across restarts: they are
 //! handed out in commit order under the commit mutex, and reserved in blocks of
 //! [`SEQ_BLOCK`]; the batch that crosses into a new block also writes the new reservation
 //! (`seq/reserved`, u64 BE, in the metadata keyspace), so after a crash numbering resumes past
 //! any number a surviving batch could have used (gaps are allowed, reuse is not).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -137,6 +144,8 @@ pub(crate) struct Committer {
     meta: fjall::Keyspace,
     seq: Mutex<SeqState>,
     last_committed: AtomicU64,
+    /// The write epoch (see the module docs): odd while a batch is being applied.
+    epoch: AtomicU64,
     sync: Mutex<SyncState>,
     sync_cv: Condvar,
     /// Registered hooks; replaced as a whole on registration, so a writer holds no lock while
@@ -187,6 +196,7 @@ impl Committer {
             // Resume after everything a previous run may have used.
             seq: Mutex::new(SeqState { next: reserved + 1, reserved }),
             last_committed: AtomicU64::new(reserved),
+            epoch: AtomicU64::new(0),
             sync: Mutex::new(SyncState { synced: reserved, syncing: false }),
             sync_cv: Condvar::new(),
             hooks: RwLock::new(Arc::new(Vec::new())),
@@ -231,6 +241,39 @@ impl Committer {
         stripes.sort_unstable();
         stripes.dedup();
         stripes.into_iter().map(|s| self.row_locks[s].lock()).collect()
+    }
+
+    /// Apply `batch` inside the write epoch. The caller holds the commit mutex (`self.seq`), so
+    /// one batch at a time moves the epoch.
+    fn apply_in_epoch(&self, batch: fjall::OwnedWriteBatch) -> Result<()> {
+        // Odd before any of the batch's entries can be seen: a reader that sees one of them
+        // (through the memtable's release-acquire links) then sees the odd or a later epoch.
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        let r = batch.commit();
+        self.epoch.fetch_add(1, Ordering::Release);
+        Ok(r?)
+    }
+
+    /// Apply a batch that carries no row change of its own (major compaction removing entries
+    /// no read can see) inside the write epoch, under the commit mutex.
+    pub(crate) fn apply_unsequenced(&self, batch: fjall::OwnedWriteBatch) -> Result<()> {
+        let _st = self.seq.lock();
+        self.apply_in_epoch(batch)
+    }
+
+    /// The write epoch before an unpinned read, or `None` while a batch is being applied (the
+    /// read must use a snapshot). Pair with [`Committer::epoch_unchanged`] after the read.
+    pub(crate) fn read_epoch(&self) -> Option<u64> {
+        let e = self.epoch.load(Ordering::Acquire);
+        e.is_multiple_of(2).then_some(e)
+    }
+
+    /// Whether no batch was applied since [`Committer::read_epoch`] returned `e`: the reads in
+    /// between saw one state of every keyspace, with every row change whole.
+    pub(crate) fn epoch_unchanged(&self, e: u64) -> bool {
+        fence(Ordering::Acquire);
+        self.epoch.load(Ordering::Relaxed) == e
     }
 
     /// Number of journal fsyncs done for FSYNC_WAL writers (tests check group commit).
@@ -339,7 +382,7 @@ impl Committer {
                     h.extend(&ctx, &mut hb)?;
                 }
             }
-            batch.commit()?;
+            self.apply_in_epoch(batch)?;
             self.last_committed.store(last, Ordering::Release);
         }
         for h in hooks.iter() {
