@@ -449,6 +449,23 @@ pub fn decode_value_into(stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
     }
 }
 
+/// Where a stored put value's payload starts when it is stored uncompressed (`stored[offset..]`
+/// is the value, no copy needed); `None` when it is compressed and must be decoded
+/// ([`decode_value`]).
+pub fn raw_payload_offset(stored: &[u8]) -> Result<Option<usize>> {
+    match split_value(stored)? {
+        None => Ok(Some(stored.len())),
+        Some((CODEC_RAW, _, payload)) => Ok(Some(stored.len() - payload.len())),
+        Some(_) => Ok(None),
+    }
+}
+
+/// Append an escaped, terminated string (a row part or an escaped qualifier) unescaped to
+/// `out` (not cleared).
+pub fn push_decoded(enc: &[u8], out: &mut Vec<u8>) {
+    push_unescaped(out, &enc[..enc.len().saturating_sub(2)]);
+}
+
 /// Unescape an escaped, terminated string (a row part or an escaped qualifier) into `out`
 /// (cleared first).
 pub fn decode_row_into(enc: &[u8], out: &mut Vec<u8>) {
