@@ -728,6 +728,7 @@ impl ViewCells {
         self.slots.clear();
     }
 
+    #[inline]
     fn get<'a>(&'a self, row: &'a [u8], i: usize) -> Option<CellView<'a>> {
         let s = self.slots.get(i)?;
         let range = |r: (usize, usize)| self.bytes.get(r.0..r.1).unwrap_or_default();
@@ -841,10 +842,12 @@ impl std::fmt::Debug for RowView<'_> {
 
 impl<'a> RowView<'a> {
     /// Row key.
+    #[inline]
     pub fn row(&self) -> &'a [u8] {
         self.row
     }
     /// How many cells the result holds.
+    #[inline]
     pub fn len(&self) -> usize {
         match self.cells {
             ViewRef::Slots(v) => v.slots.len(),
@@ -852,10 +855,12 @@ impl<'a> RowView<'a> {
         }
     }
     /// Whether the result holds no cell (a scan never returns one).
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// The `i`-th cell.
+    #[inline]
     pub fn cell(&self, i: usize) -> Option<CellView<'a>> {
         match self.cells {
             ViewRef::Slots(v) => v.get(self.row, i),
@@ -870,6 +875,7 @@ impl<'a> RowView<'a> {
         }
     }
     /// The cells, in order.
+    #[inline]
     pub fn cells(&self) -> impl ExactSizeIterator<Item = CellView<'a>> + '_ {
         (0..self.len()).map(move |i| self.cell(i).unwrap_or(CellView { row: self.row, family: &[], qualifier: &[], timestamp: 0, kind: CellKind::Put, value: &[] }))
     }
