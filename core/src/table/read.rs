@@ -255,6 +255,16 @@ pub(crate) trait CellSink {
 /// Build a [`Cell`] from `found`, from `spare` when it has one (buffers reused).
 fn make_cell(spare: &mut Vec<Cell>, found: &Found<'_>) -> Result<Cell> {
     let mut cell = take_cell(spare);
+    if let Err(e) = fill_cell(&mut cell, found) {
+        spare.push(cell);
+        return Err(e);
+    }
+    Ok(cell)
+}
+
+/// Overwrite `cell` with `found` (its buffers reused).
+#[inline]
+fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
     cell.row.clear();
     cell.row.extend_from_slice(found.row);
     cell.family.clear();
@@ -267,18 +277,26 @@ fn make_cell(spare: &mut Vec<Cell>, found: &Found<'_>) -> Result<Cell> {
     cell.timestamp = found.ts;
     cell.kind = found.kind;
     if found.kind == CellKind::Put {
-        if let Err(e) = codec::decode_value_into(found.value, &mut cell.value) {
-            spare.push(cell);
-            return Err(e);
-        }
+        codec::decode_value_into(found.value, &mut cell.value)?;
     } else {
         cell.value.clear();
     }
-    Ok(cell)
+    Ok(())
 }
 
 impl CellSink for Vec<Cell> {
     fn offer(&mut self, found: Found<'_>, mut filter: Option<&mut (dyn Filter + '_)>, spare: &mut Vec<Cell>) -> Result<(bool, After)> {
+        if filter.is_none() {
+            // Every cell is kept: fill it where it stays (a cell is too large to move cheaply).
+            self.push(take_cell(spare));
+            if let Some(cell) = self.last_mut() {
+                if let Err(e) = fill_cell(cell, &found) {
+                    spare.extend(self.pop());
+                    return Err(e);
+                }
+            }
+            return Ok((true, After::Next));
+        }
         let cell = make_cell(spare, &found)?;
         let (include, after) = judge(filter.as_deref_mut(), &cell);
         if include {
