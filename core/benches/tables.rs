@@ -2,7 +2,8 @@
 //! side in one process.
 //!
 //! Workloads: single put, batched put (100 rows per batch), point get (hit and miss), scan of
-//! 1,000 rows (through the iterator, and through `Scanner::next_into`, which reuses buffers). Each prints ops/s, p50 and p99 latency, and the kabase/raw throughput ratio.
+//! 1,000 rows (through the iterator; through `Scanner::next_into`, which reuses buffers; and
+//! through `Scanner::next_view`, which lends rows out borrowed). Each prints ops/s, p50 and p99 latency, and the kabase/raw throughput ratio.
 //!
 //! ```text
 //! cargo bench -p kabase --bench tables                 # 1M cells
@@ -11,8 +12,8 @@
 //! ```
 //!
 //! `KABASE_BENCH_ONLY` takes a comma-separated list of workloads to run: `put` (batched and
-//! single put), `single`, `hit`, `miss`, `get` (hit and miss), `scan` (iterator and
-//! `next_into`), `iter`, `into`. The batched put always runs, since it loads the data set; no
+//! single put), `single`, `hit`, `miss`, `get` (hit and miss), `scan` (iterator, `next_into`
+//! and `next_view`), `iter`, `into`, `view`. The batched put always runs, since it loads the data set; no
 //! value runs everything (except `presence`, which runs only when named: it measures on raw fjall what
 //! a per-row presence key would cost puts). `KABASE_BENCH_SINGLES` (default a tenth of the cells, 10,000 to
 //! 200,000), `KABASE_BENCH_GETS` (default 200,000) and `KABASE_BENCH_SCANS` (default 1,000) set
@@ -267,6 +268,30 @@ fn main() {
     }
     if want(&["scan", "into"]) {
         report(&mut ksi, &mut rsi);
+    }
+
+    // The same scans through `Scanner::next_view`, which lends each row out borrowed (values
+    // are the LSM's own slices, not copies); every cell's value is touched, as a user would.
+    let mut ksv = Stats::new("scan 1000 (view)");
+    let mut rsv = Stats::new("scan 1000 (view)");
+    for _ in 0..if want(&["scan", "view"]) { scans } else { 0 } {
+        let j = rng_next(&mut seed) % total.saturating_sub(1_000).max(1);
+        let s = Instant::now();
+        let mut sc = t.scan(Scan::new().start(row(j)).limit(1_000).caching(1_000)).expect("scan");
+        let (mut n, mut bytes) = (0u64, 0usize);
+        while let Some(r) = sc.next_view().expect("row") {
+            n += 1;
+            bytes += r.cells().map(|c| c.value.len()).sum::<usize>();
+        }
+        ksv.record(n, s.elapsed());
+        assert_eq!(bytes as u64, n * 100);
+        let from = key(j);
+        let s = Instant::now();
+        let n = raw.range(from..).take(1_000).map(|g| g.into_inner().expect("raw row")).count();
+        rsv.record(n as u64, s.elapsed());
+    }
+    if want(&["scan", "view"]) {
+        report(&mut ksv, &mut rsv);
     }
     if only.as_ref().is_some_and(|o| o.iter().any(|w| w == "presence")) {
         presence_cost(&base, cells);

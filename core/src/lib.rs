@@ -41,7 +41,7 @@ pub use table::{
     Append, BloomType, CheckAndMutate, CheckAndMutateResult, ColumnSelection, CompareOperator, Compression, Condition, Delete,
     DeleteSpec, Durability,
     FamilyDescriptor, Get, Increment, KeepDeletedCells, Mutation, NamespaceDescriptor, Put, RegionInfo, RowMutation,
-    PutCell, RowMutations, RowResult, Scan, Scanner, Table, TableDescriptor, TableName, TimeRange,
+    PutCell, RowMutations, RowResult, RowView, CellView, Scan, Scanner, Table, TableDescriptor, TableName, TimeRange,
 };
 
 /// The README's Rust example, compiled and run as a doctest so the README stays true.

@@ -77,6 +77,7 @@ pub fn push_escaped_prefix(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Append the raw bytes of an escaped string without its terminator (`enc` as cut by
 /// [`row_part_len`] minus its last two bytes): every `0x00 x` pair gives one 0x00.
+#[inline]
 fn push_unescaped(out: &mut Vec<u8>, enc: &[u8]) {
     out.reserve(enc.len());
     let mut rest = enc;
@@ -147,6 +148,7 @@ pub fn push_cell_key(out: &mut Vec<u8>, row: &[u8], qualifier: &[u8], ts: i64, k
 }
 
 /// Length of the encoded row part (including the 0x00 0x01 terminator) at the start of `key`.
+#[inline]
 pub fn row_part_len(key: &[u8]) -> Result<usize> {
     let mut i = 0;
     while let Some(p) = key.get(i..).and_then(|r| r.iter().position(|&b| b == 0)) {
@@ -233,6 +235,7 @@ pub struct KeyTailRef<'k> {
 }
 
 /// Like [`decode_tail`] without allocating: the qualifier stays escaped.
+#[inline]
 pub fn decode_tail_ref(key: &[u8], row_len: usize) -> Result<KeyTailRef<'_>> {
     let rest = key.get(row_len..).ok_or_else(|| Error::corrupt("cell key shorter than its row"))?;
     let (&tag, rest) = rest.split_first().ok_or_else(|| Error::corrupt("cell key has no tag"))?;
@@ -449,8 +452,27 @@ pub fn decode_value_into(stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
     }
 }
 
+/// Where a stored put value's payload starts when it is stored uncompressed (`stored[offset..]`
+/// is the value, no copy needed); `None` when it is compressed and must be decoded
+/// ([`decode_value`]).
+pub fn raw_payload_offset(stored: &[u8]) -> Result<Option<usize>> {
+    match split_value(stored)? {
+        None => Ok(Some(stored.len())),
+        Some((CODEC_RAW, _, payload)) => Ok(Some(stored.len() - payload.len())),
+        Some(_) => Ok(None),
+    }
+}
+
+/// Append an escaped, terminated string (a row part or an escaped qualifier) unescaped to
+/// `out` (not cleared).
+#[inline]
+pub fn push_decoded(enc: &[u8], out: &mut Vec<u8>) {
+    push_unescaped(out, &enc[..enc.len().saturating_sub(2)]);
+}
+
 /// Unescape an escaped, terminated string (a row part or an escaped qualifier) into `out`
 /// (cleared first).
+#[inline]
 pub fn decode_row_into(enc: &[u8], out: &mut Vec<u8>) {
     out.clear();
     push_unescaped(out, &enc[..enc.len().saturating_sub(2)]);

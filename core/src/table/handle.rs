@@ -13,7 +13,7 @@ use crate::table::ops::{
     Append, CheckAndMutate, CheckAndMutateResult, ColumnSelection, Condition, Delete, DeleteSpec, Get, Increment, Mutation,
     Put, PutCell, RowMutation, RowMutations, RowResult, Scan, TimeRange,
 };
-use crate::table::read::{self, EntrySource, Entries, FamilyRead, ReadBufs};
+use crate::table::read::{self, CellSink, EntrySource, Entries, FamilyRead, ReadBufs};
 use crate::table::scan::{Cursor, Scanner};
 use crate::table::schema::{Durability, TableDescriptor, MAX_ROW_LEN};
 use crate::table::write::{ChangeSet, EncodedWrite, PendingCell, RowChange};
@@ -133,7 +133,7 @@ pub(crate) fn family_index(shape: &Shape, family: &[u8]) -> Result<usize> {
 /// [`read::NOW_UNREAD`] (the clock is read if a TTL needs it). Returns whether the row is
 /// kept and whether the scan must end. Sources may be left anywhere inside the row.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn process_row<S: EntrySource>(
+pub(crate) fn process_row<S: EntrySource, O: CellSink + ?Sized>(
     shape: &Shape,
     plan: &ReadPlan,
     row: &[u8],
@@ -141,7 +141,7 @@ pub(crate) fn process_row<S: EntrySource>(
     sources: &mut [S],
     now: i64,
     mut filter: Option<&mut (dyn Filter + '_)>,
-    out: &mut Vec<Cell>,
+    out: &mut O,
     bufs: &mut ReadBufs,
 ) -> Result<(bool, bool)> {
     if let Some(f) = filter.as_deref_mut() {
@@ -168,7 +168,7 @@ pub(crate) fn process_row<S: EntrySource>(
         read::read_family(&fr, row, row_enc, &fam.desc.name, src, filter.as_deref_mut(), out, bufs)?;
     }
     if let Some(f) = filter {
-        f.filter_row_cells(out);
+        out.filter_row_cells(f)?;
         let keep = !out.is_empty() && !f.filter_row();
         return Ok((keep, f.filter_all_remaining()));
     }

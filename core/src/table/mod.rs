@@ -55,7 +55,7 @@ pub use ops::{
     Append, CheckAndMutate, CheckAndMutateResult, ColumnSelection, CompareOperator, Condition, Delete, DeleteSpec, Get,
     Increment, Mutation, Put, PutCell, RowMutation, RowMutations, RowResult, Scan, TimeRange,
 };
-pub use scan::Scanner;
+pub use scan::{CellView, RowView, Scanner};
 pub use schema::{
     BloomType, Compression, Durability, FamilyDescriptor, KeepDeletedCells, NamespaceDescriptor, RegionInfo,
     TableDescriptor, TableName,

@@ -114,6 +114,9 @@ fn parse(key: &[u8], row_len: usize) -> Result<codec::KeyTailRef<'_>> {
 pub(crate) trait EntrySource {
     /// The current entry, or `None` once the family's cells of this row are exhausted.
     fn peek(&self) -> Option<(&[u8], &[u8])>;
+    /// The current entry's stored value as the LSM handed it out (a borrowing read keeps it
+    /// instead of copying the bytes).
+    fn peek_value(&self) -> Option<&Slice>;
     /// Move to the next entry.
     fn advance(&mut self) -> Result<()>;
     /// Move to the first entry with a key `>= key` (only forward; `key` is inside the row or
@@ -131,6 +134,9 @@ pub(crate) struct BufSource {
 impl EntrySource for BufSource {
     fn peek(&self) -> Option<(&[u8], &[u8])> {
         self.entries.get(self.pos).map(|(k, v)| (&k[..], &v[..]))
+    }
+    fn peek_value(&self) -> Option<&Slice> {
+        self.entries.get(self.pos).map(|(_, v)| v)
     }
     fn advance(&mut self) -> Result<()> {
         self.pos += 1;
@@ -216,7 +222,7 @@ fn cell_ttl_expired_lazy(value: &[u8], ts: i64, now: &LazyNow) -> Result<bool> {
 }
 
 /// What to do after a cell, from the filter's return code.
-enum After {
+pub(crate) enum After {
     /// Step to the next entry.
     Next,
     /// Skip the rest of the column.
@@ -228,7 +234,7 @@ enum After {
 }
 
 /// Ask the filter about `cell`: whether to include it and where to go next.
-fn judge(filter: Option<&mut (dyn Filter + '_)>, cell: &Cell) -> (bool, After) {
+pub(crate) fn judge(filter: Option<&mut (dyn Filter + '_)>, cell: &Cell) -> (bool, After) {
     let Some(f) = filter else {
         return (true, After::Next);
     };
@@ -253,6 +259,106 @@ fn judge(filter: Option<&mut (dyn Filter + '_)>, cell: &Cell) -> (bool, After) {
     }
 }
 
+/// A cell the rules found visible to the read, before the filter judges it: its parts as
+/// stored (the row and family are the read's).
+pub(crate) struct Found<'a> {
+    pub row: &'a [u8],
+    pub family: &'a [u8],
+    /// Escaped, terminated qualifier; empty for a family-level marker.
+    pub qualifier_enc: &'a [u8],
+    pub ts: i64,
+    pub kind: CellKind,
+    /// The stored value (codec byte first; empty for a marker).
+    pub value: &'a [u8],
+    /// The same value as the LSM's slice, when the source has it (see
+    /// [`EntrySource::peek_value`]).
+    pub value_slice: Option<&'a Slice>,
+}
+
+/// Where a read puts the cells it returns: owned [`Cell`]s (`Vec<Cell>`), or slots borrowing
+/// the LSM's slices (a scan's [`crate::table::RowView`]). The rules are the same either way:
+/// [`read_family`] decides, the sink only stores.
+pub(crate) trait CellSink {
+    /// Offer a visible cell: the filter (if any) judges it, an included cell is kept.
+    /// Returns whether it was included and where the read goes next.
+    fn offer(&mut self, found: Found<'_>, filter: Option<&mut (dyn Filter + '_)>, spare: &mut Vec<Cell>) -> Result<(bool, After)>;
+    /// Whether no cell is kept.
+    fn is_empty(&self) -> bool;
+    /// Let the filter see (and change) the row's cells (`Filter::filter_row_cells`).
+    fn filter_row_cells(&mut self, filter: &mut (dyn Filter + '_)) -> Result<()>;
+    /// Drop every kept cell (owned cells go to `spare`, to be refilled).
+    fn clear_into(&mut self, spare: &mut Vec<Cell>);
+}
+
+/// Build a [`Cell`] from `found`, from `spare` when it has one (buffers reused).
+fn make_cell(spare: &mut Vec<Cell>, found: &Found<'_>) -> Result<Cell> {
+    let mut cell = take_cell(spare);
+    if let Err(e) = fill_cell(&mut cell, found) {
+        spare.push(cell);
+        return Err(e);
+    }
+    Ok(cell)
+}
+
+/// Overwrite `cell` with `found` (its buffers reused).
+#[inline]
+fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
+    cell.row.clear();
+    cell.row.extend_from_slice(found.row);
+    cell.family.clear();
+    cell.family.extend_from_slice(found.family);
+    if found.qualifier_enc.is_empty() {
+        cell.qualifier.clear();
+    } else {
+        codec::decode_row_into(found.qualifier_enc, &mut cell.qualifier);
+    }
+    cell.timestamp = found.ts;
+    cell.kind = found.kind;
+    if found.kind == CellKind::Put {
+        codec::decode_value_into(found.value, &mut cell.value)?;
+    } else {
+        cell.value.clear();
+    }
+    Ok(())
+}
+
+impl CellSink for Vec<Cell> {
+    fn offer(&mut self, found: Found<'_>, mut filter: Option<&mut (dyn Filter + '_)>, spare: &mut Vec<Cell>) -> Result<(bool, After)> {
+        if filter.is_none() {
+            // Every cell is kept: fill it where it stays (a cell is too large to move cheaply).
+            self.push(take_cell(spare));
+            if let Some(cell) = self.last_mut() {
+                if let Err(e) = fill_cell(cell, &found) {
+                    spare.extend(self.pop());
+                    return Err(e);
+                }
+            }
+            return Ok((true, After::Next));
+        }
+        let cell = make_cell(spare, &found)?;
+        let (include, after) = judge(filter.as_deref_mut(), &cell);
+        if include {
+            self.push(match filter {
+                Some(f) => f.transform_cell(cell),
+                None => cell,
+            });
+        } else {
+            spare.push(cell);
+        }
+        Ok((include, after))
+    }
+    fn is_empty(&self) -> bool {
+        Vec::is_empty(self)
+    }
+    fn filter_row_cells(&mut self, filter: &mut (dyn Filter + '_)) -> Result<()> {
+        filter.filter_row_cells(self);
+        Ok(())
+    }
+    fn clear_into(&mut self, spare: &mut Vec<Cell>) {
+        spare.append(self);
+    }
+}
+
 /// Apply the rules to one family of one row, reading `src` (positioned at the family's first
 /// entry of the row) and appending visible cells to `out`. `row_enc` is the row's encoded key
 /// part. Cells are built from `spare` when it has any, reusing their buffers.
@@ -264,14 +370,14 @@ fn judge(filter: Option<&mut (dyn Filter + '_)>, cell: &Cell) -> (bool, After) {
 /// seek in the LSM (after a few steps); a hint inside the current column is walked to, so the
 /// column's delete markers and version ranks stay exact.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn read_family<S: EntrySource + ?Sized>(
+pub(crate) fn read_family<S: EntrySource + ?Sized, O: CellSink + ?Sized>(
     read: &FamilyRead<'_>,
     row: &[u8],
     row_enc: &[u8],
     family: &[u8],
     src: &mut S,
     mut filter: Option<&mut (dyn Filter + '_)>,
-    out: &mut Vec<Cell>,
+    out: &mut O,
     bufs: &mut ReadBufs,
 ) -> Result<()> {
     let ReadBufs { spare, cur_q, target } = bufs;
@@ -287,31 +393,6 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
     // decides deletion).
     let mut tracker = (desc.new_version_behavior && !raw)
         .then(|| nvb::Tracker::new(if kdc == KeepDeletedCells::False { desc.max_versions } else { u32::MAX }));
-
-    // Fill a cell from `spare` (buffers reused).
-    let make = |spare: &mut Vec<Cell>, qualifier_enc: &[u8], ts: i64, kind: CellKind, value: &[u8]| -> Result<Cell> {
-        let mut cell = take_cell(spare);
-        cell.row.clear();
-        cell.row.extend_from_slice(row);
-        cell.family.clear();
-        cell.family.extend_from_slice(family);
-        if qualifier_enc.is_empty() {
-            cell.qualifier.clear();
-        } else {
-            codec::decode_row_into(qualifier_enc, &mut cell.qualifier);
-        }
-        cell.timestamp = ts;
-        cell.kind = kind;
-        if kind == CellKind::Put {
-            if let Err(e) = codec::decode_value_into(value, &mut cell.value) {
-                spare.push(cell);
-                return Err(e);
-            }
-        } else {
-            cell.value.clear();
-        }
-        Ok(cell)
-    };
 
     // Family-level markers come first in the row (told apart by their tag byte, so a row
     // without markers is not decoded twice).
@@ -341,16 +422,8 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
             }
         }
         if raw && tr.contains(p.ts) {
-            let cell = make(spare, &[], p.ts, p.kind, &[])?;
-            let (include, after) = judge(filter.as_deref_mut(), &cell);
-            if include {
-                out.push(match filter.as_deref_mut() {
-                    Some(f) => f.transform_cell(cell),
-                    None => cell,
-                });
-            } else {
-                spare.push(cell);
-            }
+            let found = Found { row, family, qualifier_enc: &[], ts: p.ts, kind: p.kind, value: &[], value_slice: None };
+            let (_, after) = out.offer(found, filter.as_deref_mut(), spare)?;
             if matches!(after, After::EndFamily) {
                 return Ok(());
             }
@@ -482,21 +555,16 @@ pub(crate) fn read_family<S: EntrySource + ?Sized>(
             _ => return Err(crate::error::Error::corrupt("family marker kind in a column key")),
         }
         let is_put = p.kind == CellKind::Put;
-        let cell = make(spare, p.qualifier_enc, ts, p.kind, value)?;
-        let (include, mut after) = judge(filter.as_deref_mut(), &cell);
+        let value_slice = if is_put { src.peek_value() } else { None };
+        let found = Found { row, family, qualifier_enc: p.qualifier_enc, ts, kind: p.kind, value, value_slice };
+        let (include, mut after) = out.offer(found, filter.as_deref_mut(), spare)?;
         if include {
             if is_put {
                 returned += 1;
             }
-            out.push(match filter.as_deref_mut() {
-                Some(f) => f.transform_cell(cell),
-                None => cell,
-            });
             if returned >= read.max_versions && matches!(after, After::Next) {
                 after = After::NextCol;
             }
-        } else {
-            spare.push(cell);
         }
         match after {
             After::Next => src.advance()?,

@@ -14,7 +14,8 @@ use crate::table::codec;
 use crate::table::handle::{plan, process_row, ReadPlan, Table};
 use crate::table::ops::{RowResult, Scan};
 use crate::cell::Cell;
-use crate::table::read::{self, BufSource, EntrySource, ReadBufs};
+use crate::cell::CellKind;
+use crate::table::read::{self, After, BufSource, CellSink, EntrySource, Found, ReadBufs};
 use crate::table::Shape;
 
 /// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
@@ -53,6 +54,11 @@ pub struct Scanner {
     /// Read every chunk through this snapshot instead of a fresh one per chunk (a consistent
     /// scan of the whole table; change streams' snapshot-then-stream uses it).
     pinned: Option<fjall::Snapshot>,
+    /// The row [`Scanner::next_view`] lends out: its key, and its cells as slots (no filter, no
+    /// batch) or as owned cells (otherwise).
+    view_row: Vec<u8>,
+    view_cells: ViewCells,
+    view_owned: RowResult,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -258,6 +264,12 @@ impl EntrySource for Cursor {
             _ => None,
         }
     }
+    fn peek_value(&self) -> Option<&Slice> {
+        match &self.head {
+            Some(h) if h.in_row => Some(&h.value),
+            _ => None,
+        }
+    }
     fn advance(&mut self) -> Result<()> {
         self.pull()
     }
@@ -291,6 +303,12 @@ impl EntrySource for RevSource {
         match self {
             RevSource::Buf(b) => b.peek(),
             RevSource::Row(c) => c.peek(),
+        }
+    }
+    fn peek_value(&self) -> Option<&Slice> {
+        match self {
+            RevSource::Buf(b) => b.peek_value(),
+            RevSource::Row(c) => c.peek_value(),
         }
     }
     fn advance(&mut self) -> Result<()> {
@@ -366,6 +384,9 @@ impl Scanner {
             rows_returned: 0,
             done: false,
             pinned: None,
+            view_row: Vec::new(),
+            view_cells: ViewCells::default(),
+            view_owned: RowResult::default(),
         })
     }
 
@@ -441,7 +462,7 @@ impl Scanner {
     /// Read one row of the open chunk; `None` when it was filtered out or the scan ended.
     /// Read one row of the open chunk into `row_out` and `cells` (which must be empty); false
     /// when it was filtered out or the scan ended.
-    fn step(&mut self, row_out: &mut Vec<u8>, cells: &mut Vec<Cell>) -> Result<bool> {
+    fn step<O: CellSink>(&mut self, row_out: &mut Vec<u8>, cells: &mut O) -> Result<bool> {
         if self.limit.is_some_and(|l| self.rows_returned >= l) {
             self.done = true;
             return Ok(false);
@@ -531,32 +552,52 @@ impl Scanner {
             self.done = true;
         }
         if !keep {
-            self.read_bufs.spare.append(cells);
+            cells.clear_into(&mut self.read_bufs.spare);
             return Ok(false);
         }
         self.rows_returned += 1;
-        if self.batch > 0 && !self.has_filter_row && cells.len() > self.batch {
-            // Split into parts of `batch` cells: the first goes out now, the rest wait.
-            let mut rest = cells.split_off(self.batch);
+        Ok(true)
+    }
+
+    /// Split `out` (a row just read) into parts of `batch` cells: the first stays, the rest
+    /// wait in `pending`.
+    fn split_batch(&mut self, out: &mut RowResult) {
+        if self.batch > 0 && !self.has_filter_row && out.cells.len() > self.batch {
+            let mut rest = out.cells.split_off(self.batch);
             while !rest.is_empty() {
                 let tail = rest.split_off(self.batch.min(rest.len()));
-                self.pending.push_back(RowResult { row: row_out.clone(), cells: rest });
+                self.pending.push_back(RowResult { row: out.row.clone(), cells: rest });
                 rest = tail;
             }
         }
-        Ok(true)
     }
 
     /// Fill `out` (empty) with the next result; false at the end of the scan.
     fn fill(&mut self, out: &mut RowResult) -> Result<bool> {
+        if let Some(r) = self.pending.pop_front() {
+            *out = r;
+            return Ok(true);
+        }
+        if self.next_row(&mut out.row, &mut out.cells)? {
+            self.split_batch(out);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Read the next kept row into `row` and `cells` (empty), opening chunks as needed; false at
+    /// the end of the scan. Every way of reading a scan goes through here.
+    fn next_row<O: CellSink>(&mut self, row: &mut Vec<u8>, cells: &mut O) -> Result<bool> {
         loop {
-            if let Some(r) = self.pending.pop_front() {
-                *out = r;
-                return Ok(true);
-            }
             if self.done {
                 self.close_chunk();
                 return Ok(false);
+            }
+            if self.limit.is_some_and(|l| self.rows_returned >= l) {
+                // The limit is reached: no next chunk to open (a scan with `limit == caching`
+                // would otherwise open one more only to find it has nothing to return).
+                self.done = true;
+                continue;
             }
             if self.cursors.is_none() || self.chunk_rows >= self.caching {
                 self.close_chunk();
@@ -566,7 +607,7 @@ impl Scanner {
                 }
                 continue;
             }
-            match self.step(&mut out.row, &mut out.cells) {
+            match self.step(row, cells) {
                 Ok(true) => return Ok(true),
                 Ok(false) => {}
                 Err(e) => {
@@ -605,6 +646,253 @@ impl Scanner {
         }
         out.cells.clear();
         Ok(false)
+    }
+
+    /// Read the next result and lend it out as a [`RowView`], borrowed from the scanner until
+    /// the next call: its values are the storage engine's own (reference-counted) bytes, not
+    /// copies, and the row key and qualifiers are decoded into one buffer the scanner reuses, so
+    /// a loop over a scan copies no value and allocates (almost) nothing per row. `None` at the
+    /// end. The rows, cells and errors are exactly those of [`Scanner::next_into`] and the
+    /// iterator (the same read, only the result is stored differently); with a filter or a
+    /// [`Scan::batch`] the view is backed by owned cells instead (filters may rewrite cells).
+    /// [`CellView::to_cell`] and [`RowView::to_row_result`] copy out what must outlive the call.
+    ///
+    /// ```
+    /// use kabase::{Engine, TableDescriptor, FamilyDescriptor, Put, Scan};
+    /// let e = Engine::open_in_memory()?;
+    /// e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")))?;
+    /// let t = e.table("t")?;
+    /// for (r, v) in [("a", "1"), ("b", "22"), ("c", "333")] {
+    ///     t.put(Put::new(r).add("cf", "q", v))?;
+    /// }
+    /// let mut scanner = t.scan(Scan::new().start("b"))?;
+    /// let mut total = 0;
+    /// while let Some(row) = scanner.next_view()? {
+    ///     for cell in row.cells() {
+    ///         assert_eq!(cell.row, row.row());
+    ///         assert_eq!((cell.family, cell.qualifier), (&b"cf"[..], &b"q"[..]));
+    ///         total += cell.value.len();
+    ///     }
+    /// }
+    /// assert_eq!(total, 5);
+    /// # Ok::<(), kabase::Error>(())
+    /// ```
+    pub fn next_view(&mut self) -> Result<Option<RowView<'_>>> {
+        if self.filter.is_some() || self.batch > 0 {
+            let mut out = std::mem::take(&mut self.view_owned);
+            let r = self.next_into(&mut out);
+            self.view_owned = out;
+            return Ok(if r? { Some(RowView { row: &self.view_owned.row, cells: ViewRef::Owned(&self.view_owned.cells) }) } else { None });
+        }
+        let mut row = std::mem::take(&mut self.view_row);
+        let mut cells = std::mem::take(&mut self.view_cells);
+        cells.clear();
+        let r = self.next_row(&mut row, &mut cells);
+        self.view_row = row;
+        self.view_cells = cells;
+        if !r? {
+            self.view_cells.clear();
+            return Ok(None);
+        }
+        Ok(Some(RowView { row: &self.view_row, cells: ViewRef::Slots(&self.view_cells) }))
+    }
+}
+
+/// Where a [`CellView`]'s value lives.
+enum SlotValue {
+    /// `slice[offset..]`: the stored value as the LSM handed it out (uncompressed).
+    Stored(Slice, usize),
+    /// A range of [`ViewCells::bytes`] (a decompressed value, or an empty one).
+    Bytes(usize, usize),
+}
+
+/// One kept cell of a [`RowView`].
+struct Slot {
+    family: (usize, usize),
+    qualifier: (usize, usize),
+    timestamp: i64,
+    kind: CellKind,
+    value: SlotValue,
+}
+
+/// The cells of a borrowed row: families and decoded qualifiers in one buffer, values as the
+/// LSM's slices. A [`CellSink`] for reads without a filter.
+#[derive(Default)]
+pub(crate) struct ViewCells {
+    bytes: Vec<u8>,
+    slots: Vec<Slot>,
+}
+
+impl ViewCells {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.slots.clear();
+    }
+
+    #[inline]
+    fn get<'a>(&'a self, row: &'a [u8], i: usize) -> Option<CellView<'a>> {
+        let s = self.slots.get(i)?;
+        let range = |r: (usize, usize)| self.bytes.get(r.0..r.1).unwrap_or_default();
+        let value = match &s.value {
+            SlotValue::Stored(v, off) => v.get(*off..).unwrap_or_default(),
+            SlotValue::Bytes(a, b) => range((*a, *b)),
+        };
+        Some(CellView { row, family: range(s.family), qualifier: range(s.qualifier), timestamp: s.timestamp, kind: s.kind, value })
+    }
+}
+
+impl CellSink for ViewCells {
+    fn offer(&mut self, found: Found<'_>, filter: Option<&mut (dyn crate::filter::Filter + '_)>, _spare: &mut Vec<Cell>) -> Result<(bool, After)> {
+        if filter.is_some() {
+            // Filters judge and may rewrite owned cells; `next_view` reads owned cells then.
+            return Err(Error::internal("a borrowed scan row cannot take a filter"));
+        }
+        let family = match self.slots.last() {
+            Some(s) if self.bytes.get(s.family.0..s.family.1) == Some(found.family) => s.family,
+            _ => {
+                let a = self.bytes.len();
+                self.bytes.extend_from_slice(found.family);
+                (a, self.bytes.len())
+            }
+        };
+        let a = self.bytes.len();
+        codec::push_decoded(found.qualifier_enc, &mut self.bytes);
+        let qualifier = (a, self.bytes.len());
+        let value = if found.kind == CellKind::Put {
+            match (codec::raw_payload_offset(found.value)?, found.value_slice) {
+                (Some(off), Some(slice)) => SlotValue::Stored(slice.clone(), off),
+                (Some(off), None) => {
+                    let a = self.bytes.len();
+                    self.bytes.extend_from_slice(found.value.get(off..).unwrap_or_default());
+                    SlotValue::Bytes(a, self.bytes.len())
+                }
+                (None, _) => {
+                    let v = codec::decode_value(found.value)?;
+                    let a = self.bytes.len();
+                    self.bytes.extend_from_slice(&v);
+                    SlotValue::Bytes(a, self.bytes.len())
+                }
+            }
+        } else {
+            SlotValue::Bytes(0, 0)
+        };
+        self.slots.push(Slot { family, qualifier, timestamp: found.ts, kind: found.kind, value });
+        Ok((true, After::Next))
+    }
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+    fn filter_row_cells(&mut self, _filter: &mut (dyn crate::filter::Filter + '_)) -> Result<()> {
+        Err(Error::internal("a borrowed scan row cannot take a filter"))
+    }
+    fn clear_into(&mut self, _spare: &mut Vec<Cell>) {
+        self.clear();
+    }
+}
+
+/// One cell of a [`RowView`], borrowed from the scanner (see [`Scanner::next_view`]). The same
+/// fields as [`Cell`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CellView<'a> {
+    /// Row key.
+    pub row: &'a [u8],
+    /// Column family name.
+    pub family: &'a [u8],
+    /// Column qualifier (any bytes, may be empty).
+    pub qualifier: &'a [u8],
+    /// Version, milliseconds since the epoch by default.
+    pub timestamp: i64,
+    /// Put or (in a raw scan) one of the delete markers.
+    pub kind: CellKind,
+    /// The value (empty for delete markers).
+    pub value: &'a [u8],
+}
+
+impl CellView<'_> {
+    /// An owned copy.
+    pub fn to_cell(&self) -> Cell {
+        Cell {
+            row: self.row.to_vec(),
+            family: self.family.to_vec(),
+            qualifier: self.qualifier.to_vec(),
+            timestamp: self.timestamp,
+            kind: self.kind,
+            value: self.value.to_vec(),
+        }
+    }
+}
+
+enum ViewRef<'a> {
+    Slots(&'a ViewCells),
+    Owned(&'a [Cell]),
+}
+
+/// One result of a scan, borrowed from the [`Scanner`] until its next call
+/// ([`Scanner::next_view`]): the row key and its cells in [`RowResult`]'s order (families in
+/// name order, qualifiers ascending, newest version first per column).
+pub struct RowView<'a> {
+    row: &'a [u8],
+    cells: ViewRef<'a>,
+}
+
+impl std::fmt::Debug for RowView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowView").field("row", &self.row).field("cells", &self.cells().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl<'a> RowView<'a> {
+    /// Row key.
+    #[inline]
+    pub fn row(&self) -> &'a [u8] {
+        self.row
+    }
+    /// How many cells the result holds.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match self.cells {
+            ViewRef::Slots(v) => v.slots.len(),
+            ViewRef::Owned(c) => c.len(),
+        }
+    }
+    /// Whether the result holds no cell (a scan never returns one).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The `i`-th cell.
+    #[inline]
+    pub fn cell(&self, i: usize) -> Option<CellView<'a>> {
+        match self.cells {
+            ViewRef::Slots(v) => v.get(self.row, i),
+            ViewRef::Owned(c) => c.get(i).map(|c| CellView {
+                row: &c.row,
+                family: &c.family,
+                qualifier: &c.qualifier,
+                timestamp: c.timestamp,
+                kind: c.kind,
+                value: &c.value,
+            }),
+        }
+    }
+    /// The cells, in order.
+    #[inline]
+    pub fn cells(&self) -> impl ExactSizeIterator<Item = CellView<'a>> + '_ {
+        (0..self.len()).map(move |i| self.cell(i).unwrap_or(CellView { row: self.row, family: &[], qualifier: &[], timestamp: 0, kind: CellKind::Put, value: &[] }))
+    }
+    /// Newest value of a column.
+    pub fn value(&self, family: impl AsRef<[u8]>, qualifier: impl AsRef<[u8]>) -> Option<&'a [u8]> {
+        let (f, q) = (family.as_ref(), qualifier.as_ref());
+        self.cells().find(|c| c.family == f && c.qualifier == q).map(|c| c.value)
+    }
+    #[cfg(test)]
+    /// Whether the cells are slots over the LSM's slices (not owned cells).
+    pub(crate) fn is_borrowed(&self) -> bool {
+        matches!(self.cells, ViewRef::Slots(_))
+    }
+    /// An owned copy ([`Scanner::next_into`]'s result for the same row).
+    pub fn to_row_result(&self) -> RowResult {
+        RowResult { row: self.row.to_vec(), cells: self.cells().map(|c| c.to_cell()).collect() }
     }
 }
 
