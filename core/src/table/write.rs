@@ -147,28 +147,99 @@ pub(crate) struct Committer {
     fsyncs: AtomicU64,
 }
 
-/// One row change ready to commit; its cells live in the [`ChangeSet`]'s flat buffers.
-pub(crate) struct RowChange<'a> {
-    pub table: &'a TableName,
-    pub row: &'a [u8],
-    pub family_names: &'a [Vec<u8>],
-    pub keyspaces: &'a [fjall::Keyspace],
-    /// This change's slice of [`ChangeSet::cells`] and of [`ChangeSet::writes`].
+/// One row change ready to commit: its row and its cells, as ranges of the [`Scratch`]'s flat
+/// buffers (`rows`, and both `cells` and `writes`).
+#[derive(Clone, Debug)]
+pub(crate) struct RowChange {
+    /// This change's row key: `Scratch::rows[row]`.
+    pub row: std::ops::Range<usize>,
+    /// This change's slice of `Scratch::cells` and of `Scratch::writes`.
     pub cells: std::ops::Range<usize>,
 }
 
 /// An encoded write: `(family index, key, value)`.
 pub(crate) type EncodedWrite = (usize, fjall::Slice, fjall::Slice);
 
-/// Row changes committed together, with the cells and encoded writes of all of them in two flat
-/// buffers (one allocation each per batch, not per row). Change `c` owns `cells[c.cells]` and
-/// `writes[c.cells]`: one encoded write per cell, in the same order. Within one change, later
-/// writes win over earlier ones with the same key.
-#[derive(Default)]
+/// Row changes of one table committed together ([`Committer::commit`]): the table's name,
+/// family names and keyspaces, and the changes themselves in `scratch`.
 pub(crate) struct ChangeSet<'a> {
-    pub changes: Vec<RowChange<'a>>,
+    pub table: &'a TableName,
+    /// Family names, indexed by [`PendingCell::fam`].
+    pub family_names: &'a [Vec<u8>],
+    /// Family keyspaces, indexed the same way.
+    pub keyspaces: &'a [fjall::Keyspace],
+    pub scratch: &'a mut Scratch,
+}
+
+/// The buffers of row changes on their way to a commit, kept per thread between writes so a put
+/// or a batch allocates none of them: a writer takes them ([`Scratch::take`]), fills them,
+/// commits, and gives them back ([`Scratch::give_back`]). Every buffer is flat, for all the
+/// changes of one commit: change `c` owns `rows[c.row]`, `cells[c.cells]` and `writes[c.cells]`
+/// (one encoded write per cell, in the same order; within one change, later writes win over
+/// earlier ones with the same key). A nested write on the same thread (none exists today) would
+/// simply find empty buffers.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub changes: Vec<RowChange>,
+    /// The changes' row keys, back to back.
+    pub rows: Vec<u8>,
     pub cells: Vec<PendingCell>,
     pub writes: Vec<EncodedWrite>,
+    /// Key-encoding scratch.
+    pub kbuf: Vec<u8>,
+    /// The caller's own index of each change (e.g. the batch position of its mutation).
+    pub members: Vec<usize>,
+}
+
+/// Buffers holding more than this many entries (or row bytes) are not kept after a write: a
+/// huge batch's memory is given back rather than held by the thread.
+const SCRATCH_KEEP: usize = 4096;
+const SCRATCH_KEEP_ROW_BYTES: usize = 1 << 20;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// This thread's buffers (empty).
+    pub(crate) fn take() -> Scratch {
+        SCRATCH.with(|s| s.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default())
+    }
+
+    /// Return the buffers for the next write on this thread (emptied; oversized ones dropped).
+    pub(crate) fn give_back(mut self) {
+        self.clear();
+        if self.cells.capacity() > SCRATCH_KEEP
+            || self.writes.capacity() > SCRATCH_KEEP
+            || self.changes.capacity() > SCRATCH_KEEP
+            || self.members.capacity() > SCRATCH_KEEP
+            || self.rows.capacity() > SCRATCH_KEEP_ROW_BYTES
+            || self.kbuf.capacity() > codec::MAX_KEY_LEN
+        {
+            return;
+        }
+        SCRATCH.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = self;
+            }
+        });
+    }
+
+    fn clear(&mut self) {
+        self.changes.clear();
+        self.rows.clear();
+        self.cells.clear();
+        self.writes.clear();
+        self.kbuf.clear();
+        self.members.clear();
+    }
+
+    /// Add a change of `row` whose cells and writes are `cells` (already in the buffers).
+    pub(crate) fn push_change(&mut self, row: &[u8], cells: std::ops::Range<usize>) {
+        let start = self.rows.len();
+        self.rows.extend_from_slice(row);
+        self.changes.push(RowChange { row: start..self.rows.len(), cells });
+    }
 }
 
 impl Committer {
@@ -226,8 +297,8 @@ impl Committer {
     }
 
     /// Lock several rows at once, in stripe order (no deadlock with other multi-row lockers).
-    pub(crate) fn lock_rows<'a>(&'a self, table_id: u64, rows: &[&[u8]]) -> Vec<MutexGuard<'a, ()>> {
-        let mut stripes: Vec<usize> = rows.iter().map(|r| Self::stripe(table_id, r)).collect();
+    pub(crate) fn lock_rows<'a, 'r>(&'a self, table_id: u64, rows: impl Iterator<Item = &'r [u8]>) -> Vec<MutexGuard<'a, ()>> {
+        let mut stripes: Vec<usize> = rows.map(|r| Self::stripe(table_id, r)).collect();
         stripes.sort_unstable();
         stripes.dedup();
         stripes.into_iter().map(|s| self.row_locks[s].lock()).collect()
@@ -254,31 +325,38 @@ impl Committer {
     }
 
     /// Commit several row changes in ONE atomic batch (each still gets its own sequence number
-    /// and hook calls), then wait for `durability`. Returns the sequence numbers.
+    /// and hook calls), then wait for `durability`. Returns the last change's sequence number
+    /// (change `i` of `n` got `last - (n - 1) + i`). `set.writes` is drained, also on error.
     ///
     /// This is the only place where row data reaches the LSM.
-    pub(crate) fn commit(&self, set: ChangeSet<'_>, durability: Durability) -> Result<Vec<u64>> {
-        let ChangeSet { changes, cells, writes } = set;
+    pub(crate) fn commit(&self, set: ChangeSet<'_>, durability: Durability) -> Result<u64> {
+        let ChangeSet { table, family_names, keyspaces, scratch } = set;
+        let Scratch { changes, rows, cells, writes, .. } = scratch;
         if changes.is_empty() {
-            return Ok(Vec::new());
+            writes.clear();
+            return Ok(self.last_seq());
         }
-        // The changes' ranges must tile both buffers in order.
-        let mut at = 0;
-        for c in &changes {
-            if c.cells.start != at || c.cells.end < c.cells.start {
+        // The changes' ranges must tile the buffers in order.
+        let (mut at, mut row_at) = (0, 0);
+        for c in changes.iter() {
+            if c.cells.start != at || c.cells.end < c.cells.start || c.row.start != row_at || c.row.end < c.row.start {
+                writes.clear();
                 return Err(Error::internal("change set ranges out of order"));
             }
             at = c.cells.end;
+            row_at = c.row.end;
         }
-        if at != cells.len() || writes.len() != cells.len() {
+        if at != cells.len() || writes.len() != cells.len() || row_at != rows.len() {
+            writes.clear();
             return Err(Error::internal("change set buffers out of step"));
         }
-        let mut batch = self.db.batch();
+        // Sized for every write plus the sequence reservation, so it never grows.
+        let mut batch = fjall::OwnedWriteBatch::with_capacity(self.db.clone(), writes.len() + 1);
         batch = match durability {
             Durability::SkipWal | Durability::AsyncWal => batch.durability(None),
             _ => batch.durability(Some(fjall::PersistMode::Buffer)),
         };
-        let mut writes = writes.into_iter();
+        let mut writes = writes.drain(..);
         // Writes whose keys have a sequence-number slot (NEW_VERSION_BEHAVIOR families), by
         // change index: they are stamped and added once the numbers are handed out.
         let mut stamped: Vec<(usize, &fjall::Keyspace, fjall::Slice, fjall::Slice)> = Vec::new();
@@ -286,7 +364,7 @@ impl Committer {
             let n = ch.cells.len();
             if n == 1 {
                 if let Some((fam, key, value)) = writes.next() {
-                    let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
+                    let ks = keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
                     if codec::has_seq_flag(&value) {
                         stamped.push((ci, ks, key, value));
                     } else {
@@ -305,7 +383,7 @@ impl Committer {
                 if last.get(&(fam, key.clone())) != Some(&i) {
                     continue;
                 }
-                let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
+                let ks = keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
                 if codec::has_seq_flag(&value) {
                     stamped.push((ci, ks, key, value));
                 } else {
@@ -313,30 +391,36 @@ impl Committer {
                 }
             }
         }
+        drop(writes);
         let hooks = Arc::clone(&self.hooks.read());
-        let seqs;
+        let last;
         {
             let mut st = self.seq.lock();
             let first = st.next;
-            let last = first + changes.len() as u64 - 1;
+            last = first + changes.len() as u64 - 1;
             if last > st.reserved {
                 let reserved = last + SEQ_BLOCK;
                 batch.insert(&self.meta, SEQ_KEY, reserved.to_be_bytes().to_vec());
                 st.reserved = reserved;
             }
             st.next = last + 1;
-            seqs = (first..=last).collect::<Vec<u64>>();
             for (ci, ks, key, value) in stamped {
                 batch.insert(ks, codec::stamp_key_seq(&key, first + ci as u64), value);
             }
-            for (ch, seq) in changes.iter().zip(seqs.iter()) {
-                if hooks.is_empty() {
-                    break;
-                }
-                let ctx = CommitContext { table: ch.table, row: ch.row, families: ch.family_names, cells: &cells[ch.cells.clone()], seq: *seq, batch_seqs: (first, last) };
-                let mut hb = HookBatch { batch: &mut batch };
-                for h in hooks.iter() {
-                    h.extend(&ctx, &mut hb)?;
+            if !hooks.is_empty() {
+                for (i, ch) in changes.iter().enumerate() {
+                    let ctx = CommitContext {
+                        table,
+                        row: &rows[ch.row.clone()],
+                        families: family_names,
+                        cells: &cells[ch.cells.clone()],
+                        seq: first + i as u64,
+                        batch_seqs: (first, last),
+                    };
+                    let mut hb = HookBatch { batch: &mut batch };
+                    for h in hooks.iter() {
+                        h.extend(&ctx, &mut hb)?;
+                    }
                 }
             }
             batch.commit()?;
@@ -347,11 +431,11 @@ impl Committer {
         }
         drop(hooks);
         match durability {
-            Durability::FsyncWal => self.sync_through(*seqs.last().unwrap_or(&0))?,
+            Durability::FsyncWal => self.sync_through(last)?,
             Durability::AsyncWal => self.async_pending.store(true, Ordering::Release),
             _ => {}
         }
-        Ok(seqs)
+        Ok(last)
     }
 
     /// Group commit: return once the journal is fsynced past `seq`. One caller fsyncs for
