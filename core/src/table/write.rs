@@ -5,7 +5,9 @@
 //! ends in [`Committer::commit`], which builds ONE fjall write batch for the change: the cells,
 //! a change sequence number, and whatever registered [`CommitHook`]s add (a later issue writes an
 //! outbox record there). The batch is applied atomically across keyspaces, and readers read
-//! through one fjall snapshot, so a row change is all-or-nothing to them.
+//! through one fjall snapshot, so a row change is all-or-nothing to them. (A change of a single
+//! cell at the default durability to which no hook adds anything, and that needs no new sequence
+//! reservation, is the one exception: it is one fjall insert, atomic by itself.)
 //!
 //! Lock order of a write: [`Committer::admit`] (hooks may wait there, e.g. for change-stream
 //! room, holding nothing), then the row lock(s), then the server timestamp is read, then the
@@ -298,10 +300,26 @@ impl Committer {
 
     /// Lock several rows at once, in stripe order (no deadlock with other multi-row lockers).
     pub(crate) fn lock_rows<'a, 'r>(&'a self, table_id: u64, rows: impl Iterator<Item = &'r [u8]>) -> Vec<MutexGuard<'a, ()>> {
-        let mut stripes: Vec<usize> = rows.map(|r| Self::stripe(table_id, r)).collect();
-        stripes.sort_unstable();
-        stripes.dedup();
-        stripes.into_iter().map(|s| self.row_locks[s].lock()).collect()
+        // The stripes as a bit set: walking it gives them sorted and each once.
+        let mut set = [0u64; ROW_LOCK_STRIPES / 64];
+        let mut n = 0;
+        for r in rows {
+            let s = Self::stripe(table_id, r);
+            let (w, b) = (s / 64, 1u64 << (s % 64));
+            if set[w] & b == 0 {
+                set[w] |= b;
+                n += 1;
+            }
+        }
+        let mut guards = Vec::with_capacity(n);
+        for (w, mut bits) in set.into_iter().enumerate() {
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                guards.push(self.row_locks[w * 64 + b].lock());
+            }
+        }
+        guards
     }
 
     /// Number of journal fsyncs done for FSYNC_WAL writers (tests check group commit).
@@ -351,16 +369,37 @@ impl Committer {
             return Err(Error::internal("change set buffers out of step"));
         }
         // Sized for every write plus the sequence reservation, so it never grows.
-        let mut batch = fjall::OwnedWriteBatch::with_capacity(self.db.clone(), writes.len() + 1);
+        // A change of one cell with the journal handed to the OS (the default durability) may
+        // go to the LSM as a single insert, which is what fjall's own `Keyspace::insert` does for
+        // a raw put (`PersistMode::Buffer` is its default): cheaper than a one-item batch (no
+        // batch framing in the journal, no per-commit keyspace set). It is held aside until the
+        // hooks have run: if they add anything, it goes into the batch with their writes.
+        let single_insert = changes.len() == 1 && writes.len() == 1 && matches!(durability, Durability::SyncWal | Durability::FsyncWal);
+        let mut held: Option<(&fjall::Keyspace, fjall::Slice, fjall::Slice)> = None;
+        let mut stamped_single: Option<(&fjall::Keyspace, fjall::Slice, fjall::Slice)> = None;
+        let mut batch = fjall::OwnedWriteBatch::with_capacity(self.db.clone(), if single_insert { 0 } else { writes.len() + 1 });
         batch = match durability {
             Durability::SkipWal | Durability::AsyncWal => batch.durability(None),
             _ => batch.durability(Some(fjall::PersistMode::Buffer)),
         };
         let mut writes = writes.drain(..);
+        if single_insert {
+            if let Some((fam, key, value)) = writes.next() {
+                let ks = keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
+                if codec::has_seq_flag(&value) {
+                    stamped_single = Some((ks, key, value));
+                } else {
+                    held = Some((ks, key, value));
+                }
+            }
+        }
         // Writes whose keys have a sequence-number slot (NEW_VERSION_BEHAVIOR families), by
         // change index: they are stamped and added once the numbers are handed out.
         let mut stamped: Vec<(usize, &fjall::Keyspace, fjall::Slice, fjall::Slice)> = Vec::new();
-        for (ci, ch) in changes.iter().enumerate() {
+        if let Some((ks, key, value)) = stamped_single {
+            stamped.push((0, ks, key, value));
+        }
+        for (ci, ch) in changes.iter().enumerate().filter(|_| !single_insert) {
             let n = ch.cells.len();
             if n == 1 {
                 if let Some((fam, key, value)) = writes.next() {
@@ -423,7 +462,14 @@ impl Committer {
                     }
                 }
             }
-            batch.commit()?;
+            match held {
+                Some((ks, key, value)) if batch.is_empty() => ks.insert(key, value)?,
+                Some((ks, key, value)) => {
+                    batch.insert(ks, key, value);
+                    batch.commit()?;
+                }
+                None => batch.commit()?,
+            }
             self.last_committed.store(last, Ordering::Release);
         }
         for h in hooks.iter() {
