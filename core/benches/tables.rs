@@ -107,6 +107,26 @@ fn report_as(k: &mut Stats, r: &mut Stats, k_label: &str, r_label: &str) {
     );
 }
 
+/// For the put workloads: how many calls took over 1 ms on each side and their total time. These
+/// are the writers the LSM made wait (memtable rotations, write stalls while compactions catch up,
+/// both stores sharing the cores with their background threads); they decide the ops/s of a
+/// workload whose p50 is a few µs, and they land on either side at random.
+fn report_stalls(k: &Stats, r: &Stats) {
+    let slow = |s: &Stats| {
+        let v: Vec<&Duration> = s.lat.iter().filter(|d| **d > Duration::from_millis(1)).collect();
+        (v.len(), v.into_iter().sum::<Duration>())
+    };
+    let ((kn, kt), (rn, rt)) = (slow(k), slow(r));
+    println!(
+        "{:<18} calls over 1 ms: kabase {kn} ({:.0?} of {:.0?}) | raw {rn} ({:.0?} of {:.0?})",
+        "",
+        kt,
+        k.total,
+        rt,
+        r.total
+    );
+}
+
 /// The raw keyspace's options: the ones kabase gives a family with the defaults the bench table
 /// uses (no block compression, 4 KiB blocks, 10-bit-per-key bloom filters on every level), so
 /// both LSMs store the same bytes the same way. fjall's own defaults would LZ4-compress levels 2
@@ -177,6 +197,7 @@ fn main() {
         i += n;
     }
     report(&mut kb, &mut rb);
+    report_stalls(&kb, &rb);
 
     // Single put of new rows (the rows are written either way: later workloads read them).
     let singles = env_u64("KABASE_BENCH_SINGLES", (cells / 10).clamp(10_000, 200_000));
@@ -206,6 +227,7 @@ fn main() {
     }
     if want(&["put", "single"]) {
         report(&mut ks, &mut rs);
+        report_stalls(&ks, &rs);
     }
     let total = cells + singles;
 
