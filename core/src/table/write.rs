@@ -195,8 +195,8 @@ pub(crate) struct Scratch {
 
 /// Buffers holding more than this many entries (or row bytes) are not kept after a write: a
 /// huge batch's memory is given back rather than held by the thread.
-const SCRATCH_KEEP: usize = 4096;
-const SCRATCH_KEEP_ROW_BYTES: usize = 1 << 20;
+const SCRATCH_KEEP: usize = 1024;
+const SCRATCH_KEEP_ROW_BYTES: usize = 64 << 10;
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
