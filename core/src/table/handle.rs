@@ -16,7 +16,7 @@ use crate::table::ops::{
 use crate::table::read::{self, CellSink, EntrySource, Entries, FamilyRead, ReadBufs};
 use crate::table::scan::{Cursor, Scanner};
 use crate::table::schema::{Durability, TableDescriptor, MAX_ROW_LEN};
-use crate::table::write::{ChangeSet, EncodedWrite, PendingCell, RowChange};
+use crate::table::write::{ChangeSet, EncodedWrite, PendingCell, Scratch};
 use crate::table::{Shape, TableRt, TablesState};
 use crate::Engine;
 
@@ -510,17 +510,25 @@ impl Table {
         Ok(())
     }
 
-    fn row_change<'a>(&'a self, shape: &'a Shape, row: &'a [u8], cells: std::ops::Range<usize>) -> RowChange<'a> {
-        RowChange { table: &self.rt.name, row, family_names: &shape.family_names, keyspaces: &shape.keyspaces, cells }
+    fn commit_one(&self, shape: &Shape, row: &[u8], cells: Vec<PendingCell>, durability: Durability) -> Result<u64> {
+        let mut sc = Scratch::take();
+        sc.cells.extend(cells);
+        let r = self.commit_scratch(shape, row, &mut sc, durability);
+        sc.give_back();
+        r
     }
 
-    fn commit_one(&self, shape: &Shape, row: &[u8], cells: Vec<PendingCell>, durability: Durability) -> Result<u64> {
-        let mut writes = Vec::with_capacity(cells.len());
-        let mut kbuf = Vec::with_capacity(row.len() + 32);
-        Self::encode_into(shape, row, &cells, &mut kbuf, &mut writes)?;
-        let set = ChangeSet { changes: vec![self.row_change(shape, row, 0..cells.len())], cells, writes };
-        let seqs = self.state().committer.commit(set, Self::durability(shape, durability))?;
-        Ok(seqs.first().copied().unwrap_or(0))
+    /// The change set of `sc`'s changes to this table.
+    fn change_set<'a>(&'a self, shape: &'a Shape, sc: &'a mut Scratch) -> ChangeSet<'a> {
+        ChangeSet { table: &self.rt.name, family_names: &shape.family_names, keyspaces: &shape.keyspaces, scratch: sc }
+    }
+
+    /// Encode and commit the one row change whose cells are in `sc.cells`, through `sc`'s
+    /// buffers; returns its sequence number.
+    fn commit_scratch(&self, shape: &Shape, row: &[u8], sc: &mut Scratch, durability: Durability) -> Result<u64> {
+        Self::encode_into(shape, row, &sc.cells, &mut sc.kbuf, &mut sc.writes)?;
+        sc.push_change(row, 0..sc.cells.len());
+        self.state().committer.commit(self.change_set(shape, sc), Self::durability(shape, durability))
     }
 
     /// Write the cells of one row atomically (HBase `Table.put`).
@@ -528,13 +536,16 @@ impl Table {
         check_row(&put.row)?;
         let shape = self.shape()?;
         let Put { row, timestamp, cells, durability, ttl } = put;
-        self.state().committer.admit(&self.rt.name)?;
-        let _lock = self.state().committer.lock_row(shape.id(), &row);
+        let committer = &self.state().committer;
+        committer.admit(&self.rt.name)?;
+        let _lock = committer.lock_row(shape.id(), &row);
         // Server time is read under the row lock (as HBase does), so writers of one row commit
         // in the order of their timestamps.
-        let cells = Self::put_cells(&shape, timestamp, ttl, cells, crate::now_ms())?;
-        self.commit_one(&shape, &row, cells, durability)?;
-        Ok(())
+        let mut sc = Scratch::take();
+        let r = Self::put_cells_into(&shape, timestamp, ttl, cells, crate::now_ms(), &mut sc.cells)
+            .and_then(|_| self.commit_scratch(&shape, &row, &mut sc, durability));
+        sc.give_back();
+        r.map(|_| ())
     }
 
     /// Write delete markers for one row atomically (HBase `Table.delete`).
@@ -759,83 +770,72 @@ impl Table {
     /// `Table.batch`). Puts and deletes are committed together in one LSM batch (each row still
     /// gets its own change sequence number); increments, appends and row mutations go one by
     /// one. The batch as a whole is not atomic: a failed mutation does not stop the others.
-    pub fn batch(&self, mutations: Vec<Mutation>) -> Result<Vec<Result<RowResult>>> {
+    pub fn batch(&self, mut mutations: Vec<Mutation>) -> Result<Vec<Result<RowResult>>> {
         let shape = self.shape()?;
         let n = mutations.len();
         let mut results: Vec<Option<Result<RowResult>>> = (0..n).map(|_| None).collect();
-        let mut group: Vec<(usize, Mutation)> = Vec::new();
-        let mut rest: Vec<(usize, Mutation)> = Vec::new();
-        for (i, m) in mutations.into_iter().enumerate() {
-            if matches!(m, Mutation::Put(_) | Mutation::Delete(_)) {
-                group.push((i, m));
-            } else {
-                rest.push((i, m));
-            }
-        }
+        // Puts and deletes (the group committed together) are worked on in place.
+        let grouped = |m: &Mutation| matches!(m, Mutation::Put(_) | Mutation::Delete(_));
+        let mut any_grouped = mutations.iter().any(grouped);
         // Stream backpressure is waited for before any row lock is taken; a refusal fails every
         // put and delete of the batch.
-        if !group.is_empty() {
+        if any_grouped {
             if let Err(e) = self.state().committer.admit(&self.rt.name) {
-                for (i, _) in &group {
-                    results[*i] = Some(Err(same_error(&e)));
+                for (i, m) in mutations.iter().enumerate() {
+                    if grouped(m) {
+                        results[i] = Some(Err(same_error(&e)));
+                    }
                 }
-                group.clear();
+                any_grouped = false;
             }
         }
-        if !group.is_empty() {
-            let rows: Vec<&[u8]> = group.iter().map(|(_, m)| m.row()).collect();
+        if any_grouped {
             let committer = &self.state().committer;
-            let _locks = committer.lock_rows(shape.id(), &rows);
-            drop(rows);
+            let _locks = committer.lock_rows(shape.id(), mutations.iter().filter(|m| grouped(m)).map(|m| m.row()));
             let now = crate::now_ms();
             // Pass 1: build and encode each member's cells into the batch's flat buffers
-            // (moving the values out of puts).
-            let mut cells: Vec<PendingCell> = Vec::with_capacity(group.len());
-            let mut writes: Vec<EncodedWrite> = Vec::with_capacity(group.len());
-            let mut kbuf = Vec::with_capacity(64);
-            let mut built: Vec<Option<(std::ops::Range<usize>, Durability)>> = Vec::with_capacity(group.len());
-            for (i, m) in group.iter_mut() {
-                let start = cells.len();
+            // (this thread's reused scratch; the values move out of the puts).
+            let mut sc = Scratch::take();
+            sc.cells.reserve(n);
+            sc.writes.reserve(n);
+            sc.changes.reserve(n);
+            sc.members.reserve(n);
+            let mut durability = Durability::UseDefault;
+            for (i, m) in mutations.iter_mut().enumerate().filter(|(_, m)| grouped(m)) {
+                let start = sc.cells.len();
                 let r = check_row(m.row()).and_then(|_| match m {
                     Mutation::Put(p) => {
                         let pc = std::mem::take(&mut p.cells);
-                        Self::put_cells_into(&shape, p.timestamp, p.ttl, pc, now, &mut cells).map(|_| p.durability)
+                        Self::put_cells_into(&shape, p.timestamp, p.ttl, pc, now, &mut sc.cells).map(|_| p.durability)
                     }
                     Mutation::Delete(d) => {
                         let dc = self.delete_cells(&shape, d, now)?;
-                        cells.extend(dc);
+                        sc.cells.extend(dc);
                         Ok(d.durability)
                     }
                     _ => Err(Error::internal("not a put or delete")),
                 });
-                let r = r.and_then(|d| Self::encode_into(&shape, m.row(), &cells[start..], &mut kbuf, &mut writes).map(|_| d));
+                let r = r.and_then(|d| Self::encode_into(&shape, m.row(), &sc.cells[start..], &mut sc.kbuf, &mut sc.writes).map(|_| d));
                 match r {
-                    Ok(d) => built.push(Some((start..cells.len(), d))),
+                    Ok(d) => {
+                        durability = durability.max(Self::durability(&shape, d));
+                        let end = sc.cells.len();
+                        sc.push_change(m.row(), start..end);
+                        sc.members.push(i);
+                    }
                     Err(e) => {
-                        cells.truncate(start);
-                        writes.truncate(start);
-                        results[*i] = Some(Err(e));
-                        built.push(None);
+                        sc.cells.truncate(start);
+                        sc.writes.truncate(start);
+                        results[i] = Some(Err(e));
                     }
                 }
             }
             // Pass 2: commit together.
-            let mut changes = Vec::with_capacity(group.len());
-            let mut durability = Durability::UseDefault;
-            for ((_, m), b) in group.iter().zip(built.iter()) {
-                if let Some((range, d)) = b {
-                    durability = durability.max(Self::durability(&shape, *d));
-                    changes.push(self.row_change(&shape, m.row(), range.clone()));
-                }
-            }
-            let set = ChangeSet { changes, cells, writes };
-            let outcome = committer.commit(set, Self::durability(&shape, durability));
+            let outcome = committer.commit(self.change_set(&shape, &mut sc), Self::durability(&shape, durability));
             // The results take the rows out of the (consumed) mutations instead of copying them.
-            for ((i, m), b) in group.iter_mut().zip(built) {
-                if b.is_none() {
-                    continue;
-                }
-                results[*i] = Some(match &outcome {
+            for &i in &sc.members {
+                let m = &mut mutations[i];
+                results[i] = Some(match &outcome {
                     Ok(_) => {
                         let row = match m {
                             Mutation::Put(p) => std::mem::take(&mut p.row),
@@ -847,12 +847,16 @@ impl Table {
                     Err(e) => Err(same_error(e)),
                 });
             }
+            sc.give_back();
         }
-        for (i, m) in rest {
+        for (i, m) in mutations.iter().enumerate() {
+            if grouped(m) {
+                continue;
+            }
             let r = check_row(m.row()).and_then(|_| {
                 self.state().committer.admit(&self.rt.name)?;
                 let _lock = self.state().committer.lock_row(shape.id(), m.row());
-                self.apply_locked(&shape, &m)
+                self.apply_locked(&shape, m)
             });
             results[i] = Some(r);
         }

@@ -5,7 +5,9 @@
 //! ends in [`Committer::commit`], which builds ONE fjall write batch for the change: the cells,
 //! a change sequence number, and whatever registered [`CommitHook`]s add (a later issue writes an
 //! outbox record there). The batch is applied atomically across keyspaces, and readers read
-//! through one fjall snapshot, so a row change is all-or-nothing to them.
+//! through one fjall snapshot, so a row change is all-or-nothing to them. (A change of a single
+//! cell at the default durability to which no hook adds anything, and that needs no new sequence
+//! reservation, is the one exception: it is one fjall insert, atomic by itself.)
 //!
 //! Lock order of a write: [`Committer::admit`] (hooks may wait there, e.g. for change-stream
 //! room, holding nothing), then the row lock(s), then the server timestamp is read, then the
@@ -156,28 +158,99 @@ pub(crate) struct Committer {
     fsyncs: AtomicU64,
 }
 
-/// One row change ready to commit; its cells live in the [`ChangeSet`]'s flat buffers.
-pub(crate) struct RowChange<'a> {
-    pub table: &'a TableName,
-    pub row: &'a [u8],
-    pub family_names: &'a [Vec<u8>],
-    pub keyspaces: &'a [fjall::Keyspace],
-    /// This change's slice of [`ChangeSet::cells`] and of [`ChangeSet::writes`].
+/// One row change ready to commit: its row and its cells, as ranges of the [`Scratch`]'s flat
+/// buffers (`rows`, and both `cells` and `writes`).
+#[derive(Clone, Debug)]
+pub(crate) struct RowChange {
+    /// This change's row key: `Scratch::rows[row]`.
+    pub row: std::ops::Range<usize>,
+    /// This change's slice of `Scratch::cells` and of `Scratch::writes`.
     pub cells: std::ops::Range<usize>,
 }
 
 /// An encoded write: `(family index, key, value)`.
 pub(crate) type EncodedWrite = (usize, fjall::Slice, fjall::Slice);
 
-/// Row changes committed together, with the cells and encoded writes of all of them in two flat
-/// buffers (one allocation each per batch, not per row). Change `c` owns `cells[c.cells]` and
-/// `writes[c.cells]`: one encoded write per cell, in the same order. Within one change, later
-/// writes win over earlier ones with the same key.
-#[derive(Default)]
+/// Row changes of one table committed together ([`Committer::commit`]): the table's name,
+/// family names and keyspaces, and the changes themselves in `scratch`.
 pub(crate) struct ChangeSet<'a> {
-    pub changes: Vec<RowChange<'a>>,
+    pub table: &'a TableName,
+    /// Family names, indexed by [`PendingCell::fam`].
+    pub family_names: &'a [Vec<u8>],
+    /// Family keyspaces, indexed the same way.
+    pub keyspaces: &'a [fjall::Keyspace],
+    pub scratch: &'a mut Scratch,
+}
+
+/// The buffers of row changes on their way to a commit, kept per thread between writes so a put
+/// or a batch allocates none of them: a writer takes them ([`Scratch::take`]), fills them,
+/// commits, and gives them back ([`Scratch::give_back`]). Every buffer is flat, for all the
+/// changes of one commit: change `c` owns `rows[c.row]`, `cells[c.cells]` and `writes[c.cells]`
+/// (one encoded write per cell, in the same order; within one change, later writes win over
+/// earlier ones with the same key). A nested write on the same thread (none exists today) would
+/// simply find empty buffers.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub changes: Vec<RowChange>,
+    /// The changes' row keys, back to back.
+    pub rows: Vec<u8>,
     pub cells: Vec<PendingCell>,
     pub writes: Vec<EncodedWrite>,
+    /// Key-encoding scratch.
+    pub kbuf: Vec<u8>,
+    /// The caller's own index of each change (e.g. the batch position of its mutation).
+    pub members: Vec<usize>,
+}
+
+/// Buffers holding more than this many entries (or row bytes) are not kept after a write: a
+/// huge batch's memory is given back rather than held by the thread.
+const SCRATCH_KEEP: usize = 1024;
+const SCRATCH_KEEP_ROW_BYTES: usize = 64 << 10;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// This thread's buffers (empty).
+    pub(crate) fn take() -> Scratch {
+        SCRATCH.with(|s| s.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default())
+    }
+
+    /// Return the buffers for the next write on this thread (emptied; oversized ones dropped).
+    pub(crate) fn give_back(mut self) {
+        self.clear();
+        if self.cells.capacity() > SCRATCH_KEEP
+            || self.writes.capacity() > SCRATCH_KEEP
+            || self.changes.capacity() > SCRATCH_KEEP
+            || self.members.capacity() > SCRATCH_KEEP
+            || self.rows.capacity() > SCRATCH_KEEP_ROW_BYTES
+            || self.kbuf.capacity() > codec::MAX_KEY_LEN
+        {
+            return;
+        }
+        SCRATCH.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = self;
+            }
+        });
+    }
+
+    fn clear(&mut self) {
+        self.changes.clear();
+        self.rows.clear();
+        self.cells.clear();
+        self.writes.clear();
+        self.kbuf.clear();
+        self.members.clear();
+    }
+
+    /// Add a change of `row` whose cells and writes are `cells` (already in the buffers).
+    pub(crate) fn push_change(&mut self, row: &[u8], cells: std::ops::Range<usize>) {
+        let start = self.rows.len();
+        self.rows.extend_from_slice(row);
+        self.changes.push(RowChange { row: start..self.rows.len(), cells });
+    }
 }
 
 impl Committer {
@@ -236,21 +309,37 @@ impl Committer {
     }
 
     /// Lock several rows at once, in stripe order (no deadlock with other multi-row lockers).
-    pub(crate) fn lock_rows<'a>(&'a self, table_id: u64, rows: &[&[u8]]) -> Vec<MutexGuard<'a, ()>> {
-        let mut stripes: Vec<usize> = rows.iter().map(|r| Self::stripe(table_id, r)).collect();
-        stripes.sort_unstable();
-        stripes.dedup();
-        stripes.into_iter().map(|s| self.row_locks[s].lock()).collect()
+    pub(crate) fn lock_rows<'a, 'r>(&'a self, table_id: u64, rows: impl Iterator<Item = &'r [u8]>) -> Vec<MutexGuard<'a, ()>> {
+        // The stripes as a bit set: walking it gives them sorted and each once.
+        let mut set = [0u64; ROW_LOCK_STRIPES / 64];
+        let mut n = 0;
+        for r in rows {
+            let s = Self::stripe(table_id, r);
+            let (w, b) = (s / 64, 1u64 << (s % 64));
+            if set[w] & b == 0 {
+                set[w] |= b;
+                n += 1;
+            }
+        }
+        let mut guards = Vec::with_capacity(n);
+        for (w, mut bits) in set.into_iter().enumerate() {
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                guards.push(self.row_locks[w * 64 + b].lock());
+            }
+        }
+        guards
     }
 
-    /// Apply `batch` inside the write epoch. The caller holds the commit mutex (`self.seq`), so
-    /// one batch at a time moves the epoch.
-    fn apply_in_epoch(&self, batch: fjall::OwnedWriteBatch) -> Result<()> {
-        // Odd before any of the batch's entries can be seen: a reader that sees one of them
+    /// Run `apply` (a write to the memtables) inside the write epoch. The caller holds the
+    /// commit mutex (`self.seq`), so one write at a time moves the epoch.
+    fn in_epoch(&self, apply: impl FnOnce() -> fjall::Result<()>) -> Result<()> {
+        // Odd before any of the write's entries can be seen: a reader that sees one of them
         // (through the memtable's release-acquire links) then sees the odd or a later epoch.
         self.epoch.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::Release);
-        let r = batch.commit();
+        let r = apply();
         self.epoch.fetch_add(1, Ordering::Release);
         Ok(r?)
     }
@@ -259,7 +348,7 @@ impl Committer {
     /// no read can see) inside the write epoch, under the commit mutex.
     pub(crate) fn apply_unsequenced(&self, batch: fjall::OwnedWriteBatch) -> Result<()> {
         let _st = self.seq.lock();
-        self.apply_in_epoch(batch)
+        self.in_epoch(|| batch.commit())
     }
 
     /// The write epoch before an unpinned read, or `None` while a batch is being applied (the
@@ -297,39 +386,67 @@ impl Committer {
     }
 
     /// Commit several row changes in ONE atomic batch (each still gets its own sequence number
-    /// and hook calls), then wait for `durability`. Returns the sequence numbers.
+    /// and hook calls), then wait for `durability`. Returns the last change's sequence number
+    /// (change `i` of `n` got `last - (n - 1) + i`). `set.writes` is drained, also on error.
     ///
     /// This is the only place where row data reaches the LSM.
-    pub(crate) fn commit(&self, set: ChangeSet<'_>, durability: Durability) -> Result<Vec<u64>> {
-        let ChangeSet { changes, cells, writes } = set;
+    pub(crate) fn commit(&self, set: ChangeSet<'_>, durability: Durability) -> Result<u64> {
+        let ChangeSet { table, family_names, keyspaces, scratch } = set;
+        let Scratch { changes, rows, cells, writes, .. } = scratch;
         if changes.is_empty() {
-            return Ok(Vec::new());
+            writes.clear();
+            return Ok(self.last_seq());
         }
-        // The changes' ranges must tile both buffers in order.
-        let mut at = 0;
-        for c in &changes {
-            if c.cells.start != at || c.cells.end < c.cells.start {
+        // The changes' ranges must tile the buffers in order.
+        let (mut at, mut row_at) = (0, 0);
+        for c in changes.iter() {
+            if c.cells.start != at || c.cells.end < c.cells.start || c.row.start != row_at || c.row.end < c.row.start {
+                writes.clear();
                 return Err(Error::internal("change set ranges out of order"));
             }
             at = c.cells.end;
+            row_at = c.row.end;
         }
-        if at != cells.len() || writes.len() != cells.len() {
+        if at != cells.len() || writes.len() != cells.len() || row_at != rows.len() {
+            writes.clear();
             return Err(Error::internal("change set buffers out of step"));
         }
-        let mut batch = self.db.batch();
+        // Sized for every write plus the sequence reservation, so it never grows.
+        // A change of one cell with the journal handed to the OS (the default durability) may
+        // go to the LSM as a single insert, which is what fjall's own `Keyspace::insert` does for
+        // a raw put (`PersistMode::Buffer` is its default): cheaper than a one-item batch (no
+        // batch framing in the journal, no per-commit keyspace set). It is held aside until the
+        // hooks have run: if they add anything, it goes into the batch with their writes.
+        let single_insert = changes.len() == 1 && writes.len() == 1 && matches!(durability, Durability::SyncWal | Durability::FsyncWal);
+        let mut held: Option<(&fjall::Keyspace, fjall::Slice, fjall::Slice)> = None;
+        let mut stamped_single: Option<(&fjall::Keyspace, fjall::Slice, fjall::Slice)> = None;
+        let mut batch = fjall::OwnedWriteBatch::with_capacity(self.db.clone(), if single_insert { 0 } else { writes.len() + 1 });
         batch = match durability {
             Durability::SkipWal | Durability::AsyncWal => batch.durability(None),
             _ => batch.durability(Some(fjall::PersistMode::Buffer)),
         };
-        let mut writes = writes.into_iter();
+        let mut writes = writes.drain(..);
+        if single_insert {
+            if let Some((fam, key, value)) = writes.next() {
+                let ks = keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
+                if codec::has_seq_flag(&value) {
+                    stamped_single = Some((ks, key, value));
+                } else {
+                    held = Some((ks, key, value));
+                }
+            }
+        }
         // Writes whose keys have a sequence-number slot (NEW_VERSION_BEHAVIOR families), by
         // change index: they are stamped and added once the numbers are handed out.
         let mut stamped: Vec<(usize, &fjall::Keyspace, fjall::Slice, fjall::Slice)> = Vec::new();
-        for (ci, ch) in changes.iter().enumerate() {
+        if let Some((ks, key, value)) = stamped_single {
+            stamped.push((0, ks, key, value));
+        }
+        for (ci, ch) in changes.iter().enumerate().filter(|_| !single_insert) {
             let n = ch.cells.len();
             if n == 1 {
                 if let Some((fam, key, value)) = writes.next() {
-                    let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
+                    let ks = keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
                     if codec::has_seq_flag(&value) {
                         stamped.push((ci, ks, key, value));
                     } else {
@@ -348,7 +465,7 @@ impl Committer {
                 if last.get(&(fam, key.clone())) != Some(&i) {
                     continue;
                 }
-                let ks = ch.keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
+                let ks = keyspaces.get(fam).ok_or_else(|| Error::internal("family index out of range"))?;
                 if codec::has_seq_flag(&value) {
                     stamped.push((ci, ks, key, value));
                 } else {
@@ -356,33 +473,48 @@ impl Committer {
                 }
             }
         }
+        drop(writes);
         let hooks = Arc::clone(&self.hooks.read());
-        let seqs;
+        let last;
         {
             let mut st = self.seq.lock();
             let first = st.next;
-            let last = first + changes.len() as u64 - 1;
+            last = first + changes.len() as u64 - 1;
             if last > st.reserved {
                 let reserved = last + SEQ_BLOCK;
                 batch.insert(&self.meta, SEQ_KEY, reserved.to_be_bytes().to_vec());
                 st.reserved = reserved;
             }
             st.next = last + 1;
-            seqs = (first..=last).collect::<Vec<u64>>();
             for (ci, ks, key, value) in stamped {
                 batch.insert(ks, codec::stamp_key_seq(&key, first + ci as u64), value);
             }
-            for (ch, seq) in changes.iter().zip(seqs.iter()) {
-                if hooks.is_empty() {
-                    break;
-                }
-                let ctx = CommitContext { table: ch.table, row: ch.row, families: ch.family_names, cells: &cells[ch.cells.clone()], seq: *seq, batch_seqs: (first, last) };
-                let mut hb = HookBatch { batch: &mut batch };
-                for h in hooks.iter() {
-                    h.extend(&ctx, &mut hb)?;
+            if !hooks.is_empty() {
+                for (i, ch) in changes.iter().enumerate() {
+                    let ctx = CommitContext {
+                        table,
+                        row: &rows[ch.row.clone()],
+                        families: family_names,
+                        cells: &cells[ch.cells.clone()],
+                        seq: first + i as u64,
+                        batch_seqs: (first, last),
+                    };
+                    let mut hb = HookBatch { batch: &mut batch };
+                    for h in hooks.iter() {
+                        h.extend(&ctx, &mut hb)?;
+                    }
                 }
             }
-            self.apply_in_epoch(batch)?;
+            match held {
+                // One cell on its own is whole to any reader; it still moves the epoch so that
+                // every commit does.
+                Some((ks, key, value)) if batch.is_empty() => self.in_epoch(|| ks.insert(key, value))?,
+                Some((ks, key, value)) => {
+                    batch.insert(ks, key, value);
+                    self.in_epoch(|| batch.commit())?;
+                }
+                None => self.in_epoch(|| batch.commit())?,
+            }
             self.last_committed.store(last, Ordering::Release);
         }
         for h in hooks.iter() {
@@ -390,11 +522,11 @@ impl Committer {
         }
         drop(hooks);
         match durability {
-            Durability::FsyncWal => self.sync_through(*seqs.last().unwrap_or(&0))?,
+            Durability::FsyncWal => self.sync_through(last)?,
             Durability::AsyncWal => self.async_pending.store(true, Ordering::Release),
             _ => {}
         }
-        Ok(seqs)
+        Ok(last)
     }
 
     /// Group commit: return once the journal is fsynced past `seq`. One caller fsyncs for
