@@ -1195,6 +1195,9 @@ mod tests {
         for h in hs {
             h.join().unwrap();
         }
+        // A batch's future completes before the sender hands its buffer back to the pool;
+        // flush returns once the sender has finished with every batch, buffers included.
+        p.flush().unwrap();
         {
             let a = p.inner.accum.lock();
             // every reservation came back: what is held is the free list only
