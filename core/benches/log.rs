@@ -1,5 +1,6 @@
 //! Topic benchmark (not a test): produce 100-byte and 1 KiB records with acks=1 and acks=all
-//! from one and four producer threads, consume from the page cache, and compare with plain
+//! from one and four producer threads (four with a producer each, and four sharing one
+//! producer), consume from the page cache, and compare with plain
 //! sequential `write` calls of the same bytes to one file (this machine's limit).
 //!
 //! Run: `cargo bench -p kabase --bench log` (set `KABASE_BENCH_SCALE=0.2` for a quick run).
@@ -38,22 +39,29 @@ impl Run {
 
 /// `borrowed`: send with `Producer::send_ref` from one buffer instead of building an owned
 /// `ProducerRecord` (topic `String` and value `Vec` per record) for `Producer::send`.
-fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usize, per_thread: u64, borrowed: bool) -> Run {
+/// `shared`: the threads send through one producer (one sender thread), as a Kafka application
+/// usually shares one `KafkaProducer` between its threads, instead of one producer each.
+fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usize, per_thread: u64, borrowed: bool, shared: bool) -> Run {
     let e = Engine::open(dir).unwrap();
-    let topic = format!("b{size}-{acks}-{threads}{}", if borrowed { "-ref" } else { "" });
+    let topic = format!("b{size}-{acks}-{threads}{}{}", if borrowed { "-ref" } else { "" }, if shared { "-shared" } else { "" });
     e.create_topic(NewTopic::new(topic.clone(), threads as u32)).unwrap();
+    let new_producer = move |e: &Engine| {
+        let cfg = ProducerConfig::default().set("acks", acks).unwrap().set("batch.size", "65536").unwrap().set("linger.ms", "1").unwrap();
+        let cfg = match std::env::var("KABASE_BENCH_BUFFER_MEMORY") {
+            Ok(v) => cfg.set("buffer.memory", &v).unwrap(),
+            Err(_) => cfg,
+        };
+        std::sync::Arc::new(e.producer(cfg).unwrap())
+    };
+    let common = shared.then(|| new_producer(&e));
     let start = Instant::now();
     let hs: Vec<_> = (0..threads)
         .map(|t| {
             let e = e.clone();
             let topic = topic.clone();
+            let common = common.clone();
             std::thread::spawn(move || {
-                let cfg = ProducerConfig::default().set("acks", acks).unwrap().set("batch.size", "65536").unwrap().set("linger.ms", "1").unwrap();
-                let cfg = match std::env::var("KABASE_BENCH_BUFFER_MEMORY") {
-                    Ok(v) => cfg.set("buffer.memory", &v).unwrap(),
-                    Err(_) => cfg,
-                };
-                let p = e.producer(cfg).unwrap();
+                let p = common.unwrap_or_else(|| new_producer(&e));
                 let value = vec![b'x'; size];
                 let mut lat = Vec::new();
                 let mut pending: std::collections::VecDeque<(Instant, kabase::SendFuture)> = std::collections::VecDeque::new();
@@ -76,7 +84,9 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
                     f.get().unwrap();
                     lat.push(t0.elapsed().as_secs_f64() * 1e6);
                 }
-                p.close().unwrap();
+                if !shared {
+                    p.close().unwrap();
+                }
                 lat
             })
         })
@@ -85,10 +95,18 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
     for h in hs {
         lat_us.extend(h.join().unwrap());
     }
+    if let Some(p) = common {
+        p.close().unwrap();
+    }
     let secs = start.elapsed().as_secs_f64();
     e.close().unwrap();
     let records = per_thread * threads as u64;
-    Run { name: format!("produce {size}B acks={acks} threads={threads}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us }
+    let how = match (threads, shared) {
+        (1, _) => "",
+        (_, false) => " producer each",
+        (_, true) => " one producer",
+    };
+    Run { name: format!("produce {size}B acks={acks} threads={threads}{how}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us }
 }
 
 /// Read the 1-thread acks=1 topic back three times from the page cache: owned records
@@ -213,7 +231,7 @@ fn main() {
                 let send_only = std::env::var("KABASE_BENCH_SEND").ok();
                 if threads == 1 && send_only.as_deref() == Some("ref") {
                     let d2 = tempfile::tempdir_in(&base).unwrap();
-                    let r = produce(d2.path(), size, acks, threads, total_records, true);
+                    let r = produce(d2.path(), size, acks, threads, total_records, true, false);
                     let plain = plain_write(d2.path(), r.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
                     r.print(plain);
                     println!("{:<34} {:>32.1} MB/s", "  plain write", plain);
@@ -221,12 +239,19 @@ fn main() {
                     continue;
                 }
                 let d = tempfile::tempdir_in(&base).unwrap();
-                let run = produce(d.path(), size, acks, threads, total_records / threads as u64, false);
+                let run = produce(d.path(), size, acks, threads, total_records / threads as u64, false, false);
                 let plain = plain_write(d.path(), run.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
                 run.print(plain);
+                if threads > 1 {
+                    // The same threads sharing one producer (and so one sender thread).
+                    let d2 = tempfile::tempdir_in(&base).unwrap();
+                    let r = produce(d2.path(), size, acks, threads, total_records / threads as u64, false, true);
+                    r.print(plain);
+                    results.push(r);
+                }
                 if threads == 1 && send_only.as_deref() != Some("owned") {
                     let d2 = tempfile::tempdir_in(&base).unwrap();
-                    let r = produce(d2.path(), size, acks, threads, total_records, true);
+                    let r = produce(d2.path(), size, acks, threads, total_records, true, false);
                     r.print(plain);
                     results.push(r);
                 }
