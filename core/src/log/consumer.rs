@@ -178,16 +178,7 @@ impl<'a> RecordView<'a> {
     }
     /// An owned copy.
     pub fn to_record(&self) -> ConsumerRecord {
-        ConsumerRecord {
-            topic: Arc::from(self.topic),
-            partition: self.partition,
-            offset: self.offset,
-            timestamp: self.timestamp,
-            timestamp_type: self.timestamp_type,
-            key: self.key.map(<[u8]>::to_vec),
-            value: self.value.map(<[u8]>::to_vec),
-            headers: self.record.owned_headers(),
-        }
+        owned_record(Arc::from(self.topic), self.partition, &self.record, self.timestamp_type)
     }
 }
 
@@ -576,16 +567,7 @@ impl Consumer {
                         rec.headers = r.owned_headers();
                     }
                 } else {
-                    records.push(ConsumerRecord {
-                        topic: shared_topic(&mut topic, tp),
-                        partition: tp.partition,
-                        offset: r.offset,
-                        timestamp: r.timestamp,
-                        timestamp_type: tt,
-                        key: r.key.map(<[u8]>::to_vec),
-                        value: r.value.map(<[u8]>::to_vec),
-                        headers: r.owned_headers(),
-                    });
+                    records.push(owned_record(shared_topic(&mut topic, tp), tp.partition, r, tt));
                 }
                 filled += 1;
             };
@@ -606,24 +588,7 @@ impl Consumer {
         let mut out = Vec::with_capacity(max_records.clamp(1, 16_384));
         let mut topic: Option<Arc<str>> = None;
         self.fetch_until_with(max_records, deadline, &mut |tp, r, tt| {
-            let t = match &topic {
-                Some(t) if **t == *tp.topic => Arc::clone(t),
-                _ => {
-                    let t: Arc<str> = Arc::from(tp.topic.as_str());
-                    topic = Some(Arc::clone(&t));
-                    t
-                }
-            };
-            out.push(ConsumerRecord {
-                topic: t,
-                partition: tp.partition,
-                offset: r.offset,
-                timestamp: r.timestamp,
-                timestamp_type: tt,
-                key: r.key.map(<[u8]>::to_vec),
-                value: r.value.map(<[u8]>::to_vec),
-                headers: r.owned_headers(),
-            });
+            out.push(owned_record(shared_topic(&mut topic, tp), tp.partition, r, tt));
         })?;
         Ok(out)
     }
@@ -681,6 +646,20 @@ impl Consumer {
         self.closed = true;
         self.parts.clear();
         r
+    }
+}
+
+/// An owned copy of a fetched record (key, value and headers copied out of the batch).
+fn owned_record(topic: Arc<str>, partition: u32, r: &RecordRef<'_>, timestamp_type: TimestampType) -> ConsumerRecord {
+    ConsumerRecord {
+        topic,
+        partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        timestamp_type,
+        key: r.key.map(<[u8]>::to_vec),
+        value: r.value.map(<[u8]>::to_vec),
+        headers: r.owned_headers(),
     }
 }
 
