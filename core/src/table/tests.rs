@@ -806,44 +806,26 @@ fn single_cell_puts_survive_a_reopen_and_keep_sequence_order() {
     e.close().unwrap();
 }
 
-#[test]
-fn many_threads_one_row_readers_never_see_half_a_change() {
-    let e = engine();
-    let t = simple(&e);
-    const COLS: usize = 8;
+/// Two threads read row `row` (by get, and by scan too when `scan`) while `writers` rewrite
+/// every one of its `cols` columns in each change, until the writers are done and each reader
+/// read at least 50 times (on a busy machine the writers may finish before a reader first
+/// runs): every read sees all of one change, never part of two.
+fn whole_rows_while(t: &Table, cols: usize, scan: bool, writers: Vec<std::thread::JoinHandle<()>>) {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writers: Vec<_> = (0..3)
-        .map(|w| {
-            let t = t.clone();
-            std::thread::spawn(move || {
-                for i in 0..150 {
-                    let v = format!("{w}-{i}");
-                    let mut p = Put::new("row");
-                    for c in 0..COLS {
-                        let fam = if c % 2 == 0 { "cf" } else { "cg" };
-                        p = p.add(fam, format!("c{c}"), v.clone());
-                    }
-                    t.put(p).unwrap();
-                }
-            })
-        })
-        .collect();
     let readers: Vec<_> = (0..2)
         .map(|_| {
             let t = t.clone();
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let mut seen = 0;
-                // Keep reading until the writers are done, and at least 50 times (on a busy
-                // machine the writers may finish before this thread first runs).
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) || seen < 50 {
-                    let r = if seen % 2 == 0 { t.get(Get::new("row")).unwrap() } else {
+                    let r = if !scan || seen % 2 == 0 { t.get(Get::new("row")).unwrap() } else {
                         t.scan(Scan::new()).unwrap().next().map(|r| r.unwrap()).unwrap_or_default()
                     };
                     if !r.is_empty() {
-                        assert_eq!(r.cells.len(), COLS);
+                        assert_eq!(r.cells.len(), cols);
                         let first = &r.cells[0].value;
-                        assert!(r.cells.iter().all(|c| &c.value == first), "torn row: {:?}", r.cells);
+                        assert!(r.cells.iter().all(|c| &c.value == first), "torn row: {:?}", r.cells.iter().map(|c| String::from_utf8_lossy(&c.value).into_owned()).collect::<Vec<_>>());
                     }
                     seen += 1;
                 }
@@ -860,6 +842,30 @@ fn many_threads_one_row_readers_never_see_half_a_change() {
     }
 }
 
+#[test]
+fn many_threads_one_row_readers_never_see_half_a_change() {
+    let e = engine();
+    let t = simple(&e);
+    const COLS: usize = 8;
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                for i in 0..150 {
+                    let v = format!("{w}-{i}");
+                    let mut p = Put::new("row");
+                    for c in 0..COLS {
+                        let fam = if c % 2 == 0 { "cf" } else { "cg" };
+                        p = p.add(fam, format!("c{c}"), v.clone());
+                    }
+                    t.put(p).unwrap();
+                }
+            })
+        })
+        .collect();
+    whole_rows_while(&t, COLS, true, writers);
+}
+
 /// A plain get of a one-family row (the get fast path) never sees half of a change: every
 /// column of the row is rewritten in one change, and readers must see all old or all new.
 #[test]
@@ -867,7 +873,6 @@ fn one_family_gets_never_see_half_a_change() {
     let e = engine();
     let t = table_with(&e, "t", vec![FamilyDescriptor::new("cf")]);
     const COLS: usize = 48;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let t = t.clone();
         std::thread::spawn(move || {
@@ -880,30 +885,7 @@ fn one_family_gets_never_see_half_a_change() {
             }
         })
     };
-    let readers: Vec<_> = (0..2)
-        .map(|_| {
-            let t = t.clone();
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut seen = 0;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) || seen < 50 {
-                    let r = t.get(Get::new("row")).unwrap();
-                    if !r.is_empty() {
-                        assert_eq!(r.cells.len(), COLS);
-                        let first = &r.cells[0].value;
-                        assert!(r.cells.iter().all(|c| &c.value == first), "torn row: {:?}", r.cells.iter().map(|c| String::from_utf8_lossy(&c.value).into_owned()).collect::<Vec<_>>());
-                    }
-                    seen += 1;
-                }
-                seen
-            })
-        })
-        .collect();
-    writer.join().unwrap();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for r in readers {
-        assert!(r.join().unwrap() >= 50);
-    }
+    whole_rows_while(&t, COLS, false, vec![writer]);
 }
 
 /// The write epoch moves (by two) with every applied batch, and an unpinned read started
