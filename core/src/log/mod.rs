@@ -50,7 +50,7 @@ pub mod txn;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -166,6 +166,14 @@ pub(crate) struct TopicsShared {
     pub(crate) closed: AtomicBool,
     pub(crate) retention_interval_ms: AtomicU64,
     last_checkpoint: Mutex<String>,
+    /// Producers of this engine with batches open, queued or being written (see
+    /// `producer::Accum::busy`).
+    pub(crate) busy_producers: AtomicUsize,
+    /// From this many busy producers on, a producer with `acks` 0 or 1 has the thread whose
+    /// `send` fills a batch write it (no hand-off to its sender thread): the CPUs the engine may
+    /// use (`available_parallelism`), since a sender thread only overlaps with its caller on a
+    /// core of its own.
+    pub(crate) inline_write_from: AtomicUsize,
 }
 
 const TOPICS_FILE: &str = "__kabase_topics.json";
@@ -306,6 +314,8 @@ impl TopicsState {
             closed: AtomicBool::new(false),
             retention_interval_ms: AtomicU64::new(DEFAULT_RETENTION_CHECK_INTERVAL_MS),
             last_checkpoint: Mutex::new(String::new()),
+            busy_producers: AtomicUsize::new(0),
+            inline_write_from: AtomicUsize::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
         });
         shared.txn.complete_in_flight(&shared)?;
         shared.write_checkpoints()?;

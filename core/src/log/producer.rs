@@ -7,6 +7,17 @@
 //! logs in order, waits for the fsync under `acks=all` (shared with other producers through the
 //! log's group commit), and completes the futures. Sequence numbers are assigned by the sender
 //! at encode time, so a batch that fails leaves no gap.
+//!
+//! Whoever writes batches holds the producer's writer lock (`Inner::writer`, with the sequence
+//! numbers), takes the oldest sealed batches and writes them, so batches of a partition reach
+//! the log in the order they were sealed whichever thread writes them. Normally that is the
+//! sender thread, which overlaps writing with the callers' encoding on another core. When the
+//! engine has at least as many busy producers as CPUs (`TopicsShared::inline_write_from`) and
+//! `acks` is 0 or 1, the thread whose `send` seals a full batch writes it itself if the
+//! writer lock is free: with every core already running a caller, a hand-off to a sender
+//! thread only adds a thread switch and lets the callers run ahead into fresh batch buffers,
+//! while the caller writing its own batch reuses one cache-warm buffer. Batches sealed by
+//! `linger.ms`, `flush` and `close` still go through the sender thread.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -447,6 +458,20 @@ struct Accum {
     /// without waiting for `linger.ms`, as Kafka's sender drains when the pool is exhausted.
     waiters: usize,
     sticky: FxMap<String, (u32, usize)>,
+    /// Counted in the engine's `busy_producers`: set when a batch opens, cleared when the
+    /// sender finds nothing open or queued.
+    busy: bool,
+    /// The sender waits with no batch open (so a new batch must wake it for `linger.ms`).
+    sender_parked: bool,
+    /// Rounds written by a `send` itself rather than the sender thread.
+    inline_rounds: u64,
+}
+
+/// What only the thread writing batches touches: held while a round is written.
+#[derive(Default)]
+struct Writer {
+    sequences: HashMap<TpKey, i32>,
+    last_ident: (i64, i16),
 }
 
 /// The batch buffers of one producer, as Kafka's `BufferPool`: `total` (`buffer.memory`)
@@ -518,6 +543,8 @@ struct Inner {
     config: ProducerConfig,
     ident: Mutex<(i64, i16)>,
     accum: Mutex<Accum>,
+    /// Taken before `accum` (or tried while holding it) by the thread that writes a round.
+    writer: Mutex<Writer>,
     cv_sender: Condvar,
     cv_done: Condvar,
     txn: Mutex<ClientTxn>,
@@ -580,6 +607,7 @@ impl crate::Engine {
             config,
             ident: Mutex::new(ident),
             accum: Mutex::new(Accum { pool, ..Accum::default() }),
+            writer: Mutex::new(Writer { sequences: HashMap::new(), last_ident: ident }),
             cv_sender: Condvar::new(),
             cv_done: Condvar::new(),
             txn: Mutex::new(ClientTxn::default()),
@@ -789,6 +817,10 @@ impl Producer {
                 inner.cv_done.notify_all();
             } else {
                 new_batch = true;
+                if !a.busy {
+                    a.busy = true;
+                    inner.shared.busy_producers.fetch_add(1, Ordering::Relaxed);
+                }
                 // Uncompressed batches are checksummed here, as records are appended, so the
                 // sender thread only writes them.
                 let capacity = reserved.max(size + 16);
@@ -804,8 +836,18 @@ impl Producer {
         if now_full {
             seal(&mut a, &key);
         }
+        let mut wake = (new_batch && a.sender_parked) || now_full || full;
+        if (now_full || full) && inner.config.acks != Acks::All && inner.shared.busy_producers.load(Ordering::Relaxed) >= inner.shared.inline_write_from.load(Ordering::Relaxed) {
+            // Write the sealed batches on this thread (see the module's documentation) when no
+            // other thread is writing this producer's batches; else the writer takes them.
+            if let Some(mut w) = inner.writer.try_lock() {
+                a.inline_rounds += 1;
+                a = write_round(inner, a, &mut w);
+                wake = !a.ready.is_empty() || (new_batch && a.sender_parked);
+            }
+        }
         drop(a);
-        if new_batch || now_full || full {
+        if wake {
             inner.cv_sender.notify_one();
         }
         Ok(SendFuture { done, index, topic: key.0, partition, timestamp, key_size, value_size })
@@ -967,18 +1009,22 @@ fn seal(a: &mut Accum, key: &TpKey) {
 
 fn sender_loop(inner: &Inner) {
     let linger = Duration::from_millis(inner.config.linger_ms);
-    let mut sequences: HashMap<TpKey, i32> = HashMap::new();
-    let mut last_ident = *inner.ident.lock();
     let mut a = inner.accum.lock();
     loop {
         if a.ready.is_empty() && (a.waiters == 0 || a.open.is_empty()) {
+            if a.open.is_empty() && a.busy {
+                a.busy = false;
+                inner.shared.busy_producers.fetch_sub(1, Ordering::Relaxed);
+            }
             if a.stop && a.open.is_empty() {
                 break;
             }
             let next = a.open.values().map(|b| b.created + linger).min();
             match next {
                 None => {
+                    a.sender_parked = true;
                     inner.cv_sender.wait_for(&mut a, Duration::from_millis(200));
+                    a.sender_parked = false;
                 }
                 Some(d) if d > Instant::now() => {
                     inner.cv_sender.wait_until(&mut a, d);
@@ -994,37 +1040,52 @@ fn sender_loop(inner: &Inner) {
         if a.ready.is_empty() {
             continue;
         }
-        // Take a bounded round (a quarter of buffer.memory, at least 1 MiB) so `send` keeps
-        // filling batches while this round is written: producing and writing overlap instead
-        // of alternating. Under acks=all the round is also the group-commit unit.
-        let cap = (inner.config.buffer_memory / 4).max(1 << 20);
-        let mut take = 0;
-        let mut round_bytes = 0;
-        for s in &a.ready {
-            take += 1;
-            round_bytes += s.bytes;
-            if round_bytes >= cap {
-                break;
-            }
-        }
-        let batch: Vec<Sealed> = a.ready.drain(..take).collect();
+        // The writer lock comes first: a `send` writing inline holds it and takes `accum`.
         drop(a);
-        let ident = *inner.ident.lock();
-        if ident != last_ident {
-            sequences.clear();
-            last_ident = ident;
-        }
-        let count = batch.len() as u64;
-        let spent = process(inner, batch, &mut sequences, ident);
+        let mut w = inner.writer.lock();
         a = inner.accum.lock();
-        // Returned in write order to a free list taken from its end: the next batch gets the
-        // buffer written last (the warmest in the cache).
-        for (reserved, buf) in spent {
-            a.pool.release(reserved, buf);
-        }
-        a.processed += count;
-        inner.cv_done.notify_all();
+        a = write_round(inner, a, &mut w);
     }
+}
+
+/// Write one round of the oldest sealed batches (none if the queue is empty), holding the
+/// writer lock `w`; `accum` is released while the batches are written and taken again to give
+/// their buffers back and count them as processed.
+fn write_round<'a>(inner: &'a Inner, mut a: parking_lot::MutexGuard<'a, Accum>, w: &mut Writer) -> parking_lot::MutexGuard<'a, Accum> {
+    if a.ready.is_empty() {
+        return a;
+    }
+    // Take a bounded round (a quarter of buffer.memory, at least 1 MiB) so `send` keeps
+    // filling batches while this round is written: producing and writing overlap instead
+    // of alternating. Under acks=all the round is also the group-commit unit.
+    let cap = (inner.config.buffer_memory / 4).max(1 << 20);
+    let mut take = 0;
+    let mut round_bytes = 0;
+    for s in &a.ready {
+        take += 1;
+        round_bytes += s.bytes;
+        if round_bytes >= cap {
+            break;
+        }
+    }
+    let batch: Vec<Sealed> = a.ready.drain(..take).collect();
+    drop(a);
+    let ident = *inner.ident.lock();
+    if ident != w.last_ident {
+        w.sequences.clear();
+        w.last_ident = ident;
+    }
+    let count = batch.len() as u64;
+    let spent = process(inner, batch, &mut w.sequences, ident);
+    let mut a = inner.accum.lock();
+    // Returned in write order to a free list taken from its end: the next batch gets the
+    // buffer written last (the warmest in the cache).
+    for (reserved, buf) in spent {
+        a.pool.release(reserved, buf);
+    }
+    a.processed += count;
+    inner.cv_done.notify_all();
+    a
 }
 
 /// Encode, append and complete `batch`; returns each batch's reservation and written buffer,
@@ -1167,9 +1228,27 @@ mod tests {
 
     #[test]
     fn pooled_buffers_are_not_reused_while_their_batch_is_in_flight() {
+        four_threads_send_and_read_back(false, usize::MAX);
+    }
+
+    #[test]
+    fn inline_writes_keep_each_partitions_order_and_every_buffer() {
+        // Every full batch written by the thread that filled it when the writer lock is free:
+        // four threads on one producer (they and the sender contend for the lock), then four
+        // producers of their own, each thread on its own partition.
+        four_threads_send_and_read_back(false, 1);
+        four_threads_send_and_read_back(true, 1);
+    }
+
+    /// Four threads send 3,000 records each to their own partition, through one shared producer
+    /// or a producer each, into 1 KiB batches under an 8 KiB `buffer.memory`, the engine
+    /// writing inline from `inline_from` busy producers on; every record is read back byte for
+    /// byte in order, offsets as acknowledged, and every reservation returned.
+    fn four_threads_send_and_read_back(own_producers: bool, inline_from: usize) {
         let dir = tempfile::tempdir().unwrap();
         let e = crate::Engine::open(dir.path()).unwrap();
         e.create_topic(NewTopic::new("pool", 4)).unwrap();
+        e.topics().unwrap().inline_write_from.store(inline_from, Ordering::Relaxed);
         let cfg = ProducerConfig::default()
             .set("acks", "1")
             .unwrap()
@@ -1179,11 +1258,16 @@ mod tests {
             .unwrap()
             .set("linger.ms", "0")
             .unwrap();
-        let p = Arc::new(e.producer(cfg).unwrap());
+        let producers: Vec<Arc<Producer>> = if own_producers {
+            (0..4).map(|_| Arc::new(e.producer(cfg.clone()).unwrap())).collect()
+        } else {
+            let p = Arc::new(e.producer(cfg).unwrap());
+            (0..4).map(|_| Arc::clone(&p)).collect()
+        };
         let per_thread = 3000u32;
         let hs: Vec<_> = (0..4u32)
             .map(|t| {
-                let p = Arc::clone(&p);
+                let p = Arc::clone(&producers[t as usize]);
                 std::thread::spawn(move || {
                     let fs: Vec<_> = (0..per_thread).map(|i| p.send_ref(ProducerRecordRef::new("pool", &payload(t, i)).partition(t).key(&i.to_be_bytes())).unwrap()).collect();
                     for (i, f) in fs.iter().enumerate() {
@@ -1195,17 +1279,21 @@ mod tests {
         for h in hs {
             h.join().unwrap();
         }
-        // A batch's future completes before the sender hands its buffer back to the pool;
-        // flush returns once the sender has finished with every batch, buffers included.
-        p.flush().unwrap();
-        {
+        for p in &producers {
+            // A batch's future completes before its writer hands its buffer back to the pool;
+            // flush returns once every batch is finished with, buffers included.
+            p.flush().unwrap();
             let a = p.inner.accum.lock();
             // every reservation came back: what is held is the free list only
             assert!(a.open.is_empty() && a.ready.is_empty());
             assert_eq!(a.pool.used, a.pool.free.len() * a.pool.standard);
             assert!(a.pool.used <= 8192 && !a.pool.free.is_empty());
         }
-        p.close().unwrap();
+        for p in &producers {
+            p.close().unwrap();
+        }
+        // closed producers are no longer counted as busy
+        assert_eq!(e.topics().unwrap().busy_producers.load(Ordering::Relaxed), 0);
         let mut c = e.consumer(ConsumerConfig::default().set("auto.offset.reset", "earliest").unwrap()).unwrap();
         for t in 0..4u32 {
             c.assign(&[TopicPartition::new("pool", t)]).unwrap();
@@ -1223,6 +1311,59 @@ mod tests {
                 assert!(r.value.as_deref() == Some(&payload(t, i as u32)[..]), "partition {t} record {i}: bytes differ");
             }
         }
+    }
+
+    #[test]
+    fn a_send_that_fills_a_batch_writes_it_when_the_writer_is_free() {
+        let e = crate::Engine::open_in_memory().unwrap();
+        let cfg = |acks: &str| ProducerConfig::default().set("acks", acks).unwrap().set("batch.size", "1024").unwrap().set("linger.ms", "20000").unwrap();
+        let shared = Arc::clone(e.topics().unwrap());
+        shared.inline_write_from.store(1, Ordering::Relaxed);
+        let p = e.producer(cfg("1")).unwrap();
+        let f0 = p.send(ProducerRecord::new("i", vec![1u8; 600]).partition(0)).unwrap();
+        assert_eq!(shared.busy_producers.load(Ordering::Relaxed), 1);
+        assert!(!f0.is_done());
+        // the second record does not fit: its send seals the first batch and writes it
+        let f1 = p.send(ProducerRecord::new("i", vec![2u8; 600]).partition(0)).unwrap();
+        assert!(f0.is_done(), "the filling send wrote its batch");
+        assert_eq!(f0.get().unwrap().offset, 0);
+        assert!(!f1.is_done());
+        // the writer lock held elsewhere (as by the sender writing a round): the send does not
+        // wait for it; the batch is written by the sender once the lock is free, in order
+        let w = p.inner.writer.lock();
+        let f2 = p.send(ProducerRecord::new("i", vec![3u8; 600]).partition(0)).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!f1.is_done() && !f2.is_done());
+        drop(w);
+        assert_eq!(f1.get_timeout(Duration::from_secs(10)).unwrap().offset, 1);
+        p.flush().unwrap();
+        assert_eq!(f2.get().unwrap().offset, 2);
+        p.close().unwrap();
+        assert_eq!(shared.busy_producers.load(Ordering::Relaxed), 0);
+        assert_eq!(p.inner.accum.lock().inline_rounds, 1);
+        p.close().unwrap();
+        assert_eq!(shared.busy_producers.load(Ordering::Relaxed), 0);
+        // fewer busy producers than the threshold: the sender thread writes every batch ...
+        shared.inline_write_from.store(2, Ordering::Relaxed);
+        let p = e.producer(cfg("1")).unwrap();
+        let fs: Vec<_> = (0..5u8).map(|i| p.send(ProducerRecord::new("j", vec![i; 600])).unwrap()).collect();
+        p.flush().unwrap();
+        for (i, f) in fs.iter().enumerate() {
+            assert_eq!(f.get_timeout(Duration::from_secs(10)).unwrap().offset, i as i64);
+        }
+        assert_eq!(p.inner.accum.lock().inline_rounds, 0);
+        // ... and so it does under acks=all, whatever the count (it waits for the disk, not a
+        // core)
+        shared.inline_write_from.store(1, Ordering::Relaxed);
+        let q = e.producer(cfg("all")).unwrap();
+        let fs: Vec<_> = (0..5u8).map(|i| q.send(ProducerRecord::new("k", vec![i; 600])).unwrap()).collect();
+        q.flush().unwrap();
+        for (i, f) in fs.iter().enumerate() {
+            assert_eq!(f.get_timeout(Duration::from_secs(10)).unwrap().offset, i as i64);
+        }
+        assert_eq!(q.inner.accum.lock().inline_rounds, 0);
+        p.close().unwrap();
+        q.close().unwrap();
     }
 
     #[test]
