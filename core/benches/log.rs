@@ -17,6 +17,27 @@ struct Run {
     bytes: u64,
     secs: f64,
     lat_us: Vec<f64>,
+    /// Produce cases (Linux): (process CPU ms, CPU ms of the threads calling `send`, minor
+    /// page faults) over the case, from `/proc`.
+    cpu: Option<(f64, f64, u64)>,
+}
+
+/// Process CPU time in ms (user + system, in clock ticks of 10 ms) and minor page faults, from
+/// `/proc/self/stat` (Linux; `None` elsewhere).
+fn process_cpu_and_faults() -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the parenthesised command name: state is field 3, minflt 10, utime 14, stime 15
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let minflt: u64 = f.get(7)?.parse().ok()?;
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((ticks as f64 * 10.0, minflt))
+}
+
+/// CPU time of the calling thread in ms, from `/proc/thread-self/schedstat` (nanoseconds).
+fn thread_cpu_ms() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(s.split(' ').next()?.parse::<f64>().ok()? / 1e6)
 }
 
 impl Run {
@@ -34,6 +55,9 @@ impl Run {
             pct(0.99),
             mbs / plain_mbs
         );
+        if let Some((all, callers, faults)) = self.cpu {
+            println!("{:<34} cpu {all:.0} ms: threads calling send {callers:.0} ms, the rest (senders, engine) {:.0} ms; {faults} minor faults", "", all - callers);
+        }
     }
 }
 
@@ -54,6 +78,7 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
         std::sync::Arc::new(e.producer(cfg).unwrap())
     };
     let common = shared.then(|| new_producer(&e));
+    let before = process_cpu_and_faults();
     let start = Instant::now();
     let hs: Vec<_> = (0..threads)
         .map(|t| {
@@ -87,18 +112,25 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
                 if !shared {
                     p.close().unwrap();
                 }
-                lat
+                (lat, thread_cpu_ms())
             })
         })
         .collect();
     let mut lat_us = Vec::new();
+    let mut callers = Some(0.0);
     for h in hs {
-        lat_us.extend(h.join().unwrap());
+        let (lat, cpu) = h.join().unwrap();
+        lat_us.extend(lat);
+        callers = callers.zip(cpu).map(|(a, b)| a + b);
     }
     if let Some(p) = common {
         p.close().unwrap();
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = match (before, process_cpu_and_faults(), callers) {
+        (Some((c0, f0)), Some((c1, f1)), Some(callers)) => Some((c1 - c0, callers, f1 - f0)),
+        _ => None,
+    };
     e.close().unwrap();
     let records = per_thread * threads as u64;
     let how = match (threads, shared) {
@@ -106,7 +138,7 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
         (_, false) => " producer each",
         (_, true) => " one producer",
     };
-    Run { name: format!("produce {size}B acks={acks} threads={threads}{how}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us }
+    Run { name: format!("produce {size}B acks={acks} threads={threads}{how}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us, cpu }
 }
 
 /// Read the 1-thread acks=1 topic back three times from the page cache: owned records
@@ -133,7 +165,7 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
     }
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(payload, n * size as u64);
-    let owned = Run { name: format!("consume {size}B from cache (poll)"), records: n, bytes: n * size as u64, secs, lat_us: Vec::new() };
+    let owned = Run { name: format!("consume {size}B from cache (poll)"), records: n, bytes: n * size as u64, secs, lat_us: Vec::new(), cpu: None };
     c.seek_to_beginning(&tp).unwrap();
     let start = Instant::now();
     let mut m = 0u64;
@@ -147,7 +179,7 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
     }
     let secs = start.elapsed().as_secs_f64();
     assert_eq!((m, payload), (n, n * size as u64));
-    let view = Run { name: format!("consume {size}B from cache (view)"), records: m, bytes: m * size as u64, secs, lat_us: Vec::new() };
+    let view = Run { name: format!("consume {size}B from cache (view)"), records: m, bytes: m * size as u64, secs, lat_us: Vec::new(), cpu: None };
     c.seek_to_beginning(&tp).unwrap();
     let start = Instant::now();
     let mut k = 0u64;
@@ -164,7 +196,7 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
     let secs = start.elapsed().as_secs_f64();
     assert_eq!((k, payload), (n, n * size as u64));
     e.close().unwrap();
-    let reused = Run { name: format!("consume {size}B from cache (poll_into)"), records: k, bytes: k * size as u64, secs, lat_us: Vec::new() };
+    let reused = Run { name: format!("consume {size}B from cache (poll_into)"), records: k, bytes: k * size as u64, secs, lat_us: Vec::new(), cpu: None };
     (owned, view, reused)
 }
 
