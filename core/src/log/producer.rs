@@ -13,8 +13,9 @@
 //! the log in the order they were sealed whichever thread writes them. Normally that is the
 //! sender thread, which overlaps writing with the callers' encoding on another core. When the
 //! engine has at least as many busy producers as CPUs (`TopicsShared::inline_write_from`) and
-//! `acks` is 0 or 1, the thread whose `send` seals a full batch writes it itself if the
-//! writer lock is free: with every core already running a caller, a hand-off to a sender
+//! `acks` is 0 or 1, the thread whose `send` seals a full batch writes it itself, after
+//! waiting for the writer lock if another thread (the sender, or another caller of the same
+//! producer) is writing: with every core already running a caller, a hand-off to a sender
 //! thread only adds a thread switch and lets the callers run ahead into fresh batch buffers,
 //! while the caller writing its own batch reuses one cache-warm buffer. Batches sealed by
 //! `linger.ms`, `flush` and `close` still go through the sender thread.
@@ -838,13 +839,24 @@ impl Producer {
         }
         let mut wake = (new_batch && a.sender_parked) || now_full || full;
         if (now_full || full) && inner.config.acks != Acks::All && inner.shared.busy_producers.load(Ordering::Relaxed) >= inner.shared.inline_write_from.load(Ordering::Relaxed) {
-            // Write the sealed batches on this thread (see the module's documentation) when no
-            // other thread is writing this producer's batches; else the writer takes them.
-            if let Some(mut w) = inner.writer.try_lock() {
+            // Write the sealed batches on this thread (see the module's documentation). While
+            // another thread writes, wait for it rather than run ahead into fresh buffers; the
+            // writer lock comes before `accum`, so `accum` is let go while waiting.
+            let mut w = match inner.writer.try_lock() {
+                Some(w) => w,
+                None => {
+                    drop(a);
+                    let w = inner.writer.lock();
+                    a = inner.accum.lock();
+                    w
+                }
+            };
+            if !a.ready.is_empty() {
                 a.inline_rounds += 1;
                 a = write_round(inner, a, &mut w);
-                wake = !a.ready.is_empty() || (new_batch && a.sender_parked);
             }
+            drop(w);
+            wake = !a.ready.is_empty() || (new_batch && a.sender_parked);
         }
         drop(a);
         if wake {
@@ -1328,19 +1340,26 @@ mod tests {
         assert!(f0.is_done(), "the filling send wrote its batch");
         assert_eq!(f0.get().unwrap().offset, 0);
         assert!(!f1.is_done());
-        // the writer lock held elsewhere (as by the sender writing a round): the send does not
-        // wait for it; the batch is written by the sender once the lock is free, in order
+        // the writer lock held elsewhere (as by the sender writing a round): the filling send
+        // waits for it, then writes the batch itself, in order
+        let p = Arc::new(p);
         let w = p.inner.writer.lock();
-        let f2 = p.send(ProducerRecord::new("i", vec![3u8; 600]).partition(0)).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(!f1.is_done() && !f2.is_done());
+        let (p2, returned) = (Arc::clone(&p), Arc::new(AtomicBool::new(false)));
+        let r2 = Arc::clone(&returned);
+        let h = std::thread::spawn(move || {
+            let f = p2.send(ProducerRecord::new("i", vec![3u8; 600]).partition(0)).unwrap();
+            r2.store(true, Ordering::SeqCst);
+            f
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!returned.load(Ordering::SeqCst) && !f1.is_done());
         drop(w);
-        assert_eq!(f1.get_timeout(Duration::from_secs(10)).unwrap().offset, 1);
+        let f2 = h.join().unwrap();
+        assert!(f1.is_done(), "the filling send wrote its batch once the lock was free");
+        assert_eq!(f1.get().unwrap().offset, 1);
         p.flush().unwrap();
         assert_eq!(f2.get().unwrap().offset, 2);
-        p.close().unwrap();
-        assert_eq!(shared.busy_producers.load(Ordering::Relaxed), 0);
-        assert_eq!(p.inner.accum.lock().inline_rounds, 1);
+        assert_eq!(p.inner.accum.lock().inline_rounds, 2);
         p.close().unwrap();
         assert_eq!(shared.busy_producers.load(Ordering::Relaxed), 0);
         // fewer busy producers than the threshold: the sender thread writes every batch ...
