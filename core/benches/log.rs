@@ -215,6 +215,7 @@ fn plain_write_from(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>, 
     let mut f = std::fs::File::create(&path).unwrap();
     let source: Vec<u8> = (0..source_len).map(|i| b'a' + (i % 26) as u8).collect();
     let chunks = source_len / chunk;
+    let cpu0 = thread_cpu_ms();
     let start = Instant::now();
     let mut written = 0u64;
     let mut since_sync = 0u64;
@@ -233,9 +234,17 @@ fn plain_write_from(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>, 
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    if let (Some(a), Some(b)) = (cpu0, thread_cpu_ms()) {
+        PLAIN_CPU_MS.with(|c| c.set(b - a));
+    }
     drop(f);
     let _ = std::fs::remove_file(&path);
     written as f64 / secs / 1e6
+}
+
+thread_local! {
+    /// CPU time (ms) of the last [`plain_write_from`] on this thread.
+    static PLAIN_CPU_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NAN) };
 }
 
 /// Diagnostic beside the baseline: `writers` threads each write `bytes / writers` to a file of
@@ -309,6 +318,7 @@ fn main() {
                 let d = tempfile::tempdir_in(&base).unwrap();
                 let run = produce(d.path(), size, acks, threads, total_records / threads as u64, false, false);
                 let plain = plain_write(d.path(), run.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
+                let plain_cpu = PLAIN_CPU_MS.with(std::cell::Cell::get);
                 run.print(plain);
                 if threads > 1 {
                     // The same threads sharing one producer (and so one sender thread).
@@ -332,7 +342,7 @@ fn main() {
                     results.push(v);
                     results.push(r);
                 }
-                println!("{:<34} {:>32.1} MB/s", format!("  plain write {}", if acks == "all" { "+fdatasync/MiB" } else { "" }), plain);
+                println!("{:<34} {:>32.1} MB/s  cpu {:.0} ms", format!("  plain write {}", if acks == "all" { "+fdatasync/MiB" } else { "" }), plain, plain_cpu);
                 if acks == "1" && threads > 1 {
                     // Diagnostic: what the kernel does with `threads` writers on as many files
                     // (not the baseline, which stays one writer on one file).
