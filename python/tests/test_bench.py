@@ -45,3 +45,12 @@ def test_poll_ab_script_runs():
     assert r.returncode == 0, r.stderr
     for name in ("poll()", "collector off", "value_deserializer", "in a Python pass", "inside collections"):
         assert name in r.stdout, r.stdout
+
+
+@needs_tables
+@needs_topics
+def test_split_script_runs():
+    r = run_py([str(BENCH.with_name("split.py")), "--records", "2000", "--repeat", "1"], timeout=300)
+    assert r.returncode == 0, r.stderr
+    for name in ("poll()", "read values", "free", "scan next_batch", "scan loop", "happybase scan", "core twin: scan"):
+        assert name in r.stdout, r.stdout
