@@ -13,7 +13,8 @@ use crate::table::ops::{
     Append, CheckAndMutate, CheckAndMutateResult, ColumnSelection, Condition, Delete, DeleteSpec, Get, Increment, Mutation,
     Put, PutCell, RowMutation, RowMutations, RowResult, Scan, TimeRange,
 };
-use crate::table::read::{self, CellSink, EntrySource, Entries, FamilyRead, ReadBufs};
+use crate::table::point;
+use crate::table::read::{self, BufSource, CellSink, EntrySource, Entries, FamilyRead, ReadBufs};
 use crate::table::scan::{Cursor, Scanner};
 use crate::table::schema::{Durability, TableDescriptor, MAX_ROW_LEN};
 use crate::table::write::{ChangeSet, EncodedWrite, PendingCell, Scratch};
@@ -300,6 +301,54 @@ impl Table {
     /// [`Table::read_row_counting`]'s unpinned read (no filter); valid only if the write epoch
     /// did not move meanwhile.
     pub(crate) fn read_row_unpinned(&self, shape: &Shape, row: &[u8], row_enc: &[u8], plan: &ReadPlan) -> Result<(Option<Vec<Cell>>, u64)> {
+        if plan.fams.iter().all(|fp| fp.qualifiers_enc.is_none()) {
+            if let Some(r) = self.read_row_collected(shape, row, row_enc, plan)? {
+                return Ok(r);
+            }
+        }
+        self.read_row_cursors(shape, row, row_enc, plan)
+    }
+
+    /// [`Table::read_row_unpinned`] with each family's entries of the row collected from the
+    /// LSM's sources ([`point::collect_row`]), for reads of whole families (explicit columns
+    /// seek past the others in a cursor); `None` when a family cannot be read that way.
+    pub(crate) fn read_row_collected(&self, shape: &Shape, row: &[u8], row_enc: &[u8], plan: &ReadPlan) -> Result<Option<(Option<Vec<Cell>>, u64)>> {
+        let mut visited = 0;
+        let mut one = BufSource::default();
+        let mut many = Vec::new();
+        let collected = point::with_scratch(|scratch| -> Result<bool> {
+            let point::Scratch { upper, raw } = scratch;
+            codec::row_end_key(upper, row_enc);
+            for (i, fp) in plan.fams.iter().enumerate() {
+                let src = if i == 0 {
+                    &mut one
+                } else {
+                    many.push(BufSource::default());
+                    many.last_mut().ok_or_else(|| Error::internal("no family source"))?
+                };
+                match point::collect_row(&shape.families[fp.index].ks, row_enc, upper, raw, &mut src.entries)? {
+                    Some(n) => visited += n,
+                    None => return Ok(false),
+                }
+            }
+            Ok(true)
+        })?;
+        if !collected {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let r = if many.is_empty() {
+            process_row(shape, plan, row, row_enc, std::slice::from_mut(&mut one), read::NOW_UNREAD, None, &mut out, &mut ReadBufs::default())
+        } else {
+            many.insert(0, one);
+            process_row(shape, plan, row, row_enc, &mut many, read::NOW_UNREAD, None, &mut out, &mut ReadBufs::default())
+        };
+        let (keep, _) = r?;
+        Ok(Some((if keep { Some(out) } else { None }, visited)))
+    }
+
+    /// [`Table::read_row_unpinned`] through one LSM range cursor per family.
+    fn read_row_cursors(&self, shape: &Shape, row: &[u8], row_enc: &[u8], plan: &ReadPlan) -> Result<(Option<Vec<Cell>>, u64)> {
         let mut out = Vec::new();
         let run = |cursors: &mut [Cursor], out: &mut Vec<Cell>| {
             let r = process_row(shape, plan, row, row_enc, cursors, read::NOW_UNREAD, None, out, &mut ReadBufs::default());
