@@ -39,11 +39,15 @@ pub(crate) const MAX_ENTRIES: usize = 256;
 /// Entries of one row collected from every source, before the merge.
 pub(crate) type Raw = Vec<InternalValue>;
 
-/// Buffers a thread's gets reuse: the row's end key and the entries collected before the merge
+/// Buffers a thread's gets reuse: the row's key part and end key, and the entries collected before the merge
 /// (left empty between gets, so they hold no block of the LSM).
 #[derive(Default)]
 pub(crate) struct Scratch {
+    /// The row's encoded key part.
+    pub row_enc: Vec<u8>,
+    /// The row's end key.
     pub upper: Vec<u8>,
+    /// Collected entries.
     pub raw: Raw,
 }
 
@@ -89,11 +93,15 @@ fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw
         return Ok(None);
     }
     // Bounds as lsm-tree's range builds them (see its `TreeIter::create_range`).
+    // The lower bound as lsm-tree's range builds it (see its `TreeIter::create_range`); the row
+    // ends at the first key at or past `upper`.
     let lo = InternalValue::from_components(row_enc, Slice::empty(), SeqNo::MAX, ValueType::Tombstone).key;
-    let hi = InternalValue::from_components(upper, Slice::empty(), SeqNo::MAX, ValueType::Value).key;
     let mut sources = 0;
     let before = raw.len();
-    for e in mt.items.range((Bound::Included(lo), Bound::Excluded(hi))) {
+    for e in mt.items.range((Bound::Included(lo), Bound::Unbounded)) {
+        if e.key().user_key[..] >= *upper {
+            break;
+        }
         if e.key().seqno < SeqNo::MAX {
             if raw.len() == MAX_ENTRIES {
                 raw.clear();
