@@ -13,7 +13,8 @@ use crate::table::ops::{
     Append, CheckAndMutate, CheckAndMutateResult, ColumnSelection, Condition, Delete, DeleteSpec, Get, Increment, Mutation,
     Put, PutCell, RowMutation, RowMutations, RowResult, Scan, TimeRange,
 };
-use crate::table::read::{self, CellSink, EntrySource, Entries, FamilyRead, ReadBufs};
+use crate::table::point;
+use crate::table::read::{self, BufSource, CellSink, EntrySource, Entries, FamilyRead, ReadBufs};
 use crate::table::scan::{Cursor, Scanner};
 use crate::table::schema::{Durability, TableDescriptor, MAX_ROW_LEN};
 use crate::table::write::{ChangeSet, EncodedWrite, PendingCell, Scratch};
@@ -277,11 +278,15 @@ impl Table {
         plan: &ReadPlan,
         filter: Option<&mut (dyn Filter + '_)>,
     ) -> Result<(Option<Vec<Cell>>, u64)> {
-        let row_enc = codec::row_prefix(row);
         let mut extra_visited = 0;
         if filter.is_none() {
             if let Some(epoch) = self.state().committer.read_epoch() {
-                let r = self.read_row_unpinned(shape, row, &row_enc, plan);
+                let r = point::with_scratch(|s| {
+                    let point::Scratch { row_enc, upper, raw } = s;
+                    row_enc.clear();
+                    codec::push_escaped(row_enc, row);
+                    self.read_row_unpinned_in(shape, row, row_enc, plan, upper, raw)
+                });
                 let unchanged = self.state().committer.epoch_unchanged(epoch);
                 match r {
                     Ok((cells, visited)) if unchanged => return Ok((cells, visited)),
@@ -291,6 +296,7 @@ impl Table {
                 }
             }
         }
+        let row_enc = codec::row_prefix(row);
         let mut upper = Vec::with_capacity(row_enc.len());
         codec::row_end_key(&mut upper, &row_enc);
         let (cells, visited) = self.read_row_pinned(shape, row, &row_enc, &upper, plan, filter)?;
@@ -299,7 +305,84 @@ impl Table {
 
     /// [`Table::read_row_counting`]'s unpinned read (no filter); valid only if the write epoch
     /// did not move meanwhile.
+    #[cfg(test)]
     pub(crate) fn read_row_unpinned(&self, shape: &Shape, row: &[u8], row_enc: &[u8], plan: &ReadPlan) -> Result<(Option<Vec<Cell>>, u64)> {
+        point::with_scratch(|s| self.read_row_unpinned_in(shape, row, row_enc, plan, &mut s.upper, &mut s.raw))
+    }
+
+    /// The unpinned read of [`Table::read_row_counting`] (no filter; valid only if the write
+    /// epoch did not move meanwhile), with scratch buffers for the row's end key and the
+    /// collected entries.
+    fn read_row_unpinned_in(
+        &self,
+        shape: &Shape,
+        row: &[u8],
+        row_enc: &[u8],
+        plan: &ReadPlan,
+        upper: &mut Vec<u8>,
+        raw: &mut point::Raw,
+    ) -> Result<(Option<Vec<Cell>>, u64)> {
+        if plan.fams.iter().all(|fp| fp.qualifiers_enc.is_none()) {
+            if let Some(r) = self.read_row_collected_in(shape, row, row_enc, plan, upper, raw)? {
+                return Ok(r);
+            }
+        }
+        self.read_row_cursors(shape, row, row_enc, plan)
+    }
+
+    /// [`Table::read_row_collected_in`] with this thread's scratch buffers.
+    #[cfg(test)]
+    pub(crate) fn read_row_collected(&self, shape: &Shape, row: &[u8], row_enc: &[u8], plan: &ReadPlan) -> Result<Option<(Option<Vec<Cell>>, u64)>> {
+        point::with_scratch(|s| self.read_row_collected_in(shape, row, row_enc, plan, &mut s.upper, &mut s.raw))
+    }
+
+    /// The unpinned read of [`Table::read_row_counting`] with each family's entries of the row
+    /// collected from the LSM's sources ([`point::collect_row`]), for reads of whole families
+    /// (explicit columns seek past the others in a cursor); `None` when a family cannot be read
+    /// that way.
+    fn read_row_collected_in(
+        &self,
+        shape: &Shape,
+        row: &[u8],
+        row_enc: &[u8],
+        plan: &ReadPlan,
+        upper: &mut Vec<u8>,
+        raw: &mut point::Raw,
+    ) -> Result<Option<(Option<Vec<Cell>>, u64)>> {
+        let mut visited = 0;
+        let mut one = BufSource::default();
+        let mut many = Vec::new();
+        codec::row_end_key(upper, row_enc);
+        for (i, fp) in plan.fams.iter().enumerate() {
+            let src = if i == 0 {
+                &mut one
+            } else {
+                many.push(BufSource::default());
+                many.last_mut().ok_or_else(|| Error::internal("no family source"))?
+            };
+            match point::collect_row(&shape.families[fp.index].ks, row_enc, upper, raw, &mut src.entries)? {
+                Some(n) => visited += n,
+                None => return Ok(None),
+            }
+        }
+        if one.entries.is_empty() && many.iter().all(|m| m.entries.is_empty()) {
+            // No entry in any family, and no filter to tell: the row does not exist.
+            return Ok(Some((None, visited)));
+        }
+        let mut out = Vec::new();
+        let r = if many.is_empty() {
+            process_row(shape, plan, row, row_enc, std::slice::from_mut(&mut one), read::NOW_UNREAD, None, &mut out, &mut ReadBufs::default())
+        } else {
+            many.insert(0, one);
+            process_row(shape, plan, row, row_enc, &mut many, read::NOW_UNREAD, None, &mut out, &mut ReadBufs::default())
+        };
+        let (keep, _) = r?;
+        Ok(Some((if keep { Some(out) } else { None }, visited)))
+    }
+
+    /// The unpinned read of [`Table::read_row_counting`] through one LSM range cursor per
+    /// family.
+    fn read_row_cursors(&self, shape: &Shape, row: &[u8], row_enc: &[u8], plan: &ReadPlan) -> Result<(Option<Vec<Cell>>, u64)> {
         let mut out = Vec::new();
         let run = |cursors: &mut [Cursor], out: &mut Vec<Cell>| {
             let r = process_row(shape, plan, row, row_enc, cursors, read::NOW_UNREAD, None, out, &mut ReadBufs::default());

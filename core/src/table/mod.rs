@@ -29,6 +29,7 @@ pub mod codec;
 mod handle;
 mod nvb;
 pub mod ops;
+mod point;
 pub(crate) mod read;
 mod scan;
 pub mod schema;

@@ -1,0 +1,161 @@
+//! A get's row read without lsm-tree's merging range iterator.
+//!
+//! `AbstractTree::range` builds, for every read, a boxed iterator per memtable and per table
+//! whose key range covers the row, a merge heap, an MVCC stream and a self-referencing owner
+//! (about eight allocations, and as many frees), then steps them one entry at a time. A get reads
+//! one row, which mostly has a handful of entries, so [`collect_row`] instead reads each source
+//! of the row directly - the active memtable, then per run of every level the tables whose key
+//! range covers the row - into one vector, and merges that by the LSM's own rules: entries
+//! ordered by user key and newest sequence number first, the newest entry of each key wins, a
+//! key whose newest entry is an LSM tombstone is gone (lsm-tree's `MvccStream` followed by its
+//! tombstone filter). The cells' delete markers, versions and TTLs are then applied by
+//! [`crate::table::read::read_family`] exactly as for any other read.
+//!
+//! It reads the newest data, as [`crate::table::scan::Cursor::open_unpinned_row`] does, so its
+//! caller checks the write epoch around the read. The memtables and the table list are taken
+//! separately (lsm-tree does not expose its super version), so the read takes place only when it
+//! can tell that the two agree: no sealed memtable (a memtable being flushed, which this read
+//! cannot reach) and the same active memtable before and after the table list was taken (no
+//! rotation, hence no flush, in between). Otherwise, for a key-value-separated tree, and for a
+//! row with more than [`MAX_ENTRIES`] entries (where seeking past skipped columns pays), the
+//! caller reads through a cursor instead.
+//!
+//! This uses lsm-tree 3.1's documented-hidden accessors (`current_version`, `Table::range`, a
+//! table's key range, a memtable's skip list); `Cargo.lock` pins the version they were written
+//! against.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use fjall::{AbstractTree, Slice};
+use lsm_tree::{AnyTree, InternalValue, SeqNo, ValueType};
+
+use crate::error::Result;
+
+/// Most entries one family of a row may have for [`collect_row`] to read it; a wider row is read
+/// through a cursor, which steps over and seeks past what the read does not want.
+pub(crate) const MAX_ENTRIES: usize = 256;
+
+/// Entries of one row collected from every source, before the merge.
+pub(crate) type Raw = Vec<InternalValue>;
+
+/// Buffers a thread's gets reuse: the row's key part and end key, and the entries collected before the merge
+/// (left empty between gets, so they hold no block of the LSM).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// The row's encoded key part.
+    pub row_enc: Vec<u8>,
+    /// The row's end key.
+    pub upper: Vec<u8>,
+    /// Collected entries.
+    pub raw: Raw,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Run `f` with this thread's [`Scratch`] (fresh buffers if it is in use further up the stack).
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+fn lsm(e: lsm_tree::Error) -> crate::error::Error {
+    fjall::Error::from(e).into()
+}
+
+/// Read the entries of the row `[row_enc, upper)` (an encoded row part and its end key) of `ks`
+/// at its newest data into `out` as `(key, value)` pairs in key order, merged as the LSM merges
+/// them. `raw` is scratch space (left empty). Returns how many LSM entries were read, or `None`
+/// when this read cannot take place (see the module docs; `out` is then empty) and the caller
+/// must read through a cursor.
+pub(crate) fn collect_row(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw, out: &mut Vec<(Slice, Slice)>) -> Result<Option<u64>> {
+    out.clear();
+    let r = collect_raw(ks, row_enc, upper, raw, out);
+    raw.clear();
+    r
+}
+
+fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw, out: &mut Vec<(Slice, Slice)>) -> Result<Option<u64>> {
+    raw.clear();
+    let AnyTree::Standard(tree) = &ks.tree else {
+        return Ok(None);
+    };
+    let mt = tree.active_memtable();
+    if tree.sealed_memtable_count() != 0 {
+        return Ok(None);
+    }
+    let version = tree.current_version();
+    if !Arc::ptr_eq(&tree.active_memtable(), &mt) {
+        return Ok(None);
+    }
+    // Bounds as lsm-tree's range builds them (see its `TreeIter::create_range`).
+    // The lower bound as lsm-tree's range builds it (see its `TreeIter::create_range`); the row
+    // ends at the first key at or past `upper`.
+    let lo = InternalValue::from_components(row_enc, Slice::empty(), SeqNo::MAX, ValueType::Tombstone).key;
+    let mut sources = 0;
+    let before = raw.len();
+    for e in mt.items.range((Bound::Included(lo), Bound::Unbounded)) {
+        if e.key().user_key[..] >= *upper {
+            break;
+        }
+        if e.key().seqno < SeqNo::MAX {
+            if raw.len() == MAX_ENTRIES {
+                raw.clear();
+                return Ok(None);
+            }
+            raw.push(InternalValue { key: e.key().clone(), value: e.value().clone() });
+        }
+    }
+    sources += usize::from(raw.len() > before);
+    // The tables' bounds, built when a table covers the row (a miss past every table's key
+    // range needs none).
+    let mut bounds: Option<(Slice, Slice)> = None;
+    for level in version.iter_levels() {
+        for run in level.iter() {
+            // A run's tables are disjoint and in key order: those covering the row are the ones
+            // from the first whose last key is at or past the row's start, up to the first that
+            // starts at or past the row's end.
+            let first = run.partition_point(|t| &t.metadata.key_range.max()[..] < row_enc);
+            for table in run.get(first..).unwrap_or_default() {
+                if &table.metadata.key_range.min()[..] >= upper {
+                    break;
+                }
+                let before = raw.len();
+                let (lo_key, hi_key) = bounds.get_or_insert_with(|| (Slice::from(row_enc), Slice::from(upper)));
+                for item in table.range((Bound::Included(lo_key.clone()), Bound::Excluded(hi_key.clone()))) {
+                    let item = item.map_err(lsm)?;
+                    if item.key.seqno < SeqNo::MAX {
+                        if raw.len() == MAX_ENTRIES {
+                            raw.clear();
+                            return Ok(None);
+                        }
+                        raw.push(item);
+                    }
+                }
+                sources += usize::from(raw.len() > before);
+            }
+        }
+    }
+    let visited = raw.len() as u64;
+    if sources > 1 {
+        // Each source is in order already; the stable sort merges their runs.
+        raw.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    // The newest entry of each key wins; a tombstone there hides the key.
+    out.reserve(raw.len());
+    let mut last: Option<Slice> = None;
+    for item in raw.drain(..) {
+        if last.as_ref().is_some_and(|k| *k == item.key.user_key) {
+            continue;
+        }
+        last = Some(item.key.user_key.clone());
+        if !item.key.is_tombstone() {
+            out.push((item.key.user_key, item.value));
+        }
+    }
+    Ok(Some(visited))
+}
