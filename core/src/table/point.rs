@@ -21,8 +21,8 @@
 //! caller reads through a cursor instead.
 //!
 //! This uses lsm-tree 3.1's documented-hidden accessors (`current_version`, `Table::range`, a
-//! table's key range, a memtable's skip list); `Cargo.lock` pins the version they were written
-//! against.
+//! table's key range, a memtable's skip list); the workspace `Cargo.toml` pins lsm-tree to the version
+//! they were written against.
 
 use std::ops::Bound;
 use std::sync::Arc;
