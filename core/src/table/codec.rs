@@ -251,6 +251,35 @@ pub fn decode_tail_ref(key: &[u8], row_len: usize) -> Result<KeyTailRef<'_>> {
     Ok(KeyTailRef { qualifier_enc, family_level, ts, kind, seq })
 }
 
+/// The escaped, terminated qualifier and the timestamp of `key` (of a row whose encoded part is
+/// `row_len` bytes long) when it is a column Put key without a sequence number (format 1's
+/// `row-key 0x01 escaped(qualifier) 0x00 0x01 inv-ts(8) inv-type(1)`), else `None` (a marker,
+/// a key with a sequence number, or a malformed key; [`decode_tail_ref`] tells them apart).
+/// The plain scan's fast path (`table::plain`) reads the common cell with it.
+#[inline]
+pub fn column_put_parts(key: &[u8], row_len: usize) -> Option<(&[u8], i64)> {
+    let rest = key.get(row_len..)?;
+    let (&tag, rest) = rest.split_first()?;
+    if tag != TAG_COLUMN {
+        return None;
+    }
+    let ql = row_part_len(rest).ok()?;
+    let suffix = rest.get(ql..)?;
+    if suffix.len() != 9 || suffix[8] != 0xFF - CellKind::Put.code() {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&suffix[..8]);
+    Some((&rest[..ql], (u64::MAX - u64::from_be_bytes(b)) as i64))
+}
+
+/// Whether a stored put value carries neither a per-cell TTL nor the NEW_VERSION_BEHAVIOR
+/// flag (the plain scan's fast path reads only such values; an empty value is not one).
+#[inline]
+pub fn value_is_plain(stored: &[u8]) -> bool {
+    stored.first().is_some_and(|b| b & (TTL_FLAG | SEQ_FLAG) == 0)
+}
+
 /// Append a sequence-number slot (zero until [`stamp_key_seq`] fills it) to a cell key.
 pub fn push_seq_slot(out: &mut Vec<u8>) {
     out.extend_from_slice(&u64::MAX.to_be_bytes());

@@ -16,6 +16,7 @@ use crate::table::ops::{RowResult, Scan};
 use crate::cell::Cell;
 use crate::cell::CellKind;
 use crate::table::read::{self, After, BufSource, CellSink, EntrySource, Found, ReadBufs};
+use crate::table::plain::{self, PlainBufs};
 use crate::table::Shape;
 
 /// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
@@ -34,6 +35,9 @@ pub struct Scanner {
     caching: usize,
     filter: Option<Box<dyn Filter>>,
     has_filter_row: bool,
+    /// A plain forward scan read through [`plain::process_row_plain`].
+    plain: bool,
+    plain_bufs: PlainBufs,
     /// Open chunk: one cursor per family read.
     cursors: Option<Vec<Cursor>>,
     pub(crate) chunk_rows: usize,
@@ -360,7 +364,10 @@ impl Scanner {
                 lower = max_lower(lower, enc);
             }
         }
+        let plain = !scan.reversed && scan.filter.is_none() && plain::is_plain(&shape, &plan);
         Ok(Scanner {
+            plain,
+            plain_bufs: PlainBufs::default(),
             table,
             shape,
             plan,
@@ -402,6 +409,19 @@ impl Scanner {
     /// them).
     pub(crate) fn entries_visited(&self) -> u64 {
         self.visited + self.cursors.as_ref().map_or(0, |cs| cs.iter().map(|c| c.visited).sum())
+    }
+
+    #[cfg(test)]
+    /// Whether the scan reads through the plain path ([`plain::process_row_plain`]).
+    pub(crate) fn is_plain_read(&self) -> bool {
+        self.plain
+    }
+
+    #[cfg(test)]
+    /// The same scan through the general read (to compare the plain path against).
+    pub(crate) fn general_read(mut self) -> Scanner {
+        self.plain = false;
+        self
     }
 
     /// Read all chunks through one snapshot (see the `pinned` field).
@@ -542,7 +562,11 @@ impl Scanner {
             for c in cursors.iter_mut() {
                 c.set_row(row_enc);
             }
-            let r = process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs);
+            let r = if self.plain {
+                plain::process_row_plain(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs).map(|keep| (keep, false))
+            } else {
+                process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs)
+            };
             for c in cursors.iter_mut() {
                 c.finish_row(&mut self.scratch)?;
             }
