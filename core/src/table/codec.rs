@@ -163,6 +163,16 @@ pub fn row_part_len(key: &[u8]) -> Result<usize> {
     Err(Error::corrupt("cell key has no row terminator"))
 }
 
+/// [`row_part_len`], and whether the row part holds no escaped 0x00 byte: its first 0x00 is its
+/// terminator, so the raw row is the part without its last two bytes (no unescaping needed).
+#[inline]
+pub fn row_part_len_unescaped(key: &[u8]) -> Result<(usize, bool)> {
+    match key.iter().position(|&b| b == 0) {
+        Some(z) if key.get(z + 1) == Some(&0x01) => Ok((z + 2, true)),
+        _ => row_part_len(key).map(|n| (n, false)),
+    }
+}
+
 fn unescape(enc: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     push_unescaped(&mut out, enc);
@@ -489,6 +499,16 @@ pub fn raw_payload_offset(stored: &[u8]) -> Result<Option<usize>> {
         None => Ok(Some(stored.len())),
         Some((CODEC_RAW, _, payload)) => Ok(Some(stored.len() - payload.len())),
         Some(_) => Ok(None),
+    }
+}
+
+/// [`raw_payload_offset`], answering the common value (raw codec, no flag: first byte 0) without
+/// splitting it.
+#[inline]
+pub fn raw_payload_offset_fast(stored: &[u8]) -> Result<Option<usize>> {
+    match stored.first() {
+        Some(&CODEC_RAW) => Ok(Some(1)),
+        _ => raw_payload_offset(stored),
     }
 }
 

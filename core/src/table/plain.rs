@@ -25,7 +25,8 @@ use crate::error::Result;
 use crate::table::codec;
 use crate::table::handle::ReadPlan;
 use crate::table::ops::TimeRange;
-use crate::table::read::{self, CellSink, EntrySource, FamilyRead, Found, LazyNow, ReadBufs};
+use crate::table::read::{self, CellSink, FamilyRead, Found, LazyNow, ReadBufs};
+use crate::table::scan::Cursor;
 use crate::table::Shape;
 
 /// Whether a forward scan with this plan and no filter may read through [`process_row_plain`].
@@ -38,11 +39,9 @@ pub(crate) fn is_plain(shape: &Shape, plan: &ReadPlan) -> bool {
         })
 }
 
-/// Key scratch space of the plain read, kept from row to row.
+/// Scratch space of the plain read, kept from row to row.
 #[derive(Default)]
 pub(crate) struct PlainBufs {
-    /// The current column's escaped qualifier.
-    q: Vec<u8>,
     /// Seek target.
     target: Vec<u8>,
 }
@@ -51,12 +50,12 @@ pub(crate) struct PlainBufs {
 /// from `sources` (one per family of `plan`, each serving the row) into `out`; true when the
 /// row has a cell to return.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn process_row_plain<S: EntrySource, O: CellSink + ?Sized>(
+pub(crate) fn process_row_plain<O: CellSink + ?Sized>(
     shape: &Shape,
     plan: &ReadPlan,
     row: &[u8],
     row_enc: &[u8],
-    sources: &mut [S],
+    sources: &mut [Cursor],
     now: i64,
     out: &mut O,
     bufs: &mut ReadBufs,
@@ -80,12 +79,12 @@ pub(crate) fn process_row_plain<S: EntrySource, O: CellSink + ?Sized>(
 
 /// One family of one row (see the module docs).
 #[allow(clippy::too_many_arguments)]
-fn read_family_plain<S: EntrySource + ?Sized, O: CellSink + ?Sized>(
+fn read_family_plain<O: CellSink + ?Sized>(
     read: &FamilyRead<'_>,
     row: &[u8],
     row_enc: &[u8],
     family: &[u8],
-    src: &mut S,
+    src: &mut Cursor,
     out: &mut O,
     bufs: &mut ReadBufs,
     pbufs: &mut PlainBufs,
@@ -95,20 +94,19 @@ fn read_family_plain<S: EntrySource + ?Sized, O: CellSink + ?Sized>(
     // The family's TTL, when it can hide a column's newest version (MIN_VERSIONS 0).
     let ttl = desc.ttl_ms().filter(|_| desc.min_versions == 0);
     loop {
-        let Some((key, value)) = src.peek() else {
+        let Some((key, value)) = src.head_in_row() else {
             return Ok(());
         };
         let parts = codec::column_put_parts(key, row_len).filter(|&(_, ts)| codec::value_is_plain(value) && read.time_range.contains(ts));
         let Some((qualifier_enc, ts)) = parts else {
             return read::read_family(read, row, row_enc, family, src, None, out, bufs);
         };
-        pbufs.q.clear();
-        pbufs.q.extend_from_slice(qualifier_enc);
+        let col_len = row_len + 1 + qualifier_enc.len();
         let expired = ttl.is_some_and(|t| ts < read.now.get().saturating_sub(t));
         if !expired {
-            let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value, value_slice: src.peek_value() };
+            let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value, value_slice: Some(value) };
             out.offer(found, None, &mut bufs.spare)?;
         }
-        read::skip_column(src, row_enc, &pbufs.q, &mut pbufs.target)?;
+        src.skip_head_column(row_len, col_len, &mut pbufs.target)?;
     }
 }

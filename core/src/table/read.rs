@@ -152,7 +152,7 @@ impl EntrySource for BufSource {
 /// How many entries to step over before a skip seeks instead (HBase's `trySkipToNextColumn`
 /// likewise steps while the target is near): a seek re-positions every LSM run, which costs
 /// more than a few steps when columns are narrow.
-const STEPS_BEFORE_SEEK: usize = 4;
+pub(crate) const STEPS_BEFORE_SEEK: usize = 4;
 
 /// Move `src` to the first entry `>= target` (which is ahead of the current entry): a few
 /// steps, then a real seek.
