@@ -294,7 +294,7 @@ impl Cursor {
         self.seek(target)
     }
 
-    /// Move past whatever is left of the current row (forward cursors).    /// Move past whatever is left of the current row (forward cursors).
+    /// Move past whatever is left of the current row (forward cursors).
     fn finish_row(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
         if self.peek().is_some() {
             codec::row_end_key(scratch, &self.row);
