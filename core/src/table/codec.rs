@@ -163,6 +163,16 @@ pub fn row_part_len(key: &[u8]) -> Result<usize> {
     Err(Error::corrupt("cell key has no row terminator"))
 }
 
+/// [`row_part_len`], and whether the row part holds no escaped 0x00 byte: its first 0x00 is its
+/// terminator, so the raw row is the part without its last two bytes (no unescaping needed).
+#[inline]
+pub fn row_part_len_unescaped(key: &[u8]) -> Result<(usize, bool)> {
+    match key.iter().position(|&b| b == 0) {
+        Some(z) if key.get(z + 1) == Some(&0x01) => Ok((z + 2, true)),
+        _ => row_part_len(key).map(|n| (n, false)),
+    }
+}
+
 fn unescape(enc: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     push_unescaped(&mut out, enc);
@@ -249,6 +259,35 @@ pub fn decode_tail_ref(key: &[u8], row_len: usize) -> Result<KeyTailRef<'_>> {
     };
     let (ts, kind, seq) = decode_suffix(rest, family_level)?;
     Ok(KeyTailRef { qualifier_enc, family_level, ts, kind, seq })
+}
+
+/// The escaped, terminated qualifier and the timestamp of `key` (of a row whose encoded part is
+/// `row_len` bytes long) when it is a column Put key without a sequence number (format 1's
+/// `row-key 0x01 escaped(qualifier) 0x00 0x01 inv-ts(8) inv-type(1)`), else `None` (a marker,
+/// a key with a sequence number, or a malformed key; [`decode_tail_ref`] tells them apart).
+/// The plain scan's fast path (`table::plain`) reads the common cell with it.
+#[inline]
+pub fn column_put_parts(key: &[u8], row_len: usize) -> Option<(&[u8], i64)> {
+    let rest = key.get(row_len..)?;
+    let (&tag, rest) = rest.split_first()?;
+    if tag != TAG_COLUMN {
+        return None;
+    }
+    let ql = row_part_len(rest).ok()?;
+    let suffix = rest.get(ql..)?;
+    if suffix.len() != 9 || suffix[8] != 0xFF - CellKind::Put.code() {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&suffix[..8]);
+    Some((&rest[..ql], (u64::MAX - u64::from_be_bytes(b)) as i64))
+}
+
+/// Whether a stored put value carries neither a per-cell TTL nor the NEW_VERSION_BEHAVIOR
+/// flag (the plain scan's fast path reads only such values; an empty value is not one).
+#[inline]
+pub fn value_is_plain(stored: &[u8]) -> bool {
+    stored.first().is_some_and(|b| b & (TTL_FLAG | SEQ_FLAG) == 0)
 }
 
 /// Append a sequence-number slot (zero until [`stamp_key_seq`] fills it) to a cell key.
@@ -460,6 +499,16 @@ pub fn raw_payload_offset(stored: &[u8]) -> Result<Option<usize>> {
         None => Ok(Some(stored.len())),
         Some((CODEC_RAW, _, payload)) => Ok(Some(stored.len() - payload.len())),
         Some(_) => Ok(None),
+    }
+}
+
+/// [`raw_payload_offset`], answering the common value (raw codec, no flag: first byte 0) without
+/// splitting it.
+#[inline]
+pub fn raw_payload_offset_fast(stored: &[u8]) -> Result<Option<usize>> {
+    match stored.first() {
+        Some(&CODEC_RAW) => Ok(Some(1)),
+        _ => raw_payload_offset(stored),
     }
 }
 

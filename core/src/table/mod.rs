@@ -28,6 +28,7 @@
 pub mod codec;
 mod handle;
 mod nvb;
+mod plain;
 pub mod ops;
 mod point;
 pub(crate) mod read;

@@ -152,7 +152,7 @@ impl EntrySource for BufSource {
 /// How many entries to step over before a skip seeks instead (HBase's `trySkipToNextColumn`
 /// likewise steps while the target is near): a seek re-positions every LSM run, which costs
 /// more than a few steps when columns are narrow.
-const STEPS_BEFORE_SEEK: usize = 4;
+pub(crate) const STEPS_BEFORE_SEEK: usize = 4;
 
 /// Move `src` to the first entry `>= target` (which is ahead of the current entry): a few
 /// steps, then a real seek.
@@ -172,7 +172,7 @@ pub(crate) fn skip_to<S: EntrySource + ?Sized>(src: &mut S, target: &[u8]) -> Re
 /// steps while the next entry is still in the column (a prefix test, no seek key built), then a
 /// seek to the column's end. Equivalent to [`skip_to`] with [`codec::column_end_key`], cheaper
 /// when the column has one version, as most do.
-fn skip_column<S: EntrySource + ?Sized>(src: &mut S, row_enc: &[u8], qualifier_enc: &[u8], target: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn skip_column<S: EntrySource + ?Sized>(src: &mut S, row_enc: &[u8], qualifier_enc: &[u8], target: &mut Vec<u8>) -> Result<()> {
     let row_len = row_enc.len();
     for _ in 0..STEPS_BEFORE_SEEK {
         src.advance()?;

@@ -16,6 +16,7 @@ use crate::table::ops::{RowResult, Scan};
 use crate::cell::Cell;
 use crate::cell::CellKind;
 use crate::table::read::{self, After, BufSource, CellSink, EntrySource, Found, ReadBufs};
+use crate::table::plain::{self, PlainBufs};
 use crate::table::Shape;
 
 /// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
@@ -34,6 +35,9 @@ pub struct Scanner {
     caching: usize,
     filter: Option<Box<dyn Filter>>,
     has_filter_row: bool,
+    /// A plain forward scan read through [`plain::process_row_plain`].
+    plain: bool,
+    plain_bufs: PlainBufs,
     /// Open chunk: one cursor per family read.
     cursors: Option<Vec<Cursor>>,
     pub(crate) chunk_rows: usize,
@@ -128,6 +132,9 @@ struct Head {
     value: Slice,
     row_len: usize,
     in_row: bool,
+    /// The row part holds no escaped 0x00 (known for heads that start another row; false
+    /// when not known).
+    unescaped: bool,
 }
 
 /// Whether `key` starts with `prefix`, testing the prefix's last 8 bytes first: the row parts
@@ -216,8 +223,8 @@ impl Cursor {
                 // A key starting with the row being served belongs to it (escaped rows are
                 // prefix-free), so its row part is known without decoding.
                 let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
-                let row_len = if in_row { self.row.len() } else { codec::row_part_len(&key)? };
-                Some(Head { key, value, row_len, in_row })
+                let (row_len, unescaped) = if in_row { (self.row.len(), false) } else { codec::row_part_len_unescaped(&key)? };
+                Some(Head { key, value, row_len, in_row, unescaped })
             }
             None => None,
         };
@@ -242,6 +249,49 @@ impl Cursor {
         if let Some(h) = &mut self.head {
             h.in_row = h.key[..h.row_len] == *row_enc;
         }
+    }
+
+    /// [`Cursor::set_row`] for the cursor whose head starts the row (its head is in it).
+    fn set_head_row(&mut self, row_enc: &[u8]) {
+        self.row.clear();
+        self.row.extend_from_slice(row_enc);
+        if let Some(h) = &mut self.head {
+            h.in_row = true;
+        }
+    }
+
+    /// The head entry's key and value when it belongs to the row served.
+    #[inline]
+    pub(crate) fn head_in_row(&self) -> Option<(&Slice, &Slice)> {
+        match &self.head {
+            Some(h) if h.in_row => Some((&h.key, &h.value)),
+            _ => None,
+        }
+    }
+
+    /// Move past the column of the head entry, whose key starts with `row 0x01 qualifier_enc`
+    /// in its first `col_len` bytes (the row part being `row_len` bytes): a few steps while the
+    /// next key is still in the column (compared with the head's own key, kept until then, so
+    /// no qualifier is copied), then a seek to the column's end. [`read::skip_column`] for the
+    /// plain scan.
+    pub(crate) fn skip_head_column(&mut self, row_len: usize, col_len: usize, target: &mut Vec<u8>) -> Result<()> {
+        let Some(first) = self.head.take() else {
+            return Ok(());
+        };
+        let col = first.key.get(row_len..col_len).ok_or_else(|| Error::internal("a column longer than its key"))?;
+        for _ in 0..read::STEPS_BEFORE_SEEK {
+            self.pull()?;
+            match &self.head {
+                Some(h) if h.in_row && h.key.get(row_len..col_len) == Some(col) => {}
+                _ => return Ok(()),
+            }
+        }
+        target.clear();
+        target.extend_from_slice(&first.key[..col_len]);
+        if let Some(last) = target.last_mut() {
+            *last = 0x02;
+        }
+        self.seek(target)
     }
 
     /// Move past whatever is left of the current row (forward cursors).
@@ -360,7 +410,10 @@ impl Scanner {
                 lower = max_lower(lower, enc);
             }
         }
+        let plain = !scan.reversed && scan.filter.is_none() && plain::is_plain(&shape, &plan);
         Ok(Scanner {
+            plain,
+            plain_bufs: PlainBufs::default(),
             table,
             shape,
             plan,
@@ -402,6 +455,19 @@ impl Scanner {
     /// them).
     pub(crate) fn entries_visited(&self) -> u64 {
         self.visited + self.cursors.as_ref().map_or(0, |cs| cs.iter().map(|c| c.visited).sum())
+    }
+
+    #[cfg(test)]
+    /// Whether the scan reads through the plain path ([`plain::process_row_plain`]).
+    pub(crate) fn is_plain_read(&self) -> bool {
+        self.plain
+    }
+
+    #[cfg(test)]
+    /// The same scan through the general read (to compare the plain path against).
+    pub(crate) fn general_read(mut self) -> Scanner {
+        self.plain = false;
+        self
     }
 
     /// Read all chunks through one snapshot (see the `pinned` field).
@@ -489,17 +555,23 @@ impl Scanner {
                 }
             }
         }
-        let Some(row_enc) = best.and_then(|b| cursors[b].row()) else {
+        let Some((b, h)) = best.and_then(|b| Some((b, cursors[b].head.as_ref()?))) else {
             self.done = true;
             return Ok(false);
         };
+        let (row_enc, unescaped) = (&h.key[..h.row_len], h.unescaped);
         // Copy the row key (the cursor moves on); the buffer is reused across rows.
         let last = self.last.get_or_insert_with(Vec::new);
         last.clear();
         last.extend_from_slice(row_enc);
         let row_enc = last.as_slice();
         self.chunk_rows += 1;
-        codec::decode_row_into(row_enc, row_out);
+        if unescaped {
+            row_out.clear();
+            row_out.extend_from_slice(row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default());
+        } else {
+            codec::decode_row_into(row_enc, row_out);
+        }
         let row = row_out.as_slice();
         let (keep, end) = if self.reversed {
             // Read a narrow row backwards into memory, then walk it forwards; a wide one
@@ -539,10 +611,18 @@ impl Scanner {
             }
             r?
         } else {
-            for c in cursors.iter_mut() {
-                c.set_row(row_enc);
+            for (i, c) in cursors.iter_mut().enumerate() {
+                if i == b {
+                    c.set_head_row(row_enc);
+                } else {
+                    c.set_row(row_enc);
+                }
             }
-            let r = process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs);
+            let r = if self.plain {
+                plain::process_row_plain(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs).map(|keep| (keep, false))
+            } else {
+                process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs)
+            };
             for c in cursors.iter_mut() {
                 c.finish_row(&mut self.scratch)?;
             }
@@ -759,7 +839,7 @@ impl CellSink for ViewCells {
         codec::push_decoded(found.qualifier_enc, &mut self.bytes);
         let qualifier = (a, self.bytes.len());
         let value = if found.kind == CellKind::Put {
-            match (codec::raw_payload_offset(found.value)?, found.value_slice) {
+            match (codec::raw_payload_offset_fast(found.value)?, found.value_slice) {
                 (Some(off), Some(slice)) => SlotValue::Stored(slice.clone(), off),
                 (Some(off), None) => {
                     let a = self.bytes.len();

@@ -2405,3 +2405,171 @@ proptest::proptest! {
         proptest::prop_assert_eq!(collected, ops.len() * 4 * 3);
     }
 }
+/// One write of [`plain_scans_match_general_reads`]: `bool` picks the family.
+#[derive(Debug, Clone)]
+enum PlainOp {
+    Put(Vec<u8>, bool, Vec<u8>, i64, Option<i64>),
+    DeleteRow(Vec<u8>),
+    DeleteColumn(Vec<u8>, bool, Vec<u8>, i64),
+    DeleteVersion(Vec<u8>, bool, Vec<u8>, i64),
+    DeleteFamily(Vec<u8>, bool, i64),
+    DeleteFamilyVersion(Vec<u8>, bool, i64),
+    Flush,
+}
+
+fn plain_op() -> impl proptest::strategy::Strategy<Value = PlainOp> {
+    use proptest::prelude::*;
+    let qual = prop_oneof![Just(Vec::new()), Just(b"a".to_vec()), Just(vec![b'q', 0]), Just(b"q".to_vec())];
+    prop_oneof![
+        10 => (view_key(), any::<bool>(), qual.clone(), 1i64..6, proptest::option::weighted(0.15, 1i64..3)).prop_map(|(r, g, q, ts, ttl)| PlainOp::Put(r, g, q, ts, ttl)),
+        1 => view_key().prop_map(PlainOp::DeleteRow),
+        1 => (view_key(), any::<bool>(), qual.clone(), 1i64..6).prop_map(|(r, g, q, ts)| PlainOp::DeleteColumn(r, g, q, ts)),
+        1 => (view_key(), any::<bool>(), qual, 1i64..6).prop_map(|(r, g, q, ts)| PlainOp::DeleteVersion(r, g, q, ts)),
+        1 => (view_key(), any::<bool>(), 1i64..6).prop_map(|(r, g, ts)| PlainOp::DeleteFamily(r, g, ts)),
+        1 => (view_key(), any::<bool>(), 1i64..6).prop_map(|(r, g, ts)| PlainOp::DeleteFamilyVersion(r, g, ts)),
+        1 => Just(PlainOp::Flush),
+    ]
+}
+
+/// A family for [`plain_scans_match_general_reads`]: VERSIONS, MIN_VERSIONS (0 or 1), a TTL of
+/// an hour or none, KEEP_DELETED_CELLS, GZ or no value compression.
+fn plain_family() -> impl proptest::strategy::Strategy<Value = (u32, bool, bool, u8, bool)> {
+    use proptest::prelude::*;
+    (1u32..4, any::<bool>(), any::<bool>(), 0u8..3, any::<bool>())
+}
+
+/// Every way of reading `make()`'s scan: the iterator, `next_into` and `next_view`, through the
+/// plain path (as the scan chooses) or forced through the general read.
+fn scan_all_ways(t: &Table, make: &dyn Fn() -> Scan, general: bool) -> Vec<Vec<RowResult>> {
+    let open = || {
+        let sc = t.scan(make()).unwrap();
+        if general {
+            sc.general_read()
+        } else {
+            sc
+        }
+    };
+    let iter = open().collect::<Result<Vec<_>>>().unwrap();
+    let mut sc = open();
+    let mut row = RowResult::default();
+    let mut into = Vec::new();
+    while sc.next_into(&mut row).unwrap() {
+        into.push(row.clone());
+    }
+    let mut sc = open();
+    let mut viewed = Vec::new();
+    while let Some(r) = sc.next_view().unwrap() {
+        viewed.push(r.to_row_result());
+    }
+    vec![iter, into, viewed]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+    /// A plain scan (forward, no filter, all columns and times, one version) reads through the
+    /// lean path of `table::plain`, and returns exactly what the general read returns for it,
+    /// through the iterator, `next_into` and `next_view`: over two families with random
+    /// VERSIONS, MIN_VERSIONS, TTL (expiring some versions), KEEP_DELETED_CELLS and value
+    /// compression, written with puts (some with a cell TTL), every delete kind, several
+    /// versions per column, binary rows and qualifiers, and flushes between writes.
+    #[test]
+    fn plain_scans_match_general_reads(
+        fams in (plain_family(), plain_family()),
+        ops in proptest::collection::vec(plain_op(), 1..50),
+        bounds in (proptest::option::of(view_key()), proptest::option::of(view_key()), proptest::option::of(1u64..6), 1u32..4, 0u32..3),
+    ) {
+        let e = engine();
+        let fam = |name: &str, (versions, min1, ttl, kdc, gz): (u32, bool, bool, u8, bool)| {
+            let mut f = FamilyDescriptor::new(name).versions(versions);
+            if min1 && versions > 1 {
+                f = f.min_versions(1);
+            }
+            if ttl {
+                f = f.ttl(3_600);
+            }
+            f = f.keep_deleted_cells(match kdc {
+                0 => KeepDeletedCells::False,
+                1 => KeepDeletedCells::True,
+                _ => KeepDeletedCells::Ttl,
+            });
+            if gz {
+                f = f.compression(Compression::Gz);
+            }
+            f
+        };
+        let t = table_with(&e, "p", vec![fam("cf", fams.0), fam("cg", fams.1)]);
+        // Timestamps near now: a family TTL of an hour expires those at 1..=3, and cell TTLs
+        // (1-2 ms) have run out.
+        let base = crate::now_ms() - 2 * 3_600_000;
+        let at = |ts: i64| base + ts * 1_000_000;
+        let f = |g: bool| if g { "cg" } else { "cf" };
+        for (i, op) in ops.iter().enumerate() {
+            match op {
+                PlainOp::Put(r, g, q, ts, ttl) => {
+                    let mut p = Put::new(r.clone()).add_at(f(*g), q.clone(), at(*ts), format!("v{i}").repeat(i % 3 + 1));
+                    if let Some(l) = ttl {
+                        p = p.ttl(*l);
+                    }
+                    t.put(p).unwrap();
+                }
+                PlainOp::DeleteRow(r) => t.delete(Delete::new(r.clone())).unwrap(),
+                PlainOp::DeleteColumn(r, g, q, ts) => t.delete(Delete::new(r.clone()).columns_at(f(*g), q.clone(), at(*ts))).unwrap(),
+                PlainOp::DeleteVersion(r, g, q, ts) => t.delete(Delete::new(r.clone()).column_at(f(*g), q.clone(), at(*ts))).unwrap(),
+                PlainOp::DeleteFamily(r, g, ts) => t.delete(Delete::new(r.clone()).family_at(f(*g), at(*ts))).unwrap(),
+                PlainOp::DeleteFamilyVersion(r, g, ts) => t.delete(Delete::new(r.clone()).family_version(f(*g), at(*ts))).unwrap(),
+                PlainOp::Flush => e.flush_table("p").unwrap(),
+            }
+        }
+        let (start, stop, limit, caching, batch) = bounds;
+        let make = || {
+            let mut s = Scan::new().caching(caching);
+            if let Some(v) = &start {
+                s = s.start(v.clone());
+            }
+            if let Some(v) = &stop {
+                s = s.stop(v.clone());
+            }
+            if let Some(n) = limit {
+                s = s.limit(n);
+            }
+            if batch > 0 {
+                s = s.batch(batch);
+            }
+            s
+        };
+        proptest::prop_assert!(t.scan(make()).unwrap().is_plain_read());
+        let plain = scan_all_ways(&t, &make, false);
+        let general = scan_all_ways(&t, &make, true);
+        proptest::prop_assert_eq!(&plain, &general);
+        // And row by row, what a Get of each row returns (the general read of a single row).
+        for r in &plain[0] {
+            let got = t.get(Get::new(r.row.clone())).unwrap();
+            if batch == 0 {
+                proptest::prop_assert_eq!(&got.cells, &r.cells);
+            }
+        }
+    }
+}
+
+/// The plain path is taken only when the scan and its families allow it: reversed scans,
+/// filters, raw scans, several versions, selected columns, a time range and NEW_VERSION_BEHAVIOR
+/// families read through the general path.
+#[test]
+fn plain_path_only_for_plain_scans() {
+    let e = engine();
+    let t = table_with(&e, "p", vec![FamilyDescriptor::new("cf").versions(3), FamilyDescriptor::new("cg").ttl(60)]);
+    t.put(Put::new("r").add("cf", "q", "v")).unwrap();
+    let plain = |s: Scan| t.scan(s).unwrap().is_plain_read();
+    assert!(plain(Scan::new()));
+    assert!(plain(Scan::new().start("a").stop("z").limit(3).caching(2).batch(1)));
+    assert!(plain(Scan::new().prefix("r")));
+    assert!(!plain(Scan::new().reversed(true)));
+    assert!(!plain(Scan::new().filter(filter::parse("KeyOnlyFilter()").unwrap())));
+    assert!(!plain(Scan::new().raw(true)));
+    assert!(!plain(Scan::new().max_versions(2)));
+    assert!(!plain(Scan::new().column("cf", "q")));
+    assert!(plain(Scan::new().family("cf")));
+    assert!(!plain(Scan::new().time_range(0, 5)));
+    let n = table_with(&e, "n", vec![FamilyDescriptor::new("cf").new_version_behavior(true)]);
+    assert!(!n.scan(Scan::new()).unwrap().is_plain_read());
+}
