@@ -2405,6 +2405,7 @@ proptest::proptest! {
         proptest::prop_assert_eq!(collected, ops.len() * 4 * 3);
     }
 }
+
 /// One write of [`plain_scans_match_general_reads`]: `bool` picks the family.
 #[derive(Debug, Clone)]
 enum PlainOp {
