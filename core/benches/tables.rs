@@ -32,27 +32,86 @@
 //! to its background threads (a memtable rotation, a flush, a compaction) or always finds its
 //! own caches evicted by the other. Each side's inputs (the `Put`, or the raw key and value)
 //! are built before its timer starts; what they cost to free is inside it, on both sides.
+//!
+//! Tracing: with `RUST_LOG` set to a level (`error`, `warn`, `info`, `debug`, `trace`), both
+//! stores' fjall and lsm-tree log lines go to stderr, each stamped with the seconds since the
+//! bench started and its thread, and the put workloads list their calls over 1 ms with the same
+//! stamps, so a slow put can be lined up with the memtable rotations, flushes, compactions and
+//! write halts around it.
 
 use std::time::{Duration, Instant};
 
 use kabase::table::codec::column_key;
 use kabase::{CellKind, Engine, FamilyDescriptor, Get, Mutation, Put, Scan, TableDescriptor};
 
+/// The bench's logger (see "Tracing" above).
+struct BenchLog {
+    start: Instant,
+    level: log::LevelFilter,
+}
+
+impl log::Log for BenchLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= self.level
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            let t = std::thread::current();
+            // The kernel's thread id, to line log lines up with `strace -f` or `perf trace`.
+            let tid = unsafe { libc::gettid() };
+            eprintln!(
+                "[{:>11.6} {:<14} {tid:<7} {:<5} {}] {}",
+                self.start.elapsed().as_secs_f64(),
+                t.name().unwrap_or("?"),
+                r.level(),
+                r.target(),
+                r.args()
+            );
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Install [`BenchLog`] when `RUST_LOG` names a level; returns whether it did.
+fn init_log(start: Instant) -> bool {
+    let Some(level) = std::env::var("RUST_LOG").ok().and_then(|v| v.parse::<log::LevelFilter>().ok()) else {
+        return false;
+    };
+    let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    eprintln!("[   0.000000 bench started at UNIX time {:.6}]", unix.as_secs_f64() - start.elapsed().as_secs_f64());
+    let logger: &'static BenchLog = Box::leak(Box::new(BenchLog { start, level }));
+    log::set_logger(logger).map(|()| log::set_max_level(level)).is_ok()
+}
+
+/// When the bench started (the stamps of the log lines and of the slow calls).
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 struct Stats {
     name: &'static str,
     ops: u64,
     total: Duration,
     lat: Vec<Duration>,
+    /// Calls over 1 ms: when they started (seconds since [`START`]) and how long they took.
+    slow: Vec<(f64, Duration)>,
 }
 
 impl Stats {
     fn new(name: &'static str) -> Stats {
-        Stats { name, ops: 0, total: Duration::ZERO, lat: Vec::new() }
+        Stats { name, ops: 0, total: Duration::ZERO, lat: Vec::new(), slow: Vec::new() }
     }
     fn record(&mut self, ops: u64, d: Duration) {
         self.ops += ops;
         self.total += d;
         self.lat.push(d);
+    }
+    /// Record a call that started at `s` and ends now, keeping its start if it took over 1 ms.
+    fn record_since(&mut self, ops: u64, s: Instant) {
+        let d = s.elapsed();
+        if d > Duration::from_millis(1) {
+            let at = START.get().map_or(0.0, |t0| s.duration_since(*t0).as_secs_f64());
+            self.slow.push((at, d));
+        }
+        self.record(ops, d);
     }
     fn ops_per_sec(&self) -> f64 {
         self.ops as f64 / self.total.as_secs_f64().max(1e-9)
@@ -126,6 +185,14 @@ fn report_stalls(k: &Stats, r: &Stats) {
         rt,
         r.total
     );
+    if log::max_level() > log::LevelFilter::Off {
+        let mut all: Vec<(f64, Duration, &str)> =
+            k.slow.iter().map(|&(a, d)| (a, d, "kabase")).chain(r.slow.iter().map(|&(a, d)| (a, d, "raw"))).collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (at, d, side) in all {
+            eprintln!("[{at:>11.6} slow {side:<6} {}] took {d:.1?}", k.name);
+        }
+    }
 }
 
 /// The raw keyspace's options: the ones kabase gives a family with the defaults the bench table
@@ -146,6 +213,8 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
+    let start = *START.get_or_init(Instant::now);
+    init_log(start);
     let cells: u64 = std::env::var("KABASE_BENCH_CELLS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let base = tempfile::tempdir().expect("tempdir");
     let engine = Engine::open(base.path().join("kabase")).expect("open kabase");
@@ -177,7 +246,7 @@ fn main() {
             for r in t.batch(ms).expect("batch") {
                 r.expect("put");
             }
-            kb.record(n, s.elapsed());
+            kb.record_since(n, s);
         };
         let run_raw = |rb: &mut Stats, pairs: Vec<(Vec<u8>, Vec<u8>)>| {
             let s = Instant::now();
@@ -186,7 +255,7 @@ fn main() {
                 b.insert(&raw, k, v);
             }
             b.commit().expect("raw batch");
-            rb.record(n, s.elapsed());
+            rb.record_since(n, s);
         };
         if kabase_first {
             run_kabase(&mut kb, ms);
@@ -204,18 +273,19 @@ fn main() {
     let singles = env_u64("KABASE_BENCH_SINGLES", (cells / 10).clamp(10_000, 200_000));
     let mut ks = Stats::new("single put");
     let mut rs = Stats::new("single put");
+    log::info!("single put starts");
     for j in cells..cells + singles {
         let p = Put::new(row(j)).add_at("cf", "q", 1, value(j));
         let (k, v) = (key(j), value(j));
         let run_kabase = |ks: &mut Stats, p: Put| {
             let s = Instant::now();
             t.put(p).expect("put");
-            ks.record(1, s.elapsed());
+            ks.record_since(1, s);
         };
         let run_raw = |rs: &mut Stats, k: Vec<u8>, v: Vec<u8>| {
             let s = Instant::now();
             raw.insert(k, v).expect("raw put");
-            rs.record(1, s.elapsed());
+            rs.record_since(1, s);
         };
         // Alternate which store goes first, as for the batched put.
         if j % 2 == 0 {

@@ -27,6 +27,7 @@
 
 pub mod codec;
 mod handle;
+mod memtables;
 mod nvb;
 mod plain;
 pub mod ops;
@@ -136,6 +137,9 @@ pub(crate) struct TablesState {
     admin: Mutex<()>,
     pub(crate) committer: write::Committer,
     ttl: TtlRegistry,
+    /// Holds the family keyspaces' memtables so they are freed off fjall's locks.
+    memtables: Arc<memtables::MemtableKeeper>,
+    /// The background thread ([`write::spawn_background`]).
     flusher: Mutex<Option<(crossbeam_channel::Sender<()>, std::thread::JoinHandle<()>)>>,
     closed: AtomicBool,
 }
@@ -181,6 +185,7 @@ impl TablesState {
         let mut namespaces = BTreeMap::new();
         let mut tables = BTreeMap::new();
         let mut live_ks = std::collections::HashSet::new();
+        let memtables = Arc::new(memtables::MemtableKeeper::default());
         for kv in meta.prefix(b"ns/") {
             let (_, v) = kv.into_inner()?;
             let m: NamespaceMeta = serde_json::from_slice(&v).map_err(io_json)?;
@@ -220,7 +225,7 @@ impl TablesState {
                 live_ks.insert(ks_name(m.id, *fid));
             }
             let name = TableName::parse(&m.descriptor.name)?;
-            let shape = Self::build_shape(db, &ttl, m)?;
+            let shape = Self::build_shape(db, &ttl, &memtables, m)?;
             tables.insert(name.full(), Arc::new(TableRt { name, shape: RwLock::new(Arc::new(shape)) }));
         }
         // Drop keyspaces left behind by a crash between keyspace creation and metadata write
@@ -234,8 +239,8 @@ impl TablesState {
         }
         let committer = write::Committer::open(db, &meta)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let handle = write::spawn_async_flusher(db.clone(), committer.async_pending.clone(), rx)
-            .map_err(|e| Error::io("start the WAL flusher thread", e))?;
+        let handle = write::spawn_background(db.clone(), committer.async_pending.clone(), memtables.clone(), rx)
+            .map_err(|e| Error::io("start the tables' background thread", e))?;
         Ok(TablesState {
             db: db.clone(),
             meta,
@@ -243,18 +248,20 @@ impl TablesState {
             admin: Mutex::new(()),
             committer,
             ttl,
+            memtables,
             flusher: Mutex::new(Some((tx, handle))),
             closed: AtomicBool::new(false),
         })
     }
 
-    fn build_shape(db: &fjall::Database, ttl: &TtlRegistry, meta: TableMeta) -> Result<Shape> {
+    fn build_shape(db: &fjall::Database, ttl: &TtlRegistry, memtables: &memtables::MemtableKeeper, meta: TableMeta) -> Result<Shape> {
         let mut fams: Vec<FamilyRt> = Vec::with_capacity(meta.descriptor.families.len());
         for (desc, fid) in meta.descriptor.families.iter().zip(meta.family_ids.iter()) {
             let opts = ks_options(desc);
             let name = ks_name(meta.id, *fid);
             ttl.set(&name, if desc.min_versions == 0 { desc.ttl_ms() } else { None });
             let ks = db.keyspace(&name, move || opts)?;
+            memtables.watch(&name, &ks);
             fams.push(FamilyRt { desc: desc.clone(), ks });
         }
         fams.sort_by(|a, b| a.desc.name.cmp(&b.desc.name));
@@ -271,6 +278,7 @@ impl TablesState {
             drop(tx);
             let _ = handle.join();
         }
+        self.memtables.clear();
         Ok(())
     }
 
@@ -450,7 +458,7 @@ impl Engine {
             enabled: true,
         };
         // Keyspaces first, then the record: a crash in between leaves orphans that open() drops.
-        let shape = TablesState::build_shape(&ts.db, &ts.ttl, meta.clone())?;
+        let shape = TablesState::build_shape(&ts.db, &ts.ttl, &ts.memtables, meta.clone())?;
         ts.save_table(&meta, &tn.full())?;
         ts.catalog.write().tables.insert(tn.full(), Arc::new(TableRt { name: tn, shape: RwLock::new(Arc::new(shape)) }));
         Ok(())
@@ -523,7 +531,7 @@ impl Engine {
         let mut meta = old.meta.clone();
         f(&mut meta, &old)?;
         meta.key_format = codec::key_format_for(&meta.descriptor.families);
-        let shape = TablesState::build_shape(&ts.db, &ts.ttl, meta.clone())?;
+        let shape = TablesState::build_shape(&ts.db, &ts.ttl, &ts.memtables, meta.clone())?;
         ts.save_table(&meta, &rt.name.full())?;
         *rt.shape.write() = Arc::new(shape);
         // Drop keyspaces of removed families.
@@ -531,6 +539,7 @@ impl Engine {
             let still = meta.family_ids.contains(fid);
             if !still {
                 if let Some(f) = old.families.iter().find(|f| f.desc.name == desc.name) {
+                    ts.memtables.forget(&ks_name(old.meta.id, *fid));
                     ts.db.delete_keyspace(f.ks.clone())?;
                 }
             }
@@ -701,6 +710,9 @@ impl Engine {
             let mut w = rt.shape.write();
             let meta = old.meta.clone();
             *w = Arc::new(Shape { meta, families: Vec::new(), family_names: Vec::new(), keyspaces: Vec::new(), dropped: true });
+        }
+        for fid in &old.meta.family_ids {
+            ts.memtables.forget(&ks_name(old.meta.id, *fid));
         }
         for f in &old.families {
             ts.db.delete_keyspace(f.ks.clone())?;

@@ -2574,3 +2574,45 @@ fn plain_path_only_for_plain_scans() {
     let n = table_with(&e, "n", vec![FamilyDescriptor::new("cf").new_version_behavior(true)]);
     assert!(!n.scan(Scan::new()).unwrap().is_plain_read());
 }
+
+/// The tables' background thread frees the flushed memtables that only the memtable keeper
+/// still holds (memtables.rs: off fjall's locks, so writers do not wait for the freeing), the
+/// data stays readable, and deleting a table stops watching its keyspaces.
+#[test]
+fn flushed_memtables_are_freed_by_the_background_thread() {
+    let e = engine();
+    let t = simple(&e);
+    let ts = &e.inner.tables;
+    let rt = ts.lookup("t").unwrap();
+    let name = ks_name(rt.shape.read().id(), 0);
+    let ks = rt.shape.read().families[0].ks.clone();
+    assert_eq!(ts.memtables.held(&name), 1, "the active memtable is watched from the start");
+    let wait_for = |what: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !what() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    for round in 0..4u32 {
+        for i in 0..200u32 {
+            t.put(Put::new(format!("r{round}-{i:04}")).add("cf", "q", vec![round as u8; 100])).unwrap();
+        }
+        // The thread takes each new active memtable within a tick.
+        let active = fjall::AbstractTree::active_memtable(&ks.tree).id();
+        wait_for(&|| ts.memtables.holds(&name, active));
+        assert!(ts.memtables.holds(&name, active), "round {round}");
+        // Each flush rotates the memtable; the rotation's version GC drops fjall's references
+        // to the memtables flushed before it.
+        e.flush_table("t").unwrap();
+    }
+    wait_for(&|| ts.memtables.freed() >= 2);
+    assert!(ts.memtables.freed() >= 2, "freed {}", ts.memtables.freed());
+    assert!(ts.memtables.held(&name) <= 3, "held {}", ts.memtables.held(&name));
+    for round in 0..4u32 {
+        let r = t.get(Get::new(format!("r{round}-0123"))).unwrap();
+        assert_eq!(r.value("cf", "q"), Some(&vec![round as u8; 100][..]));
+    }
+    e.disable_table("t").unwrap();
+    e.delete_table("t").unwrap();
+    assert_eq!(ts.memtables.held(&name), 0);
+}

@@ -36,6 +36,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use crate::cell::{Cell, CellKind};
 use crate::error::{Error, Result};
 use crate::table::codec;
+use crate::table::memtables::MemtableKeeper;
 use crate::table::schema::{Durability, TableName};
 
 /// Reservation block of change sequence numbers.
@@ -557,26 +558,24 @@ impl Committer {
     }
 }
 
-/// Background flusher for ASYNC_WAL writes: hands the journal to the OS every 50 ms when an
-/// async write is pending. Stops when the stop channel is dropped or signalled.
-pub(crate) fn spawn_async_flusher(
+/// The tables' background thread. Every 50 ms it hands the journal to the OS if an ASYNC_WAL
+/// write is pending, and lets the [`MemtableKeeper`] free the flushed memtables only it still
+/// holds (off fjall's locks: see `memtables.rs`). Stops when the stop channel is dropped or
+/// signalled, after a last journal hand-off.
+pub(crate) fn spawn_background(
     db: fjall::Database,
     pending: Arc<AtomicBool>,
+    memtables: Arc<MemtableKeeper>,
     stop: crossbeam_channel::Receiver<()>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new().name("kabase-wal-flush".into()).spawn(move || loop {
-        match stop.recv_timeout(Duration::from_millis(50)) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                if pending.swap(false, Ordering::AcqRel) {
-                    let _ = db.persist(fjall::PersistMode::Buffer);
-                }
-            }
-            _ => {
-                if pending.swap(false, Ordering::AcqRel) {
-                    let _ = db.persist(fjall::PersistMode::Buffer);
-                }
-                return;
-            }
+    std::thread::Builder::new().name("kabase-tables".into()).spawn(move || loop {
+        let stopping = !matches!(stop.recv_timeout(Duration::from_millis(50)), Err(crossbeam_channel::RecvTimeoutError::Timeout));
+        if pending.swap(false, Ordering::AcqRel) {
+            let _ = db.persist(fjall::PersistMode::Buffer);
         }
+        if stopping {
+            return;
+        }
+        memtables.release();
     })
 }
