@@ -294,16 +294,24 @@ impl Cursor {
         self.seek(target)
     }
 
-    /// Move past whatever is left of the current row (forward cursors).
+    /// Move past whatever is left of the current row (forward cursors). Inlined: a read
+    /// mostly ends with the cursor already past its row.
+    #[inline]
     fn finish_row(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
-        if self.peek().is_some() {
-            codec::row_end_key(scratch, &self.row);
-            let target = std::mem::take(scratch);
-            let r = read::skip_to(self, &target);
-            *scratch = target;
-            r?;
+        match &self.head {
+            Some(h) if h.in_row => self.skip_rest_of_row(scratch),
+            _ => Ok(()),
         }
-        Ok(())
+    }
+
+    /// [`Cursor::finish_row`] when the head is still in the row: seek to the row's end.
+    #[inline(never)]
+    fn skip_rest_of_row(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
+        codec::row_end_key(scratch, &self.row);
+        let target = std::mem::take(scratch);
+        let r = read::skip_to(self, &target);
+        *scratch = target;
+        r
     }
 }
 
@@ -528,30 +536,32 @@ impl Scanner {
     /// Read one row of the open chunk; `None` when it was filtered out or the scan ended.
     /// Read one row of the open chunk into `row_out` and `cells` (which must be empty); false
     /// when it was filtered out or the scan ended.
+    /// The caller ([`Scanner::next_row`]) has checked the limit.
     fn step<O: CellSink>(&mut self, row_out: &mut Vec<u8>, cells: &mut O) -> Result<bool> {
-        if self.limit.is_some_and(|l| self.rows_returned >= l) {
-            self.done = true;
-            return Ok(false);
-        }
         let Some(cursors) = self.cursors.as_mut() else {
             return Ok(false);
         };
-        // The next row: smallest (forward) or largest (reversed) head row.
+        // The next row: smallest (forward) or largest (reversed) head row; with one family,
+        // its cursor's.
         let mut best: Option<usize> = None;
-        for (i, c) in cursors.iter().enumerate() {
-            if let Some(r) = c.row() {
-                let better = match best.and_then(|b| cursors[b].row()) {
-                    None => true,
-                    Some(x) => {
-                        if self.reversed {
-                            r > x
-                        } else {
-                            r < x
+        if let [c] = &cursors[..] {
+            best = c.head.as_ref().map(|_| 0);
+        } else {
+            for (i, c) in cursors.iter().enumerate() {
+                if let Some(r) = c.row() {
+                    let better = match best.and_then(|b| cursors[b].row()) {
+                        None => true,
+                        Some(x) => {
+                            if self.reversed {
+                                r > x
+                            } else {
+                                r < x
+                            }
                         }
+                    };
+                    if better {
+                        best = Some(i);
                     }
-                };
-                if better {
-                    best = Some(i);
                 }
             }
         }
@@ -768,8 +778,11 @@ impl Scanner {
         let mut cells = std::mem::take(&mut self.view_cells);
         cells.clear();
         let r = self.next_row(&mut row, &mut cells);
-        self.view_row = row;
-        self.view_cells = cells;
+        // Put the buffers back without dropping the empty placeholders `take` left (they own
+        // no allocation, so forgetting them leaks nothing; dropping them costs a row's worth
+        // of instructions).
+        std::mem::forget(std::mem::replace(&mut self.view_row, row));
+        std::mem::forget(std::mem::replace(&mut self.view_cells, cells));
         if !r? {
             self.view_cells.clear();
             return Ok(None);
