@@ -161,9 +161,6 @@ impl ReadPlan {
     /// Give single families their own time range (HBase `setColumnFamilyTimeRange`); a family
     /// the table does not have is an error.
     pub(crate) fn with_family_ranges(mut self, shape: &Shape, ranges: &std::collections::BTreeMap<Vec<u8>, TimeRange>) -> Result<ReadPlan> {
-        if ranges.is_empty() {
-            return Ok(self);
-        }
         for (family, tr) in ranges {
             check_time_range(tr)?;
             let index = family_index(shape, family)?;
@@ -497,7 +494,10 @@ impl Table {
     pub fn get(&self, mut get: Get) -> Result<RowResult> {
         check_row(&get.row)?;
         let shape = self.shape()?;
-        let plan = plan(&shape, &get.columns, get.time_range, get.max_versions)?.with_family_ranges(&shape, &get.family_time_ranges)?;
+        let mut plan = plan(&shape, &get.columns, get.time_range, get.max_versions)?;
+        if !get.family_time_ranges.is_empty() {
+            plan = plan.with_family_ranges(&shape, &get.family_time_ranges)?;
+        }
         let cells = self.read_row_locked_or_not(&shape, &get.row, &plan, get.filter.as_deref_mut())?;
         let Get { row, columns, family_time_ranges, .. } = get;
         drop_map(columns.families);
