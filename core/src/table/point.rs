@@ -142,6 +142,10 @@ fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw
             }
         }
     }
+    if raw.is_empty() {
+        // No source holds the row (every miss): nothing to merge.
+        return Ok(Some(0));
+    }
     let visited = raw.len() as u64;
     if sources > 1 {
         // Each source is in order already; the stable sort merges their runs.
