@@ -66,6 +66,10 @@ pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Copies the runs between 0x00 bytes whole (rows and qualifiers rarely hold any).
 pub fn push_escaped_prefix(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
+    if !has_zero(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut rest = bytes;
     while let Some(i) = rest.iter().position(|&b| b == 0) {
         out.extend_from_slice(&rest[..=i]);
@@ -73,6 +77,24 @@ pub fn push_escaped_prefix(out: &mut Vec<u8>, bytes: &[u8]) {
         rest = &rest[i + 1..];
     }
     out.extend_from_slice(rest);
+}
+
+/// Whether `bytes` holds a 0x00, eight bytes at a time (the classic has-zero-byte test: a
+/// word has a zero byte iff `(w - 0x01..01) & !w & 0x80..80` is not zero).
+#[inline]
+fn has_zero(bytes: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let w = u64::from_le_bytes(a);
+        if w.wrapping_sub(LO) & !w & HI != 0 {
+            return true;
+        }
+    }
+    words.remainder().contains(&0)
 }
 
 /// Append the raw bytes of an escaped string without its terminator (`enc` as cut by
@@ -594,6 +616,23 @@ pub fn stored_codec(stored: &[u8]) -> Option<u8> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn has_zero_finds_a_zero_byte_anywhere() {
+        for len in 0..40 {
+            assert!(!has_zero(&vec![0x41; len]), "len {len}");
+            assert!(!has_zero(&vec![0x80; len]), "len {len}");
+            assert!(!has_zero(&vec![0x01; len]), "len {len}");
+            for i in 0..len {
+                let mut v = vec![0x41; len];
+                v[i] = 0;
+                assert!(has_zero(&v), "len {len} zero at {i}");
+                let mut v = vec![0x01; len];
+                v[i] = 0;
+                assert!(has_zero(&v), "len {len} zero at {i} among 0x01");
+            }
+        }
+    }
 
     #[test]
     fn binary_rows_round_trip() {

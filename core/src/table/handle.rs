@@ -51,7 +51,7 @@ impl std::fmt::Debug for Table {
 
 /// Families a read touches, in family order.
 pub(crate) struct ReadPlan {
-    pub fams: Vec<FamilyPlan>,
+    pub fams: FamilyPlans,
     pub max_versions: u32,
     /// Return delete markers and masked puts (a raw scan).
     pub raw: bool,
@@ -67,13 +67,64 @@ pub(crate) struct FamilyPlan {
     pub qualifiers_enc: Option<Vec<Vec<u8>>>,
 }
 
+/// A plan's families: one family (the common table) inline, so that a get of a one-family
+/// table allocates nothing for its plan; more in a vector. Reads as a slice.
+pub(crate) enum FamilyPlans {
+    One([FamilyPlan; 1]),
+    Many(Vec<FamilyPlan>),
+}
+
+impl FamilyPlans {
+    fn from_vec(mut v: Vec<FamilyPlan>) -> FamilyPlans {
+        match v.pop() {
+            Some(fp) if v.is_empty() => FamilyPlans::One([fp]),
+            Some(fp) => {
+                v.push(fp);
+                FamilyPlans::Many(v)
+            }
+            None => FamilyPlans::Many(v),
+        }
+    }
+}
+
+impl std::ops::Deref for FamilyPlans {
+    type Target = [FamilyPlan];
+    fn deref(&self) -> &[FamilyPlan] {
+        match self {
+            FamilyPlans::One(a) => a,
+            FamilyPlans::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for FamilyPlans {
+    fn deref_mut(&mut self) -> &mut [FamilyPlan] {
+        match self {
+            FamilyPlans::One(a) => a,
+            FamilyPlans::Many(v) => v,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a FamilyPlans {
+    type Item = &'a FamilyPlan;
+    type IntoIter = std::slice::Iter<'a, FamilyPlan>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 pub(crate) fn plan(shape: &Shape, sel: &ColumnSelection, time_range: TimeRange, max_versions: u32) -> Result<ReadPlan> {
     if max_versions == 0 {
         return Err(Error::invalid("max versions must be at least 1"));
     }
     check_time_range(&time_range)?;
     let fams = if sel.is_all() {
-        (0..shape.families.len()).map(|index| FamilyPlan { index, time_range, qualifiers_enc: None }).collect()
+        if let [_] = shape.families.as_slice() {
+            FamilyPlans::One([FamilyPlan { index: 0, time_range, qualifiers_enc: None }])
+        } else {
+            FamilyPlans::Many((0..shape.families.len()).map(|index| FamilyPlan { index, time_range, qualifiers_enc: None }).collect())
+        }
     } else {
         let mut v = Vec::new();
         for (f, qs) in &sel.families {
@@ -94,7 +145,7 @@ pub(crate) fn plan(shape: &Shape, sel: &ColumnSelection, time_range: TimeRange, 
             v.push(FamilyPlan { index, time_range, qualifiers_enc });
         }
         v.sort_by_key(|f| f.index);
-        v
+        FamilyPlans::from_vec(v)
     };
     Ok(ReadPlan { fams, max_versions, raw: false })
 }
@@ -118,6 +169,15 @@ impl ReadPlan {
             }
         }
         Ok(self)
+    }
+}
+
+/// Drop a map, skipping the drop glue (about 40 instructions: an into-iterator walked to its
+/// end) when it is empty: an empty `BTreeMap` owns no allocation, so forgetting it leaks nothing.
+/// A plain get carries two empty maps.
+fn drop_map<K, V>(m: std::collections::BTreeMap<K, V>) {
+    if m.is_empty() {
+        std::mem::forget(m);
     }
 }
 
@@ -388,7 +448,7 @@ impl Table {
             let r = process_row(shape, plan, row, row_enc, cursors, read::NOW_UNREAD, None, out, &mut ReadBufs::default());
             (r, cursors.iter().map(|c| c.visited).sum::<u64>())
         };
-        let (r, visited) = if let [fp] = plan.fams.as_slice() {
+        let (r, visited) = if let [fp] = &plan.fams[..] {
             // One family (the common get): no cursor list.
             let mut c = Cursor::open_unpinned_row(&shape.families[fp.index].ks, row_enc)?;
             run(std::slice::from_mut(&mut c), &mut out)
@@ -434,9 +494,15 @@ impl Table {
     pub fn get(&self, mut get: Get) -> Result<RowResult> {
         check_row(&get.row)?;
         let shape = self.shape()?;
-        let plan = plan(&shape, &get.columns, get.time_range, get.max_versions)?.with_family_ranges(&shape, &get.family_time_ranges)?;
+        let mut plan = plan(&shape, &get.columns, get.time_range, get.max_versions)?;
+        if !get.family_time_ranges.is_empty() {
+            plan = plan.with_family_ranges(&shape, &get.family_time_ranges)?;
+        }
         let cells = self.read_row_locked_or_not(&shape, &get.row, &plan, get.filter.as_deref_mut())?;
-        Ok(RowResult { row: get.row, cells: cells.unwrap_or_default() })
+        let Get { row, columns, family_time_ranges, .. } = get;
+        drop_map(columns.families);
+        drop_map(family_time_ranges);
+        Ok(RowResult { row, cells: cells.unwrap_or_default() })
     }
 
     /// Whether a get finds any cell.

@@ -92,13 +92,14 @@ fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw
     if !Arc::ptr_eq(&tree.active_memtable(), &mt) {
         return Ok(None);
     }
-    // Bounds as lsm-tree's range builds them (see its `TreeIter::create_range`).
     // The lower bound as lsm-tree's range builds it (see its `TreeIter::create_range`); the row
-    // ends at the first key at or past `upper`.
+    // ends at the first key at or past `upper`. The skip list is walked entry by entry from its
+    // lower bound (no range iterator to build and drop: a miss finds one entry past the row).
     let lo = InternalValue::from_components(row_enc, Slice::empty(), SeqNo::MAX, ValueType::Tombstone).key;
     let mut sources = 0;
     let before = raw.len();
-    for e in mt.items.range((Bound::Included(lo), Bound::Unbounded)) {
+    let mut next = mt.items.lower_bound(Bound::Included(&lo));
+    while let Some(e) = next {
         if e.key().user_key[..] >= *upper {
             break;
         }
@@ -109,6 +110,7 @@ fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw
             }
             raw.push(InternalValue { key: e.key().clone(), value: e.value().clone() });
         }
+        next = e.next();
     }
     sources += usize::from(raw.len() > before);
     // The tables' bounds, built when a table covers the row (a miss past every table's key
@@ -139,6 +141,10 @@ fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw
                 sources += usize::from(raw.len() > before);
             }
         }
+    }
+    if raw.is_empty() {
+        // No source holds the row (every miss): nothing to merge.
+        return Ok(Some(0));
     }
     let visited = raw.len() as u64;
     if sources > 1 {
