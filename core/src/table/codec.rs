@@ -66,7 +66,7 @@ pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Copies the runs between 0x00 bytes whole (rows and qualifiers rarely hold any).
 pub fn push_escaped_prefix(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
-    if !has_zero(bytes) {
+    if first_zero(bytes).is_none() {
         out.extend_from_slice(bytes);
         return;
     }
@@ -79,22 +79,25 @@ pub fn push_escaped_prefix(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(rest);
 }
 
-/// Whether `bytes` holds a 0x00, eight bytes at a time (the classic has-zero-byte test: a
-/// word has a zero byte iff `(w - 0x01..01) & !w & 0x80..80` is not zero).
+/// The position of the first 0x00 byte of `b`, testing eight bytes at a time (the classic
+/// has-zero-byte test: a word has a zero byte iff `(w - 0x01..01) & !w & 0x80..80` is not zero,
+/// and the lowest byte it flags is the first zero byte, since a borrow can only flag bytes above
+/// a zero byte).
 #[inline]
-fn has_zero(bytes: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
+pub(crate) fn first_zero(b: &[u8]) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = b.chunks_exact(8);
+    let mut at = 0;
     for w in &mut words {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        let w = u64::from_le_bytes(a);
-        if w.wrapping_sub(LO) & !w & HI != 0 {
-            return true;
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let t = w.wrapping_sub(LOW) & !w & HIGH;
+        if t != 0 {
+            return Some(at + (t.trailing_zeros() / 8) as usize);
         }
+        at += 8;
     }
-    words.remainder().contains(&0)
+    words.remainder().iter().position(|&x| x == 0).map(|p| at + p)
 }
 
 /// Append the raw bytes of an escaped string without its terminator (`enc` as cut by
@@ -618,18 +621,21 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn has_zero_finds_a_zero_byte_anywhere() {
+    fn first_zero_finds_the_first_zero_byte() {
+        // Every length up to 40, a zero at every position (or none), other bytes that trip
+        // the word test's borrows (0x01, 0x80, 0xFF) around it, and a second zero after it.
         for len in 0..40 {
-            assert!(!has_zero(&vec![0x41; len]), "len {len}");
-            assert!(!has_zero(&vec![0x80; len]), "len {len}");
-            assert!(!has_zero(&vec![0x01; len]), "len {len}");
-            for i in 0..len {
-                let mut v = vec![0x41; len];
-                v[i] = 0;
-                assert!(has_zero(&v), "len {len} zero at {i}");
-                let mut v = vec![0x01; len];
-                v[i] = 0;
-                assert!(has_zero(&v), "len {len} zero at {i} among 0x01");
+            for fill in [0x01u8, 0x80, 0xFF, 0x7F, b'r'] {
+                for zero in (0..len).map(Some).chain([None]) {
+                    let mut b = vec![fill; len];
+                    if let Some(z) = zero {
+                        b[z] = 0;
+                        if z + 3 < len {
+                            b[z + 3] = 0;
+                        }
+                    }
+                    assert_eq!(first_zero(&b), b.iter().position(|&x| x == 0), "len {len} fill {fill:#x} zero {zero:?}");
+                }
             }
         }
     }
