@@ -615,6 +615,29 @@ pub fn stored_codec(stored: &[u8]) -> Option<u8> {
     stored.first().map(|b| b & CODEC_MASK)
 }
 
+/// Byte strings for tests of zero-byte searches: every length up to 40, a zero at every position
+/// (or none), other bytes that trip the word test's borrows (0x01, 0x80, 0xFF) around it, and a
+/// second zero after it.
+#[cfg(test)]
+pub(crate) fn zero_search_cases() -> Vec<Vec<u8>> {
+    let mut cases = Vec::new();
+    for len in 0..40 {
+        for fill in [0x01u8, 0x80, 0xFF, 0x7F, b'r'] {
+            for zero in (0..len).map(Some).chain([None]) {
+                let mut b = vec![fill; len];
+                if let Some(z) = zero {
+                    b[z] = 0;
+                    if z + 3 < len {
+                        b[z + 3] = 0;
+                    }
+                }
+                cases.push(b);
+            }
+        }
+    }
+    cases
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,21 +645,8 @@ mod tests {
 
     #[test]
     fn first_zero_finds_the_first_zero_byte() {
-        // Every length up to 40, a zero at every position (or none), other bytes that trip
-        // the word test's borrows (0x01, 0x80, 0xFF) around it, and a second zero after it.
-        for len in 0..40 {
-            for fill in [0x01u8, 0x80, 0xFF, 0x7F, b'r'] {
-                for zero in (0..len).map(Some).chain([None]) {
-                    let mut b = vec![fill; len];
-                    if let Some(z) = zero {
-                        b[z] = 0;
-                        if z + 3 < len {
-                            b[z + 3] = 0;
-                        }
-                    }
-                    assert_eq!(first_zero(&b), b.iter().position(|&x| x == 0), "len {len} fill {fill:#x} zero {zero:?}");
-                }
-            }
+        for b in zero_search_cases() {
+            assert_eq!(first_zero(&b), b.iter().position(|&x| x == 0), "{b:?}");
         }
     }
 
