@@ -24,39 +24,73 @@ fn filter_arg(filter: Option<Vec<u8>>) -> PyResult<Option<Vec<u8>>> {
 /// of one table mostly repeat their columns, so each name object is made once per batch and
 /// shared (bytes are immutable) instead of once per cell.
 struct ColumnNames<'py> {
-    names: Vec<(Vec<u8>, Vec<u8>, Bound<'py, PyBytes>)>,
-    buf: Vec<u8>,
+    /// Per position: the name's bytes, where its qualifier starts, and the name object.
+    names: Vec<(Vec<u8>, usize, Bound<'py, PyBytes>)>,
 }
 
 impl<'py> ColumnNames<'py> {
     fn new() -> Self {
-        ColumnNames { names: Vec::new(), buf: Vec::with_capacity(64) }
+        ColumnNames { names: Vec::new() }
     }
 
-    /// The name of the `i`-th cell of a row, `family:qualifier`.
-    fn get(&mut self, py: Python<'py>, i: usize, family: &[u8], qualifier: &[u8]) -> Bound<'py, PyBytes> {
-        if let Some((f, q, o)) = self.names.get(i) {
-            if f.as_slice() == family && q.as_slice() == qualifier {
-                return o.clone();
-            }
+    /// The name of the `i`-th cell of a row, `family:qualifier` (borrowed: the caller takes its
+    /// own reference only if it keeps it).
+    fn get(&mut self, py: Python<'py>, i: usize, family: &[u8], qualifier: &[u8]) -> &Bound<'py, PyBytes> {
+        let same = self.names.get(i).is_some_and(|(name, at, _)| *at == family.len() + 1 && name.len() == *at + qualifier.len() && name[..family.len()] == *family && name[*at..] == *qualifier);
+        if same {
+            return &self.names[i].2;
         }
-        self.buf.clear();
-        self.buf.extend_from_slice(family);
-        self.buf.push(b':');
-        self.buf.extend_from_slice(qualifier);
-        let o = PyBytes::new(py, &self.buf);
-        let entry = (family.to_vec(), qualifier.to_vec(), o.clone());
-        if i < self.names.len() {
+        let mut name = Vec::with_capacity(family.len() + 1 + qualifier.len());
+        name.extend_from_slice(family);
+        name.push(b':');
+        name.extend_from_slice(qualifier);
+        let o = PyBytes::new(py, &name);
+        let entry = (name, family.len() + 1, o);
+        // Cells are visited from position 0, so `i` is at most `names.len()`.
+        let at = if i < self.names.len() {
             self.names[i] = entry;
-        } else if i == self.names.len() {
+            i
+        } else {
             self.names.push(entry);
-        }
-        o
+            self.names.len() - 1
+        };
+        &self.names[at].2
     }
 }
 
 /// Rows read and converted per chunk by `Scanner.next_batch`.
 const SCAN_CHUNK: usize = 64;
+
+/// The tuple `(a, b)`, made with the C API directly (pyo3's `PyTuple::new` goes through a
+/// generic iterator; a scan makes one of these per row and per cell).
+#[allow(unsafe_code)]
+fn pair<'py>(py: Python<'py>, a: Bound<'py, PyAny>, b: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    use pyo3::ffi;
+    // SAFETY: `PyTuple_New` returns a new reference (or NULL with an exception set), which
+    // `from_owned_ptr_or_err` takes over. `PyTuple_SetItem` on that fresh, unshared tuple of
+    // two with an index in range cannot fail; it steals the item's reference, which
+    // `into_ptr` gives up. A tuple dropped with an empty slot (not possible here) is freed
+    // safely by CPython.
+    unsafe {
+        let t = Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(2))?;
+        ffi::PyTuple_SetItem(t.as_ptr(), 0, a.into_ptr());
+        ffi::PyTuple_SetItem(t.as_ptr(), 1, b.into_ptr());
+        Ok(t)
+    }
+}
+
+/// `d[k] = v` with the C API directly (no conversion of `k` and `v`, which are Python objects
+/// already; `PyDict_SetItem` takes its own references).
+#[allow(unsafe_code)]
+fn dict_set(py: Python<'_>, d: &Bound<'_, PyDict>, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<()> {
+    // SAFETY: the three pointers are live objects for the call (borrowed from bound handles)
+    // and the GIL is held; `PyDict_SetItem` does not steal references.
+    if unsafe { pyo3::ffi::PyDict_SetItem(d.as_ptr(), k.as_ptr(), v.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch(py))
+    }
+}
 
 /// One row as `(row, [(column, value, ts)])`.
 fn row_to_tuple<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row) -> PyResult<Bound<'py, PyAny>> {
@@ -65,14 +99,14 @@ fn row_to_tuple<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row) -> 
         let t = PyTuple::new(
             py,
             [
-                names.get(py, i, &c.family, &c.qualifier).into_any(),
+                names.get(py, i, &c.family, &c.qualifier).clone().into_any(),
                 PyBytes::new(py, &c.value).into_any(),
                 c.timestamp.into_pyobject(py)?.into_any(),
             ],
         )?;
         cells.push(t);
     }
-    Ok(PyTuple::new(py, [PyBytes::new(py, &r.row).into_any(), PyList::new(py, cells)?.into_any()])?.into_any())
+    pair(py, PyBytes::new(py, &r.row).into_any(), PyList::new(py, cells)?.into_any())
 }
 
 /// One row as `(row, {column: value})` (or `{column: (value, ts)}` with `include_timestamp`),
@@ -87,16 +121,12 @@ fn row_to_dict<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row, incl
             continue;
         }
         last = Some((c.family.as_slice(), c.qualifier.as_slice()));
-        let name = names.get(py, i, &c.family, &c.qualifier);
+        let value = PyBytes::new(py, &c.value).into_any();
+        let value = if include_timestamp { pair(py, value, c.timestamp.into_pyobject(py)?.into_any())? } else { value };
+        dict_set(py, &d, names.get(py, i, &c.family, &c.qualifier), &value)?;
         i += 1;
-        let value = PyBytes::new(py, &c.value);
-        if include_timestamp {
-            d.set_item(name, (value, c.timestamp))?;
-        } else {
-            d.set_item(name, value)?;
-        }
     }
-    Ok(PyTuple::new(py, [PyBytes::new(py, &r.row).into_any(), d.into_any()])?.into_any())
+    pair(py, PyBytes::new(py, &r.row).into_any(), d.into_any())
 }
 
 /// Rows as `[(row, [(column, value, ts)])]`.
