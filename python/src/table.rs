@@ -4,6 +4,7 @@
 //! `family:qualifier`, grouped per row as `(row, [cells])`; a scan returns many rows per call.
 
 use kabase_sdk::{ErrorCode, FamilyOptions, MutationBuffer, ReadOptions, Row, RowMutation, RowStream, ScanOptions, Table};
+use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
@@ -361,7 +362,7 @@ impl PyTable {
         let stream = py.detach(move || t.scanner_with(&range, &read)).py()?;
         let inner = Arc::new(ScanSlot(stream));
         self.shared.register(Arc::downgrade(&inner) as std::sync::Weak<dyn Release>);
-        Ok(PyScanner { inner })
+        Ok(PyScanner { inner, rows: Mutex::new(Vec::new()) })
     }
 
     /// Add `amount` to an 8-byte big-endian counter; returns the new value.
@@ -392,6 +393,11 @@ impl PyTable {
 #[pyclass(module = "kabase._native", name = "Scanner", frozen)]
 pub struct PyScanner {
     inner: Arc<ScanSlot>,
+    /// The rows `next_batch` refills in place, kept between calls so that a scan read in many
+    /// small batches allocates its row buffers once (taken with `try_lock`: a call that finds
+    /// it in use by another thread's call uses a buffer of its own, never waits while holding
+    /// the GIL).
+    rows: Mutex<Vec<Row>>,
 }
 
 /// A scanner's rows: ended by `close()` (later batches are empty) or, with `Closed`, by closing
@@ -412,7 +418,12 @@ impl PyScanner {
     fn next_batch<'py>(&self, py: Python<'py>, n: usize, as_dict: bool, include_timestamp: bool) -> PyResult<Bound<'py, PyList>> {
         let n = n.max(1);
         let stream = &self.inner.0;
-        let mut rows: Vec<Row> = Vec::with_capacity(n.min(SCAN_CHUNK));
+        let mut kept = self.rows.try_lock();
+        let mut own = Vec::new();
+        let rows: &mut Vec<Row> = match kept.as_mut() {
+            Some(kept) => kept,
+            None => &mut own,
+        };
         let mut out: Vec<Bound<'py, PyAny>> = Vec::new();
         let mut names = ColumnNames::new();
         // Rows are read (GIL released) and converted a chunk at a time into one reused buffer
@@ -421,11 +432,11 @@ impl PyScanner {
         crate::gc::deferred(py, n.min(SCAN_CHUNK), || {
             while out.len() < n {
                 let want = (n - out.len()).min(SCAN_CHUNK);
-                let got = py.detach(|| stream.refill(&mut rows, want)).py()?;
+                let got = py.detach(|| stream.refill(rows, want)).py()?;
                 if out.is_empty() {
                     out.reserve(if got < want { got } else { n });
                 }
-                for r in &rows {
+                for r in rows.iter() {
                     out.push(if as_dict { row_to_dict(py, &mut names, r, include_timestamp)? } else { row_to_tuple(py, &mut names, r)? });
                 }
                 if got < want {
@@ -439,6 +450,9 @@ impl PyScanner {
     /// Release the scanner early.
     fn close(&self) {
         self.inner.0.end();
+        if let Some(mut rows) = self.rows.try_lock() {
+            *rows = Vec::new();
+        }
     }
 }
 

@@ -216,6 +216,28 @@ def test_scan_rows_with_different_columns(conn):
     assert t.rows(list(want)) == list(want.items())
 
 
+
+def test_scan_longer_than_a_native_chunk(conn):
+    # happybase's scan reads the native scanner in chunks smaller than `batch_size`: every
+    # row still comes once, in order, whatever the batch size, limit and direction.
+    conn.create_table("long", {"cf": {}})
+    t = conn.table("long")
+    n = 1000
+    with t.batch() as b:
+        for i in range(n):
+            b.put(b"k%04d" % i, {b"cf:v": b"%d" % i})
+    want = [(b"k%04d" % i, {b"cf:v": b"%d" % i}) for i in range(n)]
+    for batch_size in (1, 63, 64, 65, 1000, 5000):
+        assert list(t.scan(batch_size=batch_size)) == want
+        assert list(t.scan(batch_size=batch_size, sorted_columns=True)) == want
+    assert list(t.scan(batch_size=5000, limit=130)) == want[:130]
+    assert list(t.scan(batch_size=5000, reverse=True)) == want[::-1]
+    assert list(t.scan(row_start=b"k0100", row_stop=b"k0300")) == want[100:300]
+    it = t.scan(batch_size=5000)
+    assert [next(it) for _ in range(70)] == want[:70]
+    it.close()  # ends the scan early, as a generator
+
+
 @needs_filters
 def test_scan_filter_strings(conn):
     conn.create_table("f", {"cf": {}})

@@ -41,6 +41,39 @@ def test_threads_share_engine_table_and_scans(eng):
     assert len(list(t.scan())) == 800
 
 
+
+@needs_tables
+def test_threads_share_one_scanner(eng):
+    # Threads taking batches from one native scanner at once: every row comes out exactly once
+    # (a call that finds the scanner's row buffer in use by another thread uses its own).
+    c = happybase.Connection(engine=eng)
+    c.create_table("one", {"cf": {}})
+    t = c.table("one")
+    with t.batch() as b:
+        for j in range(3000):
+            b.put(b"r%05d" % j, {b"cf:v": b"%d" % j})
+    sc = t._native().scan(None, None, None, None, None, None, 1, False, None, 0, 100)
+    got, errs = [], []
+
+    def reader(n):
+        try:
+            while True:
+                rows = sc.next_batch(n, True, False)
+                if not rows:
+                    return
+                got.extend(rows)
+        except Exception as e:  # noqa: BLE001
+            errs.append(e)
+
+    ths = [threading.Thread(target=reader, args=(n,)) for n in (1, 7, 64, 200)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    assert not errs
+    assert sorted(got) == [(b"r%05d" % j, {b"cf:v": b"%d" % j}) for j in range(3000)]
+
+
 @needs_tables
 def test_default_engine_shared_across_threads():
     hb = HBase("localhost:2181")

@@ -15,6 +15,12 @@ __all__ = ["Table"]
 pack_i64 = Struct(">q").pack
 
 _MAX_VERSIONS = 2**31 - 1
+# Rows a scan takes from the native scanner per call, whatever its `batch_size` (happybase's
+# rows per Thrift round trip; at most that many here). Small chunks let the previous chunk's
+# rows be freed before the next are made, so CPython reuses their memory and free lists and
+# its collector has few young objects to walk: a 5,000-row chunk cost 4,621 instructions a
+# row, a 64-row one 4,149 (docs/benchmarks.md, Python binding, Session 7).
+_NATIVE_ROWS = 64
 
 
 def _check_ts(timestamp: Any) -> None:
@@ -188,14 +194,14 @@ class Table(object):
         try:
             while True:
                 if ordered:
-                    chunk = scanner.next_batch(batch_size)
+                    chunk = scanner.next_batch(min(batch_size, _NATIVE_ROWS))
                     if not chunk:
                         return
                     for r, cells in chunk:
                         yield r, make_row(cells, include_timestamp, ordered)
                 else:
                     # Row dicts are built natively, a batch at a time.
-                    chunk = scanner.next_batch(batch_size, True, include_timestamp)
+                    chunk = scanner.next_batch(min(batch_size, _NATIVE_ROWS), True, include_timestamp)
                     if not chunk:
                         return
                     yield from chunk
