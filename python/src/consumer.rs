@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use kabase_sdk::{KafkaConsumer, OffsetForTime, RebalanceCallback, Record, TimestampType};
+use kabase_sdk::{KafkaConsumer, OffsetForTime, PackedRecords, RebalanceCallback, TimestampType};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
@@ -20,12 +20,19 @@ use crate::error::IntoPyResult;
 use crate::producer::opt_bytes;
 use crate::record::PyConsumerRecord;
 
+/// The largest key and value buffer a consumer keeps from one poll to the next (a poll of
+/// 5,000 records of 1 KiB fills 5 MB).
+const MAX_KEPT_BYTES: usize = 64 << 20;
+
 /// The state of a `kabase._native.Consumer`.
 pub(crate) struct ConsumerSlot {
     consumer: KafkaConsumer,
     /// The first exception a Python rebalance callback raised, until the call that ran it
     /// raises it.
     listener_error: Mutex<Option<PyErr>>,
+    /// The buffers polls fill (kept between polls so their capacity is reused); taken out for
+    /// the length of a poll, so two threads polling at once each have their own.
+    packed: Mutex<Option<PackedRecords>>,
 }
 
 impl Release for ConsumerSlot {
@@ -79,26 +86,26 @@ impl RebalanceCallback for PyListener {
 
 /// Records as tuples `(topic, partition, offset, timestamp, timestamp_type, key, value,
 /// headers, key_size, value_size, header_size)`.
-pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &[Record]) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &PackedRecords) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
-    let mut last_topic: Option<(std::sync::Arc<str>, Bound<'py, PyAny>)> = None;
-    for r in recs {
+    let mut last_topic: Option<(usize, Bound<'py, PyAny>)> = None;
+    for r in recs.iter() {
         let topic = match &last_topic {
-            Some((t, obj)) if std::sync::Arc::ptr_eq(t, &r.topic) => obj.clone(),
+            Some((t, obj)) if *t == r.topic_index => obj.clone(),
             _ => {
                 let obj = r.topic.as_ref().into_pyobject(py)?.into_any();
-                last_topic = Some((r.topic.clone(), obj.clone()));
+                last_topic = Some((r.topic_index, obj.clone()));
                 obj
             }
         };
         let headers = PyList::empty(py);
         let mut hsize: i64 = 0;
-        for h in &r.headers {
+        for h in r.headers {
             hsize += h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64);
             headers.append((h.key.as_str(), opt_bytes(py, &h.value)))?;
         }
-        let ksize = r.key.as_ref().map_or(-1, |k| k.len() as i64);
-        let vsize = r.value.as_ref().map_or(-1, |v| v.len() as i64);
+        let ksize = r.key.map_or(-1, |k| k.len() as i64);
+        let vsize = r.value.map_or(-1, |v| v.len() as i64);
         let tstype: i64 = match r.timestamp_type {
             TimestampType::CreateTime => 0,
             TimestampType::LogAppendTime => 1,
@@ -111,8 +118,8 @@ pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &[Record]) -> PyResult<B
                 r.offset.into_pyobject(py)?.into_any(),
                 r.timestamp.into_pyobject(py)?.into_any(),
                 tstype.into_pyobject(py)?.into_any(),
-                opt_bytes(py, &r.key),
-                opt_bytes(py, &r.value),
+                opt_slice(py, r.key),
+                opt_slice(py, r.value),
                 headers.into_any(),
                 ksize.into_pyobject(py)?.into_any(),
                 vsize.into_pyobject(py)?.into_any(),
@@ -122,6 +129,14 @@ pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &[Record]) -> PyResult<B
         out.append(t)?;
     }
     Ok(out)
+}
+
+/// `bytes` of `b`, or None.
+fn opt_slice<'py>(py: Python<'py>, b: Option<&[u8]>) -> Bound<'py, PyAny> {
+    match b {
+        Some(b) => PyBytes::new(py, b).into_any(),
+        None => py.None().into_bound(py),
+    }
 }
 
 /// Makes instances of a namedtuple class from their fields without running the class's Python
@@ -194,8 +209,8 @@ struct Deserializers<'a, 'py> {
 
 impl<'py> Deserializers<'_, 'py> {
     /// `bytes`, or what `f` makes of it (None stays None, as in kafka-python).
-    fn apply(f: Option<&Bound<'py, PyAny>>, py: Python<'py>, b: &Option<Vec<u8>>) -> PyResult<Bound<'py, PyAny>> {
-        let raw = opt_bytes(py, b);
+    fn apply(f: Option<&Bound<'py, PyAny>>, py: Python<'py>, b: Option<&[u8]>) -> PyResult<Bound<'py, PyAny>> {
+        let raw = opt_slice(py, b);
         match f {
             Some(f) if b.is_some() => f.call1((raw,)),
             _ => Ok(raw),
@@ -203,7 +218,7 @@ impl<'py> Deserializers<'_, 'py> {
     }
 
     /// The same for a record field kept as an `Option` (None for a null key or value).
-    fn apply_opt(f: Option<&Bound<'py, PyAny>>, py: Python<'py>, b: &Option<Vec<u8>>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn apply_opt(f: Option<&Bound<'py, PyAny>>, py: Python<'py>, b: Option<&[u8]>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(b) = b else { return Ok(None) };
         let raw = PyBytes::new(py, b).into_any();
         match f {
@@ -218,7 +233,7 @@ impl<'py> Deserializers<'_, 'py> {
 /// `{TopicPartition: [ConsumerRecord]}` the way `KafkaConsumer.poll` returns them. `rec_cls` is
 /// the native [`PyConsumerRecord`] (what `kabase.kafka` passes) or any class taking the same
 /// 13 fields as a tuple does (a namedtuple such as kafka-python's).
-fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>, de: Deserializers<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+fn records_as<'py>(py: Python<'py>, recs: &PackedRecords, rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>, de: Deserializers<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     let native = rec_cls.as_ptr() == py.get_type::<PyConsumerRecord>().as_ptr();
     let make = if native { None } else { Some(RecordMaker::new(py, rec_cls)?) };
     let tp_make = match tp_cls {
@@ -231,13 +246,13 @@ fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>
     let one = 1i64.into_pyobject(py)?.into_any();
     let list = PyList::empty(py);
     let dict = PyDict::new(py);
-    let mut cur: Option<(Arc<str>, u32)> = None;
+    let mut cur: Option<(usize, u32)> = None;
     let mut topic_obj: Option<Bound<'py, PyString>> = None;
     let mut cur_list: Bound<'py, PyList> = list.clone();
     // Records of one batch share a timestamp more often than not: reuse its int object.
     let mut last_ts: Option<(i64, Bound<'py, PyAny>)> = None;
-    for r in recs {
-        let same_topic = cur.as_ref().is_some_and(|(t, _)| Arc::ptr_eq(t, &r.topic));
+    for r in recs.iter() {
+        let same_topic = cur.as_ref().is_some_and(|(t, _)| *t == r.topic_index);
         let topic = match &topic_obj {
             Some(t) if same_topic => t.clone(),
             _ => {
@@ -247,7 +262,7 @@ fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>
             }
         };
         if !(same_topic && cur.as_ref().is_some_and(|(_, p)| *p == r.partition)) {
-            cur = Some((r.topic.clone(), r.partition));
+            cur = Some((r.topic_index, r.partition));
             if let Some(tp_make) = &tp_make {
                 let key = tp_make.make(py, [topic.clone().into_any(), r.partition.into_pyobject(py)?.into_any()])?;
                 cur_list = match dict.get_item(&key)? {
@@ -261,19 +276,19 @@ fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>
             }
         }
         let Some(make) = &make else {
-            let key = Deserializers::apply_opt(de.key, py, &r.key)?;
-            let value = Deserializers::apply_opt(de.value, py, &r.value)?;
-            cur_list.append(PyConsumerRecord::fetched(py, &topic, r, key, value)?)?;
+            let key = Deserializers::apply_opt(de.key, py, r.key)?;
+            let value = Deserializers::apply_opt(de.value, py, r.value)?;
+            cur_list.append(PyConsumerRecord::fetched(py, &topic, &r, key, value)?)?;
             continue;
         };
         let headers = PyList::empty(py);
         let mut hsize: i64 = 0;
-        for h in &r.headers {
+        for h in r.headers {
             hsize += h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64);
             headers.append((h.key.as_str(), opt_bytes(py, &h.value)))?;
         }
-        let ksize = r.key.as_ref().map_or(-1, |k| k.len() as i64);
-        let vsize = r.value.as_ref().map_or(-1, |v| v.len() as i64);
+        let ksize = r.key.map_or(-1, |k| k.len() as i64);
+        let vsize = r.value.map_or(-1, |v| v.len() as i64);
         let ts = match &last_ts {
             Some((v, o)) if *v == r.timestamp => o.clone(),
             _ => {
@@ -292,8 +307,8 @@ fn records_as<'py>(py: Python<'py>, recs: &[Record], rec_cls: &Bound<'py, PyAny>
                 r.offset.into_pyobject(py)?.into_any(),
                 ts,
                 tstype,
-                Deserializers::apply(de.key, py, &r.key)?,
-                Deserializers::apply(de.value, py, &r.value)?,
+                Deserializers::apply(de.key, py, r.key)?,
+                Deserializers::apply(de.value, py, r.value)?,
                 headers.into_any(),
                 none.clone(),
                 ksize.into_pyobject(py)?.into_any(),
@@ -341,7 +356,7 @@ impl PyConsumer {
     fn new(py: Python<'_>, engine: &PyEngine, configs: Vec<(String, String)>, group_id: Option<String>, group_configs: Vec<(String, String)>) -> PyResult<Self> {
         let e = engine.core()?;
         let consumer = py.detach(move || e.kafka_consumer(&configs, group_id.as_deref(), &group_configs)).py()?;
-        let slot = Arc::new(ConsumerSlot { consumer, listener_error: Mutex::new(None) });
+        let slot = Arc::new(ConsumerSlot { consumer, listener_error: Mutex::new(None), packed: Mutex::new(None) });
         engine.shared.register(Arc::downgrade(&slot) as std::sync::Weak<dyn Release>);
         Ok(PyConsumer { slot })
     }
@@ -406,23 +421,33 @@ impl PyConsumer {
                 return Err(pyo3::exceptions::PyTypeError::new_err("a deserializer must be callable"));
             }
         }
-        let recs = self.call(py, |c| c.poll(max_records, timeout_ms));
-        if let Some(err) = self.slot.listener_error.lock().take() {
+        // The records are packed into reused buffers (GIL released) and copied into Python
+        // objects from there: no key or value vector is allocated and freed per record.
+        let mut recs = self.slot.packed.lock().take().unwrap_or_default();
+        let polled = self.call(py, |c| c.poll_packed(max_records, timeout_ms, &mut recs));
+        let out = if let Some(err) = self.slot.listener_error.lock().take() {
             // The callback failed: give the fetched records back before raising.
-            if let Ok(recs) = &recs {
-                let _ = self.call(py, |c| c.rewind(recs));
+            if polled.is_ok() {
+                let _ = self.call(py, |c| c.rewind_packed(&recs));
             }
-            return Err(err);
-        }
-        let recs = recs?;
-        let out = match &record_cls {
-            Some(cls) => crate::gc::deferred(py, recs.len(), || records_as(py, &recs, cls, tp_cls.as_ref(), de)),
-            None => crate::gc::deferred(py, recs.len(), || Ok(records_to_py(py, &recs)?.into_any())),
+            Err(err)
+        } else {
+            polled.and_then(|_| {
+                let out = match &record_cls {
+                    Some(cls) => crate::gc::deferred(py, recs.len(), || records_as(py, &recs, cls, tp_cls.as_ref(), de)),
+                    None => crate::gc::deferred(py, recs.len(), || Ok(records_to_py(py, &recs)?.into_any())),
+                };
+                if out.is_err() && !recs.is_empty() {
+                    // A deserializer (or the conversion) failed: none of the batch reaches the
+                    // caller, so give it back rather than skip it.
+                    let _ = self.call(py, |c| c.rewind_packed(&recs));
+                }
+                out
+            })
         };
-        if out.is_err() && !recs.is_empty() {
-            // A deserializer (or the conversion) failed: none of the batch reaches the caller, so
-            // give it back rather than skip it.
-            let _ = self.call(py, |c| c.rewind(&recs));
+        // Kept for the next poll unless an unusually large poll grew it past `MAX_KEPT_BYTES`.
+        if recs.byte_capacity() <= MAX_KEPT_BYTES {
+            *self.slot.packed.lock() = Some(recs);
         }
         out
     }

@@ -26,7 +26,7 @@
 
 use std::sync::OnceLock;
 
-use kabase_sdk::{Header, Record, TimestampType};
+use kabase_sdk::{Header, PackedRecord, TimestampType};
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -123,7 +123,7 @@ fn track(obj: &Bound<'_, PyAny>) {
 impl PyConsumerRecord {
     /// The record the consumer returns for `r`, with `topic` (shared by a batch) and `key` and
     /// `value` already made (bytes, or a deserializer's results).
-    pub(crate) fn fetched<'py>(py: Python<'py>, topic: &Bound<'py, PyString>, r: &Record, key: Option<Bound<'py, PyAny>>, value: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyConsumerRecord>> {
+    pub(crate) fn fetched<'py>(py: Python<'py>, topic: &Bound<'py, PyString>, r: &PackedRecord<'_>, key: Option<Bound<'py, PyAny>>, value: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyConsumerRecord>> {
         let atomic = !key.as_ref().is_some_and(is_container) && !value.as_ref().is_some_and(is_container);
         let header_size = if r.headers.is_empty() { -1 } else { r.headers.iter().map(|h| h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64)).sum() };
         let rest = Fetched {
@@ -131,10 +131,10 @@ impl PyConsumerRecord {
             offset: r.offset,
             timestamp: r.timestamp,
             log_append_time: matches!(r.timestamp_type, TimestampType::LogAppendTime),
-            headers: r.headers.clone(),
+            headers: r.headers.to_vec(),
             headers_list: OnceLock::new(),
-            key_size: r.key.as_ref().map_or(-1, |k| k.len() as i64),
-            value_size: r.value.as_ref().map_or(-1, |v| v.len() as i64),
+            key_size: r.key.map_or(-1, |k| k.len() as i64),
+            value_size: r.value.map_or(-1, |v| v.len() as i64),
             header_size,
         };
         let obj_or_none = |o: Option<Bound<'py, PyAny>>| o.map_or_else(|| py.None(), Bound::unbind);

@@ -23,7 +23,7 @@ use kabase::log::{Consumer as CoreConsumer, ConsumerConfig, ConsumerRebalanceLis
 use kabase::{Error, ErrorCode, Result};
 use parking_lot::Mutex;
 
-use crate::{Engine, Record};
+use crate::{Engine, PackedRecords, Record};
 
 /// A host's rebalance listener (Kafka's `ConsumerRebalanceListener`), given `(topic,
 /// partition)` lists. It runs on the thread of the call that triggered the rebalance, and may
@@ -345,6 +345,20 @@ impl KafkaConsumer {
         })
     }
 
+    /// [`KafkaConsumer::poll`] into `out`, which is cleared first and reused: the records are
+    /// packed into its buffers instead of being returned as owned records (no allocation per
+    /// record once its buffers have grown; see [`PackedRecords`]). Returns how many records it
+    /// holds. On an error `out` holds what was fetched before it, and those records may be
+    /// returned again by the next poll.
+    pub fn poll_packed(&self, max_records: usize, timeout_ms: u64, out: &mut PackedRecords) -> Result<usize> {
+        out.clear();
+        let timeout = Duration::from_millis(timeout_ms);
+        self.with("poll", |inner| {
+            inner.refresh_groupless()?;
+            inner.consumer.poll_records_for_each(max_records.max(1), timeout, |r| out.push(r))
+        })
+    }
+
     /// Give fetched records back: each partition's position goes back to its first record in
     /// `records`, so the next poll returns them again (for a host whose callback failed while
     /// they were fetched). Best effort: a partition that cannot be sought is skipped.
@@ -355,6 +369,15 @@ impl KafkaConsumer {
                 first.push((TopicPartition::new(r.topic.to_string(), r.partition), r.offset));
             }
         }
+        self.seek_back(first)
+    }
+
+    /// [`KafkaConsumer::rewind`] for records polled with [`KafkaConsumer::poll_packed`].
+    pub fn rewind_packed(&self, records: &PackedRecords) -> Result<()> {
+        self.seek_back(records.first_offsets().into_iter().map(|(t, p, o)| (TopicPartition::new(t.to_string(), p), o)).collect())
+    }
+
+    fn seek_back(&self, first: Vec<(TopicPartition, i64)>) -> Result<()> {
         self.with("poll", move |inner| {
             for (tp, off) in &first {
                 let _ = inner.consumer.seek(tp, *off);
@@ -588,6 +611,74 @@ mod tests {
         c.release();
         assert!(c.is_closed());
         assert_eq!(c.position("m", 0).unwrap_err().code(), ErrorCode::Closed);
+    }
+
+    #[test]
+    fn packed_polls_match_owned_polls_and_rewind() {
+        let e = Engine::open_in_memory().unwrap();
+        e.create_topic("pk", 2).unwrap();
+        e.create_topic("pk2", 1).unwrap();
+        let p = e.producer(&[]).unwrap();
+        for i in 0..40u32 {
+            let mut r = OutgoingRecord::value(format!("value {i}"));
+            r.partition = Some(i % 2);
+            if i % 3 == 0 {
+                r.key = Some(format!("k{i}").into_bytes());
+            }
+            if i % 5 == 0 {
+                r.value = None;
+            }
+            if i % 7 == 0 {
+                r.headers = vec![("h".to_string(), Some(format!("x{i}").into_bytes())), ("null".to_string(), None)];
+            }
+            p.send(if i % 4 == 0 { "pk2" } else { "pk" }, &OutgoingRecord { partition: if i % 4 == 0 { Some(0) } else { r.partition }, ..r }).unwrap();
+        }
+        let parts = [("pk".to_string(), 0), ("pk".to_string(), 1), ("pk2".to_string(), 0)];
+        let owned = e.kafka_consumer(&earliest(), None, &[]).unwrap();
+        owned.assign(&parts).unwrap();
+        let want = drain(&owned, 40);
+        assert_eq!(want.len(), 40);
+        let c = e.kafka_consumer(&earliest(), None, &[]).unwrap();
+        c.assign(&parts).unwrap();
+        let mut packed = PackedRecords::new();
+        let mut got: Vec<Record> = Vec::new();
+        let mut topic_of_index: Vec<(usize, String)> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() < 40 && Instant::now() < deadline {
+            // Small polls: the buffers are cleared and refilled each time.
+            let n = c.poll_packed(7, 50, &mut packed).unwrap();
+            assert_eq!((n, packed.len(), packed.is_empty()), (packed.iter().count(), n, n == 0));
+            for r in packed.iter() {
+                let t = topic_of_index.iter().find(|(i, _)| *i == r.topic_index).map(|(_, t)| t.clone());
+                match t {
+                    Some(t) => assert_eq!(t, &**r.topic, "one index, one topic within a poll"),
+                    None => topic_of_index.push((r.topic_index, r.topic.to_string())),
+                }
+                got.push(r.to_record());
+            }
+            topic_of_index.clear();
+        }
+        let key = |r: &Record| (r.topic.to_string(), r.partition, r.offset);
+        let mut want_sorted = want.clone();
+        want_sorted.sort_by_key(key);
+        got.sort_by_key(key);
+        assert_eq!(format!("{got:?}"), format!("{want_sorted:?}"), "the same records, field for field");
+        assert!(got.iter().any(|r| r.headers.len() == 2 && r.headers[1].value.is_none()));
+        assert!(got.iter().any(|r| r.value.is_none()) && got.iter().any(|r| r.key.is_some()));
+        assert!(packed.get(packed.len()).is_none());
+        assert!(packed.byte_capacity() >= packed.iter().map(|r| r.key.map_or(0, <[u8]>::len) + r.value.map_or(0, <[u8]>::len)).sum::<usize>());
+        // Rewind puts each partition back to its first record in the batch.
+        c.seek_to_beginning(None).unwrap();
+        let n = c.poll_packed(100, 50, &mut packed).unwrap();
+        assert!(n > 0);
+        let first = packed.first_offsets();
+        c.rewind_packed(&packed).unwrap();
+        for (t, part, off) in first {
+            assert_eq!(c.position(&t, part).unwrap(), off);
+        }
+        c.close().unwrap();
+        assert_eq!(c.poll_packed(1, 0, &mut packed).unwrap_err().code(), ErrorCode::Closed);
+        assert!(packed.is_empty(), "a failed poll leaves nothing behind from the previous one");
     }
 
     /// A listener that calls back into its own consumer, as a Python or Java listener does.
