@@ -84,6 +84,13 @@ def test_scan_and_timestamp(eng):
     assert [r["row"] for r in hb.scan("s", row_start="r05", row_stop="r08")] == ["r05", "r06", "r07"]
     assert [r["row"] for r in hb.scan("s", row_prefix="r1", limit=3)] == ["r10", "r11", "r12"]
     assert [r["row"] for r in hb.scan("s", reverse=True, limit=2)] == ["r19", "r18"]
+    # More rows than one native chunk: each comes once, in order.
+    hb.create_table("long", {"COLUMN_FAMILY": "cf"})
+    for i in range(300):
+        hb.put("long", {"row": "k%03d" % i, "cf:i": i})
+    assert list(hb.scan("long")) == [{"row": "k%03d" % i, "cf:i": str(i)} for i in range(300)]
+    assert [r["row"] for r in hb.scan("long", reverse=True)] == ["k%03d" % i for i in range(299, -1, -1)]
+    assert len(list(hb.scan("long", limit=130))) == 130
     hb.put("s", {"row": "t", "cf:x": "old"}, timestamp=1000)
     assert hb.get("s", "t") == {"row": "t", "cf:x": "old"}
     t = hb.table("s")
