@@ -10,10 +10,11 @@ N batched puts, then 50,000 single puts over its first rows), then times each st
 - `read values`: the caller reading every record's value (`sum(map(len, map(attrgetter("value"),
   recs)))`, as `bench.py` does);
 - `free`: dropping the batch (the records and their values freed);
-- `scan next_batch`: the native `Scanner.next_batch(5000, as_dict=True)` that happybase's `scan`
-  calls, the core's read and the row objects made;
-- `scan loop`: iterating a batch's rows (`sum(1 for _ in rows)`, as `bench.py` does);
-- `scan free`: dropping the batch;
+- `scan next_batch`: the native `Scanner.next_batch(64, as_dict=True)` calls that happybase's
+  `scan` makes (64 rows a call whatever its `batch_size`), the core's read and the row objects
+  made;
+- `scan loop`: iterating a call's rows (`sum(1 for _ in rows)`, as `bench.py` does);
+- `scan free`: dropping them;
 - `happybase scan`: the whole of `bench.py`'s scan workload, for comparison with the sum of its
   steps (the difference is happybase's generator).
 
@@ -30,6 +31,7 @@ import time
 import kabase
 import kabase.happybase as happybase
 from kabase import _native
+from kabase.happybase.table import _NATIVE_ROWS
 from kabase.kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 
@@ -93,7 +95,7 @@ def main() -> None:
         steps = [0.0, 0.0, 0.0]
         while True:
             t0 = clock()
-            rows = sc.next_batch(5000, True, False)
+            rows = sc.next_batch(_NATIVE_ROWS, True, False)
             t1 = clock()
             if not rows:
                 sc.close()
