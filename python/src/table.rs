@@ -68,14 +68,15 @@ const SCAN_CHUNK: usize = 64;
 fn pair<'py>(py: Python<'py>, a: Bound<'py, PyAny>, b: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     use pyo3::ffi;
     // SAFETY: `PyTuple_New` returns a new reference (or NULL with an exception set), which
-    // `from_owned_ptr_or_err` takes over. `PyTuple_SetItem` on that fresh, unshared tuple of
-    // two with an index in range cannot fail; it steals the item's reference, which
-    // `into_ptr` gives up. A tuple dropped with an empty slot (not possible here) is freed
-    // safely by CPython.
+    // `from_owned_ptr_or_err` takes over. `PyTuple_SetItem` steals the item's reference (which
+    // `into_ptr` gives up), also when it fails; on that fresh, unshared tuple of two with an
+    // index in range it does not fail, and if it did, the exception it sets is returned and the
+    // tuple, freed with an empty slot, is freed safely by CPython.
     unsafe {
         let t = Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(2))?;
-        ffi::PyTuple_SetItem(t.as_ptr(), 0, a.into_ptr());
-        ffi::PyTuple_SetItem(t.as_ptr(), 1, b.into_ptr());
+        if ffi::PyTuple_SetItem(t.as_ptr(), 0, a.into_ptr()) != 0 || ffi::PyTuple_SetItem(t.as_ptr(), 1, b.into_ptr()) != 0 {
+            return Err(PyErr::fetch(py));
+        }
         Ok(t)
     }
 }
