@@ -707,7 +707,7 @@ impl Producer {
                 return Err(Error::new(ErrorCode::InvalidTxnState, "a transactional producer must call begin_transaction before send"));
             }
         }
-        let timestamp = record.timestamp.unwrap_or_else(crate::util::now_ms);
+        let timestamp = record.timestamp.unwrap_or_else(super::clock::now_ms);
         // One hold of the accumulator lock from the topic lookup to the append.
         let mut a = inner.accum.lock();
         // The topic's name, message size limit and partition count (read under the topic's
