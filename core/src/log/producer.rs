@@ -300,14 +300,17 @@ type BatchResult = std::result::Result<(i64, i64), (ErrorCode, String)>;
 struct BatchDone {
     result: Mutex<Option<BatchResult>>,
     cond: Condvar,
+    /// Set once `result` is in: [`SendFuture::is_done`] reads it without the lock.
+    finished: AtomicBool,
 }
 
 impl BatchDone {
     fn new() -> Arc<BatchDone> {
-        Arc::new(BatchDone { result: Mutex::new(None), cond: Condvar::new() })
+        Arc::new(BatchDone { result: Mutex::new(None), cond: Condvar::new(), finished: AtomicBool::new(false) })
     }
     fn complete(&self, r: BatchResult) {
         *self.result.lock() = Some(r);
+        self.finished.store(true, Ordering::Release);
         self.cond.notify_all();
     }
 }
@@ -351,9 +354,9 @@ impl SendFuture {
         self.meta(g.as_ref())
     }
 
-    /// Whether the result is in.
+    /// Whether the result is in (then [`SendFuture::get`] returns at once).
     pub fn is_done(&self) -> bool {
-        self.done.result.lock().is_some()
+        self.done.finished.load(Ordering::Acquire)
     }
 
     fn meta(&self, r: Option<&BatchResult>) -> Result<RecordMetadata> {
