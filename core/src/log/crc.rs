@@ -99,9 +99,11 @@ pub fn crc32c(data: &[u8]) -> u32 {
 
 /// Shortest run [`crc32c_append`] folds (below it the setup and final reduction cost more
 /// than they save).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub const FOLD_FROM: usize = 256;
 
 /// `x^n mod P` for the CRC-32C polynomial in normal bit order (bit `d` is `x^d`).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const fn xnmodp_normal(n: u32) -> u64 {
     const P: u64 = 0x1_1EDC_6F41;
     let mut r: u64 = 1;
@@ -118,6 +120,7 @@ const fn xnmodp_normal(n: u32) -> u64 {
 
 /// A folding constant as a 64-bit lane in the reflected order of the data (bit `i` is
 /// `x^(63-i)`): `x^n mod P`, bit-reversed.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const fn fold_constant(n: u32) -> u64 {
     xnmodp_normal(n).reverse_bits()
 }
