@@ -32,7 +32,19 @@ struct Switches {
     involuntary: i64,
 }
 
-/// Context switches of the calling thread (`RUSAGE_THREAD`) or of the process, all threads
+/// Context switches of the calling thread (`RUSAGE_THREAD`, Linux only).
+fn thread_switches() -> Option<Switches> {
+    #[cfg(target_os = "linux")]
+    {
+        switches(libc::RUSAGE_THREAD)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Context switches of `who`: the calling thread (`RUSAGE_THREAD`) or the process, all threads
 /// so far, ended ones included (`RUSAGE_SELF`).
 fn switches(who: libc::c_int) -> Option<Switches> {
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
@@ -118,7 +130,7 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
             let topic = topic.clone();
             let common = common.clone();
             std::thread::spawn(move || {
-                let switches0 = switches(libc::RUSAGE_THREAD);
+                let switches0 = thread_switches();
                 let p = common.unwrap_or_else(|| new_producer(&e));
                 let value = vec![b'x'; size];
                 let mut lat = Vec::new();
@@ -145,7 +157,7 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
                 if !shared {
                     p.close().unwrap();
                 }
-                let own = match (switches0, switches(libc::RUSAGE_THREAD)) {
+                let own = match (switches0, thread_switches()) {
                     (Some(a), Some(b)) => Some(Switches { voluntary: b.voluntary - a.voluntary, involuntary: b.involuntary - a.involuntary }),
                     _ => None,
                 };
