@@ -20,6 +20,39 @@ struct Run {
     /// Produce cases (Linux): (process CPU ms, CPU ms of the threads calling `send`, minor
     /// page faults) over the case, from `/proc`.
     cpu: Option<(f64, f64, u64)>,
+    /// Produce cases (Unix): context switches over the case, voluntary and involuntary, of the
+    /// threads calling `send` and of the whole process (`getrusage`).
+    switches: Option<(Switches, Switches)>,
+}
+
+/// Voluntary and involuntary context switches.
+#[derive(Clone, Copy, Default)]
+struct Switches {
+    voluntary: i64,
+    involuntary: i64,
+}
+
+/// Context switches of the calling thread (`RUSAGE_THREAD`, Linux only).
+fn thread_switches() -> Option<Switches> {
+    #[cfg(target_os = "linux")]
+    {
+        switches(libc::RUSAGE_THREAD)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Context switches of `who`: the calling thread (`RUSAGE_THREAD`) or the process, all threads
+/// so far, ended ones included (`RUSAGE_SELF`).
+fn switches(who: libc::c_int) -> Option<Switches> {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid rusage to fill.
+    if unsafe { libc::getrusage(who, &mut u) } != 0 {
+        return None;
+    }
+    Some(Switches { voluntary: u.ru_nvcsw, involuntary: u.ru_nivcsw })
 }
 
 /// Process CPU time in ms (user + system, in clock ticks of 10 ms) and minor page faults, from
@@ -58,6 +91,16 @@ impl Run {
         if let Some((all, callers, faults)) = self.cpu {
             println!("{:<34} cpu {all:.0} ms: threads calling send {callers:.0} ms, the rest (senders, engine) {:.0} ms; {faults} minor faults", "", all - callers);
         }
+        if let Some((callers, all)) = self.switches {
+            println!(
+                "{:<34} context switches (voluntary/involuntary): threads calling send {}/{}, the rest {}/{}",
+                "",
+                callers.voluntary,
+                callers.involuntary,
+                all.voluntary - callers.voluntary,
+                all.involuntary - callers.involuntary
+            );
+        }
     }
 }
 
@@ -79,6 +122,7 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
     };
     let common = shared.then(|| new_producer(&e));
     let before = process_cpu_and_faults();
+    let switches_before = switches(libc::RUSAGE_SELF);
     let start = Instant::now();
     let hs: Vec<_> = (0..threads)
         .map(|t| {
@@ -86,6 +130,7 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
             let topic = topic.clone();
             let common = common.clone();
             std::thread::spawn(move || {
+                let switches0 = thread_switches();
                 let p = common.unwrap_or_else(|| new_producer(&e));
                 let value = vec![b'x'; size];
                 let mut lat = Vec::new();
@@ -112,16 +157,22 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
                 if !shared {
                     p.close().unwrap();
                 }
-                (lat, thread_cpu_ms())
+                let own = match (switches0, thread_switches()) {
+                    (Some(a), Some(b)) => Some(Switches { voluntary: b.voluntary - a.voluntary, involuntary: b.involuntary - a.involuntary }),
+                    _ => None,
+                };
+                (lat, thread_cpu_ms(), own)
             })
         })
         .collect();
     let mut lat_us = Vec::new();
     let mut callers = Some(0.0);
+    let mut caller_switches = Some(Switches::default());
     for h in hs {
-        let (lat, cpu) = h.join().unwrap();
+        let (lat, cpu, sw) = h.join().unwrap();
         lat_us.extend(lat);
         callers = callers.zip(cpu).map(|(a, b)| a + b);
+        caller_switches = caller_switches.zip(sw).map(|(a, b)| Switches { voluntary: a.voluntary + b.voluntary, involuntary: a.involuntary + b.involuntary });
     }
     if let Some(p) = common {
         p.close().unwrap();
@@ -131,6 +182,10 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
         (Some((c0, f0)), Some((c1, f1)), Some(callers)) => Some((c1 - c0, callers, f1 - f0)),
         _ => None,
     };
+    let switches = match (switches_before, switches(libc::RUSAGE_SELF), caller_switches) {
+        (Some(a), Some(b), Some(c)) => Some((c, Switches { voluntary: b.voluntary - a.voluntary, involuntary: b.involuntary - a.involuntary })),
+        _ => None,
+    };
     e.close().unwrap();
     let records = per_thread * threads as u64;
     let how = match (threads, shared) {
@@ -138,7 +193,7 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
         (_, false) => " producer each",
         (_, true) => " one producer",
     };
-    Run { name: format!("produce {size}B acks={acks} threads={threads}{how}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us, cpu }
+    Run { name: format!("produce {size}B acks={acks} threads={threads}{how}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us, cpu, switches }
 }
 
 /// Read the 1-thread acks=1 topic back three times from the page cache: owned records
@@ -165,7 +220,7 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
     }
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(payload, n * size as u64);
-    let owned = Run { name: format!("consume {size}B from cache (poll)"), records: n, bytes: n * size as u64, secs, lat_us: Vec::new(), cpu: None };
+    let owned = Run { name: format!("consume {size}B from cache (poll)"), records: n, bytes: n * size as u64, secs, lat_us: Vec::new(), cpu: None, switches: None };
     c.seek_to_beginning(&tp).unwrap();
     let start = Instant::now();
     let mut m = 0u64;
@@ -179,7 +234,7 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
     }
     let secs = start.elapsed().as_secs_f64();
     assert_eq!((m, payload), (n, n * size as u64));
-    let view = Run { name: format!("consume {size}B from cache (view)"), records: m, bytes: m * size as u64, secs, lat_us: Vec::new(), cpu: None };
+    let view = Run { name: format!("consume {size}B from cache (view)"), records: m, bytes: m * size as u64, secs, lat_us: Vec::new(), cpu: None, switches: None };
     c.seek_to_beginning(&tp).unwrap();
     let start = Instant::now();
     let mut k = 0u64;
@@ -196,7 +251,7 @@ fn consume(dir: &std::path::Path, topic: &str, size: usize) -> (Run, Run, Run) {
     let secs = start.elapsed().as_secs_f64();
     assert_eq!((k, payload), (n, n * size as u64));
     e.close().unwrap();
-    let reused = Run { name: format!("consume {size}B from cache (poll_into)"), records: k, bytes: k * size as u64, secs, lat_us: Vec::new(), cpu: None };
+    let reused = Run { name: format!("consume {size}B from cache (poll_into)"), records: k, bytes: k * size as u64, secs, lat_us: Vec::new(), cpu: None, switches: None };
     (owned, view, reused)
 }
 

@@ -617,7 +617,7 @@ impl BatchBuilder {
         self.count += 1;
         if let Some((crc, upto)) = &mut self.running_crc {
             if self.buf.len() - *upto >= CRC_RUN {
-                *crc = crc32c::crc32c_append(*crc, &self.buf[*upto..]);
+                *crc = super::crc::crc32c_append(*crc, &self.buf[*upto..]);
                 *upto = self.buf.len();
             }
         }
@@ -643,10 +643,10 @@ impl BatchBuilder {
         match self.running_crc {
             Some((crc, upto)) if spec.compression == Compression::None => {
                 let mut buf = self.buf;
-                let records_crc = crc32c::crc32c_append(crc, &buf[upto..]);
+                let records_crc = super::crc::crc32c_append(crc, &buf[upto..]);
                 let total = buf.len();
                 write_header(&mut buf, spec, &v, total)?;
-                let header_crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..HEADER_SIZE]);
+                let header_crc = super::crc::crc32c(&buf[ATTRIBUTES_OFFSET..HEADER_SIZE]);
                 let crc = super::crc::combine(header_crc, records_crc, total - HEADER_SIZE);
                 buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
                 Ok(buf)
@@ -661,7 +661,7 @@ pub fn refresh_crc(buf: &mut [u8]) {
     if buf.len() < HEADER_SIZE {
         return;
     }
-    let crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..]);
+    let crc = super::crc::crc32c(&buf[ATTRIBUTES_OFFSET..]);
     buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
@@ -789,7 +789,7 @@ pub fn validate(buf: &[u8]) -> Result<BatchHeader> {
     if buf.len() < size {
         return Err(bad(format!("batch at offset {} needs {size} bytes, only {} remain", h.base_offset, buf.len())));
     }
-    let crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..size]);
+    let crc = super::crc::crc32c(&buf[ATTRIBUTES_OFFSET..size]);
     if crc != h.crc {
         return Err(bad(format!("batch at offset {} fails its CRC: stored {:#010x}, computed {crc:#010x}", h.base_offset, h.crc)));
     }

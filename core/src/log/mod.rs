@@ -38,6 +38,7 @@ pub mod cleaner;
 pub mod compression;
 pub mod config;
 pub mod consumer;
+mod clock;
 mod crc;
 pub mod index;
 pub mod partition;

@@ -300,14 +300,17 @@ type BatchResult = std::result::Result<(i64, i64), (ErrorCode, String)>;
 struct BatchDone {
     result: Mutex<Option<BatchResult>>,
     cond: Condvar,
+    /// Set once `result` is in: [`SendFuture::is_done`] reads it without the lock.
+    finished: AtomicBool,
 }
 
 impl BatchDone {
     fn new() -> Arc<BatchDone> {
-        Arc::new(BatchDone { result: Mutex::new(None), cond: Condvar::new() })
+        Arc::new(BatchDone { result: Mutex::new(None), cond: Condvar::new(), finished: AtomicBool::new(false) })
     }
     fn complete(&self, r: BatchResult) {
         *self.result.lock() = Some(r);
+        self.finished.store(true, Ordering::Release);
         self.cond.notify_all();
     }
 }
@@ -351,9 +354,9 @@ impl SendFuture {
         self.meta(g.as_ref())
     }
 
-    /// Whether the result is in.
+    /// Whether the result is in (then [`SendFuture::get`] returns at once).
     pub fn is_done(&self) -> bool {
-        self.done.result.lock().is_some()
+        self.done.finished.load(Ordering::Acquire)
     }
 
     fn meta(&self, r: Option<&BatchResult>) -> Result<RecordMetadata> {
@@ -549,7 +552,28 @@ struct Inner {
     cv_sender: Condvar,
     cv_done: Condvar,
     txn: Mutex<ClientTxn>,
-    fatal: Mutex<Option<(ErrorCode, String)>>,
+    fatal: Fatal,
+}
+
+/// The error that ends a producer (it was fenced), checked by every `send`: a flag read
+/// without a lock, the error itself behind one.
+#[derive(Default)]
+struct Fatal {
+    set: AtomicBool,
+    error: Mutex<Option<(ErrorCode, String)>>,
+}
+
+impl Fatal {
+    fn set(&self, code: ErrorCode, msg: String) {
+        *self.error.lock() = Some((code, msg));
+        self.set.store(true, Ordering::Release);
+    }
+    fn get(&self) -> Option<(ErrorCode, String)> {
+        if !self.set.load(Ordering::Acquire) {
+            return None;
+        }
+        self.error.lock().clone()
+    }
 }
 
 /// A producer. Thread-safe: share it (`Arc`) between threads.
@@ -612,7 +636,7 @@ impl crate::Engine {
             cv_sender: Condvar::new(),
             cv_done: Condvar::new(),
             txn: Mutex::new(ClientTxn::default()),
-            fatal: Mutex::new(None),
+            fatal: Fatal::default(),
         });
         let i2 = Arc::clone(&inner);
         let thread = std::thread::Builder::new()
@@ -644,7 +668,7 @@ impl Producer {
             return Err(Error::closed("producer"));
         }
         self.inner.shared.check_open()?;
-        if let Some((c, m)) = self.inner.fatal.lock().clone() {
+        if let Some((c, m)) = self.inner.fatal.get() {
             return Err(Error::new(c, m));
         }
         Ok(())
@@ -686,28 +710,30 @@ impl Producer {
                 return Err(Error::new(ErrorCode::InvalidTxnState, "a transactional producer must call begin_transaction before send"));
             }
         }
-        let timestamp = record.timestamp.unwrap_or_else(crate::util::now_ms);
+        let timestamp = record.timestamp.unwrap_or_else(super::clock::now_ms);
         // One hold of the accumulator lock from the topic lookup to the append.
         let mut a = inner.accum.lock();
-        let (tname, topic) = match a.topics.get(record.topic) {
-            Some((n, t)) if !t.deleted.load(Ordering::Acquire) => (Arc::clone(n), Arc::clone(t)),
+        // The topic's name, message size limit and partition count (read under the topic's
+        // own locks each time: its config or partitions may change).
+        let lookup = |t: &Topic| (t.config.read().max_message_bytes, t.num_partitions());
+        let (tname, (max_message, n)) = match a.topics.get(record.topic) {
+            Some((n, t)) if !t.deleted.load(Ordering::Acquire) => (Arc::clone(n), lookup(t)),
             _ => {
                 drop(a);
                 let t = inner.shared.topic_or_create(record.topic)?;
                 let n: Arc<str> = Arc::from(record.topic);
                 a = inner.accum.lock();
-                a.topics.insert(record.topic.to_string(), (Arc::clone(&n), Arc::clone(&t)));
-                (n, t)
+                let found = lookup(&t);
+                a.topics.insert(record.topic.to_string(), (Arc::clone(&n), t));
+                (n, found)
             }
         };
-        let max_message = topic.config.read().max_message_bytes;
         if size + batch::HEADER_SIZE > max_message {
             return Err(Error::new(
                 ErrorCode::RecordTooLarge,
                 format!("record of about {} bytes exceeds max.message.bytes {} of topic {}", size + batch::HEADER_SIZE, max_message, record.topic),
             ));
         }
-        let n = topic.num_partitions();
         let explicit_or_keyed = match (record.partition, record.key) {
             (Some(p), _) => {
                 if p >= n {
@@ -762,7 +788,7 @@ impl Producer {
                 let id = inner.config.transactional_id.as_deref().unwrap_or_default();
                 if let Err(e) = inner.shared.txn.add_partitions(id, pid, epoch, std::slice::from_ref(&tp)) {
                     if e.code() == ErrorCode::ProducerFenced {
-                        *inner.fatal.lock() = Some((e.code(), e.message().to_string()));
+                        inner.fatal.set(e.code(), e.message().to_string());
                     }
                     return Err(e);
                 }
@@ -770,12 +796,14 @@ impl Producer {
             }
         }
         let key: TpKey = (tname, partition);
-        let full = a.open.get(&key).is_some_and(|b| b.builder.records() > 0 && b.bytes + size > inner.config.batch_size);
+        // Some(true): the open batch has no room for the record; Some(false): it has.
+        let open = a.open.get(&key).map(|b| b.builder.records() > 0 && b.bytes + size > inner.config.batch_size);
+        let full = open == Some(true);
         if full {
             seal(&mut a, &key);
         }
         let mut new_batch = false;
-        if !a.open.contains_key(&key) {
+        if open != Some(false) {
             // A new batch needs a buffer from the pool; wait up to max.block.ms while
             // buffer.memory is held by other batches (Kafka's `BufferPool.allocate`).
             if size + 16 > inner.config.buffer_memory {
@@ -906,7 +934,7 @@ impl Producer {
 
     fn fence_if(&self, e: Error) -> Error {
         if matches!(e.code(), ErrorCode::ProducerFenced) {
-            *self.inner.fatal.lock() = Some((e.code(), e.message().to_string()));
+            self.inner.fatal.set(e.code(), e.message().to_string());
         }
         e
     }
@@ -960,7 +988,7 @@ impl Producer {
             return Err(Error::new(ErrorCode::InvalidTxnState, "no open transaction to commit"));
         }
         self.flush_inner();
-        if let Some((c, m)) = self.inner.fatal.lock().clone() {
+        if let Some((c, m)) = self.inner.fatal.get() {
             return Err(Error::new(c, m));
         }
         if let Some((c, m)) = self.inner.txn.lock().error.clone() {
@@ -1218,7 +1246,7 @@ fn failure(inner: &Inner, transactional: bool, e: &Error) -> (ErrorCode, String)
     }
     let msg = e.message().to_string();
     if code == ErrorCode::ProducerFenced {
-        *inner.fatal.lock() = Some((code, msg.clone()));
+        inner.fatal.set(code, msg.clone());
     }
     if transactional {
         inner.txn.lock().error = Some((code, msg.clone()));
