@@ -63,6 +63,8 @@ pub struct Scanner {
     view_row: Vec<u8>,
     view_cells: ViewCells,
     view_owned: RowResult,
+    /// The cell count of the iterator's last row ([`FreshCells::hint`]).
+    cells_hint: usize,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -457,6 +459,7 @@ impl Scanner {
             view_row: Vec::new(),
             view_cells: ViewCells::default(),
             view_owned: RowResult::default(),
+            cells_hint: 1,
         })
     }
 
@@ -586,8 +589,14 @@ impl Scanner {
         let row_enc = last.as_slice();
         self.chunk_rows += 1;
         if unescaped {
-            row_out.clear();
-            row_out.extend_from_slice(row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default());
+            let r = row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default();
+            if row_out.capacity() == 0 {
+                // A fresh result (the iterator's): one allocation of the exact size.
+                *row_out = r.to_vec();
+            } else {
+                row_out.clear();
+                row_out.extend_from_slice(r);
+            }
         } else {
             codec::decode_row_into(row_enc, row_out);
         }
@@ -810,6 +819,7 @@ enum SlotValue {
 
 /// One kept cell of a [`RowView`].
 struct Slot {
+    /// A range of [`ViewCells::names`].
     family: (usize, usize),
     qualifier: (usize, usize),
     timestamp: i64,
@@ -817,12 +827,19 @@ struct Slot {
     value: SlotValue,
 }
 
-/// The cells of a borrowed row: families and decoded qualifiers in one buffer, values as the
-/// LSM's slices. A [`CellSink`] for reads without a filter.
+/// The cells of a borrowed row: decoded qualifiers in one buffer, values as the LSM's slices,
+/// family names in a buffer kept from row to row (a scan meets the same few families in every
+/// row, so a row's cells copy none). A [`CellSink`] for reads without a filter.
 #[derive(Default)]
 pub(crate) struct ViewCells {
     bytes: Vec<u8>,
     slots: Vec<Slot>,
+    /// Every family name met so far, once each (a scan reads a table's families only).
+    names: Vec<u8>,
+    /// Their ranges in `names`.
+    families: Vec<(usize, usize)>,
+    /// The range of the family the last cell offered belongs to.
+    last_family: (usize, usize),
 }
 
 impl ViewCells {
@@ -839,7 +856,36 @@ impl ViewCells {
             SlotValue::Stored(v, off) => v.get(*off..).unwrap_or_default(),
             SlotValue::Bytes(a, b) => range((*a, *b)),
         };
-        Some(CellView { row, family: range(s.family), qualifier: range(s.qualifier), timestamp: s.timestamp, kind: s.kind, value })
+        let family = self.names.get(s.family.0..s.family.1).unwrap_or_default();
+        Some(CellView { row, family, qualifier: range(s.qualifier), timestamp: s.timestamp, kind: s.kind, value })
+    }
+
+    /// The range of `family` in `names`, added when first met.
+    #[inline]
+    fn family_range(&mut self, family: &[u8]) -> (usize, usize) {
+        let last = self.last_family;
+        // Byte by byte: family names are short, and a call to `memcmp` costs as much as the
+        // copy this saves.
+        if self.names.get(last.0..last.1).is_some_and(|n| n.len() == family.len() && n.iter().zip(family).all(|(a, b)| a == b)) {
+            return last;
+        }
+        self.new_family_range(family)
+    }
+
+    #[inline(never)]
+    fn new_family_range(&mut self, family: &[u8]) -> (usize, usize) {
+        let names = &self.names;
+        let r = match self.families.iter().find(|r| names.get(r.0..r.1) == Some(family)) {
+            Some(&r) => r,
+            None => {
+                let a = self.names.len();
+                self.names.extend_from_slice(family);
+                self.families.push((a, self.names.len()));
+                (a, self.names.len())
+            }
+        };
+        self.last_family = r;
+        r
     }
 }
 
@@ -849,14 +895,7 @@ impl CellSink for ViewCells {
             // Filters judge and may rewrite owned cells; `next_view` reads owned cells then.
             return Err(Error::internal("a borrowed scan row cannot take a filter"));
         }
-        let family = match self.slots.last() {
-            Some(s) if self.bytes.get(s.family.0..s.family.1) == Some(found.family) => s.family,
-            _ => {
-                let a = self.bytes.len();
-                self.bytes.extend_from_slice(found.family);
-                (a, self.bytes.len())
-            }
-        };
+        let family = self.family_range(found.family);
         let a = self.bytes.len();
         codec::push_decoded(found.qualifier_enc, &mut self.bytes);
         let qualifier = (a, self.bytes.len());
@@ -998,22 +1037,146 @@ impl<'a> RowView<'a> {
     }
 }
 
+/// The cells of a result the iterator hands out (and so never gets back to refill): each cell
+/// is built with its buffers allocated at their exact sizes, and the cell vector at the size of
+/// the previous row's (one allocation each, no growth). A [`CellSink`]; with a filter it reads
+/// as the `Vec<Cell>` sink does (filters judge and rewrite owned cells from `spare`).
+struct FreshCells<'a> {
+    cells: &'a mut Vec<Cell>,
+    /// Capacity for the vector's first allocation.
+    hint: usize,
+}
+
+/// A new cell holding `found`, every buffer allocated at its exact size.
+#[inline]
+fn fresh_cell(found: &Found<'_>) -> Result<Cell> {
+    let qualifier = if found.qualifier_enc.is_empty() {
+        Vec::new()
+    } else {
+        let mut q = Vec::with_capacity(found.qualifier_enc.len().saturating_sub(2));
+        codec::push_decoded(found.qualifier_enc, &mut q);
+        q
+    };
+    let value = match found.kind {
+        CellKind::Put => match codec::raw_payload_offset_fast(found.value)? {
+            Some(off) => found.value.get(off..).unwrap_or_default().to_vec(),
+            None => codec::decode_value(found.value)?,
+        },
+        _ => Vec::new(),
+    };
+    Ok(Cell { row: found.row.to_vec(), family: found.family.to_vec(), qualifier, timestamp: found.ts, kind: found.kind, value })
+}
+
+impl CellSink for FreshCells<'_> {
+    #[inline]
+    fn offer(&mut self, found: Found<'_>, filter: Option<&mut (dyn Filter + '_)>, spare: &mut Vec<Cell>) -> Result<(bool, After)> {
+        if filter.is_some() {
+            return self.cells.offer(found, filter, spare);
+        }
+        let cell = fresh_cell(&found)?;
+        if self.cells.capacity() == 0 {
+            self.cells.reserve_exact(self.hint);
+        }
+        self.cells.push(cell);
+        Ok((true, After::Next))
+    }
+    fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+    fn filter_row_cells(&mut self, filter: &mut (dyn Filter + '_)) -> Result<()> {
+        self.cells.filter_row_cells(filter)
+    }
+    fn clear_into(&mut self, spare: &mut Vec<Cell>) {
+        self.cells.clear_into(spare);
+    }
+}
+
 impl Iterator for Scanner {
     type Item = Result<RowResult>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(r) = self.pending.pop_front() {
+            return Some(Ok(r));
+        }
         let mut r = RowResult { row: Vec::new(), cells: Vec::new() };
-        match self.fill(&mut r) {
-            Ok(true) => Some(Ok(r)),
+        let mut sink = FreshCells { cells: &mut r.cells, hint: self.cells_hint };
+        match self.next_row(&mut r.row, &mut sink) {
+            Ok(true) => {
+                self.cells_hint = r.cells.len().clamp(1, MAX_CELLS_HINT);
+                self.split_batch(&mut r);
+                Some(Ok(r))
+            }
             Ok(false) => None,
             Err(e) => Some(Err(e)),
         }
     }
 }
 
+/// The largest first allocation [`FreshCells`] makes for a row's cells (a wider row grows its
+/// vector as it fills).
+const MAX_CELLS_HINT: usize = 64;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn found<'a>(family: &'a [u8], qualifier_enc: &'a [u8], value: &'a [u8]) -> Found<'a> {
+        Found { row: b"r", family, qualifier_enc, ts: 7, kind: CellKind::Put, value, value_slice: None }
+    }
+
+    /// A borrowed row's cells name their families from the scan-long name buffer: each family
+    /// is stored once however the cells alternate, and every cell reads back its own.
+    #[test]
+    fn view_cells_keep_each_family_name_once() {
+        let mut cells = ViewCells::default();
+        let q = codec::row_prefix(b"q");
+        let v = codec::encode_value(b"v", crate::table::schema::Compression::None);
+        let fams: [&[u8]; 6] = [b"cf", b"cg", b"cf", b"c", b"cgh", b"cg"];
+        for round in 0..3 {
+            cells.clear();
+            for f in fams {
+                cells.offer(found(f, &q, &v), None, &mut Vec::new()).unwrap();
+            }
+            let got: Vec<&[u8]> = (0..fams.len()).map(|i| cells.get(b"r", i).unwrap().family).collect();
+            assert_eq!(got, fams, "round {round}");
+            assert_eq!(cells.get(b"r", 0).unwrap().value, b"v");
+            assert_eq!(cells.names.len(), "cfcgccgh".len());
+        }
+    }
+
+    /// The iterator's results hold buffers of their exact sizes: the row key, each cell's
+    /// parts (a qualifier its escaped size), and (from the second row of rows alike) the cell
+    /// vector.
+    #[test]
+    fn iterator_results_are_allocated_to_size() {
+        use crate::{Engine, FamilyDescriptor, Put, TableDescriptor};
+        let e = Engine::open_in_memory().unwrap();
+        e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")).family(FamilyDescriptor::new("cg"))).unwrap();
+        let t = e.table("t").unwrap();
+        for i in 0..20 {
+            t.put(Put::new(format!("row-{i:03}")).add("cf", "a", vec![1u8; i]).add("cf", "q\x00", "x").add("cg", "b", "yy")).unwrap();
+        }
+        let rows = t.scan(Scan::new()).unwrap().collect::<Result<Vec<_>>>().unwrap();
+        assert_eq!(rows.len(), 20);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r.row.capacity(), r.row.len());
+            assert_eq!(r.cells.len(), 3);
+            if i > 0 {
+                assert_eq!(r.cells.capacity(), 3, "row {i}");
+            }
+            for c in &r.cells {
+                assert_eq!(c.row, r.row);
+                for b in [&c.row, &c.family, &c.value] {
+                    assert_eq!(b.capacity(), b.len(), "{c:?}");
+                }
+                // A qualifier gets its escaped size (one byte more per 0x00 in it).
+                let zeros = c.qualifier.iter().filter(|&&b| b == 0).count();
+                assert_eq!(c.qualifier.capacity(), c.qualifier.len() + zeros, "{c:?}");
+            }
+            assert_eq!(r.cells[1].qualifier, b"q\x00");
+            assert_eq!(r.cells[0].value.len(), i);
+        }
+    }
 
     #[test]
     fn row_part_len_unescaped_matches_the_codecs() {
