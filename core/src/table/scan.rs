@@ -60,8 +60,7 @@ pub struct Scanner {
     pinned: Option<fjall::Snapshot>,
     /// The row [`Scanner::next_view`] lends out: its key, and its cells as slots (no filter, no
     /// batch) or as owned cells (otherwise).
-    view_row: Vec<u8>,
-    view_cells: ViewCells,
+    view: Option<Box<ViewBufs>>,
     view_owned: RowResult,
     /// The cell count of the iterator's last row ([`FreshCells::hint`]).
     cells_hint: usize,
@@ -456,8 +455,7 @@ impl Scanner {
             rows_returned: 0,
             done: false,
             pinned: None,
-            view_row: Vec::new(),
-            view_cells: ViewCells::default(),
+            view: None,
             view_owned: RowResult::default(),
             cells_hint: 1,
         })
@@ -792,21 +790,24 @@ impl Scanner {
             self.view_owned = out;
             return Ok(if r? { Some(RowView { row: &self.view_owned.row, cells: ViewRef::Owned(&self.view_owned.cells) }) } else { None });
         }
-        let mut row = std::mem::take(&mut self.view_row);
-        let mut cells = std::mem::take(&mut self.view_cells);
-        cells.clear();
-        let r = self.next_row(&mut row, &mut cells);
-        // Put the buffers back without dropping the empty placeholders `take` left (they own
-        // no allocation, so forgetting them leaks nothing; dropping them costs a row's worth
-        // of instructions).
-        std::mem::forget(std::mem::replace(&mut self.view_row, row));
-        std::mem::forget(std::mem::replace(&mut self.view_cells, cells));
+        // The buffers move out and back as one pointer (`next_row` borrows the scanner).
+        let mut v = self.view.take().unwrap_or_default();
+        v.cells.clear();
+        let r = self.next_row(&mut v.row, &mut v.cells);
+        let v = &mut **self.view.insert(v);
         if !r? {
-            self.view_cells.clear();
+            v.cells.clear();
             return Ok(None);
         }
-        Ok(Some(RowView { row: &self.view_row, cells: ViewRef::Slots(&self.view_cells) }))
+        Ok(Some(RowView { row: &v.row, cells: ViewRef::Slots(&v.cells) }))
     }
+}
+
+/// The row [`Scanner::next_view`] lends out: its key and its cells as slots.
+#[derive(Default)]
+struct ViewBufs {
+    row: Vec<u8>,
+    cells: ViewCells,
 }
 
 /// Where a [`CellView`]'s value lives.
