@@ -45,18 +45,19 @@ pub(crate) fn is_plain(shape: &Shape, plan: &ReadPlan) -> bool {
 pub(crate) struct PlainBufs {
     /// Seek target.
     target: Vec<u8>,
+    /// The row part handed to the general read.
+    row_enc: Vec<u8>,
 }
 
 /// [`crate::table::handle::process_row`] for a plain scan (see the module docs): reads one row
-/// from `sources` (one per family of `plan`, each serving the row) into `out`; true when the
-/// row has a cell to return.
+/// (`row`, the row key) from `sources` (one per family of `plan`, each serving the row's
+/// encoded part, [`Cursor::served_row`]) into `out`; true when the row has a cell to return.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn process_row_plain<O: CellSink + ?Sized>(
     shape: &Shape,
     plan: &ReadPlan,
     row: &[u8],
-    row_enc: &[u8],
     sources: &mut [Cursor],
     now: i64,
     out: &mut O,
@@ -66,7 +67,7 @@ pub(crate) fn process_row_plain<O: CellSink + ?Sized>(
     let now = LazyNow::new(now);
     for (fp, src) in plan.fams.iter().zip(sources.iter_mut()) {
         let fam = &shape.families[fp.index];
-        read_family_plain(&fam.desc, &now, row, row_enc, src, out, bufs, pbufs)?;
+        read_family_plain(&fam.desc, &now, row, src, out, bufs, pbufs)?;
     }
     Ok(!out.is_empty())
 }
@@ -103,13 +104,12 @@ fn read_family_plain<O: CellSink + ?Sized>(
     desc: &FamilyDescriptor,
     now: &LazyNow,
     row: &[u8],
-    row_enc: &[u8],
     src: &mut Cursor,
     out: &mut O,
     bufs: &mut ReadBufs,
     pbufs: &mut PlainBufs,
 ) -> Result<()> {
-    let row_len = row_enc.len();
+    let row_len = src.served_row().len();
     let family = &desc.name[..];
     // The family's TTL, when it can hide a column's newest version (MIN_VERSIONS 0).
     let ttl = desc.ttl_ms().filter(|_| desc.min_versions == 0);
@@ -121,7 +121,13 @@ fn read_family_plain<O: CellSink + ?Sized>(
         let parts = if codec::value_is_plain(value) { put_parts(key, row_len).filter(|&(_, ts)| TimeRange::ALL.contains(ts)) } else { None };
         let Some((qualifier_enc, ts)) = parts else {
             let read = FamilyRead { desc, qualifiers_enc: None, time_range: TimeRange::ALL, max_versions: 1, raw: false, now };
-            return read::read_family(&read, row, row_enc, family, src, None, out, bufs);
+            // The general read takes the row part apart from the cursor serving it.
+            let mut row_enc = std::mem::take(&mut pbufs.row_enc);
+            row_enc.clear();
+            row_enc.extend_from_slice(src.served_row());
+            let r = read::read_family(&read, row, &row_enc, family, src, None, out, bufs);
+            pbufs.row_enc = row_enc;
+            return r;
         };
         let col_len = row_len + 1 + qualifier_enc.len();
         let expired = ttl.is_some_and(|t| ts < now.get().saturating_sub(t));

@@ -270,6 +270,24 @@ impl Cursor {
         }
     }
 
+    /// Serve the row the head entry starts (its row part copied from the head's key); returns
+    /// whether that row part holds no escaped 0x00 (see [`Head::unescaped`]).
+    fn serve_head_row(&mut self) -> bool {
+        let Some(h) = &mut self.head else {
+            return false;
+        };
+        self.row.clear();
+        self.row.extend_from_slice(&h.key[..h.row_len]);
+        h.in_row = true;
+        h.unescaped
+    }
+
+    /// The encoded row part the cursor serves.
+    #[inline]
+    pub(crate) fn served_row(&self) -> &[u8] {
+        &self.row
+    }
+
     /// The head entry's key and value when it belongs to the row served.
     #[inline]
     pub(crate) fn head_in_row(&self) -> Option<(&Slice, &Slice)> {
@@ -496,8 +514,14 @@ impl Scanner {
 
     /// Drop the open chunk and move the bounds past the last row read.
     fn close_chunk(&mut self) {
-        if let Some(cs) = self.cursors.take() {
+        if let Some(mut cs) = self.cursors.take() {
             self.visited += cs.iter().map(|c| c.visited).sum::<u64>();
+            // A plain read keeps the row it read last in its cursors only (each serves it).
+            if self.plain {
+                if let Some(c) = cs.first_mut().filter(|c| !c.row.is_empty()) {
+                    self.last = Some(std::mem::take(&mut c.row));
+                }
+            }
         }
         if let Some(row_enc) = self.last.take() {
             let n = row_enc.len();
@@ -579,6 +603,9 @@ impl Scanner {
             self.done = true;
             return Ok(false);
         };
+        if self.plain {
+            return self.step_plain(b, row_out, cells);
+        }
         let (row_enc, unescaped) = (&h.key[..h.row_len], h.unescaped);
         // Copy the row key (the cursor moves on); the buffer is reused across rows.
         let last = self.last.get_or_insert_with(Vec::new);
@@ -644,11 +671,7 @@ impl Scanner {
                     c.set_row(row_enc);
                 }
             }
-            let r = if self.plain {
-                plain::process_row_plain(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs).map(|keep| (keep, false))
-            } else {
-                process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs)
-            };
+            let r = process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs);
             for c in cursors.iter_mut() {
                 c.finish_row(&mut self.scratch)?;
             }
@@ -665,16 +688,64 @@ impl Scanner {
         Ok(true)
     }
 
+    /// [`Scanner::step`] for a plain scan (forward), the row starting at cursor `b`'s head: the
+    /// row part is copied once, into the cursors (which serve it, and hold it for
+    /// [`Scanner::close_chunk`] when the chunk ends), not into `last`.
+    #[inline]
+    fn step_plain<O: CellSink>(&mut self, b: usize, row_out: &mut Vec<u8>, cells: &mut O) -> Result<bool> {
+        let Some(cursors) = self.cursors.as_mut() else {
+            return Ok(false);
+        };
+        let (before, rest) = cursors.split_at_mut(b);
+        let Some((cb, after)) = rest.split_first_mut() else {
+            return Ok(false);
+        };
+        let unescaped = cb.serve_head_row();
+        for c in before.iter_mut().chain(after.iter_mut()) {
+            c.set_row(&cb.row);
+        }
+        self.chunk_rows += 1;
+        let row_enc = cb.served_row();
+        if unescaped {
+            let r = row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default();
+            if row_out.capacity() == 0 {
+                // A fresh result (the iterator's): one allocation of the exact size.
+                *row_out = r.to_vec();
+            } else {
+                row_out.clear();
+                row_out.extend_from_slice(r);
+            }
+        } else {
+            codec::decode_row_into(row_enc, row_out);
+        }
+        let r = plain::process_row_plain(&self.shape, &self.plan, row_out, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs);
+        for c in cursors.iter_mut() {
+            c.finish_row(&mut self.scratch)?;
+        }
+        if !r? {
+            cells.clear_into(&mut self.read_bufs.spare);
+            return Ok(false);
+        }
+        self.rows_returned += 1;
+        Ok(true)
+    }
+
     /// Split `out` (a row just read) into parts of `batch` cells: the first stays, the rest
     /// wait in `pending`.
+    #[inline]
     fn split_batch(&mut self, out: &mut RowResult) {
         if self.batch > 0 && !self.has_filter_row && out.cells.len() > self.batch {
-            let mut rest = out.cells.split_off(self.batch);
-            while !rest.is_empty() {
-                let tail = rest.split_off(self.batch.min(rest.len()));
-                self.pending.push_back(RowResult { row: out.row.clone(), cells: rest });
-                rest = tail;
-            }
+            self.split_batch_rest(out);
+        }
+    }
+
+    #[inline(never)]
+    fn split_batch_rest(&mut self, out: &mut RowResult) {
+        let mut rest = out.cells.split_off(self.batch);
+        while !rest.is_empty() {
+            let tail = rest.split_off(self.batch.min(rest.len()));
+            self.pending.push_back(RowResult { row: out.row.clone(), cells: rest });
+            rest = tail;
         }
     }
 
