@@ -138,6 +138,24 @@ struct Head {
     unescaped: bool,
 }
 
+/// The row key of the encoded row part `row_enc` into `row_out`: a copy when the part holds no
+/// escaped 0x00 (`unescaped`), else unescaped. A buffer without an allocation (a fresh result,
+/// the iterator's) gets one of the exact size.
+#[inline]
+fn decode_row_key(row_enc: &[u8], unescaped: bool, row_out: &mut Vec<u8>) {
+    if !unescaped {
+        codec::decode_row_into(row_enc, row_out);
+        return;
+    }
+    let r = row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default();
+    if row_out.capacity() == 0 {
+        *row_out = r.to_vec();
+    } else {
+        row_out.clear();
+        row_out.extend_from_slice(r);
+    }
+}
+
 /// Whether `key` starts with `prefix`, testing the prefix's last 8 bytes first: the row parts
 /// of neighbouring rows mostly differ near their end, so a new row is told in one comparison.
 #[inline]
@@ -613,18 +631,7 @@ impl Scanner {
         last.extend_from_slice(row_enc);
         let row_enc = last.as_slice();
         self.chunk_rows += 1;
-        if unescaped {
-            let r = row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default();
-            if row_out.capacity() == 0 {
-                // A fresh result (the iterator's): one allocation of the exact size.
-                *row_out = r.to_vec();
-            } else {
-                row_out.clear();
-                row_out.extend_from_slice(r);
-            }
-        } else {
-            codec::decode_row_into(row_enc, row_out);
-        }
+        decode_row_key(row_enc, unescaped, row_out);
         let row = row_out.as_slice();
         let (keep, end) = if self.reversed {
             // Read a narrow row backwards into memory, then walk it forwards; a wide one
@@ -706,18 +713,7 @@ impl Scanner {
         }
         self.chunk_rows += 1;
         let row_enc = cb.served_row();
-        if unescaped {
-            let r = row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default();
-            if row_out.capacity() == 0 {
-                // A fresh result (the iterator's): one allocation of the exact size.
-                *row_out = r.to_vec();
-            } else {
-                row_out.clear();
-                row_out.extend_from_slice(r);
-            }
-        } else {
-            codec::decode_row_into(row_enc, row_out);
-        }
+        decode_row_key(row_enc, unescaped, row_out);
         let r = plain::process_row_plain(&self.shape, &self.plan, row_out, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs);
         for c in cursors.iter_mut() {
             c.finish_row(&mut self.scratch)?;
