@@ -54,7 +54,7 @@ pub fn key_format_for(families: &[crate::table::schema::FamilyDescriptor]) -> u3
 pub const MAX_KEY_LEN: usize = 65_536;
 
 const TAG_FAMILY: u8 = 0x00;
-const TAG_COLUMN: u8 = 0x01;
+pub(crate) const TAG_COLUMN: u8 = 0x01;
 
 /// Append `escaped(bytes) 0x00 0x01`.
 pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {

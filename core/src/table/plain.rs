@@ -27,6 +27,7 @@ use crate::table::handle::ReadPlan;
 use crate::table::ops::TimeRange;
 use crate::table::read::{self, CellSink, FamilyRead, Found, LazyNow, ReadBufs};
 use crate::table::scan::Cursor;
+use crate::table::schema::FamilyDescriptor;
 use crate::table::Shape;
 
 /// Whether a forward scan with this plan and no filter may read through [`process_row_plain`].
@@ -44,17 +45,19 @@ pub(crate) fn is_plain(shape: &Shape, plan: &ReadPlan) -> bool {
 pub(crate) struct PlainBufs {
     /// Seek target.
     target: Vec<u8>,
+    /// The row part handed to the general read.
+    row_enc: Vec<u8>,
 }
 
 /// [`crate::table::handle::process_row`] for a plain scan (see the module docs): reads one row
-/// from `sources` (one per family of `plan`, each serving the row) into `out`; true when the
-/// row has a cell to return.
+/// (`row`, the row key) from `sources` (one per family of `plan`, each serving the row's
+/// encoded part, [`Cursor::served_row`]) into `out`; true when the row has a cell to return.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn process_row_plain<O: CellSink + ?Sized>(
     shape: &Shape,
     plan: &ReadPlan,
     row: &[u8],
-    row_enc: &[u8],
     sources: &mut [Cursor],
     now: i64,
     out: &mut O,
@@ -64,49 +67,115 @@ pub(crate) fn process_row_plain<O: CellSink + ?Sized>(
     let now = LazyNow::new(now);
     for (fp, src) in plan.fams.iter().zip(sources.iter_mut()) {
         let fam = &shape.families[fp.index];
-        let fr = FamilyRead {
-            desc: &fam.desc,
-            qualifiers_enc: None,
-            time_range: fp.time_range,
-            max_versions: 1,
-            raw: false,
-            now: &now,
-        };
-        read_family_plain(&fr, row, row_enc, &fam.desc.name, src, out, bufs, pbufs)?;
+        read_family_plain(&fam.desc, &now, row, src, out, bufs, pbufs)?;
     }
     Ok(!out.is_empty())
 }
 
+/// The qualifier (escaped, terminated) and timestamp of `key` when it is an ordinary put's key
+/// without a sequence number in a row whose encoded part is `row_len` bytes long:
+/// [`codec::column_put_parts`], finding the qualifier's end eight bytes at a time.
+#[inline]
+fn put_parts(key: &[u8], row_len: usize) -> Option<(&[u8], i64)> {
+    let rest = key.get(row_len..)?;
+    let (&tag, rest) = rest.split_first()?;
+    if tag != codec::TAG_COLUMN {
+        return None;
+    }
+    // The first 0x00 ends an unescaped qualifier; any other case (an escaped 0x00 in the
+    // qualifier) is left to the codec.
+    let ql = match codec::first_zero(rest) {
+        Some(z) if rest.get(z + 1) == Some(&0x01) => z + 2,
+        _ => return codec::column_put_parts(key, row_len),
+    };
+    let suffix: &[u8; 9] = rest.get(ql..)?.try_into().ok()?;
+    if suffix[8] != 0xFF - CellKind::Put.code() {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&suffix[..8]);
+    Some((&rest[..ql], (u64::MAX - u64::from_be_bytes(b)) as i64))
+}
+
 /// One family of one row (see the module docs).
 #[allow(clippy::too_many_arguments)]
+#[inline]
 fn read_family_plain<O: CellSink + ?Sized>(
-    read: &FamilyRead<'_>,
+    desc: &FamilyDescriptor,
+    now: &LazyNow,
     row: &[u8],
-    row_enc: &[u8],
-    family: &[u8],
     src: &mut Cursor,
     out: &mut O,
     bufs: &mut ReadBufs,
     pbufs: &mut PlainBufs,
 ) -> Result<()> {
-    let row_len = row_enc.len();
-    let desc = read.desc;
+    let row_len = src.served_row().len();
+    let family = &desc.name[..];
     // The family's TTL, when it can hide a column's newest version (MIN_VERSIONS 0).
     let ttl = desc.ttl_ms().filter(|_| desc.min_versions == 0);
     loop {
         let Some((key, value)) = src.head_in_row() else {
             return Ok(());
         };
-        let parts = codec::column_put_parts(key, row_len).filter(|&(_, ts)| codec::value_is_plain(value) && read.time_range.contains(ts));
+        // A plain scan reads the whole time range (`is_plain`), so the test is a constant's.
+        let parts = if codec::value_is_plain(value) { put_parts(key, row_len).filter(|&(_, ts)| TimeRange::ALL.contains(ts)) } else { None };
         let Some((qualifier_enc, ts)) = parts else {
-            return read::read_family(read, row, row_enc, family, src, None, out, bufs);
+            let read = FamilyRead { desc, qualifiers_enc: None, time_range: TimeRange::ALL, max_versions: 1, raw: false, now };
+            // The general read takes the row part apart from the cursor serving it.
+            let mut row_enc = std::mem::take(&mut pbufs.row_enc);
+            row_enc.clear();
+            row_enc.extend_from_slice(src.served_row());
+            let r = read::read_family(&read, row, &row_enc, family, src, None, out, bufs);
+            pbufs.row_enc = row_enc;
+            return r;
         };
         let col_len = row_len + 1 + qualifier_enc.len();
-        let expired = ttl.is_some_and(|t| ts < read.now.get().saturating_sub(t));
+        let expired = ttl.is_some_and(|t| ts < now.get().saturating_sub(t));
         if !expired {
             let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value, value_slice: Some(value) };
             out.offer(found, None, &mut bufs.spare)?;
         }
         src.skip_head_column(row_len, col_len, &mut pbufs.target)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `put_parts` reads exactly what `codec::column_put_parts` reads: over put keys and delete
+    /// markers' keys with qualifiers of every length (escaped 0x00s in them, or none), keys with
+    /// a sequence number slot, family markers, cut keys and the zero-search cases as keys.
+    #[test]
+    fn put_parts_match_the_codecs() {
+        let mut keys = Vec::new();
+        for row in [&b"r"[..], b"row-0000000042", b"a\x00b", b""] {
+            let row_len = codec::row_prefix(row).len();
+            for q in codec::zero_search_cases().into_iter().filter(|q| q.len() < 20) {
+                for kind in [CellKind::Put, CellKind::Delete, CellKind::DeleteColumn] {
+                    for ts in [0, 1, 1_700_000_000_000, i64::MAX] {
+                        let k = codec::column_key(row, &q, ts, kind);
+                        let mut with_seq = k.clone();
+                        codec::push_seq_slot(&mut with_seq);
+                        for n in [k.len(), k.len().saturating_sub(1), row_len + 2] {
+                            keys.push((k[..n.min(k.len())].to_vec(), row_len));
+                        }
+                        keys.push((with_seq, row_len));
+                    }
+                }
+            }
+            keys.push((codec::family_marker_key(row, 5, CellKind::DeleteFamily), row_len));
+        }
+        for b in codec::zero_search_cases() {
+            keys.push((b.clone(), 0));
+            keys.push((b, 1));
+        }
+        let mut puts = 0;
+        for (k, row_len) in &keys {
+            let got = put_parts(k, *row_len);
+            assert_eq!(got, codec::column_put_parts(k, *row_len), "{k:?} {row_len}");
+            puts += usize::from(got.is_some());
+        }
+        assert!(puts > 1_000, "the cases hold puts ({puts})");
     }
 }

@@ -60,9 +60,10 @@ pub struct Scanner {
     pinned: Option<fjall::Snapshot>,
     /// The row [`Scanner::next_view`] lends out: its key, and its cells as slots (no filter, no
     /// batch) or as owned cells (otherwise).
-    view_row: Vec<u8>,
-    view_cells: ViewCells,
+    view: Option<Box<ViewBufs>>,
     view_owned: RowResult,
+    /// The cell count of the iterator's last row ([`FreshCells::hint`]).
+    cells_hint: usize,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -135,6 +136,24 @@ struct Head {
     /// The row part holds no escaped 0x00 (known for heads that start another row; false
     /// when not known).
     unescaped: bool,
+}
+
+/// The row key of the encoded row part `row_enc` into `row_out`: a copy when the part holds no
+/// escaped 0x00 (`unescaped`), else unescaped. A buffer without an allocation (a fresh result,
+/// the iterator's) gets one of the exact size.
+#[inline]
+fn decode_row_key(row_enc: &[u8], unescaped: bool, row_out: &mut Vec<u8>) {
+    if !unescaped {
+        codec::decode_row_into(row_enc, row_out);
+        return;
+    }
+    let r = row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default();
+    if row_out.capacity() == 0 {
+        *row_out = r.to_vec();
+    } else {
+        row_out.clear();
+        row_out.extend_from_slice(r);
+    }
 }
 
 /// Whether `key` starts with `prefix`, testing the prefix's last 8 bytes first: the row parts
@@ -267,6 +286,24 @@ impl Cursor {
         if let Some(h) = &mut self.head {
             h.in_row = true;
         }
+    }
+
+    /// Serve the row the head entry starts (its row part copied from the head's key); returns
+    /// whether that row part holds no escaped 0x00 (see [`Head::unescaped`]).
+    fn serve_head_row(&mut self) -> bool {
+        let Some(h) = &mut self.head else {
+            return false;
+        };
+        self.row.clear();
+        self.row.extend_from_slice(&h.key[..h.row_len]);
+        h.in_row = true;
+        h.unescaped
+    }
+
+    /// The encoded row part the cursor serves.
+    #[inline]
+    pub(crate) fn served_row(&self) -> &[u8] {
+        &self.row
     }
 
     /// The head entry's key and value when it belongs to the row served.
@@ -454,9 +491,9 @@ impl Scanner {
             rows_returned: 0,
             done: false,
             pinned: None,
-            view_row: Vec::new(),
-            view_cells: ViewCells::default(),
+            view: None,
             view_owned: RowResult::default(),
+            cells_hint: 1,
         })
     }
 
@@ -495,8 +532,14 @@ impl Scanner {
 
     /// Drop the open chunk and move the bounds past the last row read.
     fn close_chunk(&mut self) {
-        if let Some(cs) = self.cursors.take() {
+        if let Some(mut cs) = self.cursors.take() {
             self.visited += cs.iter().map(|c| c.visited).sum::<u64>();
+            // A plain read keeps the row it read last in its cursors only (each serves it).
+            if self.plain {
+                if let Some(c) = cs.first_mut().filter(|c| !c.row.is_empty()) {
+                    self.last = Some(std::mem::take(&mut c.row));
+                }
+            }
         }
         if let Some(row_enc) = self.last.take() {
             let n = row_enc.len();
@@ -578,6 +621,9 @@ impl Scanner {
             self.done = true;
             return Ok(false);
         };
+        if self.plain {
+            return self.step_plain(b, row_out, cells);
+        }
         let (row_enc, unescaped) = (&h.key[..h.row_len], h.unescaped);
         // Copy the row key (the cursor moves on); the buffer is reused across rows.
         let last = self.last.get_or_insert_with(Vec::new);
@@ -585,12 +631,7 @@ impl Scanner {
         last.extend_from_slice(row_enc);
         let row_enc = last.as_slice();
         self.chunk_rows += 1;
-        if unescaped {
-            row_out.clear();
-            row_out.extend_from_slice(row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default());
-        } else {
-            codec::decode_row_into(row_enc, row_out);
-        }
+        decode_row_key(row_enc, unescaped, row_out);
         let row = row_out.as_slice();
         let (keep, end) = if self.reversed {
             // Read a narrow row backwards into memory, then walk it forwards; a wide one
@@ -637,11 +678,7 @@ impl Scanner {
                     c.set_row(row_enc);
                 }
             }
-            let r = if self.plain {
-                plain::process_row_plain(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs).map(|keep| (keep, false))
-            } else {
-                process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs)
-            };
+            let r = process_row(&self.shape, &self.plan, row, row_enc, cursors, self.chunk_now, self.filter.as_deref_mut(), cells, &mut self.read_bufs);
             for c in cursors.iter_mut() {
                 c.finish_row(&mut self.scratch)?;
             }
@@ -658,16 +695,53 @@ impl Scanner {
         Ok(true)
     }
 
+    /// [`Scanner::step`] for a plain scan (forward), the row starting at cursor `b`'s head: the
+    /// row part is copied once, into the cursors (which serve it, and hold it for
+    /// [`Scanner::close_chunk`] when the chunk ends), not into `last`.
+    #[inline]
+    fn step_plain<O: CellSink>(&mut self, b: usize, row_out: &mut Vec<u8>, cells: &mut O) -> Result<bool> {
+        let Some(cursors) = self.cursors.as_mut() else {
+            return Ok(false);
+        };
+        let (before, rest) = cursors.split_at_mut(b);
+        let Some((cb, after)) = rest.split_first_mut() else {
+            return Ok(false);
+        };
+        let unescaped = cb.serve_head_row();
+        for c in before.iter_mut().chain(after.iter_mut()) {
+            c.set_row(&cb.row);
+        }
+        self.chunk_rows += 1;
+        let row_enc = cb.served_row();
+        decode_row_key(row_enc, unescaped, row_out);
+        let r = plain::process_row_plain(&self.shape, &self.plan, row_out, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs);
+        for c in cursors.iter_mut() {
+            c.finish_row(&mut self.scratch)?;
+        }
+        if !r? {
+            cells.clear_into(&mut self.read_bufs.spare);
+            return Ok(false);
+        }
+        self.rows_returned += 1;
+        Ok(true)
+    }
+
     /// Split `out` (a row just read) into parts of `batch` cells: the first stays, the rest
     /// wait in `pending`.
+    #[inline]
     fn split_batch(&mut self, out: &mut RowResult) {
         if self.batch > 0 && !self.has_filter_row && out.cells.len() > self.batch {
-            let mut rest = out.cells.split_off(self.batch);
-            while !rest.is_empty() {
-                let tail = rest.split_off(self.batch.min(rest.len()));
-                self.pending.push_back(RowResult { row: out.row.clone(), cells: rest });
-                rest = tail;
-            }
+            self.split_batch_rest(out);
+        }
+    }
+
+    #[inline(never)]
+    fn split_batch_rest(&mut self, out: &mut RowResult) {
+        let mut rest = out.cells.split_off(self.batch);
+        while !rest.is_empty() {
+            let tail = rest.split_off(self.batch.min(rest.len()));
+            self.pending.push_back(RowResult { row: out.row.clone(), cells: rest });
+            rest = tail;
         }
     }
 
@@ -783,21 +857,24 @@ impl Scanner {
             self.view_owned = out;
             return Ok(if r? { Some(RowView { row: &self.view_owned.row, cells: ViewRef::Owned(&self.view_owned.cells) }) } else { None });
         }
-        let mut row = std::mem::take(&mut self.view_row);
-        let mut cells = std::mem::take(&mut self.view_cells);
-        cells.clear();
-        let r = self.next_row(&mut row, &mut cells);
-        // Put the buffers back without dropping the empty placeholders `take` left (they own
-        // no allocation, so forgetting them leaks nothing; dropping them costs a row's worth
-        // of instructions).
-        std::mem::forget(std::mem::replace(&mut self.view_row, row));
-        std::mem::forget(std::mem::replace(&mut self.view_cells, cells));
+        // The buffers move out and back as one pointer (`next_row` borrows the scanner).
+        let mut v = self.view.take().unwrap_or_default();
+        v.cells.clear();
+        let r = self.next_row(&mut v.row, &mut v.cells);
+        let v = &mut **self.view.insert(v);
         if !r? {
-            self.view_cells.clear();
+            v.cells.clear();
             return Ok(None);
         }
-        Ok(Some(RowView { row: &self.view_row, cells: ViewRef::Slots(&self.view_cells) }))
+        Ok(Some(RowView { row: &v.row, cells: ViewRef::Slots(&v.cells) }))
     }
+}
+
+/// The row [`Scanner::next_view`] lends out: its key and its cells as slots.
+#[derive(Default)]
+struct ViewBufs {
+    row: Vec<u8>,
+    cells: ViewCells,
 }
 
 /// Where a [`CellView`]'s value lives.
@@ -810,6 +887,7 @@ enum SlotValue {
 
 /// One kept cell of a [`RowView`].
 struct Slot {
+    /// A range of [`ViewCells::names`].
     family: (usize, usize),
     qualifier: (usize, usize),
     timestamp: i64,
@@ -817,12 +895,19 @@ struct Slot {
     value: SlotValue,
 }
 
-/// The cells of a borrowed row: families and decoded qualifiers in one buffer, values as the
-/// LSM's slices. A [`CellSink`] for reads without a filter.
+/// The cells of a borrowed row: decoded qualifiers in one buffer, values as the LSM's slices,
+/// family names in a buffer kept from row to row (a scan meets the same few families in every
+/// row, so a row's cells copy none). A [`CellSink`] for reads without a filter.
 #[derive(Default)]
 pub(crate) struct ViewCells {
     bytes: Vec<u8>,
     slots: Vec<Slot>,
+    /// Every family name met so far, once each (a scan reads a table's families only).
+    names: Vec<u8>,
+    /// Their ranges in `names`.
+    families: Vec<(usize, usize)>,
+    /// The range of the family the last cell offered belongs to.
+    last_family: (usize, usize),
 }
 
 impl ViewCells {
@@ -839,7 +924,36 @@ impl ViewCells {
             SlotValue::Stored(v, off) => v.get(*off..).unwrap_or_default(),
             SlotValue::Bytes(a, b) => range((*a, *b)),
         };
-        Some(CellView { row, family: range(s.family), qualifier: range(s.qualifier), timestamp: s.timestamp, kind: s.kind, value })
+        let family = self.names.get(s.family.0..s.family.1).unwrap_or_default();
+        Some(CellView { row, family, qualifier: range(s.qualifier), timestamp: s.timestamp, kind: s.kind, value })
+    }
+
+    /// The range of `family` in `names`, added when first met.
+    #[inline]
+    fn family_range(&mut self, family: &[u8]) -> (usize, usize) {
+        let last = self.last_family;
+        // Byte by byte: family names are short, and a call to `memcmp` costs as much as the
+        // copy this saves.
+        if self.names.get(last.0..last.1).is_some_and(|n| n.len() == family.len() && n.iter().zip(family).all(|(a, b)| a == b)) {
+            return last;
+        }
+        self.new_family_range(family)
+    }
+
+    #[inline(never)]
+    fn new_family_range(&mut self, family: &[u8]) -> (usize, usize) {
+        let names = &self.names;
+        let r = match self.families.iter().find(|r| names.get(r.0..r.1) == Some(family)) {
+            Some(&r) => r,
+            None => {
+                let a = self.names.len();
+                self.names.extend_from_slice(family);
+                self.families.push((a, self.names.len()));
+                (a, self.names.len())
+            }
+        };
+        self.last_family = r;
+        r
     }
 }
 
@@ -849,14 +963,7 @@ impl CellSink for ViewCells {
             // Filters judge and may rewrite owned cells; `next_view` reads owned cells then.
             return Err(Error::internal("a borrowed scan row cannot take a filter"));
         }
-        let family = match self.slots.last() {
-            Some(s) if self.bytes.get(s.family.0..s.family.1) == Some(found.family) => s.family,
-            _ => {
-                let a = self.bytes.len();
-                self.bytes.extend_from_slice(found.family);
-                (a, self.bytes.len())
-            }
-        };
+        let family = self.family_range(found.family);
         let a = self.bytes.len();
         codec::push_decoded(found.qualifier_enc, &mut self.bytes);
         let qualifier = (a, self.bytes.len());
@@ -998,22 +1105,146 @@ impl<'a> RowView<'a> {
     }
 }
 
+/// The cells of a result the iterator hands out (and so never gets back to refill): each cell
+/// is built with its buffers allocated at their exact sizes, and the cell vector at the size of
+/// the previous row's (one allocation each, no growth). A [`CellSink`]; with a filter it reads
+/// as the `Vec<Cell>` sink does (filters judge and rewrite owned cells from `spare`).
+struct FreshCells<'a> {
+    cells: &'a mut Vec<Cell>,
+    /// Capacity for the vector's first allocation.
+    hint: usize,
+}
+
+/// A new cell holding `found`, every buffer allocated at its exact size.
+#[inline]
+fn fresh_cell(found: &Found<'_>) -> Result<Cell> {
+    let qualifier = if found.qualifier_enc.is_empty() {
+        Vec::new()
+    } else {
+        let mut q = Vec::with_capacity(found.qualifier_enc.len().saturating_sub(2));
+        codec::push_decoded(found.qualifier_enc, &mut q);
+        q
+    };
+    let value = match found.kind {
+        CellKind::Put => match codec::raw_payload_offset_fast(found.value)? {
+            Some(off) => found.value.get(off..).unwrap_or_default().to_vec(),
+            None => codec::decode_value(found.value)?,
+        },
+        _ => Vec::new(),
+    };
+    Ok(Cell { row: found.row.to_vec(), family: found.family.to_vec(), qualifier, timestamp: found.ts, kind: found.kind, value })
+}
+
+impl CellSink for FreshCells<'_> {
+    #[inline]
+    fn offer(&mut self, found: Found<'_>, filter: Option<&mut (dyn Filter + '_)>, spare: &mut Vec<Cell>) -> Result<(bool, After)> {
+        if filter.is_some() {
+            return self.cells.offer(found, filter, spare);
+        }
+        let cell = fresh_cell(&found)?;
+        if self.cells.capacity() == 0 {
+            self.cells.reserve_exact(self.hint);
+        }
+        self.cells.push(cell);
+        Ok((true, After::Next))
+    }
+    fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+    fn filter_row_cells(&mut self, filter: &mut (dyn Filter + '_)) -> Result<()> {
+        self.cells.filter_row_cells(filter)
+    }
+    fn clear_into(&mut self, spare: &mut Vec<Cell>) {
+        self.cells.clear_into(spare);
+    }
+}
+
 impl Iterator for Scanner {
     type Item = Result<RowResult>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(r) = self.pending.pop_front() {
+            return Some(Ok(r));
+        }
         let mut r = RowResult { row: Vec::new(), cells: Vec::new() };
-        match self.fill(&mut r) {
-            Ok(true) => Some(Ok(r)),
+        let mut sink = FreshCells { cells: &mut r.cells, hint: self.cells_hint };
+        match self.next_row(&mut r.row, &mut sink) {
+            Ok(true) => {
+                self.cells_hint = r.cells.len().clamp(1, MAX_CELLS_HINT);
+                self.split_batch(&mut r);
+                Some(Ok(r))
+            }
             Ok(false) => None,
             Err(e) => Some(Err(e)),
         }
     }
 }
 
+/// The largest first allocation [`FreshCells`] makes for a row's cells (a wider row grows its
+/// vector as it fills).
+const MAX_CELLS_HINT: usize = 64;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn found<'a>(family: &'a [u8], qualifier_enc: &'a [u8], value: &'a [u8]) -> Found<'a> {
+        Found { row: b"r", family, qualifier_enc, ts: 7, kind: CellKind::Put, value, value_slice: None }
+    }
+
+    /// A borrowed row's cells name their families from the scan-long name buffer: each family
+    /// is stored once however the cells alternate, and every cell reads back its own.
+    #[test]
+    fn view_cells_keep_each_family_name_once() {
+        let mut cells = ViewCells::default();
+        let q = codec::row_prefix(b"q");
+        let v = codec::encode_value(b"v", crate::table::schema::Compression::None);
+        let fams: [&[u8]; 6] = [b"cf", b"cg", b"cf", b"c", b"cgh", b"cg"];
+        for round in 0..3 {
+            cells.clear();
+            for f in fams {
+                cells.offer(found(f, &q, &v), None, &mut Vec::new()).unwrap();
+            }
+            let got: Vec<&[u8]> = (0..fams.len()).map(|i| cells.get(b"r", i).unwrap().family).collect();
+            assert_eq!(got, fams, "round {round}");
+            assert_eq!(cells.get(b"r", 0).unwrap().value, b"v");
+            assert_eq!(cells.names.len(), "cfcgccgh".len());
+        }
+    }
+
+    /// The iterator's results hold buffers of their exact sizes: the row key, each cell's
+    /// parts (a qualifier its escaped size), and (from the second row of rows alike) the cell
+    /// vector.
+    #[test]
+    fn iterator_results_are_allocated_to_size() {
+        use crate::{Engine, FamilyDescriptor, Put, TableDescriptor};
+        let e = Engine::open_in_memory().unwrap();
+        e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")).family(FamilyDescriptor::new("cg"))).unwrap();
+        let t = e.table("t").unwrap();
+        for i in 0..20 {
+            t.put(Put::new(format!("row-{i:03}")).add("cf", "a", vec![1u8; i]).add("cf", "q\x00", "x").add("cg", "b", "yy")).unwrap();
+        }
+        let rows = t.scan(Scan::new()).unwrap().collect::<Result<Vec<_>>>().unwrap();
+        assert_eq!(rows.len(), 20);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r.row.capacity(), r.row.len());
+            assert_eq!(r.cells.len(), 3);
+            if i > 0 {
+                assert_eq!(r.cells.capacity(), 3, "row {i}");
+            }
+            for c in &r.cells {
+                assert_eq!(c.row, r.row);
+                for b in [&c.row, &c.family, &c.value] {
+                    assert_eq!(b.capacity(), b.len(), "{c:?}");
+                }
+                // A qualifier gets its escaped size (one byte more per 0x00 in it).
+                let zeros = c.qualifier.iter().filter(|&&b| b == 0).count();
+                assert_eq!(c.qualifier.capacity(), c.qualifier.len() + zeros, "{c:?}");
+            }
+            assert_eq!(r.cells[1].qualifier, b"q\x00");
+            assert_eq!(r.cells[0].value.len(), i);
+        }
+    }
 
     #[test]
     fn row_part_len_unescaped_matches_the_codecs() {
