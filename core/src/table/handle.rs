@@ -623,9 +623,10 @@ impl Table {
         Ok(out)
     }
 
-    /// Encode `cells` of `row` into `writes` (one write per cell, same order), using `kbuf` as
-    /// scratch; on error `writes` may hold some of them (callers truncate).
-    fn encode_into(shape: &Shape, row: &[u8], cells: &[PendingCell], kbuf: &mut Vec<u8>, writes: &mut Vec<EncodedWrite>) -> Result<()> {
+    /// Encode `cells` of `row` into `writes` (one write per cell, same order), using `kbuf` and
+    /// `vbuf` as scratch for keys and values; on error `writes` may hold some of them (callers
+    /// truncate).
+    fn encode_into(shape: &Shape, row: &[u8], cells: &[PendingCell], kbuf: &mut Vec<u8>, vbuf: &mut Vec<u8>, writes: &mut Vec<EncodedWrite>) -> Result<()> {
         writes.reserve(cells.len());
         for c in cells {
             kbuf.clear();
@@ -650,7 +651,7 @@ impl Table {
             } else if c.kind == CellKind::Put && c.ttl.is_some() {
                 fjall::Slice::from(codec::encode_value_ttl(&c.value, shape.families[c.fam].desc.compression, c.ttl))
             } else if c.kind == CellKind::Put {
-                codec::encode_value_slice(&c.value, shape.families[c.fam].desc.compression)
+                codec::encode_value_slice(&c.value, shape.families[c.fam].desc.compression, vbuf)
             } else {
                 fjall::Slice::from(&b""[..])
             };
@@ -675,7 +676,7 @@ impl Table {
     /// Encode and commit the one row change whose cells are in `sc.cells`, through `sc`'s
     /// buffers; returns its sequence number.
     fn commit_scratch(&self, shape: &Shape, row: &[u8], sc: &mut Scratch, durability: Durability) -> Result<u64> {
-        Self::encode_into(shape, row, &sc.cells, &mut sc.kbuf, &mut sc.writes)?;
+        Self::encode_into(shape, row, &sc.cells, &mut sc.kbuf, &mut sc.vbuf, &mut sc.writes)?;
         sc.push_change(row, 0..sc.cells.len());
         self.state().committer.commit(self.change_set(shape, sc), Self::durability(shape, durability))
     }
@@ -964,7 +965,7 @@ impl Table {
                     }
                     _ => Err(Error::internal("not a put or delete")),
                 });
-                let r = r.and_then(|d| Self::encode_into(&shape, m.row(), &sc.cells[start..], &mut sc.kbuf, &mut sc.writes).map(|_| d));
+                let r = r.and_then(|d| Self::encode_into(&shape, m.row(), &sc.cells[start..], &mut sc.kbuf, &mut sc.vbuf, &mut sc.writes).map(|_| d));
                 match r {
                     Ok(d) => {
                         durability = durability.max(Self::durability(&shape, d));

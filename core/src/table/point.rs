@@ -14,9 +14,9 @@
 //! It reads the newest data, as [`crate::table::scan::Cursor::open_unpinned_row`] does, so its
 //! caller checks the write epoch around the read. The memtables and the table list are taken
 //! separately (lsm-tree does not expose its super version), so the read takes place only when it
-//! can tell that the two agree: no sealed memtable (a memtable being flushed, which this read
-//! cannot reach) and the same active memtable before and after the table list was taken (no
-//! rotation, hence no flush, in between). Otherwise, for a key-value-separated tree, and for a
+//! can tell that together they hold the row: the active memtable taken first, then no sealed
+//! memtable (a memtable being flushed, which this read cannot reach), then the table list (why
+//! that suffices is written at `collect_raw`). Otherwise, for a key-value-separated tree, and for a
 //! row with more than [`MAX_ENTRIES`] entries (where seeking past skipped columns pays), the
 //! caller reads through a cursor instead.
 //!
@@ -25,7 +25,6 @@
 //! they were written against.
 
 use std::ops::Bound;
-use std::sync::Arc;
 
 use fjall::{AbstractTree, Slice};
 use lsm_tree::{AnyTree, InternalValue, SeqNo, ValueType};
@@ -79,19 +78,34 @@ pub(crate) fn collect_row(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], ra
     r
 }
 
+// Why the active memtable `mt` (taken first), then no sealed memtable, then the table list
+// `version` (taken last) hold every entry of the row that was committed before the read began:
+//
+// - An entry in `mt` is read from `mt` itself (a memtable keeps its entries once sealed or
+//   flushed, and the `Arc` keeps it alive).
+// - An entry in an older memtable: that memtable was rotated out before `mt` became active, and
+//   when no memtable was sealed (the second look-up) it had been flushed. lsm-tree registers a
+//   flush's tables and drops the flushed memtable from the sealed list in one step, so the
+//   tables were in the table list then, and are in the later `version` (compactions rewrite
+//   tables, they do not drop entries a newer read can see).
+// - An entry in a memtable newer than `mt` was written after the read began: every write to a
+//   table's keyspaces moves the write epoch, which the caller checks around the read.
+// - If `mt` was rotated out and flushed between the look-ups, its entries are read twice (from
+//   `mt` and from its tables) with the same sequence numbers; the merge keeps one of each key.
+//
+// So a rotation between the look-ups needs no second look-up of the active memtable (session 6
+// took one, an extra lock and super-version clone per get).
 fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw, out: &mut Vec<(Slice, Slice)>) -> Result<Option<u64>> {
     raw.clear();
     let AnyTree::Standard(tree) = &ks.tree else {
         return Ok(None);
     };
+    // Three look-ups of lsm-tree's version history, in this order.
     let mt = tree.active_memtable();
     if tree.sealed_memtable_count() != 0 {
         return Ok(None);
     }
     let version = tree.current_version();
-    if !Arc::ptr_eq(&tree.active_memtable(), &mt) {
-        return Ok(None);
-    }
     // The lower bound as lsm-tree's range builds it (see its `TreeIter::create_range`); the row
     // ends at the first key at or past `upper`. The skip list is walked entry by entry from its
     // lower bound (no range iterator to build and drop: a miss finds one entry past the row).
