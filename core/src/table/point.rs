@@ -142,15 +142,9 @@ fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw
                 }
                 let before = raw.len();
                 let (lo_key, hi_key) = bounds.get_or_insert_with(|| (Slice::from(row_enc), Slice::from(upper)));
-                for item in table.range((Bound::Included(lo_key.clone()), Bound::Excluded(hi_key.clone()))) {
-                    let item = item.map_err(lsm)?;
-                    if item.key.seqno < SeqNo::MAX {
-                        if raw.len() == MAX_ENTRIES {
-                            raw.clear();
-                            return Ok(None);
-                        }
-                        raw.push(item);
-                    }
+                if !collect_table(table, lo_key, hi_key, raw)? {
+                    raw.clear();
+                    return Ok(None);
                 }
                 sources += usize::from(raw.len() > before);
             }
@@ -161,6 +155,31 @@ fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw
         return Ok(Some(0));
     }
     let visited = raw.len() as u64;
+    merge(raw, sources, out);
+    Ok(Some(visited))
+}
+
+/// Append the entries of `[lo, hi)` in `table` to `raw`; `false` when that would pass
+/// [`MAX_ENTRIES`]. Out of line, as [`merge`] is: a miss past every table's key range runs
+/// through neither, and less code means fewer instruction-cache misses.
+#[inline(never)]
+fn collect_table(table: &lsm_tree::Table, lo: &Slice, hi: &Slice, raw: &mut Raw) -> Result<bool> {
+    for item in table.range((Bound::Included(lo.clone()), Bound::Excluded(hi.clone()))) {
+        let item = item.map_err(lsm)?;
+        if item.key.seqno < SeqNo::MAX {
+            if raw.len() == MAX_ENTRIES {
+                return Ok(false);
+            }
+            raw.push(item);
+        }
+    }
+    Ok(true)
+}
+
+/// Merge the entries of `sources` sources collected in `raw` (each source's in order) into
+/// `out`, emptying `raw`.
+#[inline(never)]
+fn merge(raw: &mut Raw, sources: usize, out: &mut Vec<(Slice, Slice)>) {
     if sources > 1 {
         // Each source is in order already; the stable sort merges their runs.
         raw.sort_by(|a, b| a.key.cmp(&b.key));
@@ -177,5 +196,4 @@ fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw
             out.push((item.key.user_key, item.value));
         }
     }
-    Ok(Some(visited))
 }
