@@ -409,8 +409,9 @@ pub const VALUE_SCRATCH_MAX: usize = 4096;
 /// [`encode_value`] straight into the LSM's slice type (one allocation for raw values). A raw
 /// value of up to [`VALUE_SCRATCH_MAX`] bytes is laid out in `buf` (scratch space, left holding
 /// it) and copied into the slice once: cheaper than filling the slice through a chained reader
-/// (about 500 instructions for a 100-byte value, against about 200), which longer values still
-/// use (no copy through `buf`, whose size stays bounded).
+/// (callgrind, a 100-byte value: 498 instructions that way, 443 this way, 370 of them the
+/// slice's allocation and copy), which longer values still use (no copy through `buf`, whose
+/// size stays bounded).
 pub fn encode_value_slice(value: &[u8], compression: Compression, buf: &mut Vec<u8>) -> fjall::Slice {
     if matches!(compression, Compression::None | Compression::Lz4) {
         if value.len() <= VALUE_SCRATCH_MAX {

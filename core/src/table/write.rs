@@ -307,7 +307,8 @@ impl Committer {
     /// The lock stripe of a table's row: the top bits of a multiply-rotate hash (FxHash's step)
     /// of the table id and the row, eight bytes at a time. The stripes only need to spread rows
     /// (a shared stripe costs waiting, never correctness); a CRC32C of the same bytes through
-    /// the `crc32c` crate cost about 250 instructions for an 11-byte row, this about 30.
+    /// the `crc32c` crate cost about 280 instructions for an 11-byte row (callgrind: `lock_rows`
+    /// fell from 340 to 117 instructions per row of a batched put with this hash).
     fn stripe(table_id: u64, row: &[u8]) -> usize {
         const K: u64 = 0x517c_c1b7_2722_0a95;
         let step = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
