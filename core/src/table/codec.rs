@@ -402,9 +402,25 @@ pub fn encode_value(value: &[u8], compression: Compression) -> Vec<u8> {
     }
 }
 
-/// [`encode_value`] straight into the LSM's slice type (one allocation for raw values).
-pub fn encode_value_slice(value: &[u8], compression: Compression) -> fjall::Slice {
+/// Longest raw value [`encode_value_slice`] lays out in its scratch buffer (which therefore
+/// never grows past twice this).
+pub const VALUE_SCRATCH_MAX: usize = 4096;
+
+/// [`encode_value`] straight into the LSM's slice type (one allocation for raw values). A raw
+/// value of up to [`VALUE_SCRATCH_MAX`] bytes is laid out in `buf` (scratch space, left holding
+/// it) and copied into the slice once: cheaper than filling the slice through a chained reader
+/// (callgrind, a 100-byte value: 498 instructions that way, 443 this way, 370 of them the
+/// slice's allocation and copy), which longer values still use (no copy through `buf`, whose
+/// size stays bounded).
+pub fn encode_value_slice(value: &[u8], compression: Compression, buf: &mut Vec<u8>) -> fjall::Slice {
     if matches!(compression, Compression::None | Compression::Lz4) {
+        if value.len() <= VALUE_SCRATCH_MAX {
+            buf.clear();
+            buf.reserve(value.len() + 1);
+            buf.push(CODEC_RAW);
+            buf.extend_from_slice(value);
+            return fjall::Slice::from(buf.as_slice());
+        }
         use std::io::Read;
         let mut src = (&[CODEC_RAW][..]).chain(value);
         if let Ok(s) = fjall::Slice::from_reader(&mut src, value.len() + 1) {
@@ -864,8 +880,13 @@ mod tests {
                 assert_ne!(stored_codec(&e), Some(0));
             }
         }
-        for c in [Compression::None, Compression::Gz, Compression::Lz4] {
-            assert_eq!(&*encode_value_slice(&v, c), encode_value(&v, c).as_slice());
+        let mut buf = b"left over".to_vec();
+        for c in [Compression::None, Compression::Gz, Compression::Lz4, Compression::Snappy, Compression::Zstd] {
+            let long = vec![3u8; VALUE_SCRATCH_MAX + 1];
+            for v in [&v[..], b"", b"x", &[0u8; 20][..], &[7u8; 21][..], &long[..VALUE_SCRATCH_MAX], &long[..]] {
+                assert_eq!(&*encode_value_slice(v, c, &mut buf), encode_value(v, c).as_slice());
+                assert!(buf.capacity() <= 2 * (VALUE_SCRATCH_MAX + 1));
+            }
         }
         assert_eq!(cell_key(b"r", b"q", 3, CellKind::DeleteFamily), family_marker_key(b"r", 3, CellKind::DeleteFamily));
         assert_eq!(cell_key(b"r", b"q", 3, CellKind::Delete), column_key(b"r", b"q", 3, CellKind::Delete));
