@@ -490,7 +490,7 @@ impl FileOffsetLog {
             None => payload.extend_from_slice(&(-1i32).to_be_bytes()),
         }
         out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        out.extend_from_slice(&crc32c::crc32c(&payload).to_be_bytes());
+        out.extend_from_slice(&crate::log::crc::crc32c(&payload).to_be_bytes());
         out.extend_from_slice(&payload);
         Ok(())
     }
@@ -540,7 +540,7 @@ impl OffsetLog for FileOffsetLog {
             let Some(payload) = all.get(pos + 8..end) else {
                 return self.truncate_at(pos, out);
             };
-            if crc32c::crc32c(payload) != crc {
+            if crate::log::crc::crc32c(payload) != crc {
                 if end == all.len() {
                     return self.truncate_at(pos, out);
                 }

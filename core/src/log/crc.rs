@@ -11,7 +11,7 @@
 //! `crc(A ‖ B) = (crc(A) · x^(8·|B|)) mod P ⊕ crc(B)` in the bit-reflected representation, with
 //! `x^(8·n) mod P` built from a table of `x^(2^k) mod P` by square-and-multiply. The pre- and
 //! post-inversion of the standard CRC cancel out, so the inputs and the result are ordinary
-//! CRC-32C values (`crc32c::crc32c`). Cost: one 32-step carry-less multiplication per set bit
+//! CRC-32C values ([`crc32c`]). Cost: one 32-step carry-less multiplication per set bit
 //! of the length plus one, well under a microsecond for a 1 MiB batch (the GF(2)
 //! matrix-squaring combine of the `crc32c` crate takes tens of microseconds).
 

@@ -39,7 +39,7 @@ pub mod compression;
 pub mod config;
 pub mod consumer;
 mod clock;
-mod crc;
+pub(crate) mod crc;
 pub mod index;
 pub mod partition;
 pub mod partitioner;

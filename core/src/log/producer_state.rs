@@ -319,7 +319,7 @@ impl ProducerStateManager {
         }
         let mut out = Vec::with_capacity(6 + body.len());
         out.extend_from_slice(&1i16.to_be_bytes());
-        out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+        out.extend_from_slice(&crate::log::crc::crc32c(&body).to_be_bytes());
         out.extend_from_slice(&body);
         out
     }
@@ -335,7 +335,7 @@ impl ProducerStateManager {
             return Err(bad(&format!("version {version} is not 1")));
         }
         let crc = u32::from_be_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
-        if crc32c::crc32c(&bytes[6..]) != crc {
+        if crate::log::crc::crc32c(&bytes[6..]) != crc {
             return Err(bad("CRC mismatch"));
         }
         let n = i32::from_be_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]);
