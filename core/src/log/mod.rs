@@ -175,6 +175,10 @@ pub(crate) struct TopicsShared {
     /// use (`available_parallelism`), since a sender thread only overlaps with its caller on a
     /// core of its own.
     pub(crate) inline_write_from: AtomicUsize,
+    /// The longest a full batch of a producer with `acks` 0 or 1 waits in its queue for more
+    /// batches to be written with it (`producer::FULL_BATCH_WAIT`, capped per producer at its
+    /// `linger.ms`), in microseconds; read when a producer is created (tests change it).
+    pub(crate) full_batch_wait_us: AtomicU64,
 }
 
 const TOPICS_FILE: &str = "__kabase_topics.json";
@@ -317,6 +321,7 @@ impl TopicsState {
             last_checkpoint: Mutex::new(String::new()),
             busy_producers: AtomicUsize::new(0),
             inline_write_from: AtomicUsize::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
+            full_batch_wait_us: AtomicU64::new(producer::FULL_BATCH_WAIT.as_micros() as u64),
         });
         shared.txn.complete_in_flight(&shared)?;
         shared.write_checkpoints()?;

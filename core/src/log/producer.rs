@@ -19,6 +19,21 @@
 //! thread only adds a thread switch and lets the callers run ahead into fresh batch buffers,
 //! while the caller writing its own batch reuses one cache-warm buffer. Batches sealed by
 //! `linger.ms`, `flush` and `close` still go through the sender thread.
+//!
+//! Fewer, larger writes (`acks` 0 or 1): a batch sealed because it is full waits in the queue
+//! until [`WRITE_BATCHES`] batches or [`WRITE_BYTES`] bytes are queued, and at most
+//! [`FULL_BATCH_WAIT`] (never longer than `linger.ms`) after it was sealed; then whoever writes
+//! takes every queued batch into one vectored write per partition. A write that starts at a
+//! position not a multiple of 64 KiB costs the kernel's page cache 1.5-1.8 times a 64 KiB-aligned
+//! one when it carries one ~64 KB batch, and about the same when it carries four to eight
+//! (docs/benchmarks.md, Topics). The filling `send` writes inline only once that many are
+//! queued; the sender thread sleeps until then or until the oldest queued batch's bound (it is
+//! woken by `send` only when that count is reached, or when it sleeps past the bound). As in
+//! Kafka, whose sender drains every ready batch of a broker into one request on its next pass, a
+//! full batch may so wait briefly for the next write; a batch sealed by `linger.ms`, `flush`,
+//! `close` or a `send` waiting for `buffer.memory` is written at once with everything queued.
+//! Under `acks=all` the sender writes as soon as anything is queued (its round is the group
+//! commit).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -377,6 +392,14 @@ impl SendFuture {
 
 type TpKey = (Arc<str>, u32);
 
+/// The longest a full batch (`acks` 0 or 1) waits in the queue for more batches to be written
+/// with it, after it was sealed; a producer's own bound is the smaller of this and `linger.ms`.
+pub(crate) const FULL_BATCH_WAIT: Duration = Duration::from_millis(1);
+/// Queued batches that are written at once, without waiting for [`FULL_BATCH_WAIT`].
+const WRITE_BATCHES: usize = 8;
+/// Queued bytes that are written at once, without waiting for [`FULL_BATCH_WAIT`].
+const WRITE_BYTES: usize = 256 << 10;
+
 /// FxHash (the multiply-rotate hash rustc uses for its own tables): a few instructions per
 /// word instead of SipHash's rounds. The producer's maps are keyed by topic names the
 /// application itself sends to, so there is no untrusted input to defend against.
@@ -445,6 +468,8 @@ struct Sealed {
     builder: BatchBuilder,
     reserved: usize,
     bytes: usize,
+    /// When it was sealed: it is written by `sealed_at + Inner::hold` at the latest.
+    sealed_at: Instant,
     done: Arc<BatchDone>,
     transactional: bool,
 }
@@ -453,7 +478,12 @@ struct Sealed {
 struct Accum {
     open: FxMap<TpKey, OpenBatch>,
     ready: VecDeque<Sealed>,
+    /// Sum of `bytes` over `ready`.
+    ready_bytes: usize,
     sealed: u64,
+    /// `flush` waits until `processed` reaches this: the sender writes everything queued at
+    /// once until then.
+    flush_to: u64,
     processed: u64,
     stop: bool,
     topics: FxMap<String, (Arc<str>, Arc<Topic>)>,
@@ -467,6 +497,8 @@ struct Accum {
     busy: bool,
     /// The sender waits with no batch open (so a new batch must wake it for `linger.ms`).
     sender_parked: bool,
+    /// While the sender sleeps: when it wakes up by itself.
+    sender_wakes_at: Option<Instant>,
     /// Rounds written by a `send` itself rather than the sender thread.
     inline_rounds: u64,
 }
@@ -551,6 +583,8 @@ struct Inner {
     writer: Mutex<Writer>,
     cv_sender: Condvar,
     cv_done: Condvar,
+    /// How long a full batch may wait in the queue (zero under `acks=all` or `linger.ms=0`).
+    hold: Duration,
     txn: Mutex<ClientTxn>,
     fatal: Fatal,
 }
@@ -627,6 +661,11 @@ impl crate::Engine {
             (-1, -1)
         };
         let pool = BufferPool::new(config.buffer_memory, config.batch_size);
+        let hold = if config.acks == Acks::All {
+            Duration::ZERO
+        } else {
+            Duration::from_micros(shared.full_batch_wait_us.load(Ordering::Relaxed)).min(Duration::from_millis(config.linger_ms))
+        };
         let inner = Arc::new(Inner {
             shared,
             config,
@@ -635,6 +674,7 @@ impl crate::Engine {
             writer: Mutex::new(Writer { sequences: HashMap::new(), last_ident: ident }),
             cv_sender: Condvar::new(),
             cv_done: Condvar::new(),
+            hold,
             txn: Mutex::new(ClientTxn::default()),
             fatal: Fatal::default(),
         });
@@ -865,26 +905,39 @@ impl Producer {
         if now_full {
             seal(&mut a, &key);
         }
-        let mut wake = (new_batch && a.sender_parked) || now_full || full;
-        if (now_full || full) && inner.config.acks != Acks::All && inner.shared.busy_producers.load(Ordering::Relaxed) >= inner.shared.inline_write_from.load(Ordering::Relaxed) {
-            // Write the sealed batches on this thread (see the module's documentation). While
-            // another thread writes, wait for it rather than run ahead into fresh buffers; the
-            // writer lock comes before `accum`, so `accum` is let go while waiting.
-            let mut w = match inner.writer.try_lock() {
-                Some(w) => w,
-                None => {
-                    drop(a);
-                    let w = inner.writer.lock();
-                    a = inner.accum.lock();
-                    w
+        let mut wake = new_batch && a.sender_parked;
+        if now_full || full {
+            // Enough queued for one large write (or no wait allowed): write now, inline or by
+            // the sender; otherwise the batch waits for more, up to `hold`.
+            let write_now = inner.hold.is_zero() || a.ready.len() >= WRITE_BATCHES || a.ready_bytes >= WRITE_BYTES;
+            if write_now && inner.config.acks != Acks::All && inner.shared.busy_producers.load(Ordering::Relaxed) >= inner.shared.inline_write_from.load(Ordering::Relaxed) {
+                // Write the sealed batches on this thread (see the module's documentation).
+                // While another thread writes, wait for it rather than run ahead into fresh
+                // buffers; the writer lock comes before `accum`, so `accum` is let go while
+                // waiting.
+                let mut w = match inner.writer.try_lock() {
+                    Some(w) => w,
+                    None => {
+                        drop(a);
+                        let w = inner.writer.lock();
+                        a = inner.accum.lock();
+                        w
+                    }
+                };
+                if !a.ready.is_empty() {
+                    a.inline_rounds += 1;
+                    a = write_round(inner, a, &mut w);
                 }
-            };
-            if !a.ready.is_empty() {
-                a.inline_rounds += 1;
-                a = write_round(inner, a, &mut w);
+                drop(w);
+                wake = (new_batch && a.sender_parked) || a.ready.len() >= WRITE_BATCHES || a.ready_bytes >= WRITE_BYTES;
+            } else if write_now {
+                wake = true;
             }
-            drop(w);
-            wake = !a.ready.is_empty() || (new_batch && a.sender_parked);
+        }
+        // The oldest queued batch must be written within `hold` of its sealing: wake a sender
+        // that would sleep past that (it sleeps until a linger.ms deadline, which may be later).
+        if let (Some(s), Some(t)) = (a.ready.front(), a.sender_wakes_at) {
+            wake |= t > s.sealed_at + inner.hold;
         }
         drop(a);
         if wake {
@@ -908,6 +961,7 @@ impl Producer {
             seal(&mut a, &k);
         }
         let target = a.sealed;
+        a.flush_to = a.flush_to.max(target);
         inner.cv_sender.notify_one();
         while a.processed < target {
             inner.cv_done.wait(&mut a);
@@ -1043,7 +1097,16 @@ fn seal(a: &mut Accum, key: &TpKey) {
             return;
         }
         a.sealed += 1;
-        a.ready.push_back(Sealed { key: key.clone(), builder: b.builder, reserved: b.reserved, bytes: b.bytes, done: b.done, transactional: b.transactional });
+        a.ready_bytes += b.bytes;
+        a.ready.push_back(Sealed {
+            key: key.clone(),
+            builder: b.builder,
+            reserved: b.reserved,
+            bytes: b.bytes,
+            sealed_at: Instant::now(),
+            done: b.done,
+            transactional: b.transactional,
+        });
     }
 }
 
@@ -1051,40 +1114,51 @@ fn sender_loop(inner: &Inner) {
     let linger = Duration::from_millis(inner.config.linger_ms);
     let mut a = inner.accum.lock();
     loop {
-        if a.ready.is_empty() && (a.waiters == 0 || a.open.is_empty()) {
-            if a.open.is_empty() && a.busy {
-                a.busy = false;
-                inner.shared.busy_producers.fetch_sub(1, Ordering::Relaxed);
-            }
-            if a.stop && a.open.is_empty() {
-                break;
-            }
-            let next = a.open.values().map(|b| b.created + linger).min();
-            match next {
-                None => {
-                    a.sender_parked = true;
-                    inner.cv_sender.wait_for(&mut a, Duration::from_millis(200));
-                    a.sender_parked = false;
-                }
-                Some(d) if d > Instant::now() => {
-                    inner.cv_sender.wait_until(&mut a, d);
-                }
-                Some(_) => {}
-            }
-        }
         let now = Instant::now();
-        let expired: Vec<TpKey> = a.open.iter().filter(|(_, b)| a.stop || a.waiters > 0 || b.created + linger <= now).map(|(k, _)| k.clone()).collect();
+        // Seal the batches whose linger.ms is up; every open one when closing or when a `send`
+        // waits for buffer.memory (as Kafka's sender drains an exhausted pool).
+        let drain = a.stop || a.waiters > 0;
+        let expired: Vec<TpKey> = a.open.iter().filter(|(_, b)| drain || b.created + linger <= now).map(|(k, _)| k.clone()).collect();
+        let lingered = !expired.is_empty();
         for k in expired {
             seal(&mut a, &k);
         }
-        if a.ready.is_empty() {
-            continue;
+        if let Some(oldest) = a.ready.front() {
+            let due = oldest.sealed_at + inner.hold <= now || a.ready.len() >= WRITE_BATCHES || a.ready_bytes >= WRITE_BYTES;
+            if due || lingered || drain || a.flush_to > a.processed {
+                // The writer lock comes first: a `send` writing inline holds it and takes
+                // `accum`.
+                drop(a);
+                let mut w = inner.writer.lock();
+                a = inner.accum.lock();
+                a = write_round(inner, a, &mut w);
+                continue;
+            }
         }
-        // The writer lock comes first: a `send` writing inline holds it and takes `accum`.
-        drop(a);
-        let mut w = inner.writer.lock();
-        a = inner.accum.lock();
-        a = write_round(inner, a, &mut w);
+        // Sleep until the next linger.ms deadline or the oldest queued batch's bound, or until
+        // a `send` (enough batches queued, a first batch opened) or `flush` wakes it.
+        let next_linger = a.open.values().map(|b| b.created + linger).min();
+        let next_due = a.ready.front().map(|s| s.sealed_at + inner.hold);
+        match next_linger.into_iter().chain(next_due).min() {
+            None => {
+                if a.busy {
+                    a.busy = false;
+                    inner.shared.busy_producers.fetch_sub(1, Ordering::Relaxed);
+                }
+                if a.stop {
+                    break;
+                }
+                a.sender_parked = true;
+                a.sender_wakes_at = Some(now + Duration::from_millis(200));
+                inner.cv_sender.wait_for(&mut a, Duration::from_millis(200));
+                a.sender_parked = false;
+            }
+            Some(d) => {
+                a.sender_wakes_at = Some(d);
+                inner.cv_sender.wait_until(&mut a, d);
+            }
+        }
+        a.sender_wakes_at = None;
     }
 }
 
@@ -1109,6 +1183,7 @@ fn write_round<'a>(inner: &'a Inner, mut a: parking_lot::MutexGuard<'a, Accum>, 
         }
     }
     let batch: Vec<Sealed> = a.ready.drain(..take).collect();
+    a.ready_bytes -= round_bytes;
     drop(a);
     let ident = *inner.ident.lock();
     if ident != w.last_ident {
@@ -1268,7 +1343,10 @@ mod tests {
 
     #[test]
     fn pooled_buffers_are_not_reused_while_their_batch_is_in_flight() {
-        four_threads_send_and_read_back(false, usize::MAX);
+        four_threads_send_and_read_back(false, usize::MAX, "0");
+        // full batches queued for a multi-batch write by the sender thread
+        four_threads_send_and_read_back(false, usize::MAX, "5");
+        four_threads_send_and_read_back(true, usize::MAX, "5");
     }
 
     #[test]
@@ -1276,15 +1354,19 @@ mod tests {
         // Every full batch written by the thread that filled it when the writer lock is free:
         // four threads on one producer (they and the sender contend for the lock), then four
         // producers of their own, each thread on its own partition.
-        four_threads_send_and_read_back(false, 1);
-        four_threads_send_and_read_back(true, 1);
+        four_threads_send_and_read_back(false, 1, "0");
+        four_threads_send_and_read_back(true, 1, "0");
+        // With linger.ms above zero full batches wait in the queue for a multi-batch write,
+        // by the filling send or (after the bound) by the sender thread.
+        four_threads_send_and_read_back(false, 1, "5");
+        four_threads_send_and_read_back(true, 1, "5");
     }
 
     /// Four threads send 3,000 records each to their own partition, through one shared producer
     /// or a producer each, into 1 KiB batches under an 8 KiB `buffer.memory`, the engine
     /// writing inline from `inline_from` busy producers on; every record is read back byte for
     /// byte in order, offsets as acknowledged, and every reservation returned.
-    fn four_threads_send_and_read_back(own_producers: bool, inline_from: usize) {
+    fn four_threads_send_and_read_back(own_producers: bool, inline_from: usize, linger_ms: &str) {
         let dir = tempfile::tempdir().unwrap();
         let e = crate::Engine::open(dir.path()).unwrap();
         e.create_topic(NewTopic::new("pool", 4)).unwrap();
@@ -1296,7 +1378,7 @@ mod tests {
             .unwrap()
             .set("buffer.memory", "8192")
             .unwrap()
-            .set("linger.ms", "0")
+            .set("linger.ms", linger_ms)
             .unwrap();
         let producers: Vec<Arc<Producer>> = if own_producers {
             (0..4).map(|_| Arc::new(e.producer(cfg.clone()).unwrap())).collect()
@@ -1359,6 +1441,8 @@ mod tests {
         let cfg = |acks: &str| ProducerConfig::default().set("acks", acks).unwrap().set("batch.size", "1024").unwrap().set("linger.ms", "20000").unwrap();
         let shared = Arc::clone(e.topics().unwrap());
         shared.inline_write_from.store(1, Ordering::Relaxed);
+        // no wait for more batches (as with linger.ms=0): every full batch is written at once
+        shared.full_batch_wait_us.store(0, Ordering::Relaxed);
         let p = e.producer(cfg("1")).unwrap();
         let f0 = p.send(ProducerRecord::new("i", vec![1u8; 600]).partition(0)).unwrap();
         assert_eq!(shared.busy_producers.load(Ordering::Relaxed), 1);
@@ -1411,6 +1495,110 @@ mod tests {
         assert_eq!(q.inner.accum.lock().inline_rounds, 0);
         p.close().unwrap();
         q.close().unwrap();
+    }
+
+    /// A producer (acks=1, `batch.size` 1024, `linger.ms` 20 s) writing inline from one busy
+    /// producer on, or only through its sender thread.
+    fn bounded_producer(e: &crate::Engine, inline: bool, batch_size: &str) -> Producer {
+        e.topics().unwrap().inline_write_from.store(if inline { 1 } else { usize::MAX }, Ordering::Relaxed);
+        let cfg = ProducerConfig::default().set("acks", "1").unwrap().set("batch.size", batch_size).unwrap().set("linger.ms", "20000").unwrap();
+        e.producer(cfg).unwrap()
+    }
+
+    #[test]
+    fn a_full_batch_is_written_within_the_bound_when_nothing_else_is_sent() {
+        for inline in [true, false] {
+            let e = crate::Engine::open_in_memory().unwrap();
+            // the default bound (FULL_BATCH_WAIT, far below linger.ms): acknowledged at once
+            let p = bounded_producer(&e, inline, "1024");
+            let f0 = p.send(ProducerRecord::new("b", vec![1u8; 600])).unwrap();
+            let t0 = Instant::now();
+            p.send(ProducerRecord::new("b", vec![2u8; 600])).unwrap();
+            assert_eq!(f0.get_timeout(Duration::from_secs(10)).unwrap().offset, 0);
+            assert!(t0.elapsed() < Duration::from_secs(10));
+            p.close().unwrap();
+            // a bound of 300 ms: not written before it, written soon after, long before linger.ms
+            e.topics().unwrap().full_batch_wait_us.store(300_000, Ordering::Relaxed);
+            let p = bounded_producer(&e, inline, "1024");
+            let f0 = p.send(ProducerRecord::new("c", vec![1u8; 600])).unwrap();
+            let t0 = Instant::now();
+            let f1 = p.send(ProducerRecord::new("c", vec![2u8; 600])).unwrap();
+            assert!(!f0.is_done(), "inline {inline}: a lone full batch waits for more");
+            assert_eq!(f0.get_timeout(Duration::from_secs(10)).unwrap().offset, 0);
+            let waited = t0.elapsed();
+            assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(10), "inline {inline}: {waited:?}");
+            assert!(!f1.is_done(), "the open batch keeps its linger.ms");
+            assert_eq!(p.inner.accum.lock().inline_rounds, 0);
+            p.close().unwrap();
+            assert_eq!(f1.get().unwrap().offset, 1);
+        }
+    }
+
+    #[test]
+    fn enough_queued_batches_are_written_at_once() {
+        for inline in [true, false] {
+            let e = crate::Engine::open_in_memory().unwrap();
+            // the bound is linger.ms (20 s): only the count or the bytes can start a write
+            e.topics().unwrap().full_batch_wait_us.store(60_000_000, Ordering::Relaxed);
+            // WRITE_BATCHES batches of one record each
+            let p = bounded_producer(&e, inline, "1024");
+            let mut fs: Vec<SendFuture> = (0..WRITE_BATCHES).map(|i| p.send(ProducerRecord::new("n", vec![i as u8; 600])).unwrap()).collect();
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(fs.iter().all(|f| !f.is_done()), "inline {inline}: {} sealed batches wait", WRITE_BATCHES - 1);
+            // the next send seals one more: all of them go in one write
+            fs.push(p.send(ProducerRecord::new("n", vec![9u8; 600])).unwrap());
+            for (i, f) in fs[..WRITE_BATCHES].iter().enumerate() {
+                if inline {
+                    assert!(f.is_done(), "the filling send wrote every queued batch");
+                }
+                assert_eq!(f.get_timeout(Duration::from_secs(10)).unwrap().offset, i as i64);
+            }
+            assert!(!fs[WRITE_BATCHES].is_done());
+            assert_eq!(p.inner.accum.lock().inline_rounds, u64::from(inline));
+            p.close().unwrap();
+            // WRITE_BYTES in fewer batches: records larger than batch.size, each sealed in a
+            // batch of its own by its send
+            let p = bounded_producer(&e, inline, "65536");
+            let big = 70_000;
+            let n = WRITE_BYTES.div_ceil(big);
+            assert!(n < WRITE_BATCHES);
+            let mut fs: Vec<SendFuture> = (0..n - 1).map(|i| p.send(ProducerRecord::new("m", vec![i as u8; big])).unwrap()).collect();
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(fs.iter().all(|f| !f.is_done()), "inline {inline}: {} batches, under WRITE_BYTES, wait", n - 1);
+            fs.push(p.send(ProducerRecord::new("m", vec![0u8; big])).unwrap());
+            for (i, f) in fs.iter().enumerate() {
+                if inline {
+                    assert!(f.is_done(), "the filling send wrote every queued batch");
+                }
+                assert_eq!(f.get_timeout(Duration::from_secs(10)).unwrap().offset, i as i64);
+            }
+            p.close().unwrap();
+        }
+    }
+
+    #[test]
+    fn flush_writes_a_single_queued_batch_at_once() {
+        for inline in [true, false] {
+            let e = crate::Engine::open_in_memory().unwrap();
+            e.topics().unwrap().full_batch_wait_us.store(60_000_000, Ordering::Relaxed);
+            let p = bounded_producer(&e, inline, "1024");
+            let f0 = p.send(ProducerRecord::new("f", vec![1u8; 600])).unwrap();
+            let f1 = p.send(ProducerRecord::new("f", vec![2u8; 600])).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(!f0.is_done(), "the full batch waits (bound 20 s)");
+            let t0 = Instant::now();
+            p.flush().unwrap();
+            assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+            assert!(f0.is_done() && f1.is_done());
+            assert_eq!((f0.get().unwrap().offset, f1.get().unwrap().offset), (0, 1));
+            // the flushed producer keeps batching afterwards
+            let f2 = p.send(ProducerRecord::new("f", vec![3u8; 600])).unwrap();
+            p.send(ProducerRecord::new("f", vec![4u8; 600])).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(!f2.is_done());
+            p.close().unwrap();
+            assert_eq!(f2.get().unwrap().offset, 2);
+        }
     }
 
     #[test]
