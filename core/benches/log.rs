@@ -4,6 +4,9 @@
 //! sequential `write` calls of the same bytes to one file (this machine's limit).
 //!
 //! Run: `cargo bench -p kabase --bench log` (set `KABASE_BENCH_SCALE=0.2` for a quick run).
+//! `KABASE_BENCH_PACE_NS=<ns>` (diagnostic) paces each producing thread: its record `i` is sent
+//! no earlier than `i * ns` after the case starts (a busy wait), so that a sender thread can keep
+//! up with its caller; the case's name then says so.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -121,6 +124,7 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
         std::sync::Arc::new(e.producer(cfg).unwrap())
     };
     let common = shared.then(|| new_producer(&e));
+    let pace_ns: Option<u64> = std::env::var("KABASE_BENCH_PACE_NS").ok().and_then(|v| v.parse().ok());
     let before = process_cpu_and_faults();
     let switches_before = switches(libc::RUSAGE_SELF);
     let start = Instant::now();
@@ -136,6 +140,12 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
                 let mut lat = Vec::new();
                 let mut pending: std::collections::VecDeque<(Instant, kabase::SendFuture)> = std::collections::VecDeque::new();
                 for i in 0..per_thread {
+                    if let Some(ns) = pace_ns {
+                        let due = start + Duration::from_nanos(i * ns);
+                        while Instant::now() < due {
+                            std::hint::spin_loop();
+                        }
+                    }
                     let f = if borrowed {
                         p.send_ref(ProducerRecordRef::new(&topic, &value).partition(t as u32)).unwrap()
                     } else {
@@ -193,7 +203,8 @@ fn produce(dir: &std::path::Path, size: usize, acks: &'static str, threads: usiz
         (_, false) => " producer each",
         (_, true) => " one producer",
     };
-    Run { name: format!("produce {size}B acks={acks} threads={threads}{how}{}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us, cpu, switches }
+    let paced = pace_ns.map_or(String::new(), |ns| format!(" paced {ns} ns"));
+    Run { name: format!("produce {size}B acks={acks} threads={threads}{how}{}{paced}", if borrowed { " send_ref" } else { "" }), records, bytes: records * size as u64, secs, lat_us, cpu, switches }
 }
 
 /// Read the 1-thread acks=1 topic back three times from the page cache: owned records
