@@ -1512,21 +1512,24 @@ mod tests {
             // the default bound (FULL_BATCH_WAIT, far below linger.ms): acknowledged at once
             let p = bounded_producer(&e, inline, "1024");
             let f0 = p.send(ProducerRecord::new("b", vec![1u8; 600])).unwrap();
+            // the sender, woken by the first batch, is back asleep until its linger.ms
+            std::thread::sleep(Duration::from_millis(100));
             let t0 = Instant::now();
             p.send(ProducerRecord::new("b", vec![2u8; 600])).unwrap();
             assert_eq!(f0.get_timeout(Duration::from_secs(10)).unwrap().offset, 0);
             assert!(t0.elapsed() < Duration::from_secs(10));
             p.close().unwrap();
-            // a bound of 300 ms: not written before it, written soon after, long before linger.ms
-            e.topics().unwrap().full_batch_wait_us.store(300_000, Ordering::Relaxed);
+            // a bound of 1 s: not written before it, written soon after, long before linger.ms
+            e.topics().unwrap().full_batch_wait_us.store(1_000_000, Ordering::Relaxed);
             let p = bounded_producer(&e, inline, "1024");
             let f0 = p.send(ProducerRecord::new("c", vec![1u8; 600])).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
             let t0 = Instant::now();
             let f1 = p.send(ProducerRecord::new("c", vec![2u8; 600])).unwrap();
             assert!(!f0.is_done(), "inline {inline}: a lone full batch waits for more");
             assert_eq!(f0.get_timeout(Duration::from_secs(10)).unwrap().offset, 0);
             let waited = t0.elapsed();
-            assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(10), "inline {inline}: {waited:?}");
+            assert!(waited >= Duration::from_secs(1) && waited < Duration::from_secs(10), "inline {inline}: {waited:?}");
             assert!(!f1.is_done(), "the open batch keeps its linger.ms");
             assert_eq!(p.inner.accum.lock().inline_rounds, 0);
             p.close().unwrap();
