@@ -236,6 +236,9 @@ impl<'py> Deserializers<'_, 'py> {
 fn records_as<'py>(py: Python<'py>, recs: &PackedRecords, rec_cls: &Bound<'py, PyAny>, tp_cls: Option<&Bound<'py, PyAny>>, de: Deserializers<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     let native = rec_cls.as_ptr() == py.get_type::<PyConsumerRecord>().as_ptr();
     let make = if native { None } else { Some(RecordMaker::new(py, rec_cls)?) };
+    let native_make = if native { Some(crate::record::FetchedMaker::new(py)?) } else { None };
+    // Without deserializers keys and values are bytes or None: no record can be in a cycle.
+    let atomic = de.key.is_none() && de.value.is_none();
     let tp_make = match tp_cls {
         Some(c) => Some(RecordMaker::new(py, c)?),
         None => None,
@@ -253,13 +256,10 @@ fn records_as<'py>(py: Python<'py>, recs: &PackedRecords, rec_cls: &Bound<'py, P
     let mut last_ts: Option<(i64, Bound<'py, PyAny>)> = None;
     for r in recs.iter() {
         let same_topic = cur.as_ref().is_some_and(|(t, _)| *t == r.topic_index);
-        let topic = match &topic_obj {
-            Some(t) if same_topic => t.clone(),
-            _ => {
-                let t = PyString::new(py, r.topic.as_ref());
-                topic_obj = Some(t.clone());
-                t
-            }
+        // Borrowed: one str per topic, referenced (not cloned) until a record takes it.
+        let topic: &Bound<'py, PyString> = match &mut topic_obj {
+            Some(t) if same_topic => t,
+            slot => slot.insert(PyString::new(py, r.topic.as_ref())),
         };
         if !(same_topic && cur.as_ref().is_some_and(|(_, p)| *p == r.partition)) {
             cur = Some((r.topic_index, r.partition));
@@ -278,7 +278,9 @@ fn records_as<'py>(py: Python<'py>, recs: &PackedRecords, rec_cls: &Bound<'py, P
         let Some(make) = &make else {
             let key = Deserializers::apply_opt(de.key, py, r.key)?;
             let value = Deserializers::apply_opt(de.value, py, r.value)?;
-            cur_list.append(PyConsumerRecord::fetched(py, &topic, &r, key, value)?)?;
+            if let Some(m) = &native_make {
+                cur_list.append(m.fetched(topic, &r, key, value, atomic)?)?;
+            }
             continue;
         };
         let headers = PyList::empty(py);
@@ -302,7 +304,7 @@ fn records_as<'py>(py: Python<'py>, recs: &PackedRecords, rec_cls: &Bound<'py, P
             TimestampType::LogAppendTime => one.clone(),
         };
         let fields = [
-                topic.into_any(),
+                topic.clone().into_any(),
                 r.partition.into_pyobject(py)?.into_any(),
                 r.offset.into_pyobject(py)?.into_any(),
                 ts,

@@ -30,6 +30,7 @@ use kabase_sdk::{Header, PackedRecord, TimestampType};
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -54,18 +55,21 @@ const N: usize = FIELDS.len();
 /// `leader_epoch`'s default (the only field with one, as in the namedtuple).
 const EPOCH_DEFAULT: i64 = -1;
 
-/// The fields of a record the consumer fetched, other than topic, key and value.
+/// The fields of a record the consumer fetched, other than topic, key and value. Nothing here
+/// needs a drop unless the record has headers or its headers were read: no vector is allocated
+/// for a record without headers (the common case), and the list cell is empty until read.
 struct Fetched {
     partition: u32,
+    log_append_time: bool,
     offset: i64,
     timestamp: i64,
-    log_append_time: bool,
-    headers: Vec<Header>,
-    /// `headers` as the list the caller sees, made on first read.
-    headers_list: OnceLock<Py<PyList>>,
     key_size: i64,
     value_size: i64,
     header_size: i64,
+    /// The core's headers; `None` when the record has none.
+    headers: Option<Box<[Header]>>,
+    /// `headers` as the list the caller sees, made on first read.
+    headers_list: OnceLock<Py<PyList>>,
 }
 
 enum Rest {
@@ -120,32 +124,128 @@ fn track(obj: &Bound<'_, PyAny>) {
     }
 }
 
-impl PyConsumerRecord {
+/// Makes the records of one poll: the type object and its `tp_alloc` are looked up once per
+/// poll, not once per record, and a record's Rust value is written straight into the object
+/// `tp_alloc` returns, instead of going through pyo3's generic constructor (which looks the
+/// type up, calls `object.__new__` through the type's slots and moves the value twice per
+/// record).
+///
+/// Writing the value in place relies on the object's layout: a Python object header, then
+/// [`PyConsumerRecord`], then nothing. pyo3 lays a `frozen` class without `dict`, `weakref` or
+/// `unsendable` out that way (its borrow flag, thread checker, dict and weak-reference slots
+/// are all zero-sized), but that is not part of its API, so it is checked once per process on a
+/// record made by pyo3 itself ([`in_place_offset`]); when the check fails, records are made
+/// through pyo3 ([`Bound::new`]) as before.
+pub(crate) struct FetchedMaker<'py> {
+    ty: Bound<'py, PyType>,
+    /// The type's `tp_alloc` and the offset of the Rust value in the object, when the layout
+    /// check passed.
+    in_place: Option<(pyo3::ffi::allocfunc, usize)>,
+}
+
+/// The offset of a record's Rust value in its Python object, when the object is exactly the
+/// object header, the value and nothing else (see [`FetchedMaker`]); `None` otherwise. Checked
+/// once per process: on a record pyo3 made, the value's address minus the object's, against
+/// the header's size and the type's `__basicsize__` (and `__itemsize__` 0).
+fn in_place_offset(py: Python<'_>) -> PyResult<Option<usize>> {
+    static OFFSET: PyOnceLock<Option<usize>> = PyOnceLock::new();
+    OFFSET
+        .get_or_try_init(py, || -> PyResult<Option<usize>> {
+            let probe = Bound::new(py, PyConsumerRecord::given(py, (0..N).map(|_| py.None()).collect())?)?;
+            let value_addr = std::ptr::from_ref::<PyConsumerRecord>(probe.get()) as usize;
+            let offset = value_addr.wrapping_sub(probe.as_ptr() as usize);
+            let ty = py.get_type::<PyConsumerRecord>();
+            let basicsize: usize = ty.getattr("__basicsize__")?.extract()?;
+            let itemsize: usize = ty.getattr("__itemsize__")?.extract()?;
+            let header = std::mem::size_of::<pyo3::ffi::PyObject>().next_multiple_of(std::mem::align_of::<PyConsumerRecord>());
+            let fits = offset == header && basicsize == header + std::mem::size_of::<PyConsumerRecord>() && itemsize == 0;
+            Ok(fits.then_some(offset))
+        })
+        .copied()
+}
+
+/// `kabase._native._records_in_place()`: whether this process writes polled records in place
+/// (the layout check of [`FetchedMaker`] passed). Not a public API; the tests check it, so that
+/// the fast path cannot silently turn itself off.
+#[pyfunction]
+pub fn _records_in_place(py: Python<'_>) -> PyResult<bool> {
+    Ok(FetchedMaker::new(py)?.in_place.is_some())
+}
+
+impl<'py> FetchedMaker<'py> {
+    #[allow(unsafe_code)]
+    pub(crate) fn new(py: Python<'py>) -> PyResult<Self> {
+        let ty = py.get_type::<PyConsumerRecord>();
+        let in_place = match in_place_offset(py)? {
+            Some(offset) => {
+                // SAFETY: `ty` is a live type object; `Py_tp_alloc` is a valid slot number.
+                let slot = unsafe { pyo3::ffi::PyType_GetSlot(ty.as_type_ptr(), pyo3::ffi::Py_tp_alloc) };
+                // SAFETY: the `Py_tp_alloc` slot, when set, holds an `allocfunc`; a null slot
+                // is `None` (an `Option` of a function pointer has null as its `None`).
+                let alloc: Option<pyo3::ffi::allocfunc> = unsafe { std::mem::transmute::<*mut std::ffi::c_void, Option<pyo3::ffi::allocfunc>>(slot) };
+                alloc.map(|a| (a, offset))
+            }
+            None => None,
+        };
+        Ok(FetchedMaker { ty, in_place })
+    }
+
     /// The record the consumer returns for `r`, with `topic` (shared by a batch) and `key` and
-    /// `value` already made (bytes, or a deserializer's results).
-    pub(crate) fn fetched<'py>(py: Python<'py>, topic: &Bound<'py, PyString>, r: &PackedRecord<'_>, key: Option<Bound<'py, PyAny>>, value: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyConsumerRecord>> {
-        let atomic = !key.as_ref().is_some_and(is_container) && !value.as_ref().is_some_and(is_container);
-        let header_size = if r.headers.is_empty() { -1 } else { r.headers.iter().map(|h| h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64)).sum() };
+    /// `value` already made (bytes, or a deserializer's results). `atomic`: the caller knows
+    /// `key` and `value` are bytes or None (no deserializer ran), so the record cannot be part
+    /// of a cycle; otherwise their types are checked.
+    #[allow(unsafe_code)]
+    pub(crate) fn fetched(&self, topic: &Bound<'py, PyString>, r: &PackedRecord<'_>, key: Option<Bound<'py, PyAny>>, value: Option<Bound<'py, PyAny>>, atomic: bool) -> PyResult<Bound<'py, PyConsumerRecord>> {
+        let py = self.ty.py();
+        let atomic = atomic || (!key.as_ref().is_some_and(is_container) && !value.as_ref().is_some_and(is_container));
+        let (headers, header_size) = if r.headers.is_empty() {
+            (None, -1)
+        } else {
+            (Some(r.headers.to_vec().into_boxed_slice()), r.headers.iter().map(|h| h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64)).sum())
+        };
         let rest = Fetched {
             partition: r.partition,
+            log_append_time: matches!(r.timestamp_type, TimestampType::LogAppendTime),
             offset: r.offset,
             timestamp: r.timestamp,
-            log_append_time: matches!(r.timestamp_type, TimestampType::LogAppendTime),
-            headers: r.headers.to_vec(),
-            headers_list: OnceLock::new(),
             key_size: r.key.map_or(-1, |k| k.len() as i64),
             value_size: r.value.map_or(-1, |v| v.len() as i64),
             header_size,
+            headers,
+            headers_list: OnceLock::new(),
         };
         let obj_or_none = |o: Option<Bound<'py, PyAny>>| o.map_or_else(|| py.None(), Bound::unbind);
         let rec = PyConsumerRecord { topic: topic.clone().into_any().unbind(), key: obj_or_none(key), value: obj_or_none(value), rest: Rest::Fetched(rest) };
-        let obj = Bound::new(py, rec)?;
+        let obj = match self.in_place {
+            // SAFETY: `alloc` is the type's own `tp_alloc`, called with the type (a live,
+            // non-variable-size type: `__itemsize__` is 0) and the GIL held, as `object.__new__`
+            // calls it; it returns a new reference to a zeroed object of the type's
+            // `__basicsize__` with its header set (type, reference count, collector link), or
+            // null with an exception set. `in_place_offset` checked on a record pyo3 made that
+            // the Rust value lies at `offset` and fills the rest of the object, so writing
+            // `rec` there (aligned: `offset` is a multiple of its alignment, and the object
+            // memory is) initializes the whole object as pyo3's constructor would; pyo3's
+            // `tp_dealloc` later drops it and frees the object with the type's `tp_free`. No
+            // Python code runs between the allocation and the write, so the collector cannot
+            // see the zeroed value (which would traverse as null pointers anyway).
+            Some((alloc, offset)) => unsafe {
+                let raw = alloc(self.ty.as_type_ptr(), 0);
+                if raw.is_null() {
+                    return Err(PyErr::fetch(py));
+                }
+                raw.cast::<u8>().add(offset).cast::<PyConsumerRecord>().write(rec);
+                Bound::from_owned_ptr(py, raw).cast_into_unchecked::<PyConsumerRecord>()
+            },
+            None => Bound::new(py, rec)?,
+        };
         if atomic {
             untrack(obj.as_any());
         }
         Ok(obj)
     }
+}
 
+impl PyConsumerRecord {
     /// Field `i` (< 13) as a Python object.
     fn field<'py>(slf: &Bound<'py, Self>, i: usize) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
@@ -178,7 +278,7 @@ impl PyConsumerRecord {
             return Ok(l.bind(py).clone());
         }
         let list = PyList::empty(py);
-        for h in &f.headers {
+        for h in f.headers.iter().flatten() {
             list.append((h.key.as_str(), crate::producer::opt_bytes(py, &h.value)))?;
         }
         // Another thread may have made the list meanwhile (making this one may run Python
