@@ -124,33 +124,35 @@ fn track(obj: &Bound<'_, PyAny>) {
     }
 }
 
-/// Makes the records of one poll: the type object and its `tp_alloc` are looked up once per
-/// poll, not once per record, and a record's Rust value is written straight into the object
-/// `tp_alloc` returns, instead of going through pyo3's generic constructor (which looks the
-/// type up, calls `object.__new__` through the type's slots and moves the value twice per
-/// record).
+/// Makes the records of one poll: the type object is looked up once per poll, not once per
+/// record, and each record is allocated with `PyObject_GC_New` and its Rust value written
+/// straight into the object, instead of going through pyo3's generic constructor (which looks
+/// the type up, calls `object.__new__` through the type's slots, which zeroes the object and
+/// puts it on the collector's lists, and moves the value twice per record).
 ///
-/// Writing the value in place relies on the object's layout: a Python object header, then
-/// [`PyConsumerRecord`], then nothing. pyo3 lays a `frozen` class without `dict`, `weakref` or
-/// `unsendable` out that way (its borrow flag, thread checker, dict and weak-reference slots
-/// are all zero-sized), but that is not part of its API, so it is checked once per process on a
-/// record made by pyo3 itself ([`in_place_offset`]); when the check fails, records are made
-/// through pyo3 ([`Bound::new`]) as before.
+/// This relies on two things pyo3 does not promise, so both are checked once per process
+/// ([`in_place_offset`]) and records are made through pyo3 ([`Bound::new`]) when either fails:
+/// - the object's layout: a Python object header, then [`PyConsumerRecord`], then nothing. pyo3
+///   lays a `frozen` class without `dict`, `weakref` or `unsendable` out that way (its borrow
+///   flag, thread checker, dict and weak-reference slots are all zero-sized); checked on a
+///   record pyo3 made, against the type's `__basicsize__`;
+/// - the type's allocator: `tp_alloc` is `PyType_GenericAlloc` and `tp_free` `PyObject_GC_Del`
+///   (no free list), whose allocation is `PyObject_GC_New`'s plus zeroing and tracking; so an
+///   object from `PyObject_GC_New` is one pyo3's `tp_dealloc` can drop and free.
 pub(crate) struct FetchedMaker<'py> {
     ty: Bound<'py, PyType>,
-    /// The type's `tp_alloc` and the offset of the Rust value in the object, when the layout
-    /// check passed.
-    in_place: Option<(pyo3::ffi::allocfunc, usize)>,
+    /// The offset of the Rust value in the object, when both checks passed.
+    offset: Option<usize>,
 }
 
-/// The offset of a record's Rust value in its Python object, when the object is exactly the
-/// object header, the value and nothing else (see [`FetchedMaker`]); `None` otherwise. Checked
-/// once per process: on a record pyo3 made, the value's address minus the object's, against
-/// the header's size and the type's `__basicsize__` (and `__itemsize__` 0).
+/// The offset of a record's Rust value in its Python object when records can be written in
+/// place (see [`FetchedMaker`]); `None` otherwise. Checked once per process.
+#[allow(unsafe_code)]
 fn in_place_offset(py: Python<'_>) -> PyResult<Option<usize>> {
     static OFFSET: PyOnceLock<Option<usize>> = PyOnceLock::new();
     OFFSET
         .get_or_try_init(py, || -> PyResult<Option<usize>> {
+            // Where pyo3 put the value of a record it made.
             let probe = Bound::new(py, PyConsumerRecord::given(py, (0..N).map(|_| py.None()).collect())?)?;
             let value_addr = std::ptr::from_ref::<PyConsumerRecord>(probe.get()) as usize;
             let offset = value_addr.wrapping_sub(probe.as_ptr() as usize);
@@ -158,36 +160,30 @@ fn in_place_offset(py: Python<'_>) -> PyResult<Option<usize>> {
             let basicsize: usize = ty.getattr("__basicsize__")?.extract()?;
             let itemsize: usize = ty.getattr("__itemsize__")?.extract()?;
             let header = std::mem::size_of::<pyo3::ffi::PyObject>().next_multiple_of(std::mem::align_of::<PyConsumerRecord>());
-            let fits = offset == header && basicsize == header + std::mem::size_of::<PyConsumerRecord>() && itemsize == 0;
-            Ok(fits.then_some(offset))
+            let layout = offset == header && basicsize == header + std::mem::size_of::<PyConsumerRecord>() && itemsize == 0;
+            // SAFETY: `ty` is a live type object; the slot numbers are valid; `PyType_GetSlot`
+            // only reads (null for a slot not set).
+            let (alloc, free, flags) = unsafe {
+                let t = ty.as_type_ptr();
+                (pyo3::ffi::PyType_GetSlot(t, pyo3::ffi::Py_tp_alloc) as usize, pyo3::ffi::PyType_GetSlot(t, pyo3::ffi::Py_tp_free) as usize, pyo3::ffi::PyType_GetFlags(t))
+            };
+            let generic = alloc == pyo3::ffi::PyType_GenericAlloc as *const () as usize && free == pyo3::ffi::PyObject_GC_Del as *const () as usize && flags & pyo3::ffi::Py_TPFLAGS_HAVE_GC != 0;
+            Ok((layout && generic).then_some(offset))
         })
         .copied()
 }
 
 /// `kabase._native._records_in_place()`: whether this process writes polled records in place
-/// (the layout check of [`FetchedMaker`] passed). Not a public API; the tests check it, so that
-/// the fast path cannot silently turn itself off.
+/// (the checks of [`FetchedMaker`] passed). Not a public API; the tests check it, so that the
+/// fast path cannot silently turn itself off.
 #[pyfunction]
 pub fn _records_in_place(py: Python<'_>) -> PyResult<bool> {
-    Ok(FetchedMaker::new(py)?.in_place.is_some())
+    Ok(FetchedMaker::new(py)?.offset.is_some())
 }
 
 impl<'py> FetchedMaker<'py> {
-    #[allow(unsafe_code)]
     pub(crate) fn new(py: Python<'py>) -> PyResult<Self> {
-        let ty = py.get_type::<PyConsumerRecord>();
-        let in_place = match in_place_offset(py)? {
-            Some(offset) => {
-                // SAFETY: `ty` is a live type object; `Py_tp_alloc` is a valid slot number.
-                let slot = unsafe { pyo3::ffi::PyType_GetSlot(ty.as_type_ptr(), pyo3::ffi::Py_tp_alloc) };
-                // SAFETY: the `Py_tp_alloc` slot, when set, holds an `allocfunc`; a null slot
-                // is `None` (an `Option` of a function pointer has null as its `None`).
-                let alloc: Option<pyo3::ffi::allocfunc> = unsafe { std::mem::transmute::<*mut std::ffi::c_void, Option<pyo3::ffi::allocfunc>>(slot) };
-                alloc.map(|a| (a, offset))
-            }
-            None => None,
-        };
-        Ok(FetchedMaker { ty, in_place })
+        Ok(FetchedMaker { ty: py.get_type::<PyConsumerRecord>(), offset: in_place_offset(py)? })
     }
 
     /// The record the consumer returns for `r`, with `topic` (shared by a batch) and `key` and
@@ -216,32 +212,37 @@ impl<'py> FetchedMaker<'py> {
         };
         let obj_or_none = |o: Option<Bound<'py, PyAny>>| o.map_or_else(|| py.None(), Bound::unbind);
         let rec = PyConsumerRecord { topic: topic.clone().into_any().unbind(), key: obj_or_none(key), value: obj_or_none(value), rest: Rest::Fetched(rest) };
-        let obj = match self.in_place {
-            // SAFETY: `alloc` is the type's own `tp_alloc`, called with the type (a live,
-            // non-variable-size type: `__itemsize__` is 0) and the GIL held, as `object.__new__`
-            // calls it; it returns a new reference to a zeroed object of the type's
-            // `__basicsize__` with its header set (type, reference count, collector link), or
-            // null with an exception set. `in_place_offset` checked on a record pyo3 made that
+        Ok(match self.offset {
+            // SAFETY: `PyObject_GC_New` is called with the GIL held and the record type (a GC
+            // type of fixed size: `__itemsize__` 0); it returns a new reference to an object
+            // of the type's `__basicsize__` with its header set (type, which it increfs as a
+            // heap type's instance must, and reference count 1), not zeroed and not on the
+            // collector's lists, or null with an exception set. `in_place_offset` checked that
             // the Rust value lies at `offset` and fills the rest of the object, so writing
             // `rec` there (aligned: `offset` is a multiple of its alignment, and the object
-            // memory is) initializes the whole object as pyo3's constructor would; pyo3's
-            // `tp_dealloc` later drops it and frees the object with the type's `tp_free`. No
-            // Python code runs between the allocation and the write, so the collector cannot
-            // see the zeroed value (which would traverse as null pointers anyway).
-            Some((alloc, offset)) => unsafe {
-                let raw = alloc(self.ty.as_type_ptr(), 0);
+            // memory is) initializes the whole object as pyo3's constructor would; and that the
+            // type's `tp_free` is `PyObject_GC_Del`, which frees what `PyObject_GC_New`
+            // allocated when pyo3's `tp_dealloc` has dropped the value. The object is tracked
+            // (only after it is written) when it may be part of a cycle.
+            Some(offset) => unsafe {
+                let raw = pyo3::ffi::PyObject_GC_New::<pyo3::ffi::PyObject>(self.ty.as_type_ptr());
                 if raw.is_null() {
                     return Err(PyErr::fetch(py));
                 }
                 raw.cast::<u8>().add(offset).cast::<PyConsumerRecord>().write(rec);
+                if !atomic {
+                    pyo3::ffi::PyObject_GC_Track(raw.cast());
+                }
                 Bound::from_owned_ptr(py, raw).cast_into_unchecked::<PyConsumerRecord>()
             },
-            None => Bound::new(py, rec)?,
-        };
-        if atomic {
-            untrack(obj.as_any());
-        }
-        Ok(obj)
+            None => {
+                let obj = Bound::new(py, rec)?;
+                if atomic {
+                    untrack(obj.as_any());
+                }
+                obj
+            }
+        })
     }
 }
 
