@@ -17,9 +17,10 @@
 //!
 //! The collector: a record the consumer built holds only objects that cannot refer to anything
 //! (str, bytes, None, or a deserializer's result of such a type) until its headers list exists,
-//! so it cannot be part of a cycle; it is taken off the collector's lists when built (as CPython
-//! does with a tuple of atomic items) and put back when its headers list is made or when a
-//! deserializer's result is a container. A record made from Python (`ConsumerRecord(...)`,
+//! so it cannot be part of a cycle; it is kept off the collector's lists when built (as CPython
+//! does with a tuple of atomic items) and put on them when its headers list is made or, from
+//! the start, when a deserializer's result is a container. The consumer writes its records in
+//! place ([`FetchedMaker`]). A record made from Python (`ConsumerRecord(...)`,
 //! `_replace`, unpickling) holds arbitrary objects and stays tracked. `__traverse__` reports
 //! every object a record holds; like a tuple it has no `tp_clear` (a cycle through a record
 //! always passes through a mutable container, which the collector clears).
