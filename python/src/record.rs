@@ -140,6 +140,9 @@ fn track(obj: &Bound<'_, PyAny>) {
 /// - the type's allocator: `tp_alloc` is `PyType_GenericAlloc` and `tp_free` `PyObject_GC_Del`
 ///   (no free list), whose allocation is `PyObject_GC_New`'s plus zeroing and tracking; so an
 ///   object from `PyObject_GC_New` is one pyo3's `tp_dealloc` can drop and free.
+///
+/// When both hold, the type's `tp_dealloc` is also replaced by [`record_dealloc`] (see
+/// [`install_dealloc`]), which frees a record without pyo3's generic machinery.
 pub(crate) struct FetchedMaker<'py> {
     ty: Bound<'py, PyType>,
     /// The offset of the Rust value in the object, when both checks passed.
@@ -169,13 +172,92 @@ fn in_place_offset(py: Python<'_>) -> PyResult<Option<usize>> {
                 (pyo3::ffi::PyType_GetSlot(t, pyo3::ffi::Py_tp_alloc) as usize, pyo3::ffi::PyType_GetSlot(t, pyo3::ffi::Py_tp_free) as usize, pyo3::ffi::PyType_GetFlags(t))
             };
             let generic = alloc == pyo3::ffi::PyType_GenericAlloc as *const () as usize && free == pyo3::ffi::PyObject_GC_Del as *const () as usize && flags & pyo3::ffi::Py_TPFLAGS_HAVE_GC != 0;
-            Ok((layout && generic).then_some(offset))
+            // SAFETY: the GIL is held and `ty` is the record type (see `install_dealloc`).
+            let in_place = layout && offset == VALUE_OFFSET && generic && unsafe { install_dealloc(ty.as_type_ptr()) };
+            Ok(in_place.then_some(offset))
         })
         .copied()
 }
 
+/// Where a record's Rust value lies in its object: right after the object header (what
+/// [`in_place_offset`] checks before anything relies on it).
+const VALUE_OFFSET: usize = std::mem::size_of::<pyo3::ffi::PyObject>().next_multiple_of(std::mem::align_of::<PyConsumerRecord>());
+
+/// The index of `tp_dealloc` among a CPython type object's pointer-sized words: after the
+/// variable-size object header (reference count, type, size), `tp_name`, `tp_basicsize` and
+/// `tp_itemsize`.
+const TP_DEALLOC_WORD: usize = 6;
+
+/// Replace the record type's `tp_dealloc` (pyo3's) with [`record_dealloc`]; false, changing
+/// nothing, when the type object's layout is not the one expected.
+///
+/// pyo3 has no way to give a class its own `tp_dealloc`, and the limited API no call that sets
+/// a slot once the type exists, so the slot is written in the type object itself. The word
+/// written is first checked to hold exactly what `PyType_GetSlot(Py_tp_dealloc)` returns (so
+/// it is that slot in this interpreter's layout: a build with a larger object header fails the
+/// check), and read back through `PyType_GetSlot` after.
+///
+/// # Safety
+/// The GIL must be held and `ty` must be the [`PyConsumerRecord`] type, with
+/// [`in_place_offset`]'s checks passed (the value at [`VALUE_OFFSET`], filling the object;
+/// `tp_free` `PyObject_GC_Del`), which is what `record_dealloc` relies on.
+#[allow(unsafe_code)]
+unsafe fn install_dealloc(ty: *mut pyo3::ffi::PyTypeObject) -> bool {
+    // SAFETY: `ty` is a live type object (a heap type, far larger than seven words); with the
+    // GIL held nothing reads or writes its slots meanwhile. The write happens only when the
+    // word is the `tp_dealloc` slot (checked against `PyType_GetSlot`), replacing one
+    // destructor of the type's instances by another that does what pyo3's does for this type
+    // (see `record_dealloc`); instances made before and after are freed alike, since both
+    // allocators pair with `PyObject_GC_Del`.
+    unsafe {
+        let current = pyo3::ffi::PyType_GetSlot(ty, pyo3::ffi::Py_tp_dealloc) as usize;
+        let word = ty.cast::<usize>().add(TP_DEALLOC_WORD);
+        if current == 0 || word.read() != current {
+            return false;
+        }
+        let ours = record_dealloc as unsafe extern "C" fn(*mut pyo3::ffi::PyObject) as usize;
+        word.write(ours);
+        pyo3::ffi::PyType_GetSlot(ty, pyo3::ffi::Py_tp_dealloc) as usize == ours
+    }
+}
+
+/// The record type's `tp_dealloc` (installed by [`install_dealloc`]): what pyo3's does for this
+/// type (take the object off the collector's lists, drop the Rust value, free the object with
+/// `tp_free`, release the type), without its generic steps (a panic guard and an attach guard
+/// with their thread-local counters, the type looked up again, `tp_free` looked up through
+/// `PyType_GetSlot`, a thread-local check per field released).
+#[allow(unsafe_code)]
+unsafe extern "C" fn record_dealloc(obj: *mut pyo3::ffi::PyObject) {
+    // SAFETY: CPython calls `tp_dealloc` with the GIL held, once, for an instance of the
+    // record type whose reference count reached zero. Untracking first (as pyo3 does and
+    // CPython requires before fields are released); the Rust value lies at `VALUE_OFFSET`
+    // (checked before this function was installed) and is read out once, so it is dropped
+    // exactly once (`release`, which cannot panic) and never touched again; the memory is then
+    // freed with the type's `tp_free` (`PyObject_GC_Del`, checked), and the instance's
+    // reference to its heap type released, as pyo3's `tp_dealloc` does last.
+    unsafe {
+        pyo3::ffi::PyObject_GC_UnTrack(obj.cast());
+        let rec = obj.cast::<u8>().add(VALUE_OFFSET).cast::<PyConsumerRecord>().read();
+        rec.release();
+        let ty = pyo3::ffi::Py_TYPE(obj);
+        pyo3::ffi::PyObject_GC_Del(obj.cast());
+        pyo3::ffi::Py_DecRef(ty.cast());
+    }
+}
+
+/// Release the reference `o` owns, directly (see [`PyConsumerRecord::release`]).
+///
+/// # Safety
+/// The GIL must be held.
+#[allow(unsafe_code)]
+unsafe fn decref<T>(o: Py<T>) {
+    // SAFETY: the caller holds the GIL; `into_ptr` hands over the reference `o` owned, which
+    // is released once here.
+    unsafe { pyo3::ffi::Py_DecRef(o.into_ptr()) }
+}
+
 /// `kabase._native._records_in_place()`: whether this process writes polled records in place
-/// (the checks of [`FetchedMaker`] passed). Not a public API; the tests check it, so that the
+/// and frees records with [`record_dealloc`] (the checks of [`FetchedMaker`] passed). Not a public API; the tests check it, so that the
 /// fast path cannot silently turn itself off.
 #[pyfunction]
 pub fn _records_in_place(py: Python<'_>) -> PyResult<bool> {
@@ -248,6 +330,37 @@ impl<'py> FetchedMaker<'py> {
 }
 
 impl PyConsumerRecord {
+    /// Drop the record, releasing what it holds at once. A `Py` dropped outside one of pyo3's
+    /// own entry points (as in a `tp_dealloc` CPython calls) is queued for release at pyo3's
+    /// next entry rather than released, because pyo3 cannot see that the GIL is held; here
+    /// the caller guarantees it is, so every reference is released directly.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    #[allow(unsafe_code)]
+    unsafe fn release(self) {
+        let PyConsumerRecord { topic, key, value, rest } = self;
+        // SAFETY: the caller holds the GIL.
+        unsafe {
+            decref(topic);
+            decref(key);
+            decref(value);
+            match rest {
+                Rest::Given(items) => {
+                    let items: [Py<PyAny>; N] = *items;
+                    for o in items {
+                        decref(o);
+                    }
+                }
+                Rest::Fetched(f) => {
+                    if let Some(list) = f.headers_list.into_inner() {
+                        decref(list);
+                    }
+                }
+            }
+        }
+    }
+
     /// Field `i` (< 13) as a Python object.
     fn field<'py>(slf: &Bound<'py, Self>, i: usize) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();

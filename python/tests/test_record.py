@@ -412,3 +412,44 @@ def test_in_place_records_from_threads(eng):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_freeing_any_record_releases_what_it_holds(polled):
+    # Records made from Python (by the constructor, `_replace`, `_make`, unpickling, `copy`) are
+    # freed by the same destructor as polled ones (`record_dealloc` in python/src/record.rs):
+    # every object they hold is released at once, in any thread, without a collection.
+    import sys
+    import weakref
+
+    class Obj:
+        pass
+
+    made, refs = [], []
+    for make in (
+        lambda o: ConsumerRecord("t", 0, 1, 2, 0, o, o, [o], None, 1, 1, -1),
+        lambda o: polled[0]._replace(value=o, headers=[o]),
+        lambda o: ConsumerRecord._make(["t", 0, 1, 2, 0, None, o, [], None, 1, 1, -1, o]),
+        lambda o: pickle.loads(pickle.dumps(polled[1]))._replace(key=o),
+    ):
+        o = Obj()
+        made.append(make(o))
+        refs.append(weakref.ref(o))
+        del o
+    assert all(w() is not None for w in refs)
+    gc.disable()  # nothing below may depend on the collector
+    try:
+        t = threading.Thread(target=made.clear)  # freed in another thread
+        t.start()
+        t.join()
+        assert [w() for w in refs] == [None] * 4
+        # A copy of a polled record holds the same headers list and value; freeing it gives
+        # back exactly the references it took.
+        r = polled[0]
+        h, v = r.headers, r.value
+        counts = (sys.getrefcount(h), sys.getrefcount(v))
+        c = copy.copy(r)
+        assert sys.getrefcount(h) > counts[0] and sys.getrefcount(v) > counts[1]
+        del c
+        assert (sys.getrefcount(h), sys.getrefcount(v)) == counts
+    finally:
+        gc.enable()
