@@ -20,7 +20,8 @@
 //! so it cannot be part of a cycle; it is kept off the collector's lists when built (as CPython
 //! does with a tuple of atomic items) and put on them when its headers list is made or, from
 //! the start, when a deserializer's result is a container. The consumer writes its records in
-//! place ([`FetchedMaker`]). A record made from Python (`ConsumerRecord(...)`,
+//! place ([`FetchedMaker`]), and every record is freed by [`record_dealloc`] rather than by
+//! pyo3's generic destructor, both after checks made once per process. A record made from Python (`ConsumerRecord(...)`,
 //! `_replace`, unpickling) holds arbitrary objects and stays tracked. `__traverse__` reports
 //! every object a record holds; like a tuple it has no `tp_clear` (a cycle through a record
 //! always passes through a mutable container, which the collector clears).
