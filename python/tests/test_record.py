@@ -453,3 +453,28 @@ def test_freeing_any_record_releases_what_it_holds(polled):
         assert (sys.getrefcount(h), sys.getrefcount(v)) == counts
     finally:
         gc.enable()
+
+
+def test_poll_groups_records_by_partition_in_offset_order(eng3):
+    # A poll's records are made first and put in their partitions' lists afterwards (each list
+    # at its final size; a partition met again later in the poll is appended to): every list
+    # holds its partition's records in offset order, none lost or repeated.
+    p = KafkaProducer(engine=eng3)
+    for i in range(3000):
+        p.send("grp", b"v%d" % i, partition=i % 3)
+    p.flush()
+    p.close()
+    c = KafkaConsumer(engine=eng3, auto_offset_reset="earliest", max_partition_fetch_bytes=4096)
+    tps = [TopicPartition("grp", i) for i in range(3)]
+    c.assign(tps)
+    seen = {tp: [] for tp in tps}
+    while sum(map(len, seen.values())) < 3000:
+        batch = c.poll(timeout_ms=1000, max_records=2500)
+        assert batch, "a poll returned nothing"
+        for tp, recs in batch.items():
+            assert all(type(r) is ConsumerRecord and r.partition == tp.partition and r.topic == "grp" for r in recs)
+            seen[tp].extend(recs)
+    for i, tp in enumerate(tps):
+        assert [r.offset for r in seen[tp]] == list(range(1000))
+        assert [r.value for r in seen[tp]] == [b"v%d" % (3 * k + i) for k in range(1000)]
+    c.close()
