@@ -246,10 +246,10 @@ pub(crate) struct Made<'py> {
 impl<'py> Made<'py> {
     /// The records as one list, or with `tp_cls` (the `TopicPartition` namedtuple) as
     /// `{TopicPartition: [record]}` the way `KafkaConsumer.poll` returns them. Each list is
-    /// made at its final size, the records moved into it.
+    /// made at its final size, the records moved into it ([`list_of`]).
     pub(crate) fn assemble(self, py: Python<'py>, tp_cls: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let Some(tp_cls) = tp_cls else {
-            return Ok(PyList::new(py, self.records)?.into_any());
+            return Ok(list_of(py, self.records.into_iter())?.into_any());
         };
         let tp_make = RecordMaker::new(py, tp_cls)?;
         let dict = PyDict::new(py);
@@ -265,10 +265,39 @@ impl<'py> Made<'py> {
                         l.append(r)?;
                     }
                 }
-                None => dict.set_item(key, PyList::new(py, run)?)?,
+                None => dict.set_item(key, list_of(py, run)?)?,
             }
         }
         Ok(dict.into_any())
+    }
+}
+
+/// A list of `items` (moved in), made at its final size.
+#[allow(unsafe_code)]
+fn list_of<'py>(py: Python<'py>, items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyList>> {
+    use pyo3::ffi;
+    let n = items.len();
+    // SAFETY: with the GIL held, `PyList_New(n)` returns a new list of `n` empty (null) slots,
+    // or null with an exception set; `from_owned_ptr` takes that reference. Each slot in
+    // `0..n` is then set exactly once with `PyList_SetItem`, which takes over the reference
+    // `into_ptr` hands it (an index below `n` cannot fail), before the list reaches any Python
+    // code; should `items` yield fewer than it said, the remaining slots get None, so the list
+    // never holds a null.
+    unsafe {
+        let raw = ffi::PyList_New(n as ffi::Py_ssize_t);
+        if raw.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let list = Bound::from_owned_ptr(py, raw).cast_into_unchecked::<PyList>();
+        let mut filled = 0;
+        for item in items.take(n) {
+            ffi::PyList_SetItem(raw, filled as ffi::Py_ssize_t, item.into_ptr());
+            filled += 1;
+        }
+        for i in filled..n {
+            ffi::PyList_SetItem(raw, i as ffi::Py_ssize_t, py.None().into_ptr());
+        }
+        Ok(list)
     }
 }
 
