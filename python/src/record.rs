@@ -21,8 +21,9 @@
 //! does with a tuple of atomic items) and put on them when its headers list is made or, from
 //! the start, when a deserializer's result is a container. The consumer writes its records in
 //! place ([`FetchedMaker`]), and every record is freed by [`record_dealloc`] rather than by
-//! pyo3's generic destructor, both after checks made once per process. A record made from Python (`ConsumerRecord(...)`,
-//! `_replace`, unpickling) holds arbitrary objects and stays tracked. `__traverse__` reports
+//! pyo3's generic destructor, both after checks made once per process. A record made from
+//! Python (`ConsumerRecord(...)`, `_replace`, unpickling) holds arbitrary objects and stays
+//! tracked. `__traverse__` reports
 //! every object a record holds; like a tuple it has no `tp_clear` (a cycle through a record
 //! always passes through a mutable container, which the collector clears).
 
@@ -258,8 +259,8 @@ unsafe fn decref<T>(o: Py<T>) {
 }
 
 /// `kabase._native._records_in_place()`: whether this process writes polled records in place
-/// and frees records with [`record_dealloc`] (the checks of [`FetchedMaker`] passed). Not a public API; the tests check it, so that the
-/// fast path cannot silently turn itself off.
+/// and frees records with [`record_dealloc`] (the checks of [`FetchedMaker`] passed). Not a
+/// public API; the tests check it, so that the fast path cannot silently turn itself off.
 #[pyfunction]
 pub fn _records_in_place(py: Python<'_>) -> PyResult<bool> {
     Ok(FetchedMaker::new(py)?.offset.is_some())
@@ -306,7 +307,7 @@ impl<'py> FetchedMaker<'py> {
             // `rec` there (aligned: `offset` is a multiple of its alignment, and the object
             // memory is) initializes the whole object as pyo3's constructor would; and that the
             // type's `tp_free` is `PyObject_GC_Del`, which frees what `PyObject_GC_New`
-            // allocated when pyo3's `tp_dealloc` has dropped the value. The object is tracked
+            // allocated once the record's destructor has dropped the value. The object is tracked
             // (only after it is written) when it may be part of a cycle.
             Some(offset) => unsafe {
                 let raw = pyo3::ffi::PyObject_GC_New::<pyo3::ffi::PyObject>(self.ty.as_type_ptr());
