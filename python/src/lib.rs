@@ -43,6 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_class::<producer::PySendFuture>()?;
         m.add_class::<consumer::PyConsumer>()?;
         m.add_class::<record::PyConsumerRecord>()?;
+        m.add_function(wrap_pyfunction!(record::_records_in_place, m)?)?;
     }
     #[cfg(all(feature = "tables", feature = "topics"))]
     {

@@ -17,10 +17,13 @@
 //!
 //! The collector: a record the consumer built holds only objects that cannot refer to anything
 //! (str, bytes, None, or a deserializer's result of such a type) until its headers list exists,
-//! so it cannot be part of a cycle; it is taken off the collector's lists when built (as CPython
-//! does with a tuple of atomic items) and put back when its headers list is made or when a
-//! deserializer's result is a container. A record made from Python (`ConsumerRecord(...)`,
-//! `_replace`, unpickling) holds arbitrary objects and stays tracked. `__traverse__` reports
+//! so it cannot be part of a cycle; it is kept off the collector's lists when built (as CPython
+//! does with a tuple of atomic items) and put on them when its headers list is made or, from
+//! the start, when a deserializer's result is a container. The consumer writes its records in
+//! place ([`FetchedMaker`]), and every record is freed by [`record_dealloc`] rather than by
+//! pyo3's generic destructor, both after checks made once per process. A record made from
+//! Python (`ConsumerRecord(...)`, `_replace`, unpickling) holds arbitrary objects and stays
+//! tracked. `__traverse__` reports
 //! every object a record holds; like a tuple it has no `tp_clear` (a cycle through a record
 //! always passes through a mutable container, which the collector clears).
 
@@ -30,6 +33,7 @@ use kabase_sdk::{Header, PackedRecord, TimestampType};
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -54,18 +58,21 @@ const N: usize = FIELDS.len();
 /// `leader_epoch`'s default (the only field with one, as in the namedtuple).
 const EPOCH_DEFAULT: i64 = -1;
 
-/// The fields of a record the consumer fetched, other than topic, key and value.
+/// The fields of a record the consumer fetched, other than topic, key and value. Nothing here
+/// needs a drop unless the record has headers or its headers were read: no vector is allocated
+/// for a record without headers (the common case), and the list cell is empty until read.
 struct Fetched {
     partition: u32,
+    log_append_time: bool,
     offset: i64,
     timestamp: i64,
-    log_append_time: bool,
-    headers: Vec<Header>,
-    /// `headers` as the list the caller sees, made on first read.
-    headers_list: OnceLock<Py<PyList>>,
     key_size: i64,
     value_size: i64,
     header_size: i64,
+    /// The core's headers; `None` when the record has none.
+    headers: Option<Box<[Header]>>,
+    /// `headers` as the list the caller sees, made on first read.
+    headers_list: OnceLock<Py<PyList>>,
 }
 
 enum Rest {
@@ -120,30 +127,240 @@ fn track(obj: &Bound<'_, PyAny>) {
     }
 }
 
-impl PyConsumerRecord {
+/// Makes the records of one poll: the type object is looked up once per poll, not once per
+/// record, and each record is allocated with `PyObject_GC_New` and its Rust value written
+/// straight into the object, instead of going through pyo3's generic constructor (which looks
+/// the type up, calls `object.__new__` through the type's slots, which zeroes the object and
+/// puts it on the collector's lists, and moves the value twice per record).
+///
+/// This relies on two things pyo3 does not promise, so both are checked once per process
+/// ([`in_place_offset`]) and records are made through pyo3 ([`Bound::new`]) when either fails:
+/// - the object's layout: a Python object header, then [`PyConsumerRecord`], then nothing. pyo3
+///   lays a `frozen` class without `dict`, `weakref` or `unsendable` out that way (its borrow
+///   flag, thread checker, dict and weak-reference slots are all zero-sized); checked on a
+///   record pyo3 made, against the type's `__basicsize__`;
+/// - the type's allocator: `tp_alloc` is `PyType_GenericAlloc` and `tp_free` `PyObject_GC_Del`
+///   (no free list), whose allocation is `PyObject_GC_New`'s plus zeroing and tracking; so an
+///   object from `PyObject_GC_New` is one pyo3's `tp_dealloc` can drop and free.
+///
+/// When both hold, the type's `tp_dealloc` is also replaced by [`record_dealloc`] (see
+/// [`install_dealloc`]), which frees a record without pyo3's generic machinery.
+pub(crate) struct FetchedMaker<'py> {
+    ty: Bound<'py, PyType>,
+    /// The offset of the Rust value in the object, when both checks passed.
+    offset: Option<usize>,
+}
+
+/// The offset of a record's Rust value in its Python object when records can be written in
+/// place (see [`FetchedMaker`]); `None` otherwise. Checked once per process.
+#[allow(unsafe_code)]
+fn in_place_offset(py: Python<'_>) -> PyResult<Option<usize>> {
+    static OFFSET: PyOnceLock<Option<usize>> = PyOnceLock::new();
+    OFFSET
+        .get_or_try_init(py, || -> PyResult<Option<usize>> {
+            // Where pyo3 put the value of a record it made.
+            let probe = Bound::new(py, PyConsumerRecord::given(py, (0..N).map(|_| py.None()).collect())?)?;
+            let value_addr = std::ptr::from_ref::<PyConsumerRecord>(probe.get()) as usize;
+            let offset = value_addr.wrapping_sub(probe.as_ptr() as usize);
+            let ty = py.get_type::<PyConsumerRecord>();
+            let basicsize: usize = ty.getattr("__basicsize__")?.extract()?;
+            let itemsize: usize = ty.getattr("__itemsize__")?.extract()?;
+            let header = std::mem::size_of::<pyo3::ffi::PyObject>().next_multiple_of(std::mem::align_of::<PyConsumerRecord>());
+            let layout = offset == header && basicsize == header + std::mem::size_of::<PyConsumerRecord>() && itemsize == 0;
+            // SAFETY: `ty` is a live type object; the slot numbers are valid; `PyType_GetSlot`
+            // only reads (null for a slot not set).
+            let (alloc, free, flags) = unsafe {
+                let t = ty.as_type_ptr();
+                (pyo3::ffi::PyType_GetSlot(t, pyo3::ffi::Py_tp_alloc) as usize, pyo3::ffi::PyType_GetSlot(t, pyo3::ffi::Py_tp_free) as usize, pyo3::ffi::PyType_GetFlags(t))
+            };
+            let generic = alloc == pyo3::ffi::PyType_GenericAlloc as *const () as usize && free == pyo3::ffi::PyObject_GC_Del as *const () as usize && flags & pyo3::ffi::Py_TPFLAGS_HAVE_GC != 0;
+            // SAFETY: the GIL is held and `ty` is the record type (see `install_dealloc`).
+            let in_place = layout && offset == VALUE_OFFSET && generic && unsafe { install_dealloc(ty.as_type_ptr()) };
+            Ok(in_place.then_some(offset))
+        })
+        .copied()
+}
+
+/// Where a record's Rust value lies in its object: right after the object header (what
+/// [`in_place_offset`] checks before anything relies on it).
+const VALUE_OFFSET: usize = std::mem::size_of::<pyo3::ffi::PyObject>().next_multiple_of(std::mem::align_of::<PyConsumerRecord>());
+
+/// The index of `tp_dealloc` among a CPython type object's pointer-sized words: after the
+/// variable-size object header (reference count, type, size), `tp_name`, `tp_basicsize` and
+/// `tp_itemsize`.
+const TP_DEALLOC_WORD: usize = 6;
+
+/// Replace the record type's `tp_dealloc` (pyo3's) with [`record_dealloc`]; false, changing
+/// nothing, when the type object's layout is not the one expected.
+///
+/// pyo3 has no way to give a class its own `tp_dealloc`, and the limited API no call that sets
+/// a slot once the type exists, so the slot is written in the type object itself. The word
+/// written is first checked to hold exactly what `PyType_GetSlot(Py_tp_dealloc)` returns (so
+/// it is that slot in this interpreter's layout: a build with a larger object header fails the
+/// check), and read back through `PyType_GetSlot` after.
+///
+/// # Safety
+/// The GIL must be held and `ty` must be the [`PyConsumerRecord`] type, with
+/// [`in_place_offset`]'s checks passed (the value at [`VALUE_OFFSET`], filling the object;
+/// `tp_free` `PyObject_GC_Del`), which is what `record_dealloc` relies on.
+#[allow(unsafe_code)]
+unsafe fn install_dealloc(ty: *mut pyo3::ffi::PyTypeObject) -> bool {
+    // SAFETY: `ty` is a live type object (a heap type, far larger than seven words); with the
+    // GIL held nothing reads or writes its slots meanwhile. The write happens only when the
+    // word is the `tp_dealloc` slot (checked against `PyType_GetSlot`), replacing one
+    // destructor of the type's instances by another that does what pyo3's does for this type
+    // (see `record_dealloc`); instances made before and after are freed alike, since both
+    // allocators pair with `PyObject_GC_Del`.
+    unsafe {
+        let current = pyo3::ffi::PyType_GetSlot(ty, pyo3::ffi::Py_tp_dealloc) as usize;
+        let word = ty.cast::<usize>().add(TP_DEALLOC_WORD);
+        if current == 0 || word.read() != current {
+            return false;
+        }
+        let ours = record_dealloc as unsafe extern "C" fn(*mut pyo3::ffi::PyObject) as usize;
+        word.write(ours);
+        pyo3::ffi::PyType_GetSlot(ty, pyo3::ffi::Py_tp_dealloc) as usize == ours
+    }
+}
+
+/// The record type's `tp_dealloc` (installed by [`install_dealloc`]): what pyo3's does for this
+/// type (take the object off the collector's lists, drop the Rust value, free the object with
+/// `tp_free`, release the type), without its generic steps (a panic guard and an attach guard
+/// with their thread-local counters, the type looked up again, `tp_free` looked up through
+/// `PyType_GetSlot`, a thread-local check per field released).
+#[allow(unsafe_code)]
+unsafe extern "C" fn record_dealloc(obj: *mut pyo3::ffi::PyObject) {
+    // SAFETY: CPython calls `tp_dealloc` with the GIL held, once, for an instance of the
+    // record type whose reference count reached zero. Untracking first (as pyo3 does and
+    // CPython requires before fields are released); the Rust value lies at `VALUE_OFFSET`
+    // (checked before this function was installed) and is read out once, so it is dropped
+    // exactly once (`release`, which cannot panic) and never touched again; the memory is then
+    // freed with the type's `tp_free` (`PyObject_GC_Del`, checked), and the instance's
+    // reference to its heap type released, as pyo3's `tp_dealloc` does last.
+    unsafe {
+        pyo3::ffi::PyObject_GC_UnTrack(obj.cast());
+        let rec = obj.cast::<u8>().add(VALUE_OFFSET).cast::<PyConsumerRecord>().read();
+        rec.release();
+        let ty = pyo3::ffi::Py_TYPE(obj);
+        pyo3::ffi::PyObject_GC_Del(obj.cast());
+        pyo3::ffi::Py_DecRef(ty.cast());
+    }
+}
+
+/// Release the reference `o` owns, directly (see [`PyConsumerRecord::release`]).
+///
+/// # Safety
+/// The GIL must be held.
+#[allow(unsafe_code)]
+unsafe fn decref<T>(o: Py<T>) {
+    // SAFETY: the caller holds the GIL; `into_ptr` hands over the reference `o` owned, which
+    // is released once here.
+    unsafe { pyo3::ffi::Py_DecRef(o.into_ptr()) }
+}
+
+/// `kabase._native._records_in_place()`: whether this process writes polled records in place
+/// and frees records with [`record_dealloc`] (the checks of [`FetchedMaker`] passed). Not a
+/// public API; the tests check it, so that the fast path cannot silently turn itself off.
+#[pyfunction]
+pub fn _records_in_place(py: Python<'_>) -> PyResult<bool> {
+    Ok(FetchedMaker::new(py)?.offset.is_some())
+}
+
+impl<'py> FetchedMaker<'py> {
+    pub(crate) fn new(py: Python<'py>) -> PyResult<Self> {
+        Ok(FetchedMaker { ty: py.get_type::<PyConsumerRecord>(), offset: in_place_offset(py)? })
+    }
+
     /// The record the consumer returns for `r`, with `topic` (shared by a batch) and `key` and
-    /// `value` already made (bytes, or a deserializer's results).
-    pub(crate) fn fetched<'py>(py: Python<'py>, topic: &Bound<'py, PyString>, r: &PackedRecord<'_>, key: Option<Bound<'py, PyAny>>, value: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyConsumerRecord>> {
-        let atomic = !key.as_ref().is_some_and(is_container) && !value.as_ref().is_some_and(is_container);
-        let header_size = if r.headers.is_empty() { -1 } else { r.headers.iter().map(|h| h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64)).sum() };
+    /// `value` already made (bytes, or a deserializer's results). `atomic`: the caller knows
+    /// `key` and `value` are bytes or None (no deserializer ran), so the record cannot be part
+    /// of a cycle; otherwise their types are checked.
+    #[allow(unsafe_code)]
+    pub(crate) fn fetched(&self, topic: &Bound<'py, PyString>, r: &PackedRecord<'_>, key: Option<Bound<'py, PyAny>>, value: Option<Bound<'py, PyAny>>, atomic: bool) -> PyResult<Bound<'py, PyConsumerRecord>> {
+        let py = self.ty.py();
+        let atomic = atomic || (!key.as_ref().is_some_and(is_container) && !value.as_ref().is_some_and(is_container));
+        let (headers, header_size) = if r.headers.is_empty() {
+            (None, -1)
+        } else {
+            (Some(r.headers.to_vec().into_boxed_slice()), r.headers.iter().map(|h| h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64)).sum())
+        };
         let rest = Fetched {
             partition: r.partition,
+            log_append_time: matches!(r.timestamp_type, TimestampType::LogAppendTime),
             offset: r.offset,
             timestamp: r.timestamp,
-            log_append_time: matches!(r.timestamp_type, TimestampType::LogAppendTime),
-            headers: r.headers.to_vec(),
-            headers_list: OnceLock::new(),
             key_size: r.key.map_or(-1, |k| k.len() as i64),
             value_size: r.value.map_or(-1, |v| v.len() as i64),
             header_size,
+            headers,
+            headers_list: OnceLock::new(),
         };
         let obj_or_none = |o: Option<Bound<'py, PyAny>>| o.map_or_else(|| py.None(), Bound::unbind);
         let rec = PyConsumerRecord { topic: topic.clone().into_any().unbind(), key: obj_or_none(key), value: obj_or_none(value), rest: Rest::Fetched(rest) };
-        let obj = Bound::new(py, rec)?;
-        if atomic {
-            untrack(obj.as_any());
+        Ok(match self.offset {
+            // SAFETY: `PyObject_GC_New` is called with the GIL held and the record type (a GC
+            // type of fixed size: `__itemsize__` 0); it returns a new reference to an object
+            // of the type's `__basicsize__` with its header set (type, which it increfs as a
+            // heap type's instance must, and reference count 1), not zeroed and not on the
+            // collector's lists, or null with an exception set. `in_place_offset` checked that
+            // the Rust value lies at `offset` and fills the rest of the object, so writing
+            // `rec` there (aligned: `offset` is a multiple of its alignment, and the object
+            // memory is) initializes the whole object as pyo3's constructor would; and that the
+            // type's `tp_free` is `PyObject_GC_Del`, which frees what `PyObject_GC_New`
+            // allocated once the record's destructor has dropped the value. The object is tracked
+            // (only after it is written) when it may be part of a cycle.
+            Some(offset) => unsafe {
+                let raw = pyo3::ffi::PyObject_GC_New::<pyo3::ffi::PyObject>(self.ty.as_type_ptr());
+                if raw.is_null() {
+                    return Err(PyErr::fetch(py));
+                }
+                raw.cast::<u8>().add(offset).cast::<PyConsumerRecord>().write(rec);
+                if !atomic {
+                    pyo3::ffi::PyObject_GC_Track(raw.cast());
+                }
+                Bound::from_owned_ptr(py, raw).cast_into_unchecked::<PyConsumerRecord>()
+            },
+            None => {
+                let obj = Bound::new(py, rec)?;
+                if atomic {
+                    untrack(obj.as_any());
+                }
+                obj
+            }
+        })
+    }
+}
+
+impl PyConsumerRecord {
+    /// Drop the record, releasing what it holds at once. A `Py` dropped outside one of pyo3's
+    /// own entry points (as in a `tp_dealloc` CPython calls) is queued for release at pyo3's
+    /// next entry rather than released, because pyo3 cannot see that the GIL is held; here
+    /// the caller guarantees it is, so every reference is released directly.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    #[allow(unsafe_code)]
+    unsafe fn release(self) {
+        let PyConsumerRecord { topic, key, value, rest } = self;
+        // SAFETY: the caller holds the GIL.
+        unsafe {
+            decref(topic);
+            decref(key);
+            decref(value);
+            match rest {
+                Rest::Given(items) => {
+                    let items: [Py<PyAny>; N] = *items;
+                    for o in items {
+                        decref(o);
+                    }
+                }
+                Rest::Fetched(f) => {
+                    if let Some(list) = f.headers_list.into_inner() {
+                        decref(list);
+                    }
+                }
+            }
         }
-        Ok(obj)
     }
 
     /// Field `i` (< 13) as a Python object.
@@ -178,7 +395,7 @@ impl PyConsumerRecord {
             return Ok(l.bind(py).clone());
         }
         let list = PyList::empty(py);
-        for h in &f.headers {
+        for h in f.headers.iter().flatten() {
             list.append((h.key.as_str(), crate::producer::opt_bytes(py, &h.value)))?;
         }
         // Another thread may have made the list meanwhile (making this one may run Python

@@ -291,3 +291,190 @@ def test_headers_list_is_made_once_across_threads(eng):
         t.join()
     assert len(seen) == 8 and all(h is seen[0] for h in seen) and seen[0] == [("a", b"1")]
     assert gc.is_tracked(r)
+
+
+# Records written in place (`FetchedMaker` in python/src/record.rs): the consumer allocates a
+# polled record with the type's own `tp_alloc` and writes its Rust value into the object,
+# instead of going through pyo3's constructor; pyo3's `tp_dealloc` frees it. These tests check
+# that path is the one taken, and that such records hold, give back and free what they should.
+
+
+def test_polled_records_are_written_in_place():
+    # The layout check passed in this process: every polled record in this suite took the
+    # in-place path (a layout pyo3 changed would make this false, and the records would be
+    # made through pyo3 instead).
+    assert _native._records_in_place() is True
+
+
+def _fill_mixed(eng, topic, n):
+    """n records: every third with a key and two headers, every fifth with a key and a null
+    value."""
+    p = KafkaProducer(engine=eng)
+    for i in range(n):
+        key = b"k%d" % i if i % 3 == 0 or i % 5 == 0 else None
+        headers = [("a", b"%d" % i), ("b", None)] if i % 3 == 0 else None
+        p.send(topic, None if i % 5 == 0 else b"v%d" % i, key=key, headers=headers)
+    p.flush()
+    p.close()
+
+
+def _expect(i, r):
+    assert r.offset == i and r.partition == 0 and r.topic == "mix"
+    assert r.key == (b"k%d" % i if i % 3 == 0 or i % 5 == 0 else None)
+    assert r.value == (None if i % 5 == 0 else b"v%d" % i)
+    assert r.headers == ([("a", b"%d" % i), ("b", None)] if i % 3 == 0 else [])
+    assert r.serialized_header_size == (1 + len(b"%d" % i) + 1 if i % 3 == 0 else -1)
+    assert r.serialized_key_size == (len(r.key) if r.key is not None else -1)
+    assert r.serialized_value_size == (len(r.value) if r.value is not None else -1)
+
+
+def test_in_place_records_with_and_without_headers(eng):
+    _fill_mixed(eng, "mix", 300)
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest")
+    c.assign([TopicPartition("mix", 0)])
+    recs = c.poll(timeout_ms=1000, max_records=300)[TopicPartition("mix", 0)]
+    assert len(recs) == 300
+    # Nothing read yet: no record holds a container, so none is on the collector's lists.
+    assert not any(gc.is_tracked(r) for r in recs)
+    for i, r in enumerate(recs):
+        _expect(i, r)
+        assert r == ref(r) and r.headers is r.headers
+        # Pickled and copied records are made from Python (the other constructor) and equal.
+        assert pickle.loads(pickle.dumps(r)) == r == copy.copy(r) == copy.deepcopy(r)
+    assert all(gc.is_tracked(r) for r in recs)  # every headers list was read
+    c.close()
+
+
+def test_freeing_in_place_records_releases_what_they_hold(eng):
+    import sys
+    import weakref
+
+    _fill_mixed(eng, "mix", 200)
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest")
+    c.assign([TopicPartition("mix", 0)])
+    recs = c.poll(timeout_ms=1000, max_records=200)[TopicPartition("mix", 0)]
+    topic, value, key = recs[1].topic, recs[1].value, recs[3].key
+    headers = recs[6].headers
+    counts = (sys.getrefcount(topic), sys.getrefcount(value), sys.getrefcount(key), sys.getrefcount(headers))
+    del recs
+    # The batch shared one topic str (a reference per record); each value, key and headers
+    # list was held by its record alone.
+    assert sys.getrefcount(topic) == counts[0] - 200
+    assert (sys.getrefcount(value), sys.getrefcount(key), sys.getrefcount(headers)) == (counts[1] - 1, counts[2] - 1, counts[3] - 1)
+
+    # A deserializer's objects are freed with the record (and a record holding one is tracked).
+    class Box:
+        def __init__(self, b):
+            self.b = b
+
+    c.close()
+    c = KafkaConsumer(engine=eng, auto_offset_reset="earliest", key_deserializer=Box, value_deserializer=Box)
+    c.assign([TopicPartition("mix", 0)])
+    recs = c.poll(timeout_ms=1000, max_records=200)[TopicPartition("mix", 0)]
+    assert recs[1].value.b == b"v1" and recs[3].key.b == b"k3" and recs[0].value is None
+    assert all(gc.is_tracked(r) for r in recs if r.key is not None or r.value is not None)
+    refs = [weakref.ref(o) for r in recs for o in (r.key, r.value) if o is not None]
+    assert len(refs) == 160 + 93  # values, keys
+    del recs
+    assert all(w() is None for w in refs)  # freed by reference counting, no collection needed
+    c.close()
+
+
+def test_in_place_records_from_threads(eng):
+    # Four consumers polling in four threads at once (the GIL is released during the fetch,
+    # so the records of different polls are made interleaved), each checking every record.
+    _fill_mixed(eng, "mix", 2000)
+    errors = []
+    barrier = threading.Barrier(4)
+
+    def run():
+        try:
+            c = KafkaConsumer(engine=eng, auto_offset_reset="earliest")
+            c.assign([TopicPartition("mix", 0)])
+            barrier.wait()
+            for _ in range(3):
+                c.seek_to_beginning()
+                got = []
+                while len(got) < 2000:
+                    batch = c.poll(timeout_ms=1000, max_records=137)
+                    assert batch, "a poll returned nothing"
+                    got.extend(batch[TopicPartition("mix", 0)])
+                for i, r in enumerate(got):
+                    _expect(i, r)
+                gc.collect()
+            c.close()
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_freeing_any_record_releases_what_it_holds(polled):
+    # Records made from Python (by the constructor, `_replace`, `_make`, unpickling, `copy`) are
+    # freed by the same destructor as polled ones (`record_dealloc` in python/src/record.rs):
+    # every object they hold is released at once, in any thread, without a collection.
+    import sys
+    import weakref
+
+    class Obj:
+        pass
+
+    made, refs = [], []
+    for make in (
+        lambda o: ConsumerRecord("t", 0, 1, 2, 0, o, o, [o], None, 1, 1, -1),
+        lambda o: polled[0]._replace(value=o, headers=[o]),
+        lambda o: ConsumerRecord._make(["t", 0, 1, 2, 0, None, o, [], None, 1, 1, -1, o]),
+        lambda o: pickle.loads(pickle.dumps(polled[1]))._replace(key=o),
+    ):
+        o = Obj()
+        made.append(make(o))
+        refs.append(weakref.ref(o))
+        del o
+    assert all(w() is not None for w in refs)
+    gc.disable()  # nothing below may depend on the collector
+    try:
+        t = threading.Thread(target=made.clear)  # freed in another thread
+        t.start()
+        t.join()
+        assert [w() for w in refs] == [None] * 4
+        # A copy of a polled record holds the same headers list and value; freeing it gives
+        # back exactly the references it took.
+        r = polled[0]
+        h, v = r.headers, r.value
+        counts = (sys.getrefcount(h), sys.getrefcount(v))
+        c = copy.copy(r)
+        assert sys.getrefcount(h) > counts[0] and sys.getrefcount(v) > counts[1]
+        del c
+        assert (sys.getrefcount(h), sys.getrefcount(v)) == counts
+    finally:
+        gc.enable()
+
+
+def test_poll_groups_records_by_partition_in_offset_order(eng3):
+    # A poll's records are made first and put in their partitions' lists afterwards (each list
+    # at its final size; a partition met again later in the poll is appended to): every list
+    # holds its partition's records in offset order, none lost or repeated.
+    p = KafkaProducer(engine=eng3)
+    for i in range(3000):
+        p.send("grp", b"v%d" % i, partition=i % 3)
+    p.flush()
+    p.close()
+    c = KafkaConsumer(engine=eng3, auto_offset_reset="earliest", max_partition_fetch_bytes=4096)
+    tps = [TopicPartition("grp", i) for i in range(3)]
+    c.assign(tps)
+    seen = {tp: [] for tp in tps}
+    while sum(map(len, seen.values())) < 3000:
+        batch = c.poll(timeout_ms=1000, max_records=2500)
+        assert batch, "a poll returned nothing"
+        for tp, recs in batch.items():
+            assert all(type(r) is ConsumerRecord and r.partition == tp.partition and r.topic == "grp" for r in recs)
+            seen[tp].extend(recs)
+    for i, tp in enumerate(tps):
+        assert [r.offset for r in seen[tp]] == list(range(1000))
+        assert [r.value for r in seen[tp]] == [b"v%d" % (3 * k + i) for k in range(1000)]
+    c.close()

@@ -7,7 +7,8 @@
 //! ([`KafkaConsumer::poll_packed`](crate::KafkaConsumer::poll_packed)): every key, value and
 //! header is appended to one byte buffer and each record's other fields to one vector of fixed
 //! entries, both kept (with their capacity) from one poll to the next, so a loop of polls
-//! allocates nothing per record (headers, when present, are still owned per record). The poll
+//! allocates nothing per record (a header's key and value, when there are headers, are still
+//! owned, kept in one vector of the set's). The poll
 //! runs without the host's lock (the GIL), and the host reads [`PackedRecord`]s borrowed from the
 //! buffers afterwards.
 
@@ -30,7 +31,8 @@ struct Entry {
     timestamp_type: TimestampType,
     key: Span,
     value: Span,
-    headers: Vec<Header>,
+    /// Where the record's headers lie in [`PackedRecords`]'s header vector (start, count).
+    headers: (usize, usize),
 }
 
 /// Records of one poll packed into reused buffers (see the module documentation). Fill it with
@@ -41,6 +43,9 @@ pub struct PackedRecords {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
     topics: Vec<Arc<str>>,
+    /// Every record's headers, in order (a record without headers adds nothing, and an entry
+    /// owns nothing, so clearing the entries is not a loop over them).
+    headers: Vec<Header>,
 }
 
 /// A record of a [`PackedRecords`], borrowed from its buffers. Same fields as [`Record`].
@@ -111,12 +116,25 @@ impl PackedRecords {
         self.bytes.clear();
         self.entries.clear();
         self.topics.clear();
+        self.headers.clear();
     }
 
     /// Record `i` (in fetch order), if there is one.
     pub fn get(&self, i: usize) -> Option<PackedRecord<'_>> {
-        let e = self.entries.get(i)?;
+        self.view(self.entries.get(i)?)
+    }
+
+    /// The records in fetch order.
+    pub fn iter(&self) -> impl Iterator<Item = PackedRecord<'_>> + '_ {
+        self.entries.iter().filter_map(move |e| self.view(e))
+    }
+
+    /// The record of entry `e` (`None` only if the set were inconsistent, which `push` rules
+    /// out).
+    #[inline]
+    fn view(&self, e: &Entry) -> Option<PackedRecord<'_>> {
         let span = |s: Span| s.map(|(a, b)| self.bytes.get(a..b).unwrap_or_default());
+        let (h, n) = e.headers;
         Some(PackedRecord {
             topic: self.topics.get(e.topic)?,
             topic_index: e.topic,
@@ -126,13 +144,8 @@ impl PackedRecords {
             timestamp_type: e.timestamp_type,
             key: span(e.key),
             value: span(e.value),
-            headers: &e.headers,
+            headers: if n == 0 { &[] } else { self.headers.get(h..h + n).unwrap_or_default() },
         })
-    }
-
-    /// The records in fetch order.
-    pub fn iter(&self) -> impl Iterator<Item = PackedRecord<'_>> + '_ {
-        (0..self.entries.len()).filter_map(move |i| self.get(i))
     }
 
     /// Each partition's first offset here, as `(topic, partition, offset)` in order of first
@@ -161,7 +174,11 @@ impl PackedRecords {
         };
         let key = self.append(r.key);
         let value = self.append(r.value);
-        let headers = if r.header_count() == 0 { Vec::new() } else { r.headers().map(|(k, v)| Header { key: k.to_string(), value: v.map(<[u8]>::to_vec) }).collect() };
+        let start = self.headers.len();
+        if r.header_count() != 0 {
+            self.headers.extend(r.headers().map(|(k, v)| Header { key: k.to_string(), value: v.map(<[u8]>::to_vec) }));
+        }
+        let headers = (start, self.headers.len() - start);
         self.entries.push(Entry { topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, timestamp_type: r.timestamp_type, key, value, headers });
     }
 

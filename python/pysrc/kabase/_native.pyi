@@ -17,6 +17,7 @@ RecordTuple = Tuple[str, int, int, int, int, Optional[bytes], Optional[bytes], L
 
 def _bench(engine: Engine, records: int, value_size: int = 100, linger_ms: int = 5, chunk: int = 10000,
            prefix: str = "rust") -> Dict[str, Tuple[int, float]]: ...
+def _records_in_place() -> bool: ...
 
 class KabaseError(Exception):
     code: Optional[int]
