@@ -320,64 +320,68 @@ fn records_as<'py>(py: Python<'py>, recs: &PackedRecords, rec_cls: &Bound<'py, P
     let mut topic_obj: Option<Bound<'py, PyString>> = None;
     // Records of one batch share a timestamp more often than not: reuse its int object.
     let mut last_ts: Option<(i64, Bound<'py, PyAny>)> = None;
-    for r in recs.iter() {
-        let same_topic = cur.as_ref().is_some_and(|(t, _)| *t == r.topic_index);
+    // Per run of one partition's records: the topic str and the partition's list entry.
+    for run in recs.runs() {
+        let Some(topic_name) = run.topic() else { continue };
+        let same_topic = cur.as_ref().is_some_and(|(t, _)| *t == run.topic_index());
         // Borrowed: one str per topic, referenced (not cloned) until a record takes it.
         let topic: &Bound<'py, PyString> = match &mut topic_obj {
             Some(t) if same_topic => t,
-            slot => slot.insert(PyString::new(py, r.topic.as_ref())),
+            slot => slot.insert(PyString::new(py, topic_name.as_ref())),
         };
-        if !(same_topic && cur.as_ref().is_some_and(|(_, p)| *p == r.partition)) {
-            cur = Some((r.topic_index, r.partition));
-            made.runs.push((topic.clone(), r.partition, 0));
-        }
-        if let Some(run) = made.runs.last_mut() {
-            run.2 += 1;
-        }
-        let Some(make) = &make else {
-            let key = Deserializers::apply_opt(de.key, py, r.key)?;
-            let value = Deserializers::apply_opt(de.value, py, r.value)?;
-            if let Some(m) = &native_make {
-                made.records.push(m.fetched(topic, &r, key, value, atomic)?.into_any());
-            }
-            continue;
-        };
-        let headers = PyList::empty(py);
-        let mut hsize: i64 = 0;
-        for h in r.headers {
-            hsize += h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64);
-            headers.append((h.key.as_str(), opt_bytes(py, &h.value)))?;
-        }
-        let ksize = r.key.map_or(-1, |k| k.len() as i64);
-        let vsize = r.value.map_or(-1, |v| v.len() as i64);
-        let ts = match &last_ts {
-            Some((v, o)) if *v == r.timestamp => o.clone(),
+        match made.runs.last_mut() {
+            Some(last) if same_topic && cur.as_ref().is_some_and(|(_, p)| *p == run.partition()) => last.2 += run.len(),
             _ => {
-                let o = r.timestamp.into_pyobject(py)?.into_any();
-                last_ts = Some((r.timestamp, o.clone()));
-                o
+                cur = Some((run.topic_index(), run.partition()));
+                made.runs.push((topic.clone(), run.partition(), run.len()));
             }
-        };
-        let tstype = match r.timestamp_type {
-            TimestampType::CreateTime => zero.clone(),
-            TimestampType::LogAppendTime => one.clone(),
-        };
-        let fields = [
-                topic.clone().into_any(),
-                r.partition.into_pyobject(py)?.into_any(),
-                r.offset.into_pyobject(py)?.into_any(),
-                ts,
-                tstype,
-                Deserializers::apply(de.key, py, r.key)?,
-                Deserializers::apply(de.value, py, r.value)?,
-                headers.into_any(),
-                none.clone(),
-                ksize.into_pyobject(py)?.into_any(),
-                vsize.into_pyobject(py)?.into_any(),
-                if r.headers.is_empty() { minus_one.clone() } else { hsize.into_pyobject(py)?.into_any() },
-                minus_one.clone(),
-        ];
-        made.records.push(make.make(py, fields)?);
+        }
+        for r in run.records() {
+            let Some(make) = &make else {
+                let key = Deserializers::apply_opt(de.key, py, r.key)?;
+                let value = Deserializers::apply_opt(de.value, py, r.value)?;
+                if let Some(m) = &native_make {
+                    made.records.push(m.fetched(topic, &r, key, value, atomic)?.into_any());
+                }
+                continue;
+            };
+            let headers = PyList::empty(py);
+            let mut hsize: i64 = 0;
+            for h in r.headers {
+                hsize += h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64);
+                headers.append((h.key.as_str(), opt_bytes(py, &h.value)))?;
+            }
+            let ksize = r.key.map_or(-1, |k| k.len() as i64);
+            let vsize = r.value.map_or(-1, |v| v.len() as i64);
+            let ts = match &last_ts {
+                Some((v, o)) if *v == r.timestamp => o.clone(),
+                _ => {
+                    let o = r.timestamp.into_pyobject(py)?.into_any();
+                    last_ts = Some((r.timestamp, o.clone()));
+                    o
+                }
+            };
+            let tstype = match r.timestamp_type {
+                TimestampType::CreateTime => zero.clone(),
+                TimestampType::LogAppendTime => one.clone(),
+            };
+            let fields = [
+                    topic.clone().into_any(),
+                    r.partition.into_pyobject(py)?.into_any(),
+                    r.offset.into_pyobject(py)?.into_any(),
+                    ts,
+                    tstype,
+                    Deserializers::apply(de.key, py, r.key)?,
+                    Deserializers::apply(de.value, py, r.value)?,
+                    headers.into_any(),
+                    none.clone(),
+                    ksize.into_pyobject(py)?.into_any(),
+                    vsize.into_pyobject(py)?.into_any(),
+                    if r.headers.is_empty() { minus_one.clone() } else { hsize.into_pyobject(py)?.into_any() },
+                    minus_one.clone(),
+            ];
+            made.records.push(make.make(py, fields)?);
+        }
     }
     Ok(made)
 }

@@ -648,6 +648,9 @@ mod tests {
             // Small polls: the buffers are cleared and refilled each time.
             let n = c.poll_packed(7, 50, &mut packed).unwrap();
             assert_eq!((n, packed.len(), packed.is_empty()), (packed.iter().count(), n, n == 0));
+            for (i, r) in packed.iter().enumerate() {
+                assert_eq!(format!("{:?}", packed.get(i)), format!("{:?}", Some(r)), "get and iter agree");
+            }
             for r in packed.iter() {
                 let t = topic_of_index.iter().find(|(i, _)| *i == r.topic_index).map(|(_, t)| t.clone());
                 match t {

@@ -5,8 +5,9 @@
 //! value vector per record, allocated by the poll and freed after the host has copied them. A
 //! host that only copies them can poll into a `PackedRecords` instead
 //! ([`KafkaConsumer::poll_packed`](crate::KafkaConsumer::poll_packed)): every key, value and
-//! header is appended to one byte buffer and each record's other fields to one vector of fixed
-//! entries, both kept (with their capacity) from one poll to the next, so a loop of polls
+//! header is appended to one byte buffer, each record's own fields (offset, timestamp, lengths) to
+//! one vector of fixed entries and what consecutive records share (topic, partition, timestamp
+//! type) to one entry per run of them, all kept (with their capacity) from one poll to the next, so a loop of polls
 //! allocates nothing per record (a header's key and value, when there are headers, are still
 //! owned, kept in one vector of the set's). The poll
 //! runs without the host's lock (the GIL), and the host reads [`PackedRecord`]s borrowed from the
@@ -18,21 +19,38 @@ use kabase::log::{Header, RecordView, TimestampType};
 
 use crate::Record;
 
-/// Where a key or value lies in [`PackedRecords`]'s byte buffer (`None` for null).
-type Span = Option<(usize, usize)>;
+/// A key's or value's length in [`Entry`], or [`NULL`].
+type Len = u32;
 
-/// One record's fields other than its bytes.
+/// The length of a null key or value. A record's key and value lengths are 32-bit signed in
+/// the batch format (so below 2^31), which leaves this value free.
+const NULL: Len = Len::MAX;
+
+/// One record's own fields. What a run of records shares (topic, partition, timestamp type)
+/// is kept once per [`Run`]; where its key and value lie is computed from `start` and the
+/// lengths (the value follows the key).
 #[derive(Debug)]
 struct Entry {
-    topic: usize,
-    partition: u32,
     offset: i64,
     timestamp: i64,
+    /// Where the record's key (then its value) starts in [`PackedRecords`]'s byte buffer.
+    start: usize,
+    key_len: Len,
+    value_len: Len,
+    /// How many headers the record has; they follow the previous records' in
+    /// [`PackedRecords`]'s header vector, from `header_start`.
+    header_count: u32,
+    header_start: usize,
+}
+
+/// Consecutive records of one partition with one timestamp type (a fetch hands out a
+/// partition's records together): entries `..end` from the previous run's end.
+#[derive(Debug)]
+struct Run {
+    topic: usize,
+    partition: u32,
     timestamp_type: TimestampType,
-    key: Span,
-    value: Span,
-    /// Where the record's headers lie in [`PackedRecords`]'s header vector (start, count).
-    headers: (usize, usize),
+    end: usize,
 }
 
 /// Records of one poll packed into reused buffers (see the module documentation). Fill it with
@@ -42,6 +60,7 @@ struct Entry {
 pub struct PackedRecords {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
+    runs: Vec<Run>,
     topics: Vec<Arc<str>>,
     /// Every record's headers, in order (a record without headers adds nothing, and an entry
     /// owns nothing, so clearing the entries is not a loop over them).
@@ -71,6 +90,48 @@ pub struct PackedRecord<'a> {
     pub value: Option<&'a [u8]>,
     /// Headers, in order.
     pub headers: &'a [Header],
+}
+
+/// Consecutive records of a [`PackedRecords`] that share their topic, partition and timestamp
+/// type (see [`PackedRecords::runs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PackedRun<'a> {
+    set: &'a PackedRecords,
+    run: &'a Run,
+    entries: &'a [Entry],
+}
+
+impl<'a> PackedRun<'a> {
+    /// The records' topic.
+    pub fn topic(&self) -> Option<&'a Arc<str>> {
+        self.set.topics.get(self.run.topic)
+    }
+
+    /// The topic's number within the set (see [`PackedRecord::topic_index`]).
+    pub fn topic_index(&self) -> usize {
+        self.run.topic
+    }
+
+    /// The records' partition.
+    pub fn partition(&self) -> u32 {
+        self.run.partition
+    }
+
+    /// Number of records (at least 1).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the run holds no record (never, for a run of [`PackedRecords::runs`]).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The run's records in fetch order.
+    pub fn records(&self) -> impl Iterator<Item = PackedRecord<'a>> + 'a {
+        let (set, run) = (self.set, self.run);
+        self.entries.iter().filter_map(move |e| set.view(run, e))
+    }
 }
 
 impl PackedRecord<'_> {
@@ -115,36 +176,55 @@ impl PackedRecords {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.entries.clear();
+        self.runs.clear();
         self.topics.clear();
         self.headers.clear();
     }
 
     /// Record `i` (in fetch order), if there is one.
     pub fn get(&self, i: usize) -> Option<PackedRecord<'_>> {
-        self.view(self.entries.get(i)?)
+        let e = self.entries.get(i)?;
+        let run = self.runs.get(self.runs.partition_point(|r| r.end <= i))?;
+        self.view(run, e)
     }
 
     /// The records in fetch order.
     pub fn iter(&self) -> impl Iterator<Item = PackedRecord<'_>> + '_ {
-        self.entries.iter().filter_map(move |e| self.view(e))
+        self.runs().flat_map(|run| run.records())
     }
 
-    /// The record of entry `e` (`None` only if the set were inconsistent, which `push` rules
-    /// out).
+    /// The records in fetch order, as runs of consecutive records of one partition (and one
+    /// timestamp type), for hosts that do per run what the run's records share: one topic
+    /// object, one list per partition. A partition can have several runs in one set.
+    pub fn runs(&self) -> impl Iterator<Item = PackedRun<'_>> + '_ {
+        let mut first = 0;
+        self.runs.iter().map(move |run| {
+            let entries = self.entries.get(first..run.end).unwrap_or_default();
+            first = run.end;
+            PackedRun { set: self, run, entries }
+        })
+    }
+
+    /// The record of entry `e` in `run` (`None` only if the set were inconsistent, which `push`
+    /// rules out).
     #[inline]
-    fn view(&self, e: &Entry) -> Option<PackedRecord<'_>> {
-        let span = |s: Span| s.map(|(a, b)| self.bytes.get(a..b).unwrap_or_default());
-        let (h, n) = e.headers;
+    fn view<'a>(&'a self, run: &Run, e: &Entry) -> Option<PackedRecord<'a>> {
+        let key_end = e.start + if e.key_len == NULL { 0 } else { e.key_len as usize };
+        let span = |a: usize, len: Len| if len == NULL { None } else { Some(self.bytes.get(a..a + len as usize).unwrap_or_default()) };
         Some(PackedRecord {
-            topic: self.topics.get(e.topic)?,
-            topic_index: e.topic,
-            partition: e.partition,
+            topic: self.topics.get(run.topic)?,
+            topic_index: run.topic,
+            partition: run.partition,
             offset: e.offset,
             timestamp: e.timestamp,
-            timestamp_type: e.timestamp_type,
-            key: span(e.key),
-            value: span(e.value),
-            headers: if n == 0 { &[] } else { self.headers.get(h..h + n).unwrap_or_default() },
+            timestamp_type: run.timestamp_type,
+            key: span(e.start, e.key_len),
+            value: span(key_end, e.value_len),
+            headers: if e.header_count == 0 {
+                &[]
+            } else {
+                self.headers.get(e.header_start..e.header_start + e.header_count as usize).unwrap_or_default()
+            },
         })
     }
 
@@ -161,31 +241,43 @@ impl PackedRecords {
     }
 
     /// Append a fetched record.
+    #[inline]
     pub(crate) fn push(&mut self, r: &RecordView<'_>) {
-        let topic = match self.topics.last() {
-            Some(t) if **t == *r.topic => self.topics.len() - 1,
-            _ => match self.topics.iter().position(|t| **t == *r.topic) {
-                Some(i) => i,
-                None => {
-                    self.topics.push(Arc::from(r.topic));
-                    self.topics.len() - 1
-                }
-            },
-        };
-        let key = self.append(r.key);
-        let value = self.append(r.value);
-        let start = self.headers.len();
+        let n = self.entries.len();
+        match self.runs.last_mut() {
+            // The common case: the previous record's partition (compared first: it is one
+            // integer), topic and timestamp type.
+            Some(run) if run.partition == r.partition && run.timestamp_type == r.timestamp_type && self.topics.get(run.topic).is_some_and(|t| **t == *r.topic) => {
+                run.end = n + 1;
+            }
+            _ => {
+                let topic = match self.topics.iter().position(|t| **t == *r.topic) {
+                    Some(i) => i,
+                    None => {
+                        self.topics.push(Arc::from(r.topic));
+                        self.topics.len() - 1
+                    }
+                };
+                self.runs.push(Run { topic, partition: r.partition, timestamp_type: r.timestamp_type, end: n + 1 });
+            }
+        }
+        let start = self.bytes.len();
+        // A key or value is at most 2^31 - 1 bytes (its length is a 32-bit signed varint in
+        // the batch format), so its length fits a `Len` below `NULL`.
+        let key_len = r.key.map_or(NULL, |k| k.len() as Len);
+        let value_len = r.value.map_or(NULL, |v| v.len() as Len);
+        if let Some(k) = r.key {
+            self.bytes.extend_from_slice(k);
+        }
+        if let Some(v) = r.value {
+            self.bytes.extend_from_slice(v);
+        }
+        let header_start = self.headers.len();
         if r.header_count() != 0 {
             self.headers.extend(r.headers().map(|(k, v)| Header { key: k.to_string(), value: v.map(<[u8]>::to_vec) }));
         }
-        let headers = (start, self.headers.len() - start);
-        self.entries.push(Entry { topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, timestamp_type: r.timestamp_type, key, value, headers });
-    }
-
-    fn append(&mut self, b: Option<&[u8]>) -> Span {
-        let b = b?;
-        let a = self.bytes.len();
-        self.bytes.extend_from_slice(b);
-        Some((a, self.bytes.len()))
+        // Header counts are 32-bit signed in the batch format, so this fits.
+        let header_count = (self.headers.len() - header_start) as u32;
+        self.entries.push(Entry { offset: r.offset, timestamp: r.timestamp, start, key_len, value_len, header_count, header_start });
     }
 }
