@@ -322,7 +322,7 @@ fn records_as<'py>(py: Python<'py>, recs: &PackedRecords, rec_cls: &Bound<'py, P
     let mut last_ts: Option<(i64, Bound<'py, PyAny>)> = None;
     // Per run of one partition's records: the topic str and the partition's list entry.
     for run in recs.runs() {
-        let Some(topic_name) = run.topic() else { continue };
+        let topic_name = run.topic();
         let same_topic = cur.as_ref().is_some_and(|(t, _)| *t == run.topic_index());
         // Borrowed: one str per topic, referenced (not cloned) until a record takes it.
         let topic: &Bound<'py, PyString> = match &mut topic_obj {

@@ -352,6 +352,8 @@ impl KafkaConsumer {
     /// returned again by the next poll.
     pub fn poll_packed(&self, max_records: usize, timeout_ms: u64, out: &mut PackedRecords) -> Result<usize> {
         out.clear();
+        // Bounded as the core's owned poll bounds its vector: a long poll often returns few.
+        out.reserve(max_records.clamp(1, 16_384));
         let timeout = Duration::from_millis(timeout_ms);
         self.with("poll", |inner| {
             inner.refresh_groupless()?;

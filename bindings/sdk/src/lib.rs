@@ -39,7 +39,7 @@ pub use client::{KafkaConsumer, OffsetForTime, RebalanceCallback};
 pub use engine::Engine;
 pub use stream::{ChangeStream, SinkOptions, StreamDescription, StreamOptions, StreamRoute, StreamSnapshot};
 pub use mutation::{MutationBuffer, RowMutation};
-pub use packed::{PackedRecord, PackedRecords, PackedRun};
+pub use packed::{PackedRecord, PackedRecords, PackedRun, RunRecords};
 pub use table::{parse_column, parse_filter, Cell, ColumnValue, FamilyOptions, ReadOptions, RegionInfo, Row, RowBatch, RowStream, ScanOptions, Table};
 pub use queue::{deadline, Pending, SendQueue};
 pub use topic::{

@@ -98,13 +98,14 @@ pub struct PackedRecord<'a> {
 pub struct PackedRun<'a> {
     set: &'a PackedRecords,
     run: &'a Run,
+    topic: &'a Arc<str>,
     entries: &'a [Entry],
 }
 
 impl<'a> PackedRun<'a> {
     /// The records' topic.
-    pub fn topic(&self) -> Option<&'a Arc<str>> {
-        self.set.topics.get(self.run.topic)
+    pub fn topic(&self) -> &'a Arc<str> {
+        self.topic
     }
 
     /// The topic's number within the set (see [`PackedRecord::topic_index`]).
@@ -128,11 +129,35 @@ impl<'a> PackedRun<'a> {
     }
 
     /// The run's records in fetch order.
-    pub fn records(&self) -> impl Iterator<Item = PackedRecord<'a>> + 'a {
-        let (set, run) = (self.set, self.run);
-        self.entries.iter().filter_map(move |e| set.view(run, e))
+    pub fn records(&self) -> RunRecords<'a> {
+        RunRecords { set: self.set, run: self.run, topic: self.topic, entries: self.entries.iter() }
     }
 }
+
+/// The records of a [`PackedRun`], in fetch order.
+#[derive(Debug, Clone)]
+pub struct RunRecords<'a> {
+    set: &'a PackedRecords,
+    run: &'a Run,
+    topic: &'a Arc<str>,
+    entries: std::slice::Iter<'a, Entry>,
+}
+
+impl<'a> Iterator for RunRecords<'a> {
+    type Item = PackedRecord<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<PackedRecord<'a>> {
+        let e = self.entries.next()?;
+        Some(self.set.view(self.run, self.topic, e))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl ExactSizeIterator for RunRecords<'_> {}
 
 impl PackedRecord<'_> {
     /// An owned copy.
@@ -185,7 +210,7 @@ impl PackedRecords {
     pub fn get(&self, i: usize) -> Option<PackedRecord<'_>> {
         let e = self.entries.get(i)?;
         let run = self.runs.get(self.runs.partition_point(|r| r.end <= i))?;
-        self.view(run, e)
+        Some(self.view(run, self.topics.get(run.topic)?, e))
     }
 
     /// The records in fetch order.
@@ -198,21 +223,20 @@ impl PackedRecords {
     /// object, one list per partition. A partition can have several runs in one set.
     pub fn runs(&self) -> impl Iterator<Item = PackedRun<'_>> + '_ {
         let mut first = 0;
-        self.runs.iter().map(move |run| {
+        self.runs.iter().filter_map(move |run| {
             let entries = self.entries.get(first..run.end).unwrap_or_default();
             first = run.end;
-            PackedRun { set: self, run, entries }
+            Some(PackedRun { set: self, run, topic: self.topics.get(run.topic)?, entries })
         })
     }
 
-    /// The record of entry `e` in `run` (`None` only if the set were inconsistent, which `push`
-    /// rules out).
+    /// The record of entry `e` in `run`, whose topic is `topic`.
     #[inline]
-    fn view<'a>(&'a self, run: &Run, e: &Entry) -> Option<PackedRecord<'a>> {
+    fn view<'a>(&'a self, run: &Run, topic: &'a Arc<str>, e: &Entry) -> PackedRecord<'a> {
         let key_end = e.start + if e.key_len == NULL { 0 } else { e.key_len as usize };
         let span = |a: usize, len: Len| if len == NULL { None } else { Some(self.bytes.get(a..a + len as usize).unwrap_or_default()) };
-        Some(PackedRecord {
-            topic: self.topics.get(run.topic)?,
+        PackedRecord {
+            topic,
             topic_index: run.topic,
             partition: run.partition,
             offset: e.offset,
@@ -225,7 +249,7 @@ impl PackedRecords {
             } else {
                 self.headers.get(e.header_start..e.header_start + e.header_count as usize).unwrap_or_default()
             },
-        })
+        }
     }
 
     /// Each partition's first offset here, as `(topic, partition, offset)` in order of first
@@ -238,6 +262,12 @@ impl PackedRecords {
             }
         }
         first
+    }
+
+    /// Make room for `n` records' entries (not their bytes), so that a poll's first fill does
+    /// not regrow the entries as it goes.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.entries.reserve(n);
     }
 
     /// Append a fetched record.
