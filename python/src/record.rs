@@ -276,6 +276,7 @@ impl<'py> FetchedMaker<'py> {
     /// `key` and `value` are bytes or None (no deserializer ran), so the record cannot be part
     /// of a cycle; otherwise their types are checked.
     #[allow(unsafe_code)]
+    #[inline]
     pub(crate) fn fetched(&self, topic: &Bound<'py, PyString>, r: &PackedRecord<'_>, key: Option<Bound<'py, PyAny>>, value: Option<Bound<'py, PyAny>>, atomic: bool) -> PyResult<Bound<'py, PyConsumerRecord>> {
         let py = self.ty.py();
         let atomic = atomic || (!key.as_ref().is_some_and(is_container) && !value.as_ref().is_some_and(is_container));
