@@ -240,23 +240,35 @@ impl Cursor {
     }
 
     fn pull(&mut self) -> Result<()> {
-        let next = match &mut self.iter {
-            CursorIter::Forward(it) => it.next().map(|g| g.into_inner()),
-            CursorIter::Backward(it) => it.next().map(|g| g.into_inner()),
-            CursorIter::Newest(it) => it.next().map(|g| lsm_tree::Guard::into_inner(g).map_err(fjall::Error::from)),
+        // Each arm ends the cursor itself, so the entry is not wrapped in one more `Option`
+        // (each layer was a move of the whole entry).
+        let kv = match &mut self.iter {
+            CursorIter::Forward(it) => match it.next() {
+                Some(g) => g.into_inner(),
+                None => return self.end(),
+            },
+            CursorIter::Backward(it) => match it.next() {
+                Some(g) => g.into_inner(),
+                None => return self.end(),
+            },
+            CursorIter::Newest(it) => match it.next() {
+                Some(g) => lsm_tree::Guard::into_inner(g).map_err(fjall::Error::from),
+                None => return self.end(),
+            },
         };
-        self.head = match next {
-            Some(kv) => {
-                self.visited += 1;
-                let (key, value) = kv?;
-                // A key starting with the row being served belongs to it (escaped rows are
-                // prefix-free), so its row part is known without decoding.
-                let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
-                let (row_len, unescaped) = if in_row { (self.row.len(), false) } else { row_part_len_unescaped(&key)? };
-                Some(Head { key, value, row_len, in_row, unescaped })
-            }
-            None => None,
-        };
+        self.visited += 1;
+        let (key, value) = kv?;
+        // A key starting with the row being served belongs to it (escaped rows are
+        // prefix-free), so its row part is known without decoding.
+        let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
+        let (row_len, unescaped) = if in_row { (self.row.len(), false) } else { row_part_len_unescaped(&key)? };
+        self.head = Some(Head { key, value, row_len, in_row, unescaped });
+        Ok(())
+    }
+
+    /// The LSM iterator is exhausted: no head.
+    fn end(&mut self) -> Result<()> {
+        self.head = None;
         Ok(())
     }
 
