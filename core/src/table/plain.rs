@@ -74,8 +74,9 @@ pub(crate) fn process_row_plain<O: CellSink + ?Sized>(
 
 /// The qualifier (escaped, terminated) and timestamp of `key` when it is an ordinary put's key
 /// without a sequence number in a row whose encoded part is `row_len` bytes long:
-/// [`codec::column_put_parts`], finding the qualifier's end eight bytes at a time.
-#[inline]
+/// [`codec::column_put_parts`], finding the qualifier's end eight bytes at a time. Always
+/// inlined (one caller, once per cell).
+#[inline(always)]
 fn put_parts(key: &[u8], row_len: usize) -> Option<(&[u8], i64)> {
     let rest = key.get(row_len..)?;
     let (&tag, rest) = rest.split_first()?;
@@ -132,8 +133,17 @@ fn read_family_plain<O: CellSink + ?Sized>(
         let col_len = row_len + 1 + qualifier_enc.len();
         let expired = ttl.is_some_and(|t| ts < now.get().saturating_sub(t));
         if !expired {
-            let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value, value_slice: Some(value) };
-            out.offer(found, None, &mut bufs.spare)?;
+            if O::KEEPS_SLICES {
+                // The value is handed over: the head is left holding an empty slice, and
+                // `skip_head_column` only needs its key.
+                if let Some((key, value)) = src.take_head_value() {
+                    let qualifier_enc = key.get(row_len + 1..col_len).unwrap_or_default();
+                    out.offer_put_slice(row, family, qualifier_enc, ts, value, &mut bufs.spare)?;
+                }
+            } else {
+                let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value, value_slice: Some(value) };
+                out.offer(found, None, &mut bufs.spare)?;
+            }
         }
         src.skip_head_column(row_len, col_len, &mut pbufs.target)?;
     }

@@ -288,6 +288,16 @@ pub(crate) trait CellSink {
     fn filter_row_cells(&mut self, filter: &mut (dyn Filter + '_)) -> Result<()>;
     /// Drop every kept cell (owned cells go to `spare`, to be refilled).
     fn clear_into(&mut self, spare: &mut Vec<Cell>);
+    /// Whether the sink keeps the LSM's value slices: the plain scan then hands each put's
+    /// value over ([`CellSink::offer_put_slice`]) instead of lending it.
+    const KEEPS_SLICES: bool = false;
+    /// Offer a visible put with no filter, its stored `value` handed over (taken from the
+    /// cursor's head, which moves past it next): a sink that keeps slices keeps this one
+    /// without a reference-count increment. Otherwise read as [`CellSink::offer`].
+    fn offer_put_slice(&mut self, row: &[u8], family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, spare: &mut Vec<Cell>) -> Result<()> {
+        let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value: &value, value_slice: Some(&value) };
+        self.offer(found, None, spare).map(|_| ())
+    }
 }
 
 /// Build a [`Cell`] from `found`, from `spare` when it has one (buffers reused).
@@ -305,8 +315,12 @@ fn make_cell(spare: &mut Vec<Cell>, found: &Found<'_>) -> Result<Cell> {
 fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
     cell.row.clear();
     cell.row.extend_from_slice(found.row);
-    cell.family.clear();
-    cell.family.extend_from_slice(found.family);
+    // A refilled cell mostly holds this family's name already. Compared byte by byte: names
+    // are short, and a call to `memcmp` costs as much as the copy it would save.
+    if cell.family.len() != found.family.len() || !cell.family.iter().zip(found.family).all(|(a, b)| a == b) {
+        cell.family.clear();
+        cell.family.extend_from_slice(found.family);
+    }
     if found.qualifier_enc.is_empty() {
         cell.qualifier.clear();
     } else {
@@ -315,7 +329,14 @@ fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
     cell.timestamp = found.ts;
     cell.kind = found.kind;
     if found.kind == CellKind::Put {
-        codec::decode_value_into(found.value, &mut cell.value)?;
+        // The common value (raw codec, no flag) is told by its first byte.
+        match codec::raw_payload_offset_fast(found.value)? {
+            Some(off) => {
+                cell.value.clear();
+                cell.value.extend_from_slice(found.value.get(off..).unwrap_or_default());
+            }
+            None => codec::decode_value_into(found.value, &mut cell.value)?,
+        }
     } else {
         cell.value.clear();
     }

@@ -140,8 +140,9 @@ struct Head {
 
 /// The row key of the encoded row part `row_enc` into `row_out`: a copy when the part holds no
 /// escaped 0x00 (`unescaped`), else unescaped. A buffer without an allocation (a fresh result,
-/// the iterator's) gets one of the exact size.
-#[inline]
+/// the iterator's) gets one of the exact size. Always inlined: as a call it cost more than
+/// the copy.
+#[inline(always)]
 fn decode_row_key(row_enc: &[u8], unescaped: bool, row_out: &mut Vec<u8>) {
     if !unescaped {
         codec::decode_row_into(row_enc, row_out);
@@ -149,11 +150,19 @@ fn decode_row_key(row_enc: &[u8], unescaped: bool, row_out: &mut Vec<u8>) {
     }
     let r = row_enc.get(..row_enc.len().saturating_sub(2)).unwrap_or_default();
     if row_out.capacity() == 0 {
-        *row_out = r.to_vec();
+        *row_out = exact_copy(r);
     } else {
         row_out.clear();
         row_out.extend_from_slice(r);
     }
+}
+
+/// A copy of `b` in an allocation of its exact size. Out of line: inlined into the scanner's
+/// step (with [`decode_row_key`]), the allocation became a call to the generic `RawVec` code
+/// costing more than the copy.
+#[inline(never)]
+fn exact_copy(b: &[u8]) -> Vec<u8> {
+    b.to_vec()
 }
 
 /// Whether `key` starts with `prefix`, testing the prefix's last 8 bytes first: the row parts
@@ -239,23 +248,35 @@ impl Cursor {
     }
 
     fn pull(&mut self) -> Result<()> {
-        let next = match &mut self.iter {
-            CursorIter::Forward(it) => it.next().map(|g| g.into_inner()),
-            CursorIter::Backward(it) => it.next().map(|g| g.into_inner()),
-            CursorIter::Newest(it) => it.next().map(|g| lsm_tree::Guard::into_inner(g).map_err(fjall::Error::from)),
+        // Each arm ends the cursor itself, so the entry is not wrapped in one more `Option`
+        // (each layer was a move of the whole entry).
+        let kv = match &mut self.iter {
+            CursorIter::Forward(it) => match it.next() {
+                Some(g) => g.into_inner(),
+                None => return self.end(),
+            },
+            CursorIter::Backward(it) => match it.next() {
+                Some(g) => g.into_inner(),
+                None => return self.end(),
+            },
+            CursorIter::Newest(it) => match it.next() {
+                Some(g) => lsm_tree::Guard::into_inner(g).map_err(fjall::Error::from),
+                None => return self.end(),
+            },
         };
-        self.head = match next {
-            Some(kv) => {
-                self.visited += 1;
-                let (key, value) = kv?;
-                // A key starting with the row being served belongs to it (escaped rows are
-                // prefix-free), so its row part is known without decoding.
-                let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
-                let (row_len, unescaped) = if in_row { (self.row.len(), false) } else { row_part_len_unescaped(&key)? };
-                Some(Head { key, value, row_len, in_row, unescaped })
-            }
-            None => None,
-        };
+        self.visited += 1;
+        let (key, value) = kv?;
+        // A key starting with the row being served belongs to it (escaped rows are
+        // prefix-free), so its row part is known without decoding.
+        let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
+        let (row_len, unescaped) = if in_row { (self.row.len(), false) } else { row_part_len_unescaped(&key)? };
+        self.head = Some(Head { key, value, row_len, in_row, unescaped });
+        Ok(())
+    }
+
+    /// The LSM iterator is exhausted: no head.
+    fn end(&mut self) -> Result<()> {
+        self.head = None;
         Ok(())
     }
 
@@ -311,6 +332,17 @@ impl Cursor {
     pub(crate) fn head_in_row(&self) -> Option<(&Slice, &Slice)> {
         match &self.head {
             Some(h) if h.in_row => Some((&h.key, &h.value)),
+            _ => None,
+        }
+    }
+
+    /// The head entry's key, and its value taken out (an empty slice left in its place), when
+    /// it belongs to the row served: the plain scan hands the value to a sink that keeps it
+    /// ([`CellSink::offer_put_slice`]) just before moving past the entry.
+    #[inline]
+    pub(crate) fn take_head_value(&mut self) -> Option<(&Slice, Slice)> {
+        match &mut self.head {
+            Some(h) if h.in_row => Some((&h.key, std::mem::take(&mut h.value))),
             _ => None,
         }
     }
@@ -940,6 +972,14 @@ impl ViewCells {
         self.new_family_range(family)
     }
 
+    /// Decode an escaped, terminated qualifier into `bytes`; its range there.
+    #[inline]
+    fn push_qualifier(&mut self, qualifier_enc: &[u8]) -> (usize, usize) {
+        let a = self.bytes.len();
+        codec::push_decoded(qualifier_enc, &mut self.bytes);
+        (a, self.bytes.len())
+    }
+
     #[inline(never)]
     fn new_family_range(&mut self, family: &[u8]) -> (usize, usize) {
         let names = &self.names;
@@ -964,9 +1004,7 @@ impl CellSink for ViewCells {
             return Err(Error::internal("a borrowed scan row cannot take a filter"));
         }
         let family = self.family_range(found.family);
-        let a = self.bytes.len();
-        codec::push_decoded(found.qualifier_enc, &mut self.bytes);
-        let qualifier = (a, self.bytes.len());
+        let qualifier = self.push_qualifier(found.qualifier_enc);
         let value = if found.kind == CellKind::Put {
             match (codec::raw_payload_offset_fast(found.value)?, found.value_slice) {
                 (Some(off), Some(slice)) => SlotValue::Stored(slice.clone(), off),
@@ -987,6 +1025,25 @@ impl CellSink for ViewCells {
         };
         self.slots.push(Slot { family, qualifier, timestamp: found.ts, kind: found.kind, value });
         Ok((true, After::Next))
+    }
+    const KEEPS_SLICES: bool = true;
+    /// The plain scan's put: `value` is kept as it was handed over (no reference-count
+    /// increment, and the cursor's head drops an empty slice instead of this one).
+    #[inline]
+    fn offer_put_slice(&mut self, _row: &[u8], family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, _spare: &mut Vec<Cell>) -> Result<()> {
+        let family = self.family_range(family);
+        let qualifier = self.push_qualifier(qualifier_enc);
+        let value = match codec::raw_payload_offset_fast(&value)? {
+            Some(off) => SlotValue::Stored(value, off),
+            None => {
+                let v = codec::decode_value(&value)?;
+                let a = self.bytes.len();
+                self.bytes.extend_from_slice(&v);
+                SlotValue::Bytes(a, self.bytes.len())
+            }
+        };
+        self.slots.push(Slot { family, qualifier, timestamp: ts, kind: CellKind::Put, value });
+        Ok(())
     }
     fn is_empty(&self) -> bool {
         self.slots.is_empty()
@@ -1098,6 +1155,14 @@ impl<'a> RowView<'a> {
     /// Whether the cells are slots over the LSM's slices (not owned cells).
     pub(crate) fn is_borrowed(&self) -> bool {
         matches!(self.cells, ViewRef::Slots(_))
+    }
+    #[cfg(test)]
+    /// How many of the cells' values are the LSM's own slices (not copies).
+    pub(crate) fn stored_values(&self) -> usize {
+        match self.cells {
+            ViewRef::Slots(c) => c.slots.iter().filter(|s| matches!(s.value, SlotValue::Stored(..))).count(),
+            ViewRef::Owned(_) => 0,
+        }
     }
     /// An owned copy ([`Scanner::next_into`]'s result for the same row).
     pub fn to_row_result(&self) -> RowResult {
@@ -1243,6 +1308,56 @@ mod tests {
             }
             assert_eq!(r.cells[1].qualifier, b"q\x00");
             assert_eq!(r.cells[0].value.len(), i);
+        }
+    }
+
+    /// A plain scan hands each put's value over from the cursor's head to the borrowed row
+    /// (`Cursor::take_head_value`, `ViewCells::offer_put_slice`): uncompressed values stay the
+    /// LSM's slices (short ones inline, long ones shared), compressed ones are decoded; the
+    /// column skip after the hand-over still passes the older versions (it reads the head's
+    /// key only); the rows are `next_into`'s, from the memtable and from a flushed table, over
+    /// chunk ends.
+    #[test]
+    fn plain_views_keep_the_values_handed_over() {
+        use crate::table::schema::Compression;
+        use crate::{Engine, FamilyDescriptor, Put, TableDescriptor};
+        let e = Engine::open_in_memory().unwrap();
+        e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf").versions(3)).family(FamilyDescriptor::new("cg").compression(Compression::Gz))).unwrap();
+        let t = e.table("t").unwrap();
+        for i in 0..30u8 {
+            let r = format!("row-{i:03}");
+            for v in 1..=3 {
+                t.put(Put::new(r.clone()).add_at("cf", "a", v, format!("a{i}-{v}"))).unwrap();
+            }
+            t.put(Put::new(r).add("cf", "b\x00", vec![i; 40]).add("cg", "c", format!("c{i}-").repeat(40))).unwrap();
+        }
+        for round in 0..2 {
+            if round == 1 {
+                e.flush_table("t").unwrap();
+            }
+            let mut sc = t.scan(Scan::new().caching(7)).unwrap();
+            assert!(sc.is_plain_read());
+            let mut viewed = Vec::new();
+            while let Some(r) = sc.next_view().unwrap() {
+                assert!(r.is_borrowed());
+                // cf's two values are the LSM's slices; cg's (compressed: it repeats) is a
+                // decoded copy.
+                assert_eq!(r.stored_values(), 2, "round {round}: {r:?}");
+                viewed.push(r.to_row_result());
+            }
+            let mut sc = t.scan(Scan::new().caching(7)).unwrap();
+            let (mut into, mut out) = (Vec::new(), RowResult::default());
+            while sc.next_into(&mut out).unwrap() {
+                into.push(out.clone());
+            }
+            assert_eq!(viewed, into, "round {round}");
+            assert_eq!(viewed.len(), 30);
+            for (i, r) in viewed.iter().enumerate() {
+                let values: Vec<&[u8]> = r.cells.iter().map(|c| &c.value[..]).collect();
+                let (a, c) = (format!("a{i}-3"), format!("c{i}-").repeat(40));
+                let want: [&[u8]; 3] = [a.as_bytes(), &[i as u8; 40], c.as_bytes()];
+                assert_eq!(values, want, "round {round}, row {i}");
+            }
         }
     }
 
