@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use kabase_sdk::{KafkaConsumer, OffsetForTime, PackedRecords, RebalanceCallback, TimestampType};
+use kabase_sdk::{Header, KafkaConsumer, OffsetForTime, PackedRecords, RebalanceCallback, TimestampType};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
@@ -84,6 +84,18 @@ impl RebalanceCallback for PyListener {
     }
 }
 
+/// A record's headers as kafka-python gives them (a list of `(key, value)` tuples) and their
+/// serialized size (keys plus values: kafka-python's `serialized_header_size` when there are any).
+fn headers_to_py<'py>(py: Python<'py>, headers: &[Header]) -> PyResult<(Bound<'py, PyList>, i64)> {
+    let list = PyList::empty(py);
+    let mut size: i64 = 0;
+    for h in headers {
+        size += h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64);
+        list.append((h.key.as_str(), opt_bytes(py, &h.value)))?;
+    }
+    Ok((list, size))
+}
+
 /// Records as tuples `(topic, partition, offset, timestamp, timestamp_type, key, value,
 /// headers, key_size, value_size, header_size)`.
 pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &PackedRecords) -> PyResult<Bound<'py, PyList>> {
@@ -98,12 +110,7 @@ pub(crate) fn records_to_py<'py>(py: Python<'py>, recs: &PackedRecords) -> PyRes
                 obj
             }
         };
-        let headers = PyList::empty(py);
-        let mut hsize: i64 = 0;
-        for h in r.headers {
-            hsize += h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64);
-            headers.append((h.key.as_str(), opt_bytes(py, &h.value)))?;
-        }
+        let (headers, hsize) = headers_to_py(py, r.headers)?;
         let ksize = r.key.map_or(-1, |k| k.len() as i64);
         let vsize = r.value.map_or(-1, |v| v.len() as i64);
         let tstype: i64 = match r.timestamp_type {
@@ -345,12 +352,7 @@ fn records_as<'py>(py: Python<'py>, recs: &PackedRecords, rec_cls: &Bound<'py, P
                 }
                 continue;
             };
-            let headers = PyList::empty(py);
-            let mut hsize: i64 = 0;
-            for h in r.headers {
-                hsize += h.key.len() as i64 + h.value.as_ref().map_or(0, |v| v.len() as i64);
-                headers.append((h.key.as_str(), opt_bytes(py, &h.value)))?;
-            }
+            let (headers, hsize) = headers_to_py(py, r.headers)?;
             let ksize = r.key.map_or(-1, |k| k.len() as i64);
             let vsize = r.value.map_or(-1, |v| v.len() as i64);
             let ts = match &last_ts {
