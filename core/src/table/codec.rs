@@ -516,9 +516,15 @@ pub fn decode_value(stored: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
-/// [`decode_value`] into `out` (cleared first), reusing its buffer for raw values.
+/// [`decode_value`] into `out` (cleared first), reusing its buffer for raw values; the common
+/// value (raw codec, no flag) is told by its first byte, without splitting it.
+#[inline]
 pub fn decode_value_into(stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
     out.clear();
+    if let Some((&CODEC_RAW, payload)) = stored.split_first() {
+        out.extend_from_slice(payload);
+        return Ok(());
+    }
     match split_value(stored)? {
         None => Ok(()),
         Some((CODEC_RAW, _, payload)) => {

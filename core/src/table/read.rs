@@ -329,14 +329,7 @@ fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
     cell.timestamp = found.ts;
     cell.kind = found.kind;
     if found.kind == CellKind::Put {
-        // The common value (raw codec, no flag) is told by its first byte.
-        match codec::raw_payload_offset_fast(found.value)? {
-            Some(off) => {
-                cell.value.clear();
-                cell.value.extend_from_slice(found.value.get(off..).unwrap_or_default());
-            }
-            None => codec::decode_value_into(found.value, &mut cell.value)?,
-        }
+        codec::decode_value_into(found.value, &mut cell.value)?;
     } else {
         cell.value.clear();
     }
