@@ -262,13 +262,9 @@ pub fn varlong_size(v: i64) -> usize {
 }
 
 #[inline]
-fn uvarint_size(mut u: u64) -> usize {
-    let mut n = 1;
-    while u >= 0x80 {
-        u >>= 7;
-        n += 1;
-    }
-    n
+fn uvarint_size(u: u64) -> usize {
+    // 7 bits a byte: bits used (at least 1), rounded up to a multiple of 7.
+    (70 - (u | 1).leading_zeros() as usize) / 7
 }
 
 /// A cursor over a records section.
@@ -438,13 +434,20 @@ fn put_record(out: &mut Vec<u8>, r: &RecordInput, base_timestamp: i64) {
 }
 
 /// Encode one record (length prefix included) from borrowed parts.
+///
+/// The fields before the key (and, for a null key, the value's length too) are at most 31
+/// bytes: they are written into a 32-byte stack buffer that is appended whole (a fixed-size
+/// copy, no call) and then cut to their length when the buffer has that much room to spare
+/// (it never grows for it), so a record costs the copies of its key and value and a few
+/// stores.
 #[inline]
 fn put_record_parts(out: &mut Vec<u8>, offset_delta: i32, ts_delta: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) {
     let key_len = key.map_or(-1, |k| k.len() as i32);
     let val_len = value.map_or(-1, |v| v.len() as i32);
-    let mut body = 1 + varlong_size(ts_delta) + varint_size(offset_delta);
-    body += varint_size(key_len) + key.map_or(0, <[u8]>::len);
-    body += varint_size(val_len) + value.map_or(0, <[u8]>::len);
+    let (z_ts, z_delta, z_key, z_val) = (zigzag64(ts_delta), zigzag32(offset_delta), zigzag32(key_len), zigzag32(val_len));
+    let mut body = 1 + uvarint_size(z_ts) + uvarint_size(z_delta);
+    body += uvarint_size(z_key) + key.map_or(0, <[u8]>::len);
+    body += uvarint_size(z_val) + value.map_or(0, <[u8]>::len);
     body += varint_size(headers.len() as i32);
     for h in headers {
         body += varint_size(h.key.len() as i32) + h.key.len();
@@ -452,23 +455,31 @@ fn put_record_parts(out: &mut Vec<u8>, offset_delta: i32, ts_delta: i64, key: Op
         body += varint_size(hl) + h.value.as_ref().map_or(0, Vec::len);
     }
     out.reserve(body + 5);
-    // length | attributes | timestampDelta | offsetDelta | keyLength: at most 26 bytes, written
-    // into a stack buffer and copied at once.
-    let mut pre = [0u8; 26];
+    // length (5) | attributes (1) | timestampDelta (10) | offsetDelta (5) | keyLength (5) |
+    // valueLength (5, when the key is null): at most 31 bytes.
+    let mut pre = [0u8; 32];
     let mut n = uvarint_into(&mut pre, zigzag32(body as i32));
     pre[n] = 0;
     n += 1;
-    n += uvarint_into(&mut pre[n..], zigzag64(ts_delta));
-    n += uvarint_into(&mut pre[n..], zigzag32(offset_delta));
-    n += uvarint_into(&mut pre[n..], zigzag32(key_len));
-    out.extend_from_slice(&pre[..n]);
+    n += uvarint_into(&mut pre[n..], z_ts);
+    n += uvarint_into(&mut pre[n..], z_delta);
+    n += uvarint_into(&mut pre[n..], z_key);
+    if key.is_none() {
+        n += uvarint_into(&mut pre[n..], z_val);
+    }
+    append_cut(out, &pre, n);
     if let Some(k) = key {
         out.extend_from_slice(k);
+        let mut len = [0u8; 8];
+        let m = uvarint_into(&mut len, z_val);
+        append_cut(out, &len, m);
     }
-    let n = uvarint_into(&mut pre, zigzag32(val_len));
-    out.extend_from_slice(&pre[..n]);
     if let Some(v) = value {
         out.extend_from_slice(v);
+    }
+    if headers.is_empty() {
+        out.push(0);
+        return;
     }
     put_varint(out, headers.len() as i32);
     for h in headers {
@@ -481,6 +492,19 @@ fn put_record_parts(out: &mut Vec<u8>, offset_delta: i32, ts_delta: i64, key: Op
             }
             None => put_varint(out, -1),
         }
+    }
+}
+
+/// Append `buf[..n]`: all of `buf` (a copy of a constant size) then cut back to `n` when the
+/// vector has room for it, else the `n` bytes alone.
+#[inline(always)]
+fn append_cut<const N: usize>(out: &mut Vec<u8>, buf: &[u8; N], n: usize) {
+    let at = out.len();
+    if out.capacity() - at >= N {
+        out.extend_from_slice(buf);
+        out.truncate(at + n);
+    } else {
+        out.extend_from_slice(&buf[..n]);
     }
 }
 

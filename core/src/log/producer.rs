@@ -311,17 +311,20 @@ pub struct RecordMetadata {
 /// `(base offset, log append time)` or `(code, message)` of a finished batch.
 type BatchResult = std::result::Result<(i64, i64), (ErrorCode, String)>;
 
-/// Completion of one batch, shared by the futures of its records.
+/// Completion of one batch, shared by the futures of its records (which so take one reference
+/// each, and no reference to the topic's name).
 struct BatchDone {
     result: Mutex<Option<BatchResult>>,
     cond: Condvar,
     /// Set once `result` is in: [`SendFuture::is_done`] reads it without the lock.
     finished: AtomicBool,
+    topic: Arc<str>,
+    partition: u32,
 }
 
 impl BatchDone {
-    fn new() -> Arc<BatchDone> {
-        Arc::new(BatchDone { result: Mutex::new(None), cond: Condvar::new(), finished: AtomicBool::new(false) })
+    fn new(topic: Arc<str>, partition: u32) -> Arc<BatchDone> {
+        Arc::new(BatchDone { result: Mutex::new(None), cond: Condvar::new(), finished: AtomicBool::new(false), topic, partition })
     }
     fn complete(&self, r: BatchResult) {
         *self.result.lock() = Some(r);
@@ -334,8 +337,6 @@ impl BatchDone {
 pub struct SendFuture {
     done: Arc<BatchDone>,
     index: u32,
-    topic: Arc<str>,
-    partition: u32,
     timestamp: i64,
     key_size: i32,
     value_size: i32,
@@ -343,7 +344,7 @@ pub struct SendFuture {
 
 impl std::fmt::Debug for SendFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendFuture").field("topic", &self.topic).field("partition", &self.partition).finish()
+        f.debug_struct("SendFuture").field("topic", &self.done.topic).field("partition", &self.done.partition).finish()
     }
 }
 
@@ -377,8 +378,8 @@ impl SendFuture {
     fn meta(&self, r: Option<&BatchResult>) -> Result<RecordMetadata> {
         match r {
             Some(Ok((base, append_time))) => Ok(RecordMetadata {
-                topic: self.topic.to_string(),
-                partition: self.partition,
+                topic: self.done.topic.to_string(),
+                partition: self.done.partition,
                 offset: base + i64::from(self.index),
                 timestamp: if *append_time >= 0 { *append_time } else { self.timestamp },
                 serialized_key_size: self.key_size,
@@ -454,6 +455,7 @@ type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
 /// A batch being filled: records are encoded into its final buffer as they are sent.
 struct OpenBatch {
+    key: TpKey,
     builder: BatchBuilder,
     /// Bytes of `buffer.memory` this batch holds until its buffer comes back.
     reserved: usize,
@@ -474,9 +476,25 @@ struct Sealed {
     transactional: bool,
 }
 
+/// A topic `send` has sent to: its name (shared by its batches), the topic, and the number that
+/// stands for the name in [`Accum::open`]'s keys (given once per name, never reused).
+struct TopicSlot {
+    name: Arc<str>,
+    topic: Arc<Topic>,
+    id: u32,
+}
+
+/// The key of a partition's open batch: its topic's [`TopicSlot::id`] (high 32 bits) and the
+/// partition (a number that hashes and compares in a few instructions, unlike the name).
+type OpenKey = u64;
+
+fn open_key(topic_id: u32, partition: u32) -> OpenKey {
+    (u64::from(topic_id) << 32) | u64::from(partition)
+}
+
 #[derive(Default)]
 struct Accum {
-    open: FxMap<TpKey, OpenBatch>,
+    open: FxMap<OpenKey, OpenBatch>,
     ready: VecDeque<Sealed>,
     /// Sum of `bytes` over `ready`.
     ready_bytes: usize,
@@ -486,7 +504,7 @@ struct Accum {
     flush_to: u64,
     processed: u64,
     stop: bool,
-    topics: FxMap<String, (Arc<str>, Arc<Topic>)>,
+    topics: FxMap<String, TopicSlot>,
     pool: BufferPool,
     /// Threads of `send` waiting for `buffer.memory`: the sender then seals open batches
     /// without waiting for `linger.ms`, as Kafka's sender drains when the pool is exhausted.
@@ -753,19 +771,29 @@ impl Producer {
         let timestamp = record.timestamp.unwrap_or_else(super::clock::now_ms);
         // One hold of the accumulator lock from the topic lookup to the append.
         let mut a = inner.accum.lock();
-        // The topic's name, message size limit and partition count (read under the topic's
-        // own locks each time: its config or partitions may change).
-        let lookup = |t: &Topic| (t.config.read().max_message_bytes, t.num_partitions());
-        let (tname, (max_message, n)) = match a.topics.get(record.topic) {
-            Some((n, t)) if !t.deleted.load(Ordering::Acquire) => (Arc::clone(n), lookup(t)),
+        // The topic's message size limit and partition count, read each time (its config or
+        // partitions may change) from one atomic the topic stores after each change.
+        let (topic_id, (max_message, n)) = match a.topics.get(record.topic) {
+            Some(s) if !s.topic.deleted.load(Ordering::Acquire) => (s.id, s.topic.send_limits()),
             _ => {
                 drop(a);
                 let t = inner.shared.topic_or_create(record.topic)?;
-                let n: Arc<str> = Arc::from(record.topic);
                 a = inner.accum.lock();
-                let found = lookup(&t);
-                a.topics.insert(record.topic.to_string(), (Arc::clone(&n), t));
-                (n, found)
+                let limits = t.send_limits();
+                // A name keeps its number when its topic is replaced (deleted and created
+                // again), so its open batches stay the ones later records go to, in order.
+                let id = match a.topics.get_mut(record.topic) {
+                    Some(s) => {
+                        s.topic = t;
+                        s.id
+                    }
+                    None => {
+                        let id = u32::try_from(a.topics.len()).map_err(|_| Error::invalid("a producer sends to at most 2^32 topics"))?;
+                        a.topics.insert(record.topic.to_string(), TopicSlot { name: Arc::from(record.topic), topic: t, id });
+                        id
+                    }
+                };
+                (id, limits)
             }
         };
         if size + batch::HEADER_SIZE > max_message {
@@ -835,15 +863,23 @@ impl Producer {
                 t.partitions.insert(tp);
             }
         }
-        let key: TpKey = (tname, partition);
-        // Some(true): the open batch has no room for the record; Some(false): it has.
-        let open = a.open.get(&key).map(|b| b.builder.records() > 0 && b.bytes + size > inner.config.batch_size);
-        let full = open == Some(true);
-        if full {
-            seal(&mut a, &key);
-        }
+        let key = open_key(topic_id, partition);
+        let batch_size = inner.config.batch_size;
+        // The common case, one lookup: the partition's open batch has room for the record.
+        let mut full = false;
+        let mut pushed = match a.open.get_mut(&key) {
+            Some(b) if b.builder.records() > 0 && b.bytes + size > batch_size => {
+                full = true;
+                None
+            }
+            Some(b) => Some(append_record(b, timestamp, &record, size, batch_size)),
+            None => None,
+        };
         let mut new_batch = false;
-        if open != Some(false) {
+        if pushed.is_none() {
+            if full {
+                seal(&mut a, key);
+            }
             // A new batch needs a buffer from the pool; wait up to max.block.ms while
             // buffer.memory is held by other batches (Kafka's `BufferPool.allocate`).
             if size + 16 > inner.config.buffer_memory {
@@ -877,9 +913,9 @@ impl Producer {
                 }
             };
             // Another thread may have opened this partition's batch while this one waited.
-            let other = a.open.get(&key).map(|b| b.builder.records() > 0 && b.bytes + size > inner.config.batch_size);
+            let other = a.open.get(&key).map(|b| b.builder.records() > 0 && b.bytes + size > batch_size);
             if other == Some(true) {
-                seal(&mut a, &key);
+                seal(&mut a, key);
             }
             if other == Some(false) {
                 a.pool.release(reserved, Some(buf));
@@ -894,16 +930,17 @@ impl Producer {
                 // sender thread only writes them.
                 let capacity = reserved.max(size + 16);
                 let builder = if inner.config.compression == Compression::None { BatchBuilder::checksumming(buf, capacity) } else { BatchBuilder::with_buffer(buf, capacity) };
-                a.open.insert(key.clone(), OpenBatch { builder, reserved, bytes: 0, created: Instant::now(), done: BatchDone::new(), transactional });
+                let name = a.topics.get(record.topic).map(|s| Arc::clone(&s.name)).ok_or_else(|| Error::internal("a producer's topic left its map"))?;
+                let done = BatchDone::new(Arc::clone(&name), partition);
+                a.open.insert(key, OpenBatch { key: (name, partition), builder, reserved, bytes: 0, created: Instant::now(), done, transactional });
             }
+            pushed = a.open.get_mut(&key).map(|b| append_record(b, timestamp, &record, size, batch_size));
         }
-        let b = a.open.get_mut(&key).expect("the partition's batch is open");
-        let index = b.builder.push(timestamp, record.key, record.value, record.headers) as u32;
-        b.bytes += size;
-        let done = Arc::clone(&b.done);
-        let now_full = b.bytes >= inner.config.batch_size;
+        let Some((index, done, now_full)) = pushed else {
+            return Err(Error::internal("the partition's batch is not open"));
+        };
         if now_full {
-            seal(&mut a, &key);
+            seal(&mut a, key);
         }
         let mut wake = new_batch && a.sender_parked;
         if now_full || full {
@@ -943,7 +980,7 @@ impl Producer {
         if wake {
             inner.cv_sender.notify_one();
         }
-        Ok(SendFuture { done, index, topic: key.0, partition, timestamp, key_size, value_size })
+        Ok(SendFuture { done, index, timestamp, key_size, value_size })
     }
 
     /// Send every queued record now and wait until all are acknowledged.
@@ -956,9 +993,9 @@ impl Producer {
     fn flush_inner(&self) {
         let inner = &self.inner;
         let mut a = inner.accum.lock();
-        let keys: Vec<TpKey> = a.open.keys().cloned().collect();
+        let keys: Vec<OpenKey> = a.open.keys().copied().collect();
         for k in keys {
-            seal(&mut a, &k);
+            seal(&mut a, k);
         }
         let target = a.sealed;
         a.flush_to = a.flush_to.max(target);
@@ -1090,8 +1127,17 @@ impl Drop for Producer {
     }
 }
 
-fn seal(a: &mut Accum, key: &TpKey) {
-    if let Some(b) = a.open.remove(key) {
+/// Append a record to an open batch: its index in the batch, the batch's completion, and
+/// whether the batch is now full.
+#[inline]
+fn append_record(b: &mut OpenBatch, timestamp: i64, record: &ProducerRecordRef<'_>, size: usize, batch_size: usize) -> (u32, Arc<BatchDone>, bool) {
+    let index = b.builder.push(timestamp, record.key, record.value, record.headers) as u32;
+    b.bytes += size;
+    (index, Arc::clone(&b.done), b.bytes >= batch_size)
+}
+
+fn seal(a: &mut Accum, key: OpenKey) {
+    if let Some(b) = a.open.remove(&key) {
         if b.builder.records() == 0 {
             a.pool.release(b.reserved, None);
             return;
@@ -1099,7 +1145,7 @@ fn seal(a: &mut Accum, key: &TpKey) {
         a.sealed += 1;
         a.ready_bytes += b.bytes;
         a.ready.push_back(Sealed {
-            key: key.clone(),
+            key: b.key,
             builder: b.builder,
             reserved: b.reserved,
             bytes: b.bytes,
@@ -1118,10 +1164,10 @@ fn sender_loop(inner: &Inner) {
         // Seal the batches whose linger.ms is up; every open one when closing or when a `send`
         // waits for buffer.memory (as Kafka's sender drains an exhausted pool).
         let drain = a.stop || a.waiters > 0;
-        let expired: Vec<TpKey> = a.open.iter().filter(|(_, b)| drain || b.created + linger <= now).map(|(k, _)| k.clone()).collect();
+        let expired: Vec<OpenKey> = a.open.iter().filter(|(_, b)| drain || b.created + linger <= now).map(|(k, _)| *k).collect();
         let lingered = !expired.is_empty();
         for k in expired {
-            seal(&mut a, &k);
+            seal(&mut a, k);
         }
         if let Some(oldest) = a.ready.front() {
             let due = oldest.sealed_at + inner.hold <= now || a.ready.len() >= WRITE_BATCHES || a.ready_bytes >= WRITE_BYTES;
