@@ -454,11 +454,12 @@ fn put_record_parts(out: &mut Vec<u8>, offset_delta: i32, ts_delta: i64, key: Op
         let hl = h.value.as_ref().map_or(-1, |v| v.len() as i32);
         body += varint_size(hl) + h.value.as_ref().map_or(0, Vec::len);
     }
-    out.reserve(body + 5);
+    let z_body = zigzag32(body as i32);
+    out.reserve(uvarint_size(z_body) + body);
     // length (5) | attributes (1) | timestampDelta (10) | offsetDelta (5) | keyLength (5) |
     // valueLength (5, when the key is null): at most 31 bytes.
     let mut pre = [0u8; 32];
-    let mut n = uvarint_into(&mut pre, zigzag32(body as i32));
+    let mut n = uvarint_into(&mut pre, z_body);
     pre[n] = 0;
     n += 1;
     n += uvarint_into(&mut pre[n..], z_ts);
@@ -606,8 +607,10 @@ pub struct BatchBuilder {
 
 /// Bytes of new records a checksumming [`BatchBuilder`] lets accumulate before it folds them
 /// into its running CRC (small enough to still be in the L1 cache, large enough that the
-/// per-call cost of the CRC routine does not matter for small records).
-pub const CRC_RUN: usize = 4096;
+/// per-call cost of the CRC routine does not matter). On the benchmarks' AMD EPYC (Zen 4) VM,
+/// `crc-fast`'s AVX-512 VPCLMULQDQ path appending runs of 1, 4, 8, 16 and 64 KiB took 43, 23,
+/// 18, 19 and 18 ns per KiB (docs/benchmarks.md, Topics, session 9).
+pub const CRC_RUN: usize = 8192;
 
 impl BatchBuilder {
     /// An empty batch whose buffer can take `capacity` bytes of records without growing.
@@ -1265,6 +1268,79 @@ mod tests {
                 validate(&built).unwrap();
             }
         }
+    }
+
+    /// A record's bytes written the plain way, one field after another: the reference for
+    /// `put_record_parts`.
+    fn reference_record(offset_delta: i32, ts_delta: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> Vec<u8> {
+        let mut body = vec![0u8];
+        put_varlong(&mut body, ts_delta);
+        put_varint(&mut body, offset_delta);
+        for field in [key, value] {
+            match field {
+                Some(f) => {
+                    put_varint(&mut body, f.len() as i32);
+                    body.extend_from_slice(f);
+                }
+                None => put_varint(&mut body, -1),
+            }
+        }
+        put_varint(&mut body, headers.len() as i32);
+        for h in headers {
+            put_varint(&mut body, h.key.len() as i32);
+            body.extend_from_slice(h.key.as_bytes());
+            match &h.value {
+                Some(v) => {
+                    put_varint(&mut body, v.len() as i32);
+                    body.extend_from_slice(v);
+                }
+                None => put_varint(&mut body, -1),
+            }
+        }
+        let mut out = Vec::new();
+        put_varint(&mut out, body.len() as i32);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn records_encode_field_by_field_at_every_varint_boundary_and_never_grow_an_exact_buffer() {
+        // The unsigned varint sizes switch at 2^7, 2^14, 2^21 and 2^28 (zig-zag doubles).
+        for u in [0u64, 1, 127, 128, 16_383, 16_384, (1 << 21) - 1, 1 << 21, (1 << 28) - 1, 1 << 28, (1 << 35) - 1, 1 << 35, u64::MAX] {
+            let mut out = Vec::new();
+            put_uvarint(&mut out, u);
+            assert_eq!(uvarint_size(u), out.len(), "{u}");
+        }
+        let lens = [0usize, 1, 63, 64, 65, 8191, 8192, 8193];
+        let fill = |n: usize, seed: u8| -> Vec<u8> { (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect() };
+        let header_sets: [Vec<Header>; 3] = [vec![], vec![Header::new("h", "v")], vec![Header { key: "k".repeat(70), value: None }, Header::new("", vec![9u8; 200])]];
+        let mut checked = 0;
+        for &vlen in &lens {
+            let value = fill(vlen, 1);
+            for value in [None, Some(&value[..])] {
+                for key in [None, Some(&b""[..]), Some(&[7u8; 64][..]), Some(&[5u8; 200][..])] {
+                    for headers in &header_sets {
+                        for (delta, ts) in [(0, 0i64), (63, -64), (64, 8191), (8192, i64::MIN), (i32::MAX, i64::MAX)] {
+                            let want = reference_record(delta, ts, key, value, headers);
+                            // Roomy buffer: the stack copies are appended whole and cut.
+                            let mut roomy = Vec::with_capacity(want.len() + 100);
+                            roomy.extend_from_slice(b"xyz");
+                            put_record_parts(&mut roomy, delta, ts, key, value, headers);
+                            assert_eq!(&roomy[3..], &want[..], "value {vlen} key {key:?} delta {delta}");
+                            // Exactly enough room: the bytes alone are appended, nothing grows.
+                            let mut exact = Vec::with_capacity(3 + want.len());
+                            exact.extend_from_slice(b"xyz");
+                            let cap = exact.capacity();
+                            put_record_parts(&mut exact, delta, ts, key, value, headers);
+                            assert_eq!(&exact[3..], &want[..]);
+                            assert_eq!(exact.capacity(), cap, "the buffer grew for value {vlen} key {key:?}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, lens.len() * 2 * 4 * 3 * 5);
     }
 
     #[test]

@@ -1388,6 +1388,71 @@ mod tests {
     }
 
     #[test]
+    fn send_sees_every_change_of_a_topics_partitions_and_message_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = crate::Engine::open(dir.path()).unwrap();
+        e.create_topic(NewTopic::new("lim", 1)).unwrap();
+        let limits = |e: &crate::Engine| {
+            let t = e.topics().unwrap().topic("lim").unwrap();
+            let locked = (t.config.read().max_message_bytes, t.num_partitions());
+            assert_eq!(t.send_limits(), locked);
+            locked
+        };
+        assert_eq!(limits(&e), (1_048_588, 1));
+        let p = e.producer(ProducerConfig::default().set("acks", "1").unwrap().set("linger.ms", "0").unwrap()).unwrap();
+        let big = vec![3u8; 500];
+        assert_eq!(p.send_ref(ProducerRecordRef::new("lim", b"a").partition(1)).unwrap_err().code(), ErrorCode::UnknownPartition);
+        e.create_partitions("lim", 3).unwrap();
+        assert_eq!(limits(&e), (1_048_588, 3));
+        let m = p.send_ref(ProducerRecordRef::new("lim", b"a").partition(2)).unwrap().get().unwrap();
+        assert_eq!((m.topic.as_str(), m.partition, m.offset), ("lim", 2, 0));
+        e.alter_configs("lim", &[("max.message.bytes", Some("300"))]).unwrap();
+        assert_eq!(limits(&e), (300, 3));
+        let err = p.send_ref(ProducerRecordRef::new("lim", &big).partition(0)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::RecordTooLarge);
+        assert!(err.message().contains("max.message.bytes 300"), "{}", err.message());
+        e.alter_configs("lim", &[("max.message.bytes", None)]).unwrap();
+        let m = p.send_ref(ProducerRecordRef::new("lim", &big).partition(0)).unwrap().get().unwrap();
+        assert_eq!((m.topic.as_str(), m.partition, m.offset, m.serialized_value_size), ("lim", 0, 0, 500));
+        // A second topic gets a batch of its own, and each future answers for its own record.
+        let f1 = p.send_ref(ProducerRecordRef::new("other", b"x").partition(0)).unwrap();
+        let f2 = p.send_ref(ProducerRecordRef::new("lim", b"y").partition(2)).unwrap();
+        assert_eq!(format!("{f1:?}"), r#"SendFuture { topic: "other", partition: 0 }"#);
+        let (m1, m2) = (f1.get().unwrap(), f2.get().unwrap());
+        assert_eq!((m1.topic.as_str(), m1.partition, m1.offset), ("other", 0, 0));
+        assert_eq!((m2.topic.as_str(), m2.partition, m2.offset), ("lim", 2, 1));
+        p.close().unwrap();
+        drop(p);
+        e.close().unwrap();
+        drop(e);
+        // Limits of topics loaded at open.
+        let e = crate::Engine::open(dir.path()).unwrap();
+        assert_eq!(limits(&e), (1_048_588, 3));
+        e.close().unwrap();
+    }
+
+    #[test]
+    fn a_topic_deleted_and_created_again_keeps_one_threads_send_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = crate::Engine::open(dir.path()).unwrap();
+        e.create_topic(NewTopic::new("re", 1)).unwrap();
+        // linger.ms far away: the first record waits in its open batch across the deletion.
+        let p = e.producer(ProducerConfig::default().set("acks", "1").unwrap().set("linger.ms", "60000").unwrap()).unwrap();
+        let a = p.send_ref(ProducerRecordRef::new("re", b"a").partition(0)).unwrap();
+        e.delete_topic("re").unwrap();
+        e.create_topic(NewTopic::new("re", 1)).unwrap();
+        let b = p.send_ref(ProducerRecordRef::new("re", b"b").partition(0)).unwrap();
+        p.flush().unwrap();
+        // Both records went to the partition's one open batch, in the order they were sent.
+        let (ma, mb) = (a.get().unwrap(), b.get().unwrap());
+        assert_eq!((ma.offset, mb.offset), (0, 1));
+        let a_opened = p.inner.accum.lock().topics.len();
+        assert_eq!(a_opened, 1);
+        p.close().unwrap();
+        e.close().unwrap();
+    }
+
+    #[test]
     fn pooled_buffers_are_not_reused_while_their_batch_is_in_flight() {
         four_threads_send_and_read_back(false, usize::MAX, "0");
         // full batches queued for a multi-batch write by the sender thread
