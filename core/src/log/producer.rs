@@ -1129,11 +1129,14 @@ impl Drop for Producer {
 
 /// Append a record to an open batch: its index in the batch, the batch's completion, and
 /// whether the batch is now full.
-#[inline]
+#[inline(always)]
 fn append_record(b: &mut OpenBatch, timestamp: i64, record: &ProducerRecordRef<'_>, size: usize, batch_size: usize) -> (u32, Arc<BatchDone>, bool) {
+    // The future's reference is taken before the record's bytes are copied: an atomic
+    // operation waits for the stores before it to reach the cache, and the copy's are many.
+    let done = Arc::clone(&b.done);
     let index = b.builder.push(timestamp, record.key, record.value, record.headers) as u32;
     b.bytes += size;
-    (index, Arc::clone(&b.done), b.bytes >= batch_size)
+    (index, done, b.bytes >= batch_size)
 }
 
 fn seal(a: &mut Accum, key: OpenKey) {
