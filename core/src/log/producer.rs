@@ -880,6 +880,9 @@ impl Producer {
             if full {
                 seal(&mut a, key);
             }
+            // The name the new batch and its futures share (looked up before a buffer is taken,
+            // so that no error below leaves memory reserved).
+            let name = a.topics.get(record.topic).map(|s| Arc::clone(&s.name)).ok_or_else(|| Error::internal("a producer's topic left its map"))?;
             // A new batch needs a buffer from the pool; wait up to max.block.ms while
             // buffer.memory is held by other batches (Kafka's `BufferPool.allocate`).
             if size + 16 > inner.config.buffer_memory {
@@ -930,7 +933,6 @@ impl Producer {
                 // sender thread only writes them.
                 let capacity = reserved.max(size + 16);
                 let builder = if inner.config.compression == Compression::None { BatchBuilder::checksumming(buf, capacity) } else { BatchBuilder::with_buffer(buf, capacity) };
-                let name = a.topics.get(record.topic).map(|s| Arc::clone(&s.name)).ok_or_else(|| Error::internal("a producer's topic left its map"))?;
                 let done = BatchDone::new(Arc::clone(&name), partition);
                 a.open.insert(key, OpenBatch { key: (name, partition), builder, reserved, bytes: 0, created: Instant::now(), done, transactional });
             }
