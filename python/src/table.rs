@@ -36,8 +36,9 @@ impl<'py> ColumnNames<'py> {
 
     /// The name of the `i`-th cell of a row, `family:qualifier` (borrowed: the caller takes its
     /// own reference only if it keeps it).
+    #[inline]
     fn get(&mut self, py: Python<'py>, i: usize, family: &[u8], qualifier: &[u8]) -> &Bound<'py, PyBytes> {
-        let same = self.names.get(i).is_some_and(|(name, at, _)| *at == family.len() + 1 && name.len() == *at + qualifier.len() && name[..family.len()] == *family && name[*at..] == *qualifier);
+        let same = self.names.get(i).is_some_and(|(name, at, _)| *at == family.len() + 1 && name.len() == *at + qualifier.len() && same_bytes(&name[..family.len()], family) && same_bytes(&name[*at..], qualifier));
         if same {
             return &self.names[i].2;
         }
@@ -57,6 +58,13 @@ impl<'py> ColumnNames<'py> {
         };
         &self.names[at].2
     }
+}
+
+/// `a == b`, byte by byte: family names and qualifiers are short, and a call to `memcmp` (what
+/// slice equality becomes) costs more than the loop.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Rows read and converted per chunk by `Scanner.next_batch`.
@@ -115,14 +123,14 @@ fn row_to_tuple<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row) -> 
 /// keeping the newest version of each column, the way happybase returns rows.
 fn row_to_dict<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row, include_timestamp: bool) -> PyResult<Bound<'py, PyAny>> {
     let d = PyDict::new(py);
-    let mut last: Option<(&[u8], &[u8])> = None;
+    let mut last: Option<&kabase_sdk::Cell> = None;
     let mut i = 0;
     for c in &r.cells {
         // Versions of one column are adjacent, newest first: keep the first.
-        if last == Some((c.family.as_slice(), c.qualifier.as_slice())) {
+        if last.is_some_and(|l| same_bytes(&l.qualifier, &c.qualifier) && same_bytes(&l.family, &c.family)) {
             continue;
         }
-        last = Some((c.family.as_slice(), c.qualifier.as_slice()));
+        last = Some(c);
         let value = PyBytes::new(py, &c.value).into_any();
         let value = if include_timestamp { pair(py, value, c.timestamp.into_pyobject(py)?.into_any())? } else { value };
         dict_set(py, &d, names.get(py, i, &c.family, &c.qualifier), &value)?;
