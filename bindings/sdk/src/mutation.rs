@@ -167,8 +167,9 @@ struct Buffered {
     count: usize,
 }
 
-/// Rows a buffer reserves room for after a send.
+/// Rows a buffer reserves room for after a send of at least `MIN_KEPT_ROWS` rows.
 const KEPT_ROWS: usize = 16_384;
+const MIN_KEPT_ROWS: usize = 64;
 
 /// Where a row's mutations go in [`Buffered`].
 enum Slot {
@@ -293,9 +294,12 @@ impl MutationBuffer {
     pub fn take(&self) -> Vec<RowMutation> {
         let b = {
             let mut g = self.inner.lock();
-            // The next batch is likely the same size: its rows' vector starts there (up to
+            // The next batch is likely the same size: its rows' vector starts there (from
+            // `MIN_KEPT_ROWS`, so a one-row batch, a single put, allocates nothing more; up to
             // `KEPT_ROWS`, so an idle buffer after a huge batch holds little).
-            let next = Buffered { rows: Vec::with_capacity(g.rows.len().min(KEPT_ROWS)), ..Buffered::default() };
+            let n = g.rows.len();
+            let rows = if n >= MIN_KEPT_ROWS { Vec::with_capacity(n.min(KEPT_ROWS)) } else { Vec::new() };
+            let next = Buffered { rows, ..Buffered::default() };
             std::mem::replace(&mut *g, next)
         };
         b.rows
