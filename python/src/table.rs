@@ -71,22 +71,15 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 const SCAN_CHUNK: usize = 64;
 
 /// The tuple `(a, b)`, made with the C API directly (pyo3's `PyTuple::new` goes through a
-/// generic iterator; a scan makes one of these per row and per cell).
+/// generic iterator; a scan makes one of these per row and per cell). `PyTuple_Pack` fills the
+/// new tuple's slots itself, which costs less than two checked `PyTuple_SetItem` calls.
 #[allow(unsafe_code)]
 fn pair<'py>(py: Python<'py>, a: Bound<'py, PyAny>, b: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    use pyo3::ffi;
-    // SAFETY: `PyTuple_New` returns a new reference (or NULL with an exception set), which
-    // `from_owned_ptr_or_err` takes over. `PyTuple_SetItem` steals the item's reference (which
-    // `into_ptr` gives up), also when it fails; on that fresh, unshared tuple of two with an
-    // index in range it does not fail, and if it did, the exception it sets is returned and the
-    // tuple, freed with an empty slot, is freed safely by CPython.
-    unsafe {
-        let t = Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(2))?;
-        if ffi::PyTuple_SetItem(t.as_ptr(), 0, a.into_ptr()) != 0 || ffi::PyTuple_SetItem(t.as_ptr(), 1, b.into_ptr()) != 0 {
-            return Err(PyErr::fetch(py));
-        }
-        Ok(t)
-    }
+    // SAFETY: `a` and `b` are live objects for the call (bound handles, GIL held);
+    // `PyTuple_Pack(2, a, b)` takes its own reference to each (ours are released when `a` and
+    // `b` drop) and returns a new reference, or NULL with an exception set, which
+    // `from_owned_ptr_or_err` takes over or turns into the error.
+    unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyTuple_Pack(2, a.as_ptr(), b.as_ptr())) }
 }
 
 /// `d[k] = v` with the C API directly (no conversion of `k` and `v`, which are Python objects
