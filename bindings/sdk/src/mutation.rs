@@ -33,13 +33,18 @@ pub struct RowMutation {
     pub wal: bool,
 }
 
-/// Split a column to write, `family:qualifier`, at the first `:`.
-fn column_for_write(col: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+/// Split a column to write, `family:qualifier`, at the first `:`. The family keeps the
+/// column's own buffer (truncated), so only the qualifier is a new allocation.
+fn column_for_write(mut col: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>)> {
     match col.iter().position(|&b| b == b':') {
-        Some(i) => Ok((col[..i].to_vec(), col[i + 1..].to_vec())),
+        Some(i) => {
+            let qualifier = col[i + 1..].to_vec();
+            col.truncate(i);
+            Ok((col, qualifier))
+        }
         None => Err(Error::invalid(format!(
             "column {:?} must be 'family:qualifier' (a put needs a qualifier, which may be empty: 'family:')",
-            String::from_utf8_lossy(col)
+            String::from_utf8_lossy(&col)
         ))),
     }
 }
@@ -56,8 +61,9 @@ impl RowMutation {
                 Some(t) => Put::new_at(key, t),
                 None => Put::new(key),
             };
+            p.cells.reserve_exact(puts.len());
             for (col, value) in puts {
-                let (f, q) = column_for_write(&col)?;
+                let (f, q) = column_for_write(col)?;
                 p = p.add(f, q, value);
             }
             out.push(Mutation::Put(p.durability(durability)));
@@ -116,6 +122,21 @@ struct RowOps {
 const LINEAR_COLUMNS: usize = 16;
 
 impl RowOps {
+    /// A row first touched by a put of `cells`: the cells' vector becomes the row's puts when
+    /// its columns are distinct (the usual case; `cf:q` given as str and as bytes is not),
+    /// else they are merged one by one.
+    fn with_puts(row: Vec<u8>, cells: Vec<(Vec<u8>, Vec<u8>)>, wal: bool) -> RowOps {
+        let distinct = cells.len() <= 1 || (cells.len() <= LINEAR_COLUMNS && cells.iter().enumerate().all(|(i, (c, _))| cells[..i].iter().all(|(d, _)| d != c)));
+        if distinct {
+            return RowOps { row, puts: cells, index: None, deletes: Vec::new(), wal };
+        }
+        let mut r = RowOps { row, puts: Vec::new(), index: None, deletes: Vec::new(), wal };
+        for (c, v) in cells {
+            r.put(c, v);
+        }
+        r
+    }
+
     fn put(&mut self, col: Vec<u8>, value: Vec<u8>) {
         let found = match &self.index {
             Some(ix) => ix.get(&col).copied(),
@@ -139,27 +160,65 @@ impl RowOps {
 #[derive(Default)]
 struct Buffered {
     rows: Vec<RowOps>,
-    by_key: HashMap<Vec<u8>, usize>,
+    /// Row key -> index in `rows`, built only once a row comes that does not sort after every
+    /// row before it: while rows come in ascending key order (a bulk load's usual order) they
+    /// are distinct without a lookup, and a repeat of the last row is that row.
+    by_key: Option<HashMap<Vec<u8>, usize>>,
     count: usize,
 }
 
+/// Rows a buffer reserves room for after a send of at least `MIN_KEPT_ROWS` rows.
+const KEPT_ROWS: usize = 16_384;
+const MIN_KEPT_ROWS: usize = 64;
+
+/// Where a row's mutations go in [`Buffered`].
+enum Slot {
+    /// An existing row, by index.
+    At(usize),
+    /// A new row, appended.
+    New,
+}
+
 impl Buffered {
+    /// Where `row`'s mutations go (indexing the rows when `row` breaks their ascending order).
+    fn slot(&mut self, row: &[u8]) -> Slot {
+        if self.by_key.is_none() {
+            let Some(last) = self.rows.last() else { return Slot::New };
+            match row.cmp(&last.row) {
+                std::cmp::Ordering::Greater => return Slot::New,
+                std::cmp::Ordering::Equal => return Slot::At(self.rows.len() - 1),
+                std::cmp::Ordering::Less => {
+                    // Ascending so far, so every row is distinct: index them all once.
+                    self.by_key = Some(self.rows.iter().enumerate().map(|(i, r)| (r.row.clone(), i)).collect());
+                }
+            }
+        }
+        match self.by_key.as_ref().and_then(|ix| ix.get(row)) {
+            Some(&i) => Slot::At(i),
+            None => Slot::New,
+        }
+    }
+
+    /// Append a new row (`slot` said `New`).
+    fn push(&mut self, ops: RowOps) -> &mut RowOps {
+        if let Some(ix) = &mut self.by_key {
+            ix.insert(ops.row.clone(), self.rows.len());
+        }
+        self.rows.push(ops);
+        let last = self.rows.len() - 1;
+        &mut self.rows[last]
+    }
+
     fn entry(&mut self, row: Vec<u8>, wal: bool) -> &mut RowOps {
-        let i = match self.by_key.get(&row) {
-            Some(&i) => {
+        match self.slot(&row) {
+            Slot::At(i) => {
                 if !wal {
                     self.rows[i].wal = false;
                 }
-                i
+                &mut self.rows[i]
             }
-            None => {
-                let i = self.rows.len();
-                self.by_key.insert(row.clone(), i);
-                self.rows.push(RowOps { row, puts: Vec::new(), index: None, deletes: Vec::new(), wal });
-                i
-            }
-        };
-        &mut self.rows[i]
+            Slot::New => self.push(RowOps { row, puts: Vec::new(), index: None, deletes: Vec::new(), wal }),
+        }
     }
 }
 
@@ -188,9 +247,19 @@ impl MutationBuffer {
     pub fn put(&self, row: Vec<u8>, cells: Vec<(Vec<u8>, Vec<u8>)>, wal: bool) -> usize {
         let mut b = self.inner.lock();
         let n = cells.len();
-        let e = b.entry(row, wal);
-        for (c, v) in cells {
-            e.put(c, v);
+        match b.slot(&row) {
+            Slot::New => {
+                b.push(RowOps::with_puts(row, cells, wal));
+            }
+            Slot::At(i) => {
+                let e = &mut b.rows[i];
+                if !wal {
+                    e.wal = false;
+                }
+                for (c, v) in cells {
+                    e.put(c, v);
+                }
+            }
         }
         b.count += n;
         b.count
@@ -223,7 +292,16 @@ impl MutationBuffer {
 
     /// Empty the buffer, returning its rows' mutations in order.
     pub fn take(&self) -> Vec<RowMutation> {
-        let b = std::mem::take(&mut *self.inner.lock());
+        let b = {
+            let mut g = self.inner.lock();
+            // The next batch is likely the same size: its rows' vector starts there (from
+            // `MIN_KEPT_ROWS`, so a one-row batch, a single put, allocates nothing more; up to
+            // `KEPT_ROWS`, so an idle buffer after a huge batch holds little).
+            let n = g.rows.len();
+            let rows = if n >= MIN_KEPT_ROWS { Vec::with_capacity(n.min(KEPT_ROWS)) } else { Vec::new() };
+            let next = Buffered { rows, ..Buffered::default() };
+            std::mem::replace(&mut *g, next)
+        };
         b.rows
             .into_iter()
             .map(|r| RowMutation { row: r.row, puts: r.puts, deletes: r.deletes, delete_row: false, timestamp: self.timestamp, wal: r.wal })
@@ -304,6 +382,57 @@ mod tests {
         let r1 = t.get(b"r1").unwrap().unwrap();
         assert_eq!(r1.cells.len(), 1);
         assert_eq!(r1.value("cf", "a"), Some(&b"2"[..]));
+    }
+
+    /// Rows in ascending order (no index), a repeat of the last row, then rows out of order
+    /// (the index built over the rows so far) and repeats of early rows: merged per row, in
+    /// first-touched order, against a plain model of the buffer.
+    #[test]
+    fn buffer_merges_rows_in_any_order() {
+        let b = MutationBuffer::new(None);
+        let order: Vec<u32> = vec![1, 2, 3, 3, 5, 8, 2, 4, 1, 9, 9, 0, 5, 10];
+        let mut model: Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> = Vec::new();
+        for (n, k) in order.iter().enumerate() {
+            let row = format!("r{k:02}").into_bytes();
+            // Every put writes column `a` (replaced) and a column of its own.
+            let cells = vec![(b"cf:a".to_vec(), format!("{n}").into_bytes()), (format!("cf:c{n}").into_bytes(), b"v".to_vec())];
+            assert_eq!(b.put(row.clone(), cells.clone(), true), 2 * (n + 1));
+            match model.iter_mut().find(|(r, _)| *r == row) {
+                Some((_, puts)) => {
+                    puts[0].1 = cells[0].1.clone();
+                    puts.push(cells[1].clone());
+                }
+                None => model.push((row, cells)),
+            }
+        }
+        let rows = b.take();
+        let got: Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> = rows.into_iter().map(|r| (r.row, r.puts)).collect();
+        assert_eq!(got, model);
+        // Emptied and usable again, from ascending order.
+        assert_eq!(b.put(b"r00".to_vec(), Vec::new(), true), 0);
+        assert_eq!(b.take().len(), 1);
+    }
+
+    /// One put naming a column twice (`cf:a` as str and as bytes arrives so) keeps the last
+    /// value at the first position, for a new row as for a buffered one.
+    #[test]
+    fn buffer_merges_repeated_columns_of_one_put() {
+        let b = MutationBuffer::new(None);
+        let cells = || vec![(b"cf:a".to_vec(), b"1".to_vec()), (b"cf:b".to_vec(), b"2".to_vec()), (b"cf:a".to_vec(), b"3".to_vec())];
+        b.put(b"new".to_vec(), cells(), true);
+        b.put(b"old".to_vec(), Vec::new(), true);
+        b.put(b"old".to_vec(), cells(), true);
+        let rows = b.take();
+        let want = vec![(b"cf:a".to_vec(), b"3".to_vec()), (b"cf:b".to_vec(), b"2".to_vec())];
+        assert_eq!(rows[0].puts, want);
+        assert_eq!(rows[1].puts, want);
+        // Many distinct columns in one put of a new row: indexed as the row grows.
+        let many: Vec<(Vec<u8>, Vec<u8>)> = (0..40).map(|i| (format!("cf:c{i}").into_bytes(), b"x".to_vec())).collect();
+        b.put(b"wide".to_vec(), many.clone(), true);
+        b.put(b"wide".to_vec(), vec![(b"cf:c39".to_vec(), b"y".to_vec())], true);
+        let rows = b.take();
+        assert_eq!(rows[0].puts.len(), 40);
+        assert_eq!(rows[0].puts[39], (b"cf:c39".to_vec(), b"y".to_vec()));
     }
 
     #[test]
