@@ -197,7 +197,7 @@ pub(crate) struct ReadBufs {
 }
 
 /// A cell to fill: one from `spare` (its buffers reused) or a new one.
-fn take_cell(spare: &mut Vec<Cell>) -> Cell {
+pub(crate) fn take_cell(spare: &mut Vec<Cell>) -> Cell {
     spare.pop().unwrap_or_else(|| Cell {
         row: Vec::new(),
         family: Vec::new(),
@@ -312,7 +312,7 @@ fn make_cell(spare: &mut Vec<Cell>, found: &Found<'_>) -> Result<Cell> {
 
 /// Overwrite `cell` with `found` (its buffers reused).
 #[inline]
-fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
+pub(crate) fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
     cell.row.clear();
     cell.row.extend_from_slice(found.row);
     // A refilled cell mostly holds this family's name already. Compared byte by byte: names
@@ -321,10 +321,16 @@ fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
         cell.family.clear();
         cell.family.extend_from_slice(found.family);
     }
-    if found.qualifier_enc.is_empty() {
-        cell.qualifier.clear();
-    } else {
-        codec::decode_row_into(found.qualifier_enc, &mut cell.qualifier);
+    // A refilled cell mostly holds this qualifier already (a scan meets the same columns row
+    // after row): compared in place with the escaped form, byte by byte; equal and free of
+    // 0x00 bytes, that form is the qualifier itself (no escapes), so nothing is copied.
+    let q = found.qualifier_enc.get(..found.qualifier_enc.len().saturating_sub(2)).unwrap_or_default();
+    if cell.qualifier.len() != q.len() || !cell.qualifier.iter().zip(q).all(|(a, b)| a == b && *b != 0) {
+        if found.qualifier_enc.is_empty() {
+            cell.qualifier.clear();
+        } else {
+            codec::decode_row_into(found.qualifier_enc, &mut cell.qualifier);
+        }
     }
     cell.timestamp = found.ts;
     cell.kind = found.kind;

@@ -351,14 +351,29 @@ impl Cursor {
     /// in its first `col_len` bytes (the row part being `row_len` bytes): a few steps while the
     /// next key is still in the column (compared with the head's own key, kept until then, so
     /// no qualifier is copied), then a seek to the column's end. [`read::skip_column`] for the
-    /// plain scan.
+    /// plain scan. Its first step is inlined: the next entry mostly starts another column or
+    /// row.
+    #[inline]
     pub(crate) fn skip_head_column(&mut self, row_len: usize, col_len: usize, target: &mut Vec<u8>) -> Result<()> {
         let Some(first) = self.head.take() else {
             return Ok(());
         };
+        self.pull()?;
+        match &self.head {
+            Some(h) if h.in_row => self.skip_head_column_rest(first, row_len, col_len, target),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Cursor::skip_head_column`] after its first step, the head still in the row: `first` is
+    /// the entry the column started with.
+    #[inline(never)]
+    fn skip_head_column_rest(&mut self, first: Head, row_len: usize, col_len: usize, target: &mut Vec<u8>) -> Result<()> {
         let col = first.key.get(row_len..col_len).ok_or_else(|| Error::internal("a column longer than its key"))?;
-        for _ in 0..read::STEPS_BEFORE_SEEK {
-            self.pull()?;
+        for i in 0..read::STEPS_BEFORE_SEEK {
+            if i > 0 {
+                self.pull()?;
+            }
             match &self.head {
                 Some(h) if h.in_row && h.key.get(row_len..col_len) == Some(col) => {}
                 _ => return Ok(()),
@@ -844,9 +859,21 @@ impl Scanner {
     /// # Ok::<(), kabase::Error>(())
     /// ```
     pub fn next_into(&mut self, out: &mut RowResult) -> Result<bool> {
-        self.read_bufs.spare.append(&mut out.cells);
         out.row.clear();
-        if self.fill(out)? {
+        if self.filter.is_some() || !self.pending.is_empty() {
+            self.read_bufs.spare.append(&mut out.cells);
+            if self.fill(out)? {
+                return Ok(true);
+            }
+            out.cells.clear();
+            return Ok(false);
+        }
+        // No filter: the cells are refilled where they stand.
+        let mut sink = Refill { cells: &mut out.cells, n: 0 };
+        let r = self.next_row(&mut out.row, &mut sink);
+        sink.finish(&mut self.read_bufs.spare);
+        if r? {
+            self.split_batch(out);
             return Ok(true);
         }
         out.cells.clear();
@@ -1170,6 +1197,53 @@ impl<'a> RowView<'a> {
     }
 }
 
+/// The cells of a result [`Scanner::next_into`] refills when the scan has no filter: the
+/// previous result's cells are overwritten where they stand (each one's buffers reused, no cell
+/// moved in or out of the vector), cells beyond them are taken from `spare`, and
+/// [`Refill::finish`] moves the ones this row did not use to `spare`. (A filter judges and
+/// rewrites owned cells, so a filtered scan reads into the `Vec<Cell>` sink.)
+struct Refill<'a> {
+    cells: &'a mut Vec<Cell>,
+    /// How many of `cells` hold the row's cells.
+    n: usize,
+}
+
+impl Refill<'_> {
+    /// Leave exactly the row's cells in the vector.
+    #[inline]
+    fn finish(self, spare: &mut Vec<Cell>) {
+        if self.cells.len() > self.n {
+            spare.extend(self.cells.drain(self.n..));
+        }
+    }
+}
+
+impl CellSink for Refill<'_> {
+    #[inline]
+    fn offer(&mut self, found: Found<'_>, filter: Option<&mut (dyn Filter + '_)>, spare: &mut Vec<Cell>) -> Result<(bool, After)> {
+        if filter.is_some() {
+            return Err(Error::internal("a refilled row cannot take a filter"));
+        }
+        if self.n == self.cells.len() {
+            self.cells.push(read::take_cell(spare));
+        }
+        let cell = self.cells.get_mut(self.n).ok_or_else(|| Error::internal("a refilled row lost a cell"))?;
+        read::fill_cell(cell, &found)?;
+        self.n += 1;
+        Ok((true, After::Next))
+    }
+    fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+    fn filter_row_cells(&mut self, _filter: &mut (dyn Filter + '_)) -> Result<()> {
+        Err(Error::internal("a refilled row cannot take a filter"))
+    }
+    fn clear_into(&mut self, _spare: &mut Vec<Cell>) {
+        // The cells stay where they are, to be refilled.
+        self.n = 0;
+    }
+}
+
 /// The cells of a result the iterator hands out (and so never gets back to refill): each cell
 /// is built with its buffers allocated at their exact sizes, and the cell vector at the size of
 /// the previous row's (one allocation each, no growth). A [`CellSink`]; with a filter it reads
@@ -1357,6 +1431,60 @@ mod tests {
                 let (a, c) = (format!("a{i}-3"), format!("c{i}-").repeat(40));
                 let want: [&[u8]; 3] = [a.as_bytes(), &[i as u8; 40], c.as_bytes()];
                 assert_eq!(values, want, "round {round}, row {i}");
+            }
+        }
+    }
+
+    /// `next_into` without a filter refills each cell where it stands (`Refill`): from one row
+    /// to the next the cell vector and every cell's buffers stay in place (the same pointers at
+    /// the same index), wider rows take cells from the spares and narrower ones hand the rest
+    /// back, rows with nothing visible are skipped, and a qualifier equal to the escaped form
+    /// of the next one (`00 FF` against `00`'s `00 FF 00 01`) is still decoded. The rows are the
+    /// iterator's.
+    #[test]
+    fn next_into_refills_cells_where_they_stand() {
+        use crate::{Delete, Engine, FamilyDescriptor, Put, TableDescriptor};
+        let e = Engine::open_in_memory().unwrap();
+        e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")).family(FamilyDescriptor::new("cg"))).unwrap();
+        let t = e.table("t").unwrap();
+        let quals: [&[u8]; 4] = [b"\x00\xff", b"\x00", b"q", b""];
+        for i in 0..40usize {
+            let r = format!("row-{i:03}");
+            let mut p = Put::new(r.clone());
+            // Rows of three cells, with a wider or narrower one now and then.
+            let width = match i % 10 { 4 => 5, 7 => 1, _ => 3 };
+            for c in 0..width {
+                let q = if c == 0 { quals[i % 4].to_vec() } else { format!("c{c}").into_bytes() };
+                p = p.add(if c == 2 { "cg" } else { "cf" }, q, vec![b'v'; 10 + i + c]);
+            }
+            t.put(p).unwrap();
+            if i % 10 == 9 {
+                t.delete(Delete::new(r)).unwrap();
+            }
+        }
+        for batch in [0, 2] {
+            let scan = || Scan::new().caching(6).batch(batch);
+            let want = t.scan(scan()).unwrap().collect::<Result<Vec<_>>>().unwrap();
+            assert_eq!(want.len(), if batch == 0 { 36 } else { 72 });
+            let mut sc = t.scan(scan()).unwrap();
+            let mut out = RowResult::default();
+            let (mut got, mut moved) = (Vec::new(), 0);
+            let mut last: Option<(usize, *const Cell, Vec<*const u8>)> = None;
+            while sc.next_into(&mut out).unwrap() {
+                got.push(out.clone());
+                let ptrs: Vec<*const u8> = out.cells.iter().map(|c| c.row.as_ptr()).collect();
+                if let Some((n, cells, prev)) = &last {
+                    if *n == out.cells.len() && batch == 0 {
+                        assert_eq!(*cells, out.cells.as_ptr(), "row {}", got.len());
+                        moved += usize::from(prev != &ptrs);
+                    }
+                }
+                last = Some((out.cells.len(), out.cells.as_ptr(), ptrs));
+            }
+            assert_eq!(got, want, "batch {batch}");
+            assert_eq!(moved, 0, "every cell refilled where it stood");
+            if batch == 0 {
+                assert!(got.windows(2).any(|w| w[0].cells[0].qualifier == b"\x00\xff" && w[1].cells[0].qualifier == b"\x00"), "the case is met");
             }
         }
     }
