@@ -291,6 +291,10 @@ pub(crate) trait CellSink {
     /// Whether the sink keeps the LSM's value slices: the plain scan then hands each put's
     /// value over ([`CellSink::offer_put_slice`]) instead of lending it.
     const KEEPS_SLICES: bool = false;
+    /// Whether the sink reads [`Found::row`] (and [`CellSink::offer_put_slice`]'s `row`). A
+    /// sink that does not (a borrowed row takes its key from the scanner) lets the plain scan
+    /// leave an unescaped row key where the cursor holds it instead of copying it out.
+    const READS_ROW: bool = true;
     /// Offer a visible put with no filter, its stored `value` handed over (taken from the
     /// cursor's head, which moves past it next): a sink that keeps slices keeps this one
     /// without a reference-count increment. Otherwise read as [`CellSink::offer`].

@@ -64,6 +64,10 @@ pub struct Scanner {
     view_owned: RowResult,
     /// The cell count of the iterator's last row ([`FreshCells::hint`]).
     cells_hint: usize,
+    /// The row just read was left undecoded in the cursors (a sink that reads no row key, an
+    /// unescaped row part: [`CellSink::READS_ROW`]); its key is the served part without its
+    /// terminator.
+    row_in_cursor: bool,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -541,6 +545,7 @@ impl Scanner {
             view: None,
             view_owned: RowResult::default(),
             cells_hint: 1,
+            row_in_cursor: false,
         })
     }
 
@@ -760,7 +765,11 @@ impl Scanner {
         }
         self.chunk_rows += 1;
         let row_enc = cb.served_row();
-        decode_row_key(row_enc, unescaped, row_out);
+        // A sink that reads no row key gets an empty one; the key stays in the cursors.
+        self.row_in_cursor = !O::READS_ROW && unescaped;
+        if !self.row_in_cursor {
+            decode_row_key(row_enc, unescaped, row_out);
+        }
         let r = plain::process_row_plain(&self.shape, &self.plan, row_out, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs);
         for c in cursors.iter_mut() {
             c.finish_row(&mut self.scratch)?;
@@ -919,13 +928,21 @@ impl Scanner {
         // The buffers move out and back as one pointer (`next_row` borrows the scanner).
         let mut v = self.view.take().unwrap_or_default();
         v.cells.clear();
+        v.row.clear();
+        self.row_in_cursor = false;
         let r = self.next_row(&mut v.row, &mut v.cells);
         let v = &mut **self.view.insert(v);
         if !r? {
             v.cells.clear();
             return Ok(None);
         }
-        Ok(Some(RowView { row: &v.row, cells: ViewRef::Slots(&v.cells) }))
+        // An unescaped row key is the cursors' row part without its terminator (see
+        // `row_in_cursor`); every cursor of a plain read serves the row.
+        let row = match self.cursors.as_deref() {
+            Some([c, ..]) if self.row_in_cursor => c.row.get(..c.row.len().saturating_sub(2)).unwrap_or_default(),
+            _ => &v.row,
+        };
+        Ok(Some(RowView { row, cells: ViewRef::Slots(&v.cells) }))
     }
 }
 
@@ -967,12 +984,24 @@ pub(crate) struct ViewCells {
     families: Vec<(usize, usize)>,
     /// The range of the family the last cell offered belongs to.
     last_family: (usize, usize),
+    /// Decoded qualifiers, kept from row to row (up to [`QUALS_KEPT`] bytes): a scan meets the
+    /// same columns row after row.
+    quals: Vec<u8>,
+    /// The range in `quals` of the qualifier of each cell (by index) of the rows before.
+    qual_at: Vec<(usize, usize)>,
 }
+
+/// How many bytes of decoded qualifiers [`ViewCells`] keeps from row to row.
+const QUALS_KEPT: usize = 4096;
 
 impl ViewCells {
     fn clear(&mut self) {
         self.bytes.clear();
         self.slots.clear();
+        if self.quals.len() > QUALS_KEPT {
+            self.quals.clear();
+            self.qual_at.clear();
+        }
     }
 
     #[inline]
@@ -984,7 +1013,8 @@ impl ViewCells {
             SlotValue::Bytes(a, b) => range((*a, *b)),
         };
         let family = self.names.get(s.family.0..s.family.1).unwrap_or_default();
-        Some(CellView { row, family, qualifier: range(s.qualifier), timestamp: s.timestamp, kind: s.kind, value })
+        let qualifier = self.quals.get(s.qualifier.0..s.qualifier.1).unwrap_or_default();
+        Some(CellView { row, family, qualifier, timestamp: s.timestamp, kind: s.kind, value })
     }
 
     /// The range of `family` in `names`, added when first met.
@@ -999,12 +1029,33 @@ impl ViewCells {
         self.new_family_range(family)
     }
 
-    /// Decode an escaped, terminated qualifier into `bytes`; its range there.
+    /// The range in `quals` of the escaped, terminated qualifier of the next cell: the one the
+    /// cell at this index had in the row before when it is the same (compared with the escaped
+    /// form byte by byte; equal and free of 0x00 bytes, that form is the qualifier itself),
+    /// else the qualifier decoded onto `quals`.
     #[inline]
     fn push_qualifier(&mut self, qualifier_enc: &[u8]) -> (usize, usize) {
-        let a = self.bytes.len();
-        codec::push_decoded(qualifier_enc, &mut self.bytes);
-        (a, self.bytes.len())
+        let i = self.slots.len();
+        let q = qualifier_enc.get(..qualifier_enc.len().saturating_sub(2)).unwrap_or_default();
+        if let Some(&(a, b)) = self.qual_at.get(i) {
+            if self.quals.get(a..b).is_some_and(|p| p.len() == q.len() && p.iter().zip(q).all(|(x, y)| x == y && *y != 0)) {
+                return (a, b);
+            }
+        }
+        self.new_qualifier(i, qualifier_enc)
+    }
+
+    /// [`ViewCells::push_qualifier`] for a qualifier not met at index `i` in the row before.
+    #[inline(never)]
+    fn new_qualifier(&mut self, i: usize, qualifier_enc: &[u8]) -> (usize, usize) {
+        let a = self.quals.len();
+        codec::push_decoded(qualifier_enc, &mut self.quals);
+        let r = (a, self.quals.len());
+        match self.qual_at.get_mut(i) {
+            Some(at) => *at = r,
+            None => self.qual_at.push(r),
+        }
+        r
     }
 
     #[inline(never)]
@@ -1054,6 +1105,9 @@ impl CellSink for ViewCells {
         Ok((true, After::Next))
     }
     const KEEPS_SLICES: bool = true;
+    /// The row key is the [`RowView`]'s, not the cells': `offer` and `offer_put_slice` never read
+    /// it.
+    const READS_ROW: bool = false;
     /// The plain scan's put: `value` is kept as it was handed over (no reference-count
     /// increment, and the cursor's head drops an empty slice instead of this one).
     #[inline]
@@ -1348,6 +1402,48 @@ mod tests {
             assert_eq!(got, fams, "round {round}");
             assert_eq!(cells.get(b"r", 0).unwrap().value, b"v");
             assert_eq!(cells.names.len(), "cfcgccgh".len());
+        }
+    }
+
+    /// A borrowed row's qualifiers are kept from row to row: a cell whose qualifier is the one
+    /// the cell at its index had in the row before reads it from there (nothing decoded), any
+    /// other is decoded (`00` after `00 FF`, whose escaped form starts alike, and any qualifier
+    /// holding a 0x00), and the buffer starts over past `QUALS_KEPT` bytes.
+    #[test]
+    fn view_cells_keep_qualifiers_from_row_to_row() {
+        let v = codec::encode_value(b"v", crate::table::schema::Compression::None);
+        let rows: Vec<Vec<Vec<u8>>> = vec![
+            vec![b"a".to_vec(), b"\x00\xff".to_vec(), b"".to_vec()],
+            vec![b"a".to_vec(), b"\x00".to_vec(), b"".to_vec()],
+            vec![b"a".to_vec(), b"\x00\xff".to_vec(), b"".to_vec(), b"b".to_vec()],
+            vec![b"b".to_vec(), b"\x00\xff".to_vec()],
+            vec![b"b".to_vec(), b"\x00\xff".to_vec()],
+        ];
+        let mut cells = ViewCells::default();
+        let mut quals_len = Vec::new();
+        for row in &rows {
+            cells.clear();
+            for q in row {
+                cells.offer(found(b"cf", &codec::row_prefix(q), &v), None, &mut Vec::new()).unwrap();
+            }
+            let got: Vec<&[u8]> = (0..row.len()).map(|i| cells.get(b"r", i).unwrap().qualifier).collect();
+            assert_eq!(got, *row);
+            quals_len.push(cells.quals.len());
+        }
+        // Decoded: the first row's three (two bytes, one empty), then `00`, then `00 FF` and `b`
+        // (a new index), then `b` at index 0 and `00 FF`, then `00 FF` once more: a qualifier
+        // holding a 0x00 is always decoded; `a`, `b` and the empty one are kept.
+        assert_eq!(quals_len, [3, 4, 7, 10, 12]);
+        // Past the bound the buffer starts over, and reads right.
+        let long = vec![b'x'; QUALS_KEPT + 1];
+        for round in 0..3 {
+            cells.clear();
+            assert!(cells.quals.len() <= QUALS_KEPT + 6, "round {round}");
+            for q in [&long[..], b"a"] {
+                cells.offer(found(b"cf", &codec::row_prefix(q), &v), None, &mut Vec::new()).unwrap();
+            }
+            assert_eq!(cells.get(b"r", 0).unwrap().qualifier, &long[..]);
+            assert_eq!(cells.get(b"r", 1).unwrap().qualifier, b"a");
         }
     }
 
