@@ -40,6 +40,25 @@ pub(crate) fn is_plain(shape: &Shape, plan: &ReadPlan) -> bool {
         })
 }
 
+/// What the plain read needs of one family of the plan, decided once per scan.
+pub(crate) struct PlainFamily {
+    /// Its index in [`Shape::families`].
+    index: usize,
+    /// The family's TTL (ms) when it can hide a column's newest version (MIN_VERSIONS 0).
+    ttl: Option<i64>,
+}
+
+/// The [`PlainFamily`]s of `plan`'s families, in its order.
+pub(crate) fn plain_families(shape: &Shape, plan: &ReadPlan) -> Vec<PlainFamily> {
+    plan.fams
+        .iter()
+        .filter_map(|fp| {
+            let desc = &shape.families.get(fp.index)?.desc;
+            Some(PlainFamily { index: fp.index, ttl: desc.ttl_ms().filter(|_| desc.min_versions == 0) })
+        })
+        .collect()
+}
+
 /// Scratch space of the plain read, kept from row to row.
 #[derive(Default)]
 pub(crate) struct PlainBufs {
@@ -50,13 +69,14 @@ pub(crate) struct PlainBufs {
 }
 
 /// [`crate::table::handle::process_row`] for a plain scan (see the module docs): reads one row
-/// (`row`, the row key) from `sources` (one per family of `plan`, each serving the row's
-/// encoded part, [`Cursor::served_row`]) into `out`; true when the row has a cell to return.
+/// (`row`, the row key) from `sources` (one per family of the plan, `fams` from
+/// [`plain_families`], each serving the row's encoded part, [`Cursor::served_row`]) into
+/// `out`; true when the row has a cell to return.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn process_row_plain<O: CellSink + ?Sized>(
     shape: &Shape,
-    plan: &ReadPlan,
+    fams: &[PlainFamily],
     row: &[u8],
     sources: &mut [Cursor],
     now: i64,
@@ -65,9 +85,9 @@ pub(crate) fn process_row_plain<O: CellSink + ?Sized>(
     pbufs: &mut PlainBufs,
 ) -> Result<bool> {
     let now = LazyNow::new(now);
-    for (fp, src) in plan.fams.iter().zip(sources.iter_mut()) {
-        let fam = &shape.families[fp.index];
-        read_family_plain(&fam.desc, &now, row, src, out, bufs, pbufs)?;
+    for (pf, src) in fams.iter().zip(sources.iter_mut()) {
+        let fam = &shape.families[pf.index];
+        read_family_plain(&fam.desc, pf.ttl, &now, row, src, out, bufs, pbufs)?;
     }
     Ok(!out.is_empty())
 }
@@ -103,6 +123,7 @@ fn put_parts(key: &[u8], row_len: usize) -> Option<(&[u8], i64)> {
 #[inline]
 fn read_family_plain<O: CellSink + ?Sized>(
     desc: &FamilyDescriptor,
+    ttl: Option<i64>,
     now: &LazyNow,
     row: &[u8],
     src: &mut Cursor,
@@ -112,8 +133,6 @@ fn read_family_plain<O: CellSink + ?Sized>(
 ) -> Result<()> {
     let row_len = src.served_row().len();
     let family = &desc.name[..];
-    // The family's TTL, when it can hide a column's newest version (MIN_VERSIONS 0).
-    let ttl = desc.ttl_ms().filter(|_| desc.min_versions == 0);
     loop {
         let Some((key, value)) = src.head_in_row() else {
             return Ok(());

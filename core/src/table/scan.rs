@@ -16,7 +16,7 @@ use crate::table::ops::{RowResult, Scan};
 use crate::cell::Cell;
 use crate::cell::CellKind;
 use crate::table::read::{self, After, BufSource, CellSink, EntrySource, Found, ReadBufs};
-use crate::table::plain::{self, PlainBufs};
+use crate::table::plain::{self, PlainBufs, PlainFamily};
 use crate::table::Shape;
 
 /// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
@@ -38,6 +38,8 @@ pub struct Scanner {
     /// A plain forward scan read through [`plain::process_row_plain`].
     plain: bool,
     plain_bufs: PlainBufs,
+    /// The plan's families as the plain read needs them (empty when the scan is not plain).
+    plain_fams: Vec<PlainFamily>,
     /// Open chunk: one cursor per family read.
     cursors: Option<Vec<Cursor>>,
     pub(crate) chunk_rows: usize,
@@ -357,7 +359,7 @@ impl Cursor {
     /// no qualifier is copied), then a seek to the column's end. [`read::skip_column`] for the
     /// plain scan. Its first step is inlined: the next entry mostly starts another column or
     /// row.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn skip_head_column(&mut self, row_len: usize, col_len: usize, target: &mut Vec<u8>) -> Result<()> {
         let Some(first) = self.head.take() else {
             return Ok(());
@@ -516,8 +518,10 @@ impl Scanner {
             }
         }
         let plain = !scan.reversed && scan.filter.is_none() && plain::is_plain(&shape, &plan);
+        let plain_fams = if plain { plain::plain_families(&shape, &plan) } else { Vec::new() };
         Ok(Scanner {
-            plain,
+            plain: plain && plain_fams.len() == plan.fams.len(),
+            plain_fams,
             plain_bufs: PlainBufs::default(),
             table,
             shape,
@@ -770,7 +774,7 @@ impl Scanner {
         if !self.row_in_cursor {
             decode_row_key(row_enc, unescaped, row_out);
         }
-        let r = plain::process_row_plain(&self.shape, &self.plan, row_out, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs);
+        let r = plain::process_row_plain(&self.shape, &self.plain_fams, row_out, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs);
         for c in cursors.iter_mut() {
             c.finish_row(&mut self.scratch)?;
         }
