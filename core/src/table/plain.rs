@@ -87,7 +87,7 @@ pub(crate) fn process_row_plain<O: CellSink + ?Sized>(
     let now = LazyNow::new(now);
     for (pf, src) in fams.iter().zip(sources.iter_mut()) {
         let fam = &shape.families[pf.index];
-        read_family_plain(&fam.desc, pf.ttl, &now, row, src, out, bufs, pbufs)?;
+        read_family_plain(&fam.desc, pf.index, pf.ttl, &now, row, src, out, bufs, pbufs)?;
     }
     Ok(!out.is_empty())
 }
@@ -123,6 +123,7 @@ fn put_parts(key: &[u8], row_len: usize) -> Option<(&[u8], i64)> {
 #[inline]
 fn read_family_plain<O: CellSink + ?Sized>(
     desc: &FamilyDescriptor,
+    family_index: usize,
     ttl: Option<i64>,
     now: &LazyNow,
     row: &[u8],
@@ -157,7 +158,7 @@ fn read_family_plain<O: CellSink + ?Sized>(
                 // `skip_head_column` only needs its key.
                 if let Some((key, value)) = src.take_head_value() {
                     let qualifier_enc = key.get(row_len + 1..col_len).unwrap_or_default();
-                    out.offer_put_slice(row, family, qualifier_enc, ts, value, &mut bufs.spare)?;
+                    out.offer_put_slice(row, family_index, family, qualifier_enc, ts, value, &mut bufs.spare)?;
                 }
             } else {
                 let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value, value_slice: Some(value) };

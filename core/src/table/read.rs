@@ -298,7 +298,11 @@ pub(crate) trait CellSink {
     /// Offer a visible put with no filter, its stored `value` handed over (taken from the
     /// cursor's head, which moves past it next): a sink that keeps slices keeps this one
     /// without a reference-count increment. Otherwise read as [`CellSink::offer`].
-    fn offer_put_slice(&mut self, row: &[u8], family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, spare: &mut Vec<Cell>) -> Result<()> {
+    /// `family_index` is the family's index in the table's shape (the same family has the same
+    /// index throughout a scan).
+    #[allow(clippy::too_many_arguments)]
+    fn offer_put_slice(&mut self, row: &[u8], family_index: usize, family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, spare: &mut Vec<Cell>) -> Result<()> {
+        let _ = family_index;
         let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value: &value, value_slice: Some(&value) };
         self.offer(found, None, spare).map(|_| ())
     }

@@ -997,6 +997,9 @@ pub(crate) struct ViewCells {
     families: Vec<(usize, usize)>,
     /// The range of the family the last cell offered belongs to.
     last_family: (usize, usize),
+    /// The index and range of the family the last cell offered by the plain read
+    /// ([`CellSink::offer_put_slice`]) belongs to (ranges in `names` hold for the whole scan).
+    plain_family: Option<(usize, (usize, usize))>,
     /// Decoded qualifiers, kept from row to row (up to [`QUALS_KEPT`] bytes): a scan meets the
     /// same columns row after row.
     quals: Vec<u8>,
@@ -1124,8 +1127,17 @@ impl CellSink for ViewCells {
     /// The plain scan's put: `value` is kept as it was handed over (no reference-count
     /// increment, and the cursor's head drops an empty slice instead of this one).
     #[inline]
-    fn offer_put_slice(&mut self, _row: &[u8], family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, _spare: &mut Vec<Cell>) -> Result<()> {
-        let family = self.family_range(family);
+    ///
+    /// The family's range is found by its index (`plain_family`), without comparing names.
+    fn offer_put_slice(&mut self, _row: &[u8], family_index: usize, family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, _spare: &mut Vec<Cell>) -> Result<()> {
+        let family = match self.plain_family {
+            Some((i, r)) if i == family_index => r,
+            _ => {
+                let r = self.family_range(family);
+                self.plain_family = Some((family_index, r));
+                r
+            }
+        };
         let qualifier = self.push_qualifier(qualifier_enc);
         let value = match codec::raw_payload_offset_fast(&value)? {
             Some(off) => SlotValue::Stored(value, off),
@@ -1414,6 +1426,21 @@ mod tests {
             let got: Vec<&[u8]> = (0..fams.len()).map(|i| cells.get(b"r", i).unwrap().family).collect();
             assert_eq!(got, fams, "round {round}");
             assert_eq!(cells.get(b"r", 0).unwrap().value, b"v");
+            assert_eq!(cells.names.len(), "cfcgccgh".len());
+        }
+        // The plain read's puts name their family by index, mixed with offers by name.
+        let idx: [usize; 6] = [0, 1, 0, 2, 3, 1];
+        for round in 0..3 {
+            cells.clear();
+            for (i, (&f, &fi)) in fams.iter().zip(&idx).enumerate() {
+                if (i + round) % 3 == 0 {
+                    cells.offer(found(f, &q, &v), None, &mut Vec::new()).unwrap();
+                } else {
+                    cells.offer_put_slice(b"r", fi, f, &q, 7, Slice::from(&v[..]), &mut Vec::new()).unwrap();
+                }
+            }
+            let got: Vec<&[u8]> = (0..fams.len()).map(|i| cells.get(b"r", i).unwrap().family).collect();
+            assert_eq!(got, fams, "round {round}");
             assert_eq!(cells.names.len(), "cfcgccgh".len());
         }
     }
