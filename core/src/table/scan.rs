@@ -285,7 +285,18 @@ impl Cursor {
         // prefix-free), so its row part is known without decoding.
         let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
         let (row_len, unescaped) = if in_row { (self.row.len(), false) } else { row_part_len_unescaped(&key)? };
-        self.head = Some(Head { key, value, row_len, in_row, unescaped });
+        // Written over the head in place when there is one (a new `Option<Head>` was built and
+        // moved whole).
+        match &mut self.head {
+            Some(h) => {
+                h.key = key;
+                h.value = value;
+                h.row_len = row_len;
+                h.in_row = in_row;
+                h.unescaped = unescaped;
+            }
+            None => self.head = Some(Head { key, value, row_len, in_row, unescaped }),
+        }
         Ok(())
     }
 
@@ -370,9 +381,12 @@ impl Cursor {
     /// row.
     #[inline(always)]
     pub(crate) fn skip_head_column(&mut self, row_len: usize, col_len: usize, target: &mut Vec<u8>) -> Result<()> {
-        let Some(first) = self.head.take() else {
+        // The column's first key is kept for the comparison (the head holds an empty one until
+        // the step writes over it).
+        let Some(h) = &mut self.head else {
             return Ok(());
         };
+        let first = std::mem::take(&mut h.key);
         self.pull_inline()?;
         match &self.head {
             Some(h) if h.in_row => self.skip_head_column_rest(first, row_len, col_len, target),
@@ -381,10 +395,10 @@ impl Cursor {
     }
 
     /// [`Cursor::skip_head_column`] after its first step, the head still in the row: `first` is
-    /// the entry the column started with.
+    /// the key the column started with.
     #[inline(never)]
-    fn skip_head_column_rest(&mut self, first: Head, row_len: usize, col_len: usize, target: &mut Vec<u8>) -> Result<()> {
-        let col = first.key.get(row_len..col_len).ok_or_else(|| Error::internal("a column longer than its key"))?;
+    fn skip_head_column_rest(&mut self, first: Slice, row_len: usize, col_len: usize, target: &mut Vec<u8>) -> Result<()> {
+        let col = first.get(row_len..col_len).ok_or_else(|| Error::internal("a column longer than its key"))?;
         for i in 0..read::STEPS_BEFORE_SEEK {
             if i > 0 {
                 self.pull()?;
@@ -395,7 +409,7 @@ impl Cursor {
             }
         }
         target.clear();
-        target.extend_from_slice(&first.key[..col_len]);
+        target.extend_from_slice(&first[..col_len]);
         if let Some(last) = target.last_mut() {
             *last = 0x02;
         }
