@@ -135,7 +135,7 @@ fn read_family_plain<O: CellSink + ?Sized>(
     let row_len = src.served_row().len();
     let family = &desc.name[..];
     loop {
-        let Some((key, value)) = src.head_in_row() else {
+        let Some((key, value)) = src.head_in_row_mut() else {
             return Ok(());
         };
         // A plain scan reads the whole time range (`is_plain`), so the test is a constant's.
@@ -156,11 +156,10 @@ fn read_family_plain<O: CellSink + ?Sized>(
             if O::KEEPS_SLICES {
                 // The value is handed over: the head is left holding an empty slice, and
                 // `skip_head_column` only needs its key.
-                if let Some((key, value)) = src.take_head_value() {
-                    let qualifier_enc = key.get(row_len + 1..col_len).unwrap_or_default();
-                    out.offer_put_slice(row, family_index, family, qualifier_enc, ts, value, &mut bufs.spare)?;
-                }
+                let value = std::mem::take(value);
+                out.offer_put_slice(row, family_index, family, qualifier_enc, ts, value, &mut bufs.spare)?;
             } else {
+                let value = &*value;
                 let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value, value_slice: Some(value) };
                 out.offer(found, None, &mut bufs.spare)?;
             }

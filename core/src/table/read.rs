@@ -321,8 +321,7 @@ fn make_cell(spare: &mut Vec<Cell>, found: &Found<'_>) -> Result<Cell> {
 /// Overwrite `cell` with `found` (its buffers reused).
 #[inline]
 pub(crate) fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
-    cell.row.clear();
-    cell.row.extend_from_slice(found.row);
+    codec::copy_over(&mut cell.row, found.row);
     // A refilled cell mostly holds this family's name already. Compared byte by byte: names
     // are short, and a call to `memcmp` costs as much as the copy it would save.
     if cell.family.len() != found.family.len() || !cell.family.iter().zip(found.family).all(|(a, b)| a == b) {

@@ -158,8 +158,7 @@ fn decode_row_key(row_enc: &[u8], unescaped: bool, row_out: &mut Vec<u8>) {
     if row_out.capacity() == 0 {
         *row_out = exact_copy(r);
     } else {
-        row_out.clear();
-        row_out.extend_from_slice(r);
+        codec::copy_over(row_out, r);
     }
 }
 
@@ -341,8 +340,7 @@ impl Cursor {
         let Some(h) = &mut self.head else {
             return false;
         };
-        self.row.clear();
-        self.row.extend_from_slice(&h.key[..h.row_len]);
+        codec::copy_over(&mut self.row, h.key.get(..h.row_len).unwrap_or_default());
         h.in_row = true;
         h.unescaped
     }
@@ -353,22 +351,13 @@ impl Cursor {
         &self.row
     }
 
-    /// The head entry's key and value when it belongs to the row served.
-    #[inline]
-    pub(crate) fn head_in_row(&self) -> Option<(&Slice, &Slice)> {
-        match &self.head {
-            Some(h) if h.in_row => Some((&h.key, &h.value)),
-            _ => None,
-        }
-    }
-
-    /// The head entry's key, and its value taken out (an empty slice left in its place), when
-    /// it belongs to the row served: the plain scan hands the value to a sink that keeps it
+    /// The head entry's key, and its value to take out (leaving an empty slice in its place),
+    /// when it belongs to the row served: the plain scan hands the value to a sink that keeps it
     /// ([`CellSink::offer_put_slice`]) just before moving past the entry.
     #[inline]
-    pub(crate) fn take_head_value(&mut self) -> Option<(&Slice, Slice)> {
+    pub(crate) fn head_in_row_mut(&mut self) -> Option<(&Slice, &mut Slice)> {
         match &mut self.head {
-            Some(h) if h.in_row => Some((&h.key, std::mem::take(&mut h.value))),
+            Some(h) if h.in_row => Some((&h.key, &mut h.value)),
             _ => None,
         }
     }
@@ -782,15 +771,24 @@ impl Scanner {
         let Some(cursors) = self.cursors.as_mut() else {
             return Ok(false);
         };
-        let (before, rest) = cursors.split_at_mut(b);
-        let Some((cb, after)) = rest.split_first_mut() else {
+        let unescaped = if let [c] = &mut cursors[..] {
+            // One family: no other cursor to serve the row.
+            c.serve_head_row()
+        } else {
+            let (before, rest) = cursors.split_at_mut(b);
+            let Some((cb, after)) = rest.split_first_mut() else {
+                return Ok(false);
+            };
+            let unescaped = cb.serve_head_row();
+            for c in before.iter_mut().chain(after.iter_mut()) {
+                c.set_row(&cb.row);
+            }
+            unescaped
+        };
+        self.chunk_rows += 1;
+        let Some(cb) = cursors.get(b) else {
             return Ok(false);
         };
-        let unescaped = cb.serve_head_row();
-        for c in before.iter_mut().chain(after.iter_mut()) {
-            c.set_row(&cb.row);
-        }
-        self.chunk_rows += 1;
         let row_enc = cb.served_row();
         // A sink that reads no row key gets an empty one; the key stays in the cursors.
         self.row_in_cursor = !O::READS_ROW && unescaped;
@@ -895,12 +893,14 @@ impl Scanner {
     /// # Ok::<(), kabase::Error>(())
     /// ```
     pub fn next_into(&mut self, out: &mut RowResult) -> Result<bool> {
-        out.row.clear();
+        // The row key is overwritten by the row read (`decode_row_key`), mostly at the same
+        // length; it is emptied at the end.
         if self.filter.is_some() || !self.pending.is_empty() {
             self.read_bufs.spare.append(&mut out.cells);
             if self.fill(out)? {
                 return Ok(true);
             }
+            out.row.clear();
             out.cells.clear();
             return Ok(false);
         }
@@ -908,10 +908,12 @@ impl Scanner {
         let mut sink = Refill { cells: &mut out.cells, n: 0 };
         let r = self.next_row(&mut out.row, &mut sink);
         sink.finish(&mut self.read_bufs.spare);
-        if r? {
+        let r = r.inspect_err(|_| out.row.clear())?;
+        if r {
             self.split_batch(out);
             return Ok(true);
         }
+        out.row.clear();
         out.cells.clear();
         Ok(false)
     }
@@ -955,7 +957,6 @@ impl Scanner {
         // The buffers move out and back as one pointer (`next_row` borrows the scanner).
         let mut v = self.view.take().unwrap_or_default();
         v.cells.clear();
-        v.row.clear();
         self.row_in_cursor = false;
         let r = self.next_row(&mut v.row, &mut v.cells);
         let v = &mut **self.view.insert(v);
@@ -1536,7 +1537,7 @@ mod tests {
     }
 
     /// A plain scan hands each put's value over from the cursor's head to the borrowed row
-    /// (`Cursor::take_head_value`, `ViewCells::offer_put_slice`): uncompressed values stay the
+    /// (`Cursor::head_in_row_mut`, `ViewCells::offer_put_slice`): uncompressed values stay the
     /// LSM's slices (short ones inline, long ones shared), compressed ones are decoded; the
     /// column skip after the hand-over still passes the older versions (it reads the head's
     /// key only); the rows are `next_into`'s, from the memtable and from a flushed table, over
