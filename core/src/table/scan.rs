@@ -685,13 +685,27 @@ impl Scanner {
                 }
             }
         }
-        let Some((b, h)) = best.and_then(|b| Some((b, cursors[b].head.as_ref()?))) else {
+        let Some(b) = best.filter(|&b| cursors.get(b).is_some_and(|c| c.head.is_some())) else {
             self.done = true;
             return Ok(false);
         };
         if self.plain {
             return self.step_plain(b, row_out, cells);
         }
+        self.step_general(b, row_out, cells)
+    }
+
+    /// [`Scanner::step`] for any other scan, the row starting at cursor `b`'s head. Out of line:
+    /// the plain step, inlined into each reading loop, keeps fewer values on its stack.
+    #[inline(never)]
+    fn step_general<O: CellSink>(&mut self, b: usize, row_out: &mut Vec<u8>, cells: &mut O) -> Result<bool> {
+        let Some(cursors) = self.cursors.as_mut() else {
+            return Ok(false);
+        };
+        let Some(h) = cursors.get(b).and_then(|c| c.head.as_ref()) else {
+            self.done = true;
+            return Ok(false);
+        };
         let (row_enc, unescaped) = (&h.key[..h.row_len], h.unescaped);
         // Copy the row key (the cursor moves on); the buffer is reused across rows.
         let last = self.last.get_or_insert_with(Vec::new);
