@@ -100,6 +100,27 @@ pub(crate) fn first_zero(b: &[u8]) -> Option<usize> {
     words.remainder().iter().position(|&x| x == 0).map(|p| at + p)
 }
 
+/// Overwrite `dst` with `src`. When both are 8 to 16 bytes long and of the same length (a row
+/// key or row part after the row before it, mostly) that is two 8-byte copies, overlapping in
+/// the middle, instead of a `memcpy` call; otherwise `dst` is cleared and extended.
+#[inline(always)]
+pub(crate) fn copy_over(dst: &mut Vec<u8>, src: &[u8]) {
+    let n = src.len();
+    if dst.len() == n && (8..=16).contains(&n) {
+        if let (Some(a), Some(b)) = (src.first_chunk::<8>(), src.last_chunk::<8>()) {
+            if let Some(d) = dst.first_chunk_mut::<8>() {
+                *d = *a;
+            }
+            if let Some(d) = dst.last_chunk_mut::<8>() {
+                *d = *b;
+            }
+            return;
+        }
+    }
+    dst.clear();
+    dst.extend_from_slice(src);
+}
+
 /// Append the raw bytes of an escaped string without its terminator (`enc` as cut by
 /// [`row_part_len`] minus its last two bytes): every `0x00 x` pair gives one 0x00.
 #[inline]
@@ -663,6 +684,20 @@ pub(crate) fn zero_search_cases() -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `copy_over` leaves exactly `src` in `dst`, from every length to every length (the
+    /// two-word copy for equal lengths 8 to 16 included).
+    #[test]
+    fn copy_over_copies_every_length() {
+        for from in 0..24usize {
+            for to in 0..24usize {
+                let mut dst: Vec<u8> = (0..from).map(|i| 200 + i as u8).collect();
+                let src: Vec<u8> = (0..to).map(|i| i as u8 + 1).collect();
+                copy_over(&mut dst, &src);
+                assert_eq!(dst, src, "{from} -> {to}");
+            }
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -197,7 +197,7 @@ pub(crate) struct ReadBufs {
 }
 
 /// A cell to fill: one from `spare` (its buffers reused) or a new one.
-fn take_cell(spare: &mut Vec<Cell>) -> Cell {
+pub(crate) fn take_cell(spare: &mut Vec<Cell>) -> Cell {
     spare.pop().unwrap_or_else(|| Cell {
         row: Vec::new(),
         family: Vec::new(),
@@ -291,10 +291,18 @@ pub(crate) trait CellSink {
     /// Whether the sink keeps the LSM's value slices: the plain scan then hands each put's
     /// value over ([`CellSink::offer_put_slice`]) instead of lending it.
     const KEEPS_SLICES: bool = false;
+    /// Whether the sink reads [`Found::row`] (and [`CellSink::offer_put_slice`]'s `row`). A
+    /// sink that does not (a borrowed row takes its key from the scanner) lets the plain scan
+    /// leave an unescaped row key where the cursor holds it instead of copying it out.
+    const READS_ROW: bool = true;
     /// Offer a visible put with no filter, its stored `value` handed over (taken from the
     /// cursor's head, which moves past it next): a sink that keeps slices keeps this one
     /// without a reference-count increment. Otherwise read as [`CellSink::offer`].
-    fn offer_put_slice(&mut self, row: &[u8], family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, spare: &mut Vec<Cell>) -> Result<()> {
+    /// `family_index` is the family's index in the table's shape (the same family has the same
+    /// index throughout a scan).
+    #[allow(clippy::too_many_arguments)]
+    fn offer_put_slice(&mut self, row: &[u8], family_index: usize, family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, spare: &mut Vec<Cell>) -> Result<()> {
+        let _ = family_index;
         let found = Found { row, family, qualifier_enc, ts, kind: CellKind::Put, value: &value, value_slice: Some(&value) };
         self.offer(found, None, spare).map(|_| ())
     }
@@ -312,19 +320,24 @@ fn make_cell(spare: &mut Vec<Cell>, found: &Found<'_>) -> Result<Cell> {
 
 /// Overwrite `cell` with `found` (its buffers reused).
 #[inline]
-fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
-    cell.row.clear();
-    cell.row.extend_from_slice(found.row);
+pub(crate) fn fill_cell(cell: &mut Cell, found: &Found<'_>) -> Result<()> {
+    codec::copy_over(&mut cell.row, found.row);
     // A refilled cell mostly holds this family's name already. Compared byte by byte: names
     // are short, and a call to `memcmp` costs as much as the copy it would save.
     if cell.family.len() != found.family.len() || !cell.family.iter().zip(found.family).all(|(a, b)| a == b) {
         cell.family.clear();
         cell.family.extend_from_slice(found.family);
     }
-    if found.qualifier_enc.is_empty() {
-        cell.qualifier.clear();
-    } else {
-        codec::decode_row_into(found.qualifier_enc, &mut cell.qualifier);
+    // A refilled cell mostly holds this qualifier already (a scan meets the same columns row
+    // after row): compared in place with the escaped form, byte by byte; equal and free of
+    // 0x00 bytes, that form is the qualifier itself (no escapes), so nothing is copied.
+    let q = found.qualifier_enc.get(..found.qualifier_enc.len().saturating_sub(2)).unwrap_or_default();
+    if cell.qualifier.len() != q.len() || !cell.qualifier.iter().zip(q).all(|(a, b)| a == b && *b != 0) {
+        if found.qualifier_enc.is_empty() {
+            cell.qualifier.clear();
+        } else {
+            codec::decode_row_into(found.qualifier_enc, &mut cell.qualifier);
+        }
     }
     cell.timestamp = found.ts;
     cell.kind = found.kind;

@@ -16,7 +16,7 @@ use crate::table::ops::{RowResult, Scan};
 use crate::cell::Cell;
 use crate::cell::CellKind;
 use crate::table::read::{self, After, BufSource, CellSink, EntrySource, Found, ReadBufs};
-use crate::table::plain::{self, PlainBufs};
+use crate::table::plain::{self, PlainBufs, PlainFamily};
 use crate::table::Shape;
 
 /// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
@@ -38,6 +38,8 @@ pub struct Scanner {
     /// A plain forward scan read through [`plain::process_row_plain`].
     plain: bool,
     plain_bufs: PlainBufs,
+    /// The plan's families as the plain read needs them (empty when the scan is not plain).
+    plain_fams: Vec<PlainFamily>,
     /// Open chunk: one cursor per family read.
     cursors: Option<Vec<Cursor>>,
     pub(crate) chunk_rows: usize,
@@ -64,6 +66,10 @@ pub struct Scanner {
     view_owned: RowResult,
     /// The cell count of the iterator's last row ([`FreshCells::hint`]).
     cells_hint: usize,
+    /// The row just read was left undecoded in the cursors (a sink that reads no row key, an
+    /// unescaped row part: [`CellSink::READS_ROW`]); its key is the served part without its
+    /// terminator.
+    row_in_cursor: bool,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -152,8 +158,7 @@ fn decode_row_key(row_enc: &[u8], unescaped: bool, row_out: &mut Vec<u8>) {
     if row_out.capacity() == 0 {
         *row_out = exact_copy(r);
     } else {
-        row_out.clear();
-        row_out.extend_from_slice(r);
+        codec::copy_over(row_out, r);
     }
 }
 
@@ -180,7 +185,8 @@ fn starts_with_tail_first(key: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// [`codec::row_part_len_unescaped`], finding the row's first 0x00 eight bytes at a time.
-#[inline]
+/// Always inlined (once per row, in the cursor's step; as a call it cost ~20 more).
+#[inline(always)]
 fn row_part_len_unescaped(key: &[u8]) -> Result<(usize, bool)> {
     match codec::first_zero(key) {
         Some(z) if key.get(z + 1) == Some(&0x01) => Ok((z + 2, true)),
@@ -247,7 +253,15 @@ impl Cursor {
         Cursor::start(iter, Some(snap), ks, upper.map(<[u8]>::to_vec))
     }
 
+    /// Move to the next entry of the LSM iterator (no head at its end).
+    #[inline(never)]
     fn pull(&mut self) -> Result<()> {
+        self.pull_inline()
+    }
+
+    /// [`Cursor::pull`], inlined where a plain read moves past a column (once per cell).
+    #[inline(always)]
+    fn pull_inline(&mut self) -> Result<()> {
         // Each arm ends the cursor itself, so the entry is not wrapped in one more `Option`
         // (each layer was a move of the whole entry).
         let kv = match &mut self.iter {
@@ -270,7 +284,18 @@ impl Cursor {
         // prefix-free), so its row part is known without decoding.
         let in_row = !self.row.is_empty() && starts_with_tail_first(&key, &self.row);
         let (row_len, unescaped) = if in_row { (self.row.len(), false) } else { row_part_len_unescaped(&key)? };
-        self.head = Some(Head { key, value, row_len, in_row, unescaped });
+        // Written over the head in place when there is one (a new `Option<Head>` was built and
+        // moved whole).
+        match &mut self.head {
+            Some(h) => {
+                h.key = key;
+                h.value = value;
+                h.row_len = row_len;
+                h.in_row = in_row;
+                h.unescaped = unescaped;
+            }
+            None => self.head = Some(Head { key, value, row_len, in_row, unescaped }),
+        }
         Ok(())
     }
 
@@ -315,8 +340,7 @@ impl Cursor {
         let Some(h) = &mut self.head else {
             return false;
         };
-        self.row.clear();
-        self.row.extend_from_slice(&h.key[..h.row_len]);
+        codec::copy_over(&mut self.row, h.key.get(..h.row_len).unwrap_or_default());
         h.in_row = true;
         h.unescaped
     }
@@ -327,22 +351,13 @@ impl Cursor {
         &self.row
     }
 
-    /// The head entry's key and value when it belongs to the row served.
-    #[inline]
-    pub(crate) fn head_in_row(&self) -> Option<(&Slice, &Slice)> {
-        match &self.head {
-            Some(h) if h.in_row => Some((&h.key, &h.value)),
-            _ => None,
-        }
-    }
-
-    /// The head entry's key, and its value taken out (an empty slice left in its place), when
-    /// it belongs to the row served: the plain scan hands the value to a sink that keeps it
+    /// The head entry's key, and its value to take out (leaving an empty slice in its place),
+    /// when it belongs to the row served: the plain scan hands the value to a sink that keeps it
     /// ([`CellSink::offer_put_slice`]) just before moving past the entry.
     #[inline]
-    pub(crate) fn take_head_value(&mut self) -> Option<(&Slice, Slice)> {
+    pub(crate) fn head_in_row_mut(&mut self) -> Option<(&Slice, &mut Slice)> {
         match &mut self.head {
-            Some(h) if h.in_row => Some((&h.key, std::mem::take(&mut h.value))),
+            Some(h) if h.in_row => Some((&h.key, &mut h.value)),
             _ => None,
         }
     }
@@ -351,21 +366,39 @@ impl Cursor {
     /// in its first `col_len` bytes (the row part being `row_len` bytes): a few steps while the
     /// next key is still in the column (compared with the head's own key, kept until then, so
     /// no qualifier is copied), then a seek to the column's end. [`read::skip_column`] for the
-    /// plain scan.
+    /// plain scan. Its first step is inlined: the next entry mostly starts another column or
+    /// row.
+    #[inline(always)]
     pub(crate) fn skip_head_column(&mut self, row_len: usize, col_len: usize, target: &mut Vec<u8>) -> Result<()> {
-        let Some(first) = self.head.take() else {
+        // The column's first key is kept for the comparison (the head holds an empty one until
+        // the step writes over it).
+        let Some(h) = &mut self.head else {
             return Ok(());
         };
-        let col = first.key.get(row_len..col_len).ok_or_else(|| Error::internal("a column longer than its key"))?;
-        for _ in 0..read::STEPS_BEFORE_SEEK {
-            self.pull()?;
+        let first = std::mem::take(&mut h.key);
+        self.pull_inline()?;
+        match &self.head {
+            Some(h) if h.in_row => self.skip_head_column_rest(first, row_len, col_len, target),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Cursor::skip_head_column`] after its first step, the head still in the row: `first` is
+    /// the key the column started with.
+    #[inline(never)]
+    fn skip_head_column_rest(&mut self, first: Slice, row_len: usize, col_len: usize, target: &mut Vec<u8>) -> Result<()> {
+        let col = first.get(row_len..col_len).ok_or_else(|| Error::internal("a column longer than its key"))?;
+        for i in 0..read::STEPS_BEFORE_SEEK {
+            if i > 0 {
+                self.pull()?;
+            }
             match &self.head {
                 Some(h) if h.in_row && h.key.get(row_len..col_len) == Some(col) => {}
                 _ => return Ok(()),
             }
         }
         target.clear();
-        target.extend_from_slice(&first.key[..col_len]);
+        target.extend_from_slice(&first[..col_len]);
         if let Some(last) = target.last_mut() {
             *last = 0x02;
         }
@@ -497,8 +530,10 @@ impl Scanner {
             }
         }
         let plain = !scan.reversed && scan.filter.is_none() && plain::is_plain(&shape, &plan);
+        let plain_fams = if plain { plain::plain_families(&shape, &plan) } else { Vec::new() };
         Ok(Scanner {
-            plain,
+            plain: plain && plain_fams.len() == plan.fams.len(),
+            plain_fams,
             plain_bufs: PlainBufs::default(),
             table,
             shape,
@@ -526,6 +561,7 @@ impl Scanner {
             view: None,
             view_owned: RowResult::default(),
             cells_hint: 1,
+            row_in_cursor: false,
         })
     }
 
@@ -649,13 +685,27 @@ impl Scanner {
                 }
             }
         }
-        let Some((b, h)) = best.and_then(|b| Some((b, cursors[b].head.as_ref()?))) else {
+        let Some(b) = best.filter(|&b| cursors.get(b).is_some_and(|c| c.head.is_some())) else {
             self.done = true;
             return Ok(false);
         };
         if self.plain {
             return self.step_plain(b, row_out, cells);
         }
+        self.step_general(b, row_out, cells)
+    }
+
+    /// [`Scanner::step`] for any other scan, the row starting at cursor `b`'s head. Out of line:
+    /// the plain step, inlined into each reading loop, keeps fewer values on its stack.
+    #[inline(never)]
+    fn step_general<O: CellSink>(&mut self, b: usize, row_out: &mut Vec<u8>, cells: &mut O) -> Result<bool> {
+        let Some(cursors) = self.cursors.as_mut() else {
+            return Ok(false);
+        };
+        let Some(h) = cursors.get(b).and_then(|c| c.head.as_ref()) else {
+            self.done = true;
+            return Ok(false);
+        };
         let (row_enc, unescaped) = (&h.key[..h.row_len], h.unescaped);
         // Copy the row key (the cursor moves on); the buffer is reused across rows.
         let last = self.last.get_or_insert_with(Vec::new);
@@ -735,18 +785,31 @@ impl Scanner {
         let Some(cursors) = self.cursors.as_mut() else {
             return Ok(false);
         };
-        let (before, rest) = cursors.split_at_mut(b);
-        let Some((cb, after)) = rest.split_first_mut() else {
+        let unescaped = if let [c] = &mut cursors[..] {
+            // One family: no other cursor to serve the row.
+            c.serve_head_row()
+        } else {
+            let (before, rest) = cursors.split_at_mut(b);
+            let Some((cb, after)) = rest.split_first_mut() else {
+                return Ok(false);
+            };
+            let unescaped = cb.serve_head_row();
+            for c in before.iter_mut().chain(after.iter_mut()) {
+                c.set_row(&cb.row);
+            }
+            unescaped
+        };
+        self.chunk_rows += 1;
+        let Some(cb) = cursors.get(b) else {
             return Ok(false);
         };
-        let unescaped = cb.serve_head_row();
-        for c in before.iter_mut().chain(after.iter_mut()) {
-            c.set_row(&cb.row);
-        }
-        self.chunk_rows += 1;
         let row_enc = cb.served_row();
-        decode_row_key(row_enc, unescaped, row_out);
-        let r = plain::process_row_plain(&self.shape, &self.plan, row_out, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs);
+        // A sink that reads no row key gets an empty one; the key stays in the cursors.
+        self.row_in_cursor = !O::READS_ROW && unescaped;
+        if !self.row_in_cursor {
+            decode_row_key(row_enc, unescaped, row_out);
+        }
+        let r = plain::process_row_plain(&self.shape, &self.plain_fams, row_out, cursors, self.chunk_now, cells, &mut self.read_bufs, &mut self.plain_bufs);
         for c in cursors.iter_mut() {
             c.finish_row(&mut self.scratch)?;
         }
@@ -844,11 +907,27 @@ impl Scanner {
     /// # Ok::<(), kabase::Error>(())
     /// ```
     pub fn next_into(&mut self, out: &mut RowResult) -> Result<bool> {
-        self.read_bufs.spare.append(&mut out.cells);
-        out.row.clear();
-        if self.fill(out)? {
+        // The row key is overwritten by the row read (`decode_row_key`), mostly at the same
+        // length; it is emptied at the end.
+        if self.filter.is_some() || !self.pending.is_empty() {
+            self.read_bufs.spare.append(&mut out.cells);
+            if self.fill(out)? {
+                return Ok(true);
+            }
+            out.row.clear();
+            out.cells.clear();
+            return Ok(false);
+        }
+        // No filter: the cells are refilled where they stand.
+        let mut sink = Refill { cells: &mut out.cells, n: 0 };
+        let r = self.next_row(&mut out.row, &mut sink);
+        sink.finish(&mut self.read_bufs.spare);
+        let r = r.inspect_err(|_| out.row.clear())?;
+        if r {
+            self.split_batch(out);
             return Ok(true);
         }
+        out.row.clear();
         out.cells.clear();
         Ok(false)
     }
@@ -892,13 +971,20 @@ impl Scanner {
         // The buffers move out and back as one pointer (`next_row` borrows the scanner).
         let mut v = self.view.take().unwrap_or_default();
         v.cells.clear();
+        self.row_in_cursor = false;
         let r = self.next_row(&mut v.row, &mut v.cells);
         let v = &mut **self.view.insert(v);
         if !r? {
             v.cells.clear();
             return Ok(None);
         }
-        Ok(Some(RowView { row: &v.row, cells: ViewRef::Slots(&v.cells) }))
+        // An unescaped row key is the cursors' row part without its terminator (see
+        // `row_in_cursor`); every cursor of a plain read serves the row.
+        let row = match self.cursors.as_deref() {
+            Some([c, ..]) if self.row_in_cursor => c.row.get(..c.row.len().saturating_sub(2)).unwrap_or_default(),
+            _ => &v.row,
+        };
+        Ok(Some(RowView { row, cells: ViewRef::Slots(&v.cells) }))
     }
 }
 
@@ -940,12 +1026,27 @@ pub(crate) struct ViewCells {
     families: Vec<(usize, usize)>,
     /// The range of the family the last cell offered belongs to.
     last_family: (usize, usize),
+    /// The index and range of the family the last cell offered by the plain read
+    /// ([`CellSink::offer_put_slice`]) belongs to (ranges in `names` hold for the whole scan).
+    plain_family: Option<(usize, (usize, usize))>,
+    /// Decoded qualifiers, kept from row to row (up to [`QUALS_KEPT`] bytes): a scan meets the
+    /// same columns row after row.
+    quals: Vec<u8>,
+    /// The range in `quals` of the qualifier of each cell (by index) of the rows before.
+    qual_at: Vec<(usize, usize)>,
 }
+
+/// How many bytes of decoded qualifiers [`ViewCells`] keeps from row to row.
+const QUALS_KEPT: usize = 4096;
 
 impl ViewCells {
     fn clear(&mut self) {
         self.bytes.clear();
         self.slots.clear();
+        if self.quals.len() > QUALS_KEPT {
+            self.quals.clear();
+            self.qual_at.clear();
+        }
     }
 
     #[inline]
@@ -957,7 +1058,8 @@ impl ViewCells {
             SlotValue::Bytes(a, b) => range((*a, *b)),
         };
         let family = self.names.get(s.family.0..s.family.1).unwrap_or_default();
-        Some(CellView { row, family, qualifier: range(s.qualifier), timestamp: s.timestamp, kind: s.kind, value })
+        let qualifier = self.quals.get(s.qualifier.0..s.qualifier.1).unwrap_or_default();
+        Some(CellView { row, family, qualifier, timestamp: s.timestamp, kind: s.kind, value })
     }
 
     /// The range of `family` in `names`, added when first met.
@@ -972,12 +1074,33 @@ impl ViewCells {
         self.new_family_range(family)
     }
 
-    /// Decode an escaped, terminated qualifier into `bytes`; its range there.
+    /// The range in `quals` of the escaped, terminated qualifier of the next cell: the one the
+    /// cell at this index had in the row before when it is the same (compared with the escaped
+    /// form byte by byte; equal and free of 0x00 bytes, that form is the qualifier itself),
+    /// else the qualifier decoded onto `quals`.
     #[inline]
     fn push_qualifier(&mut self, qualifier_enc: &[u8]) -> (usize, usize) {
-        let a = self.bytes.len();
-        codec::push_decoded(qualifier_enc, &mut self.bytes);
-        (a, self.bytes.len())
+        let i = self.slots.len();
+        let q = qualifier_enc.get(..qualifier_enc.len().saturating_sub(2)).unwrap_or_default();
+        if let Some(&(a, b)) = self.qual_at.get(i) {
+            if self.quals.get(a..b).is_some_and(|p| p.len() == q.len() && p.iter().zip(q).all(|(x, y)| x == y && *y != 0)) {
+                return (a, b);
+            }
+        }
+        self.new_qualifier(i, qualifier_enc)
+    }
+
+    /// [`ViewCells::push_qualifier`] for a qualifier not met at index `i` in the row before.
+    #[inline(never)]
+    fn new_qualifier(&mut self, i: usize, qualifier_enc: &[u8]) -> (usize, usize) {
+        let a = self.quals.len();
+        codec::push_decoded(qualifier_enc, &mut self.quals);
+        let r = (a, self.quals.len());
+        match self.qual_at.get_mut(i) {
+            Some(at) => *at = r,
+            None => self.qual_at.push(r),
+        }
+        r
     }
 
     #[inline(never)]
@@ -1027,11 +1150,23 @@ impl CellSink for ViewCells {
         Ok((true, After::Next))
     }
     const KEEPS_SLICES: bool = true;
+    /// The row key is the [`RowView`]'s, not the cells': `offer` and `offer_put_slice` never read
+    /// it.
+    const READS_ROW: bool = false;
     /// The plain scan's put: `value` is kept as it was handed over (no reference-count
     /// increment, and the cursor's head drops an empty slice instead of this one).
     #[inline]
-    fn offer_put_slice(&mut self, _row: &[u8], family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, _spare: &mut Vec<Cell>) -> Result<()> {
-        let family = self.family_range(family);
+    ///
+    /// The family's range is found by its index (`plain_family`), without comparing names.
+    fn offer_put_slice(&mut self, _row: &[u8], family_index: usize, family: &[u8], qualifier_enc: &[u8], ts: i64, value: Slice, _spare: &mut Vec<Cell>) -> Result<()> {
+        let family = match self.plain_family {
+            Some((i, r)) if i == family_index => r,
+            _ => {
+                let r = self.family_range(family);
+                self.plain_family = Some((family_index, r));
+                r
+            }
+        };
         let qualifier = self.push_qualifier(qualifier_enc);
         let value = match codec::raw_payload_offset_fast(&value)? {
             Some(off) => SlotValue::Stored(value, off),
@@ -1170,6 +1305,53 @@ impl<'a> RowView<'a> {
     }
 }
 
+/// The cells of a result [`Scanner::next_into`] refills when the scan has no filter: the
+/// previous result's cells are overwritten where they stand (each one's buffers reused, no cell
+/// moved in or out of the vector), cells beyond them are taken from `spare`, and
+/// [`Refill::finish`] moves the ones this row did not use to `spare`. (A filter judges and
+/// rewrites owned cells, so a filtered scan reads into the `Vec<Cell>` sink.)
+struct Refill<'a> {
+    cells: &'a mut Vec<Cell>,
+    /// How many of `cells` hold the row's cells.
+    n: usize,
+}
+
+impl Refill<'_> {
+    /// Leave exactly the row's cells in the vector.
+    #[inline]
+    fn finish(self, spare: &mut Vec<Cell>) {
+        if self.cells.len() > self.n {
+            spare.extend(self.cells.drain(self.n..));
+        }
+    }
+}
+
+impl CellSink for Refill<'_> {
+    #[inline]
+    fn offer(&mut self, found: Found<'_>, filter: Option<&mut (dyn Filter + '_)>, spare: &mut Vec<Cell>) -> Result<(bool, After)> {
+        if filter.is_some() {
+            return Err(Error::internal("a refilled row cannot take a filter"));
+        }
+        if self.n == self.cells.len() {
+            self.cells.push(read::take_cell(spare));
+        }
+        let cell = self.cells.get_mut(self.n).ok_or_else(|| Error::internal("a refilled row lost a cell"))?;
+        read::fill_cell(cell, &found)?;
+        self.n += 1;
+        Ok((true, After::Next))
+    }
+    fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+    fn filter_row_cells(&mut self, _filter: &mut (dyn Filter + '_)) -> Result<()> {
+        Err(Error::internal("a refilled row cannot take a filter"))
+    }
+    fn clear_into(&mut self, _spare: &mut Vec<Cell>) {
+        // The cells stay where they are, to be refilled.
+        self.n = 0;
+    }
+}
+
 /// The cells of a result the iterator hands out (and so never gets back to refill): each cell
 /// is built with its buffers allocated at their exact sizes, and the cell vector at the size of
 /// the previous row's (one allocation each, no growth). A [`CellSink`]; with a filter it reads
@@ -1275,6 +1457,63 @@ mod tests {
             assert_eq!(cells.get(b"r", 0).unwrap().value, b"v");
             assert_eq!(cells.names.len(), "cfcgccgh".len());
         }
+        // The plain read's puts name their family by index, mixed with offers by name.
+        let idx: [usize; 6] = [0, 1, 0, 2, 3, 1];
+        for round in 0..3 {
+            cells.clear();
+            for (i, (&f, &fi)) in fams.iter().zip(&idx).enumerate() {
+                if (i + round) % 3 == 0 {
+                    cells.offer(found(f, &q, &v), None, &mut Vec::new()).unwrap();
+                } else {
+                    cells.offer_put_slice(b"r", fi, f, &q, 7, Slice::from(&v[..]), &mut Vec::new()).unwrap();
+                }
+            }
+            let got: Vec<&[u8]> = (0..fams.len()).map(|i| cells.get(b"r", i).unwrap().family).collect();
+            assert_eq!(got, fams, "round {round}");
+            assert_eq!(cells.names.len(), "cfcgccgh".len());
+        }
+    }
+
+    /// A borrowed row's qualifiers are kept from row to row: a cell whose qualifier is the one
+    /// the cell at its index had in the row before reads it from there (nothing decoded), any
+    /// other is decoded (`00` after `00 FF`, whose escaped form starts alike, and any qualifier
+    /// holding a 0x00), and the buffer starts over past `QUALS_KEPT` bytes.
+    #[test]
+    fn view_cells_keep_qualifiers_from_row_to_row() {
+        let v = codec::encode_value(b"v", crate::table::schema::Compression::None);
+        let rows: Vec<Vec<Vec<u8>>> = vec![
+            vec![b"a".to_vec(), b"\x00\xff".to_vec(), b"".to_vec()],
+            vec![b"a".to_vec(), b"\x00".to_vec(), b"".to_vec()],
+            vec![b"a".to_vec(), b"\x00\xff".to_vec(), b"".to_vec(), b"b".to_vec()],
+            vec![b"b".to_vec(), b"\x00\xff".to_vec()],
+            vec![b"b".to_vec(), b"\x00\xff".to_vec()],
+        ];
+        let mut cells = ViewCells::default();
+        let mut quals_len = Vec::new();
+        for row in &rows {
+            cells.clear();
+            for q in row {
+                cells.offer(found(b"cf", &codec::row_prefix(q), &v), None, &mut Vec::new()).unwrap();
+            }
+            let got: Vec<&[u8]> = (0..row.len()).map(|i| cells.get(b"r", i).unwrap().qualifier).collect();
+            assert_eq!(got, *row);
+            quals_len.push(cells.quals.len());
+        }
+        // Decoded: the first row's three (two bytes, one empty), then `00`, then `00 FF` and `b`
+        // (a new index), then `b` at index 0 and `00 FF`, then `00 FF` once more: a qualifier
+        // holding a 0x00 is always decoded; `a`, `b` and the empty one are kept.
+        assert_eq!(quals_len, [3, 4, 7, 10, 12]);
+        // Past the bound the buffer starts over, and reads right.
+        let long = vec![b'x'; QUALS_KEPT + 1];
+        for round in 0..3 {
+            cells.clear();
+            assert!(cells.quals.len() <= QUALS_KEPT + 6, "round {round}");
+            for q in [&long[..], b"a"] {
+                cells.offer(found(b"cf", &codec::row_prefix(q), &v), None, &mut Vec::new()).unwrap();
+            }
+            assert_eq!(cells.get(b"r", 0).unwrap().qualifier, &long[..]);
+            assert_eq!(cells.get(b"r", 1).unwrap().qualifier, b"a");
+        }
     }
 
     /// The iterator's results hold buffers of their exact sizes: the row key, each cell's
@@ -1312,7 +1551,7 @@ mod tests {
     }
 
     /// A plain scan hands each put's value over from the cursor's head to the borrowed row
-    /// (`Cursor::take_head_value`, `ViewCells::offer_put_slice`): uncompressed values stay the
+    /// (`Cursor::head_in_row_mut`, `ViewCells::offer_put_slice`): uncompressed values stay the
     /// LSM's slices (short ones inline, long ones shared), compressed ones are decoded; the
     /// column skip after the hand-over still passes the older versions (it reads the head's
     /// key only); the rows are `next_into`'s, from the memtable and from a flushed table, over
@@ -1357,6 +1596,60 @@ mod tests {
                 let (a, c) = (format!("a{i}-3"), format!("c{i}-").repeat(40));
                 let want: [&[u8]; 3] = [a.as_bytes(), &[i as u8; 40], c.as_bytes()];
                 assert_eq!(values, want, "round {round}, row {i}");
+            }
+        }
+    }
+
+    /// `next_into` without a filter refills each cell where it stands (`Refill`): from one row
+    /// to the next the cell vector and every cell's buffers stay in place (the same pointers at
+    /// the same index), wider rows take cells from the spares and narrower ones hand the rest
+    /// back, rows with nothing visible are skipped, and a qualifier equal to the escaped form
+    /// of the next one (`00 FF` against `00`'s `00 FF 00 01`) is still decoded. The rows are the
+    /// iterator's.
+    #[test]
+    fn next_into_refills_cells_where_they_stand() {
+        use crate::{Delete, Engine, FamilyDescriptor, Put, TableDescriptor};
+        let e = Engine::open_in_memory().unwrap();
+        e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf")).family(FamilyDescriptor::new("cg"))).unwrap();
+        let t = e.table("t").unwrap();
+        let quals: [&[u8]; 4] = [b"\x00\xff", b"\x00", b"q", b""];
+        for i in 0..40usize {
+            let r = format!("row-{i:03}");
+            let mut p = Put::new(r.clone());
+            // Rows of three cells, with a wider or narrower one now and then.
+            let width = match i % 10 { 4 => 5, 7 => 1, _ => 3 };
+            for c in 0..width {
+                let q = if c == 0 { quals[i % 4].to_vec() } else { format!("c{c}").into_bytes() };
+                p = p.add(if c == 2 { "cg" } else { "cf" }, q, vec![b'v'; 10 + i + c]);
+            }
+            t.put(p).unwrap();
+            if i % 10 == 9 {
+                t.delete(Delete::new(r)).unwrap();
+            }
+        }
+        for batch in [0, 2] {
+            let scan = || Scan::new().caching(6).batch(batch);
+            let want = t.scan(scan()).unwrap().collect::<Result<Vec<_>>>().unwrap();
+            assert_eq!(want.len(), if batch == 0 { 36 } else { 72 });
+            let mut sc = t.scan(scan()).unwrap();
+            let mut out = RowResult::default();
+            let (mut got, mut moved) = (Vec::new(), 0);
+            let mut last: Option<(usize, *const Cell, Vec<*const u8>)> = None;
+            while sc.next_into(&mut out).unwrap() {
+                got.push(out.clone());
+                let ptrs: Vec<*const u8> = out.cells.iter().map(|c| c.row.as_ptr()).collect();
+                if let Some((n, cells, prev)) = &last {
+                    if *n == out.cells.len() && batch == 0 {
+                        assert_eq!(*cells, out.cells.as_ptr(), "row {}", got.len());
+                        moved += usize::from(prev != &ptrs);
+                    }
+                }
+                last = Some((out.cells.len(), out.cells.as_ptr(), ptrs));
+            }
+            assert_eq!(got, want, "batch {batch}");
+            assert_eq!(moved, 0, "every cell refilled where it stood");
+            if batch == 0 {
+                assert!(got.windows(2).any(|w| w[0].cells[0].qualifier == b"\x00\xff" && w[1].cells[0].qualifier == b"\x00"), "the case is met");
             }
         }
     }
