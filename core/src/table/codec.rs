@@ -684,6 +684,7 @@ pub(crate) fn zero_search_cases() -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// `copy_over` leaves exactly `src` in `dst`, from every length to every length (the
     /// two-word copy for equal lengths 8 to 16 included).
@@ -698,7 +699,6 @@ mod tests {
             }
         }
     }
-    use proptest::prelude::*;
 
     #[test]
     fn first_zero_finds_the_first_zero_byte() {
