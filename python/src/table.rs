@@ -25,8 +25,16 @@ fn filter_arg(filter: Option<Vec<u8>>) -> PyResult<Option<Vec<u8>>> {
 /// of one table mostly repeat their columns, so each name object is made once per batch and
 /// shared (bytes are immutable) instead of once per cell.
 struct ColumnNames<'py> {
-    /// Per position: the name's bytes, where its qualifier starts, and the name object.
-    names: Vec<(Vec<u8>, usize, Bound<'py, PyBytes>)>,
+    /// Per position: the name's family and qualifier (kept apart, so that a cell is checked
+    /// against them by two short compares, without slicing one buffer) and the name object.
+    names: Vec<ColumnName<'py>>,
+}
+
+/// One position's column name in [`ColumnNames`].
+struct ColumnName<'py> {
+    family: Vec<u8>,
+    qualifier: Vec<u8>,
+    name: Bound<'py, PyBytes>,
 }
 
 impl<'py> ColumnNames<'py> {
@@ -38,16 +46,23 @@ impl<'py> ColumnNames<'py> {
     /// own reference only if it keeps it).
     #[inline]
     fn get(&mut self, py: Python<'py>, i: usize, family: &[u8], qualifier: &[u8]) -> &Bound<'py, PyBytes> {
-        let same = self.names.get(i).is_some_and(|(name, at, _)| *at == family.len() + 1 && name.len() == *at + qualifier.len() && same_bytes(&name[..family.len()], family) && same_bytes(&name[*at..], qualifier));
-        if same {
-            return &self.names[i].2;
+        if let Some(n) = self.names.get(i) {
+            if same_bytes(&n.qualifier, qualifier) && same_bytes(&n.family, family) {
+                return &self.names[i].name;
+            }
         }
+        self.make(py, i, family, qualifier)
+    }
+
+    /// A new name object for position `i` (out of line: after a scan's first row, rows mostly
+    /// repeat their columns).
+    #[inline(never)]
+    fn make(&mut self, py: Python<'py>, i: usize, family: &[u8], qualifier: &[u8]) -> &Bound<'py, PyBytes> {
         let mut name = Vec::with_capacity(family.len() + 1 + qualifier.len());
         name.extend_from_slice(family);
         name.push(b':');
         name.extend_from_slice(qualifier);
-        let o = PyBytes::new(py, &name);
-        let entry = (name, family.len() + 1, o);
+        let entry = ColumnName { family: family.to_vec(), qualifier: qualifier.to_vec(), name: PyBytes::new(py, &name) };
         // Cells are visited from position 0, so `i` is at most `names.len()`.
         let at = if i < self.names.len() {
             self.names[i] = entry;
@@ -56,7 +71,7 @@ impl<'py> ColumnNames<'py> {
             self.names.push(entry);
             self.names.len() - 1
         };
-        &self.names[at].2
+        &self.names[at].name
     }
 }
 
@@ -431,7 +446,15 @@ impl PyScanner {
         // Rows are read (GIL released) and converted a chunk at a time into one reused buffer
         // whose rows are refilled in place (`RowStream::refill`): after the first chunk, reading
         // a row allocates nothing on the Rust side, only the Python objects are new.
-        crate::gc::deferred(py, n.min(SCAN_CHUNK), || {
+        // The collector is paused only for a call that reads more than one chunk. A chunk of a
+        // one-column table makes about 65 tracked objects (the rows' tuples and the list; a
+        // dict of bytes values is not tracked), far under the collector's threshold (700
+        // allocations), and rows a caller drops chunk by chunk (happybase's `scan` asks for 64
+        // at a time) take their count back when freed: so pausing and resuming it, three
+        // Python calls a chunk (11 instructions a row), bought nothing there. A chunk of wide
+        // rows may reach the threshold and run a young collection, as any code making as many
+        // objects would.
+        crate::gc::deferred(py, if n > SCAN_CHUNK { n } else { 0 }, || {
             while out.len() < n {
                 let want = (n - out.len()).min(SCAN_CHUNK);
                 let got = py.detach(|| stream.refill(rows, want)).py()?;

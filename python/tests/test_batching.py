@@ -185,6 +185,30 @@ def _fill(eng, n):
     p.close()
 
 
+@needs_tables
+def test_scan_defers_the_collector_across_chunks(table):
+    # `next_batch` pauses the collector for a call that reads more than one 64-row chunk: the
+    # 3,000 tracked objects of 1,000 timestamped rows (the row's tuple, the value's tuple, the
+    # dict) would run about four young collections while built, paused they run one after (a
+    # reading of the stats may itself allocate and run one more). One chunk is not paused; the
+    # collector is on after every call.
+    with table.batch() as b:
+        for i in range(1000):
+            b.put(b"k%04d" % i, {b"cf:a": b"1"})
+    assert gc.get_threshold()[0] <= 1000
+    for _ in range(3):
+        gc.collect()
+        before = gc.get_stats()[0]["collections"]
+        rows = table._native().scan().next_batch(1000, True, True)
+        after = gc.get_stats()[0]["collections"]
+        assert len(rows) == 1000 and rows[999][1][b"cf:a"][0] == b"1" and gc.isenabled()
+        assert after - before <= 2
+    sc = table._native().scan()
+    kept = [sc.next_batch(64, True, True) for _ in range(16)]
+    assert [r for chunk in kept for r, _ in chunk] == [b"k%04d" % i for i in range(1000)]
+    assert gc.isenabled()
+
+
 @needs_topics
 @needs_tables
 def test_gc_resumed_after_batches(eng, table):
