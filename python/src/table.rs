@@ -22,9 +22,9 @@ fn filter_arg(filter: Option<Vec<u8>>) -> PyResult<Option<Vec<u8>>> {
 }
 
 /// Column names (`family:qualifier` bytes objects) of the previous row, by cell position: rows
-/// of one table mostly repeat their columns, so each name object is made once per batch and
-/// shared (bytes are immutable) instead of once per cell.
-/// A scanner keeps its names from call to call (a scan's chunks mostly repeat the columns).
+/// of one table mostly repeat their columns, so each name object is made once and shared
+/// (bytes are immutable) instead of once per cell: per call for `rows`, per scanner for a scan
+/// (kept between its `next_batch` calls, as its chunks mostly repeat the columns).
 #[derive(Default)]
 struct ColumnNames {
     /// Per position: the name's family and qualifier (kept apart, so that a cell is checked
