@@ -22,14 +22,24 @@ fn filter_arg(filter: Option<Vec<u8>>) -> PyResult<Option<Vec<u8>>> {
 }
 
 /// Column names (`family:qualifier` bytes objects) of the previous row, by cell position: rows
-/// of one table mostly repeat their columns, so each name object is made once per batch and
-/// shared (bytes are immutable) instead of once per cell.
-struct ColumnNames<'py> {
-    /// Per position: the name's bytes, where its qualifier starts, and the name object.
-    names: Vec<(Vec<u8>, usize, Bound<'py, PyBytes>)>,
+/// of one table mostly repeat their columns, so each name object is made once and shared
+/// (bytes are immutable) instead of once per cell: per call for `rows`, per scanner for a scan
+/// (kept between its `next_batch` calls, as its chunks mostly repeat the columns).
+#[derive(Default)]
+struct ColumnNames {
+    /// Per position: the name's family and qualifier (kept apart, so that a cell is checked
+    /// against them by two short compares, without slicing one buffer) and the name object.
+    names: Vec<ColumnName>,
 }
 
-impl<'py> ColumnNames<'py> {
+/// One position's column name in [`ColumnNames`].
+struct ColumnName {
+    family: Vec<u8>,
+    qualifier: Vec<u8>,
+    name: Py<PyBytes>,
+}
+
+impl ColumnNames {
     fn new() -> Self {
         ColumnNames { names: Vec::new() }
     }
@@ -37,17 +47,24 @@ impl<'py> ColumnNames<'py> {
     /// The name of the `i`-th cell of a row, `family:qualifier` (borrowed: the caller takes its
     /// own reference only if it keeps it).
     #[inline]
-    fn get(&mut self, py: Python<'py>, i: usize, family: &[u8], qualifier: &[u8]) -> &Bound<'py, PyBytes> {
-        let same = self.names.get(i).is_some_and(|(name, at, _)| *at == family.len() + 1 && name.len() == *at + qualifier.len() && same_bytes(&name[..family.len()], family) && same_bytes(&name[*at..], qualifier));
-        if same {
-            return &self.names[i].2;
+    fn get<'py>(&mut self, py: Python<'py>, i: usize, family: &[u8], qualifier: &[u8]) -> &Bound<'py, PyBytes> {
+        if let Some(n) = self.names.get(i) {
+            if same_bytes(&n.qualifier, qualifier) && same_bytes(&n.family, family) {
+                return self.names[i].name.bind(py);
+            }
         }
+        self.make(py, i, family, qualifier)
+    }
+
+    /// A new name object for position `i` (out of line: after a scan's first row, rows mostly
+    /// repeat their columns).
+    #[inline(never)]
+    fn make<'py>(&mut self, py: Python<'py>, i: usize, family: &[u8], qualifier: &[u8]) -> &Bound<'py, PyBytes> {
         let mut name = Vec::with_capacity(family.len() + 1 + qualifier.len());
         name.extend_from_slice(family);
         name.push(b':');
         name.extend_from_slice(qualifier);
-        let o = PyBytes::new(py, &name);
-        let entry = (name, family.len() + 1, o);
+        let entry = ColumnName { family: family.to_vec(), qualifier: qualifier.to_vec(), name: PyBytes::new(py, &name).unbind() };
         // Cells are visited from position 0, so `i` is at most `names.len()`.
         let at = if i < self.names.len() {
             self.names[i] = entry;
@@ -56,7 +73,7 @@ impl<'py> ColumnNames<'py> {
             self.names.push(entry);
             self.names.len() - 1
         };
-        &self.names[at].2
+        self.names[at].name.bind(py)
     }
 }
 
@@ -96,7 +113,7 @@ fn dict_set(py: Python<'_>, d: &Bound<'_, PyDict>, k: &Bound<'_, PyAny>, v: &Bou
 }
 
 /// One row as `(row, [(column, value, ts)])`.
-fn row_to_tuple<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row) -> PyResult<Bound<'py, PyAny>> {
+fn row_to_tuple<'py>(py: Python<'py>, names: &mut ColumnNames, r: &Row) -> PyResult<Bound<'py, PyAny>> {
     let mut cells = Vec::with_capacity(r.cells.len());
     for (i, c) in r.cells.iter().enumerate() {
         let t = PyTuple::new(
@@ -114,7 +131,7 @@ fn row_to_tuple<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row) -> 
 
 /// One row as `(row, {column: value})` (or `{column: (value, ts)}` with `include_timestamp`),
 /// keeping the newest version of each column, the way happybase returns rows.
-fn row_to_dict<'py>(py: Python<'py>, names: &mut ColumnNames<'py>, r: &Row, include_timestamp: bool) -> PyResult<Bound<'py, PyAny>> {
+fn row_to_dict<'py>(py: Python<'py>, names: &mut ColumnNames, r: &Row, include_timestamp: bool) -> PyResult<Bound<'py, PyAny>> {
     let d = PyDict::new(py);
     let mut last: Option<&kabase_sdk::Cell> = None;
     let mut i = 0;
@@ -364,7 +381,7 @@ impl PyTable {
         let stream = py.detach(move || t.scanner_with(&range, &read)).py()?;
         let inner = Arc::new(ScanSlot(stream));
         self.shared.register(Arc::downgrade(&inner) as std::sync::Weak<dyn Release>);
-        Ok(PyScanner { inner, rows: Mutex::new(Vec::new()) })
+        Ok(PyScanner { inner, rows: Mutex::new(ScanBufs::default()) })
     }
 
     /// Add `amount` to an 8-byte big-endian counter; returns the new value.
@@ -395,11 +412,18 @@ impl PyTable {
 #[pyclass(module = "kabase._native", name = "Scanner", frozen)]
 pub struct PyScanner {
     inner: Arc<ScanSlot>,
-    /// The rows `next_batch` refills in place, kept between calls so that a scan read in many
-    /// small batches allocates its row buffers once (taken with `try_lock`: a call that finds
-    /// it in use by another thread's call uses a buffer of its own, never waits while holding
-    /// the GIL).
-    rows: Mutex<Vec<Row>>,
+    /// The rows `next_batch` refills in place and the column names it made, kept between calls
+    /// so that a scan read in many small batches allocates its row buffers and its names once
+    /// (taken with `try_lock`: a call that finds them in use by another thread's call uses
+    /// buffers of its own, never waits while holding the GIL).
+    rows: Mutex<ScanBufs>,
+}
+
+/// What a [`PyScanner`] keeps between `next_batch` calls.
+#[derive(Default)]
+struct ScanBufs {
+    rows: Vec<Row>,
+    names: ColumnNames,
 }
 
 /// A scanner's rows: ended by `close()` (later batches are empty) or, with `Closed`, by closing
@@ -421,17 +445,24 @@ impl PyScanner {
         let n = n.max(1);
         let stream = &self.inner.0;
         let mut kept = self.rows.try_lock();
-        let mut own = Vec::new();
-        let rows: &mut Vec<Row> = match kept.as_mut() {
-            Some(kept) => kept,
+        let mut own = ScanBufs::default();
+        let ScanBufs { rows, names } = match kept.as_mut() {
+            Some(kept) => &mut **kept,
             None => &mut own,
         };
         let mut out: Vec<Bound<'py, PyAny>> = Vec::new();
-        let mut names = ColumnNames::new();
         // Rows are read (GIL released) and converted a chunk at a time into one reused buffer
         // whose rows are refilled in place (`RowStream::refill`): after the first chunk, reading
         // a row allocates nothing on the Rust side, only the Python objects are new.
-        crate::gc::deferred(py, n.min(SCAN_CHUNK), || {
+        // The collector is paused only for a call that reads more than one chunk. A chunk of a
+        // one-column table makes about 65 tracked objects (the rows' tuples and the list; a
+        // dict of bytes values is not tracked), far under the collector's threshold (700
+        // allocations), and rows a caller drops chunk by chunk (happybase's `scan` asks for 64
+        // at a time) take their count back when freed: so pausing and resuming it, three
+        // Python calls a chunk (11 instructions a row), bought nothing there. A chunk of wide
+        // rows may reach the threshold and run a young collection, as any code making as many
+        // objects would.
+        crate::gc::deferred(py, if n > SCAN_CHUNK { n } else { 0 }, || {
             while out.len() < n {
                 let want = (n - out.len()).min(SCAN_CHUNK);
                 let got = py.detach(|| stream.refill(rows, want)).py()?;
@@ -439,7 +470,7 @@ impl PyScanner {
                     out.reserve(if got < want { got } else { n });
                 }
                 for r in rows.iter() {
-                    out.push(if as_dict { row_to_dict(py, &mut names, r, include_timestamp)? } else { row_to_tuple(py, &mut names, r)? });
+                    out.push(if as_dict { row_to_dict(py, names, r, include_timestamp)? } else { row_to_tuple(py, names, r)? });
                 }
                 if got < want {
                     break;
@@ -452,8 +483,8 @@ impl PyScanner {
     /// Release the scanner early.
     fn close(&self) {
         self.inner.0.end();
-        if let Some(mut rows) = self.rows.try_lock() {
-            *rows = Vec::new();
+        if let Some(mut bufs) = self.rows.try_lock() {
+            *bufs = ScanBufs::default();
         }
     }
 }

@@ -126,6 +126,35 @@ def test_scan_rows_with_varying_columns(table):
 
 
 @needs_tables
+def test_scan_names_kept_across_calls(table):
+    # A scanner keeps its column-name objects from call to call: the same column in two calls
+    # is one bytes object, and a column that changes at a position between calls gets its own.
+    with table.batch() as b:
+        b.put(b"a", {b"cf:x": b"1"})
+        b.put(b"b", {b"cf:x": b"2"})
+        b.put(b"c", {b"cf:y": b"3"})
+        b.put(b"d", {b"cf:xy": b"4", b"cg:x": b"5"})
+        b.put(b"e", {b"cf:x": b"6"})
+    sc = table._native().scan()
+    (r1,) = sc.next_batch(1, True)
+    (r2,) = sc.next_batch(1, True)
+    (k1,), (k2,) = r1[1], r2[1]
+    assert k1 == k2 == b"cf:x" and k1 is k2
+    rest = sc.next_batch(10, True)
+    assert rest == [(b"c", {b"cf:y": b"3"}), (b"d", {b"cf:xy": b"4", b"cg:x": b"5"}), (b"e", {b"cf:x": b"6"})]
+    sc = table._native().scan()
+    got = [sc.next_batch(1)[0] for _ in range(5)]
+    assert [(r, [(c, v) for c, v, _ in cells]) for r, cells in got] == [
+        (b"a", [(b"cf:x", b"1")]),
+        (b"b", [(b"cf:x", b"2")]),
+        (b"c", [(b"cf:y", b"3")]),
+        (b"d", [(b"cf:xy", b"4"), (b"cg:x", b"5")]),
+        (b"e", [(b"cf:x", b"6")]),
+    ]
+    assert sc.next_batch(1) == []
+
+
+@needs_tables
 def test_scan_batches_across_native_chunks(table):
     # `next_batch` reads and converts rows a chunk (64) at a time into one buffer: batch sizes
     # around and across chunk boundaries must give every row once, in order, then [] for good.
@@ -183,6 +212,30 @@ def _fill(eng, n):
     p.send_batch("g", [b"v%d" % i for i in range(n)])
     p.flush()
     p.close()
+
+
+@needs_tables
+def test_scan_defers_the_collector_across_chunks(table):
+    # `next_batch` pauses the collector for a call that reads more than one 64-row chunk: the
+    # 3,000 tracked objects of 1,000 timestamped rows (the row's tuple, the value's tuple, the
+    # dict) would run about four young collections while built, paused they run one after (a
+    # reading of the stats may itself allocate and run one more). One chunk is not paused; the
+    # collector is on after every call.
+    with table.batch() as b:
+        for i in range(1000):
+            b.put(b"k%04d" % i, {b"cf:a": b"1"})
+    assert gc.get_threshold()[0] <= 1000
+    for _ in range(3):
+        gc.collect()
+        before = gc.get_stats()[0]["collections"]
+        rows = table._native().scan().next_batch(1000, True, True)
+        after = gc.get_stats()[0]["collections"]
+        assert len(rows) == 1000 and rows[999][1][b"cf:a"][0] == b"1" and gc.isenabled()
+        assert after - before <= 2
+    sc = table._native().scan()
+    kept = [sc.next_batch(64, True, True) for _ in range(16)]
+    assert [r for chunk in kept for r, _ in chunk] == [b"k%04d" % i for i in range(1000)]
+    assert gc.isenabled()
 
 
 @needs_topics

@@ -191,17 +191,20 @@ class Table(object):
 
     @staticmethod
     def _scan_rows(scanner: Any, batch_size: int, include_timestamp: bool, ordered: bool) -> Generator[Tuple[bytes, Dict[bytes, Any]], None, None]:
+        n = min(batch_size, _NATIVE_ROWS)
+        next_batch = scanner.next_batch
         try:
-            while True:
-                if ordered:
-                    chunk = scanner.next_batch(min(batch_size, _NATIVE_ROWS))
+            if ordered:
+                while True:
+                    chunk = next_batch(n)
                     if not chunk:
                         return
                     for r, cells in chunk:
                         yield r, make_row(cells, include_timestamp, ordered)
-                else:
-                    # Row dicts are built natively, a batch at a time.
-                    chunk = scanner.next_batch(min(batch_size, _NATIVE_ROWS), True, include_timestamp)
+            else:
+                # Row dicts are built natively, a batch at a time.
+                while True:
+                    chunk = next_batch(n, True, include_timestamp)
                     if not chunk:
                         return
                     yield from chunk
