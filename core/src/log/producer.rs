@@ -1142,11 +1142,14 @@ fn append_record(b: &mut OpenBatch, timestamp: i64, record: &ProducerRecordRef<'
 }
 
 fn seal(a: &mut Accum, key: OpenKey) {
-    if let Some(b) = a.open.remove(&key) {
+    if let Some(mut b) = a.open.remove(&key) {
         if b.builder.records() == 0 {
             a.pool.release(b.reserved, None);
             return;
         }
+        // The last records' checksum and the factor joining it to the header's, here (most
+        // often on the thread that appended them) rather than on the thread writing the batch.
+        b.builder.fold_crc();
         a.sealed += 1;
         a.ready_bytes += b.bytes;
         a.ready.push_back(Sealed {
