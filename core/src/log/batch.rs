@@ -659,14 +659,22 @@ impl BatchBuilder {
     /// appended the records (their bytes still in its cache), leaving less to the thread that
     /// writes the batch. Records pushed afterwards are still counted (`finish` checksums them
     /// and recomputes the factor). No effect on a builder that is not checksumming.
-    pub fn fold_crc(&mut self) {
+    ///
+    /// `last` is the caller's `(length, factor)` of the previous fold: reused when this batch's
+    /// records have the same length (batches of equal records often do), else replaced.
+    pub fn fold_crc(&mut self, last: &mut Option<(usize, u32)>) {
         if let Some((crc, upto)) = &mut self.running_crc {
             if *upto < self.buf.len() {
                 *crc = super::crc::crc32c_append(*crc, &self.buf[*upto..]);
                 *upto = self.buf.len();
             }
             let len = self.buf.len() - HEADER_SIZE;
-            self.shift = Some((len, super::crc::shift_for(len)));
+            let shift = match *last {
+                Some((l, shift)) if l == len => shift,
+                _ => super::crc::shift_for(len),
+            };
+            *last = Some((len, shift));
+            self.shift = Some((len, shift));
         }
     }
     /// Records so far.
@@ -1311,21 +1319,32 @@ mod tests {
             for c in [Compression::None, Compression::Lz4] {
                 let spec = BatchSpec { compression: c, producer_id: 4, producer_epoch: 1, base_sequence: 77, ..BatchSpec::default() };
                 let want = encode_batch(&spec, &recs).unwrap();
-                // fold after the first `k` records (0 = while empty), then push the rest
-                for folds_at in [vec![n], vec![0, n], vec![n / 2], vec![n, n]] {
+                // fold after the first `k` records (0 = while empty), then push the rest; the
+                // factor cache starts empty, holds another length's factor, or this length's
+                let plain = BatchSpec { compression: Compression::None, producer_id: 4, producer_epoch: 1, base_sequence: 77, ..BatchSpec::default() };
+                let len = encode_batch(&plain, &recs).unwrap().len() - HEADER_SIZE;
+                let other = Some((len + 1, crate::log::crc::shift_for(len + 1)));
+                let same = Some((len, crate::log::crc::shift_for(len)));
+                for (folds_at, cache) in [(vec![n], None), (vec![n], other), (vec![n], same), (vec![0, n], other), (vec![n / 2], same), (vec![n, n], None)] {
                     for checksumming in [true, false] {
+                        let mut last = cache;
                         let mut b = if checksumming { BatchBuilder::checksumming(Vec::new(), 64) } else { BatchBuilder::with_capacity(64) };
                         for (i, r) in recs.iter().enumerate() {
                             for _ in folds_at.iter().filter(|&&k| k == i) {
-                                b.fold_crc();
+                                b.fold_crc(&mut last);
                             }
                             b.push(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
                         }
                         for _ in folds_at.iter().filter(|&&k| k == n) {
-                            b.fold_crc();
+                            b.fold_crc(&mut last);
+                        }
+                        if checksumming && folds_at.contains(&n) {
+                            assert_eq!(last, same, "the cache holds the folded length's factor");
+                        } else if !checksumming {
+                            assert_eq!(last, cache, "a builder that does not checksum leaves the cache alone");
                         }
                         let built = b.finish(&spec).unwrap();
-                        assert_eq!(built, want, "{n} records of {size} bytes, {c:?}, folded at {folds_at:?}, checksumming {checksumming}");
+                        assert_eq!(built, want, "{n} records of {size} bytes, {c:?}, folded at {folds_at:?} with {cache:?}, checksumming {checksumming}");
                         validate(&built).unwrap();
                     }
                 }
