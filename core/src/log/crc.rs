@@ -65,7 +65,8 @@ pub fn combine(crc_a: u32, crc_b: u32, len_b: usize) -> u32 {
 }
 
 /// The factor [`combine_shifted`] takes for a second part of `len_b` bytes: the costly half of
-/// [`combine`] (a few hundred shifts and XORs), computable before the first part is known.
+/// [`combine`] (about 5,000 instructions for a 64 KiB part), computable before the first part
+/// is known.
 pub fn shift_for(len_b: usize) -> u32 {
     x8nmodp(len_b as u64)
 }
