@@ -603,6 +603,9 @@ pub struct BatchBuilder {
     max_timestamp: i64,
     /// `(CRC-32C of buf[HEADER_SIZE..upto], upto)` when checksumming as records arrive.
     running_crc: Option<(u32, usize)>,
+    /// `(records' length, crc::shift_for(it))` from [`BatchBuilder::fold_crc`]; used by
+    /// `finish` only while the length still matches.
+    shift: Option<(usize, u32)>,
 }
 
 /// Bytes of new records a checksumming [`BatchBuilder`] lets accumulate before it folds them
@@ -622,7 +625,7 @@ impl BatchBuilder {
         buf.clear();
         buf.reserve(HEADER_SIZE + capacity);
         buf.resize(HEADER_SIZE, 0);
-        BatchBuilder { buf, count: 0, base_timestamp: -1, max_timestamp: -1, running_crc: None }
+        BatchBuilder { buf, count: 0, base_timestamp: -1, max_timestamp: -1, running_crc: None, shift: None }
     }
     /// [`BatchBuilder::with_buffer`] that checksums records as they are appended (for batches
     /// that will be sealed uncompressed; a compressed seal still works, checksumming again).
@@ -650,6 +653,30 @@ impl BatchBuilder {
         }
         delta
     }
+    /// Checksum the records not yet folded into a checksumming builder's running CRC and
+    /// prepare the factor that joins it to the header's CRC, so that `finish` only checksums
+    /// the 40 header bytes. The producer calls it when it seals a batch, on the thread that
+    /// appended the records (their bytes still in its cache), leaving less to the thread that
+    /// writes the batch. Records pushed afterwards are still counted (`finish` checksums them
+    /// and recomputes the factor). No effect on a builder that is not checksumming.
+    ///
+    /// `last` is the caller's `(length, factor)` of the previous fold: reused when this batch's
+    /// records have the same length (batches of equal records often do), else replaced.
+    pub fn fold_crc(&mut self, last: &mut Option<(usize, u32)>) {
+        if let Some((crc, upto)) = &mut self.running_crc {
+            if *upto < self.buf.len() {
+                *crc = super::crc::crc32c_append(*crc, &self.buf[*upto..]);
+                *upto = self.buf.len();
+            }
+            let len = self.buf.len() - HEADER_SIZE;
+            let shift = match *last {
+                Some((l, shift)) if l == len => shift,
+                _ => super::crc::shift_for(len),
+            };
+            *last = Some((len, shift));
+            self.shift = Some((len, shift));
+        }
+    }
     /// Records so far.
     pub fn records(&self) -> i32 {
         self.count
@@ -674,7 +701,10 @@ impl BatchBuilder {
                 let total = buf.len();
                 write_header(&mut buf, spec, &v, total)?;
                 let header_crc = super::crc::crc32c(&buf[ATTRIBUTES_OFFSET..HEADER_SIZE]);
-                let crc = super::crc::combine(header_crc, records_crc, total - HEADER_SIZE);
+                let crc = match self.shift {
+                    Some((len, shift)) if len == total - HEADER_SIZE => super::crc::combine_shifted(header_crc, records_crc, shift),
+                    _ => super::crc::combine(header_crc, records_crc, total - HEADER_SIZE),
+                };
                 buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
                 Ok(buf)
             }
@@ -1266,6 +1296,58 @@ mod tests {
                 let built = b.finish(&spec).unwrap();
                 assert_eq!(built, encode_batch(&spec, &recs).unwrap(), "{n} records of {size} bytes, {c:?}");
                 validate(&built).unwrap();
+            }
+        }
+    }
+
+    /// `fold_crc` (the producer's seal) leaves the batch's bytes as `encode_batch` writes them:
+    /// folded after the last record, folded and then given more records (the prepared factor
+    /// no longer fits and is not used), folded twice, folded while empty, and on a builder that
+    /// does not checksum; uncompressed and compressed.
+    #[test]
+    fn a_folded_checksum_gives_the_same_batch_however_records_follow_it() {
+        for (n, size) in [(1usize, 0usize), (3, 1000), (64, 1024), (9, CRC_RUN + 1), (2, 70_000)] {
+            let recs: Vec<RecordInput> = (0..n)
+                .map(|i| RecordInput {
+                    offset_delta: i as i32,
+                    timestamp: 1_700_000_000_000 + (i as i64 % 5) * 7,
+                    key: if i % 2 == 0 { None } else { Some(format!("k{i}").into_bytes()) },
+                    value: Some((0..size).map(|j| (i * 17 + j * 3) as u8).collect()),
+                    headers: Vec::new(),
+                })
+                .collect();
+            for c in [Compression::None, Compression::Lz4] {
+                let spec = BatchSpec { compression: c, producer_id: 4, producer_epoch: 1, base_sequence: 77, ..BatchSpec::default() };
+                let want = encode_batch(&spec, &recs).unwrap();
+                // fold after the first `k` records (0 = while empty), then push the rest; the
+                // factor cache starts empty, holds another length's factor, or this length's
+                let plain = BatchSpec { compression: Compression::None, producer_id: 4, producer_epoch: 1, base_sequence: 77, ..BatchSpec::default() };
+                let len = encode_batch(&plain, &recs).unwrap().len() - HEADER_SIZE;
+                let other = Some((len + 1, crate::log::crc::shift_for(len + 1)));
+                let same = Some((len, crate::log::crc::shift_for(len)));
+                for (folds_at, cache) in [(vec![n], None), (vec![n], other), (vec![n], same), (vec![0, n], other), (vec![n / 2], same), (vec![n, n], None)] {
+                    for checksumming in [true, false] {
+                        let mut last = cache;
+                        let mut b = if checksumming { BatchBuilder::checksumming(Vec::new(), 64) } else { BatchBuilder::with_capacity(64) };
+                        for (i, r) in recs.iter().enumerate() {
+                            for _ in folds_at.iter().filter(|&&k| k == i) {
+                                b.fold_crc(&mut last);
+                            }
+                            b.push(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
+                        }
+                        for _ in folds_at.iter().filter(|&&k| k == n) {
+                            b.fold_crc(&mut last);
+                        }
+                        if checksumming && folds_at.contains(&n) {
+                            assert_eq!(last, same, "the cache holds the folded length's factor");
+                        } else if !checksumming {
+                            assert_eq!(last, cache, "a builder that does not checksum leaves the cache alone");
+                        }
+                        let built = b.finish(&spec).unwrap();
+                        assert_eq!(built, want, "{n} records of {size} bytes, {c:?}, folded at {folds_at:?} with {cache:?}, checksumming {checksumming}");
+                        validate(&built).unwrap();
+                    }
+                }
             }
         }
     }

@@ -64,6 +64,18 @@ pub fn combine(crc_a: u32, crc_b: u32, len_b: usize) -> u32 {
     multmodp(x8nmodp(len_b as u64), crc_a) ^ crc_b
 }
 
+/// The factor [`combine_shifted`] takes for a second part of `len_b` bytes: the costly half of
+/// [`combine`] (about 5,000 instructions for a 64 KiB part), computable before the first part
+/// is known.
+pub fn shift_for(len_b: usize) -> u32 {
+    x8nmodp(len_b as u64)
+}
+
+/// [`combine`] with the factor [`shift_for`] gave for the second part's length.
+pub fn combine_shifted(crc_a: u32, crc_b: u32, shift: u32) -> u32 {
+    multmodp(shift, crc_a) ^ crc_b
+}
+
 /// `crc32c::crc32c_append`: the CRC-32C of `A ‖ data` from `crc = crc32c(A)`, computed by the
 /// `crc-fast` crate (`CRC-32/ISCSI`, which is CRC-32C), which picks at run time the widest
 /// carry-less multiplication the CPU has (VPCLMULQDQ on 512-bit registers, PCLMULQDQ, NEON
@@ -145,6 +157,10 @@ mod tests {
         let ab = combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len());
         assert_eq!(combine(ab, crc32c::crc32c(c), c.len()), crc32c::crc32c(&data));
         // a flipped bit anywhere changes the result
+        for &len in &[0usize, 1, 40, 4096, 64_067, 299_960] {
+            let (a, b) = data.split_at(data.len() - len);
+            assert_eq!(combine_shifted(crc32c::crc32c(a), crc32c::crc32c(b), shift_for(len)), crc32c::crc32c(&data), "second part {len}");
+        }
         let mut bad = data[..5040].to_vec();
         bad[4000] ^= 0x10;
         assert_ne!(combine(crc32c::crc32c(&bad[..40]), crc32c::crc32c(&bad[40..]), 5000), crc32c::crc32c(&data[..5040]));

@@ -519,6 +519,9 @@ struct Accum {
     sender_wakes_at: Option<Instant>,
     /// Rounds written by a `send` itself rather than the sender thread.
     inline_rounds: u64,
+    /// The CRC combine factor of the last sealed batch's records length (full batches of
+    /// records of one size have one length), for `BatchBuilder::fold_crc`.
+    crc_shift: Option<(usize, u32)>,
 }
 
 /// What only the thread writing batches touches: held while a round is written.
@@ -1142,11 +1145,14 @@ fn append_record(b: &mut OpenBatch, timestamp: i64, record: &ProducerRecordRef<'
 }
 
 fn seal(a: &mut Accum, key: OpenKey) {
-    if let Some(b) = a.open.remove(&key) {
+    if let Some(mut b) = a.open.remove(&key) {
         if b.builder.records() == 0 {
             a.pool.release(b.reserved, None);
             return;
         }
+        // The last records' checksum and the factor joining it to the header's, here (most
+        // often on the thread that appended them) rather than on the thread writing the batch.
+        b.builder.fold_crc(&mut a.crc_shift);
         a.sealed += 1;
         a.ready_bytes += b.bytes;
         a.ready.push_back(Sealed {
