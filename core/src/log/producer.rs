@@ -1659,6 +1659,17 @@ mod tests {
         }
     }
 
+    /// The futures were acknowledged at offsets 0, 1, ... in order; on the inline path the
+    /// filling `send` had already written them all when it returned.
+    fn assert_written_in_order(fs: &[SendFuture], inline: bool) {
+        for (i, f) in fs.iter().enumerate() {
+            if inline {
+                assert!(f.is_done(), "the filling send wrote every queued batch");
+            }
+            assert_eq!(f.get_timeout(Duration::from_secs(10)).unwrap().offset, i as i64);
+        }
+    }
+
     #[test]
     fn enough_queued_batches_are_written_at_once() {
         for inline in [true, false] {
@@ -1672,12 +1683,7 @@ mod tests {
             assert!(fs.iter().all(|f| !f.is_done()), "inline {inline}: {} sealed batches wait", WRITE_BATCHES - 1);
             // the next send seals one more: all of them go in one write
             fs.push(p.send(ProducerRecord::new("n", vec![9u8; 600])).unwrap());
-            for (i, f) in fs[..WRITE_BATCHES].iter().enumerate() {
-                if inline {
-                    assert!(f.is_done(), "the filling send wrote every queued batch");
-                }
-                assert_eq!(f.get_timeout(Duration::from_secs(10)).unwrap().offset, i as i64);
-            }
+            assert_written_in_order(&fs[..WRITE_BATCHES], inline);
             assert!(!fs[WRITE_BATCHES].is_done());
             assert_eq!(p.inner.accum.lock().inline_rounds, u64::from(inline));
             p.close().unwrap();
@@ -1691,12 +1697,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(100));
             assert!(fs.iter().all(|f| !f.is_done()), "inline {inline}: {} batches, under WRITE_BYTES, wait", n - 1);
             fs.push(p.send(ProducerRecord::new("m", vec![0u8; big])).unwrap());
-            for (i, f) in fs.iter().enumerate() {
-                if inline {
-                    assert!(f.is_done(), "the filling send wrote every queued batch");
-                }
-                assert_eq!(f.get_timeout(Duration::from_secs(10)).unwrap().offset, i as i64);
-            }
+            assert_written_in_order(&fs, inline);
             p.close().unwrap();
         }
     }
