@@ -135,7 +135,6 @@ pub(crate) struct LogState {
     unflushed_messages: i64,
     first_unflushed_ms: Option<i64>,
     closed: bool,
-    epoch_written: bool,
 }
 
 /// A batch that passed [`PartitionLog::check_batch`].
@@ -197,13 +196,16 @@ fn io(ctx: impl std::fmt::Display, e: std::io::Error) -> Error {
     Error::io(ctx, e)
 }
 
-/// Write the leader-epoch-checkpoint file (Kafka's text format, version 0).
-fn write_epoch_checkpoint(dir: &Path, start: Option<i64>) -> Result<()> {
-    let text = match start {
-        Some(s) => format!("0\n1\n0 {s}\n"),
-        None => "0\n0\n".to_string(),
-    };
-    crate::util::write_atomic(&dir.join("leader-epoch-checkpoint"), text.as_bytes())
+/// Write the leader-epoch-checkpoint file (Kafka's text format, version 0): leader epoch 0,
+/// the only one a single engine has, starting at `start`.
+fn write_epoch_checkpoint(dir: &Path, start: i64) -> Result<()> {
+    crate::util::write_atomic(&dir.join("leader-epoch-checkpoint"), format!("0\n1\n0 {start}\n").as_bytes())
+}
+
+/// Whether a leader-epoch-checkpoint's text lists at least one epoch (its second line is the
+/// entry count).
+fn epoch_checkpoint_has_entry(text: &str) -> bool {
+    text.lines().nth(1).and_then(|n| n.trim().parse::<u32>().ok()).is_some_and(|n| n > 0)
 }
 
 impl PartitionLog {
@@ -360,10 +362,17 @@ impl PartitionLog {
         }
         let first_base = segments.keys().next().copied().unwrap_or(0);
         let log_start = log_start_checkpoint.max(first_base).min(leo);
+        // Epoch 0 gets its start offset here, as Kafka's `Partition.makeLeader` assigns a new
+        // leader epoch the log end offset when the partition gets its leader, so no append
+        // writes (and fsyncs) the file under the partition lock. A checkpoint without an entry
+        // (a crash before it was written, or an older kabase, which wrote it on the first
+        // append) gets one: the log start of a non-empty log, else the offset the first
+        // append will take.
         let epoch_path = dir.join("leader-epoch-checkpoint");
         let nonempty = segments.values().any(|s| s.size() > 0);
-        if !epoch_path.exists() || created {
-            write_epoch_checkpoint(&dir, if nonempty { Some(log_start) } else { None })?;
+        let has_entry = !created && std::fs::read_to_string(&epoch_path).is_ok_and(|t| epoch_checkpoint_has_entry(&t));
+        if !has_entry {
+            write_epoch_checkpoint(&dir, if nonempty { log_start } else { leo })?;
         }
         let durable = leo;
         Ok(PartitionLog {
@@ -380,7 +389,6 @@ impl PartitionLog {
                 unflushed_messages: 0,
                 first_unflushed_ms: None,
                 closed: false,
-                epoch_written: nonempty,
             }),
             config: RwLock::new(config),
             clean_lock: Mutex::new(()),
@@ -592,12 +600,6 @@ impl PartitionLog {
             if let Err(e) = self.roll(st) {
                 return Err((e, bytes, true));
             }
-        }
-        if !st.epoch_written {
-            if let Err(e) = write_epoch_checkpoint(&self.dir, Some(base)) {
-                return Err((e, bytes, true));
-            }
-            st.epoch_written = true;
         }
         if h.has_producer_id() && !run.saved.iter().any(|s| s.producer_id() == h.producer_id) {
             run.saved.push(st.producers.save(h.producer_id));

@@ -53,6 +53,55 @@ fn topic_names_follow_kafka_rules() {
     assert_eq!(e.create_topic(NewTopic::new("z", 1).config("retention.ms", "x")).unwrap_err().code(), ErrorCode::InvalidConfig);
 }
 
+/// The leader-epoch checkpoint gets epoch 0's entry when the partition is created, as Kafka's
+/// leader election assigns it, so no append rewrites (and fsyncs) it under the partition lock;
+/// a checkpoint without an entry (a crash, or an older kabase that wrote it on the first
+/// append) gets one when the partition opens, and one with an entry is left alone.
+#[test]
+fn the_leader_epoch_checkpoint_is_written_when_a_partition_opens_not_on_append() {
+    use std::os::unix::fs::MetadataExt;
+    let d = tempfile::tempdir().unwrap();
+    let cp = d.path().join("log/t-0/leader-epoch-checkpoint");
+    let read = || std::fs::read_to_string(&cp).unwrap();
+    let inode = || std::fs::metadata(&cp).unwrap().ino();
+    {
+        let e = engine(d.path());
+        e.create_topic(NewTopic::new("t", 1)).unwrap();
+        assert_eq!(read(), "0\n1\n0 0\n");
+        let before = inode();
+        let p = e.producer(fast()).unwrap();
+        for i in 0..3 {
+            p.send(ProducerRecord::new("t", format!("v{i}")).partition(0)).unwrap().get().unwrap();
+        }
+        assert_eq!((read(), inode()), ("0\n1\n0 0\n".to_string(), before), "an append rewrote the checkpoint");
+        p.close().unwrap();
+        e.close().unwrap();
+    }
+    // An entry already there is kept as it is.
+    let before = inode();
+    engine(d.path()).close().unwrap();
+    assert_eq!(inode(), before);
+    // A non-empty log whose checkpoint lists no epoch gets its log start.
+    {
+        let e = engine(d.path());
+        e.delete_records(&TopicPartition::new("t", 0), 2).unwrap();
+        e.close().unwrap();
+    }
+    std::fs::write(&cp, "0\n0\n").unwrap();
+    engine(d.path()).close().unwrap();
+    assert_eq!(read(), "0\n1\n0 2\n");
+    // An empty log's, as an older kabase left it at creation, gets offset 0.
+    {
+        let e = engine(d.path());
+        e.create_topic(NewTopic::new("u", 1)).unwrap();
+        e.close().unwrap();
+    }
+    let cu = d.path().join("log/u-0/leader-epoch-checkpoint");
+    std::fs::write(&cu, "0\n0\n").unwrap();
+    engine(d.path()).close().unwrap();
+    assert_eq!(std::fs::read_to_string(&cu).unwrap(), "0\n1\n0 0\n");
+}
+
 #[test]
 fn admin_create_describe_alter_delete_persist() {
     let d = tempfile::tempdir().unwrap();
