@@ -4,6 +4,9 @@
 //! sequential `write` calls of the same bytes to one file (this machine's limit).
 //!
 //! Run: `cargo bench -p kabase --bench log` (set `KABASE_BENCH_SCALE=0.2` for a quick run).
+//! `KABASE_BENCH_REPEAT=<n>` runs each produce case n times, each against a plain write of the
+//! same bytes made right after it, the two variants of a group in alternating order, and ends
+//! with each case's median ratio.
 //! `KABASE_BENCH_PACE_NS=<ns>` (diagnostic) paces each producing thread: its record `i` is sent
 //! no earlier than `i * ns` after the case starts (a busy wait), so that a sender thread can keep
 //! up with its caller; the case's name then says so.
@@ -349,15 +352,31 @@ fn plain_write_parallel(dir: &std::path::Path, bytes: u64, writers: usize) -> f6
     total as f64 / secs / 1e6
 }
 
+/// One produce variant of a (size, acks, threads) group.
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    /// `send` with owned records; one producer per thread.
+    Owned,
+    /// `send_ref` (one thread).
+    Borrowed,
+    /// Every thread sends through one producer.
+    Shared,
+}
+
 fn main() {
     let scale: f64 = std::env::var("KABASE_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let repeat: usize = std::env::var("KABASE_BENCH_REPEAT").ok().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let base = std::env::var("KABASE_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
-    println!("kabase topic benchmark (scale {scale}, dir {})", base.display());
+    println!("kabase topic benchmark (scale {scale}, {repeat} run(s) of each produce case, dir {})", base.display());
     // Optional filters (profiling one case): KABASE_BENCH_SIZES=100, KABASE_BENCH_ACKS=1,
     // KABASE_BENCH_THREADS=1 (comma-separated lists); KABASE_BENCH_CONSUME=0 skips the consume
-    // cases, KABASE_BENCH_SEND=ref (or owned) runs only that produce variant for one thread.
+    // cases; KABASE_BENCH_SEND=owned, ref or shared runs only that produce variant (`send`
+    // with a producer per thread, `send_ref`, or threads sharing one producer).
     let only = |var: &str, v: &str| std::env::var(var).map_or(true, |l| l.split(',').any(|x| x.trim() == v));
+    let send_only = std::env::var("KABASE_BENCH_SEND").ok();
     let mut results = Vec::new();
+    // (case name, ratio to the plain write measured right after it), every run.
+    let mut ratios: Vec<(String, f64)> = Vec::new();
     for size in [100usize, 1024] {
         if !only("KABASE_BENCH_SIZES", &size.to_string()) {
             continue;
@@ -367,70 +386,88 @@ fn main() {
             if !only("KABASE_BENCH_ACKS", acks) {
                 continue;
             }
+            let sync_every = if acks == "all" { Some(1 << 20) } else { None };
             for threads in [1usize, 4] {
                 if !only("KABASE_BENCH_THREADS", &threads.to_string()) {
                     continue;
                 }
-                let send_only = std::env::var("KABASE_BENCH_SEND").ok();
-                if threads == 1 && send_only.as_deref() == Some("ref") {
-                    let d2 = tempfile::tempdir_in(&base).unwrap();
-                    let r = produce(d2.path(), size, acks, threads, total_records, true, false);
-                    let plain = plain_write(d2.path(), r.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
-                    r.print(plain);
-                    println!("{:<34} {:>32.1} MB/s", "  plain write", plain);
-                    results.push(r);
-                    continue;
-                }
-                let d = tempfile::tempdir_in(&base).unwrap();
-                let run = produce(d.path(), size, acks, threads, total_records / threads as u64, false, false);
-                let plain = plain_write(d.path(), run.bytes.max(1 << 20), if acks == "all" { Some(1 << 20) } else { None });
-                let plain_cpu = PLAIN_CPU_MS.with(std::cell::Cell::get);
-                run.print(plain);
-                if threads > 1 {
-                    // The same threads sharing one producer (and so one sender thread).
-                    let d2 = tempfile::tempdir_in(&base).unwrap();
-                    let r = produce(d2.path(), size, acks, threads, total_records / threads as u64, false, true);
-                    r.print(plain);
-                    results.push(r);
-                }
-                if threads == 1 && send_only.as_deref() != Some("owned") {
-                    let d2 = tempfile::tempdir_in(&base).unwrap();
-                    let r = produce(d2.path(), size, acks, threads, total_records, true, false);
-                    r.print(plain);
-                    results.push(r);
-                }
-                if threads == 1 && acks == "1" && std::env::var("KABASE_BENCH_CONSUME").map_or(true, |v| v != "0") {
-                    let (c, v, r) = consume(d.path(), &format!("b{size}-1-1"), size);
-                    c.print(plain);
-                    v.print(plain);
-                    r.print(plain);
-                    results.push(c);
-                    results.push(v);
-                    results.push(r);
-                }
-                println!("{:<34} {:>32.1} MB/s  cpu {:.0} ms", format!("  plain write {}", if acks == "all" { "+fdatasync/MiB" } else { "" }), plain, plain_cpu);
-                if acks == "1" && threads > 1 {
-                    // Diagnostic: what the kernel does with `threads` writers on as many files
-                    // (not the baseline, which stays one writer on one file).
-                    let par = plain_write_parallel(d.path(), run.bytes.max(1 << 20), threads);
-                    println!("{:<34} {:>32.1} MB/s  (diagnostic, not the baseline; kabase producer each: {:.2} of it)", format!("  plain write, {threads} files at once"), par, run.bytes as f64 / run.secs / 1e6 / par);
-                }
-                if acks == "1" && threads == 1 {
-                    // The same writes with a source larger than the caches: what copying fresh
-                    // memory into the page cache costs on this machine (shown, not the target's
-                    // baseline).
-                    let cold = plain_write_from(d.path(), run.bytes.max(1 << 20), None, 64 << 20, 65536);
-                    println!("{:<34} {:>32.1} MB/s  (kabase send: {:.2} of it)", "  plain write, 64 MiB source", cold, run.bytes as f64 / run.secs / 1e6 / cold);
-                    // Diagnostic: one write per batch of this size (62 records of 1 KiB are
-                    // 64,107 bytes), each starting and ending inside a page, as the producer's
-                    // writes did before it gathered a round's batches into one `pwritev`.
-                    if size == 1024 {
-                        let odd = plain_write_from(d.path(), run.bytes.max(1 << 20), None, 64_107, 64_107);
-                        println!("{:<34} {:>32.1} MB/s  (diagnostic, not the baseline)", "  plain write, 64,107 B writes", odd);
+                let second = if threads == 1 { Variant::Borrowed } else { Variant::Shared };
+                let mut variants: Vec<Variant> = [Variant::Owned, second]
+                    .into_iter()
+                    .filter(|v| match send_only.as_deref() {
+                        Some("owned") => *v == Variant::Owned,
+                        Some("ref") => *v == Variant::Borrowed,
+                        Some("shared") => *v == Variant::Shared,
+                        _ => true,
+                    })
+                    .collect();
+                for run_no in 0..repeat {
+                    // Each case is followed by its own plain write of the same bytes, and the
+                    // order of the two variants alternates from run to run, so that neither
+                    // always comes first in the process.
+                    for v in variants.clone() {
+                        let d = tempfile::tempdir_in(&base).unwrap();
+                        let per_thread = if v == Variant::Borrowed { total_records } else { total_records / threads as u64 };
+                        let run = produce(d.path(), size, acks, threads, per_thread, v == Variant::Borrowed, v == Variant::Shared);
+                        let plain = plain_write(d.path(), run.bytes.max(1 << 20), sync_every);
+                        let plain_cpu = PLAIN_CPU_MS.with(std::cell::Cell::get);
+                        run.print(plain);
+                        println!("{:<34} {:>32.1} MB/s  cpu {:.0} ms", format!("  plain write {}", if acks == "all" { "+fdatasync/MiB" } else { "" }), plain, plain_cpu);
+                        ratios.push((run.name.clone(), run.bytes as f64 / run.secs / 1e6 / plain));
+                        if run_no == 0 && v == Variant::Owned {
+                            if threads == 1 && acks == "1" && std::env::var("KABASE_BENCH_CONSUME").map_or(true, |v| v != "0") {
+                                let (c, v, r) = consume(d.path(), &format!("b{size}-1-1"), size);
+                                c.print(plain);
+                                v.print(plain);
+                                r.print(plain);
+                                results.push(c);
+                                results.push(v);
+                                results.push(r);
+                            }
+                            if acks == "1" && threads > 1 {
+                                // Diagnostic: what the kernel does with `threads` writers on as
+                                // many files (not the baseline, which stays one writer on one
+                                // file).
+                                let par = plain_write_parallel(d.path(), run.bytes.max(1 << 20), threads);
+                                println!("{:<34} {:>32.1} MB/s  (diagnostic, not the baseline; kabase producer each: {:.2} of it)", format!("  plain write, {threads} files at once"), par, run.bytes as f64 / run.secs / 1e6 / par);
+                            }
+                            if acks == "1" && threads == 1 {
+                                // The same writes with a source larger than the caches: what
+                                // copying fresh memory into the page cache costs on this
+                                // machine (shown, not the target's baseline).
+                                let cold = plain_write_from(d.path(), run.bytes.max(1 << 20), None, 64 << 20, 65536);
+                                println!("{:<34} {:>32.1} MB/s  (kabase send: {:.2} of it)", "  plain write, 64 MiB source", cold, run.bytes as f64 / run.secs / 1e6 / cold);
+                                // Diagnostic: one write per batch of this size (62 records of 1
+                                // KiB are 64,107 bytes), each starting and ending inside a page,
+                                // as the producer's writes did before it gathered a round's
+                                // batches into one `pwritev`.
+                                if size == 1024 {
+                                    let odd = plain_write_from(d.path(), run.bytes.max(1 << 20), None, 64_107, 64_107);
+                                    println!("{:<34} {:>32.1} MB/s  (diagnostic, not the baseline)", "  plain write, 64,107 B writes", odd);
+                                }
+                            }
+                        }
+                        results.push(run);
                     }
+                    variants.reverse();
                 }
-                results.push(run);
             }
+        }
+    }
+    if repeat > 1 {
+        println!("ratio to the plain write, over {repeat} runs (each case against the plain write right after it):");
+        let mut names: Vec<&String> = Vec::new();
+        for (n, _) in &ratios {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        for n in names {
+            let mut r: Vec<f64> = ratios.iter().filter(|(m, _)| m == n).map(|(_, x)| *x).collect();
+            r.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            let list: Vec<String> = r.iter().map(|x| format!("{x:.2}")).collect();
+            let median = if r.len() % 2 == 1 { r[r.len() / 2] } else { (r[r.len() / 2 - 1] + r[r.len() / 2]) / 2.0 };
+            println!("  {n:<44} median {median:.2}  min {:.2}  max {:.2}  ({})", r[0], r[r.len() - 1], list.join(" "));
         }
     }
     println!("{} cases", results.len());
