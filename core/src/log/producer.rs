@@ -8,22 +8,31 @@
 //! log's group commit), and completes the futures. Sequence numbers are assigned by the sender
 //! at encode time, so a batch that fails leaves no gap.
 //!
-//! Whoever writes batches holds the producer's writer lock (`Inner::writer`, with the sequence
-//! numbers), takes the oldest sealed batches and writes them, so batches of a partition reach
-//! the log in the order they were sealed whichever thread writes them. Normally that is the
-//! sender thread, which overlaps writing with the callers' encoding on another core. When the
-//! engine has at least as many busy producers as CPUs (`TopicsShared::inline_write_from`) and
-//! `acks` is 0 or 1, the thread whose `send` seals a full batch writes it itself, after
-//! waiting for the writer lock if another thread (the sender, or another caller of the same
-//! producer) is writing: with every core already running a caller, a hand-off to a sender
-//! thread only adds a thread switch and lets the callers run ahead into fresh batch buffers,
-//! while the caller writing its own batch reuses one cache-warm buffer. Batches sealed by
-//! `linger.ms`, `flush` and `close` still go through the sender thread.
+//! Whoever writes batches holds the writer lock of their partitions (`Inner::writers`: one of
+//! [`WRITER_SHARDS`], picked by [`shard_of`] the partition, each with the sequence numbers of
+//! its partitions), takes the oldest sealed batches under that lock and writes them, so batches
+//! of a partition reach the log in the order they were sealed whichever thread writes them,
+//! and partitions under different locks are written at the same time. Normally the sender
+//! thread writes, overlapping writing with the callers' encoding on another core. When the
+//! engine has at least as many busy cores as CPUs (`TopicsShared::inline_write_from`) and
+//! `acks` is 0 or 1, the thread whose `send` seals a full batch writes its partition's queued
+//! batches itself, after waiting for the writer lock if another thread (the sender, or another
+//! caller) is writing under it: with every core already running a caller, a hand-off to a
+//! sender thread only adds a thread switch and lets the callers run ahead into fresh batch
+//! buffers, while the caller writing its own batch reuses one cache-warm buffer. Busy cores
+//! are the engine's busy producers plus, for this producer, the threads that filled batches
+//! under different writer locks in the last [`CALLER_WINDOW`] beyond the first (four threads
+//! sharing a producer, each on its own partition, are four busy cores, as four producers
+//! are). Batches sealed by `linger.ms`, `flush` and `close` still go through the sender thread,
+//! which writes every queued batch, one writer lock after another. `flush` waits until every
+//! batch sealed before it is written (rounds under different locks end in any order:
+//! `Accum::written_floor`).
 //!
 //! Fewer, larger writes (`acks` 0 or 1): a batch sealed because it is full waits in the queue
-//! until [`WRITE_BATCHES`] batches or [`WRITE_BYTES`] bytes are queued, and at most
-//! [`FULL_BATCH_WAIT`] (never longer than `linger.ms`) after it was sealed; then whoever writes
-//! takes every queued batch into one vectored write per partition. A write that starts at a
+//! until [`WRITE_BATCHES`] batches or [`WRITE_BYTES`] bytes are queued (of its writer lock,
+//! when its `send` writes inline), and at most [`FULL_BATCH_WAIT`] (never longer than
+//! `linger.ms`) after it was sealed; then whoever writes takes the queued batches into one
+//! vectored write per partition. A write that starts at a
 //! position not a multiple of 64 KiB costs the kernel's page cache 1.5-1.8 times a 64 KiB-aligned
 //! one when it carries one ~64 KB batch, and about the same when it carries four to eight
 //! (docs/benchmarks.md, Topics). The filling `send` writes inline only once that many are
@@ -401,6 +410,30 @@ const WRITE_BATCHES: usize = 8;
 /// Queued bytes that are written at once, without waiting for [`FULL_BATCH_WAIT`].
 const WRITE_BYTES: usize = 256 << 10;
 
+/// Writer locks of a producer ([`Inner::writers`]): a partition's batches are always written
+/// under the same one, so partitions under different locks are written at the same time.
+const WRITER_SHARDS: usize = 16;
+
+/// The writer lock of an open batch's partition: consecutive partitions of a topic get
+/// different locks.
+fn shard_of(key: OpenKey) -> usize {
+    ((key >> 32).wrapping_mul(7).wrapping_add(key & 0xffff_ffff) % WRITER_SHARDS as u64) as usize
+}
+
+/// How long a thread that sealed a full batch counts as one of a producer's active callers
+/// ([`Accum::parallel_callers`]).
+const CALLER_WINDOW: Duration = Duration::from_millis(10);
+
+/// Entries of [`Accum::recent_sealers`].
+const RECENT_SEALERS: usize = 8;
+
+static NEXT_CALLER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    /// A number for the calling thread, for [`Accum::recent_sealers`].
+    static CALLER: u64 = NEXT_CALLER.fetch_add(1, Ordering::Relaxed);
+}
+
 /// FxHash (the multiply-rotate hash rustc uses for its own tables): a few instructions per
 /// word instead of SipHash's rounds. The producer's maps are keyed by topic names the
 /// application itself sends to, so there is no untrusted input to defend against.
@@ -467,6 +500,11 @@ struct OpenBatch {
 
 struct Sealed {
     key: TpKey,
+    /// Its partition's writer lock ([`shard_of`]).
+    shard: usize,
+    /// Its place among the producer's sealed batches (0, 1, ...): `flush` waits for every
+    /// batch below a number ([`Accum::written_floor`]).
+    seq: u64,
     builder: BatchBuilder,
     reserved: usize,
     bytes: usize,
@@ -498,11 +536,18 @@ struct Accum {
     ready: VecDeque<Sealed>,
     /// Sum of `bytes` over `ready`.
     ready_bytes: usize,
+    /// Batches sealed so far (the next one's [`Sealed::seq`]).
     sealed: u64,
-    /// `flush` waits until `processed` reaches this: the sender writes everything queued at
-    /// once until then.
+    /// `flush` waits until [`Accum::written_floor`] reaches this: the sender writes everything
+    /// queued at once until then.
     flush_to: u64,
-    processed: u64,
+    /// The lowest [`Sealed::seq`] of each round being written (rounds under different writer
+    /// locks are written at once and may end in any order).
+    in_flight: Vec<u64>,
+    /// Queued batches and bytes per writer lock.
+    shard_ready: [(usize, usize); WRITER_SHARDS],
+    /// The threads that last sealed full batches in `send`: (caller, writer lock, when).
+    recent_sealers: [(u64, usize, Option<Instant>); RECENT_SEALERS],
     stop: bool,
     topics: FxMap<String, TopicSlot>,
     pool: BufferPool,
@@ -522,6 +567,44 @@ struct Accum {
     /// The CRC combine factor of the last sealed batch's records length (full batches of
     /// records of one size have one length), for `BatchBuilder::fold_crc`.
     crc_shift: Option<(usize, u32)>,
+}
+
+impl Accum {
+    /// Every batch sealed below this number is written (or failed) and its buffer returned.
+    fn written_floor(&self) -> u64 {
+        let mut floor = self.sealed;
+        if let Some(s) = self.ready.front() {
+            floor = floor.min(s.seq);
+        }
+        for &m in &self.in_flight {
+            floor = floor.min(m);
+        }
+        floor
+    }
+
+    /// Note that the calling thread sealed a full batch of writer lock `shard` at `now`.
+    fn note_sealer(&mut self, shard: usize, now: Instant) {
+        let me = CALLER.with(|c| *c);
+        let slot = self.recent_sealers.iter().position(|(c, s, _)| *c == me && *s == shard).unwrap_or_else(|| {
+            // else the oldest entry (an empty one first)
+            (0..RECENT_SEALERS).min_by_key(|&i| self.recent_sealers[i].2).unwrap_or(0)
+        });
+        self.recent_sealers[slot] = (me, shard, Some(now));
+    }
+
+    /// How many threads filled batches of different writer locks in the last
+    /// [`CALLER_WINDOW`]: the least of the distinct callers and the distinct locks.
+    fn parallel_callers(&self, now: Instant) -> usize {
+        let r = &self.recent_sealers;
+        let live = |i: usize| r[i].2.is_some_and(|t| now.saturating_duration_since(t) < CALLER_WINDOW);
+        // entries that are the first live one of their caller, and of their writer lock
+        let (mut callers, mut shards) = (0, 0);
+        for i in (0..RECENT_SEALERS).filter(|&i| live(i)) {
+            callers += usize::from(!(0..i).any(|j| live(j) && r[j].0 == r[i].0));
+            shards += usize::from(!(0..i).any(|j| live(j) && r[j].1 == r[i].1));
+        }
+        callers.min(shards).max(1)
+    }
 }
 
 /// What only the thread writing batches touches: held while a round is written.
@@ -600,8 +683,9 @@ struct Inner {
     config: ProducerConfig,
     ident: Mutex<(i64, i16)>,
     accum: Mutex<Accum>,
-    /// Taken before `accum` (or tried while holding it) by the thread that writes a round.
-    writer: Mutex<Writer>,
+    /// Taken before `accum` (or tried while holding it) by the thread that writes a round of a
+    /// partition's batches: [`shard_of`] its key picks one of [`WRITER_SHARDS`].
+    writers: Box<[Mutex<Writer>]>,
     cv_sender: Condvar,
     cv_done: Condvar,
     /// How long a full batch may wait in the queue (zero under `acks=all` or `linger.ms=0`).
@@ -692,7 +776,7 @@ impl crate::Engine {
             config,
             ident: Mutex::new(ident),
             accum: Mutex::new(Accum { pool, ..Accum::default() }),
-            writer: Mutex::new(Writer { sequences: HashMap::new(), last_ident: ident }),
+            writers: (0..WRITER_SHARDS).map(|_| Mutex::new(Writer { sequences: HashMap::new(), last_ident: ident })).collect(),
             cv_sender: Condvar::new(),
             cv_done: Condvar::new(),
             hold,
@@ -951,27 +1035,37 @@ impl Producer {
         if now_full || full {
             // Enough queued for one large write (or no wait allowed): write now, inline or by
             // the sender; otherwise the batch waits for more, up to `hold`.
+            let shard = shard_of(key);
+            let now = Instant::now();
+            a.note_sealer(shard, now);
+            let (queued, queued_bytes) = a.shard_ready[shard];
             let write_now = inner.hold.is_zero() || a.ready.len() >= WRITE_BATCHES || a.ready_bytes >= WRITE_BYTES;
-            if write_now && inner.config.acks != Acks::All && inner.shared.busy_producers.load(Ordering::Relaxed) >= inner.shared.inline_write_from.load(Ordering::Relaxed) {
-                // Write the sealed batches on this thread (see the module's documentation).
-                // While another thread writes, wait for it rather than run ahead into fresh
-                // buffers; the writer lock comes before `accum`, so `accum` is let go while
-                // waiting.
-                let mut w = match inner.writer.try_lock() {
-                    Some(w) => w,
-                    None => {
-                        drop(a);
-                        let w = inner.writer.lock();
-                        a = inner.accum.lock();
-                        w
+            // Busy cores: the engine's busy producers, and this producer's threads filling
+            // batches of different writer locks at once.
+            let busy = inner.shared.busy_producers.load(Ordering::Relaxed) + a.parallel_callers(now) - 1;
+            if inner.config.acks != Acks::All && busy >= inner.shared.inline_write_from.load(Ordering::Relaxed) {
+                // Write this partition's sealed batches on this thread (see the module's
+                // documentation) once enough of them are queued; until then they wait (the
+                // sender writes them by the `hold` bound). While another thread writes under
+                // the same writer lock, wait for it rather than run ahead into fresh buffers;
+                // writer locks come before `accum`, so `accum` is let go while waiting.
+                if inner.hold.is_zero() || queued >= WRITE_BATCHES || queued_bytes >= WRITE_BYTES {
+                    let mut w = match inner.writers[shard].try_lock() {
+                        Some(w) => w,
+                        None => {
+                            drop(a);
+                            let w = inner.writers[shard].lock();
+                            a = inner.accum.lock();
+                            w
+                        }
+                    };
+                    if a.shard_ready[shard].0 > 0 {
+                        a.inline_rounds += 1;
+                        a = write_round(inner, a, &mut w, shard);
                     }
-                };
-                if !a.ready.is_empty() {
-                    a.inline_rounds += 1;
-                    a = write_round(inner, a, &mut w);
+                    drop(w);
+                    wake = new_batch && a.sender_parked;
                 }
-                drop(w);
-                wake = (new_batch && a.sender_parked) || a.ready.len() >= WRITE_BATCHES || a.ready_bytes >= WRITE_BYTES;
             } else if write_now {
                 wake = true;
             }
@@ -1005,7 +1099,7 @@ impl Producer {
         let target = a.sealed;
         a.flush_to = a.flush_to.max(target);
         inner.cv_sender.notify_one();
-        while a.processed < target {
+        while a.written_floor() < target {
             inner.cv_done.wait(&mut a);
         }
     }
@@ -1153,10 +1247,15 @@ fn seal(a: &mut Accum, key: OpenKey) {
         // The last records' checksum and the factor joining it to the header's, here (most
         // often on the thread that appended them) rather than on the thread writing the batch.
         b.builder.fold_crc(&mut a.crc_shift);
+        let (shard, seq) = (shard_of(key), a.sealed);
         a.sealed += 1;
         a.ready_bytes += b.bytes;
+        a.shard_ready[shard].0 += 1;
+        a.shard_ready[shard].1 += b.bytes;
         a.ready.push_back(Sealed {
             key: b.key,
+            shard,
+            seq,
             builder: b.builder,
             reserved: b.reserved,
             bytes: b.bytes,
@@ -1182,13 +1281,22 @@ fn sender_loop(inner: &Inner) {
         }
         if let Some(oldest) = a.ready.front() {
             let due = oldest.sealed_at + inner.hold <= now || a.ready.len() >= WRITE_BATCHES || a.ready_bytes >= WRITE_BYTES;
-            if due || lingered || drain || a.flush_to > a.processed {
-                // The writer lock comes first: a `send` writing inline holds it and takes
-                // `accum`.
-                drop(a);
-                let mut w = inner.writer.lock();
-                a = inner.accum.lock();
-                a = write_round(inner, a, &mut w);
+            if due || lingered || drain || a.flush_to > a.written_floor() {
+                // Everything queued now, one writer lock after another (in the order of their
+                // oldest batches). A writer lock comes first: a `send` writing inline holds it
+                // and takes `accum`.
+                let mut shards: Vec<usize> = Vec::new();
+                for s in &a.ready {
+                    if !shards.contains(&s.shard) {
+                        shards.push(s.shard);
+                    }
+                }
+                for shard in shards {
+                    drop(a);
+                    let mut w = inner.writers[shard].lock();
+                    a = inner.accum.lock();
+                    a = write_round(inner, a, &mut w, shard);
+                }
                 continue;
             }
         }
@@ -1219,35 +1327,55 @@ fn sender_loop(inner: &Inner) {
     }
 }
 
-/// Write one round of the oldest sealed batches (none if the queue is empty), holding the
-/// writer lock `w`; `accum` is released while the batches are written and taken again to give
-/// their buffers back and count them as processed.
-fn write_round<'a>(inner: &'a Inner, mut a: parking_lot::MutexGuard<'a, Accum>, w: &mut Writer) -> parking_lot::MutexGuard<'a, Accum> {
-    if a.ready.is_empty() {
+/// Write one round of the oldest sealed batches of writer lock `shard` (none if it has none
+/// queued), holding that lock `w`; `accum` is released while the batches are written and taken
+/// again to give their buffers back and count them as written.
+fn write_round<'a>(inner: &'a Inner, mut a: parking_lot::MutexGuard<'a, Accum>, w: &mut Writer, shard: usize) -> parking_lot::MutexGuard<'a, Accum> {
+    if a.shard_ready[shard].0 == 0 {
         return a;
     }
     // Take a bounded round (a quarter of buffer.memory, at least 1 MiB) so `send` keeps
     // filling batches while this round is written: producing and writing overlap instead
     // of alternating. Under acks=all the round is also the group-commit unit.
     let cap = (inner.config.buffer_memory / 4).max(1 << 20);
-    let mut take = 0;
     let mut round_bytes = 0;
-    for s in &a.ready {
-        take += 1;
-        round_bytes += s.bytes;
-        if round_bytes >= cap {
-            break;
+    let batch: Vec<Sealed> = if a.shard_ready[shard].0 == a.ready.len() {
+        // Only this lock's batches are queued.
+        let mut take = 0;
+        for s in &a.ready {
+            take += 1;
+            round_bytes += s.bytes;
+            if round_bytes >= cap {
+                break;
+            }
         }
-    }
-    let batch: Vec<Sealed> = a.ready.drain(..take).collect();
+        a.ready.drain(..take).collect()
+    } else {
+        // This lock's batches, in order; the others keep theirs.
+        let mut taken = Vec::new();
+        let mut rest = VecDeque::with_capacity(a.ready.len());
+        for s in std::mem::take(&mut a.ready) {
+            if s.shard == shard && round_bytes < cap {
+                round_bytes += s.bytes;
+                taken.push(s);
+            } else {
+                rest.push_back(s);
+            }
+        }
+        a.ready = rest;
+        taken
+    };
     a.ready_bytes -= round_bytes;
+    a.shard_ready[shard].0 -= batch.len();
+    a.shard_ready[shard].1 -= round_bytes;
+    let first = batch.first().map_or(a.sealed, |s| s.seq);
+    a.in_flight.push(first);
     drop(a);
     let ident = *inner.ident.lock();
     if ident != w.last_ident {
         w.sequences.clear();
         w.last_ident = ident;
     }
-    let count = batch.len() as u64;
     let spent = process(inner, batch, &mut w.sequences, ident);
     let mut a = inner.accum.lock();
     // Returned in write order to a free list taken from its end: the next batch gets the
@@ -1255,7 +1383,9 @@ fn write_round<'a>(inner: &'a Inner, mut a: parking_lot::MutexGuard<'a, Accum>, 
     for (reserved, buf) in spent {
         a.pool.release(reserved, buf);
     }
-    a.processed += count;
+    if let Some(i) = a.in_flight.iter().position(|&m| m == first) {
+        a.in_flight.swap_remove(i);
+    }
     inner.cv_done.notify_all();
     a
 }
@@ -1574,10 +1704,10 @@ mod tests {
         assert!(f0.is_done(), "the filling send wrote its batch");
         assert_eq!(f0.get().unwrap().offset, 0);
         assert!(!f1.is_done());
-        // the writer lock held elsewhere (as by the sender writing a round): the filling send
+        // the partition's writer lock held elsewhere (as by the sender writing a round): the filling send
         // waits for it, then writes the batch itself, in order
         let p = Arc::new(p);
-        let w = p.inner.writer.lock();
+        let w = p.inner.writers[shard_of(open_key(0, 0))].lock();
         let (p2, returned) = (Arc::clone(&p), Arc::new(AtomicBool::new(false)));
         let r2 = Arc::clone(&returned);
         let h = std::thread::spawn(move || {
@@ -1617,6 +1747,130 @@ mod tests {
         assert_eq!(q.inner.accum.lock().inline_rounds, 0);
         p.close().unwrap();
         q.close().unwrap();
+    }
+
+    /// Parallel callers are the least of the distinct threads and the distinct writer locks
+    /// among the sealers of the last [`CALLER_WINDOW`]: one thread on many partitions, or many
+    /// threads on one partition, is one.
+    #[test]
+    fn parallel_callers_count_threads_on_different_writer_locks() {
+        let now = Instant::now();
+        let old = now.checked_sub(CALLER_WINDOW * 2);
+        let count = |entries: &[(u64, usize, Option<Instant>)]| {
+            let mut a = Accum::default();
+            a.recent_sealers[..entries.len()].copy_from_slice(entries);
+            a.parallel_callers(now)
+        };
+        assert_eq!(count(&[]), 1);
+        assert_eq!(count(&[(1, 0, Some(now)), (1, 1, Some(now)), (1, 2, Some(now))]), 1);
+        assert_eq!(count(&[(1, 3, Some(now)), (2, 3, Some(now)), (3, 3, Some(now))]), 1);
+        assert_eq!(count(&[(1, 0, Some(now)), (2, 1, Some(now)), (3, 2, Some(now)), (4, 3, Some(now))]), 4);
+        assert_eq!(count(&[(1, 0, Some(now)), (2, 1, Some(now)), (2, 0, Some(now))]), 2);
+        // sealers older than the window do not count
+        assert_eq!(count(&[(1, 0, Some(now)), (2, 1, old), (3, 2, old)]), 1);
+        // a thread's note replaces its own entry for the lock, else the oldest
+        let mut a = Accum::default();
+        for shard in 0..RECENT_SEALERS + 2 {
+            a.note_sealer(shard % 3, now);
+        }
+        assert_eq!(a.recent_sealers.iter().filter(|e| e.2.is_some()).count(), 3);
+    }
+
+    /// Partitions under different writer locks are written at the same time: with partition
+    /// 0's lock held (as by a thread writing its round), a send filling partition 1's batch
+    /// writes it; `flush` still waits for partition 0's older batch, and everything ends in
+    /// order.
+    #[test]
+    fn partitions_under_different_writer_locks_are_written_at_once() {
+        let e = crate::Engine::open_in_memory().unwrap();
+        e.create_topic(NewTopic::new("w", 2)).unwrap();
+        let shared = Arc::clone(e.topics().unwrap());
+        shared.inline_write_from.store(1, Ordering::Relaxed);
+        shared.full_batch_wait_us.store(0, Ordering::Relaxed);
+        let cfg = ProducerConfig::default().set("acks", "1").unwrap().set("batch.size", "1024").unwrap().set("linger.ms", "20000").unwrap();
+        let p = Arc::new(e.producer(cfg).unwrap());
+        let (k0, k1) = (open_key(0, 0), open_key(0, 1));
+        assert_ne!(shard_of(k0), shard_of(k1));
+        let held = p.inner.writers[shard_of(k0)].lock();
+        // partition 0: the filling send waits for its lock (on another thread)
+        let a0 = p.send(ProducerRecord::new("w", vec![1u8; 600]).partition(0)).unwrap();
+        let p2 = Arc::clone(&p);
+        let h0 = std::thread::spawn(move || p2.send(ProducerRecord::new("w", vec![2u8; 600]).partition(0)).unwrap());
+        // partition 1: written by its filling send while partition 0's lock is held
+        let b0 = p.send(ProducerRecord::new("w", vec![3u8; 600]).partition(1)).unwrap();
+        let b1 = p.send(ProducerRecord::new("w", vec![4u8; 600]).partition(1)).unwrap();
+        assert_eq!(b0.get_timeout(Duration::from_secs(10)).unwrap().offset, 0);
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!a0.is_done(), "partition 0 waits for its writer lock");
+        // flush waits for the older batch of partition 0, though a later one is written
+        let (p3, flushed) = (Arc::clone(&p), Arc::new(AtomicBool::new(false)));
+        let f2 = Arc::clone(&flushed);
+        let hf = std::thread::spawn(move || {
+            p3.flush().unwrap();
+            f2.store(true, Ordering::SeqCst);
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!flushed.load(Ordering::SeqCst), "flush returned before partition 0's batch was written");
+        drop(held);
+        hf.join().unwrap();
+        let a1 = h0.join().unwrap();
+        assert_eq!(a0.get().unwrap().offset, 0);
+        assert_eq!(a1.get().unwrap().offset, 1);
+        assert_eq!(b1.get().unwrap().offset, 1);
+        let a = p.inner.accum.lock();
+        assert!(a.ready.is_empty() && a.in_flight.is_empty() && a.shard_ready.iter().all(|&(n, b)| n == 0 && b == 0));
+        drop(a);
+        p.close().unwrap();
+    }
+
+    /// Threads sharing one producer and filling batches of partitions under different writer
+    /// locks count as busy cores: they write their batches themselves (below the engine's
+    /// busy-producer threshold), while one thread alone hands its batches to the sender.
+    #[test]
+    fn threads_sharing_a_producer_on_different_partitions_write_inline() {
+        for threads in [1u32, 2] {
+            let e = crate::Engine::open_in_memory().unwrap();
+            e.create_topic(NewTopic::new("s", 2)).unwrap();
+            let shared = Arc::clone(e.topics().unwrap());
+            shared.inline_write_from.store(2, Ordering::Relaxed);
+            shared.full_batch_wait_us.store(0, Ordering::Relaxed);
+            let cfg = ProducerConfig::default().set("acks", "1").unwrap().set("batch.size", "1024").unwrap().set("linger.ms", "20000").unwrap();
+            let p = Arc::new(e.producer(cfg).unwrap());
+            let barrier = Arc::new(std::sync::Barrier::new(threads as usize));
+            let hs: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (p, barrier) = (Arc::clone(&p), Arc::clone(&barrier));
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        // full batches of one record, sent in lockstep so both threads are
+                        // recent sealers of their own partition
+                        let fs: Vec<_> = (0..200u8)
+                            .map(|i| {
+                                if i % 20 == 0 {
+                                    barrier.wait();
+                                }
+                                p.send(ProducerRecord::new("s", vec![i; 600]).partition(t)).unwrap()
+                            })
+                            .collect();
+                        fs
+                    })
+                })
+                .collect();
+            let fs: Vec<Vec<SendFuture>> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+            p.flush().unwrap();
+            for part in &fs {
+                for (i, f) in part.iter().enumerate() {
+                    assert_eq!(f.get().unwrap().offset, i as i64);
+                }
+            }
+            let inline = p.inner.accum.lock().inline_rounds;
+            if threads == 1 {
+                assert_eq!(inline, 0, "one thread: the sender writes");
+            } else {
+                assert!(inline > 0, "two threads on two partitions write inline");
+            }
+            p.close().unwrap();
+        }
     }
 
     /// A producer (acks=1, `batch.size` 1024, `linger.ms` 20 s) writing inline from one busy
