@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything from the project's own files and run every test: the Rust workspace (core,
-# CLI, facade, C ABI under valgrind, UniFFI), pytest for the Python package, node --test for the
-# Node package.
+# CLI, facade, C ABI under valgrind, UniFFI), a short run of each Rust bench, pytest for the
+# Python package, node --test for the Node package.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 start=$(date +%s)
@@ -14,6 +14,11 @@ export PATH="$VENV/bin:$PATH"
 export KABASE_REQUIRE_KAFKA_PYTHON=1
 echo "== rust: cargo test --workspace --release"
 cargo test --workspace --release --locked 2>&1
+echo "== benches: a short run of each (docs/benchmarks.md has the full runs and their commands)"
+KABASE_BENCH_SCALE=0.02 cargo bench -p kabase --locked --bench log 2>&1
+KABASE_BENCH_CELLS=20000 KABASE_BENCH_SINGLES=2000 KABASE_BENCH_GETS=2000 KABASE_BENCH_SCANS=20 \
+    cargo bench -p kabase --locked --bench tables 2>&1
+cargo bench -p kabase --locked --bench stream -- --quick 2>&1
 echo "== python: pytest"
 "$VENV/bin/python" -m pytest -q python/tests
 echo "== node: npm ci (builds the native module with cargo), node --test"
