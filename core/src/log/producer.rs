@@ -1776,19 +1776,27 @@ mod tests {
         assert_eq!(a.recent_sealers.iter().filter(|e| e.2.is_some()).count(), 3);
     }
 
+    /// An in-memory engine with a two-partition `topic` that writes inline from `inline_from`
+    /// busy cores on, and a producer on it (acks=1, `batch.size` 1024, `linger.ms` 20 s) whose
+    /// full batches are written at once.
+    fn two_partition_producer(topic: &str, inline_from: usize) -> (crate::Engine, Arc<Producer>) {
+        let e = crate::Engine::open_in_memory().unwrap();
+        e.create_topic(NewTopic::new(topic, 2)).unwrap();
+        let shared = Arc::clone(e.topics().unwrap());
+        shared.inline_write_from.store(inline_from, Ordering::Relaxed);
+        shared.full_batch_wait_us.store(0, Ordering::Relaxed);
+        let cfg = ProducerConfig::default().set("acks", "1").unwrap().set("batch.size", "1024").unwrap().set("linger.ms", "20000").unwrap();
+        let p = Arc::new(e.producer(cfg).unwrap());
+        (e, p)
+    }
+
     /// Partitions under different writer locks are written at the same time: with partition
     /// 0's lock held (as by a thread writing its round), a send filling partition 1's batch
     /// writes it; `flush` still waits for partition 0's older batch, and everything ends in
     /// order.
     #[test]
     fn partitions_under_different_writer_locks_are_written_at_once() {
-        let e = crate::Engine::open_in_memory().unwrap();
-        e.create_topic(NewTopic::new("w", 2)).unwrap();
-        let shared = Arc::clone(e.topics().unwrap());
-        shared.inline_write_from.store(1, Ordering::Relaxed);
-        shared.full_batch_wait_us.store(0, Ordering::Relaxed);
-        let cfg = ProducerConfig::default().set("acks", "1").unwrap().set("batch.size", "1024").unwrap().set("linger.ms", "20000").unwrap();
-        let p = Arc::new(e.producer(cfg).unwrap());
+        let (_e, p) = two_partition_producer("w", 1);
         let (k0, k1) = (open_key(0, 0), open_key(0, 1));
         assert_ne!(shard_of(k0), shard_of(k1));
         let held = p.inner.writers[shard_of(k0)].lock();
@@ -1829,13 +1837,7 @@ mod tests {
     #[test]
     fn threads_sharing_a_producer_on_different_partitions_write_inline() {
         for threads in [1u32, 2] {
-            let e = crate::Engine::open_in_memory().unwrap();
-            e.create_topic(NewTopic::new("s", 2)).unwrap();
-            let shared = Arc::clone(e.topics().unwrap());
-            shared.inline_write_from.store(2, Ordering::Relaxed);
-            shared.full_batch_wait_us.store(0, Ordering::Relaxed);
-            let cfg = ProducerConfig::default().set("acks", "1").unwrap().set("batch.size", "1024").unwrap().set("linger.ms", "20000").unwrap();
-            let p = Arc::new(e.producer(cfg).unwrap());
+            let (_e, p) = two_partition_producer("s", 2);
             let barrier = Arc::new(std::sync::Barrier::new(threads as usize));
             let hs: Vec<_> = (0..threads)
                 .map(|t| {
