@@ -18,6 +18,9 @@
 //! a per-row presence key would cost puts). `KABASE_BENCH_SINGLES` (default a tenth of the cells, 10,000 to
 //! 200,000), `KABASE_BENCH_GETS` (default 200,000) and `KABASE_BENCH_SCANS` (default 1,000) set
 //! how many single puts, gets and scans run (more make a profile of one workload).
+//! `KABASE_BENCH_SETTLE=flush` (a diagnostic) flushes both stores' memtables before the reads,
+//! so that gets and scans meet the same shape on both sides (otherwise each side's memtable
+//! holds whatever its own flushes left, which moves raw fjall's miss latency 2x from run to run).
 //!
 //! Keys: kabase stores row `r%010d`, family `cf`, qualifier `q`, timestamp 1; raw fjall stores the
 //! same encoded cell key (`kabase::table::codec::column_key`) and the same 100-byte values, so
@@ -301,6 +304,11 @@ fn main() {
         report_stalls(&ks, &rs);
     }
     let total = cells + singles;
+    if std::env::var("KABASE_BENCH_SETTLE").is_ok_and(|v| v == "flush") {
+        engine.flush_table("bench").expect("flush kabase");
+        raw.rotate_memtable_and_wait().expect("flush raw");
+        println!("settled: both memtables flushed (raw tables {})", raw.table_count());
+    }
 
     // Point gets, hit and miss.
     let gets = env_u64("KABASE_BENCH_GETS", 200_000).min(total);

@@ -420,7 +420,8 @@ impl Table {
                 many.push(BufSource::default());
                 many.last_mut().ok_or_else(|| Error::internal("no family source"))?
             };
-            match point::collect_row(&shape.families[fp.index].ks, row_enc, upper, raw, &mut src.entries)? {
+            let fam = &shape.families[fp.index];
+            match point::collect_row(&fam.ks, &fam.clean_memtable, row_enc, upper, raw, &mut src.entries)? {
                 Some(n) => visited += n,
                 None => return Ok(None),
             }

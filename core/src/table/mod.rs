@@ -91,6 +91,10 @@ struct NamespaceMeta {
 pub(crate) struct FamilyRt {
     pub desc: FamilyDescriptor,
     pub ks: fjall::Keyspace,
+    /// One more than the id of an active memtable of `ks` seen while no memtable was sealed
+    /// (0: none yet): while that memtable stays active, none is sealed
+    /// ([`point::collect_row`](point)).
+    pub clean_memtable: std::sync::atomic::AtomicU64,
 }
 
 /// The current shape of a table (replaced as a whole by admin calls).
@@ -262,7 +266,7 @@ impl TablesState {
             ttl.set(&name, if desc.min_versions == 0 { desc.ttl_ms() } else { None });
             let ks = db.keyspace(&name, move || opts)?;
             memtables.watch(&name, &ks);
-            fams.push(FamilyRt { desc: desc.clone(), ks });
+            fams.push(FamilyRt { desc: desc.clone(), ks, clean_memtable: std::sync::atomic::AtomicU64::new(0) });
         }
         fams.sort_by(|a, b| a.desc.name.cmp(&b.desc.name));
         let family_names = fams.iter().map(|f| f.desc.name.clone()).collect();

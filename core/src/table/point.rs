@@ -25,6 +25,7 @@
 //! they were written against.
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use fjall::{AbstractTree, Slice};
 use lsm_tree::{AnyTree, InternalValue, SeqNo, ValueType};
@@ -71,9 +72,13 @@ fn lsm(e: lsm_tree::Error) -> crate::error::Error {
 /// them. `raw` is scratch space (left empty). Returns how many LSM entries were read, or `None`
 /// when this read cannot take place (see the module docs; `out` is then empty) and the caller
 /// must read through a cursor.
-pub(crate) fn collect_row(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw, out: &mut Vec<(Slice, Slice)>) -> Result<Option<u64>> {
+///
+/// `clean` is the family's [`FamilyRt::clean_memtable`](super::FamilyRt): one more than the id of
+/// an active memtable seen with no memtable sealed, which spares the look-up of the sealed
+/// memtables while that memtable is still the active one.
+pub(crate) fn collect_row(ks: &fjall::Keyspace, clean: &AtomicU64, row_enc: &[u8], upper: &[u8], raw: &mut Raw, out: &mut Vec<(Slice, Slice)>) -> Result<Option<u64>> {
     out.clear();
-    let r = collect_raw(ks, row_enc, upper, raw, out);
+    let r = collect_raw(ks, clean, row_enc, upper, raw, out);
     raw.clear();
     r
 }
@@ -95,15 +100,26 @@ pub(crate) fn collect_row(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], ra
 //
 // So a rotation between the look-ups needs no second look-up of the active memtable (session 6
 // took one, an extra lock and super-version clone per get).
-fn collect_raw(ks: &fjall::Keyspace, row_enc: &[u8], upper: &[u8], raw: &mut Raw, out: &mut Vec<(Slice, Slice)>) -> Result<Option<u64>> {
+//
+// The second look-up is also spared when `mt` is a memtable an earlier read found active with
+// no memtable sealed (its id is kept in `clean`): memtables are sealed only by a rotation, which
+// makes a new memtable (a new id) active, and `mt` is still active, so no rotation happened
+// since that read, and the memtables older than `mt` had been flushed by then. Each look-up of
+// lsm-tree's version history takes its lock and clones its latest super-version (three `Arc`s),
+// a fifth of a miss when the row is in no memtable.
+fn collect_raw(ks: &fjall::Keyspace, clean: &AtomicU64, row_enc: &[u8], upper: &[u8], raw: &mut Raw, out: &mut Vec<(Slice, Slice)>) -> Result<Option<u64>> {
     raw.clear();
     let AnyTree::Standard(tree) = &ks.tree else {
         return Ok(None);
     };
-    // Three look-ups of lsm-tree's version history, in this order.
+    // Two or three look-ups of lsm-tree's version history, in this order.
     let mt = tree.active_memtable();
-    if tree.sealed_memtable_count() != 0 {
-        return Ok(None);
+    let id = mt.id() + 1;
+    if clean.load(Ordering::Acquire) != id {
+        if tree.sealed_memtable_count() != 0 {
+            return Ok(None);
+        }
+        clean.store(id, Ordering::Release);
     }
     let version = tree.current_version();
     // The lower bound as lsm-tree's range builds it (see its `TreeIter::create_range`); the row

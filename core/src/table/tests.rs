@@ -888,6 +888,56 @@ fn one_family_gets_never_see_half_a_change() {
     whole_rows_while(&t, COLS, false, vec![writer]);
 }
 
+/// A get never reads older data than was committed before it began while memtables are sealed
+/// and flushed under it: the collected read skips the look-up of sealed memtables only while
+/// the memtable it last saw with none sealed is still the active one (`FamilyRt::clean_memtable`);
+/// a rotation makes another one active, and the get checks again. A get that skipped a sealed
+/// memtable holding the newest value would read an older one from the tables.
+#[test]
+fn gets_see_every_committed_write_while_memtables_rotate() {
+    let e = engine();
+    let t = table_with(&e, "rot", vec![FamilyDescriptor::new("cf")]);
+    let committed = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (t, committed, done) = (t.clone(), Arc::clone(&committed), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let ks = t.shape().unwrap().families[0].ks.clone();
+            for i in 1..=3000i64 {
+                t.put(Put::new("row").add_at("cf", "q", i, i.to_be_bytes().to_vec())).unwrap();
+                committed.store(i, std::sync::atomic::Ordering::SeqCst);
+                if i % 25 == 0 {
+                    // sealed now, flushed by fjall's worker a moment later
+                    ks.rotate_memtable().unwrap();
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let mut reads = 0u64;
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let before = committed.load(std::sync::atomic::Ordering::SeqCst);
+        let r = t.get(Get::new("row")).unwrap();
+        let got = r.value(b"cf", b"q").map_or(0, |v| i64::from_be_bytes(v.try_into().unwrap()));
+        assert!(got >= before, "read {got} after {before} was committed");
+        reads += 1;
+    }
+    writer.join().unwrap();
+    assert!(reads > 100, "only {reads} reads overlapped the writes");
+    // Once fjall's worker has flushed every sealed memtable, a get marks the active one.
+    use fjall::AbstractTree;
+    let shape = t.shape().unwrap();
+    let fam = &shape.families[0];
+    let lsm_tree::AnyTree::Standard(tree) = &fam.ks.tree else { unreachable!("a standard tree") };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tree.sealed_memtable_count() > 0 {
+        assert!(std::time::Instant::now() < deadline, "sealed memtables were never flushed");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    t.get(Get::new("row")).unwrap();
+    assert_eq!(fam.clean_memtable.load(std::sync::atomic::Ordering::SeqCst), tree.active_memtable().id() + 1);
+}
+
 /// The write epoch moves (by two) with every applied batch, and an unpinned read started
 /// before a write is told so.
 #[test]
