@@ -18,6 +18,8 @@
 //! a per-row presence key would cost puts). `KABASE_BENCH_SINGLES` (default a tenth of the cells, 10,000 to
 //! 200,000), `KABASE_BENCH_GETS` (default 200,000) and `KABASE_BENCH_SCANS` (default 1,000) set
 //! how many single puts, gets and scans run (more make a profile of one workload).
+//! Both stores' memtables are flushed before the single puts (`KABASE_BENCH_PREFLUSH=0` skips
+//! it), so that neither starts the phase with a fuller memtable that rotates during it.
 //! `KABASE_BENCH_SETTLE=flush` (a diagnostic) flushes both stores' memtables before the reads,
 //! so that gets and scans meet the same shape on both sides (otherwise each side's memtable
 //! holds whatever its own flushes left, which moves raw fjall's miss latency 2x from run to run).
@@ -276,6 +278,16 @@ fn main() {
     let singles = env_u64("KABASE_BENCH_SINGLES", (cells / 10).clamp(10_000, 200_000));
     let mut ks = Stats::new("single put");
     let mut rs = Stats::new("single put");
+    // Both stores start the single puts with their memtables flushed. Otherwise the load leaves
+    // one memtable fuller than the other (their rotations fall at different points), and the
+    // fuller one rotates during the phase: that store's puts then take the rotation's and the
+    // flush's stalls (calls over 1 ms adding up to 200-260 ms of a 0.3-0.5 s phase, against
+    // about 100 for the other), which decided the ratio at random (0.61-1.69 over ten runs of
+    // session 11; 0.85-0.86 over six runs with the flush). `KABASE_BENCH_PREFLUSH=0` skips it.
+    if std::env::var("KABASE_BENCH_PREFLUSH").map_or(true, |v| v != "0") {
+        engine.flush_table("bench").expect("flush kabase");
+        raw.rotate_memtable_and_wait().expect("flush raw");
+    }
     log::info!("single put starts");
     for j in cells..cells + singles {
         let p = Put::new(row(j)).add_at("cf", "q", 1, value(j));
