@@ -280,6 +280,16 @@ fn plain_write(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>) -> f6
 /// multiple of the page size (a 1 KiB-record batch is ~63 KiB) makes every write start and
 /// end inside a page.
 fn plain_write_from(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>, source_len: usize, chunk: usize) -> f64 {
+    plain_write_with(dir, bytes, sync_every, source_len, chunk, false)
+}
+
+/// [`plain_write_from`], optionally allocating disk space ahead of the writes as the log's
+/// segments do (`fallocate` with `FALLOC_FL_KEEP_SIZE` from `PREALLOCATE_FROM` bytes on, as much
+/// again as the file holds, up to `PREALLOCATE_MAX`): a diagnostic baseline beside the plain
+/// write, which is the target's.
+fn plain_write_with(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>, source_len: usize, chunk: usize, ahead: bool) -> f64 {
+    use kabase::log::segment::{PREALLOCATE_FROM, PREALLOCATE_MAX};
+    use std::os::fd::AsRawFd;
     let path = dir.join("plain.bin");
     let mut f = std::fs::File::create(&path).unwrap();
     let source: Vec<u8> = (0..source_len).map(|i| b'a' + (i % 26) as u8).collect();
@@ -288,10 +298,19 @@ fn plain_write_from(dir: &std::path::Path, bytes: u64, sync_every: Option<u64>, 
     let start = Instant::now();
     let mut written = 0u64;
     let mut since_sync = 0u64;
+    let mut allocated = 0u64;
     let mut i = 0usize;
     while written < bytes {
         let chunk = &source[(i % chunks) * chunk..][..chunk];
         i += 1;
+        let end = written + chunk.len() as u64;
+        if ahead && end >= PREALLOCATE_FROM && end > allocated {
+            let to = end + end.min(PREALLOCATE_MAX);
+            // SAFETY: a plain system call on an open descriptor.
+            let r = unsafe { libc::fallocate(f.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, allocated.max(written) as libc::off_t, (to - allocated.max(written)) as libc::off_t) };
+            assert_eq!(r, 0, "fallocate: {}", std::io::Error::last_os_error());
+            allocated = to;
+        }
         f.write_all(chunk).unwrap();
         written += chunk.len() as u64;
         since_sync += chunk.len() as u64;
@@ -430,6 +449,12 @@ fn main() {
                                 // file).
                                 let par = plain_write_parallel(d.path(), run.bytes.max(1 << 20), threads);
                                 println!("{:<34} {:>32.1} MB/s  (diagnostic, not the baseline; kabase producer each: {:.2} of it)", format!("  plain write, {threads} files at once"), par, run.bytes as f64 / run.secs / 1e6 / par);
+                            }
+                            if threads == 1 {
+                                // The same writes with disk space allocated ahead, as the log
+                                // allocates it (shown, not the target's baseline).
+                                let ahead = plain_write_with(d.path(), run.bytes.max(1 << 20), sync_every, 65536, 65536, true);
+                                println!("{:<34} {:>32.1} MB/s  (kabase send: {:.2} of it)", "  plain write, allocated ahead", ahead, run.bytes as f64 / run.secs / 1e6 / ahead);
                             }
                             if acks == "1" && threads == 1 {
                                 // The same writes with a source larger than the caches: what

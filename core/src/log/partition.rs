@@ -807,9 +807,10 @@ impl PartitionLog {
         if st.closed {
             return Ok(());
         }
-        // Clean close: every index file holds exactly its entries (Kafka trims on close).
+        // Clean close: every index file holds exactly its entries (Kafka trims on close), and no
+        // `.log` keeps space allocated past its end.
         for s in st.segments.values_mut() {
-            s.trim_indexes()?;
+            s.trim()?;
         }
         let snap = self.dir.join(producer_state::snapshot_name(st.leo));
         crate::util::write_atomic(&snap, &st.producers.snapshot_bytes())?;

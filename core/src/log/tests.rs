@@ -262,6 +262,49 @@ fn segments_roll_and_reads_cross_them() {
     e.close().unwrap();
 }
 
+/// A partition past `segment::PREALLOCATE_FROM` has disk space allocated ahead of its active
+/// segment; a rolled segment and, on a clean close, the active one hold no space past their
+/// end, and every record reads back after the reopen.
+#[cfg(target_os = "linux")]
+#[test]
+fn roll_and_close_give_back_the_space_allocated_ahead() {
+    use std::os::unix::fs::MetadataExt;
+    let past_end = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.blocks() * 512).saturating_sub(m.len().next_multiple_of(64 << 10))
+    };
+    let d = tempfile::tempdir().unwrap();
+    let e = engine(d.path());
+    e.create_topic(NewTopic::new("big", 1).config("segment.bytes", (3u64 << 20).to_string())).unwrap();
+    let p = e.producer(ProducerConfig::default().set("linger.ms", "0").unwrap().set("acks", "1").unwrap()).unwrap();
+    let value = vec![b'v'; 8000];
+    let mut futures = Vec::new();
+    for _ in 0..700 {
+        futures.push(p.send(ProducerRecord::new("big", value.clone())).unwrap());
+    }
+    for f in futures {
+        f.get().unwrap();
+    }
+    let segs = e.describe_topic("big").unwrap().partitions[0].segments.clone();
+    assert_eq!(segs.len(), 2, "5.6 MB of records in 3 MiB segments: {segs:?}");
+    let file = |base: i64| d.path().join(format!("log/big-0/{base:020}.log"));
+    assert_eq!(past_end(&file(segs[0].base_offset)), 0, "the rolled segment gave its space back");
+    assert!(past_end(&file(segs[1].base_offset)) > 0, "the active segment has space allocated ahead");
+    p.close().unwrap();
+    e.close().unwrap();
+    drop(e);
+    for s in &segs {
+        assert_eq!(past_end(&file(s.base_offset)), 0, "segment {} after a clean close", s.base_offset);
+    }
+    let e = engine(d.path());
+    let mut c = e.consumer(earliest()).unwrap();
+    c.assign(&[TopicPartition::new("big", 0)]).unwrap();
+    let got = drain(&mut c);
+    assert_eq!(got.len(), 700);
+    assert!(got.iter().enumerate().all(|(i, r)| r.offset == i as i64 && r.value.as_deref() == Some(&value[..])));
+    e.close().unwrap();
+}
+
 /// `segment.index.bytes` (Kafka's topic config): the active segment's indexes are preallocated
 /// to it and the log rolls when one is full; rolled segments' indexes are trimmed to their
 /// entries; seeks and time lookups work across the rolls and after a reopen.
