@@ -268,11 +268,7 @@ fn segments_roll_and_reads_cross_them() {
 #[cfg(target_os = "linux")]
 #[test]
 fn roll_and_close_give_back_the_space_allocated_ahead() {
-    use std::os::unix::fs::MetadataExt;
-    let past_end = |p: &Path| {
-        let m = std::fs::metadata(p).unwrap();
-        (m.blocks() * 512).saturating_sub(m.len().next_multiple_of(64 << 10))
-    };
+    let past_end = |p: &Path| segment::blocks_past_end(&std::fs::metadata(p).unwrap());
     let d = tempfile::tempdir().unwrap();
     let e = engine(d.path());
     e.create_topic(NewTopic::new("big", 1).config("segment.bytes", (3u64 << 20).to_string())).unwrap();
