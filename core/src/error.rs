@@ -319,7 +319,16 @@ impl From<std::io::Error> for Error {
 impl From<fjall::Error> for Error {
     fn from(e: fjall::Error) -> Self {
         let code = match &e {
-            fjall::Error::Io(_) => ErrorCode::Io,
+            fjall::Error::Io(_) | fjall::Error::Storage(lsm_tree::Error::Io(_)) => ErrorCode::Io,
+            fjall::Error::Poisoned => {
+                // Not corruption: fjall stops taking writes once one failed to reach its journal
+                // or a flush failed (a full disk, an I/O error), since it can no longer vouch
+                // for what follows; what was acknowledged before is kept.
+                let msg = "storage: the table store takes no more writes after an earlier write or flush failed \
+                           (a full disk or an I/O error); writes acknowledged before it are kept; reopen the engine \
+                           once the cause is fixed";
+                return Error::new(ErrorCode::Io, msg).with_source(e);
+            }
             _ => ErrorCode::Corrupt,
         };
         Error::new(code, format!("storage: {e}")).with_source(e)
