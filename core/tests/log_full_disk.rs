@@ -5,20 +5,12 @@
 //! as much again as the file holds, fails first and is given up; the writes then fill what is
 //! left). Mounting needs root, as CI has; without it the test says so and passes.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use kabase::{ConsumerConfig, Engine, ErrorCode, NewTopic, ProducerConfig, ProducerRecord, TopicPartition};
 
-/// Unmounts on drop (also when an assertion fails).
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
+#[path = "support/small_disk.rs"]
+mod small_disk;
 
 fn value(i: u32) -> Vec<u8> {
     let mut v = format!("{i:08}:").into_bytes();
@@ -43,22 +35,8 @@ fn read_all(e: &Engine) -> Vec<(i64, Vec<u8>)> {
 
 #[test]
 fn a_full_disk_fails_the_append_loses_nothing_and_the_log_goes_on() {
-    let d = tempfile::tempdir().unwrap();
-    let mnt = d.path().join("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"]).arg(&mnt).status().is_ok_and(|s| s.success());
-    if !mounted {
-        // scripts/test.sh sets this when it runs as root, so there the test cannot skip.
-        assert!(std::env::var_os("KABASE_REQUIRE_TMPFS").is_none(), "KABASE_REQUIRE_TMPFS is set but a tmpfs could not be mounted");
-        eprintln!("skipped: mounting a 6 MiB tmpfs needs root");
-        return;
-    }
-    let _mount = Mount(mnt.clone());
-    // Space to free once the disk is full.
-    let ballast = mnt.join("ballast");
-    std::fs::write(&ballast, vec![0u8; 1 << 20]).unwrap();
-
-    let dir = mnt.join("data");
+    let Some(disk) = small_disk::SmallDisk::mount(6, 1 << 20) else { return };
+    let dir = disk.path("data");
     let e = Engine::open(&dir).unwrap();
     e.create_topic(NewTopic::new("t", 1)).unwrap();
     let p = e.producer(ProducerConfig::default().set("acks", "1").unwrap().set("linger.ms", "0").unwrap()).unwrap();
@@ -82,7 +60,7 @@ fn a_full_disk_fails_the_append_loses_nothing_and_the_log_goes_on() {
     assert_eq!(read_all(&e), expect(&acked), "every acknowledged record reads back, nothing else");
 
     // Freed space: the same producer goes on from the record that failed.
-    std::fs::remove_file(&ballast).unwrap();
+    disk.free_ballast();
     for i in first_failed..first_failed + 200 {
         let m = p.send(ProducerRecord::new("t", value(i))).and_then(|f| f.get()).unwrap();
         assert_eq!(m.offset, acked.last().map_or(0, |a| a.0 + 1), "offsets go on without a gap");

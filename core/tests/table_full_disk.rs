@@ -5,19 +5,10 @@
 //! acknowledged still there. The engine runs on a 16 MiB tmpfs mounted for the test (needs
 //! root, as CI has; without it the test says so and passes).
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use kabase::{Engine, ErrorCode, FamilyDescriptor, Get, Put, Table, TableDescriptor};
 
-/// Unmounts on drop (also when an assertion fails).
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
+#[path = "support/small_disk.rs"]
+mod small_disk;
 
 fn value(i: u32) -> Vec<u8> {
     let mut v = format!("{i:08}:").into_bytes();
@@ -34,21 +25,8 @@ fn check(t: &Table, acked: &[u32], when: &str) {
 
 #[test]
 fn a_full_disk_fails_the_put_and_loses_nothing() {
-    let d = tempfile::tempdir().unwrap();
-    let mnt = d.path().join("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"]).arg(&mnt).status().is_ok_and(|s| s.success());
-    if !mounted {
-        // scripts/test.sh sets this when it runs as root, so there the test cannot skip.
-        assert!(std::env::var_os("KABASE_REQUIRE_TMPFS").is_none(), "KABASE_REQUIRE_TMPFS is set but a tmpfs could not be mounted");
-        eprintln!("skipped: mounting a 16 MiB tmpfs needs root");
-        return;
-    }
-    let _mount = Mount(mnt.clone());
-    // Space to free once the disk is full.
-    let ballast = mnt.join("ballast");
-    std::fs::write(&ballast, vec![0u8; 4 << 20]).unwrap();
-    let dir = mnt.join("data");
+    let Some(disk) = small_disk::SmallDisk::mount(16, 4 << 20) else { return };
+    let dir = disk.path("data");
     let e = Engine::open(&dir).unwrap();
     e.create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("cf"))).unwrap();
     let t = e.table("t").unwrap();
@@ -71,7 +49,7 @@ fn a_full_disk_fails_the_put_and_loses_nothing() {
     check(&t, &acked, "after the failed put");
 
     // Space freed: the store still refuses writes until a reopen, and says so.
-    std::fs::remove_file(&ballast).unwrap();
+    disk.free_ballast();
     let err = t.put(Put::new("freed").add("cf", "q", "x")).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Io, "{err}");
     assert!(err.to_string().contains("reopen the engine"), "{err}");
