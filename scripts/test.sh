@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything from the project's own files and run every test: the Rust workspace (core,
-# CLI, facade, C ABI under valgrind, UniFFI), a short run of each Rust bench, pytest for the
+# CLI, facade, C ABI under valgrind, UniFFI), their rustdoc, a short run of each Rust bench, pytest for the
 # Python package, node --test for the Node package.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -16,6 +16,8 @@ export KABASE_REQUIRE_KAFKA_PYTHON=1
 if [ "$(id -u)" = 0 ]; then export KABASE_REQUIRE_TMPFS=1; fi
 echo "== rust: cargo test --workspace --release"
 cargo test --workspace --release --locked 2>&1
+echo "== rust: rustdoc of every crate, warnings as errors (no broken or private links)"
+RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --release --locked 2>&1
 echo "== benches: a short run of each (docs/benchmarks.md has the full runs and their commands)"
 KABASE_BENCH_SCALE=0.02 cargo bench -p kabase --locked --bench log 2>&1
 KABASE_BENCH_CELLS=20000 KABASE_BENCH_SINGLES=2000 KABASE_BENCH_GETS=2000 KABASE_BENCH_SCANS=20 \

@@ -1,6 +1,6 @@
 //! `kabase._native`: the thin PyO3 layer between the pure-Python package `kabase` and the facade
 //! crate `kabase-sdk` (which the C, Node and UniFFI bindings share). It converts types and maps
-//! errors (see [`error`]); every semantic lives in the facade and the core. Every call that may block (I/O, fsync, waiting) releases the GIL, and data crosses the
+//! errors (see its `error` module); every semantic lives in the facade and the core. Every call that may block (I/O, fsync, waiting) releases the GIL, and data crosses the
 //! boundary in batches (a scan returns many rows per call, a poll many records).
 
 #![deny(unsafe_code)]

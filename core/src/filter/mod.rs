@@ -8,7 +8,7 @@
 //! `filter_row_cells` on the row's kept cells, then `filter_row` (true drops the row). Before each
 //! row and after each, `filter_all_remaining` (true ends the scan).
 //!
-//! Build filters from the structs here, or from HBase's filter language with [`parse`]:
+//! Build filters from the structs here, or from HBase's filter language with [`parse()`]:
 //!
 //! ```
 //! use kabase::filter::{self, Filter};

@@ -15,7 +15,7 @@
 //! - Transactional offset commits are records in a transactional batch of the producer; they
 //!   count only once a COMMIT marker of that producer follows them in the same partition and
 //!   are dropped at an ABORT marker (Kafka's `GroupMetadataManager` pending transactional
-//!   offsets). See [`replay_partition`].
+//!   offsets). See `replay_partition`.
 //! - The topic is internal: [`crate::Engine::list_topics`] hides it, and users cannot create,
 //!   delete, grow or produce to it ([`crate::ErrorCode::InvalidArgument`]); they may read it.
 //!

@@ -16,7 +16,7 @@
 //!    offset delta, producer id/epoch/sequence and attributes; a batch of an idempotent or
 //!    transactional producer whose records all go stays as an empty batch so producer state
 //!    can be rebuilt.
-//! 3. Swap ([`PartitionLog::swap_in`]): write and fsync `<base>.log.cleaned`, rename it to
+//! 3. Swap (`PartitionLog::swap_in`): write and fsync `<base>.log.cleaned`, rename it to
 //!    `.swap`, then under the partition lock drop the segment's offset and time indexes,
 //!    rename `.swap` → `.log` (atomic: the commit point), fsync the directory, rebuild the
 //!    indexes. Open deletes stray `.cleaned`/`.swap` files, so a crash at any step leaves

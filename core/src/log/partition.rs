@@ -15,7 +15,7 @@
 //!
 //! A roll does not fsync the old segment on the appending thread: as Kafka's `UnifiedLog.roll`
 //! schedules `flushUptoOffsetExclusive(newSegment.baseOffset)`, it records the new base offset
-//! and the engine's background thread ([`PartitionLog::flush_rolled`]) fsyncs the older
+//! and the engine's background thread (`PartitionLog::flush_rolled`) fsyncs the older
 //! segments without the partition lock, then moves the recovery point. Until then the recovery
 //! point stays behind, so a crash in between rescans from the old one.
 

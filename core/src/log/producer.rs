@@ -9,7 +9,7 @@
 //! at encode time, so a batch that fails leaves no gap.
 //!
 //! Whoever writes batches holds the writer lock of their partitions (`Inner::writers`: one of
-//! [`WRITER_SHARDS`], picked by [`shard_of`] the partition, each with the sequence numbers of
+//! `WRITER_SHARDS`, picked by `shard_of` the partition, each with the sequence numbers of
 //! its partitions), takes the oldest sealed batches under that lock and writes them, so batches
 //! of a partition reach the log in the order they were sealed whichever thread writes them,
 //! and partitions under different locks are written at the same time. Normally the sender
@@ -21,7 +21,7 @@
 //! sender thread only adds a thread switch and lets the callers run ahead into fresh batch
 //! buffers, while the caller writing its own batch reuses one cache-warm buffer. Busy cores
 //! are the engine's busy producers plus, for this producer, the threads that filled batches
-//! under different writer locks in the last [`CALLER_WINDOW`] beyond the first (four threads
+//! under different writer locks in the last `CALLER_WINDOW` beyond the first (four threads
 //! sharing a producer, each on its own partition, are four busy cores, as four producers
 //! are). Batches sealed by `linger.ms`, `flush` and `close` still go through the sender thread,
 //! which writes every queued batch, one writer lock after another. `flush` waits until every
@@ -29,8 +29,8 @@
 //! `Accum::written_floor`).
 //!
 //! Fewer, larger writes (`acks` 0 or 1): a batch sealed because it is full waits in the queue
-//! until [`WRITE_BATCHES`] batches or [`WRITE_BYTES`] bytes are queued (of its writer lock,
-//! when its `send` writes inline), and at most [`FULL_BATCH_WAIT`] (never longer than
+//! until `WRITE_BATCHES` batches or `WRITE_BYTES` bytes are queued (of its writer lock,
+//! when its `send` writes inline), and at most `FULL_BATCH_WAIT` (never longer than
 //! `linger.ms`) after it was sealed; then whoever writes takes the queued batches into one
 //! vectored write per partition. A write that starts at a
 //! position not a multiple of 64 KiB costs the kernel's page cache 1.5-1.8 times a 64 KiB-aligned
