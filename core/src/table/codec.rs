@@ -34,6 +34,7 @@
 use crate::cell::CellKind;
 use crate::error::{Error, Result};
 use crate::table::schema::Compression;
+use std::ops::Bound;
 
 /// Version of the key layout above, stored in each table's metadata: 1, or
 /// [`KEY_FORMAT_SEQ`] for a table with a NEW_VERSION_BEHAVIOR family (keys that may end with a
@@ -50,8 +51,49 @@ pub fn key_format_for(families: &[crate::table::schema::FamilyDescriptor]) -> u3
         KEY_FORMAT
     }
 }
-/// Largest key the LSM accepts.
-pub const MAX_KEY_LEN: usize = 65_536;
+/// Largest key the LSM accepts (lsm-tree stores a key's length as a `u16` and panics on a longer
+/// key, in a write and in a read's bounds alike).
+pub const MAX_KEY_LEN: usize = u16::MAX as usize;
+
+/// The fewest bytes a key of a row holds past the row's encoded part ([`row_prefix`]): a family
+/// marker's tag, timestamp and kind.
+pub const MIN_CELL_SUFFIX: usize = 10;
+
+/// Whether a row whose encoded part ([`row_prefix`]) is `row_enc_len` bytes long can hold any
+/// cell: every key of the row is at least [`MIN_CELL_SUFFIX`] bytes longer, and no stored key
+/// is longer than [`MAX_KEY_LEN`]. A row of 32,767 bytes (HBase's limit) of 0x00 escapes to
+/// twice that, so not every row HBase allows fits.
+pub fn row_fits(row_enc_len: usize) -> bool {
+    row_enc_len + MIN_CELL_SUFFIX <= MAX_KEY_LEN
+}
+
+/// Whether the row `row` can hold any cell ([`row_fits`] of its encoded part), counting its
+/// 0x00 bytes only when escaping could make it too long.
+pub fn row_can_hold_cells(row: &[u8]) -> bool {
+    // Escaping at most doubles a row; the terminator adds two bytes.
+    if 2 * row.len() + 2 + MIN_CELL_SUFFIX <= MAX_KEY_LEN {
+        return true;
+    }
+    row_fits(row.len() + row.iter().filter(|&&b| b == 0).count() + 2)
+}
+
+/// `(lower, upper)` as bounds the LSM accepts, selecting the same stored keys. A bound longer
+/// than [`MAX_KEY_LEN`] (a scan's start row of many 0x00 bytes, a filter's seek hint with a long
+/// qualifier) would make the LSM panic. No stored key is that long, so for a bound `k` of more
+/// than `MAX_KEY_LEN` bytes and `t` its first `MAX_KEY_LEN` bytes, a stored key `s` is above `k`
+/// exactly when it is above `t` (the only stored key in `[t, k)` is `t` itself) and below `k`
+/// exactly when it is at most `t`, whether `k` itself is included or not.
+pub fn fit_range<'a>(lower: Bound<&'a [u8]>, upper: Bound<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    let lower = match lower {
+        Bound::Included(k) | Bound::Excluded(k) if k.len() > MAX_KEY_LEN => Bound::Excluded(&k[..MAX_KEY_LEN]),
+        b => b,
+    };
+    let upper = match upper {
+        Bound::Included(k) | Bound::Excluded(k) if k.len() > MAX_KEY_LEN => Bound::Included(&k[..MAX_KEY_LEN]),
+        b => b,
+    };
+    (lower, upper)
+}
 
 const TAG_FAMILY: u8 = 0x00;
 pub(crate) const TAG_COLUMN: u8 = 0x01;

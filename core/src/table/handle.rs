@@ -238,6 +238,10 @@ pub(crate) fn process_row<S: EntrySource, O: CellSink + ?Sized>(
 
 fn read_entries<R: Readable>(snap: &R, ks: &fjall::Keyspace, prefix: &[u8]) -> Result<Entries> {
     let mut v = Vec::new();
+    if prefix.len() > codec::MAX_KEY_LEN {
+        // No stored key is that long, so none starts with it (and the LSM refuses such a bound).
+        return Ok(v);
+    }
     for kv in snap.prefix(ks, prefix) {
         v.push(kv.into_inner()?);
     }
@@ -338,6 +342,11 @@ impl Table {
         plan: &ReadPlan,
         filter: Option<&mut (dyn Filter + '_)>,
     ) -> Result<(Option<Vec<Cell>>, u64)> {
+        if !codec::row_can_hold_cells(row) {
+            // No key of this row fits in the LSM, so it holds no cell (and reading its range
+            // would hand the LSM bounds it refuses).
+            return Ok((None, 0));
+        }
         let mut extra_visited = 0;
         if filter.is_none() {
             if let Some(epoch) = self.state().committer.read_epoch() {

@@ -17,6 +17,7 @@ use crate::cell::Cell;
 use crate::cell::CellKind;
 use crate::table::read::{self, After, BufSource, CellSink, EntrySource, Found, ReadBufs};
 use crate::table::plain::{self, PlainBufs, PlainFamily};
+use crate::table::schema::MAX_ROW_LEN;
 use crate::table::Shape;
 
 /// An iterator over the rows of a scan. Rows are read lazily: a chunk holds LSM iterators over
@@ -142,7 +143,7 @@ type NewestIter = Box<dyn DoubleEndedIterator<Item = lsm_tree::IterGuardImpl> + 
 /// must not see later writes; an unpinned read checks the write epoch instead.
 fn newest_range(ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> NewestIter {
     use fjall::AbstractTree;
-    ks.tree.range::<&[u8], _>((lower, upper), fjall::SeqNo::MAX, None)
+    ks.tree.range::<&[u8], _>(codec::fit_range(lower, upper), fjall::SeqNo::MAX, None)
 }
 
 /// The entry at a cursor's head: key, value, the length of the key's row part, and whether
@@ -241,7 +242,7 @@ impl Cursor {
 
     /// A forward cursor over `[lower, upper)` of `ks` in `snap`, at its first entry.
     pub(crate) fn open(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
-        let iter = CursorIter::Forward(snap.range::<&[u8], _>(ks, (lower, upper)));
+        let iter = CursorIter::Forward(snap.range::<&[u8], _>(ks, codec::fit_range(lower, upper)));
         Cursor::start(iter, Some(snap), ks, upper.map(<[u8]>::to_vec))
     }
 
@@ -262,7 +263,7 @@ impl Cursor {
     /// then read from memory or through a forward cursor over the row alone (see
     /// [`Scanner::step`]), and [`Cursor::seek_before`] moves past it.
     fn open_rev(snap: fjall::Snapshot, ks: &fjall::Keyspace, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Cursor> {
-        let iter = CursorIter::Backward(snap.range::<&[u8], _>(ks, (lower, upper)).rev());
+        let iter = CursorIter::Backward(snap.range::<&[u8], _>(ks, codec::fit_range(lower, upper)).rev());
         Cursor::start(iter, Some(snap), ks, upper.map(<[u8]>::to_vec))
     }
 
@@ -325,7 +326,7 @@ impl Cursor {
     /// Backward cursors: move to the last entry below `key` (and at or above `lower`).
     fn seek_before(&mut self, lower: Bound<&[u8]>, key: &[u8]) -> Result<()> {
         let snap = self.snap.as_ref().ok_or_else(|| Error::internal("a backward cursor without a snapshot"))?;
-        self.iter = CursorIter::Backward(snap.range::<&[u8], _>(&self.ks, (lower, Bound::Excluded(key))).rev());
+        self.iter = CursorIter::Backward(snap.range::<&[u8], _>(&self.ks, codec::fit_range(lower, Bound::Excluded(key))).rev());
         self.pull()
     }
 
@@ -459,7 +460,7 @@ impl EntrySource for Cursor {
         let upper = bound_ref(&self.upper);
         let range = (Bound::Included(key), upper);
         self.iter = match &self.snap {
-            Some(snap) => CursorIter::Forward(snap.range::<&[u8], _>(&self.ks, range)),
+            Some(snap) => CursorIter::Forward(snap.range::<&[u8], _>(&self.ks, codec::fit_range(range.0, range.1))),
             None => CursorIter::Newest(newest_range(&self.ks, range.0, range.1)),
         };
         self.pull()
@@ -512,6 +513,13 @@ impl Scanner {
         if scan.raw && scan.columns.families.values().any(|q| q.is_some()) {
             // HBase: "Cannot specify any column for a raw scan".
             return Err(crate::error::Error::invalid("a raw scan cannot select single columns; select whole families or none"));
+        }
+        // HBase's Scan.withStartRow/withStopRow (and setRowPrefixFilter, which sets both) refuse
+        // a row longer than HConstants.MAX_ROW_LENGTH.
+        for (what, row) in [("start row", Some(&scan.start)), ("stop row", Some(&scan.stop)), ("row prefix", scan.prefix.as_ref())] {
+            if let Some(row) = row.filter(|r| r.len() > MAX_ROW_LEN) {
+                return Err(Error::invalid(format!("the scan's {what} is {} bytes long; rows are limited to {MAX_ROW_LEN}", row.len())));
+            }
         }
         let mut plan = plan(&shape, &scan.columns, scan.time_range, scan.max_versions)?.with_family_ranges(&shape, &scan.family_time_ranges)?;
         plan.raw = scan.raw;
