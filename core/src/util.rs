@@ -34,3 +34,12 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// The instant `timeout` from now, for a caller's timeout of any length: one too long for the
+/// clock (`Duration::MAX`, which `Instant + Duration` panics on) is a century, which no wait
+/// outlives.
+pub(crate) fn deadline(timeout: std::time::Duration) -> std::time::Instant {
+    const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = std::time::Instant::now();
+    now.checked_add(timeout).unwrap_or(now + CENTURY)
+}

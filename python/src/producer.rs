@@ -15,7 +15,8 @@ type Headers = Option<Vec<(String, Option<Vec<u8>>)>>;
 fn timeout(t: Option<f64>) -> PyResult<Option<Duration>> {
     match t {
         None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        // A timeout too long for a `Duration` (over 584 billion years) is no limit at all.
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Duration::try_from_secs_f64(s).ok()),
         Some(s) => Err(crate::error::new_err(ErrorCode::InvalidArgument, format!("timeout must be >= 0 seconds, not {s}"))),
     }
 }

@@ -45,6 +45,19 @@ def test_tables_bad_input(eng):
         eng.create_table("x", [{"name": b"cf", "max_versions": "x"}])
     with pytest.raises(errors.InvalidArgument):
         eng.create_table("x", [{"name": b"cf", "max_versions": -1}])
+    # Scan bounds over HBase's row limit are refused as HBase's Scan refuses them; a row within
+    # it whose stored key would pass the storage limit (0x00 bytes escape to two) holds nothing
+    # and cannot be written. Each of these made the LSM panic before.
+    for kw in ({"row_start": b"x" * 70000}, {"row_stop": b"x" * 40000}, {"row_prefix": b"x" * 40000}):
+        with pytest.raises(errors.InvalidArgument, match="limited to 32767"):
+            list(t.scan(**kw))
+    zeros = b"\0" * 32767
+    assert t.row(zeros) == {}
+    assert list(t.scan(row_stop=zeros)) == []
+    with pytest.raises(errors.InvalidArgument, match="storage limit"):
+        t.put(zeros, {b"cf:a": b"1"})
+    with pytest.raises(errors.InvalidArgument, match="storage limit"):
+        t.counter_inc(zeros, b"cf:n")
     # the table still works
     t.put(b"r", {b"cf:a": b"1"})
     assert t.row(b"r") == {b"cf:a": b"1"}
@@ -103,6 +116,13 @@ def test_topics_bad_input(eng):
         p.send("t", value=b"x", partition=-1)
     with pytest.raises(kerrors.MessageSizeTooLargeError):
         p.send("t", value=b"x" * (2 << 20)).get(5)
+    # A timeout too long for the native clock is no limit (it made flush panic before).
+    p.send("t", value=b"y")
+    p.flush(1e20)
+    assert p.send("t", value=b"z").get(1e300).offset >= 0
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(errors.InvalidArgument, match="timeout"):
+            p.flush(bad)
     c = KafkaConsumer(engine=eng)
     with pytest.raises(TypeError):
         c.assign(["t"])

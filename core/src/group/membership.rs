@@ -352,7 +352,7 @@ impl GroupMembership {
     /// when the group's members share no assignor with this one, [`ErrorCode::Closed`].
     pub fn poll(&mut self, timeout: Duration, listener: &mut dyn RebalanceListener) -> Result<bool> {
         self.check()?;
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::util::deadline(timeout);
         let mut first = true;
         loop {
             if !first && Instant::now() >= deadline {

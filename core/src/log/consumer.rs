@@ -480,7 +480,7 @@ impl Consumer {
         if self.is_subscribed() {
             return self.poll_group(max_records, timeout);
         }
-        self.fetch_until(max_records, Instant::now() + timeout)
+        self.fetch_until(max_records, crate::util::deadline(timeout))
     }
 
     /// Fetch up to `max.poll.records` records like [`Consumer::poll`], but hand each one to `f`
@@ -519,7 +519,7 @@ impl Consumer {
         if self.is_subscribed() {
             return self.poll_group_with(max_records, timeout, &mut sink);
         }
-        self.fetch_until_with(max_records, Instant::now() + timeout, &mut sink)
+        self.fetch_until_with(max_records, crate::util::deadline(timeout), &mut sink)
     }
 
     /// [`Consumer::poll`] into `records`, reusing it: the records a previous call left there
@@ -574,7 +574,7 @@ impl Consumer {
             if self.is_subscribed() {
                 self.poll_group_with(max_records, timeout, &mut sink)
             } else {
-                self.fetch_until_with(max_records, Instant::now() + timeout, &mut sink)
+                self.fetch_until_with(max_records, crate::util::deadline(timeout), &mut sink)
             }
         };
         records.truncate(filled);

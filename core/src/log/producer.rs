@@ -369,7 +369,7 @@ impl SendFuture {
 
     /// Wait at most `timeout`; [`ErrorCode::Timeout`] if not done by then.
     pub fn get_timeout(&self, timeout: Duration) -> Result<RecordMetadata> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::util::deadline(timeout);
         let mut g = self.done.result.lock();
         while g.is_none() {
             if self.done.cond.wait_until(&mut g, deadline).timed_out() && g.is_none() {

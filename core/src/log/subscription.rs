@@ -276,7 +276,7 @@ impl Consumer {
     /// A group-mode poll: alternate between the group protocol and short fetch waits.
     /// [`Self::poll_group`] handing records to `sink` (see [`Consumer::poll_for_each`]).
     pub(crate) fn poll_group_with(&mut self, max_records: usize, timeout: Duration, sink: &mut super::consumer::RecordSink<'_>) -> Result<usize> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::util::deadline(timeout);
         loop {
             let now = Instant::now();
             self.group_step(deadline.saturating_duration_since(now).min(GROUP_CHECK))?;
@@ -290,7 +290,7 @@ impl Consumer {
     }
 
     pub(crate) fn poll_group(&mut self, max_records: usize, timeout: Duration) -> Result<Vec<super::ConsumerRecord>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::util::deadline(timeout);
         loop {
             let now = Instant::now();
             self.group_step(deadline.saturating_duration_since(now).min(GROUP_CHECK))?;

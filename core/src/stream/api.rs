@@ -301,7 +301,7 @@ impl Engine {
     /// topic is in the table). Fails with [`ErrorCode::Timeout`] after `timeout`, and at once if
     /// the stream is paused.
     pub fn await_stream(&self, name: &str, timeout: Duration) -> Result<StreamInfo> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::util::deadline(timeout);
         loop {
             let info = self.describe_stream(name)?;
             if info.lag == 0 {
