@@ -329,6 +329,12 @@ impl From<fjall::Error> for Error {
                            once the cause is fixed";
                 return Error::new(ErrorCode::Io, msg).with_source(e);
             }
+            fjall::Error::Locked => {
+                // kabase's own lock file refused any other process already, so the holder is an
+                // engine of this process: closed, but alive while any handle to it is.
+                let msg = "storage: the table store of this data directory is still held by an engine of this process                            that was closed but not yet dropped; drop every handle to it (the Engine and its Tables,                            producers and consumers) before opening the directory again";
+                return Error::new(ErrorCode::EngineLocked, msg).with_source(e);
+            }
             _ => ErrorCode::Corrupt,
         };
         Error::new(code, format!("storage: {e}")).with_source(e)

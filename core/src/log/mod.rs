@@ -493,14 +493,7 @@ impl TopicsShared {
             }
         }
         let id = new_topic_id();
-        let mut parts = Vec::new();
-        for p in 0..t.partitions {
-            let dir = self.log_dir.join(partition::dir_name(&t.name, p));
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format_args!("remove stale {}", dir.display()), e))?;
-            }
-            parts.push(Arc::new(PartitionLog::open(dir, &t.name, p, &id, Arc::clone(&config), true, 0, 0, Arc::clone(&self.signal))?));
-        }
+        let parts = self.open_new_partitions(&t.name, &id, 0..t.partitions, &config)?;
         let topic = Arc::new(Topic::new(t.name.clone(), id, parts, t.configs.clone(), config));
         self.topics.write().insert(t.name.clone(), topic);
         crate::util::sync_dir(&self.log_dir)?;
@@ -533,17 +526,41 @@ impl TopicsShared {
             return Err(Error::invalid(format!("topic {name} has {have} partitions; the new count {total} must be larger")));
         }
         let config = Arc::clone(&t.config.read());
+        let new = self.open_new_partitions(name, &t.id, have..total, &config)?;
         let mut parts = t.partitions.write();
-        for p in have..total {
-            let dir = self.log_dir.join(partition::dir_name(name, p));
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove stale partition", e))?;
-            }
-            parts.push(Arc::new(PartitionLog::open(dir, name, p, &t.id, Arc::clone(&config), true, 0, 0, Arc::clone(&self.signal))?));
-            t.publish_limits(parts.len(), &config);
-        }
+        parts.extend(new);
+        t.publish_limits(parts.len(), &config);
         drop(parts);
         self.write_meta()
+    }
+
+    /// Open partitions `range` of topic `name` as new, empty partitions: all of them, or, at the
+    /// first that fails (a full disk, too many open files for thousands of partitions), none:
+    /// those already opened are closed and every directory this call made is removed, so a
+    /// failed create leaves neither files nor open descriptors behind.
+    fn open_new_partitions(&self, name: &str, id: &str, range: std::ops::Range<u32>, config: &Arc<TopicConfig>) -> Result<Vec<Arc<PartitionLog>>> {
+        // No capacity up front: the count is the caller's and may be absurd.
+        let mut parts: Vec<Arc<PartitionLog>> = Vec::new();
+        for p in range {
+            let dir = self.log_dir.join(partition::dir_name(name, p));
+            let opened = if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format_args!("remove stale {}", dir.display()), e))
+            } else {
+                Ok(())
+            }
+            .and_then(|()| PartitionLog::open(dir.clone(), name, p, id, Arc::clone(config), true, 0, 0, Arc::clone(&self.signal)));
+            match opened {
+                Ok(log) => parts.push(Arc::new(log)),
+                Err(e) => {
+                    for log in parts.drain(..) {
+                        let _ = log.delete();
+                    }
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(parts)
     }
 
     pub(crate) fn alter_configs(&self, name: &str, changes: &[(String, Option<String>)]) -> Result<()> {
