@@ -287,9 +287,62 @@ fn memory_dir() -> Result<PathBuf> {
     static N: AtomicU64 = AtomicU64::new(0);
     let shm = Path::new("/dev/shm");
     let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    sweep_stale_memory_dirs(&base);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let dir = base.join(format!("kabase-mem-{}-{}-{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed)));
+    let dir = base.join(format!("{MEMORY_DIR_PREFIX}{}-{}-{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed)));
     Ok(dir)
+}
+
+/// The name of an in-memory engine's directory: this, then the pid, a time and a counter.
+const MEMORY_DIR_PREFIX: &str = "kabase-mem-";
+
+/// How old a stale in-memory directory must be before [`sweep_stale_memory_dirs`] removes it.
+const STALE_MEMORY_DIR_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Remove the directories in `base` that in-memory engines of processes that died without
+/// closing them left behind (a killed test run, a crash). In `/dev/shm` they hold memory until
+/// the machine restarts. A directory goes only when all of these hold, so that no live engine
+/// loses its data: it is not this process's; its process is gone (`kill(pid, 0)` says so); it
+/// is over a minute old (a live engine locks its directory right after making it); and its lock
+/// file is not locked (which also covers a live engine whose pid is in another namespace).
+/// Best effort: anything that fails is left for a later sweep.
+fn sweep_stale_memory_dirs(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(MEMORY_DIR_PREFIX)).and_then(|rest| rest.split('-').next()?.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me || process_alive(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let old = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_some_and(|age| age >= STALE_MEMORY_DIR_AGE);
+        if !old {
+            continue;
+        }
+        // Hold its lock while removing it, so that no engine can take it meanwhile.
+        let lock = match File::open(path.join("kabase.lock")) {
+            Ok(f) => match f.try_lock() {
+                Ok(()) => Some(f),
+                Err(_) => continue,
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => continue,
+        };
+        let _ = std::fs::remove_dir_all(&path);
+        drop(lock);
+    }
+}
+
+/// Whether a process with this pid exists (in this pid namespace).
+#[allow(unsafe_code)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: kill with signal 0 sends nothing; it only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 fn check_dir_format(dir: &Path) -> Result<()> {
@@ -358,6 +411,41 @@ impl DirLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Stale in-memory directories (a dead pid, over a minute old, unlocked) are swept; this
+    /// process's, a fresh one, a locked one and other names stay.
+    #[test]
+    fn stale_memory_dirs_are_swept_and_live_ones_kept() {
+        let base = tempfile::tempdir().unwrap();
+        let dead = 2_000_000_000u32; // over any pid_max
+        assert!(!process_alive(dead));
+        assert!(process_alive(std::process::id()));
+        let make = |name: &str, age_secs: u64| -> PathBuf {
+            let d = base.path().join(name);
+            std::fs::create_dir_all(d.join("log")).unwrap();
+            std::fs::write(d.join("log").join("data"), b"x").unwrap();
+            std::fs::write(d.join("kabase.lock"), b"1\n").unwrap();
+            let t = std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs);
+            File::open(&d).unwrap().set_modified(t).unwrap();
+            d
+        };
+        let stale = make(&format!("{MEMORY_DIR_PREFIX}{dead}-1-0"), 3600);
+        let fresh = make(&format!("{MEMORY_DIR_PREFIX}{dead}-2-0"), 0);
+        let mine = make(&format!("{MEMORY_DIR_PREFIX}{}-3-0", std::process::id()), 3600);
+        let locked = make(&format!("{MEMORY_DIR_PREFIX}{dead}-4-0"), 3600);
+        let other = make("kabase-memory-notes", 3600);
+        let held = File::open(locked.join("kabase.lock")).unwrap();
+        held.try_lock().unwrap();
+        File::open(&locked).unwrap().set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap();
+        sweep_stale_memory_dirs(base.path());
+        assert!(!stale.exists());
+        for kept in [&fresh, &mine, &locked, &other] {
+            assert!(kept.join("log").join("data").exists(), "{} was removed", kept.display());
+        }
+        drop(held);
+        sweep_stale_memory_dirs(base.path());
+        assert!(!locked.exists());
+    }
 
     #[test]
     fn same_dir_same_engine() {
